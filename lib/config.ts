@@ -1,0 +1,189 @@
+import { z } from 'zod';
+import { LOG_LEVELS, type LogLevel } from './log.ts';
+
+/**
+ * Configuration from an env record (`process.env` on Node, bindings on Workers). lib/ never
+ * reads process.env itself. Every variable, its default and its bounds are declared once here;
+ * `.env.example` and the README list the same table.
+ */
+export type EnvRecord = Record<string, string | undefined>;
+
+export interface Config {
+  host: string;
+  port: number;
+  workers: number;
+  queueSize: number;
+  pollIntervalSeconds: number;
+  pollBatchSize: number;
+  /** libSQL URL (`file:`, `libsql:`, `http(s):`, `ws(s):`); a bare path means a file. */
+  databaseUrl: string;
+  databaseAuthToken: string | undefined;
+  rateLimitPerMinute: number;
+  rateLimitPrefix: string;
+  rateLimitTimeoutMs: number;
+  shutdownTimeoutSeconds: number;
+  leaseSeconds: number;
+  maxAttempts: number;
+  timeoutSeconds: number;
+  maxPending: number;
+  backoffBaseMs: number;
+  backoffMaxMs: number;
+  simulateMinMs: number;
+  simulateMaxMs: number;
+  redisUrl: string | undefined;
+  upstashUrl: string | undefined;
+  upstashToken: string | undefined;
+  apiToken: string | undefined;
+  cronSecret: string | undefined;
+  pollBudgetSeconds: number;
+  maxBodyBytes: number;
+  trustProxy: boolean;
+  logLevel: LogLevel;
+}
+
+export class ConfigError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'ConfigError';
+  }
+}
+
+const int = (min: number, max: number) =>
+  z.coerce
+    .number({ error: `must be an integer from ${min} to ${max}` })
+    .int({ error: `must be an integer from ${min} to ${max}` })
+    .min(min, { error: `must be an integer from ${min} to ${max}` })
+    .max(max, { error: `must be an integer from ${min} to ${max}` });
+
+const seconds = (min: number, max: number) =>
+  z.coerce
+    .number({ error: `must be a number of seconds from ${min} to ${max}` })
+    .min(min, { error: `must be a number of seconds from ${min} to ${max}` })
+    .max(max, { error: `must be a number of seconds from ${min} to ${max}` });
+
+const bool = z.enum(['true', 'false', '1', '0', 'yes', 'no'], { error: 'must be true or false' }).transform((v) => ['true', '1', 'yes'].includes(v));
+
+const url = (schemes: string[]) =>
+  z.string().refine((v) => schemes.some((s) => v.startsWith(`${s}:`)) && URL.canParse(v), {
+    error: `must be a URL (${schemes.map((s) => `${s}:`).join(', ')})`,
+  });
+
+/** Variable name → schema with its default. Order is the order of `.env.example`. */
+const VARIABLES = {
+  APP_HOST: z.string().min(1).default('127.0.0.1'),
+  APP_PORT: int(0, 65535).default(8080),
+  TASK_WORKERS: int(1, 1000).default(5),
+  TASK_QUEUE_SIZE: int(0, 100_000).default(10),
+  TASK_POLL_INTERVAL_SECONDS: seconds(0.01, 3600).default(5),
+  TASK_POLL_BATCH_SIZE: int(1, 10_000).default(10),
+  TASK_LEASE_SECONDS: seconds(1, 86_400).default(30),
+  TASK_MAX_ATTEMPTS: int(1, 1000).default(3),
+  TASK_TIMEOUT_SECONDS: seconds(0.01, 86_400).default(300),
+  TASK_MAX_PENDING: int(0, 1_000_000_000).default(0),
+  TASK_BACKOFF_BASE_MS: int(0, 86_400_000).default(1000),
+  TASK_BACKOFF_MAX_MS: int(0, 86_400_000).default(300_000),
+  SIMULATE_MIN_MS: int(0, 3_600_000).default(1000),
+  SIMULATE_MAX_MS: int(0, 3_600_000).default(5000),
+  DATABASE_DSN: z.string().min(1).optional(),
+  DATABASE_URL: z.string().min(1).optional(),
+  DATABASE_AUTH_TOKEN: z.string().optional(),
+  SHUTDOWN_TIMEOUT_SECONDS: seconds(0, 3600).default(20),
+  POLL_BUDGET_SECONDS: seconds(0.1, 900).default(25),
+  MAX_BODY_BYTES: int(256, 100 * 1024 * 1024).default(65_536),
+  RATE_LIMIT_PER_MINUTE: int(0, 10_000_000).default(60),
+  RATE_LIMIT_PREFIX: z.string().min(1).default('task-pool'),
+  RATE_LIMIT_TIMEOUT_MS: int(1, 60_000).default(200),
+  REDIS_URL: url(['redis', 'rediss']).optional(),
+  REDIS_HOST: z.string().min(1).optional(),
+  REDIS_PORT: int(1, 65535).default(6379),
+  UPSTASH_REDIS_REST_URL: url(['http', 'https']).optional(),
+  UPSTASH_REDIS_REST_TOKEN: z.string().optional(),
+  API_TOKEN: z.string().min(16, { error: 'must be at least 16 characters' }).optional(),
+  CRON_SECRET: z.string().min(16, { error: 'must be at least 16 characters' }).optional(),
+  TRUST_PROXY: bool.default(false),
+  LOG_LEVEL: z.enum(LOG_LEVELS, { error: `must be one of ${LOG_LEVELS.join(', ')}` }).default('info'),
+} as const;
+
+export const CONFIG_VARIABLES = Object.keys(VARIABLES) as (keyof typeof VARIABLES)[];
+
+const schema = z.object(VARIABLES);
+
+/** Parses and validates; throws ConfigError with one line naming the first bad variable. */
+export function loadConfig(env: EnvRecord): Config {
+  // An empty value means "unset" (compose files and shells leave `VAR=` behind).
+  const input: EnvRecord = {};
+  for (const name of CONFIG_VARIABLES) {
+    const value = env[name];
+    if (value !== undefined && value.trim() !== '') input[name] = value.trim();
+  }
+  const parsed = schema.safeParse(input);
+  if (!parsed.success) {
+    const issue = parsed.error.issues[0]!;
+    const name = String(issue.path[0]);
+    throw new ConfigError(`invalid ${name}=${JSON.stringify(input[name] ?? '')}: ${issue.message}`);
+  }
+  const v = parsed.data;
+  if (v.SIMULATE_MIN_MS > v.SIMULATE_MAX_MS) {
+    throw new ConfigError(`invalid SIMULATE_MIN_MS=${v.SIMULATE_MIN_MS}: must not exceed SIMULATE_MAX_MS (${v.SIMULATE_MAX_MS})`);
+  }
+  if (Boolean(v.UPSTASH_REDIS_REST_URL) !== Boolean(v.UPSTASH_REDIS_REST_TOKEN)) {
+    throw new ConfigError('invalid UPSTASH_REDIS_REST_URL/UPSTASH_REDIS_REST_TOKEN: set both or neither');
+  }
+  const redisUrl = v.REDIS_URL ?? (v.REDIS_HOST ? `redis://${v.REDIS_HOST}:${v.REDIS_PORT}` : undefined);
+  return {
+    host: v.APP_HOST,
+    port: v.APP_PORT,
+    workers: v.TASK_WORKERS,
+    queueSize: v.TASK_QUEUE_SIZE,
+    pollIntervalSeconds: v.TASK_POLL_INTERVAL_SECONDS,
+    pollBatchSize: v.TASK_POLL_BATCH_SIZE,
+    databaseUrl: normalizeDatabaseUrl(v.DATABASE_URL ?? v.DATABASE_DSN ?? 'tasks.db'),
+    databaseAuthToken: v.DATABASE_AUTH_TOKEN || undefined,
+    rateLimitPerMinute: v.RATE_LIMIT_PER_MINUTE,
+    rateLimitPrefix: v.RATE_LIMIT_PREFIX,
+    rateLimitTimeoutMs: v.RATE_LIMIT_TIMEOUT_MS,
+    shutdownTimeoutSeconds: v.SHUTDOWN_TIMEOUT_SECONDS,
+    leaseSeconds: v.TASK_LEASE_SECONDS,
+    maxAttempts: v.TASK_MAX_ATTEMPTS,
+    timeoutSeconds: v.TASK_TIMEOUT_SECONDS,
+    maxPending: v.TASK_MAX_PENDING,
+    backoffBaseMs: v.TASK_BACKOFF_BASE_MS,
+    backoffMaxMs: v.TASK_BACKOFF_MAX_MS,
+    simulateMinMs: v.SIMULATE_MIN_MS,
+    simulateMaxMs: v.SIMULATE_MAX_MS,
+    redisUrl,
+    upstashUrl: v.UPSTASH_REDIS_REST_URL,
+    upstashToken: v.UPSTASH_REDIS_REST_TOKEN,
+    apiToken: v.API_TOKEN,
+    cronSecret: v.CRON_SECRET,
+    pollBudgetSeconds: v.POLL_BUDGET_SECONDS,
+    maxBodyBytes: v.MAX_BODY_BYTES,
+    trustProxy: v.TRUST_PROXY,
+    logLevel: v.LOG_LEVEL,
+  };
+}
+
+const URL_SCHEMES = ['file:', 'libsql:', 'http:', 'https:', 'ws:', 'wss:'];
+
+/** `tasks.db` → `file:tasks.db`; URLs pass through; an unknown scheme is an error. */
+export function normalizeDatabaseUrl(value: string): string {
+  if (URL_SCHEMES.some((s) => value.startsWith(s))) return value;
+  if (/^[a-z][a-z0-9+.-]*:\/\//i.test(value)) {
+    throw new ConfigError(`invalid DATABASE_URL=${JSON.stringify(redactUrl(value))}: scheme must be one of ${URL_SCHEMES.join(', ')}`);
+  }
+  return `file:${value}`;
+}
+
+/** A URL with any password or token query parameter removed, for logs. */
+export function redactUrl(value: string): string {
+  try {
+    const url = new URL(value);
+    if (url.password) url.password = '***';
+    for (const key of [...url.searchParams.keys()]) {
+      if (/token|secret|password|auth/i.test(key)) url.searchParams.set(key, '***');
+    }
+    return url.toString();
+  } catch {
+    return value;
+  }
+}

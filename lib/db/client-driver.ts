@@ -1,0 +1,54 @@
+import type { Client, InArgs } from '@libsql/client';
+import { retryBusy, type Row, type RunResult, type SqlDriver, type SqlValue, type Statement } from './driver.ts';
+
+/**
+ * SqlDriver over an `@libsql/client` Client. The caller creates the client (with
+ * `@libsql/client` on Node, `@libsql/client/web` on the edge) so this file stays edge-safe.
+ */
+export class ClientDriver implements SqlDriver {
+  readonly description: string;
+  readonly #client: Client;
+
+  constructor(client: Client, description: string) {
+    this.#client = client;
+    this.description = description;
+  }
+
+  async all(sql: string, args: SqlValue[] = []): Promise<Row[]> {
+    const result = await retryBusy(() => this.#client.execute({ sql, args: args as InArgs }));
+    const { columns } = result;
+    return result.rows.map((row) => {
+      const out: Row = {};
+      for (let i = 0; i < columns.length; i++) out[columns[i]!] = toSqlValue(row[i]);
+      return out;
+    });
+  }
+
+  async run(sql: string, args: SqlValue[] = []): Promise<RunResult> {
+    const result = await retryBusy(() => this.#client.execute({ sql, args: args as InArgs }));
+    return { changes: result.rowsAffected };
+  }
+
+  async batch(statements: Statement[]): Promise<RunResult[]> {
+    if (statements.length === 0) return [];
+    const results = await retryBusy(() =>
+      this.#client.batch(
+        statements.map((s) => ({ sql: s.sql, args: s.args as InArgs })),
+        'write',
+      ),
+    );
+    return results.map((r) => ({ changes: r.rowsAffected }));
+  }
+
+  async close(): Promise<void> {
+    this.#client.close();
+  }
+}
+
+function toSqlValue(value: unknown): SqlValue {
+  if (value === null || value === undefined) return null;
+  if (typeof value === 'bigint') return Number(value);
+  if (typeof value === 'number' || typeof value === 'string') return value;
+  if (value instanceof ArrayBuffer) return new TextDecoder().decode(value);
+  return String(value);
+}

@@ -1,0 +1,69 @@
+/**
+ * The narrow SQL surface the repository needs. Two implementations exist:
+ * - `ClientDriver` (lib/db/client-driver.ts) over an `@libsql/client` Client: files on Node,
+ *   and remote libSQL (Turso, sqld) everywhere including the edge.
+ * - `NativeDriver` (local/native-driver.ts) over the synchronous `libsql` package with a
+ *   prepared-statement cache: the fast path for a local file (see bench/README.md).
+ *
+ * SQL text is written once in lib/task-repository.ts; drivers only execute it.
+ */
+export type SqlValue = string | number | null;
+
+export interface Statement {
+  sql: string;
+  args: SqlValue[];
+}
+
+export type Row = Record<string, SqlValue>;
+
+export interface RunResult {
+  changes: number;
+}
+
+export interface SqlDriver {
+  /** Human-readable target for logs, with no credentials in it. */
+  readonly description: string;
+  /** Rows of one statement (SELECT, or a write with RETURNING). */
+  all(sql: string, args?: SqlValue[]): Promise<Row[]>;
+  /** One write statement in its own transaction. */
+  run(sql: string, args?: SqlValue[]): Promise<RunResult>;
+  /**
+   * Several writes in one transaction (one commit, one round trip where remote): the group
+   * commit that keeps batched transitions cheap. All or nothing.
+   */
+  batch(statements: Statement[]): Promise<RunResult[]>;
+  close(): Promise<void>;
+}
+
+/** SQLITE_BUSY / SQLITE_LOCKED: another writer holds the lock; worth retrying. */
+export function isBusyError(error: unknown): boolean {
+  if (!(error instanceof Error)) return false;
+  const code = (error as { code?: unknown }).code;
+  const text = `${typeof code === 'string' ? code : ''} ${error.message}`;
+  return /SQLITE_BUSY|SQLITE_LOCKED|database is locked/i.test(text);
+}
+
+export interface RetryOptions {
+  attempts?: number;
+  baseDelayMs?: number;
+  maxDelayMs?: number;
+}
+
+/**
+ * Retries `fn` while it fails with SQLITE_BUSY, with jittered exponential backoff. A busy
+ * database is load, not an error: callers never see it unless it lasts for many attempts.
+ */
+export async function retryBusy<T>(fn: () => Promise<T>, options: RetryOptions = {}): Promise<T> {
+  const attempts = options.attempts ?? 12;
+  const base = options.baseDelayMs ?? 5;
+  const max = options.maxDelayMs ?? 500;
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await fn();
+    } catch (error) {
+      if (attempt >= attempts || !isBusyError(error)) throw error;
+      const delay = Math.min(max, base * 2 ** (attempt - 1));
+      await new Promise((resolve) => setTimeout(resolve, delay / 2 + Math.random() * (delay / 2)));
+    }
+  }
+}

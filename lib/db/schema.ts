@@ -1,0 +1,49 @@
+import { desc, sql } from 'drizzle-orm';
+import { index, integer, sqliteTable, text, uniqueIndex } from 'drizzle-orm/sqlite-core';
+
+/**
+ * The one table. Timestamps are stored as integer milliseconds since the epoch (cheap to
+ * compare in the claim query) and rendered as ISO-8601 strings in JSON (lib/task-model.ts).
+ * JSON columns (`payload`, `result`) hold the JSON text exactly as it will be sent back.
+ */
+export const tasks = sqliteTable(
+  'tasks',
+  {
+    id: text('id').primaryKey(),
+    title: text('title').notNull(),
+    description: text('description').notNull(),
+    status: text('status', { enum: ['pending', 'in_progress', 'completed', 'failed', 'cancelled'] })
+      .notNull()
+      .default('pending'),
+    version: integer('version').notNull().default(1),
+    type: text('type').notNull().default('simulate'),
+    payload: text('payload'),
+    priority: integer('priority').notNull().default(0),
+    runAt: integer('run_at').notNull(),
+    attempts: integer('attempts').notNull().default(0),
+    maxAttempts: integer('max_attempts').notNull(),
+    leaseExpiresAt: integer('lease_expires_at'),
+    lockedBy: text('locked_by'),
+    lastError: text('last_error'),
+    result: text('result'),
+    idempotencyKey: text('idempotency_key'),
+    requestHash: text('request_hash'),
+    createdAt: integer('created_at').notNull(),
+    startedAt: integer('started_at'),
+    completedAt: integer('completed_at'),
+    updatedAt: integer('updated_at').notNull(),
+  },
+  (t) => [
+    // The claim walks due pending tasks in claim order; a partial index keeps finished
+    // history (usually most rows) out of it entirely.
+    index('tasks_claim_pending')
+      .on(desc(t.priority), t.runAt, t.createdAt)
+      .where(sql`status = 'pending'`),
+    // Expired leases are found by expiry time among in_progress rows only.
+    index('tasks_claim_expired').on(t.leaseExpiresAt).where(sql`status = 'in_progress'`),
+    // Listing is newest first (ids are time-ordered UUIDv7), optionally filtered.
+    index('tasks_status_id').on(t.status, t.id),
+    index('tasks_type_id').on(t.type, t.id),
+    uniqueIndex('tasks_idempotency_key').on(t.idempotencyKey).where(sql`idempotency_key IS NOT NULL`),
+  ],
+);

@@ -1,0 +1,74 @@
+import type { Logger } from './log.ts';
+import type { TaskJson } from './task-model.ts';
+
+/**
+ * Handlers do the work. A handler receives the task (as clients see it, payload parsed) and a
+ * context; what it returns (JSON-serialisable) is stored as the task's `result`; what it
+ * throws is the attempt's `last_error`. It must stop when `signal` aborts (cancel, timeout,
+ * shutdown, lost lease): after that its result is discarded anyway.
+ *
+ * Delivery is at-least-once: a handler may run again for the same task after a crash or an
+ * expired lease, so handlers should be idempotent (see README, "Delivery guarantees").
+ */
+export interface HandlerContext {
+  signal: AbortSignal;
+  /** 1 on the first run, 2 on the first retry, … */
+  attempt: number;
+  logger: Logger;
+}
+
+export type TaskHandler = (task: TaskJson, context: HandlerContext) => Promise<unknown>;
+
+const TYPE_NAME = /^[A-Za-z0-9][A-Za-z0-9._:-]{0,99}$/;
+
+/** `type` → handler. A Map, so `__proto__`, `constructor` and friends are never handlers. */
+export class HandlerRegistry {
+  readonly #handlers = new Map<string, TaskHandler>();
+
+  register(type: string, handler: TaskHandler): this {
+    if (!TYPE_NAME.test(type)) throw new Error(`invalid handler type name ${JSON.stringify(type)}`);
+    this.#handlers.set(type, handler);
+    return this;
+  }
+
+  get(type: string): TaskHandler | undefined {
+    return this.#handlers.get(type);
+  }
+
+  has(type: string): boolean {
+    return this.#handlers.has(type);
+  }
+
+  types(): string[] {
+    return [...this.#handlers.keys()];
+  }
+}
+
+/** Resolves after `ms`, or rejects with the signal's reason when it aborts first. */
+export function abortableSleep(ms: number, signal: AbortSignal): Promise<void> {
+  return new Promise((resolve, reject) => {
+    if (signal.aborted) return reject(signal.reason);
+    const onAbort = () => {
+      clearTimeout(timer);
+      reject(signal.reason);
+    };
+    const timer = setTimeout(() => {
+      signal.removeEventListener('abort', onAbort);
+      resolve();
+    }, ms);
+    signal.addEventListener('abort', onAbort, { once: true });
+  });
+}
+
+/** The seed's work: sleep a random time in [minMs, maxMs]. */
+export function simulateHandler(minMs: number, maxMs: number): TaskHandler {
+  return async (_task, { signal }) => {
+    const sleptMs = Math.round(minMs + Math.random() * (maxMs - minMs));
+    if (sleptMs > 0) await abortableSleep(sleptMs, signal);
+    return { slept_ms: sleptMs };
+  };
+}
+
+export function createHandlerRegistry(options: { simulateMinMs: number; simulateMaxMs: number }): HandlerRegistry {
+  return new HandlerRegistry().register('simulate', simulateHandler(options.simulateMinMs, options.simulateMaxMs));
+}

@@ -1,0 +1,77 @@
+import type { Context } from 'hono';
+import type { z } from 'zod';
+import { AppError, badRequest } from './errors.ts';
+
+/**
+ * Reads a JSON request body under a byte limit. JSON is `application/json` (any parameters) or
+ * `application/*+json`. A missing Content-Type is read as JSON, and so is
+ * `application/x-www-form-urlencoded`: that is what `curl -d '{…}'` sends when the user forgot
+ * `-H 'Content-Type: application/json'`, and no client sends a real form to this API.
+ * Anything else is 415.
+ */
+export async function readJsonBody(c: Context, maxBytes: number): Promise<unknown> {
+  const type = c.req.header('content-type');
+  if (type !== undefined && type.trim() !== '') {
+    const mediaType = type.split(';')[0]!.trim().toLowerCase();
+    const json = mediaType === 'application/json' || /^application\/[^/]+\+json$/.test(mediaType);
+    if (!json && mediaType !== 'application/x-www-form-urlencoded') {
+      throw new AppError(415, 'unsupported_media_type', 'Content-Type must be application/json');
+    }
+  }
+  const tooLarge = () => new AppError(413, 'payload_too_large', `request body must be at most ${maxBytes} bytes`);
+  const declared = c.req.header('content-length');
+  if (declared !== undefined && Number(declared) > maxBytes) throw tooLarge();
+
+  const body = c.req.raw.body;
+  let bytes: Uint8Array;
+  if (!body) {
+    bytes = new Uint8Array(0);
+  } else {
+    const chunks: Uint8Array[] = [];
+    let size = 0;
+    const reader = body.getReader();
+    for (;;) {
+      const { done, value } = await reader.read();
+      if (done) break;
+      size += value.byteLength;
+      if (size > maxBytes) {
+        await reader.cancel().catch(() => {});
+        throw tooLarge();
+      }
+      chunks.push(value);
+    }
+    bytes = chunks.length === 1 ? chunks[0]! : concat(chunks, size);
+  }
+  let text: string;
+  try {
+    text = new TextDecoder('utf-8', { fatal: true }).decode(bytes);
+  } catch {
+    throw badRequest('request body is not valid UTF-8', 'invalid_json');
+  }
+  try {
+    return JSON.parse(text);
+  } catch {
+    throw badRequest('invalid JSON payload', 'invalid_json');
+  }
+}
+
+function concat(chunks: Uint8Array[], size: number): Uint8Array {
+  const out = new Uint8Array(size);
+  let offset = 0;
+  for (const chunk of chunks) {
+    out.set(chunk, offset);
+    offset += chunk.byteLength;
+  }
+  return out;
+}
+
+/** Validates with a zod schema; the first issue becomes a 400 whose message names the field. */
+export function validate<S extends z.ZodType>(schema: S, input: unknown, code = 'invalid_field'): z.output<S> {
+  const parsed = schema.safeParse(input);
+  if (parsed.success) return parsed.data;
+  const issue = parsed.error.issues[0]!;
+  const field = issue.path.map(String).join('.');
+  // Our schemas put the field name in every message; zod's own messages get it prefixed.
+  const message = field && !issue.message.includes(field) ? `${field}: ${issue.message}` : issue.message;
+  throw badRequest(message, code);
+}

@@ -1,0 +1,46 @@
+/**
+ * One JSON object per line: `{"time","level","msg",...fields}`. Fields whose name looks like a
+ * secret are redacted, so a token passed by mistake never reaches the log.
+ */
+export const LOG_LEVELS = ['debug', 'info', 'warn', 'error', 'silent'] as const;
+export type LogLevel = (typeof LOG_LEVELS)[number];
+
+export type LogFields = Record<string, unknown>;
+
+export interface Logger {
+  debug(msg: string, fields?: LogFields): void;
+  info(msg: string, fields?: LogFields): void;
+  warn(msg: string, fields?: LogFields): void;
+  error(msg: string, fields?: LogFields): void;
+  child(fields: LogFields): Logger;
+  readonly level: LogLevel;
+}
+
+const RANK: Record<LogLevel, number> = { debug: 10, info: 20, warn: 30, error: 40, silent: 100 };
+const SECRET_FIELD = /token|secret|password|authorization|cookie/i;
+
+export type LogSink = (line: string) => void;
+
+export function createLogger(level: LogLevel = 'info', sink: LogSink = (line) => console.log(line), base: LogFields = {}): Logger {
+  const threshold = RANK[level];
+  const write = (lvl: Exclude<LogLevel, 'silent'>, msg: string, fields?: LogFields) => {
+    if (RANK[lvl] < threshold) return;
+    const record: LogFields = { time: new Date().toISOString(), level: lvl, msg };
+    for (const source of [base, fields]) {
+      if (!source) continue;
+      for (const [key, value] of Object.entries(source)) {
+        if (value === undefined) continue;
+        record[key] = SECRET_FIELD.test(key) ? '[redacted]' : value instanceof Error ? value.message : value;
+      }
+    }
+    sink(JSON.stringify(record));
+  };
+  return {
+    level,
+    debug: (msg, fields) => write('debug', msg, fields),
+    info: (msg, fields) => write('info', msg, fields),
+    warn: (msg, fields) => write('warn', msg, fields),
+    error: (msg, fields) => write('error', msg, fields),
+    child: (fields) => createLogger(level, sink, { ...base, ...fields }),
+  };
+}

@@ -1,0 +1,59 @@
+import { createRoute, type OpenAPIHono } from '@hono/zod-openapi';
+import { z } from '@hono/zod-openapi';
+import type { AppDeps } from '../app.ts';
+import { AppError } from '../errors.ts';
+import { ErrorSchema, StatsSchema } from '../schemas.ts';
+
+const statsRoute = createRoute({
+  method: 'get',
+  path: '/stats',
+  summary: 'Task counts by status and the age of the oldest pending task',
+  responses: { 200: { description: 'stats', content: { 'application/json': { schema: StatsSchema } } } },
+});
+const Health = z.object({ status: z.string() }).openapi('Health');
+const healthRoute = createRoute({
+  method: 'get',
+  path: '/healthz',
+  summary: 'Liveness: the process answers',
+  responses: { 200: { description: 'alive', content: { 'application/json': { schema: Health } } } },
+});
+const readyRoute = createRoute({
+  method: 'get',
+  path: '/readyz',
+  summary: 'Readiness: the database answers',
+  responses: {
+    200: { description: 'ready', content: { 'application/json': { schema: Health } } },
+    503: { description: 'not ready', content: { 'application/json': { schema: ErrorSchema } } },
+  },
+});
+
+export function registerSystemRoutes(app: OpenAPIHono, deps: AppDeps): void {
+  for (const route of [statsRoute, healthRoute, readyRoute]) app.openAPIRegistry.registerPath(route);
+
+  app.get('/stats', async (c) => {
+    const stats = await deps.service.stats();
+    const age = stats.oldestPendingCreatedAt === null ? null : Math.max(0, (Date.now() - stats.oldestPendingCreatedAt) / 1000);
+    return c.json({ counts: stats.counts, total: stats.total, oldest_pending_age_seconds: age });
+  });
+
+  app.get('/healthz', (c) => c.json({ status: 'ok' }));
+
+  app.get('/readyz', async (c) => {
+    try {
+      await deps.service.repo.driver.all('SELECT 1');
+    } catch (error) {
+      deps.logger.warn('readiness check failed', { error });
+      throw new AppError(503, 'not_ready', 'database is not reachable');
+    }
+    return c.json({ status: 'ready' });
+  });
+
+  app.get('/openapi.json', (c) =>
+    c.json(
+      app.getOpenAPI31Document({
+        openapi: '3.1.0',
+        info: { title: 'task-pool', version: '0.1.0', description: 'A durable task queue. Errors are {"message", "code"}.' },
+      }),
+    ),
+  );
+}

@@ -1,0 +1,139 @@
+import { z } from '@hono/zod-openapi';
+import { TASK_STATUSES } from './task-model.ts';
+
+/**
+ * Request and response schemas: the routes validate with them and GET /openapi.json documents
+ * them, so the two cannot drift. Messages name the field; the seed's messages are kept
+ * verbatim (`title is required`, `description is required`).
+ */
+
+const codePoints = (s: string): number => {
+  let n = 0;
+  for (const _ of s) n++;
+  return n;
+};
+
+const requiredText = (field: string, max: number) =>
+  z
+    .string({ error: (issue) => (issue.input === undefined || issue.input === null ? `${field} is required` : `${field} must be a string`) })
+    .refine((s) => /[^\s]/u.test(s), { error: `${field} is required`, abort: true })
+    .refine((s) => s.isWellFormed(), { error: `${field} must be valid Unicode (it contains a lone surrogate)`, abort: true })
+    .refine((s) => codePoints(s) <= max, { error: `${field} must be at most ${max} characters` });
+
+const integer = (field: string, min: number, max: number) =>
+  z
+    .number({ error: `${field} must be an integer from ${min} to ${max}` })
+    .int({ error: `${field} must be an integer from ${min} to ${max}` })
+    .min(min, { error: `${field} must be an integer from ${min} to ${max}` })
+    .max(max, { error: `${field} must be an integer from ${min} to ${max}` });
+
+export const MAX_DELAY_SECONDS = 365 * 24 * 3600;
+
+export const SubmitTaskBody = z
+  .object({
+    title: requiredText('title', 200).openapi({ example: 'resize avatar' }),
+    description: requiredText('description', 10_000).openapi({ example: 'user 42, 256x256' }),
+    type: z
+      .string({ error: 'type must be a string' })
+      .min(1, { error: 'type must not be empty' })
+      .max(100, { error: 'type must be at most 100 characters' })
+      .optional()
+      .openapi({ description: 'Handler name; must be registered. Default `simulate`.', example: 'simulate' }),
+    payload: z.unknown().optional().openapi({ description: 'Any JSON value, handed to the handler.' }),
+    priority: integer('priority', -1_000_000, 1_000_000).optional().openapi({ description: 'Higher runs first. Default 0.' }),
+    run_at: z
+      .string({ error: 'run_at must be an ISO-8601 date-time string' })
+      .refine((s) => /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(:\d{2}(\.\d+)?)?(Z|[+-]\d{2}:\d{2})$/.test(s) && !Number.isNaN(Date.parse(s)), {
+        error: 'run_at must be an ISO-8601 date-time with a time zone, e.g. 2026-01-02T03:04:05Z',
+      })
+      .optional()
+      .openapi({ description: 'Not before this time. Exclusive with delay_seconds.' }),
+    delay_seconds: z
+      .number({ error: 'delay_seconds must be a number' })
+      .min(0, { error: 'delay_seconds must not be negative' })
+      .max(MAX_DELAY_SECONDS, { error: `delay_seconds must be at most ${MAX_DELAY_SECONDS}` })
+      .optional()
+      .openapi({ description: 'Not before now + this many seconds. Exclusive with run_at.' }),
+    max_attempts: integer('max_attempts', 1, 1000).optional().openapi({ description: 'Default TASK_MAX_ATTEMPTS.' }),
+  })
+  .refine((body) => body.run_at === undefined || body.delay_seconds === undefined, {
+    error: 'use either run_at or delay_seconds, not both',
+    path: ['run_at'],
+  })
+  .openapi('SubmitTask');
+
+export type SubmitTaskBody = z.infer<typeof SubmitTaskBody>;
+
+const timestamp = z.string().nullable().openapi({ format: 'date-time' });
+
+export const TaskSchema = z
+  .object({
+    id: z.string().openapi({ description: 'Opaque, time-ordered (UUIDv7).' }),
+    title: z.string(),
+    description: z.string(),
+    status: z.enum(TASK_STATUSES),
+    version: z.number().int(),
+    type: z.string(),
+    payload: z.unknown(),
+    priority: z.number().int(),
+    run_at: z.string().openapi({ format: 'date-time' }),
+    attempts: z.number().int(),
+    max_attempts: z.number().int(),
+    lease_expires_at: timestamp,
+    locked_by: z.string().nullable(),
+    last_error: z.string().nullable(),
+    result: z.unknown(),
+    idempotency_key: z.string().nullable(),
+    created_at: z.string().openapi({ format: 'date-time' }),
+    started_at: timestamp,
+    completed_at: timestamp,
+    updated_at: z.string().openapi({ format: 'date-time' }),
+  })
+  .openapi('Task');
+
+export const ErrorSchema = z
+  .object({ message: z.string(), code: z.string() })
+  .openapi('Error', { example: { message: 'task not found', code: 'not_found' } });
+
+export const MAX_LIST_LIMIT = 1000;
+
+const limitParam = z
+  .string()
+  .optional()
+  .transform((value, ctx) => {
+    if (value === undefined) return 100;
+    if (!/^\d+$/.test(value) || Number(value) < 1) {
+      ctx.addIssue({ code: 'custom', message: 'limit must be positive' });
+      return z.NEVER;
+    }
+    if (Number(value) > MAX_LIST_LIMIT) {
+      ctx.addIssue({ code: 'custom', message: `limit must be at most ${MAX_LIST_LIMIT}` });
+      return z.NEVER;
+    }
+    return Number(value);
+  })
+  .openapi({ param: { name: 'limit', in: 'query' }, type: 'integer', description: '1..1000, default 100' });
+
+export const ListTasksQuery = z.object({
+  status: z
+    .enum(TASK_STATUSES, { error: `status must be one of ${TASK_STATUSES.join(', ')}` })
+    .optional()
+    .openapi({ param: { name: 'status', in: 'query' } }),
+  type: z.string().min(1, { error: 'type must not be empty' }).optional().openapi({ param: { name: 'type', in: 'query' } }),
+  limit: limitParam,
+  cursor: z.string().optional().openapi({ param: { name: 'cursor', in: 'query' }, description: 'next_cursor of the previous page' }),
+});
+
+export const TaskListSchema = z
+  .object({ count: z.number().int(), tasks: z.array(TaskSchema), next_cursor: z.string().nullable() })
+  .openapi('TaskList');
+
+export const StatsSchema = z
+  .object({
+    counts: z.record(z.string(), z.number().int()),
+    total: z.number().int(),
+    oldest_pending_age_seconds: z.number().nullable(),
+  })
+  .openapi('Stats');
+
+export const TaskIdParam = z.object({ id: z.string().openapi({ param: { name: 'id', in: 'path' } }) });

@@ -1,0 +1,160 @@
+import { v7 as uuidv7 } from 'uuid';
+import type { Config } from './config.ts';
+import { AppError, conflict, ErrOptimisticLock, notFound } from './errors.ts';
+import type { Logger } from './log.ts';
+import type { Task, TaskStatus } from './task-model.ts';
+import type { TaskRepository, TaskStats } from './task-repository.ts';
+
+/** A validated submit request (lib/routes/tasks.ts validates; this trusts its input). */
+export interface SubmitInput {
+  title: string;
+  description: string;
+  type: string;
+  payload?: unknown;
+  priority?: number;
+  runAt?: number;
+  delaySeconds?: number;
+  maxAttempts?: number;
+}
+
+export interface SubmitResult {
+  task: Task;
+  /** True when an Idempotency-Key matched an earlier identical request. */
+  replayed: boolean;
+}
+
+export interface TaskServiceHooks {
+  /** A task was committed: the local poller wakes at once instead of waiting a tick. */
+  onSubmitted?(task: Task): void;
+  /** A task was cancelled: a handler running it in this process is aborted at once. */
+  onCancelled?(task: Task): void;
+}
+
+/** The use cases behind the HTTP API, independent of HTTP. */
+export class TaskService {
+  readonly repo: TaskRepository;
+  readonly #config: Pick<Config, 'maxAttempts' | 'maxPending'>;
+  readonly #logger: Logger;
+  readonly hooks: TaskServiceHooks;
+
+  constructor(repo: TaskRepository, config: Pick<Config, 'maxAttempts' | 'maxPending'>, logger: Logger, hooks: TaskServiceHooks = {}) {
+    this.repo = repo;
+    this.#config = config;
+    this.#logger = logger;
+    this.hooks = hooks;
+  }
+
+  async submit(input: SubmitInput, idempotencyKey?: string): Promise<SubmitResult> {
+    const now = Date.now();
+    const requestHash = idempotencyKey === undefined ? null : await hashRequest(input);
+    const task: Task = {
+      id: uuidv7(),
+      title: input.title,
+      description: input.description,
+      status: 'pending',
+      version: 1,
+      type: input.type,
+      payload: input.payload === undefined ? null : JSON.stringify(input.payload),
+      priority: input.priority ?? 0,
+      runAt: input.runAt ?? (input.delaySeconds !== undefined ? now + Math.round(input.delaySeconds * 1000) : now),
+      attempts: 0,
+      maxAttempts: input.maxAttempts ?? this.#config.maxAttempts,
+      leaseExpiresAt: null,
+      lockedBy: null,
+      lastError: null,
+      result: null,
+      idempotencyKey: idempotencyKey ?? null,
+      createdAt: now,
+      startedAt: null,
+      completedAt: null,
+      updatedAt: now,
+    };
+    const inserted = await this.repo.insert({ ...task, requestHash, now }, this.#config.maxPending);
+    if (inserted) {
+      this.#logger.debug('task submitted', { task_id: task.id, type: task.type });
+      this.hooks.onSubmitted?.(task);
+      return { task, replayed: false };
+    }
+    if (idempotencyKey !== undefined) {
+      const existing = await this.repo.getByIdempotencyKey(idempotencyKey);
+      if (existing) {
+        if (existing.requestHash !== requestHash) {
+          throw conflict('Idempotency-Key was already used with a different request body', 'idempotency_key_reused');
+        }
+        return { task: existing.task, replayed: true };
+      }
+    }
+    throw new AppError(429, 'queue_full', 'task queue is full', { 'Retry-After': '1' });
+  }
+
+  async get(id: string): Promise<Task> {
+    const task = await this.repo.get(id);
+    if (!task) throw notFound();
+    return task;
+  }
+
+  list(filter: { status?: TaskStatus; type?: string; beforeId?: string; limit: number }): Promise<Task[]> {
+    return this.repo.list(filter);
+  }
+
+  stats(): Promise<TaskStats> {
+    return this.repo.stats();
+  }
+
+  /** pending or in_progress → cancelled. A running handler is asked to stop via its signal. */
+  cancel(id: string): Promise<Task> {
+    return this.#transitionLatest(id, (task) => {
+      if (task.status === 'pending' || task.status === 'in_progress') {
+        return { to: 'cancelled', fields: { completedAt: Date.now(), leaseExpiresAt: null } };
+      }
+      throw conflict(`task is already ${task.status}`, 'task_finished');
+    }).then((task) => {
+      this.#logger.info('task cancelled', { task_id: task.id });
+      this.hooks.onCancelled?.(task);
+      return task;
+    });
+  }
+
+  /** failed or cancelled → pending, attempts reset, due now. */
+  retry(id: string): Promise<Task> {
+    return this.#transitionLatest(id, (task) => {
+      if (task.status === 'failed' || task.status === 'cancelled') {
+        return { to: 'pending', fields: { attempts: 0, runAt: Date.now(), startedAt: null, completedAt: null, leaseExpiresAt: null } };
+      }
+      throw conflict(`only failed or cancelled tasks can be retried (task is ${task.status})`, 'task_not_retryable');
+    }).then((task) => {
+      this.#logger.info('task retried', { task_id: task.id });
+      this.hooks.onSubmitted?.(task);
+      return task;
+    });
+  }
+
+  /**
+   * Reads the task, decides, writes with the version read; if a worker moved the task on in
+   * between (a heartbeat, a completion), reads again and decides again.
+   */
+  async #transitionLatest(
+    id: string,
+    decide: (task: Task) => { to: TaskStatus; fields: Parameters<TaskRepository['transition']>[0]['fields'] },
+  ): Promise<Task> {
+    for (let attempt = 0; ; attempt++) {
+      const task = await this.get(id);
+      const { to, fields } = decide(task);
+      try {
+        return await this.repo.transition({ task, to, fields });
+      } catch (error) {
+        if (!(error instanceof ErrOptimisticLock) || attempt >= 20) throw error;
+      }
+    }
+  }
+}
+
+/** SHA-256 of the request's fields in a fixed order: the identity of an idempotent request. */
+async function hashRequest(input: SubmitInput): Promise<string> {
+  const canonical = JSON.stringify([
+    input.title, input.description, input.type, input.payload ?? null, input.priority ?? null,
+    input.runAt ?? null, input.delaySeconds ?? null, input.maxAttempts ?? null,
+  ]);
+  const digest = await crypto.subtle.digest('SHA-256', new TextEncoder().encode(canonical));
+  return [...new Uint8Array(digest)].map((b) => b.toString(16).padStart(2, '0')).join('');
+}

@@ -1,0 +1,75 @@
+import { Command } from 'commander';
+import { ConfigError, loadConfig } from '../lib/config.ts';
+import { createLogger } from '../lib/log.ts';
+import { pollOnce } from '../lib/poll.ts';
+import { migrateDatabase } from './database.ts';
+import { handleSignals, listen, logStartup } from './server.ts';
+import { createRuntime, loadHandlersModule, type RuntimeOptions } from './runtime.ts';
+
+/** `task-pool serve | worker | migrate | poll --once`. Configuration comes from the environment. */
+const program = new Command('task-pool')
+  .description('A durable task queue: REST API, libSQL storage, fixed-concurrency worker pool.')
+  .showHelpAfterError();
+
+const handlersOption = ['--handlers <module>', 'module exporting `handlers` (task type → async function) to register'] as const;
+
+async function runtimeOptions(opts: { handlers?: string }): Promise<RuntimeOptions> {
+  return { handlers: opts.handlers ? await loadHandlersModule(opts.handlers) : undefined };
+}
+
+program
+  .command('serve')
+  .description('HTTP API plus the worker pool (the default for `npm start`)')
+  .option(...handlersOption)
+  .action(async (opts: { handlers?: string }) => {
+    const runtime = await createRuntime(await runtimeOptions(opts));
+    const { server, url } = await listen(runtime);
+    handleSignals(runtime, server);
+    runtime.start();
+    logStartup(runtime, 'serve', url);
+  });
+
+program
+  .command('worker')
+  .description('the worker pool without HTTP: scale processing apart from the API')
+  .option(...handlersOption)
+  .action(async (opts: { handlers?: string }) => {
+    const runtime = await createRuntime(await runtimeOptions(opts));
+    handleSignals(runtime);
+    runtime.start();
+    logStartup(runtime, 'worker');
+  });
+
+program
+  .command('migrate')
+  .description('apply database migrations (also done at start-up); re-running is a no-op')
+  .action(async () => {
+    const config = loadConfig(process.env);
+    await migrateDatabase({ url: config.databaseUrl, authToken: config.databaseAuthToken });
+    createLogger(config.logLevel).info('migrations applied');
+  });
+
+program
+  .command('poll')
+  .description('claim and process due tasks once, within POLL_BUDGET_SECONDS, then print a summary')
+  .requiredOption('--once', 'run one poll and exit (the only mode; the cron of a serverless deploy calls the same code)')
+  .option(...handlersOption)
+  .action(async (opts: { handlers?: string }) => {
+    const runtime = await createRuntime({ ...(await runtimeOptions(opts)), processing: false });
+    const { config } = runtime;
+    const summary = await pollOnce(
+      { repo: runtime.repo, handlers: runtime.handlers, config, logger: runtime.logger },
+      { workerId: runtime.workerId, concurrency: config.workers, batchSize: config.pollBatchSize, budgetMs: config.pollBudgetSeconds * 1000, leaseMs: config.leaseSeconds * 1000 },
+    );
+    await runtime.shutdown();
+    process.stdout.write(`${JSON.stringify(summary)}\n`);
+  });
+
+program.parseAsync(process.argv).catch((error: unknown) => {
+  if (error instanceof ConfigError) {
+    process.stderr.write(`task-pool: ${error.message}\n`);
+  } else {
+    process.stderr.write(`task-pool: ${error instanceof Error ? error.message : String(error)}\n`);
+  }
+  process.exit(1);
+});

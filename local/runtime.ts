@@ -1,0 +1,126 @@
+import { hostname } from 'node:os';
+import { pathToFileURL } from 'node:url';
+import { resolve } from 'node:path';
+import { createApp } from '../lib/app.ts';
+import { loadConfig, redactUrl, type Config, type EnvRecord } from '../lib/config.ts';
+import type { SqlDriver } from '../lib/db/driver.ts';
+import { createHandlerRegistry, type HandlerRegistry, type TaskHandler } from '../lib/handlers.ts';
+import { createLogger, type Logger, type LogSink } from '../lib/log.ts';
+import { processTask, StopReason } from '../lib/process-task.ts';
+import type { Task } from '../lib/task-model.ts';
+import { TaskRepository } from '../lib/task-repository.ts';
+import { TaskService } from '../lib/task-service.ts';
+import { openDatabase } from './database.ts';
+import { Poller } from './poller.ts';
+import { WorkerPool } from './worker-pool.ts';
+
+/** Names the process holding a lease: host, pid and a random suffix (pids get reused). */
+export function makeWorkerId(): string {
+  return `${hostname()}:${process.pid}:${Math.random().toString(36).slice(2, 6)}`;
+}
+
+export interface RuntimeOptions {
+  env?: EnvRecord;
+  config?: Config;
+  /** Extra handlers by type, on top of the built-in `simulate`. */
+  handlers?: Record<string, TaskHandler>;
+  logSink?: LogSink;
+  /** Run the pool and poller (serve, worker). Off for an API-only process. */
+  processing?: boolean;
+  fileDriver?: 'native' | 'client';
+}
+
+/**
+ * Everything a local process runs, wired once: database, repository, service, handlers,
+ * pool and poller, and the Hono app. `serve` adds an HTTP server; `worker` does not.
+ */
+export interface Runtime {
+  config: Config;
+  logger: Logger;
+  driver: SqlDriver;
+  repo: TaskRepository;
+  service: TaskService;
+  handlers: HandlerRegistry;
+  pool: WorkerPool;
+  poller: Poller;
+  app: ReturnType<typeof createApp>;
+  workerId: string;
+  /** Starts the poller (no-op when processing is off). */
+  start(): void;
+  /** Stops polling, drains the pool within SHUTDOWN_TIMEOUT_SECONDS, releases, closes. */
+  shutdown(): Promise<void>;
+}
+
+export async function createRuntime(options: RuntimeOptions = {}): Promise<Runtime> {
+  const config = options.config ?? loadConfig(options.env ?? process.env);
+  const logger = createLogger(config.logLevel, options.logSink);
+  const driver = await openDatabase({ url: config.databaseUrl, authToken: config.databaseAuthToken, fileDriver: options.fileDriver });
+  const repo = new TaskRepository(driver);
+  const handlers = createHandlerRegistry(config);
+  for (const [type, handler] of Object.entries(options.handlers ?? {})) handlers.register(type, handler);
+  const workerId = makeWorkerId();
+  const processDeps = { repo, handlers, config, logger: logger.child({ worker: workerId }) };
+  const processing = options.processing ?? true;
+
+  const pool: WorkerPool = new WorkerPool({
+    workers: config.workers,
+    queueSize: config.queueSize,
+    logger,
+    run: (task, stop) => processTask(processDeps, task, stop),
+    onSlotFree: () => poller.slotFreed(),
+  });
+  const poller: Poller = new Poller({
+    repo,
+    pool,
+    workerId,
+    intervalMs: config.pollIntervalSeconds * 1000,
+    batchSize: config.pollBatchSize,
+    leaseMs: config.leaseSeconds * 1000,
+    logger,
+  });
+  const service = new TaskService(repo, config, logger, {
+    onSubmitted: processing
+      ? (task) => (task.runAt <= Date.now() ? poller.wake() : poller.wakeAt(task.runAt))
+      : undefined,
+    onCancelled: (task) => pool.abort(task.id, new StopReason('cancelled', 'task was cancelled')),
+  });
+  const app = createApp({ service, handlers, config, logger });
+
+  let shutdownPromise: Promise<void> | undefined;
+  return {
+    config, logger, driver, repo, service, handlers, pool, poller, app, workerId,
+    start: () => {
+      if (processing) poller.start();
+    },
+    shutdown: () =>
+      (shutdownPromise ??= (async () => {
+        const inFlight = await poller.stop();
+        const unstarted = await pool.drain(config.shutdownTimeoutSeconds * 1000);
+        await releaseTasks(repo, [...inFlight, ...unstarted], logger);
+        await driver.close();
+      })()),
+  };
+}
+
+/** Gives claimed-but-unstarted tasks back to pending, version-checked. */
+async function releaseTasks(repo: TaskRepository, tasks: Task[], logger: Logger): Promise<void> {
+  if (tasks.length === 0) return;
+  const results = await repo.transitionMany(
+    tasks.map((task) => ({ task, to: 'pending' as const, fields: { leaseExpiresAt: null, attemptsDelta: -1 as const, startedAt: null } })),
+  );
+  const released = results.filter((r) => r.ok).length;
+  logger.info('released unstarted tasks', { released, lost: results.length - released });
+}
+
+/** Loads `--handlers <module>`: a module exporting `handlers: Record<type, TaskHandler>`. */
+export async function loadHandlersModule(path: string): Promise<Record<string, TaskHandler>> {
+  const mod = (await import(pathToFileURL(resolve(path)).href)) as { handlers?: Record<string, TaskHandler> };
+  if (!mod.handlers || typeof mod.handlers !== 'object') {
+    throw new Error(`${path} must export \`handlers\`: an object mapping task type to an async function`);
+  }
+  return mod.handlers;
+}
+
+export function describeDatabase(config: Config): string {
+  return redactUrl(config.databaseUrl);
+}

@@ -36,7 +36,7 @@ export class NativeDriver implements SqlDriver {
   }
 
   async all(sql: string, args: SqlValue[] = []): Promise<Row[]> {
-    return retryBusy(async () => this.#prepare(sql).all(...args) as Row[]);
+    return retryBusy(async () => (this.#prepare(sql).all(...args) as Record<string, unknown>[]).map(decodeRow));
   }
 
   async run(sql: string, args: SqlValue[] = []): Promise<RunResult> {
@@ -63,4 +63,16 @@ export class NativeDriver implements SqlDriver {
     this.#cache.clear();
     this.#db.close();
   }
+}
+
+const utf8 = new TextDecoder();
+
+/** BLOB columns (text selected with CAST … AS BLOB, see task-repository.ts) become strings. */
+function decodeRow(row: Record<string, unknown>): Row {
+  for (const key in row) {
+    const value = row[key];
+    if (value instanceof ArrayBuffer || ArrayBuffer.isView(value)) row[key] = utf8.decode(value as ArrayBuffer);
+    else if (typeof value === 'bigint') row[key] = Number(value);
+  }
+  return row as Row;
 }

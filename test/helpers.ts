@@ -1,0 +1,92 @@
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterEach } from 'vitest';
+import { loadConfig, type Config, type EnvRecord } from '../lib/config.ts';
+import type { SqlDriver } from '../lib/db/driver.ts';
+import { createLogger } from '../lib/log.ts';
+import { TaskRepository } from '../lib/task-repository.ts';
+import { TaskService, type SubmitInput } from '../lib/task-service.ts';
+import { openDatabase } from '../local/database.ts';
+import { createRuntime, type Runtime, type RuntimeOptions } from '../local/runtime.ts';
+
+export const IN_CI = process.env.CI === 'true' || process.env.CI === '1';
+
+/** A fresh directory under the OS temp dir, removed after the current test. */
+export function tempDir(prefix = 'task-pool-'): string {
+  const dir = mkdtempSync(join(tmpdir(), prefix));
+  afterEach(() => rmSync(dir, { recursive: true, force: true }));
+  return dir;
+}
+
+/** A fresh libSQL file URL in its own temp dir. */
+export function tempDbUrl(): string {
+  return `file:${join(tempDir(), 'tasks.db')}`;
+}
+
+/** Config for tests: fast polls, no simulated sleep, quiet logs; `overrides` win. */
+export function testConfig(overrides: EnvRecord = {}): Config {
+  return loadConfig({
+    DATABASE_URL: tempDbUrl(),
+    SIMULATE_MIN_MS: '0',
+    SIMULATE_MAX_MS: '0',
+    TASK_POLL_INTERVAL_SECONDS: '0.2',
+    LOG_LEVEL: 'silent',
+    // Rate limiting has its own tests; 0 turns it off so other suites can send freely.
+    RATE_LIMIT_PER_MINUTE: '0',
+    ...overrides,
+  });
+}
+
+export interface TestRepo {
+  driver: SqlDriver;
+  repo: TaskRepository;
+  service: TaskService;
+  close(): Promise<void>;
+}
+
+/** A migrated database (native driver by default) with a repository and service over it. */
+export async function openTestRepo(url = tempDbUrl(), fileDriver: 'native' | 'client' = 'native'): Promise<TestRepo> {
+  const driver = await openDatabase({ url, fileDriver });
+  const repo = new TaskRepository(driver);
+  const service = new TaskService(repo, { maxAttempts: 3, maxPending: 0 }, createLogger('silent'));
+  return { driver, repo, service, close: () => driver.close() };
+}
+
+export function newTask(overrides: Partial<SubmitInput> = {}): SubmitInput {
+  return { title: 'title', description: 'description', type: 'simulate', ...overrides };
+}
+
+/** A runtime (no HTTP server) on a temp database; shut down after the test. */
+export async function startRuntime(options: RuntimeOptions & { env?: EnvRecord } = {}): Promise<Runtime> {
+  const runtime = await createRuntime({ config: options.config ?? testConfig(options.env), ...options });
+  afterEach(() => runtime.shutdown());
+  return runtime;
+}
+
+/** Polls `check` until it returns a truthy value or `timeoutMs` passes. */
+export async function waitFor<T>(check: () => T | Promise<T>, timeoutMs = 10_000, what = 'condition'): Promise<NonNullable<T>> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const value = await check();
+    if (value) return value as NonNullable<T>;
+    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
+    await new Promise((resolve) => setTimeout(resolve, 20));
+  }
+}
+
+/**
+ * Whether an external service a test needs is there. Missing locally: the suite is skipped
+ * with the reason printed. Missing in CI (CI=true): the suite fails, never silently skips.
+ */
+export async function requireService(name: string, probe: () => Promise<unknown>): Promise<boolean> {
+  try {
+    await probe();
+    return true;
+  } catch (error) {
+    const reason = `${name} is not available: ${error instanceof Error ? error.message : String(error)}`;
+    if (IN_CI) throw new Error(`${reason} (CI=true: a missing service fails the run)`);
+    console.warn(`SKIPPED: ${reason}`);
+    return false;
+  }
+}

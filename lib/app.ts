@@ -2,10 +2,13 @@ import { OpenAPIHono } from '@hono/zod-openapi';
 import type { Context } from 'hono';
 import { HTTPException } from 'hono/http-exception';
 import type { ContentfulStatusCode } from 'hono/utils/http-status';
+import { applyAccessControl } from './access-control.ts';
+import type { ClientAddress } from './client-identity.ts';
 import type { Config } from './config.ts';
 import { AppError } from './errors.ts';
 import type { HandlerRegistry } from './handlers.ts';
 import type { Logger } from './log.ts';
+import type { RateLimiter } from './rate-limit/limiter.ts';
 import { registerSystemRoutes } from './routes/system.ts';
 import { registerTaskRoutes } from './routes/tasks.ts';
 import type { TaskService } from './task-service.ts';
@@ -15,6 +18,13 @@ export interface AppDeps {
   handlers: HandlerRegistry;
   config: Config;
   logger: Logger;
+  /**
+   * Rate limiter; when absent one is built from config (Upstash REST or memory;
+   * RATE_LIMIT_PER_MINUTE=0 means none). local/ passes its ioredis one for REDIS_URL.
+   */
+  rateLimiter?: RateLimiter;
+  /** The peer address (Node socket, `cf-connecting-ip` on Workers): the rate-limit identity. */
+  clientAddress?: ClientAddress;
 }
 
 /**
@@ -36,9 +46,22 @@ export function createApp(deps: AppDeps): OpenAPIHono {
     });
   });
 
+  applyAccessControl(app, deps);
   registerTaskRoutes(app, deps);
   registerSystemRoutes(app, deps);
 
+  handleErrors(app, logger);
+
+  return app;
+}
+
+/**
+ * The one error path: AppError → `{"message", "code"}`, unknown routes → 404, a known path
+ * with the wrong method → 405 with `Allow`, anything unexpected → 500 without details.
+ * Exported so apps built around this one (functions/: one function per operation) answer the
+ * same way.
+ */
+export function handleErrors(app: OpenAPIHono, logger: Logger): void {
   app.notFound((c) => {
     const allowed = allowedMethods(app, c.req.path);
     if (allowed.length > 0) {
@@ -56,8 +79,6 @@ export function createApp(deps: AppDeps): OpenAPIHono {
     logger.error('unhandled error', { method: c.req.method, path: c.req.path, error, stack: error instanceof Error ? error.stack : undefined });
     return errorResponse(c, new AppError(500, 'internal', 'internal server error'));
   });
-
-  return app;
 }
 
 function errorResponse(c: Context, error: AppError): Response {

@@ -10,8 +10,10 @@ import { processTask, StopReason } from '../lib/process-task.ts';
 import type { Task } from '../lib/task-model.ts';
 import { TaskRepository } from '../lib/task-repository.ts';
 import { TaskService } from '../lib/task-service.ts';
+import { nodeClientAddress } from './client-address.ts';
 import { openDatabase } from './database.ts';
 import { Poller } from './poller.ts';
+import { createIoredisRateLimiter } from './redis-rate-limit.ts';
 import { WorkerPool } from './worker-pool.ts';
 
 /** Names the process holding a lease: host, pid and a random suffix (pids get reused). */
@@ -84,7 +86,9 @@ export async function createRuntime(options: RuntimeOptions = {}): Promise<Runti
       : undefined,
     onCancelled: (task) => pool.abort(task.id, new StopReason('cancelled', 'task was cancelled')),
   });
-  const app = createApp({ service, handlers, config, logger });
+  // REDIS_URL: ioredis, which only Node has; otherwise createApp picks Upstash REST or memory.
+  const redisRateLimit = config.redisUrl ? createIoredisRateLimiter({ ...config, redisUrl: config.redisUrl }, logger) : undefined;
+  const app = createApp({ service, handlers, config, logger, rateLimiter: redisRateLimit?.limiter, clientAddress: nodeClientAddress });
 
   let shutdownPromise: Promise<void> | undefined;
   return {
@@ -97,6 +101,7 @@ export async function createRuntime(options: RuntimeOptions = {}): Promise<Runti
         const inFlight = await poller.stop();
         const unstarted = await pool.drain(config.shutdownTimeoutSeconds * 1000);
         await releaseTasks(repo, [...inFlight, ...unstarted], logger);
+        await redisRateLimit?.limiter.close();
         await driver.close();
       })()),
   };

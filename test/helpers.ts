@@ -1,7 +1,7 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { afterEach } from 'vitest';
+import { onTestFinished } from 'vitest';
 import { loadConfig, type Config, type EnvRecord } from '../lib/config.ts';
 import type { SqlDriver } from '../lib/db/driver.ts';
 import { createLogger } from '../lib/log.ts';
@@ -15,7 +15,7 @@ export const IN_CI = process.env.CI === 'true' || process.env.CI === '1';
 /** A fresh directory under the OS temp dir, removed after the current test. */
 export function tempDir(prefix = 'task-pool-'): string {
   const dir = mkdtempSync(join(tmpdir(), prefix));
-  afterEach(() => rmSync(dir, { recursive: true, force: true }));
+  onTestFinished(() => rmSync(dir, { recursive: true, force: true }));
   return dir;
 }
 
@@ -60,7 +60,7 @@ export function newTask(overrides: Partial<SubmitInput> = {}): SubmitInput {
 /** A runtime (no HTTP server) on a temp database; shut down after the test. */
 export async function startRuntime(options: RuntimeOptions & { env?: EnvRecord } = {}): Promise<Runtime> {
   const runtime = await createRuntime({ config: options.config ?? testConfig(options.env), ...options });
-  afterEach(() => runtime.shutdown());
+  onTestFinished(() => runtime.shutdown());
   return runtime;
 }
 

@@ -1,0 +1,44 @@
+import type { Hono } from 'hono';
+import { bearerCheck, requireBearer } from './auth.ts';
+import { clientIdentity, type ClientAddress } from './client-identity.ts';
+import type { Config } from './config.ts';
+import type { Logger } from './log.ts';
+import type { RateLimiter } from './rate-limit/limiter.ts';
+import { rateLimit } from './rate-limit/middleware.ts';
+import { createRateLimiter } from './rate-limit/select.ts';
+
+export interface AccessControlDeps {
+  config: Config;
+  logger: Logger;
+  /**
+   * The limiter to use; when absent, createRateLimiter(config) picks Upstash REST or memory
+   * (the Node adapter passes its ioredis limiter when REDIS_URL is set).
+   */
+  rateLimiter?: RateLimiter;
+  /** The peer address as the platform sees it; see lib/client-identity.ts. */
+  clientAddress?: ClientAddress;
+}
+
+/** Probes must answer while the API is flooded: orchestrators restart what fails them. */
+export const UNLIMITED_PATHS: ReadonlySet<string> = new Set(['/healthz', '/readyz']);
+
+const isProtected = (path: string) => path === '/stats' || path === '/tasks' || path.startsWith('/tasks/');
+
+/**
+ * Rate limiting on every route but the probes, then API_TOKEN on `/tasks…` and `/stats`.
+ * The limiter runs first so that requests with a wrong token are counted (against their
+ * address) and token guessing is throttled. Register before the routes.
+ */
+export function applyAccessControl(app: Pick<Hono, 'use'>, deps: AccessControlDeps): void {
+  const { config } = deps;
+  const apiToken = config.apiToken ? bearerCheck(config.apiToken) : undefined;
+  const limiter = deps.rateLimiter ?? createRateLimiter(config, deps.logger);
+  if (limiter) {
+    const limited = rateLimit({ limiter, identify: clientIdentity({ clientAddress: deps.clientAddress, trustProxy: config.trustProxy, apiToken }) });
+    app.use(async (c, next) => (UNLIMITED_PATHS.has(c.req.path) ? next() : limited(c, next)));
+  }
+  if (apiToken) {
+    const guard = requireBearer(apiToken);
+    app.use(async (c, next) => (isProtected(c.req.path) ? guard(c, next) : next()));
+  }
+}

@@ -1,0 +1,33 @@
+import type { Config } from '../config.ts';
+import type { Logger } from '../log.ts';
+import { failOpen } from './fail-open.ts';
+import type { RateLimiter } from './limiter.ts';
+import { MemoryRateLimiter } from './memory.ts';
+import { createUpstashRestClient, UpstashRateLimiter, type ScriptClient } from './upstash.ts';
+
+export type RateLimitConfig = Pick<Config, 'rateLimitPerMinute' | 'rateLimitPrefix' | 'rateLimitTimeoutMs' | 'upstashUrl' | 'upstashToken'>;
+
+export interface RedisBackend {
+  client: ScriptClient;
+  /** For logs: `redis` (ioredis) or `upstash`. */
+  backend: string;
+  close?: () => Promise<void>;
+}
+
+/**
+ * The limiter the config asks for, or undefined when RATE_LIMIT_PER_MINUTE=0 (off).
+ * `redis` is a TCP client the platform adapter built (local/ passes ioredis when REDIS_URL
+ * is set); without one, UPSTASH_REDIS_REST_URL/_TOKEN select Upstash over HTTP; else memory.
+ * Redis-backed limiters come wrapped in failOpen.
+ */
+export function createRateLimiter(config: RateLimitConfig, logger: Logger, redis?: RedisBackend): RateLimiter | undefined {
+  if (config.rateLimitPerMinute === 0) return undefined;
+  const chosen: RedisBackend | undefined =
+    redis ??
+    (config.upstashUrl && config.upstashToken
+      ? { backend: 'upstash', client: createUpstashRestClient({ url: config.upstashUrl, token: config.upstashToken, timeoutMs: config.rateLimitTimeoutMs }) }
+      : undefined);
+  if (!chosen) return new MemoryRateLimiter({ limit: config.rateLimitPerMinute });
+  const limiter = new UpstashRateLimiter({ client: chosen.client, backend: chosen.backend, limit: config.rateLimitPerMinute, prefix: config.rateLimitPrefix, close: chosen.close });
+  return failOpen(limiter, { timeoutMs: config.rateLimitTimeoutMs, logger });
+}

@@ -9,5 +9,7 @@ export default defineConfig({
     hookTimeout: 60_000,
     // Files that spawn servers and workers compete for 2 cores; bound the parallelism.
     maxWorkers: 2,
+    // Built bundles (test/bundles.ts) are loaded as Node loads them, not transformed again.
+    server: { deps: { external: [/[\\/]\.test-dist[\\/]/] } },
   },
 });

@@ -1,3 +1,4 @@
+import type { Config } from './config.ts';
 import { processTask, StopReason, type Outcome, type ProcessDeps } from './process-task.ts';
 
 /**
@@ -44,30 +45,35 @@ export async function pollOnce(deps: ProcessDeps, options: PollOptions): Promise
   summary.expired_failed = await deps.repo.failExpiredLastAttempts();
   const hardStop = setTimeout(() => stop.abort(new StopReason('shutdown', 'poll budget spent')), Math.max(0, deadline - Date.now()));
   try {
-    let drained = false;
-    while (!drained && Date.now() < claimUntil) {
-      const free = options.concurrency - running.size;
-      if (free > 0) {
-        const tasks = await deps.repo.claimDueTasks({ limit: Math.min(free, options.batchSize), workerId: options.workerId, leaseMs: options.leaseMs });
-        summary.claimed += tasks.length;
-        for (const task of tasks) {
-          const run: Promise<void> = processTask(deps, task, stop.signal)
-            .then(count, (error) => {
-              deps.logger.error('processing failed', { task_id: task.id, error });
-            })
-            .finally(() => {
-              running.delete(run);
-              slotFreed();
-            });
-          running.add(run);
+    try {
+      let drained = false;
+      while (!drained && Date.now() < claimUntil) {
+        const free = options.concurrency - running.size;
+        if (free > 0) {
+          const tasks = await deps.repo.claimDueTasks({ limit: Math.min(free, options.batchSize), workerId: options.workerId, leaseMs: options.leaseMs });
+          summary.claimed += tasks.length;
+          for (const task of tasks) {
+            const run: Promise<void> = processTask(deps, task, stop.signal)
+              .then(count, (error) => {
+                deps.logger.error('processing failed', { task_id: task.id, error });
+              })
+              .finally(() => {
+                running.delete(run);
+                slotFreed();
+              });
+            running.add(run);
+          }
+          if (tasks.length === 0) drained = running.size === 0;
+          if (tasks.length === 0 && !drained) await nextSlot();
+        } else {
+          await nextSlot();
         }
-        if (tasks.length === 0) drained = running.size === 0;
-        if (tasks.length === 0 && !drained) await nextSlot();
-      } else {
-        await nextSlot();
       }
+    } finally {
+      // However claiming ended (budget, nothing due, a failed claim), handlers already running
+      // finish or are stopped at the deadline and released: none is left holding a lease.
+      await Promise.all(running);
     }
-    await Promise.all(running);
   } finally {
     clearTimeout(hardStop);
   }
@@ -86,4 +92,18 @@ export async function pollOnce(deps: ProcessDeps, options: PollOptions): Promise
       slotFreed = done;
     });
   }
+}
+
+/** The poll as configured: TASK_WORKERS at once, TASK_POLL_BATCH_SIZE per claim, POLL_BUDGET_SECONDS. */
+export function pollOptionsFromConfig(
+  config: Pick<Config, 'workers' | 'pollBatchSize' | 'pollBudgetSeconds' | 'leaseSeconds'>,
+  workerId: string,
+): PollOptions {
+  return {
+    workerId,
+    concurrency: config.workers,
+    batchSize: config.pollBatchSize,
+    budgetMs: config.pollBudgetSeconds * 1000,
+    leaseMs: config.leaseSeconds * 1000,
+  };
 }

@@ -1,7 +1,7 @@
 import { Command } from 'commander';
 import { ConfigError, loadConfig } from '../lib/config.ts';
 import { createLogger } from '../lib/log.ts';
-import { pollOnce } from '../lib/poll.ts';
+import { pollOnce, pollOptionsFromConfig } from '../lib/poll.ts';
 import { migrateDatabase } from './database.ts';
 import { handleSignals, listen, logStartup } from './server.ts';
 import { createRuntime, loadHandlersModule, type RuntimeOptions } from './runtime.ts';
@@ -59,7 +59,7 @@ program
     const { config } = runtime;
     const summary = await pollOnce(
       { repo: runtime.repo, handlers: runtime.handlers, config, logger: runtime.logger },
-      { workerId: runtime.workerId, concurrency: config.workers, batchSize: config.pollBatchSize, budgetMs: config.pollBudgetSeconds * 1000, leaseMs: config.leaseSeconds * 1000 },
+      pollOptionsFromConfig(config, runtime.workerId),
     );
     await runtime.shutdown();
     process.stdout.write(`${JSON.stringify(summary)}\n`);

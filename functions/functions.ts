@@ -1,0 +1,97 @@
+import { OpenAPIHono } from '@hono/zod-openapi';
+import { handleErrors } from '../lib/app.ts';
+import type { EnvRecord } from '../lib/config.ts';
+import { AppError } from '../lib/errors.ts';
+import { createLogger } from '../lib/log.ts';
+import type { PollSummary } from '../lib/poll.ts';
+import { contextCache, type FunctionContext, type FunctionContextOptions } from './context.ts';
+
+/**
+ * The deployable functions, Web-standard: `(Request, env) → Response`. `api` serves every
+ * route; each operation also has its own function, so a platform that routes by path (Vercel
+ * files, Netlify `config.path`) can deploy, size and scale them apart. An operation function
+ * answers only its own method and path (else 404/405 JSON, like the API) and hands the
+ * request to the same app, so validation, errors, logging and rate limiting are identical.
+ *
+ * `scheduledPoll` is for cron triggers that call code, not URLs (Workers `scheduled`,
+ * EventBridge, Netlify scheduled functions): no HTTP, no secret.
+ */
+export type FetchHandler = (request: Request, env: EnvRecord) => Promise<Response>;
+
+export const OPERATIONS = {
+  createTask: { method: 'POST', path: '/tasks' },
+  listTasks: { method: 'GET', path: '/tasks' },
+  getTask: { method: 'GET', path: '/tasks/:id' },
+  cancelTask: { method: 'POST', path: '/tasks/:id/cancel' },
+  retryTask: { method: 'POST', path: '/tasks/:id/retry' },
+  stats: { method: 'GET', path: '/stats' },
+  poll: { method: 'POST', path: '/poll' },
+} as const;
+
+export type OperationName = keyof typeof OPERATIONS;
+
+export type TaskPoolFunctions = Record<OperationName | 'api', FetchHandler> & {
+  scheduledPoll(env: EnvRecord): Promise<PollSummary>;
+  /** The isolate's context for this env (built on first call). */
+  context(env: EnvRecord): FunctionContext;
+};
+
+export function createFunctions(options: FunctionContextOptions): TaskPoolFunctions {
+  const contextFor = contextCache(options);
+  const operationApps = new WeakMap<FunctionContext, Map<OperationName, OpenAPIHono>>();
+
+  const serve = (env: EnvRecord, request: Request, pick: (context: FunctionContext) => OpenAPIHono): Promise<Response> => {
+    let context: FunctionContext;
+    try {
+      context = contextFor(env);
+    } catch (error) {
+      return Promise.resolve(misconfigured(error, options).fetch(request));
+    }
+    return Promise.resolve(pick(context).fetch(request));
+  };
+
+  const operation = (name: OperationName): FetchHandler => (request, env) =>
+    serve(env, request, (context) => {
+      let apps = operationApps.get(context);
+      if (!apps) operationApps.set(context, (apps = new Map()));
+      let app = apps.get(name);
+      if (!app) apps.set(name, (app = operationApp(context, name)));
+      return app;
+    });
+
+  return {
+    api: (request, env) => serve(env, request, (context) => context.app),
+    createTask: operation('createTask'),
+    listTasks: operation('listTasks'),
+    getTask: operation('getTask'),
+    cancelTask: operation('cancelTask'),
+    retryTask: operation('retryTask'),
+    stats: operation('stats'),
+    poll: operation('poll'),
+    scheduledPoll: async (env) => contextFor(env).poll(),
+    context: contextFor,
+  };
+}
+
+function operationApp(context: FunctionContext, name: OperationName): OpenAPIHono {
+  const { method, path } = OPERATIONS[name];
+  const app = new OpenAPIHono();
+  app.on(method, path, (c) => context.app.fetch(c.req.raw));
+  handleErrors(app, context.logger);
+  return app;
+}
+
+/**
+ * The answer while the configuration is invalid: a 500 in the API's JSON shape. The detail
+ * (which variable) goes to the log only; it may quote a value, and values can be secrets.
+ */
+function misconfigured(error: unknown, options: FunctionContextOptions): OpenAPIHono {
+  const logger = createLogger('error', options.logSink, { platform: options.platform });
+  logger.error('configuration is invalid', { error });
+  const app = new OpenAPIHono();
+  app.all('*', () => {
+    throw new AppError(500, 'misconfigured', 'the service is misconfigured (see the function logs)');
+  });
+  handleErrors(app, logger);
+  return app;
+}

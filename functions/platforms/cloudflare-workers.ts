@@ -1,0 +1,18 @@
+import { cloudflareClientAddress } from '../../lib/client-identity.ts';
+import { envRecordFrom } from '../context.ts';
+import { createFunctions } from '../functions.ts';
+import { handlers } from '../task-handlers.ts';
+
+/** Cloudflare Workers: the API on `fetch`; the cron trigger (wrangler.toml `crons`) polls. */
+interface WaitUntil {
+  waitUntil(promise: Promise<unknown>): void;
+}
+
+const functions = createFunctions({ platform: 'workers', handlers, clientAddress: cloudflareClientAddress });
+
+export default {
+  fetch: (request: Request, env: object): Promise<Response> => functions.api(request, envRecordFrom(env)),
+  scheduled(_controller: { cron: string; scheduledTime: number }, env: object, ctx: WaitUntil): void {
+    ctx.waitUntil(functions.scheduledPoll(envRecordFrom(env)));
+  },
+};

@@ -1,0 +1,4 @@
+import { on, type NetlifyConfig } from './netlify.ts';
+
+export default on('createTask');
+export const config: NetlifyConfig = { path: '/tasks', method: 'POST' };

@@ -1,0 +1,4 @@
+import { scheduledPoll } from './netlify.ts';
+
+// Scheduled by netlify.toml (`[functions."poll-scheduled"] schedule`): no HTTP route, no secret.
+export default scheduledPoll;

@@ -1,0 +1,12 @@
+import { createFunctions, type OperationName } from '../../functions.ts';
+import { handlers } from '../../task-handlers.ts';
+
+/** Vercel Functions (Node.js runtime): Web handlers per HTTP method, env from process.env. */
+const functions = createFunctions({
+  platform: 'vercel',
+  handlers,
+  // Vercel's edge network sets it from the connection and overwrites what clients send.
+  clientAddress: (c) => c.req.header('x-real-ip'),
+});
+
+export const on = (name: OperationName | 'api') => (request: Request): Promise<Response> => functions[name](request, process.env);

@@ -1,0 +1,74 @@
+import { builtinModules } from 'node:module';
+import { readFileSync } from 'node:fs';
+import type { Metafile } from 'esbuild';
+import { afterEach, describe, expect, it } from 'vitest';
+import { useBundles } from './bundles.ts';
+import { tempDbUrl } from './helpers.ts';
+import { killAll, spawnService, type ServiceProcess } from './processes.ts';
+import { freePort } from './sqld.ts';
+
+/**
+ * What esbuild.config.mjs produces: Web bundles that need no Node built-in (the lib/ +
+ * functions/ layering rule, checked on the output, not the source), the Workers size budget,
+ * and a Node bundle that really runs (the Docker image runs nothing else).
+ */
+const NODE_BUILTINS = new Set([...builtinModules, ...builtinModules.map((m) => `node:${m}`)]);
+
+/** Imports left in the output that name a Node built-in, per output file. */
+function nodeImports(metafile: Metafile): Record<string, string[]> {
+  const found: Record<string, string[]> = {};
+  for (const [file, output] of Object.entries(metafile.outputs)) {
+    const names = output.imports.filter((i) => i.external && (NODE_BUILTINS.has(i.path) || i.path.startsWith('node:'))).map((i) => i.path);
+    found[file.split('/').slice(-2).join('/')] = [...new Set(names)].sort();
+  }
+  return found;
+}
+
+describe('bundles', () => {
+  const bundles = useBundles(['node', 'workers', 'vercel', 'lambda', 'netlify']);
+  const services: ServiceProcess[] = [];
+  afterEach(() => killAll(services.splice(0)));
+
+  it('Workers, Vercel and Netlify bundles import no Node built-in', () => {
+    for (const target of ['workers', 'vercel', 'netlify'] as const) {
+      const imports = nodeImports(bundles.metafiles[target]!);
+      expect(Object.keys(imports).length).toBeGreaterThan(0);
+      for (const [file, names] of Object.entries(imports)) expect(names, `${target} ${file}`).toEqual([]);
+      // Belt and braces: no `node:` specifier anywhere in the text (a require() esbuild left alone).
+      for (const file of bundles.files.filter((f) => f.target === target)) {
+        expect(readFileSync(file.path, 'utf8')).not.toMatch(/["'`]node:[a-z_/]+["'`]/);
+      }
+    }
+  });
+
+  it('the Lambda bundle (Node 20 runtime) imports only the built-in hono/aws-lambda needs', () => {
+    expect(Object.values(nodeImports(bundles.metafiles.lambda!))).toEqual([['node:stream/promises']]);
+  });
+
+  it('the Workers bundle stays under 100 KB gzipped', () => {
+    const [workers] = bundles.files.filter((f) => f.target === 'workers');
+    expect(workers!.gzipBytes).toBeLessThan(100 * 1024);
+  });
+
+  it('the Node bundle keeps only libsql external, and serves, migrates and shuts down', async () => {
+    const external = new Set(
+      Object.values(bundles.metafiles.node!.outputs).flatMap((o) => o.imports.filter((i) => i.external && !NODE_BUILTINS.has(i.path)).map((i) => i.path)),
+    );
+    // ws (under @libsql/client) tries two optional native speed-ups inside try/catch and runs
+    // without them; esbuild leaves such requires alone. Anything else external would be missing
+    // from the image.
+    expect(external).toEqual(new Set(['libsql', 'bufferutil', 'utf-8-validate']));
+    const pkg = JSON.parse(readFileSync(bundles.path('node', 'package.json'), 'utf8')) as { dependencies: Record<string, string> };
+    expect(Object.keys(pkg.dependencies)).toEqual(['libsql']);
+
+    const port = await freePort();
+    const server = spawnService(['serve'], { DATABASE_URL: tempDbUrl(), APP_PORT: String(port) }, ['node', bundles.path('node', 'bin/cli.mjs')]);
+    services.push(server);
+    await server.waitForLog((r) => r.mode === 'serve' && typeof r.url === 'string');
+    const created = await fetch(`http://127.0.0.1:${port}/tasks`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ title: 'bundled', description: 'node' }) });
+    expect(created.status).toBe(202);
+    expect((await (await fetch(`http://127.0.0.1:${port}/readyz`)).json())).toEqual({ status: 'ready' });
+    server.proc.kill('SIGTERM');
+    expect(await server.exited).toBe(0);
+  });
+});

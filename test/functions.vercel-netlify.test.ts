@@ -1,0 +1,152 @@
+import { existsSync, readFileSync } from 'node:fs';
+import { pathToFileURL } from 'node:url';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { TaskJson } from '../lib/task-model.ts';
+import { useBundles } from './bundles.ts';
+import { sqldAvailable, useSqld } from './sqld.ts';
+
+/**
+ * The built Vercel and Netlify functions (dist/vercel/api/*.mjs, dist/netlify/functions/*.mjs)
+ * called as those platforms call them: a Web `Request` in, a `Response` out, configuration in
+ * process.env. Each request goes to the function the deploy config (vercel.json rewrites,
+ * Netlify `config` exports) routes it to, so the config is checked along with the code.
+ */
+const available = await sqldAvailable();
+const CRON_SECRET = 'vercel-netlify-cron-secret-0123';
+
+type WebHandler = (request: Request) => Promise<Response>;
+type Module = Record<string, unknown>;
+
+describe.skipIf(!available)('Vercel and Netlify bundles', () => {
+  const sqld = useSqld();
+  const bundles = useBundles(['vercel', 'netlify']);
+  const saved = { ...process.env };
+  const load = async (target: 'vercel' | 'netlify', file: string) => (await import(pathToFileURL(bundles.path(target, file)).href)) as Module;
+
+  beforeAll(() => {
+    Object.assign(process.env, { DATABASE_URL: sqld.url, CRON_SECRET, SIMULATE_MIN_MS: '0', SIMULATE_MAX_MS: '0', LOG_LEVEL: 'warn', POLL_BUDGET_SECONDS: '5', RATE_LIMIT_PER_MINUTE: '0' });
+  });
+  afterAll(() => {
+    for (const key of Object.keys(process.env)) if (!(key in saved)) delete process.env[key];
+    Object.assign(process.env, saved);
+  });
+
+  const request = (method: string, path: string, body?: unknown, headers: Record<string, string> = {}) =>
+    new Request(`https://task-pool.example${path}`, {
+      method,
+      headers: { 'content-type': 'application/json', ...headers },
+      body: body === undefined ? undefined : JSON.stringify(body),
+    });
+
+  describe('Vercel', () => {
+    const vercel = () => JSON.parse(readFileSync(bundles.path('vercel', 'vercel.json'), 'utf8')) as {
+      rewrites: { source: string; destination: string }[];
+      crons: { path: string; schedule: string }[];
+    };
+
+    /** The function vercel.json routes `path` to, and its export for `method`. */
+    const route = async (method: string, path: string): Promise<WebHandler> => {
+      const rewrite = vercel().rewrites.find((r) => new RegExp(`^${r.source.replace(/:[^/]+/g, '[^/]+')}$`).test(path));
+      if (!rewrite) throw new Error(`vercel.json routes nothing to ${path}`);
+      const file = rewrite.destination === '/api' ? 'api/index.mjs' : `${rewrite.destination.slice(1)}.mjs`;
+      const handler = (await load('vercel', file))[method];
+      if (typeof handler !== 'function') throw new Error(`${file} exports no ${method} (Vercel would answer 405)`);
+      return handler as WebHandler;
+    };
+    const call = async (method: string, path: string, body?: unknown, headers?: Record<string, string>) => {
+      const response = await (await route(method, path))(request(method, path, body, headers));
+      return { status: response.status, body: (await response.json()) as Record<string, unknown> };
+    };
+
+    it('routes every operation to a function that serves it', async () => {
+      const created = await call('POST', '/tasks', { title: 'on vercel', description: 'd' });
+      expect(created.status).toBe(202);
+      const id = created.body.id as string;
+      expect((await call('GET', `/tasks/${id}`)).body).toMatchObject({ id, status: 'pending' });
+      expect((await call('GET', '/tasks?limit=1')).body).toMatchObject({ count: 1 });
+      expect((await call('POST', `/tasks/${id}/cancel`)).body).toMatchObject({ status: 'cancelled' });
+      expect((await call('POST', `/tasks/${id}/retry`)).body).toMatchObject({ status: 'pending', attempts: 0 });
+      expect((await call('GET', '/stats')).status).toBe(200);
+      expect((await call('GET', '/healthz')).body).toEqual({ status: 'ok' });
+      expect((await call('GET', '/nope')).status).toBe(404);
+    });
+
+    it('the cron path is served: GET with the secret polls, without it 401', async () => {
+      const [cron] = vercel().crons;
+      expect(cron).toEqual({ path: '/poll', schedule: '* * * * *' });
+      const { body: task } = await call('POST', '/tasks', { title: 'cron', description: 'd' });
+      expect((await call('GET', cron!.path)).status).toBe(401);
+      const polled = await call('GET', cron!.path, undefined, { authorization: `Bearer ${CRON_SECRET}` });
+      expect(polled.status).toBe(200);
+      expect(polled.body.completed).toBeGreaterThanOrEqual(1);
+      expect((await call('GET', `/tasks/${task.id as string}`)).body.status).toBe('completed');
+    });
+
+    it('an operation function answers only its own route', async () => {
+      const cancel = (await load('vercel', 'api/cancel.mjs')).POST as WebHandler;
+      const response = await cancel(request('GET', '/tasks/x/cancel'));
+      expect(response.status).toBe(405);
+      expect(response.headers.get('allow')).toBe('POST');
+      expect(await response.json()).toMatchObject({ code: 'method_not_allowed' });
+      expect(await (await cancel(request('POST', '/tasks'))).json()).toMatchObject({ code: 'route_not_found' });
+      // Its own route is served: the id is looked up.
+      expect(await (await cancel(request('POST', '/tasks/x/cancel'))).json()).toMatchObject({ code: 'not_found' });
+    });
+  });
+
+  describe('Netlify', () => {
+    const FUNCTIONS = ['api', 'create-task', 'list-tasks', 'get-task', 'cancel-task', 'retry-task', 'stats', 'poll'];
+    type Routed = { name: string; handler: WebHandler; paths: string[]; methods: string[] | undefined };
+    let routed: Routed[];
+
+    beforeAll(async () => {
+      routed = await Promise.all(
+        FUNCTIONS.map(async (name) => {
+          const mod = await load('netlify', `functions/${name}.mjs`);
+          const config = mod.config as { path: string | string[]; method?: string | string[] };
+          return {
+            name,
+            handler: mod.default as WebHandler,
+            paths: [config.path].flat(),
+            methods: config.method === undefined ? undefined : [config.method].flat(),
+          };
+        }),
+      );
+    });
+
+    /** What Netlify does with the `config` exports: the function whose path and method match. */
+    const call = async (method: string, path: string, body?: unknown, headers?: Record<string, string>) => {
+      const matches = routed.filter(
+        (f) => f.paths.some((p) => new RegExp(`^${p.replace(/:[^/]+/g, '[^/]+')}$`).test(path.split('?')[0]!)) && (!f.methods || f.methods.includes(method)),
+      );
+      expect(matches.map((f) => f.name), `functions routed ${method} ${path}`).toHaveLength(1);
+      const response = await matches[0]!.handler(request(method, path, body, headers));
+      return { status: response.status, body: (await response.json()) as Record<string, unknown> };
+    };
+
+    it('routes every operation to exactly one function that serves it', async () => {
+      const created = await call('POST', '/tasks', { title: 'on netlify', description: 'd', delay_seconds: 3600 });
+      expect(created.status).toBe(202);
+      const id = created.body.id as string;
+      expect((await call('GET', `/tasks/${id}`)).body).toMatchObject({ id, status: 'pending' });
+      expect((await call('GET', '/tasks?limit=1')).body).toMatchObject({ count: 1, tasks: [{ id }] });
+      expect((await call('POST', `/tasks/${id}/cancel`)).body).toMatchObject({ status: 'cancelled' });
+      expect((await call('POST', `/tasks/${id}/retry`)).body).toMatchObject({ status: 'pending' });
+      expect((await call('GET', '/stats')).body).toMatchObject({ counts: expect.any(Object) });
+      expect((await call('GET', '/readyz')).body).toEqual({ status: 'ready' });
+      expect((await call('POST', '/poll')).status).toBe(401);
+    });
+
+    it('the scheduled function polls without HTTP auth, and netlify.toml schedules it', async () => {
+      const toml = readFileSync(bundles.path('netlify', 'netlify.toml'), 'utf8');
+      expect(toml).toMatch(/\[functions\."poll-scheduled"\]\s+schedule = "\* \* \* \* \*"/);
+      expect(existsSync(bundles.path('netlify', 'public'))).toBe(true);
+      const { body: task } = await call('POST', '/tasks', { title: 'scheduled', description: 'd' });
+      const scheduled = (await load('netlify', 'functions/poll-scheduled.mjs')).default as WebHandler;
+      const response = await scheduled(new Request('https://task-pool.example/.netlify/functions/poll-scheduled', { method: 'POST', body: '{"next_run":"2026-11-27T12:02:00.000Z"}' }));
+      expect(response.status).toBe(200);
+      expect(await response.json()).toMatchObject({ completed: expect.any(Number) });
+      expect(((await call('GET', `/tasks/${task.id as string}`)).body as unknown as TaskJson).status).toBe('completed');
+    });
+  });
+});

@@ -1,0 +1,134 @@
+import { describe, expect, it } from 'vitest';
+import { ErrOptimisticLock } from '../lib/errors.ts';
+import type { TaskRepository } from '../lib/task-repository.ts';
+import type { TaskService } from '../lib/task-service.ts';
+import { newTask } from './helpers.ts';
+
+/**
+ * The repository's contract, run against every storage it must work on: a libSQL file
+ * (repository.file.test.ts) and a libSQL server, sqld (repository.sqld.test.ts). Same SQL,
+ * different drivers and locking: the storage must not change what callers see.
+ */
+export interface ContractStore {
+  repo: TaskRepository;
+  service: TaskService;
+  /** A second, independent connection to the same database (another process or isolate). */
+  openPeer(): Promise<{ repo: TaskRepository; close(): Promise<void> }>;
+  close(): Promise<void>;
+}
+
+export function repositoryContract(name: string, open: () => Promise<ContractStore>): void {
+  const withStore = (test: (store: ContractStore) => Promise<void>) => async () => {
+    const store = await open();
+    try {
+      await test(store);
+    } finally {
+      await store.close();
+    }
+  };
+
+  describe(`repository contract: ${name}`, () => {
+    it(
+      'stores a task and reads it back field for field',
+      withStore(async ({ repo, service }) => {
+        const { task } = await service.submit(newTask({ title: 'nul \u0000 and 😀', payload: { n: 1 }, priority: 7 }), 'key-1');
+        const read = await repo.get(task.id);
+        expect(read).toEqual(task);
+        expect(await repo.get('00000000-0000-7000-8000-000000000000')).toBeNull();
+        expect((await repo.getByIdempotencyKey('key-1'))?.task.id).toBe(task.id);
+      }),
+    );
+
+    it(
+      'lists newest first, filters, and pages with a cursor without gaps or repeats',
+      withStore(async ({ repo, service }) => {
+        const ids: string[] = [];
+        for (let i = 0; i < 7; i++) ids.push((await service.submit(newTask({ type: i % 2 ? 'odd' : 'simulate' }))).task.id);
+        const seen: string[] = [];
+        let beforeId: string | undefined;
+        for (;;) {
+          const page = await repo.list({ limit: 3, beforeId });
+          seen.push(...page.map((t) => t.id));
+          if (page.length < 3) break;
+          beforeId = page[page.length - 1]!.id;
+        }
+        expect(seen).toEqual([...ids].reverse());
+        expect((await repo.list({ limit: 100, type: 'odd' })).map((t) => t.id)).toEqual([ids[5], ids[3], ids[1]]);
+        expect(await repo.list({ limit: 100, status: 'completed' })).toEqual([]);
+      }),
+    );
+
+    it(
+      'counts by status and reports the oldest pending task',
+      withStore(async ({ repo, service }) => {
+        const first = (await service.submit(newTask())).task;
+        await service.submit(newTask());
+        const third = (await service.submit(newTask())).task;
+        await service.cancel(third.id);
+        const stats = await repo.stats();
+        expect(stats.counts).toEqual({ pending: 2, in_progress: 0, completed: 0, failed: 0, cancelled: 1 });
+        expect(stats.total).toBe(3);
+        expect(stats.oldestPendingCreatedAt).toBe(first.createdAt);
+      }),
+    );
+
+    it(
+      'claims each due task once across two concurrent claimers, in priority order',
+      withStore(async ({ repo, service, openPeer }) => {
+        const peer = await openPeer();
+        try {
+          for (let i = 0; i < 20; i++) await service.submit(newTask({ priority: i % 3 }));
+          await service.submit(newTask({ delaySeconds: 3600 }));
+          const [a, b] = await Promise.all([
+            repo.claimDueTasks({ limit: 15, workerId: 'a', leaseMs: 30_000 }),
+            peer.repo.claimDueTasks({ limit: 15, workerId: 'b', leaseMs: 30_000 }),
+          ]);
+          const ids = [...a, ...b].map((t) => t.id);
+          expect(ids).toHaveLength(20);
+          expect(new Set(ids).size).toBe(20);
+          for (const batch of [a, b]) {
+            expect(batch.map((t) => t.priority)).toEqual([...batch.map((t) => t.priority)].sort((x, y) => y - x));
+            for (const t of batch) expect(t).toMatchObject({ status: 'in_progress', attempts: 1, version: 2 });
+          }
+          expect(await repo.claimDueTasks({ limit: 10, workerId: 'a', leaseMs: 30_000 })).toEqual([]);
+        } finally {
+          await peer.close();
+        }
+      }),
+    );
+
+    it(
+      'reclaims a task whose lease expired, and only then',
+      withStore(async ({ repo, service }) => {
+        const { task } = await service.submit(newTask());
+        const now = Date.now();
+        const [claimed] = await repo.claimDueTasks({ limit: 1, workerId: 'dead', leaseMs: 1000, now });
+        expect(claimed?.id).toBe(task.id);
+        expect(await repo.claimDueTasks({ limit: 1, workerId: 'b', leaseMs: 1000, now: now + 500 })).toEqual([]);
+        const [again] = await repo.claimDueTasks({ limit: 1, workerId: 'b', leaseMs: 1000, now: now + 1001 });
+        expect(again).toMatchObject({ id: task.id, lockedBy: 'b', attempts: 2, version: 3 });
+      }),
+    );
+
+    it(
+      'rejects a write with a stale version (ErrOptimisticLock) and leaves the row alone',
+      withStore(async ({ repo, service }) => {
+        await service.submit(newTask());
+        const [claimed] = await repo.claimDueTasks({ limit: 1, workerId: 'w', leaseMs: 30_000 });
+        const done = await repo.transition({ task: claimed!, to: 'completed', fields: { result: '{"ok":true}', completedAt: Date.now() } });
+        expect(done.version).toBe(claimed!.version + 1);
+        const stale = repo.transition({ task: claimed!, to: 'pending', fields: { leaseExpiresAt: null } });
+        await expect(stale).rejects.toBeInstanceOf(ErrOptimisticLock);
+        expect(await repo.get(claimed!.id)).toMatchObject({ status: 'completed', version: done.version, result: '{"ok":true}' });
+
+        // A batch: each request wins or loses on its own.
+        const { task } = await service.submit(newTask());
+        const results = await repo.transitionMany([
+          { task, to: 'cancelled' },
+          { task: { ...task, version: task.version + 5 }, to: 'cancelled' },
+        ]);
+        expect(results.map((r) => r.ok)).toEqual([true, false]);
+      }),
+    );
+  });
+}

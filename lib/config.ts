@@ -2,8 +2,8 @@ import { z } from 'zod';
 import { LOG_LEVELS, type LogLevel } from './log.ts';
 
 /**
- * Configuration from an env record (`process.env` on Node, bindings on Workers). lib/ never
- * reads process.env itself. Every variable, its default and its bounds are declared once here;
+ * Configuration from an env record (the process environment on Node, bindings on Workers). lib/ never
+ * reads the global environment itself. Every variable, its default and its bounds are declared once here;
  * `.env.example` and the README list the same table.
  */
 export type EnvRecord = Record<string, string | undefined>;

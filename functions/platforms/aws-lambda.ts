@@ -3,6 +3,7 @@ import { handle, type LambdaContext, type LambdaEvent } from 'hono/aws-lambda';
 import type { PollSummary } from '../../lib/poll.ts';
 import { createFunctions } from '../functions.ts';
 import { handlers } from '../task-handlers.ts';
+import { processEnv } from './process-env.ts';
 
 /**
  * AWS Lambda: API Gateway (HTTP API v2, REST v1) and ALB events go through hono/aws-lambda to
@@ -16,7 +17,7 @@ export interface ScheduledEvent {
 }
 
 const functions = createFunctions({ platform: 'lambda', handlers });
-const http = handle(new Hono().all('*', (c) => functions.api(c.req.raw, process.env)));
+const http = handle(new Hono().all('*', (c) => functions.api(c.req.raw, processEnv())));
 
 export function isScheduledEvent(event: unknown): event is ScheduledEvent {
   const e = event as Partial<ScheduledEvent> | null;
@@ -24,6 +25,6 @@ export function isScheduledEvent(event: unknown): event is ScheduledEvent {
 }
 
 export async function handler(event: LambdaEvent | ScheduledEvent, context: LambdaContext): Promise<Awaited<ReturnType<typeof http>> | PollSummary> {
-  if (isScheduledEvent(event)) return functions.scheduledPoll(process.env);
+  if (isScheduledEvent(event)) return functions.scheduledPoll(processEnv());
   return http(event, context);
 }

@@ -1,9 +1,10 @@
 import { createFunctions, type OperationName } from '../../functions.ts';
 import { handlers } from '../../task-handlers.ts';
+import { processEnv } from '../process-env.ts';
 
 /**
  * Netlify Functions (v2, Web handlers): one function per operation, routed by the `config`
- * each file exports (path and method); env from process.env.
+ * each file exports (path and method); env from the process environment (process-env.ts).
  */
 export interface NetlifyConfig {
   path: string | string[];
@@ -17,7 +18,7 @@ const functions = createFunctions({
   clientAddress: (c) => c.req.header('x-nf-client-connection-ip'),
 });
 
-export const on = (name: OperationName | 'api') => (request: Request): Promise<Response> => functions[name](request, process.env);
+export const on = (name: OperationName | 'api') => (request: Request): Promise<Response> => functions[name](request, processEnv());
 
 /** The scheduled function's body: netlify.toml gives it the cron schedule. */
-export const scheduledPoll = async (): Promise<Response> => Response.json(await functions.scheduledPoll(process.env));
+export const scheduledPoll = async (): Promise<Response> => Response.json(await functions.scheduledPoll(processEnv()));

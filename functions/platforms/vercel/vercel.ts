@@ -1,7 +1,8 @@
 import { createFunctions, type OperationName } from '../../functions.ts';
 import { handlers } from '../../task-handlers.ts';
+import { processEnv } from '../process-env.ts';
 
-/** Vercel Functions (Node.js runtime): Web handlers per HTTP method, env from process.env. */
+/** Vercel Functions (Node.js runtime): Web handlers per HTTP method, env from the process environment (process-env.ts). */
 const functions = createFunctions({
   platform: 'vercel',
   handlers,
@@ -9,4 +10,4 @@ const functions = createFunctions({
   clientAddress: (c) => c.req.header('x-real-ip'),
 });
 
-export const on = (name: OperationName | 'api') => (request: Request): Promise<Response> => functions[name](request, process.env);
+export const on = (name: OperationName | 'api') => (request: Request): Promise<Response> => functions[name](request, processEnv());

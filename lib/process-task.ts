@@ -1,6 +1,6 @@
 import type { Config } from './config.ts';
 import { ErrOptimisticLock } from './errors.ts';
-import type { HandlerRegistry } from './handlers.ts';
+import type { HandlerContext, HandlerRegistry } from './handlers.ts';
 import type { Logger } from './log.ts';
 import { taskToJson, type Task } from './task-model.ts';
 import type { TaskRepository, TransitionRequest } from './task-repository.ts';
@@ -19,6 +19,20 @@ import type { TaskRepository, TransitionRequest } from './task-repository.ts';
  */
 
 export type Outcome = 'completed' | 'retried' | 'failed' | 'cancelled' | 'released' | 'lost';
+
+/**
+ * How the local pool steers one task without an AbortController per task: creating one and
+ * listening to it was ~8% of a no-op task's CPU in a profile (bench/README.md, "lazy signal").
+ */
+export interface TaskControl {
+  /** Receives the function that stops this task's handler (cancel, shutdown). */
+  bindAbort?(abort: (reason: StopReason) => void): void;
+  /**
+   * Called once the handler has stopped (and no heartbeat write is in flight), before the
+   * final write is committed: the pool gives the worker its next task then.
+   */
+  handlerDone?(): void;
+}
 
 /** Why a running handler's signal was aborted. */
 export class StopReason extends Error {
@@ -53,14 +67,34 @@ function errorText(error: unknown): string {
 /**
  * `stop` aborts the handler from outside: pass a StopReason('cancelled' | 'shutdown') as the
  * abort reason. Resolves with what happened; never rejects for handler errors or lost races.
+ * `control` is the local pool's cheaper alternative to an AbortSignal per task (see TaskControl).
  */
-export async function processTask(deps: ProcessDeps, claimed: Task, stop?: AbortSignal): Promise<Outcome> {
+export async function processTask(deps: ProcessDeps, claimed: Task, stop?: AbortSignal, control?: TaskControl): Promise<Outcome> {
   const { repo, handlers, config } = deps;
-  const log = deps.logger.child({ task_id: claimed.id, attempt: claimed.attempts, type: claimed.type });
+  // The child logger and the handler's AbortController are made on first use: most handlers
+  // return without logging through the context or reading the signal, and for a no-op task
+  // those were the largest costs after the SQL (with the pool's per-task AbortController:
+  // 14,200 → 23,000 tasks/s processed; bench/README.md, "lazy signal").
+  let childLogger: Logger | undefined;
+  const log = (): Logger => (childLogger ??= deps.logger.child({ task_id: claimed.id, attempt: claimed.attempts, type: claimed.type }));
   let current = claimed;
-  const controller = new AbortController();
+  let controller: AbortController | undefined;
+  /** Why the handler was stopped; set once, by the first abort. */
+  let stopped: StopReason | undefined;
+  let rejectRace: ((reason: StopReason) => void) | undefined;
   const abort = (reason: StopReason) => {
-    if (!controller.signal.aborted) controller.abort(reason);
+    if (stopped) return;
+    stopped = reason;
+    controller?.abort(reason);
+    rejectRace?.(reason);
+  };
+  control?.bindAbort?.(abort);
+  const signal = (): AbortSignal => {
+    if (!controller) {
+      controller = new AbortController();
+      if (stopped) controller.abort(stopped);
+    }
+    return controller.signal;
   };
 
   const onStop = () => abort(stop!.reason instanceof StopReason ? stop!.reason : new StopReason('shutdown', 'shutting down'));
@@ -76,11 +110,11 @@ export async function processTask(deps: ProcessDeps, claimed: Task, stop?: Abort
   const leaseMs = config.leaseSeconds * 1000;
   const heartbeat = setInterval(() => {
     writing = writing.then(async () => {
-      if (controller.signal.aborted) return;
+      if (stopped) return;
       try {
         current = await repo.transition({ task: current, to: 'in_progress', fields: { leaseExpiresAt: Date.now() + leaseMs } });
       } catch (error) {
-        if (!(error instanceof ErrOptimisticLock)) return log.warn('heartbeat failed', { error });
+        if (!(error instanceof ErrOptimisticLock)) return log().warn('heartbeat failed', { error });
         const row = await repo.get(current.id).catch(() => null);
         abort(
           row?.status === 'cancelled'
@@ -98,19 +132,29 @@ export async function processTask(deps: ProcessDeps, claimed: Task, stop?: Abort
     const handler = handlers.get(current.type);
     if (!handler) throw new Error(`no handler registered for type ${JSON.stringify(current.type)}`);
     const aborted = new Promise<never>((_, reject) => {
-      if (controller.signal.aborted) reject(controller.signal.reason);
-      controller.signal.addEventListener('abort', () => reject(controller.signal.reason), { once: true });
+      if (stopped) reject(stopped);
+      else rejectRace = reject;
     });
+    const context: HandlerContext = {
+      get signal() {
+        return signal();
+      },
+      attempt: current.attempts,
+      get logger() {
+        return log();
+      },
+    };
     // A handler that ignores its signal is not waited for once the signal fires.
-    value = await Promise.race([handler(taskToJson(current), { signal: controller.signal, attempt: current.attempts, logger: log }), aborted]);
+    value = await Promise.race([handler(taskToJson(current), context), aborted]);
     succeeded = true;
   } catch (error) {
-    failure = controller.signal.aborted ? controller.signal.reason : error;
+    failure = stopped ?? error;
   } finally {
     clearTimeout(timeout);
     clearInterval(heartbeat);
     stop?.removeEventListener('abort', onStop);
     await writing;
+    control?.handlerDone?.();
   }
 
   let request: TransitionRequest;
@@ -125,10 +169,10 @@ export async function processTask(deps: ProcessDeps, claimed: Task, stop?: Abort
       ({ request, outcome } = failureTransition(current, failure, deps));
     }
   } else if (failure instanceof StopReason && failure.kind === 'cancelled') {
-    log.info('task cancelled while running');
+    log().info('task cancelled while running');
     return 'cancelled';
   } else if (failure instanceof StopReason && failure.kind === 'lease_lost') {
-    log.warn('lease lost: result discarded');
+    log().warn('lease lost: result discarded');
     return 'lost';
   } else if (failure instanceof StopReason && failure.kind === 'shutdown') {
     request = { task: current, to: 'pending', fields: { leaseExpiresAt: null, attemptsDelta: -1, startedAt: null } };
@@ -141,14 +185,16 @@ export async function processTask(deps: ProcessDeps, claimed: Task, stop?: Abort
     await repo.transition(request);
   } catch (error) {
     if (error instanceof ErrOptimisticLock) {
-      log.warn('task changed while running: result discarded', { outcome });
+      log().warn('task changed while running: result discarded', { outcome });
       return 'lost';
     }
     throw error;
   }
-  if (outcome === 'completed') log.info('task completed');
-  else if (outcome === 'released') log.info('task released');
-  else log.warn(outcome === 'failed' ? 'task failed' : 'task will be retried', { error: errorText(failure), run_at: request.fields?.runAt });
+  // The common outcome must not build a child logger only for a level that is off.
+  const infoOn = deps.logger.level === 'debug' || deps.logger.level === 'info';
+  if (outcome === 'completed' || outcome === 'released') {
+    if (infoOn) log().info(outcome === 'completed' ? 'task completed' : 'task released');
+  } else log().warn(outcome === 'failed' ? 'task failed' : 'task will be retried', { error: errorText(failure), run_at: request.fields?.runAt });
   return outcome;
 }
 

@@ -68,7 +68,7 @@ export async function createRuntime(options: RuntimeOptions = {}): Promise<Runti
     workers: config.workers,
     queueSize: config.queueSize,
     logger,
-    run: (task, stop) => processTask(processDeps, task, stop),
+    run: (task, control) => processTask(processDeps, task, undefined, control),
     onSlotFree: () => poller.slotFreed(),
   });
   const poller: Poller = new Poller({
@@ -82,7 +82,7 @@ export async function createRuntime(options: RuntimeOptions = {}): Promise<Runti
   });
   const service = new TaskService(repo, config, logger, {
     onSubmitted: processing
-      ? (task) => (task.runAt <= Date.now() ? poller.wake() : poller.wakeAt(task.runAt))
+      ? (task) => (task.runAt <= Date.now() ? poller.wakeForSubmit() : poller.wakeAt(task.runAt))
       : undefined,
     onCancelled: (task) => pool.abort(task.id, new StopReason('cancelled', 'task was cancelled')),
   });

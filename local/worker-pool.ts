@@ -1,8 +1,18 @@
 import type { Logger } from '../lib/log.ts';
-import { StopReason, type Outcome } from '../lib/process-task.ts';
+import { StopReason, type Outcome, type TaskControl } from '../lib/process-task.ts';
 import type { Task } from '../lib/task-model.ts';
 
-export type RunTask = (task: Task, stop: AbortSignal) => Promise<Outcome>;
+/**
+ * Runs one task to its next state (processTask). Through `control` it hands the pool its abort
+ * function and calls `handlerDone` once the handler has stopped, before its final write
+ * commits: the worker is free from then on.
+ */
+export type RunTask = (task: Task, control: Required<TaskControl>) => Promise<Outcome>;
+
+interface RunningTask {
+  abort: ((reason: StopReason) => void) | undefined;
+  done: Promise<void>;
+}
 
 export interface WorkerPoolOptions {
   /** Exactly this many handlers run at once at most (TASK_WORKERS). */
@@ -19,11 +29,21 @@ export interface WorkerPoolOptions {
  * A fixed number of workers fed from a bounded in-memory queue of claimed tasks. The pool
  * never claims by itself: the poller asks `freeCapacity()` and pushes what it claimed, so the
  * queue can never overflow and nothing waits in memory that is not claimed in the database.
+ *
+ * A worker takes its next task as soon as its handler stops, while that task's final write
+ * is still waiting for its group commit: completions of many tasks then share one commit
+ * (one round trip to sqld) instead of at most one per worker. Capacity still counts a task
+ * until its write is committed, so claimed tasks in memory never exceed workers + queue.
+ * (10 workers, no-op handler: 20,200 → 23,000 tasks/s on a file, 1,790 → 4,610 on sqld;
+ * bench/README.md, "worker freed before the commit".)
  */
 export class WorkerPool {
   readonly #options: WorkerPoolOptions;
   readonly #queue: Task[] = [];
-  readonly #running = new Map<string, { controller: AbortController; done: Promise<void> }>();
+  /** Every task taken from the queue and not yet finished (handler running, or its write pending). */
+  readonly #running = new Map<string, RunningTask>();
+  /** Handlers running now: at most `workers`. */
+  #busy = 0;
   #accepting = true;
   readonly counts: Record<Outcome, number> = { completed: 0, retried: 0, failed: 0, cancelled: 0, released: 0, lost: 0 };
   /** The highest number of handlers seen running at once (tests and /stats read it). */
@@ -33,8 +53,9 @@ export class WorkerPool {
     this.#options = options;
   }
 
+  /** Handlers running now. */
   get running(): number {
-    return this.#running.size;
+    return this.#busy;
   }
 
   get queued(): number {
@@ -59,7 +80,7 @@ export class WorkerPool {
   abort(taskId: string, reason: StopReason): boolean {
     const entry = this.#running.get(taskId);
     if (!entry) return false;
-    entry.controller.abort(reason);
+    entry.abort?.(reason);
     return true;
   }
 
@@ -78,29 +99,38 @@ export class WorkerPool {
     clearTimeout(timer);
     if (result === 'timeout') {
       this.#options.logger.warn('shutdown timeout: aborting running handlers', { running: this.#running.size });
-      for (const { controller } of this.#running.values()) controller.abort(new StopReason('shutdown', 'shutting down'));
+      for (const entry of this.#running.values()) entry.abort?.(new StopReason('shutdown', 'shutting down'));
       await all();
     }
     return unstarted;
   }
 
   #startWaiting(): void {
-    while (this.#accepting && this.#running.size < this.#options.workers && this.#queue.length > 0) {
+    while (this.#accepting && this.#busy < this.#options.workers && this.#queue.length > 0) {
       const task = this.#queue.shift()!;
-      const controller = new AbortController();
-      const done = this.#options
-        .run(task, controller.signal)
+      const entry: RunningTask = { abort: undefined, done: Promise.resolve() };
+      let working = true;
+      const handlerDone = () => {
+        if (!working) return;
+        working = false;
+        this.#busy--;
+        this.#startWaiting();
+      };
+      this.#busy++;
+      const control = { bindAbort: (abort: (reason: StopReason) => void) => void (entry.abort = abort), handlerDone };
+      entry.done = this.#options
+        .run(task, control)
         .then(
           (outcome) => void this.counts[outcome]++,
           (error) => this.#options.logger.error('processing failed', { task_id: task.id, error }),
         )
         .finally(() => {
           this.#running.delete(task.id);
-          this.#startWaiting();
+          handlerDone();
           this.#options.onSlotFree?.();
         });
-      this.#running.set(task.id, { controller, done });
-      if (this.#running.size > this.peakRunning) this.peakRunning = this.#running.size;
+      this.#running.set(task.id, entry);
+      if (this.#busy > this.peakRunning) this.peakRunning = this.#busy;
     }
   }
 }

@@ -1,0 +1,59 @@
+import type { EnvRecord } from '../lib/config.ts';
+import { driverCeiling } from './scenarios/driver.ts';
+import { httpSubmit } from './scenarios/http.ts';
+import { pickupLatency } from './scenarios/latency.ts';
+import { remote } from './scenarios/remote.ts';
+import { scale } from './scenarios/scale.ts';
+import { throughput } from './scenarios/throughput.ts';
+
+/**
+ * Runs one scenario in this (fresh) process and prints `BENCH_RESULT <json>`: every trial
+ * starts cold, with its own heap, so RSS figures and JIT state do not leak between trials.
+ *
+ *   node --import tsx bench/child.ts <scenario> '{"quick":false,"env":{}}'
+ */
+const SCENARIOS = ['driver', 'throughput', 'throughput-defaults', 'latency', 'http', 'scale-empty', 'scale-1m', 'remote'] as const;
+type ScenarioName = (typeof SCENARIOS)[number];
+
+const [name, optionsJson] = process.argv.slice(2);
+const options = JSON.parse(optionsJson ?? '{}') as { quick?: boolean; env?: EnvRecord };
+const o = { quick: options.quick ?? false, env: options.env };
+const processed = o.quick ? 2000 : 20_000;
+
+async function runScenario(scenario: string): Promise<unknown> {
+  switch (scenario as ScenarioName) {
+    case 'driver':
+      return driverCeiling(o);
+    case 'throughput':
+      return throughput(o);
+    case 'throughput-defaults':
+      return throughput({ ...o, env: { TASK_QUEUE_SIZE: '10', TASK_POLL_BATCH_SIZE: '10', ...o.env } });
+    case 'latency':
+      return pickupLatency(o);
+    case 'http':
+      return httpSubmit(o);
+    case 'scale-empty':
+      return scale(o, { history: 0, backlog: processed, process: processed });
+    case 'scale-1m':
+      return o.quick
+        ? scale(o, { history: 45_000, backlog: 5000, process: processed })
+        : scale(o, { history: 900_000, backlog: 100_000, process: processed });
+    case 'remote':
+      return remote(o);
+    default:
+      throw new Error(`unknown scenario ${JSON.stringify(scenario)}; one of ${SCENARIOS.join(', ')}`);
+  }
+}
+
+if (name) {
+  runScenario(name).then(
+    (result) => {
+      process.stdout.write(`BENCH_RESULT ${JSON.stringify(result)}\n`);
+      process.exit(0);
+    },
+    (error: unknown) => {
+      process.stderr.write(`${error instanceof Error ? (error.stack ?? error.message) : String(error)}\n`);
+      process.exit(1);
+    },
+  );
+}

@@ -1,0 +1,193 @@
+import { spawn } from 'node:child_process';
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import { parseArgs } from 'node:util';
+import type { DriverCeiling } from './scenarios/driver.ts';
+import type { HttpResult } from './scenarios/http.ts';
+import type { LatencyResult } from './scenarios/latency.ts';
+import type { RemoteResult } from './scenarios/remote.ts';
+import type { ScaleResult } from './scenarios/scale.ts';
+import type { ThroughputResult } from './scenarios/throughput.ts';
+import { BENCH_ENV } from './harness.ts';
+import { currentLoad, describeMachine, summarise, type Summary } from './stats.ts';
+
+/**
+ * `npm run bench [-- --quick] [-- --repeat N] [-- --only a,b] [-- --env KEY=VALUE ...]`
+ *
+ * Runs every scenario (bench/scenarios/) `repeat` times, each trial in a fresh process,
+ * round-robin so a burst of load on the machine does not hit one scenario's every trial.
+ * Prints a table of medians and ranges with each figure's ratio to the raw driver ceiling
+ * measured in the same run, and writes bench/results/latest.json.
+ *
+ * Exit status: 1 when a trial failed or lost a task (an error), never because a figure missed
+ * its target: --quick is CI's smoke test, and speed on a shared runner is not a verdict.
+ */
+const SCENARIOS = ['driver', 'throughput', 'throughput-defaults', 'latency', 'http', 'scale-empty', 'scale-1m', 'remote'] as const;
+type Scenario = (typeof SCENARIOS)[number];
+
+const { values } = parseArgs({
+  options: {
+    quick: { type: 'boolean', default: false },
+    repeat: { type: 'string' },
+    only: { type: 'string' },
+    env: { type: 'string', multiple: true },
+    out: { type: 'string' },
+  },
+});
+const quick = values.quick ?? false;
+const repeat = Number(values.repeat ?? (quick ? 1 : 3));
+const only = values.only ? (values.only.split(',') as Scenario[]) : [...SCENARIOS];
+const env = Object.fromEntries((values.env ?? []).map((pair) => [pair.slice(0, pair.indexOf('=')), pair.slice(pair.indexOf('=') + 1)]));
+const CHILD = fileURLToPath(new URL('./child.ts', import.meta.url));
+const RESULTS = fileURLToPath(new URL('./results/', import.meta.url));
+
+for (const name of only) if (!SCENARIOS.includes(name)) throw new Error(`unknown scenario ${name}; one of ${SCENARIOS.join(', ')}`);
+
+function trial(name: Scenario): Promise<unknown> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, ['--import', 'tsx', CHILD, name, JSON.stringify({ quick, env })], { stdio: ['ignore', 'pipe', 'pipe'] });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (c: Buffer) => (stdout += c.toString()));
+    child.stderr.on('data', (c: Buffer) => (stderr += c.toString()));
+    child.on('exit', (code) => {
+      const line = stdout.split('\n').find((l) => l.startsWith('BENCH_RESULT '));
+      if (code === 0 && line) resolve(JSON.parse(line.slice('BENCH_RESULT '.length)));
+      else reject(new Error(`${name} failed (exit ${code}):\n${stderr.slice(-4000)}`));
+    });
+  });
+}
+
+const machine = describeMachine();
+const started = new Date().toISOString();
+const runs: Partial<Record<Scenario, unknown[]>> = {};
+const errors: string[] = [];
+process.stderr.write(`task-pool bench (${quick ? 'quick' : 'full'}, ${repeat}x): ${machine.cpu}, ${machine.cores} cores, Node ${machine.node}, load ${machine.load_start}\n`);
+for (let r = 0; r < repeat; r++) {
+  for (const name of only) {
+    const t0 = performance.now();
+    try {
+      const result = await trial(name);
+      (runs[name] ??= []).push(result);
+      process.stderr.write(`  ${name} #${r + 1}: ${((performance.now() - t0) / 1000).toFixed(1)} s, load ${currentLoad()}\n`);
+    } catch (error) {
+      errors.push(error instanceof Error ? error.message : String(error));
+      process.stderr.write(`  ${name} #${r + 1}: ERROR ${error instanceof Error ? error.message : String(error)}\n`);
+    }
+  }
+}
+machine.load_end = currentLoad();
+
+// ---- summary ---------------------------------------------------------------------------
+
+interface Row {
+  metric: string;
+  unit: string;
+  summary: Summary;
+  target?: string;
+  met?: boolean;
+  /** The figure over the matching raw ceiling's median (same run). */
+  ratio?: number;
+  ratio_to?: string;
+}
+
+const pick = <T, K extends keyof T>(name: Scenario, key: K): number[] => ((runs[name] ?? []) as T[]).map((r) => Number(r[key]));
+const rows: Row[] = [];
+const add = (metric: string, unit: string, samples: number[], target?: { text: string; ok: (median: number) => boolean }, ratio?: { to: string; ceiling: number }) => {
+  if (samples.length === 0) return;
+  const summary = summarise(samples);
+  rows.push({
+    metric,
+    unit,
+    summary,
+    target: target?.text,
+    // --quick judges nothing: sizes are too small for the targets to mean anything.
+    met: target && !quick ? target.ok(summary.median) : undefined,
+    ratio: ratio && Number.isFinite(ratio.ceiling) ? summary.median / ratio.ceiling : undefined,
+    ratio_to: ratio?.to,
+  });
+};
+const med = (samples: number[]) => (samples.length ? summarise(samples).median : Number.NaN);
+
+const ceilingSingle = med(pick<DriverCeiling, 'single_insert_per_s'>('driver', 'single_insert_per_s'));
+const ceilingCycle = med(pick<DriverCeiling, 'claim_complete_per_s'>('driver', 'claim_complete_per_s'));
+add('raw libsql: single-row inserts', '/s', pick<DriverCeiling, 'single_insert_per_s'>('driver', 'single_insert_per_s'));
+add('raw libsql: inserts in 100-row transactions', '/s', pick<DriverCeiling, 'tx100_insert_per_s'>('driver', 'tx100_insert_per_s'));
+add('raw libsql: inserts in 25-row tx, UUIDv7 ids', '/s', pick<DriverCeiling, 'tx25_uuid_insert_per_s'>('driver', 'tx25_uuid_insert_per_s'));
+add('raw libsql: claim 10 + complete 10 per tx', 'tasks/s', pick<DriverCeiling, 'claim_complete_per_s'>('driver', 'claim_complete_per_s'));
+
+add('enqueue (submit, one at a time, awaited)', '/s', pick<ThroughputResult, 'enqueue_per_s'>('throughput', 'enqueue_per_s'),
+  { text: '>= 20,000', ok: (m) => m >= 20_000 }, { to: 'raw single-row inserts', ceiling: ceilingSingle });
+add('processing (10 workers, no-op)', 'tasks/s', pick<ThroughputResult, 'process_per_s'>('throughput', 'process_per_s'),
+  { text: '>= 20,000', ok: (m) => m >= 20_000 }, { to: 'raw claim+complete', ceiling: ceilingCycle });
+add('end to end (first submit -> last completion)', 's', pick<ThroughputResult, 'end_to_end_s'>('throughput', 'end_to_end_s'),
+  { text: '<= 2.0', ok: (m) => m <= 2.0 });
+add('  enqueue rate while processing', '/s', pick<ThroughputResult, 'end_to_end_enqueue_per_s'>('throughput', 'end_to_end_enqueue_per_s'),
+  undefined, { to: 'raw single-row inserts', ceiling: ceilingSingle });
+add('processing, seed defaults (queue 10, batch 10)', 'tasks/s', pick<ThroughputResult, 'process_per_s'>('throughput-defaults', 'process_per_s'),
+  undefined, { to: 'raw claim+complete', ceiling: ceilingCycle });
+add('end to end, seed defaults', 's', pick<ThroughputResult, 'end_to_end_s'>('throughput-defaults', 'end_to_end_s'));
+add('processing peak RSS (empty table)', 'MB', pick<ThroughputResult, 'process_rss_mb'>('throughput', 'process_rss_mb'));
+add('idle pickup latency p50', 'ms', pick<LatencyResult, 'p50_ms'>('latency', 'p50_ms'), { text: '<= 1', ok: (m) => m <= 1 });
+add('idle pickup latency p99', 'ms', pick<LatencyResult, 'p99_ms'>('latency', 'p99_ms'), { text: '<= 5', ok: (m) => m <= 5 });
+
+const http = (runs.http ?? []) as HttpResult[];
+add('HTTP trivial Hono route, 50 conns', 'req/s', http.map((h) => h.trivial.requests_per_s));
+const ceilingTx25 = med(pick<DriverCeiling, 'tx25_uuid_insert_per_s'>('driver', 'tx25_uuid_insert_per_s'));
+add('HTTP POST /tasks, 50 conns', 'req/s', http.map((h) => h.tasks.requests_per_s), undefined, { to: 'raw 25-row tx inserts', ceiling: ceilingTx25 });
+add('  POST /tasks / trivial route', 'x', http.map((h) => h.ratio), { text: '>= 0.6', ok: (m) => m >= 0.6 });
+add('  POST /tasks p99', 'ms', http.map((h) => h.tasks.p99_ms), { text: '<= 20', ok: (m) => m <= 20 });
+add('  POST /tasks errors + non-202', 'count', http.map((h) => h.tasks.errors + h.tasks.requests - (h.tasks.statuses['202'] ?? 0)), { text: '0', ok: (m) => m === 0 });
+add('  202s not found in the database', 'count', http.map((h) => h.missing), { text: '0', ok: (m) => m === 0 });
+
+const scaleEmpty = pick<ScaleResult, 'process_per_s'>('scale-empty', 'process_per_s');
+const scaleBig = pick<ScaleResult, 'process_per_s'>('scale-1m', 'process_per_s');
+const bigRows = ((runs['scale-1m'] ?? []) as ScaleResult[])[0]?.rows_before ?? 0;
+add('processing, table empty', 'tasks/s', scaleEmpty, undefined, { to: 'raw claim+complete', ceiling: ceilingCycle });
+add(`processing, ${bigRows.toLocaleString('en-US')} rows in table`, 'tasks/s', scaleBig, undefined, { to: 'raw claim+complete', ceiling: ceilingCycle });
+if (scaleEmpty.length && scaleBig.length) {
+  const ratios = scaleBig.map((b, i) => b / (scaleEmpty[i] ?? scaleEmpty[0]!));
+  add('  big / empty', 'x', ratios, { text: '>= 0.8', ok: (m) => m >= 0.8 });
+}
+add('peak RSS, table empty', 'MB', pick<ScaleResult, 'peak_rss_mb'>('scale-empty', 'peak_rss_mb'));
+add(`peak RSS, ${bigRows.toLocaleString('en-US')} rows in table`, 'MB', pick<ScaleResult, 'peak_rss_mb'>('scale-1m', 'peak_rss_mb'));
+
+const remoteBatch = med(pick<RemoteResult, 'raw_batch100_insert_per_s'>('remote', 'raw_batch100_insert_per_s'));
+add('raw sqld client: single-row inserts', '/s', pick<RemoteResult, 'raw_single_insert_per_s'>('remote', 'raw_single_insert_per_s'));
+add('raw sqld client: 100-row batches', '/s', pick<RemoteResult, 'raw_batch100_insert_per_s'>('remote', 'raw_batch100_insert_per_s'));
+add('sqld: enqueue, 50 concurrent submitters', '/s', pick<RemoteResult, 'enqueue_concurrent_per_s'>('remote', 'enqueue_concurrent_per_s'), undefined, { to: 'raw 100-row batches', ceiling: remoteBatch });
+add('sqld: processing (10 workers, no-op)', 'tasks/s', pick<RemoteResult, 'process_per_s'>('remote', 'process_per_s'),
+  { text: '>= 2,000', ok: (m) => m >= 2000 }, { to: 'raw 100-row batches', ceiling: remoteBatch });
+
+const fmt = (v: number) => (Number.isNaN(v) ? '-' : Math.abs(v) >= 100 ? Math.round(v).toLocaleString('en-US') : Math.abs(v) >= 10 ? v.toFixed(1) : v.toFixed(2));
+const table = [
+  ['metric', 'median', 'range', 'unit', 'target', 'met', 'ratio to ceiling'],
+  ...rows.map((r) => [
+    r.metric,
+    fmt(r.summary.median),
+    r.summary.runs.length > 1 ? `${fmt(r.summary.min)}-${fmt(r.summary.max)}` : '',
+    r.unit,
+    r.target ?? '',
+    r.met === undefined ? '' : r.met ? 'yes' : 'NO',
+    r.ratio === undefined ? '' : `${(r.ratio * 100).toFixed(0)}% of ${r.ratio_to}`,
+  ]),
+];
+const widths = table[0]!.map((_, i) => Math.max(...table.map((row) => row[i]!.length)));
+const out = table.map((row) => row.map((cell, i) => (i === 0 || i >= 3 ? cell.padEnd(widths[i]!) : cell.padStart(widths[i]!))).join('  ').trimEnd());
+process.stdout.write(
+  `\ntask-pool bench — ${quick ? 'quick (smoke: sizes are small, speed is not judged)' : 'full'}, ${repeat} run(s) each\n` +
+    `machine: ${machine.cpu}, ${machine.cores} cores, ${machine.memory_gb} GB, Node ${machine.node}, ${machine.platform}; ` +
+    `load ${machine.load_start} -> ${machine.load_end}\n` +
+    `storage: libSQL file, WAL, synchronous=NORMAL (native libsql driver); sqld over HTTP for the remote rows\n` +
+    `settings: ${Object.entries({ ...BENCH_ENV, ...env }).map(([k, v]) => `${k}=${v}`).join(' ')}\n\n` +
+    `${out.join('\n')}\n`,
+);
+
+mkdirSync(RESULTS, { recursive: true });
+const report = { started_at: started, finished_at: new Date().toISOString(), mode: quick ? 'quick' : 'full', repeat, settings: { ...BENCH_ENV, ...env }, machine, summary: rows, runs, errors };
+writeFileSync(values.out ?? `${RESULTS}latest.json`, `${JSON.stringify(report, null, 2)}\n`);
+process.stdout.write(`\nwrote ${values.out ?? 'bench/results/latest.json'}\n`);
+if (errors.length > 0) {
+  process.stderr.write(`\n${errors.length} trial(s) failed:\n${errors.join('\n\n')}\n`);
+  process.exit(1);
+}

@@ -1,0 +1,100 @@
+import Database from 'libsql';
+import { join } from 'node:path';
+import { v7 as uuidv7 } from 'uuid';
+import { migrateDatabase } from '../../local/database.ts';
+import { tempDir, type ScenarioOptions } from '../harness.ts';
+import { perSecond } from '../stats.ts';
+
+/**
+ * The raw ceiling of the local driver, measured in the same run as everything else: the
+ * `libsql` package used directly (prepared statements reused, no repository, no promises),
+ * on the real schema (same table and indexes, migrated the same way), WAL with
+ * synchronous=NORMAL like NativeDriver. Every product figure is also reported as a ratio to
+ * these.
+ */
+export interface DriverCeiling {
+  single_insert_per_s: number;
+  tx100_insert_per_s: number;
+  /**
+   * Inserts in 25-row transactions with UUIDv7 ids (the product's id): about the group
+   * commits that 50 concurrent HTTP submits produce, so the floor under POST /tasks.
+   */
+  tx25_uuid_insert_per_s: number;
+  /** Claim 10 due rows (the product's claim shape) and complete each by id+version, one tx per batch. */
+  claim_complete_per_s: number;
+}
+
+const INSERT = `INSERT INTO tasks (id, title, description, status, version, type, payload, priority, run_at,
+  attempts, max_attempts, idempotency_key, request_hash, created_at, updated_at)
+  VALUES (?, ?, ?, 'pending', 1, 'noop', ?, 0, ?, 0, 3, NULL, NULL, ?, ?)`;
+const CLAIM = `UPDATE tasks SET status = 'in_progress', started_at = ?, locked_by = ?, lease_expires_at = ?,
+  attempts = attempts + 1, version = version + 1, updated_at = ?
+  WHERE id IN (SELECT id FROM tasks INDEXED BY tasks_claim_pending WHERE status = 'pending' AND run_at <= ?
+    ORDER BY priority DESC, run_at, created_at LIMIT ?) RETURNING id, version`;
+const COMPLETE = `UPDATE tasks SET status = 'completed', version = version + 1, updated_at = ?, result = 'null',
+  completed_at = ?, lease_expires_at = NULL WHERE id = ? AND version = ?`;
+
+export async function driverCeiling(options: ScenarioOptions): Promise<DriverCeiling> {
+  const n = options.quick ? 2000 : 20_000;
+  const { dir, remove } = tempDir();
+  try {
+    const path = join(dir, 'ceiling.db');
+    await migrateDatabase({ url: `file:${path}` });
+    const db = new Database(path, { timeout: 5000 });
+    db.exec('PRAGMA journal_mode = WAL');
+    db.exec('PRAGMA synchronous = NORMAL');
+    const insert = db.prepare(INSERT);
+    // UUIDv7-like ids (time-ordered, 36 chars) without the uuid package's cost in the loop.
+    const id = (i: number) => `0190${i.toString(16).padStart(28, '0')}`.replace(/^(.{8})(.{4})(.{4})(.{4})/, '$1-$2-$3-$4-');
+
+    let t0 = performance.now();
+    for (let i = 0; i < n; i++) {
+      const now = Date.now();
+      insert.run(id(i), 'bench', 'ceiling', '{"i":1}', now, now, now);
+    }
+    const single = perSecond(n, performance.now() - t0);
+
+    const tx = db.transaction((from: number) => {
+      for (let i = from; i < from + 100; i++) {
+        const now = Date.now();
+        insert.run(id(i), 'bench', 'ceiling', '{"i":1}', now, now, now);
+      }
+    });
+    t0 = performance.now();
+    for (let i = n; i < 2 * n; i += 100) tx(i);
+    const tx100 = perSecond(n, performance.now() - t0);
+
+    const tx25 = db.transaction(() => {
+      for (let i = 0; i < 25; i++) {
+        const now = Date.now();
+        insert.run(uuidv7(), 'bench', 'ceiling', '{"i":1}', now, now, now);
+      }
+    });
+    t0 = performance.now();
+    for (let i = 0; i < n; i += 25) tx25();
+    const tx25Rate = perSecond(n, performance.now() - t0);
+
+    // Processing ceiling: claim 10, complete those 10 in one transaction, until all 3n are done.
+    const claim = db.prepare(CLAIM);
+    const complete = db.prepare(COMPLETE);
+    const completeAll = db.transaction((rows: { id: string; version: number }[]) => {
+      const now = Date.now();
+      for (const row of rows) complete.run(now, now, row.id, row.version);
+    });
+    let done = 0;
+    t0 = performance.now();
+    for (;;) {
+      const now = Date.now();
+      const rows = claim.all(now, 'ceiling', now + 30_000, now, now, 10) as { id: string; version: number }[];
+      if (rows.length === 0) break;
+      completeAll(rows);
+      done += rows.length;
+    }
+    const cycle = perSecond(done, performance.now() - t0);
+    if (done !== 3 * n) throw new Error(`claimed ${done} of ${3 * n}`);
+    db.close();
+    return { single_insert_per_s: single, tx100_insert_per_s: tx100, tx25_uuid_insert_per_s: tx25Rate, claim_complete_per_s: cycle };
+  } finally {
+    remove();
+  }
+}

@@ -3,6 +3,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll } from 'vitest';
 import { build, type BuiltFile, type TargetName } from '../esbuild.config.mjs';
 import type { Metafile } from 'esbuild';
+import { Miniflare } from 'miniflare';
 import { ROOT } from './processes.ts';
 
 export interface Bundles {
@@ -31,4 +32,17 @@ export function useBundles(targets: TargetName[]): Bundles {
     if (bundles.dir) rmSync(bundles.dir, { recursive: true, force: true });
   });
   return bundles;
+}
+
+/** The built Workers bundle in real workerd (miniflare); `bindings` are wrangler's `vars`. */
+export async function startWorkerd(bundles: Bundles, bindings: Record<string, string | number>): Promise<Miniflare> {
+  const mf = new Miniflare({
+    modules: true,
+    scriptPath: bundles.path('workers', 'index.mjs'),
+    modulesRoot: '/',
+    compatibilityDate: '2026-04-01',
+    bindings,
+  });
+  await mf.ready;
+  return mf;
 }

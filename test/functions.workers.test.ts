@@ -1,7 +1,7 @@
-import { Miniflare } from 'miniflare';
+import type { Miniflare } from 'miniflare';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { TaskJson } from '../lib/task-model.ts';
-import { useBundles } from './bundles.ts';
+import { startWorkerd, useBundles } from './bundles.ts';
 import { waitFor } from './helpers.ts';
 import { startUpstashRest, type UpstashRestFixture } from './fixtures/upstash-rest.ts';
 import { redisAvailable, REDIS_URL, uniquePrefix } from './rate-limit-helpers.ts';
@@ -21,22 +21,15 @@ describe.skipIf(!available)('Cloudflare Workers bundle in workerd', () => {
   let mf: Miniflare;
 
   beforeAll(async () => {
-    mf = new Miniflare({
-      modules: true,
-      scriptPath: bundles.path('workers', 'index.mjs'),
-      modulesRoot: '/',
-      compatibilityDate: '2026-04-01',
-      bindings: {
-        DATABASE_URL: sqld.url,
-        CRON_SECRET,
-        SIMULATE_MIN_MS: '0',
-        SIMULATE_MAX_MS: 0, // wrangler `vars` may be numbers
-        LOG_LEVEL: 'warn',
-        POLL_BUDGET_SECONDS: '5',
-        RATE_LIMIT_PER_MINUTE: '0',
-      },
+    mf = await startWorkerd(bundles, {
+      DATABASE_URL: sqld.url,
+      CRON_SECRET,
+      SIMULATE_MIN_MS: '0',
+      SIMULATE_MAX_MS: 0, // wrangler `vars` may be numbers
+      LOG_LEVEL: 'warn',
+      POLL_BUDGET_SECONDS: '5',
+      RATE_LIMIT_PER_MINUTE: '0',
     });
-    await mf.ready;
   });
   afterAll(async () => {
     await mf?.dispose();
@@ -124,21 +117,14 @@ describe.skipIf(!available || !redisUp)('Workers bundle: rate limiting over Upst
 
   beforeAll(async () => {
     upstash = await startUpstashRest(REDIS_URL);
-    mf = new Miniflare({
-      modules: true,
-      scriptPath: bundles.path('workers', 'index.mjs'),
-      modulesRoot: '/',
-      compatibilityDate: '2026-04-01',
-      bindings: {
-        DATABASE_URL: sqld.url,
-        LOG_LEVEL: 'error',
-        RATE_LIMIT_PER_MINUTE: '3',
-        RATE_LIMIT_PREFIX: uniquePrefix('workers'),
-        UPSTASH_REDIS_REST_URL: upstash.url,
-        UPSTASH_REDIS_REST_TOKEN: upstash.token,
-      },
+    mf = await startWorkerd(bundles, {
+      DATABASE_URL: sqld.url,
+      LOG_LEVEL: 'error',
+      RATE_LIMIT_PER_MINUTE: '3',
+      RATE_LIMIT_PREFIX: uniquePrefix('workers'),
+      UPSTASH_REDIS_REST_URL: upstash.url,
+      UPSTASH_REDIS_REST_TOKEN: upstash.token,
     });
-    await mf.ready;
   });
   afterAll(async () => {
     await mf?.dispose();

@@ -1,6 +1,6 @@
-import { Miniflare } from 'miniflare';
+import type { Miniflare } from 'miniflare';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { useBundles } from './bundles.ts';
+import { startWorkerd, useBundles } from './bundles.ts';
 import { startUpstashRest, type UpstashRestFixture } from './fixtures/upstash-rest.ts';
 import { closedPort, REDIS_URL, redisAvailable, uniquePrefix } from './rate-limit-helpers.ts';
 
@@ -21,24 +21,17 @@ describe.skipIf(!hasRedis)('rate limiting and auth in the Workers bundle (worker
 
   beforeAll(async () => {
     fixture = await startUpstashRest(REDIS_URL);
-    mf = new Miniflare({
-      modules: true,
-      scriptPath: bundles.path('workers', 'index.mjs'),
-      modulesRoot: '/',
-      compatibilityDate: '2026-04-01',
-      bindings: {
-        DATABASE_URL: `http://127.0.0.1:${await closedPort()}`,
-        API_TOKEN,
-        LOG_LEVEL: 'warn',
-        RATE_LIMIT_PER_MINUTE: '3',
-        RATE_LIMIT_PREFIX: prefix,
-        // The subject here is counting, not the timeout: room for a loaded machine.
-        RATE_LIMIT_TIMEOUT_MS: '5000',
-        UPSTASH_REDIS_REST_URL: fixture.url,
-        UPSTASH_REDIS_REST_TOKEN: fixture.token,
-      },
+    mf = await startWorkerd(bundles, {
+      DATABASE_URL: `http://127.0.0.1:${await closedPort()}`,
+      API_TOKEN,
+      LOG_LEVEL: 'warn',
+      RATE_LIMIT_PER_MINUTE: '3',
+      RATE_LIMIT_PREFIX: prefix,
+      // The subject here is counting, not the timeout: room for a loaded machine.
+      RATE_LIMIT_TIMEOUT_MS: '5000',
+      UPSTASH_REDIS_REST_URL: fixture.url,
+      UPSTASH_REDIS_REST_TOKEN: fixture.token,
     });
-    await mf.ready;
   });
   afterAll(async () => {
     await mf?.dispose();

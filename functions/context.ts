@@ -1,18 +1,14 @@
 // HTTP only, not `@libsql/client/web` (HTTP + WebSocket): a WebSocket opened in one Workers
 // request cannot serve the next, and leaving it out saves 4 KB gzipped.
 import { createClient } from '@libsql/client/http';
-import type { OpenAPIHono } from '@hono/zod-openapi';
-import { createApp } from '../lib/app.ts';
 import type { ClientAddress } from '../lib/client-identity.ts';
-import { CONFIG_VARIABLES, ConfigError, loadConfig, redactUrl, type Config, type EnvRecord } from '../lib/config.ts';
+import { CONFIG_VARIABLES, ConfigError, loadConfig, redactUrl, type EnvRecord } from '../lib/config.ts';
+import { createCore, type Core } from '../lib/core.ts';
 import { ClientDriver } from '../lib/db/client-driver.ts';
-import type { SqlDriver } from '../lib/db/driver.ts';
-import { createHandlerRegistry, type HandlerRegistry, type TaskHandler } from '../lib/handlers.ts';
-import { createLogger, type Logger, type LogSink } from '../lib/log.ts';
+import type { TaskHandler } from '../lib/handlers.ts';
+import { createLogger, type LogSink } from '../lib/log.ts';
 import { pollOnce, pollOptionsFromConfig, type PollSummary } from '../lib/poll.ts';
 import { registerPollRoute } from '../lib/routes/poll.ts';
-import { TaskRepository } from '../lib/task-repository.ts';
-import { TaskService } from '../lib/task-service.ts';
 
 /**
  * Everything one function isolate needs, built from its env record on the first request and
@@ -21,14 +17,7 @@ import { TaskService } from '../lib/task-service.ts';
  * Nothing is built at import time: Workers forbid I/O outside a request, and a bad config
  * must surface as a logged 500, not a failed deploy-time import.
  */
-export interface FunctionContext {
-  config: Config;
-  logger: Logger;
-  driver: SqlDriver;
-  repo: TaskRepository;
-  service: TaskService;
-  handlers: HandlerRegistry;
-  app: OpenAPIHono;
+export interface FunctionContext extends Core {
   workerId: string;
   /** One budgeted poll (lib/poll.ts) with this isolate's worker id. */
   poll(): Promise<PollSummary>;
@@ -59,19 +48,16 @@ export function createFunctionContext(env: EnvRecord, options: FunctionContextOp
   const logger = createLogger(config.logLevel, options.logSink, { platform: options.platform });
   const client = createClient({ url: config.databaseUrl, authToken: config.databaseAuthToken });
   const driver = new ClientDriver(client, redactUrl(config.databaseUrl));
-  const repo = new TaskRepository(driver);
-  const handlers = createHandlerRegistry(config);
-  for (const [type, handler] of Object.entries(options.handlers ?? {})) handlers.register(type, handler);
-  const service = new TaskService(repo, config, logger);
+  const core = createCore({ config, logger, driver, handlers: options.handlers, clientAddress: options.clientAddress });
+  const { repo, handlers, app } = core;
   const pollLogger = logger.child({ worker: workerId });
   const poll = async () => {
     const summary = await pollOnce({ repo, handlers, config, logger: pollLogger }, pollOptionsFromConfig(config, workerId));
     pollLogger.info('poll finished', { ...summary });
     return summary;
   };
-  const app = createApp({ service, handlers, config, logger, clientAddress: options.clientAddress });
   registerPollRoute(app, { cronSecret: config.cronSecret, runPoll: poll });
-  return { config, logger, driver, repo, service, handlers, app, workerId, poll };
+  return { ...core, workerId, poll };
 }
 
 /**

@@ -175,7 +175,7 @@ export async function processTask(deps: ProcessDeps, claimed: Task, stop?: Abort
     log().warn('lease lost: result discarded');
     return 'lost';
   } else if (failure instanceof StopReason && failure.kind === 'shutdown') {
-    request = { task: current, to: 'pending', fields: { leaseExpiresAt: null, attemptsDelta: -1, startedAt: null } };
+    request = releaseRequest(current);
     outcome = 'released';
   } else {
     ({ request, outcome } = failureTransition(current, failure, deps));
@@ -196,6 +196,11 @@ export async function processTask(deps: ProcessDeps, claimed: Task, stop?: Abort
     if (infoOn) log().info(outcome === 'completed' ? 'task completed' : 'task released');
   } else log().warn(outcome === 'failed' ? 'task failed' : 'task will be retried', { error: errorText(failure), run_at: request.fields?.runAt });
   return outcome;
+}
+
+/** Back to pending, unleased, with the attempt given back: a release is not a failed attempt. */
+export function releaseRequest(task: Task): TransitionRequest {
+  return { task, to: 'pending', fields: { leaseExpiresAt: null, attemptsDelta: -1, startedAt: null } };
 }
 
 function failureTransition(task: Task, failure: unknown, deps: ProcessDeps): { request: TransitionRequest; outcome: Outcome } {

@@ -1,15 +1,13 @@
 import { hostname } from 'node:os';
 import { pathToFileURL } from 'node:url';
 import { resolve } from 'node:path';
-import { createApp } from '../lib/app.ts';
 import { loadConfig, redactUrl, type Config, type EnvRecord } from '../lib/config.ts';
-import type { SqlDriver } from '../lib/db/driver.ts';
-import { createHandlerRegistry, type HandlerRegistry, type TaskHandler } from '../lib/handlers.ts';
+import { createCore, type Core } from '../lib/core.ts';
+import type { TaskHandler } from '../lib/handlers.ts';
 import { createLogger, type Logger, type LogSink } from '../lib/log.ts';
-import { processTask, StopReason } from '../lib/process-task.ts';
+import { processTask, releaseRequest, StopReason } from '../lib/process-task.ts';
 import type { Task } from '../lib/task-model.ts';
-import { TaskRepository } from '../lib/task-repository.ts';
-import { TaskService } from '../lib/task-service.ts';
+import type { TaskRepository } from '../lib/task-repository.ts';
 import { nodeClientAddress } from './client-address.ts';
 import { openDatabase } from './database.ts';
 import { Poller } from './poller.ts';
@@ -36,16 +34,9 @@ export interface RuntimeOptions {
  * Everything a local process runs, wired once: database, repository, service, handlers,
  * pool and poller, and the Hono app. `serve` adds an HTTP server; `worker` does not.
  */
-export interface Runtime {
-  config: Config;
-  logger: Logger;
-  driver: SqlDriver;
-  repo: TaskRepository;
-  service: TaskService;
-  handlers: HandlerRegistry;
+export interface Runtime extends Core {
   pool: WorkerPool;
   poller: Poller;
-  app: ReturnType<typeof createApp>;
   workerId: string;
   /** Starts the poller (no-op when processing is off). */
   start(): void;
@@ -57,12 +48,26 @@ export async function createRuntime(options: RuntimeOptions = {}): Promise<Runti
   const config = options.config ?? loadConfig(options.env ?? process.env);
   const logger = createLogger(config.logLevel, options.logSink);
   const driver = await openDatabase({ url: config.databaseUrl, authToken: config.databaseAuthToken, fileDriver: options.fileDriver });
-  const repo = new TaskRepository(driver);
-  const handlers = createHandlerRegistry(config);
-  for (const [type, handler] of Object.entries(options.handlers ?? {})) handlers.register(type, handler);
-  const workerId = makeWorkerId();
-  const processDeps = { repo, handlers, config, logger: logger.child({ worker: workerId }) };
   const processing = options.processing ?? true;
+  // REDIS_URL: ioredis, which only Node has; otherwise createApp picks Upstash REST or memory.
+  const redisRateLimit = config.redisUrl ? createIoredisRateLimiter({ ...config, redisUrl: config.redisUrl }, logger) : undefined;
+  const core = createCore({
+    config,
+    logger,
+    driver,
+    handlers: options.handlers,
+    rateLimiter: redisRateLimit?.limiter,
+    clientAddress: nodeClientAddress,
+    hooks: {
+      onSubmitted: processing
+        ? (task) => (task.runAt <= Date.now() ? poller.wakeForSubmit() : poller.wakeAt(task.runAt))
+        : undefined,
+      onCancelled: (task) => pool.abort(task.id, new StopReason('cancelled', 'task was cancelled')),
+    },
+  });
+  const { repo } = core;
+  const workerId = makeWorkerId();
+  const processDeps = { repo, handlers: core.handlers, config, logger: logger.child({ worker: workerId }) };
 
   const pool: WorkerPool = new WorkerPool({
     workers: config.workers,
@@ -80,19 +85,13 @@ export async function createRuntime(options: RuntimeOptions = {}): Promise<Runti
     leaseMs: config.leaseSeconds * 1000,
     logger,
   });
-  const service = new TaskService(repo, config, logger, {
-    onSubmitted: processing
-      ? (task) => (task.runAt <= Date.now() ? poller.wakeForSubmit() : poller.wakeAt(task.runAt))
-      : undefined,
-    onCancelled: (task) => pool.abort(task.id, new StopReason('cancelled', 'task was cancelled')),
-  });
-  // REDIS_URL: ioredis, which only Node has; otherwise createApp picks Upstash REST or memory.
-  const redisRateLimit = config.redisUrl ? createIoredisRateLimiter({ ...config, redisUrl: config.redisUrl }, logger) : undefined;
-  const app = createApp({ service, handlers, config, logger, rateLimiter: redisRateLimit?.limiter, clientAddress: nodeClientAddress });
 
   let shutdownPromise: Promise<void> | undefined;
   return {
-    config, logger, driver, repo, service, handlers, pool, poller, app, workerId,
+    ...core,
+    pool,
+    poller,
+    workerId,
     start: () => {
       if (processing) poller.start();
     },
@@ -111,7 +110,7 @@ export async function createRuntime(options: RuntimeOptions = {}): Promise<Runti
 async function releaseTasks(repo: TaskRepository, tasks: Task[], logger: Logger): Promise<void> {
   if (tasks.length === 0) return;
   const results = await repo.transitionMany(
-    tasks.map((task) => ({ task, to: 'pending' as const, fields: { leaseExpiresAt: null, attemptsDelta: -1 as const, startedAt: null } })),
+    tasks.map(releaseRequest),
   );
   const released = results.filter((r) => r.ok).length;
   logger.info('released unstarted tasks', { released, lost: results.length - released });

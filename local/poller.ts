@@ -116,7 +116,10 @@ export class Poller {
         const tasks = await this.#o.repo.claimDueTasks({ limit, workerId: this.#o.workerId, leaseMs: this.#o.leaseMs });
         if (tasks.length > 0) {
           this.#lastFoundAt = performance.now();
-          this.#o.logger.debug('claimed', { count: tasks.length, worker: this.#o.workerId });
+          // One line per transition at debug; the level check keeps the hot path free of it.
+          if (this.#o.logger.level === 'debug') {
+            for (const task of tasks) this.#o.logger.debug('task claimed', { task_id: task.id, attempt: task.attempts, type: task.type, worker: this.#o.workerId });
+          }
         }
         if (this.#stopped) {
           // Stopped while claiming: the pool no longer accepts; give the tasks straight back.

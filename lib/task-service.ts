@@ -1,6 +1,6 @@
-import { v7 as uuidv7 } from 'uuid';
 import type { Config } from './config.ts';
 import { AppError, conflict, ErrOptimisticLock, notFound } from './errors.ts';
+import { newTaskId } from './ids.ts';
 import type { Logger } from './log.ts';
 import type { Task, TaskStatus } from './task-model.ts';
 import type { TaskRepository, TaskStats } from './task-repository.ts';
@@ -48,7 +48,7 @@ export class TaskService {
     const now = Date.now();
     const requestHash = idempotencyKey === undefined ? null : await hashRequest(input);
     const task: Task = {
-      id: uuidv7(),
+      id: newTaskId(now),
       title: input.title,
       description: input.description,
       status: 'pending',

@@ -1,12 +1,13 @@
 import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
+import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { loadConfig } from '../lib/config.ts';
 import { createLogger } from '../lib/log.ts';
 import { createIoredisRateLimiter, stripUnsupportedScriptFlags } from '../local/redis-rate-limit.ts';
 import type { Runtime } from '../local/runtime.ts';
-import { waitFor } from './helpers.ts';
+import { tempDir, waitFor } from './helpers.ts';
 import { killAll, startServe, type ServiceProcess } from './processes.ts';
 import {
   captureLogs,
@@ -231,7 +232,7 @@ describe.skipIf(!hasRedisServer)('Redis dying and slowing down (own redis-server
     const services: ServiceProcess[] = [];
     try {
       await inspector(server.url).client('PAUSE', 30_000, 'ALL');
-      const service = await startServe({ REDIS_URL: server.url, RATE_LIMIT_PER_MINUTE: '5', RATE_LIMIT_PREFIX: uniquePrefix('serve') });
+      const service = await startServe({ DATABASE_DSN: join(tempDir(), 'tasks.db'), REDIS_URL: server.url, RATE_LIMIT_PER_MINUTE: '5', RATE_LIMIT_PREFIX: uniquePrefix('serve') });
       services.push(service);
       const started = performance.now();
       const response = await fetch(`${service.url}/stats`);

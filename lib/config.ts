@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { LOG_LEVELS, type LogLevel } from './log.ts';
+import { LEVEL_NAMES, type LogLevel } from './log.ts';
 
 /**
  * Configuration from an env record (the process environment on Node, bindings on Workers). lib/ never
@@ -101,7 +101,7 @@ const VARIABLES = {
   API_TOKEN: z.string().min(16, { error: 'must be at least 16 characters' }).optional(),
   CRON_SECRET: z.string().min(16, { error: 'must be at least 16 characters' }).optional(),
   TRUST_PROXY: bool.default(false),
-  LOG_LEVEL: z.enum(LOG_LEVELS, { error: `must be one of ${LOG_LEVELS.join(', ')}` }).default('info'),
+  LOG_LEVEL: z.enum(LEVEL_NAMES, { error: `must be one of ${LEVEL_NAMES.join(', ')}` }).default('info'),
 } as const;
 
 export const CONFIG_VARIABLES = Object.keys(VARIABLES) as (keyof typeof VARIABLES)[];

@@ -2,8 +2,8 @@
  * One JSON object per line: `{"time","level","msg",...fields}`. Fields whose name looks like a
  * secret are redacted, so a token passed by mistake never reaches the log.
  */
-export const LOG_LEVELS = ['debug', 'info', 'warn', 'error', 'silent'] as const;
-export type LogLevel = (typeof LOG_LEVELS)[number];
+export const LEVEL_NAMES = ['debug', 'info', 'warn', 'error', 'silent'] as const;
+export type LogLevel = (typeof LEVEL_NAMES)[number];
 
 export type LogFields = Record<string, unknown>;
 

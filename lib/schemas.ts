@@ -1,5 +1,5 @@
 import { z } from '@hono/zod-openapi';
-import { TASK_STATUSES } from './task-model.ts';
+import { STATUSES } from './task-model.ts';
 
 /**
  * Request and response schemas: the routes validate with them and GET /openapi.json documents
@@ -71,7 +71,7 @@ export const TaskSchema = z
     id: z.string().openapi({ description: 'Opaque, time-ordered (UUIDv7).' }),
     title: z.string(),
     description: z.string(),
-    status: z.enum(TASK_STATUSES),
+    status: z.enum(STATUSES),
     version: z.number().int(),
     type: z.string(),
     payload: z.unknown(),
@@ -116,7 +116,7 @@ const limitParam = z
 
 export const ListTasksQuery = z.object({
   status: z
-    .enum(TASK_STATUSES, { error: `status must be one of ${TASK_STATUSES.join(', ')}` })
+    .enum(STATUSES, { error: `status must be one of ${STATUSES.join(', ')}` })
     .optional()
     .openapi({ param: { name: 'status', in: 'query' } }),
   type: z.string().min(1, { error: 'type must not be empty' }).optional().openapi({ param: { name: 'type', in: 'query' } }),

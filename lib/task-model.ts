@@ -27,8 +27,8 @@
  *   in_progress ──► pending: release at shutdown (the attempt is given back).
  */
 
-export const TASK_STATUSES = ['pending', 'in_progress', 'completed', 'failed', 'cancelled'] as const;
-export type TaskStatus = (typeof TASK_STATUSES)[number];
+export const STATUSES = ['pending', 'in_progress', 'completed', 'failed', 'cancelled'] as const;
+export type TaskStatus = (typeof STATUSES)[number];
 
 /** Allowed transitions: from → the statuses a version-checked write may move a task to. */
 export const TRANSITIONS: Record<TaskStatus, readonly TaskStatus[]> = {

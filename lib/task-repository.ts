@@ -1,6 +1,6 @@
 import type { Row, SqlDriver, SqlValue, Statement } from './db/driver.ts';
 import { ErrOptimisticLock } from './errors.ts';
-import { canTransition, TASK_STATUSES, type Task, type TaskStatus } from './task-model.ts';
+import { canTransition, STATUSES, type Task, type TaskStatus } from './task-model.ts';
 
 /**
  * All SQL for `tasks`, one operation per method. Every change after the claim goes through
@@ -90,7 +90,7 @@ const INSERT_VALUES = "?, ?, ?, 'pending', 1, ?, ?, ?, ?, 0, ?, ?, ?, ?, ?";
 
 // Text the user wrote is read back as a BLOB and decoded: SQLite stores an embedded NUL
 // fine, but libsql reads TEXT columns as C strings and would cut the value at the NUL.
-const TASK_COLUMNS = `id, CAST(title AS BLOB) AS title, CAST(description AS BLOB) AS description, status, version, type,
+const COLUMNS_READ = `id, CAST(title AS BLOB) AS title, CAST(description AS BLOB) AS description, status, version, type,
   payload, priority, run_at, attempts, max_attempts, lease_expires_at, locked_by, CAST(last_error AS BLOB) AS last_error,
   result, idempotency_key, request_hash, created_at, started_at, completed_at, updated_at`;
 
@@ -101,8 +101,8 @@ const SQL = {
   insertCapped: `INSERT INTO tasks (${INSERT_COLUMNS}) SELECT ${INSERT_VALUES}
     WHERE (SELECT count(*) FROM (SELECT 1 FROM tasks WHERE status = 'pending' LIMIT ?)) < ?
     ON CONFLICT DO NOTHING`,
-  get: `SELECT ${TASK_COLUMNS} FROM tasks WHERE id = ?`,
-  getByKey: `SELECT ${TASK_COLUMNS} FROM tasks WHERE idempotency_key = ?`,
+  get: `SELECT ${COLUMNS_READ} FROM tasks WHERE id = ?`,
+  getByKey: `SELECT ${COLUMNS_READ} FROM tasks WHERE idempotency_key = ?`,
   requestHash: 'SELECT request_hash FROM tasks WHERE idempotency_key = ?',
   stats: 'SELECT status, count(*) AS n FROM tasks GROUP BY status',
   oldestPending: "SELECT created_at FROM tasks WHERE status = 'pending' ORDER BY id LIMIT 1",
@@ -131,7 +131,7 @@ const SQL = {
           WHERE status = 'in_progress' AND lease_expires_at <= ? AND attempts < max_attempts
           ORDER BY lease_expires_at LIMIT ?)
       ) ORDER BY priority DESC, run_at, created_at LIMIT ?)
-    RETURNING ${TASK_COLUMNS}`,
+    RETURNING ${COLUMNS_READ}`,
   // A task whose worker died on its last attempt is not claimed again (a poison task must
   // not crash workers forever): it fails with the reason.
   failExpiredLastAttempts: `UPDATE tasks
@@ -181,13 +181,13 @@ export class TaskRepository {
     if (filter.type) (where.push('type = ?'), args.push(filter.type));
     if (filter.beforeId) (where.push('id < ?'), args.push(filter.beforeId));
     args.push(filter.limit);
-    const sql = `SELECT ${TASK_COLUMNS} FROM tasks ${where.length ? `WHERE ${where.join(' AND ')}` : ''} ORDER BY id DESC LIMIT ?`;
+    const sql = `SELECT ${COLUMNS_READ} FROM tasks ${where.length ? `WHERE ${where.join(' AND ')}` : ''} ORDER BY id DESC LIMIT ?`;
     return (await this.driver.all(sql, args)).map(rowToTask);
   }
 
   async stats(): Promise<TaskStats> {
     const [rows, oldest] = await Promise.all([this.driver.all(SQL.stats), this.driver.all(SQL.oldestPending)]);
-    const counts = Object.fromEntries(TASK_STATUSES.map((s) => [s, 0])) as Record<TaskStatus, number>;
+    const counts = Object.fromEntries(STATUSES.map((s) => [s, 0])) as Record<TaskStatus, number>;
     let total = 0;
     for (const row of rows) {
       const n = Number(row.n);

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { TASK_STATUSES } from '../lib/task-model.ts';
+import { STATUSES } from '../lib/task-model.ts';
 import { startRuntime } from './helpers.ts';
 
 /** The HTTP contract through the app (no socket): every success and error case of the API. */
@@ -204,7 +204,7 @@ describe('GET /tasks', () => {
 
   it('accepts every status as a filter', async () => {
     const { request } = await setup();
-    for (const status of TASK_STATUSES) expect((await request(`/tasks?status=${status}`)).status).toBe(200);
+    for (const status of STATUSES) expect((await request(`/tasks?status=${status}`)).status).toBe(200);
   });
 });
 

@@ -46,4 +46,4 @@ export interface RateLimiter {
   close(): Promise<void>;
 }
 
-export const RATE_LIMIT_WINDOW_MS = 60_000;
+export const LIMIT_WINDOW_MS = 60_000;

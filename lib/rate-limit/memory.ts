@@ -1,4 +1,4 @@
-import { RATE_LIMIT_WINDOW_MS, type RateLimitDecision, type RateLimiter } from './limiter.ts';
+import { LIMIT_WINDOW_MS, type RateLimitDecision, type RateLimiter } from './limiter.ts';
 
 export interface MemoryRateLimiterOptions {
   limit: number;
@@ -39,7 +39,7 @@ export class MemoryRateLimiter implements RateLimiter {
   constructor(options: MemoryRateLimiterOptions) {
     if (!(options.limit >= 1)) throw new RangeError('limit must be at least 1');
     this.limit = options.limit;
-    this.windowMs = options.windowMs ?? RATE_LIMIT_WINDOW_MS;
+    this.windowMs = options.windowMs ?? LIMIT_WINDOW_MS;
     this.maxKeys = options.maxKeys ?? DEFAULT_MEMORY_MAX_KEYS;
     this.now = options.now ?? Date.now;
   }

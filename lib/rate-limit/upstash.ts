@@ -3,7 +3,7 @@ import { Ratelimit } from '@upstash/ratelimit';
 // workerd rejects at older compatibility dates); plain fetch, so it serves Node and every
 // function platform alike. functions/' Web bundles alias this import to a two-command client.
 import { Redis } from '@upstash/redis/cloudflare';
-import { RATE_LIMIT_WINDOW_MS, type RateLimitDecision, type RateLimiter } from './limiter.ts';
+import { LIMIT_WINDOW_MS, type RateLimitDecision, type RateLimiter } from './limiter.ts';
 
 /**
  * The part of a Redis client @upstash/ratelimit's single-region sliding window calls:
@@ -50,7 +50,7 @@ export class UpstashRateLimiter implements RateLimiter {
     this.ratelimit = new Ratelimit({
       // Only evalsha/eval are called (see ScriptClient); telemetry is off, so nothing else is.
       redis: options.client as unknown as RatelimitRedis,
-      limiter: Ratelimit.slidingWindow(options.limit, `${options.windowMs ?? RATE_LIMIT_WINDOW_MS} ms`),
+      limiter: Ratelimit.slidingWindow(options.limit, `${options.windowMs ?? LIMIT_WINDOW_MS} ms`),
       prefix: `${options.prefix}:rl`,
       timeout: 0,
       analytics: false,

@@ -5,6 +5,7 @@ import { onTestFinished } from 'vitest';
 import { loadConfig, type Config, type EnvRecord } from '../lib/config.ts';
 import type { SqlDriver } from '../lib/db/driver.ts';
 import { createLogger } from '../lib/log.ts';
+import type { Task, TaskStatus } from '../lib/task-model.ts';
 import { TaskRepository } from '../lib/task-repository.ts';
 import { TaskService, type SubmitInput } from '../lib/task-service.ts';
 import { openDatabase } from '../local/database.ts';
@@ -73,6 +74,14 @@ export async function waitFor<T>(check: () => T | Promise<T>, timeoutMs = 10_000
     if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
     await new Promise((resolve) => setTimeout(resolve, 20));
   }
+}
+
+/** Waits until the task reaches `status` and returns it as stored then. */
+export function waitForStatus(repo: TaskRepository, id: string, status: TaskStatus, timeoutMs = 10_000): Promise<Task> {
+  return waitFor(async () => {
+    const task = await repo.get(id);
+    return task?.status === status ? task : null;
+  }, timeoutMs, `task ${id} to be ${status}`);
 }
 
 /**

@@ -3,7 +3,7 @@ import { ErrOptimisticLock } from '../lib/errors.ts';
 import { abortableSleep, createHandlerRegistry, type TaskHandler } from '../lib/handlers.ts';
 import { createLogger } from '../lib/log.ts';
 import { backoffMs, processTask, type ProcessDeps } from '../lib/process-task.ts';
-import { newTask, openTestRepo, startRuntime, tempDbUrl, testConfig, waitFor } from './helpers.ts';
+import { newTask, openTestRepo, startRuntime, tempDbUrl, testConfig, waitFor, waitForStatus } from './helpers.ts';
 
 /** Leases, lost races, retries with backoff, timeouts and cancellation (issue 3). */
 
@@ -92,10 +92,7 @@ describe('retries', () => {
     });
     runtime.start();
     const { task } = await runtime.service.submit(newTask({ type: 'flaky' }));
-    const done = await waitFor(async () => {
-      const t = await runtime.repo.get(task.id);
-      return t?.status === 'completed' ? t : null;
-    }, 10_000, 'completion');
+    const done = await waitForStatus(runtime.repo, task.id, 'completed', 10_000);
     expect(done.attempts).toBe(3);
     expect(attempts).toEqual([1, 2, 3]);
     expect(JSON.parse(done.result!)).toEqual({ ok: true });
@@ -114,10 +111,7 @@ describe('retries', () => {
     });
     runtime.start();
     const { task } = await runtime.service.submit(newTask({ type: 'broken', maxAttempts: 4 }));
-    const done = await waitFor(async () => {
-      const t = await runtime.repo.get(task.id);
-      return t?.status === 'failed' ? t : null;
-    }, 15_000, 'failure');
+    const done = await waitForStatus(runtime.repo, task.id, 'failed', 15_000);
     expect(done).toMatchObject({ attempts: 4, lastError: 'always broken' });
     expect(done.completedAt).not.toBeNull();
     expect(starts).toHaveLength(4);
@@ -158,10 +152,7 @@ describe('timeouts', () => {
     });
     runtime.start();
     const { task } = await runtime.service.submit(newTask({ type: 'hang', maxAttempts: 1 }));
-    const done = await waitFor(async () => {
-      const t = await runtime.repo.get(task.id);
-      return t?.status === 'failed' ? t : null;
-    }, 10_000, 'timeout failure');
+    const done = await waitForStatus(runtime.repo, task.id, 'failed', 10_000);
     expect(done.lastError).toMatch(/timed out after 0.2s/);
     expect(seen).toBeInstanceOf(Error);
   });
@@ -170,10 +161,7 @@ describe('timeouts', () => {
     const runtime = await startRuntime({ env: { TASK_TIMEOUT_SECONDS: '0.2' }, handlers: { deaf: () => new Promise(() => {}) } });
     runtime.start();
     const { task } = await runtime.service.submit(newTask({ type: 'deaf', maxAttempts: 2 }));
-    const done = await waitFor(async () => {
-      const t = await runtime.repo.get(task.id);
-      return t?.status === 'failed' ? t : null;
-    }, 10_000, 'failure');
+    const done = await waitForStatus(runtime.repo, task.id, 'failed', 10_000);
     expect(done.attempts).toBe(2);
   });
 });
@@ -256,10 +244,7 @@ describe('cancel', () => {
     fail = false;
     const retried = await runtime.service.retry(task.id);
     expect(retried).toMatchObject({ status: 'pending', attempts: 0 });
-    const done = await waitFor(async () => {
-      const t = await runtime.repo.get(task.id);
-      return t?.status === 'completed' ? t : null;
-    }, 5000, 'completed after retry');
+    const done = await waitForStatus(runtime.repo, task.id, 'completed', 5000);
     expect(done.attempts).toBe(1);
   });
 });

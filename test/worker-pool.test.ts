@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { abortableSleep, type TaskHandler } from '../lib/handlers.ts';
-import { newTask, openTestRepo, startRuntime, waitFor } from './helpers.ts';
+import { newTask, openTestRepo, startRuntime, waitFor, waitForStatus } from './helpers.ts';
 
 /** The local pool and poller: concurrency and queue bounds, wake-ups, draining a backlog. */
 
@@ -47,10 +47,7 @@ describe('WorkerPool + Poller', () => {
     runtime.start();
     await new Promise((resolve) => setTimeout(resolve, 100)); // the start-up poll is done
     const { task } = await runtime.service.submit(newTask());
-    const done = await waitFor(async () => {
-      const t = await runtime.repo.get(task.id);
-      return t?.status === 'completed' ? t : null;
-    }, 5_000, 'completion');
+    const done = await waitForStatus(runtime.repo, task.id, 'completed', 5_000);
     expect(done.startedAt! - task.createdAt).toBeLessThan(1000);
   });
 
@@ -67,10 +64,7 @@ describe('WorkerPool + Poller', () => {
     const runtime = await startRuntime({ env: { TASK_POLL_INTERVAL_SECONDS: '60' } });
     runtime.start();
     const { task } = await runtime.service.submit(newTask({ delaySeconds: 2 }));
-    const done = await waitFor(async () => {
-      const t = await runtime.repo.get(task.id);
-      return t?.status === 'completed' ? t : null;
-    }, 10_000, 'delayed completion');
+    const done = await waitForStatus(runtime.repo, task.id, 'completed', 10_000);
     expect(done.startedAt! - task.createdAt).toBeGreaterThanOrEqual(2000);
     expect(done.startedAt! - task.createdAt).toBeLessThan(6000);
   });

@@ -55,9 +55,6 @@ const slimZod = {
 const WEB = {
   bundle: true,
   plugins: [slimZod],
-  // The two commands @upstash/ratelimit sends, not the whole client: -17 KB gzipped.
-  // functions/upstash-script-client.ts says why; test/functions.workers.test.ts runs it.
-  alias: { '@upstash/redis/cloudflare': at('functions/upstash-script-client.ts') },
   platform: 'neutral',
   format: 'esm',
   target: 'es2022',

@@ -2,7 +2,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { loadConfig, type Config, type EnvRecord } from '../lib/config.ts';
-import type { TaskHandler } from '../lib/handlers.ts';
+import type { TaskHandler } from '../lib/processing/handlers.ts';
 import { createRuntime, type Runtime } from '../local/runtime.ts';
 
 /**

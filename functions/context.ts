@@ -1,14 +1,14 @@
 // HTTP only, not `@libsql/client/web` (HTTP + WebSocket): a WebSocket opened in one Workers
 // request cannot serve the next, and leaving it out saves 4 KB gzipped.
 import { createClient } from '@libsql/client/http';
-import type { ClientAddress } from '../lib/client-identity.ts';
+import type { ClientAddress } from '../lib/api/client-identity.ts';
 import { CONFIG_VARIABLES, ConfigError, loadConfig, redactUrl, type EnvRecord } from '../lib/config.ts';
 import { createCore, type Core } from '../lib/core.ts';
 import { ClientDriver } from '../lib/db/client-driver.ts';
-import type { TaskHandler } from '../lib/handlers.ts';
+import type { TaskHandler } from '../lib/processing/handlers.ts';
 import { createLogger, type LogSink } from '../lib/log.ts';
-import { pollOnce, pollOptionsFromConfig, type PollSummary } from '../lib/poll.ts';
-import { registerPollRoute } from '../lib/routes/poll.ts';
+import { pollOnce, pollOptionsFromConfig, type PollSummary } from '../lib/processing/poll.ts';
+import { registerPollRoute } from '../lib/api/routes/poll.ts';
 
 /**
  * Everything one function isolate needs, built from its env record on the first request and
@@ -19,7 +19,7 @@ import { registerPollRoute } from '../lib/routes/poll.ts';
  */
 export interface FunctionContext extends Core {
   workerId: string;
-  /** One budgeted poll (lib/poll.ts) with this isolate's worker id. */
+  /** One budgeted poll (lib/processing/poll.ts) with this isolate's worker id. */
   poll(): Promise<PollSummary>;
 }
 
@@ -29,7 +29,7 @@ export interface FunctionContextOptions {
   /** Task types beyond the built-in `simulate`. */
   handlers?: Record<string, TaskHandler>;
   logSink?: LogSink;
-  /** The peer address as the platform reports it (rate-limit identity; lib/client-identity.ts). */
+  /** The peer address as the platform reports it (rate-limit identity; lib/api/client-identity.ts). */
   clientAddress?: ClientAddress;
 }
 

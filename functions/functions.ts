@@ -1,9 +1,9 @@
 import { OpenAPIHono } from '@hono/zod-openapi';
-import { handleErrors } from '../lib/app.ts';
+import { handleErrors } from '../lib/api/app.ts';
 import type { EnvRecord } from '../lib/config.ts';
 import { AppError } from '../lib/errors.ts';
 import { createLogger } from '../lib/log.ts';
-import type { PollSummary } from '../lib/poll.ts';
+import type { PollSummary } from '../lib/processing/poll.ts';
 import { contextCache, type FunctionContext, type FunctionContextOptions } from './context.ts';
 
 /**

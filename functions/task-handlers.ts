@@ -1,4 +1,4 @@
-import type { TaskHandler } from '../lib/handlers.ts';
+import type { TaskHandler } from '../lib/processing/handlers.ts';
 
 /**
  * Task types the deployed functions run, besides the built-in `simulate`. The platform entry

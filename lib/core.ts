@@ -1,13 +1,13 @@
 import type { OpenAPIHono } from '@hono/zod-openapi';
-import { createApp } from './app.ts';
-import type { ClientAddress } from './client-identity.ts';
+import { createApp } from './api/app.ts';
+import type { ClientAddress } from './api/client-identity.ts';
 import type { Config } from './config.ts';
 import type { SqlDriver } from './db/driver.ts';
-import { createHandlerRegistry, type HandlerRegistry, type TaskHandler } from './handlers.ts';
+import { createHandlerRegistry, type HandlerRegistry, type TaskHandler } from './processing/handlers.ts';
 import type { Logger } from './log.ts';
 import type { RateLimiter } from './rate-limit/limiter.ts';
-import { TaskRepository } from './task-repository.ts';
-import { TaskService, type TaskServiceHooks } from './task-service.ts';
+import { TaskRepository } from './tasks/repository.ts';
+import { TaskService, type TaskServiceHooks } from './tasks/service.ts';
 
 /**
  * The wiring every adapter shares: from a config and a database driver, the repository, the

@@ -3,7 +3,7 @@ import type { ContentfulStatusCode } from 'hono/utils/http-status';
 
 /**
  * The one error type the HTTP layer knows: a status, a stable machine-readable `code` and a
- * human message. lib/app.ts turns it into `{"message", "code"}`; nothing else builds error
+ * human message. lib/api/app.ts turns it into `{"message", "code"}`; nothing else builds error
  * responses.
  */
 export class AppError extends HTTPException {

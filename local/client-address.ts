@@ -1,5 +1,5 @@
 import { getConnInfo } from '@hono/node-server/conninfo';
-import type { ClientAddress } from '../lib/client-identity.ts';
+import type { ClientAddress } from '../lib/api/client-identity.ts';
 
 /**
  * The socket's peer address under @hono/node-server. Requests that did not come through the

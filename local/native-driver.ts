@@ -67,7 +67,7 @@ export class NativeDriver implements SqlDriver {
 
 const utf8 = new TextDecoder();
 
-/** BLOB columns (text selected with CAST … AS BLOB, see task-repository.ts) become strings. */
+/** BLOB columns (text selected with CAST … AS BLOB, see lib/tasks/repository.ts) become strings. */
 function decodeRow(row: Record<string, unknown>): Row {
   for (const key in row) {
     const value = row[key];

@@ -3,16 +3,16 @@ import { pathToFileURL } from 'node:url';
 import { resolve } from 'node:path';
 import { loadConfig, redactUrl, type Config, type EnvRecord } from '../lib/config.ts';
 import { createCore, type Core } from '../lib/core.ts';
-import type { TaskHandler } from '../lib/handlers.ts';
+import type { TaskHandler } from '../lib/processing/handlers.ts';
 import { createLogger, type Logger, type LogSink } from '../lib/log.ts';
-import { processTask, releaseRequest, StopReason } from '../lib/process-task.ts';
-import type { Task } from '../lib/task-model.ts';
-import type { TaskRepository } from '../lib/task-repository.ts';
+import { processTask, releaseRequest, StopReason } from '../lib/processing/process-task.ts';
+import type { Task } from '../lib/tasks/model.ts';
+import type { TaskRepository } from '../lib/tasks/repository.ts';
 import { nodeClientAddress } from './client-address.ts';
 import { openDatabase } from './database.ts';
-import { Poller } from './poller.ts';
+import { Poller } from '../lib/processing/poller.ts';
 import { createIoredisRateLimiter } from './redis-rate-limit.ts';
-import { WorkerPool } from './worker-pool.ts';
+import { WorkerPool } from '../lib/processing/worker-pool.ts';
 
 /** Names the process holding a lease: host, pid and a random suffix (pids get reused). */
 export function makeWorkerId(): string {

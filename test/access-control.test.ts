@@ -1,9 +1,9 @@
 import { OpenAPIHono } from '@hono/zod-openapi';
 import type { ServerType } from '@hono/node-server';
 import { afterEach, describe, expect, it } from 'vitest';
-import { handleErrors } from '../lib/app.ts';
-import { bearerToken, requireBearer } from '../lib/auth.ts';
-import { lastForwardedFor, normalizeAddress } from '../lib/client-identity.ts';
+import { handleErrors } from '../lib/api/app.ts';
+import { bearerToken, requireBearer } from '../lib/api/auth.ts';
+import { lastForwardedFor, normalizeAddress } from '../lib/api/client-identity.ts';
 import { createLogger } from '../lib/log.ts';
 import { listen } from '../local/server.ts';
 import { captureLogs, testRuntime } from './rate-limit-helpers.ts';

@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { pathToFileURL } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { TaskJson } from '../lib/task-model.ts';
+import type { TaskJson } from '../lib/tasks/model.ts';
 import { useBundles } from './bundles.ts';
 import { sqldAvailable, useSqld } from './sqld.ts';
 

@@ -1,6 +1,6 @@
 import type { Miniflare } from 'miniflare';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { TaskJson } from '../lib/task-model.ts';
+import type { TaskJson } from '../lib/tasks/model.ts';
 import { startWorkerd, useBundles } from './bundles.ts';
 import { waitFor } from './helpers.ts';
 import { startUpstashRest, type UpstashRestFixture } from './fixtures/upstash-rest.ts';
@@ -103,9 +103,8 @@ describe.skipIf(!available)('Cloudflare Workers bundle in workerd', () => {
 });
 
 /**
- * Rate limiting in workerd over Upstash REST: the Web bundles swap @upstash/redis for
- * functions/upstash-script-client.ts (esbuild.config.mjs), so this is the test that it speaks
- * the protocol: a real Redis behind the REST fixture, @upstash/ratelimit's real scripts.
+ * Rate limiting in workerd over Upstash REST (lib/rate-limit/upstash-rest-client.ts): a real
+ * Redis behind the REST fixture, @upstash/ratelimit's real scripts.
  */
 const redisUp = await redisAvailable();
 

@@ -5,9 +5,9 @@ import { onTestFinished } from 'vitest';
 import { loadConfig, type Config, type EnvRecord } from '../lib/config.ts';
 import type { SqlDriver } from '../lib/db/driver.ts';
 import { createLogger } from '../lib/log.ts';
-import type { Task, TaskStatus } from '../lib/task-model.ts';
-import { TaskRepository } from '../lib/task-repository.ts';
-import { TaskService, type SubmitInput } from '../lib/task-service.ts';
+import type { Task, TaskStatus } from '../lib/tasks/model.ts';
+import { TaskRepository } from '../lib/tasks/repository.ts';
+import { TaskService, type SubmitInput } from '../lib/tasks/service.ts';
 import { openDatabase } from '../local/database.ts';
 import { createRuntime, type Runtime, type RuntimeOptions } from '../local/runtime.ts';
 

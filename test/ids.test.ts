@@ -1,6 +1,6 @@
 import { validate, version } from 'uuid';
 import { describe, expect, it } from 'vitest';
-import { newTaskId } from '../lib/ids.ts';
+import { newTaskId } from '../lib/tasks/ids.ts';
 
 describe('newTaskId', () => {
   it('makes valid, unique, strictly increasing UUIDv7s across pool refills', () => {

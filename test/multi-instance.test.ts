@@ -1,5 +1,5 @@
 import { afterEach, describe, expect, it } from 'vitest';
-import type { TaskJson } from '../lib/task-model.ts';
+import type { TaskJson } from '../lib/tasks/model.ts';
 import { waitFor } from './helpers.ts';
 import { killAll, postTask, startServe, type ServiceProcess } from './processes.ts';
 import { freePort, sqldAvailable, useSqld } from './sqld.ts';

@@ -1,9 +1,9 @@
 import { describe, expect, it } from 'vitest';
-import { createHandlerRegistry, abortableSleep } from '../lib/handlers.ts';
+import { createHandlerRegistry, abortableSleep } from '../lib/processing/handlers.ts';
 import { createLogger } from '../lib/log.ts';
-import { pollOnce } from '../lib/poll.ts';
-import { TaskRepository, type ClaimOptions } from '../lib/task-repository.ts';
-import type { Task } from '../lib/task-model.ts';
+import { pollOnce } from '../lib/processing/poll.ts';
+import { TaskRepository, type ClaimOptions } from '../lib/tasks/repository.ts';
+import type { Task } from '../lib/tasks/model.ts';
 import { newTask, openTestRepo, testConfig } from './helpers.ts';
 
 /** The database answers the first claim, then fails: a network blip to a remote libSQL. */

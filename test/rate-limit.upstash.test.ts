@@ -37,7 +37,7 @@ async function timedGet(runtime: Runtime): Promise<{ status: number; remaining: 
   return { status: response.status, remaining: response.headers.get('ratelimit-remaining'), ms: performance.now() - started };
 }
 
-describe.skipIf(!hasRedis)('Upstash REST backend (@upstash/redis over HTTP, fixture backed by real Redis)', () => {
+describe.skipIf(!hasRedis)('Upstash REST backend (over HTTP, fixture backed by real Redis)', () => {
   let fixture: UpstashRestFixture;
   afterEach(async () => fixture?.close());
 

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { ErrOptimisticLock } from '../lib/errors.ts';
-import type { TaskRepository } from '../lib/task-repository.ts';
-import type { TaskService } from '../lib/task-service.ts';
+import type { TaskRepository } from '../lib/tasks/repository.ts';
+import type { TaskService } from '../lib/tasks/service.ts';
 import { newTask } from './helpers.ts';
 
 /**

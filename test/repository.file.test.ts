@@ -1,5 +1,5 @@
 import { openDatabase } from '../local/database.ts';
-import { TaskRepository } from '../lib/task-repository.ts';
+import { TaskRepository } from '../lib/tasks/repository.ts';
 import { openTestRepo, tempDbUrl } from './helpers.ts';
 import { repositoryContract } from './repository.contract.ts';
 

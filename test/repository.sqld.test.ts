@@ -2,8 +2,8 @@ import { createClient } from '@libsql/client';
 import { describe } from 'vitest';
 import { ClientDriver } from '../lib/db/client-driver.ts';
 import { createLogger } from '../lib/log.ts';
-import { TaskRepository } from '../lib/task-repository.ts';
-import { TaskService } from '../lib/task-service.ts';
+import { TaskRepository } from '../lib/tasks/repository.ts';
+import { TaskService } from '../lib/tasks/service.ts';
 import { repositoryContract } from './repository.contract.ts';
 import { sqldAvailable, useSqld } from './sqld.ts';
 

@@ -1,8 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import { ErrOptimisticLock } from '../lib/errors.ts';
-import { abortableSleep, createHandlerRegistry, type TaskHandler } from '../lib/handlers.ts';
+import { abortableSleep, createHandlerRegistry, type TaskHandler } from '../lib/processing/handlers.ts';
 import { createLogger } from '../lib/log.ts';
-import { backoffMs, processTask, type ProcessDeps } from '../lib/process-task.ts';
+import { backoffMs, processTask, type ProcessDeps } from '../lib/processing/process-task.ts';
 import { newTask, openTestRepo, startRuntime, tempDbUrl, testConfig, waitFor, waitForStatus } from './helpers.ts';
 
 /** Leases, lost races, retries with backoff, timeouts and cancellation (issue 3). */

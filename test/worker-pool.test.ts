@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { abortableSleep, type TaskHandler } from '../lib/handlers.ts';
+import { abortableSleep, type TaskHandler } from '../lib/processing/handlers.ts';
 import { newTask, openTestRepo, startRuntime, waitFor, waitForStatus } from './helpers.ts';
 
 /** The local pool and poller: concurrency and queue bounds, wake-ups, draining a backlog. */

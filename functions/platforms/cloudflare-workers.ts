@@ -1,4 +1,4 @@
-import { cloudflareClientAddress } from '../../lib/client-identity.ts';
+import { cloudflareClientAddress } from '../../lib/api/client-identity.ts';
 import { envRecordFrom } from '../context.ts';
 import { createFunctions } from '../functions.ts';
 import { handlers } from '../task-handlers.ts';

@@ -3,7 +3,8 @@ import type { Logger } from '../log.ts';
 import { failOpen } from './fail-open.ts';
 import type { RateLimiter } from './limiter.ts';
 import { MemoryRateLimiter } from './memory.ts';
-import { createUpstashRestClient, UpstashRateLimiter, type ScriptClient } from './upstash.ts';
+import { UpstashRateLimiter, type ScriptClient } from './upstash.ts';
+import { UpstashRestClient } from './upstash-rest-client.ts';
 
 export type RateLimitConfig = Pick<Config, 'rateLimitPerMinute' | 'rateLimitPrefix' | 'rateLimitTimeoutMs' | 'upstashUrl' | 'upstashToken'>;
 
@@ -25,7 +26,7 @@ export function createRateLimiter(config: RateLimitConfig, logger: Logger, redis
   const chosen: RedisBackend | undefined =
     redis ??
     (config.upstashUrl && config.upstashToken
-      ? { backend: 'upstash', client: createUpstashRestClient({ url: config.upstashUrl, token: config.upstashToken, timeoutMs: config.rateLimitTimeoutMs }) }
+      ? { backend: 'upstash', client: new UpstashRestClient({ url: config.upstashUrl, token: config.upstashToken, timeoutMs: config.rateLimitTimeoutMs }) }
       : undefined);
   if (!chosen) return new MemoryRateLimiter({ limit: config.rateLimitPerMinute });
   const limiter = new UpstashRateLimiter({ client: chosen.client, backend: chosen.backend, limit: config.rateLimitPerMinute, prefix: config.rateLimitPrefix, close: chosen.close });

@@ -1,14 +1,11 @@
 import { Ratelimit } from '@upstash/ratelimit';
-// The Cloudflare build of the client: no `process` lookups and no `cache` fetch option (which
-// workerd rejects at older compatibility dates); plain fetch, so it serves Node and every
-// function platform alike. functions/' Web bundles alias this import to a two-command client.
-import { Redis } from '@upstash/redis/cloudflare';
 import { LIMIT_WINDOW_MS, type RateLimitDecision, type RateLimiter } from './limiter.ts';
 
 /**
  * The part of a Redis client @upstash/ratelimit's single-region sliding window calls:
  * `evalsha(sha, keys[], args[])` and, on NOSCRIPT, `eval(script, keys[], args[])`
- * (Upstash-style arrays). @upstash/redis has them; local/redis-rate-limit.ts adapts ioredis.
+ * (Upstash-style arrays). upstash-rest-client.ts speaks them over HTTP; local/redis-rate-limit.ts
+ * adapts ioredis.
  */
 export interface ScriptClient {
   evalsha(sha: string, keys: string[], args: unknown[]): Promise<unknown>;
@@ -68,27 +65,6 @@ export class UpstashRateLimiter implements RateLimiter {
   async close(): Promise<void> {
     await this.onClose?.();
   }
-}
-
-export interface UpstashRestOptions {
-  url: string;
-  token: string;
-  /** Each HTTP call is aborted after this long, so calls do not pile up while Redis is away. */
-  timeoutMs: number;
-}
-
-/** @upstash/redis over HTTP (UPSTASH_REDIS_REST_URL/_TOKEN), edge-safe. */
-export function createUpstashRestClient(options: UpstashRestOptions): ScriptClient {
-  return new Redis({
-    url: options.url,
-    token: options.token,
-    // One attempt: failOpen decides what a failure means, retries would only pile up.
-    retry: { retries: 0, backoff: () => 0 },
-    signal: () => AbortSignal.timeout(options.timeoutMs),
-    enableTelemetry: false,
-    enableAutoPipelining: false,
-    readYourWrites: false,
-  });
 }
 
 /** The ephemeral cache is a plain Map in the library; this one evicts its oldest entry. */

@@ -1,5 +1,5 @@
-import type { Logger } from './log.ts';
-import type { TaskJson } from './task-model.ts';
+import type { Logger } from '../log.ts';
+import type { TaskJson } from '../tasks/model.ts';
 
 /**
  * Handlers do the work. A handler receives the task (as clients see it, payload parsed) and a

@@ -1,11 +1,11 @@
 import type { Hono } from 'hono';
 import { bearerCheck, requireBearer } from './auth.ts';
 import { clientIdentity, type ClientAddress } from './client-identity.ts';
-import type { Config } from './config.ts';
-import type { Logger } from './log.ts';
-import type { RateLimiter } from './rate-limit/limiter.ts';
-import { rateLimit } from './rate-limit/middleware.ts';
-import { createRateLimiter } from './rate-limit/select.ts';
+import type { Config } from '../config.ts';
+import type { Logger } from '../log.ts';
+import type { RateLimiter } from '../rate-limit/limiter.ts';
+import { rateLimit } from '../rate-limit/middleware.ts';
+import { createRateLimiter } from '../rate-limit/select.ts';
 
 export interface AccessControlDeps {
   config: Config;
@@ -15,7 +15,7 @@ export interface AccessControlDeps {
    * (the Node adapter passes its ioredis limiter when REDIS_URL is set).
    */
   rateLimiter?: RateLimiter;
-  /** The peer address as the platform sees it; see lib/client-identity.ts. */
+  /** The peer address as the platform sees it; see client-identity.ts. */
   clientAddress?: ClientAddress;
 }
 

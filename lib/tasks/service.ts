@@ -1,11 +1,11 @@
-import type { Config } from './config.ts';
-import { AppError, conflict, ErrOptimisticLock, notFound } from './errors.ts';
+import type { Config } from '../config.ts';
+import { AppError, conflict, ErrOptimisticLock, notFound } from '../errors.ts';
 import { newTaskId } from './ids.ts';
-import type { Logger } from './log.ts';
-import type { Task, TaskStatus } from './task-model.ts';
-import type { TaskRepository, TaskStats } from './task-repository.ts';
+import type { Logger } from '../log.ts';
+import type { Task, TaskStatus } from './model.ts';
+import type { TaskRepository, TaskStats } from './repository.ts';
 
-/** A validated submit request (lib/routes/tasks.ts validates; this trusts its input). */
+/** A validated submit request (lib/api/routes/tasks.ts validates; this trusts its input). */
 export interface SubmitInput {
   title: string;
   description: string;

@@ -1,9 +1,9 @@
-import type { Config } from './config.ts';
-import { ErrOptimisticLock } from './errors.ts';
+import type { Config } from '../config.ts';
+import { ErrOptimisticLock } from '../errors.ts';
 import type { HandlerContext, HandlerRegistry } from './handlers.ts';
-import type { Logger } from './log.ts';
-import { taskToJson, type Task } from './task-model.ts';
-import type { TaskRepository, TransitionRequest } from './task-repository.ts';
+import type { Logger } from '../log.ts';
+import { taskToJson, type Task } from '../tasks/model.ts';
+import type { TaskRepository, TransitionRequest } from '../tasks/repository.ts';
 
 /**
  * Runs one claimed task to its next state: the step shared by the local pool and the

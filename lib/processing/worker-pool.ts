@@ -1,6 +1,6 @@
-import type { Logger } from '../lib/log.ts';
-import { StopReason, type Outcome, type TaskControl } from '../lib/process-task.ts';
-import type { Task } from '../lib/task-model.ts';
+import type { Logger } from '../log.ts';
+import { StopReason, type Outcome, type TaskControl } from './process-task.ts';
+import type { Task } from '../tasks/model.ts';
 
 /**
  * Runs one task to its next state (processTask). Through `control` it hands the pool its abort

@@ -1,6 +1,6 @@
-import type { Row, SqlDriver, SqlValue, Statement } from './db/driver.ts';
-import { ErrOptimisticLock } from './errors.ts';
-import { canTransition, STATUSES, type Task, type TaskStatus } from './task-model.ts';
+import type { Row, SqlDriver, SqlValue, Statement } from '../db/driver.ts';
+import { ErrOptimisticLock } from '../errors.ts';
+import { canTransition, STATUSES, type Task, type TaskStatus } from './model.ts';
 
 /**
  * All SQL for `tasks`, one operation per method. Every change after the claim goes through

@@ -4,14 +4,14 @@ import { HTTPException } from 'hono/http-exception';
 import type { ContentfulStatusCode } from 'hono/utils/http-status';
 import { applyAccessControl } from './access-control.ts';
 import type { ClientAddress } from './client-identity.ts';
-import type { Config } from './config.ts';
-import { AppError } from './errors.ts';
-import type { HandlerRegistry } from './handlers.ts';
-import type { Logger } from './log.ts';
-import type { RateLimiter } from './rate-limit/limiter.ts';
+import type { Config } from '../config.ts';
+import { AppError } from '../errors.ts';
+import type { HandlerRegistry } from '../processing/handlers.ts';
+import type { Logger } from '../log.ts';
+import type { RateLimiter } from '../rate-limit/limiter.ts';
 import { registerSystemRoutes } from './routes/system.ts';
 import { registerTaskRoutes } from './routes/tasks.ts';
-import type { TaskService } from './task-service.ts';
+import type { TaskService } from '../tasks/service.ts';
 
 export interface AppDeps {
   service: TaskService;

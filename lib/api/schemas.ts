@@ -1,5 +1,5 @@
 import { z } from '@hono/zod-openapi';
-import { STATUSES } from './task-model.ts';
+import { STATUSES } from '../tasks/model.ts';
 
 /**
  * Request and response schemas: the routes validate with them and GET /openapi.json documents

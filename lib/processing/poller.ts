@@ -1,6 +1,6 @@
-import type { Logger } from '../lib/log.ts';
-import type { Task } from '../lib/task-model.ts';
-import type { TaskRepository } from '../lib/task-repository.ts';
+import type { Logger } from '../log.ts';
+import type { Task } from '../tasks/model.ts';
+import type { TaskRepository } from '../tasks/repository.ts';
 import type { WorkerPool } from './worker-pool.ts';
 
 /** How long a submit's wake-up may wait for company when the poller was just busy. */

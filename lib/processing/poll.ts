@@ -1,4 +1,4 @@
-import type { Config } from './config.ts';
+import type { Config } from '../config.ts';
 import { processTask, StopReason, type Outcome, type ProcessDeps } from './process-task.ts';
 
 /**

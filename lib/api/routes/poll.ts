@@ -1,8 +1,8 @@
 import { createRoute, z, type OpenAPIHono } from '@hono/zod-openapi';
 import type { MiddlewareHandler } from 'hono';
 import { requireBearer } from '../auth.ts';
-import { AppError } from '../errors.ts';
-import type { PollSummary } from '../poll.ts';
+import { AppError } from '../../errors.ts';
+import type { PollSummary } from '../../processing/poll.ts';
 import { ErrorSchema } from '../schemas.ts';
 
 /**
@@ -46,7 +46,7 @@ export function registerPollRoute(app: OpenAPIHono, deps: PollRouteDeps): void {
 }
 
 /**
- * `Authorization: Bearer <CRON_SECRET>` (lib/auth.ts, constant time). Without a configured
+ * `Authorization: Bearer <CRON_SECRET>` (lib/api/auth.ts, constant time). Without a configured
  * secret the route is disabled (503), never open: an unauthenticated poll would let anyone
  * spend the function's time budget.
  */

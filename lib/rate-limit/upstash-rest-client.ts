@@ -1,32 +1,33 @@
+import type { ScriptClient } from './upstash.ts';
+
 /**
- * What the Web bundles use in place of `@upstash/redis`'s `Redis` (esbuild.config.mjs aliases
- * `@upstash/redis/cloudflare` to this file for them; the Node bundle and the tests of
- * lib/rate-limit keep the real client).
- *
- * Why: @upstash/ratelimit calls exactly two commands, `evalsha` and `eval`
- * (TOOLCHAIN.md), but the full client brings a class for each of ~250 commands: 17 KB of the
- * Workers bundle gzipped, which put it over its 100 KB budget. This speaks the same REST
- * protocol for those two: `POST <url>` with `["EVALSHA", sha, numkeys, ...keys, ...args]`,
+ * The Upstash REST client the rate limiter uses on every runtime: the two commands
+ * @upstash/ratelimit sends (`evalsha`, and `eval` after NOSCRIPT), over Upstash's REST
+ * protocol: `POST <url>` with `["EVALSHA", sha, numkeys, ...keys, ...args]`,
  * `Authorization: Bearer <token>`, answer `{"result"}` or `{"error"}`. Errors keep Upstash's
- * text, so `NOSCRIPT` still makes the limiter fall back to `eval`. The constructor takes the
- * options lib/rate-limit/upstash.ts passes; of them only `url`, `token` and `signal` matter
- * here (one attempt, no pipelining, no telemetry is what they ask for anyway).
+ * text, so `NOSCRIPT` still makes the limiter fall back to `eval`.
+ *
+ * Written here rather than using `@upstash/redis`, because that client brings a class for each
+ * of ~250 commands: measured 17 KB gzipped of the Workers bundle, whose budget is 100 KB
+ * (bench/README.md, "Bundle"). One attempt per call and no pipelining: failOpen
+ * (fail-open.ts) decides what a failure means, retries would only pile up.
  */
-export interface UpstashScriptClientOptions {
+export interface UpstashRestClientOptions {
   url: string;
   token: string;
-  signal?: () => AbortSignal;
+  /** Bounds each call (RATE_LIMIT_TIMEOUT_MS); the limiter fails open after it. */
+  timeoutMs: number;
 }
 
-export class Redis {
+export class UpstashRestClient implements ScriptClient {
   readonly #url: string;
   readonly #token: string;
-  readonly #signal: (() => AbortSignal) | undefined;
+  readonly #timeoutMs: number;
 
-  constructor(options: UpstashScriptClientOptions) {
+  constructor(options: UpstashRestClientOptions) {
     this.#url = options.url.replace(/\/+$/, '');
     this.#token = options.token;
-    this.#signal = options.signal;
+    this.#timeoutMs = options.timeoutMs;
   }
 
   evalsha(sha: string, keys: string[], args: unknown[]): Promise<unknown> {
@@ -42,7 +43,7 @@ export class Redis {
       method: 'POST',
       headers: { authorization: `Bearer ${this.#token}`, 'content-type': 'application/json' },
       body: JSON.stringify(command),
-      signal: this.#signal?.(),
+      signal: AbortSignal.timeout(this.#timeoutMs),
     });
     const body = (await response.json().catch(() => ({}))) as { result?: unknown; error?: string };
     if (body.error !== undefined) throw new Error(body.error);

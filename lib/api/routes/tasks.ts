@@ -1,8 +1,8 @@
 import { createRoute, type OpenAPIHono } from '@hono/zod-openapi';
-import { badRequest } from '../errors.ts';
-import { readJsonBody, validate } from '../http.ts';
+import { badRequest } from '../../errors.ts';
+import { readJsonBody, validate } from '../body.ts';
 import { ErrorSchema, ListTasksQuery, SubmitTaskBody, TaskIdParam, TaskListSchema, TaskSchema } from '../schemas.ts';
-import { taskToJson } from '../task-model.ts';
+import { taskToJson } from '../../tasks/model.ts';
 import type { AppDeps } from '../app.ts';
 
 const json = <T>(schema: T, description: string) => ({ description, content: { 'application/json': { schema } } });

@@ -4,6 +4,7 @@ import type { HandlerContext, HandlerRegistry } from './handlers.ts';
 import type { Logger } from '../log.ts';
 import { taskToJson, type Task } from '../tasks/model.ts';
 import type { TaskRepository, TransitionRequest } from '../tasks/repository.ts';
+import { TaskFailure } from './task-failure.ts';
 
 /**
  * Runs one claimed task to its next state: the step shared by the local pool and the
@@ -60,7 +61,8 @@ export function backoffMs(attempt: number, baseMs: number, maxMs: number, random
 const MAX_ERROR_LENGTH = 2000;
 
 function errorText(error: unknown): string {
-  const text = error instanceof Error ? `${error.name === 'Error' ? '' : `${error.name}: `}${error.message}` : String(error);
+  const plain = error instanceof Error && (error.name === 'Error' || error instanceof TaskFailure);
+  const text = error instanceof Error ? `${plain ? '' : `${error.name}: `}${error.message}` : String(error);
   return text.length > MAX_ERROR_LENGTH ? `${text.slice(0, MAX_ERROR_LENGTH)}…` : text;
 }
 
@@ -206,8 +208,11 @@ export function releaseRequest(task: Task): TransitionRequest {
 function failureTransition(task: Task, failure: unknown, deps: ProcessDeps): { request: TransitionRequest; outcome: Outcome } {
   const lastError = errorText(failure);
   const now = Date.now();
-  if (task.attempts < task.maxAttempts) {
-    const runAt = now + backoffMs(task.attempts, deps.config.backoffBaseMs, deps.config.backoffMaxMs);
+  const steer = failure instanceof TaskFailure ? failure : undefined;
+  if (task.attempts < task.maxAttempts && !steer?.permanent) {
+    const { backoffBaseMs, backoffMaxMs } = deps.config;
+    let runAt = now + backoffMs(task.attempts, backoffBaseMs, backoffMaxMs);
+    if (steer?.retryAt !== undefined && steer.retryAt > now) runAt = Math.min(steer.retryAt, now + backoffMaxMs);
     return { request: { task, to: 'pending', now, fields: { runAt, lastError, leaseExpiresAt: null } }, outcome: 'retried' };
   }
   return { request: { task, to: 'failed', now, fields: { lastError, completedAt: now, leaseExpiresAt: null } }, outcome: 'failed' };

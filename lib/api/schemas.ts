@@ -1,5 +1,5 @@
 import { z } from '@hono/zod-openapi';
-import { STATUSES } from '../tasks/model.ts';
+import { STATUSES } from '../tasks/states.ts';
 
 /**
  * Request and response schemas: the routes validate with them and GET /openapi.json documents

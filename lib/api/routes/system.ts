@@ -40,7 +40,7 @@ export function registerSystemRoutes(app: OpenAPIHono, deps: AppDeps): void {
 
   app.get('/readyz', async (c) => {
     try {
-      await deps.service.repo.driver.all('SELECT 1');
+      await deps.service.repo.ping();
     } catch (error) {
       deps.logger.warn('readiness check failed', { error });
       throw new AppError(503, 'not_ready', 'database is not reachable');

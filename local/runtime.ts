@@ -5,14 +5,15 @@ import { loadConfig, redactUrl, type Config, type EnvRecord } from '../lib/confi
 import { createCore, type Core } from '../lib/core.ts';
 import type { TaskHandler } from '../lib/processing/handlers.ts';
 import { createLogger, type Logger, type LogSink } from '../lib/log.ts';
-import { processTask, releaseRequest, StopReason } from '../lib/processing/process-task.ts';
+import { StopReason } from '../lib/processing/outcome.ts';
+import { Poller } from '../lib/processing/poller.ts';
+import { processTask, releaseTasks } from '../lib/processing/process-task.ts';
+import { WorkerPool } from '../lib/processing/worker-pool.ts';
 import type { Task } from '../lib/tasks/model.ts';
 import type { TaskRepository } from '../lib/tasks/repository.ts';
 import { nodeClientAddress } from './client-address.ts';
 import { openDatabase } from './database.ts';
-import { Poller } from '../lib/processing/poller.ts';
 import { createIoredisRateLimiter } from './redis-rate-limit.ts';
-import { WorkerPool } from '../lib/processing/worker-pool.ts';
 
 /** Names the process holding a lease: host, pid and a random suffix (pids get reused). */
 export function makeWorkerId(): string {
@@ -73,14 +74,13 @@ export async function createRuntime(options: RuntimeOptions = {}): Promise<Runti
     workers: config.workers,
     queueSize: config.queueSize,
     logger,
-    run: (task, control) => processTask(processDeps, task, undefined, control),
+    run: (task, control) => processTask(processDeps, task, control),
     onSlotFree: () => poller.slotFreed(),
   });
   const poller: Poller = new Poller({
     repo,
     pool,
     workerId,
-    intervalMs: config.pollIntervalSeconds * 1000,
     batchSize: config.pollBatchSize,
     leaseMs: config.leaseSeconds * 1000,
     logger,
@@ -93,7 +93,7 @@ export async function createRuntime(options: RuntimeOptions = {}): Promise<Runti
     poller,
     workerId,
     start: () => {
-      if (processing) poller.start();
+      if (processing) poller.start(config.pollIntervalSeconds * 1000);
     },
     shutdown: () =>
       (shutdownPromise ??= (async () => {
@@ -104,16 +104,6 @@ export async function createRuntime(options: RuntimeOptions = {}): Promise<Runti
         await driver.close();
       })()),
   };
-}
-
-/** Gives claimed-but-unstarted tasks back to pending, version-checked. */
-async function releaseTasks(repo: TaskRepository, tasks: Task[], logger: Logger): Promise<void> {
-  if (tasks.length === 0) return;
-  const results = await repo.transitionMany(
-    tasks.map(releaseRequest),
-  );
-  const released = results.filter((r) => r.ok).length;
-  logger.info('released unstarted tasks', { released, lost: results.length - released });
 }
 
 /** Loads `--handlers <module>`: a module exporting `handlers: Record<type, TaskHandler>`. */

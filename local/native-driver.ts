@@ -17,13 +17,13 @@ export class NativeDriver implements SqlDriver {
   readonly #db: Database.Database;
   readonly #cache = new Map<string, Prepared>();
 
-  constructor(path: string, options: { busyTimeoutMs?: number } = {}) {
+  constructor(path: string, options: { busyTimeoutMs?: number; description?: string } = {}) {
     const timeout = options.busyTimeoutMs ?? 5000;
     this.#db = new Database(path, { timeout });
     this.#db.exec(`PRAGMA busy_timeout = ${timeout}`);
     this.#db.exec('PRAGMA journal_mode = WAL');
     this.#db.exec('PRAGMA synchronous = NORMAL');
-    this.description = `file:${path}`;
+    this.description = options.description ?? path;
   }
 
   #prepare(sql: string): Prepared {

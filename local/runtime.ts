@@ -1,7 +1,7 @@
 import { hostname } from 'node:os';
 import { pathToFileURL } from 'node:url';
 import { resolve } from 'node:path';
-import { loadConfig, redactUrl, type Config, type EnvRecord } from '../lib/config.ts';
+import { loadConfig, type Config, type EnvRecord } from '../lib/config.ts';
 import { createCore, type Core } from '../lib/core.ts';
 import type { TaskHandler } from '../lib/processing/handlers.ts';
 import { createLogger, type Logger, type LogSink } from '../lib/log.ts';
@@ -113,8 +113,4 @@ export async function loadHandlersModule(path: string): Promise<Record<string, T
     throw new Error(`${path} must export \`handlers\`: an object mapping task type to an async function`);
   }
   return mod.handlers;
-}
-
-export function describeDatabase(config: Config): string {
-  return redactUrl(config.databaseUrl);
 }

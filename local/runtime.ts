@@ -50,7 +50,8 @@ export async function createRuntime(options: RuntimeOptions = {}): Promise<Runti
   const logger = createLogger(config.logLevel, options.logSink);
   const driver = await openDatabase({ url: config.databaseUrl, authToken: config.databaseAuthToken, fileDriver: options.fileDriver });
   const processing = options.processing ?? true;
-  // REDIS_URL: ioredis, which only Node has; otherwise createApp picks Upstash REST or memory.
+  // REDIS_URL: ioredis, which only Node has; without it lib/api/access-control.ts builds the
+  // limiter from config (Upstash REST or memory).
   const redisRateLimit = config.redisUrl ? createIoredisRateLimiter({ ...config, redisUrl: config.redisUrl }, logger) : undefined;
   const core = createCore({
     config,

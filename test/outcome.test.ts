@@ -19,7 +19,7 @@ function claimed(attempts: number, maxAttempts = 3): Task {
 
 const returned = (value: unknown): HandlerEnd => ({ kind: 'returned', value });
 const threw = (error: unknown): HandlerEnd => ({ kind: 'threw', error });
-const stopped = (kind: StopReason['kind'], message = kind): HandlerEnd => ({ kind: 'stopped', reason: new StopReason(kind, message) });
+const stopped = (kind: StopReason['kind'], message: string = kind): HandlerEnd => ({ kind: 'stopped', reason: new StopReason(kind, message) });
 
 describe('decideOutcome', () => {
   it('returned JSON → completed with the result as JSON text, lease and last error cleared', () => {

@@ -158,3 +158,13 @@ describe('validate and validationError', () => {
     expect(() => validate(z.string(), 1, 'bad_thing')).toThrow(expect.objectContaining({ code: 'bad_thing', status: 400 }));
   });
 });
+
+describe('validationError names a field only by the whole word', () => {
+  it('prefixes zod messages that merely contain the field name inside another word', () => {
+    const parsed = z.object({ id: z.string() }).safeParse({ id: 1 });
+    expect(parsed.success).toBe(false);
+    expect(validationError(parsed.error!, 'invalid_field').message).toMatch(/^id: Invalid input/);
+    const named = z.object({ title: z.string({ error: 'title is required' }) }).safeParse({});
+    expect(validationError(named.error!, 'invalid_field').message).toBe('title is required');
+  });
+});

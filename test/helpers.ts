@@ -67,7 +67,7 @@ export async function openTestRepo(url = tempDbUrl(), fileDriver: 'native' | 'cl
   return { driver, repo, service, close: () => driver.close() };
 }
 
-export function newTask(overrides: Partial<SubmitInput> = {}): SubmitInput {
+export function submitInput(overrides: Partial<SubmitInput> = {}): SubmitInput {
   return { title: 'title', description: 'description', type: 'simulate', ...overrides };
 }
 

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import type { TaskHandler } from '../lib/processing/handlers.ts';
 import type { WorkerPool } from '../lib/processing/worker-pool.ts';
-import { newTask, openTestRepo, startRuntime, waitFor, waitForStatus } from './helpers.ts';
+import { submitInput, openTestRepo, startRuntime, waitFor, waitForStatus } from './helpers.ts';
 
 /**
  * The local pool and poller: concurrency and queue bounds, wake-ups, draining a backlog,
@@ -60,7 +60,7 @@ describe('WorkerPool + Poller', () => {
       handlers: { track: gate.handler },
     });
     gate.watch(runtime.pool);
-    for (let i = 0; i < 40; i++) await runtime.service.submit(newTask({ type: 'track' }));
+    for (let i = 0; i < 40; i++) await runtime.service.submit(submitInput({ type: 'track' }));
     runtime.start();
     // With every handler held: the pool fills to 3 running + 2 queued, and that is all that is
     // claimed in the database, however many polls happen meanwhile.
@@ -90,7 +90,7 @@ describe('WorkerPool + Poller', () => {
     const runtime = await startRuntime({ env: { TASK_POLL_INTERVAL_SECONDS: '3600' } });
     runtime.start();
     await waitFor(() => runtime.poller.polls >= 1, 10_000, 'the start-up poll');
-    const { task } = await runtime.service.submit(newTask());
+    const { task } = await runtime.service.submit(submitInput());
     // The interval timer cannot fire within this wait: only the submit's wake-up can run it.
     await waitForStatus(runtime.repo, task.id, 'completed', 30_000);
   });
@@ -98,7 +98,7 @@ describe('WorkerPool + Poller', () => {
   it('drains a backlog larger than the batch size without waiting an interval per batch', async () => {
     const runtime = await startRuntime({ env: { TASK_POLL_INTERVAL_SECONDS: '3600', TASK_POLL_BATCH_SIZE: '5', TASK_WORKERS: '4', TASK_QUEUE_SIZE: '4' } });
     const { repo } = runtime;
-    for (let i = 0; i < 100; i++) await runtime.service.submit(newTask());
+    for (let i = 0; i < 100; i++) await runtime.service.submit(submitInput());
     runtime.start();
     // At least 20 claims of 5, and the hourly timer cannot fire within this wait.
     await waitFor(async () => (await repo.stats()).counts.completed === 100, 30_000, 'backlog drained');
@@ -109,7 +109,7 @@ describe('WorkerPool + Poller', () => {
   it('wakes for a delayed task when it is due, not an interval later, and not before', async () => {
     const runtime = await startRuntime({ env: { TASK_POLL_INTERVAL_SECONDS: '3600' } });
     runtime.start();
-    const { task } = await runtime.service.submit(newTask({ delaySeconds: 1 }));
+    const { task } = await runtime.service.submit(submitInput({ delaySeconds: 1 }));
     expect(task.runAt).toBeGreaterThan(task.createdAt);
     // Only the wake-up set for run_at can start it: the hourly timer cannot fire in this wait.
     const done = await waitForStatus(runtime.repo, task.id, 'completed', 30_000);
@@ -124,10 +124,10 @@ describe('WorkerPool + Poller', () => {
       handlers: { rec: async (task) => void order.push(task.title) },
     });
     const past = Date.now() - 10_000;
-    await runtime.service.submit(newTask({ type: 'rec', title: 'low-old', priority: 0, runAt: past }));
-    await runtime.service.submit(newTask({ type: 'rec', title: 'high', priority: 10 }));
-    await runtime.service.submit(newTask({ type: 'rec', title: 'low-new', priority: 0 }));
-    await runtime.service.submit(newTask({ type: 'rec', title: 'mid', priority: 5 }));
+    await runtime.service.submit(submitInput({ type: 'rec', title: 'low-old', priority: 0, runAt: past }));
+    await runtime.service.submit(submitInput({ type: 'rec', title: 'high', priority: 10 }));
+    await runtime.service.submit(submitInput({ type: 'rec', title: 'low-new', priority: 0 }));
+    await runtime.service.submit(submitInput({ type: 'rec', title: 'mid', priority: 5 }));
     runtime.start();
     await waitFor(() => order.length === 4, 5000, 'four runs');
     expect(order).toEqual(['high', 'mid', 'low-old', 'low-new']);
@@ -139,7 +139,7 @@ describe('WorkerPool + Poller', () => {
       env: { TASK_WORKERS: '2', TASK_QUEUE_SIZE: '5', TASK_POLL_BATCH_SIZE: '10', SHUTDOWN_TIMEOUT_SECONDS: '60' },
       handlers: { track: gate.handler },
     });
-    for (let i = 0; i < 10; i++) await runtime.service.submit(newTask({ type: 'track' }));
+    for (let i = 0; i < 10; i++) await runtime.service.submit(submitInput({ type: 'track' }));
     runtime.start();
     await waitFor(() => gate.started.length === 2 && runtime.pool.queued === 5, 10_000, 'two running, five queued');
     const shutdown = runtime.shutdown();

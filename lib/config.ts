@@ -39,6 +39,12 @@ export interface Config {
   maxBodyBytes: number;
   trustProxy: boolean;
   logLevel: LogLevel;
+  /** `GET /metrics` on the Node server (local/metrics.ts). */
+  metricsEnabled: boolean;
+  /** Bearer token for `/metrics`; when unset, API_TOKEN protects it (when that is set). */
+  metricsToken: string | undefined;
+  /** The database gauges are read at most once per this many seconds, however often scraped. */
+  metricsRefreshSeconds: number;
 }
 
 export class ConfigError extends Error {
@@ -102,6 +108,9 @@ const VARIABLES = {
   CRON_SECRET: z.string().min(16, { error: 'must be at least 16 characters' }).optional(),
   TRUST_PROXY: bool.default(false),
   LOG_LEVEL: z.enum(LEVEL_NAMES, { error: `must be one of ${LEVEL_NAMES.join(', ')}` }).default('info'),
+  METRICS_ENABLED: bool.default(true),
+  METRICS_TOKEN: z.string().min(16, { error: 'must be at least 16 characters' }).optional(),
+  METRICS_REFRESH_SECONDS: seconds(0, 3600).default(10),
 } as const;
 
 export const CONFIG_VARIABLES = Object.keys(VARIABLES) as (keyof typeof VARIABLES)[];
@@ -160,6 +169,9 @@ export function loadConfig(env: EnvRecord): Config {
     maxBodyBytes: v.MAX_BODY_BYTES,
     trustProxy: v.TRUST_PROXY,
     logLevel: v.LOG_LEVEL,
+    metricsEnabled: v.METRICS_ENABLED,
+    metricsToken: v.METRICS_TOKEN,
+    metricsRefreshSeconds: v.METRICS_REFRESH_SECONDS,
   };
 }
 

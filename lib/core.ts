@@ -6,6 +6,7 @@ import type { SqlDriver } from './db/driver.ts';
 import { GroupCommitDriver } from './db/group-commit.ts';
 import { createHandlerRegistry, type HandlerRegistry, type TaskHandler } from './processing/handlers.ts';
 import type { Logger } from './log.ts';
+import type { Metrics } from './metrics/metrics.ts';
 import type { RateLimiter } from './rate-limit/limiter.ts';
 import { TaskRepository } from './tasks/repository.ts';
 import { TaskService, type TaskServiceHooks } from './tasks/service.ts';
@@ -23,6 +24,8 @@ export interface CoreOptions {
   /** Task types beyond `simulate`. */
   handlers?: Record<string, TaskHandler>;
   hooks?: TaskServiceHooks;
+  /** Counters and timings (local/metrics.ts on Node); dropped when absent. */
+  metrics?: Metrics;
   rateLimiter?: RateLimiter;
   clientAddress?: ClientAddress;
 }
@@ -42,7 +45,7 @@ export function createCore(options: CoreOptions): Core {
   const repo = new TaskRepository(new GroupCommitDriver(driver));
   const handlers = createHandlerRegistry(config);
   for (const [type, handler] of Object.entries(options.handlers ?? {})) handlers.register(type, handler);
-  const service = new TaskService(repo, config, logger, options.hooks);
+  const service = new TaskService(repo, config, logger, options.hooks, { metrics: options.metrics });
   const app = createApp({ service, handlers, config, logger, rateLimiter: options.rateLimiter, clientAddress: options.clientAddress });
   return { config, logger, driver, repo, handlers, service, app };
 }

@@ -13,6 +13,8 @@ import type { Task } from '../lib/tasks/model.ts';
 import { nodeClientAddress } from './client-address.ts';
 import { openDatabase } from './database.ts';
 import { createIoredisRateLimiter } from './redis-rate-limit.ts';
+import { PromMetrics } from './metrics.ts';
+import { registerNodeRoutes } from './node-routes.ts';
 
 /** Names the process holding a lease: host, pid and a random suffix (pids get reused). */
 export function makeWorkerId(): string {
@@ -35,6 +37,8 @@ export interface RuntimeOptions {
  * pool and poller, and the Hono app. `serve` adds an HTTP server; `worker` does not.
  */
 export interface Runtime extends Core {
+  /** The prom-client metrics behind `GET /metrics`; absent when METRICS_ENABLED=false. */
+  metrics?: PromMetrics;
   pool: WorkerPool;
   poller: Poller;
   workerId: string;
@@ -54,10 +58,12 @@ export async function createRuntime(options: RuntimeOptions = {}): Promise<Runti
   const redisRateLimit = config.redisUrl ? createIoredisRateLimiter({ ...config, redisUrl: config.redisUrl }, logger) : undefined;
   // A task committed by this process (a submit, a retry, a follow-up) wakes the poller when due.
   const wakeFor = (task: Task) => (task.runAt <= Date.now() ? poller.wakeForSubmit() : poller.wakeAt(task.runAt));
+  const metrics = config.metricsEnabled ? new PromMetrics({ refreshSeconds: config.metricsRefreshSeconds, logger }) : undefined;
   const core = createCore({
     config,
     logger,
     driver,
+    metrics,
     handlers: options.handlers,
     rateLimiter: redisRateLimit?.limiter,
     clientAddress: nodeClientAddress,
@@ -67,8 +73,17 @@ export async function createRuntime(options: RuntimeOptions = {}): Promise<Runti
     },
   });
   const { repo } = core;
+  registerNodeRoutes(core.app, { config, service: core.service, metrics });
   const workerId = makeWorkerId();
-  const processDeps = { repo, handlers: core.handlers, config, logger: logger.child({ worker: workerId }), onFollowUps: (tasks: Task[]) => tasks.forEach(wakeFor) };
+  const processDeps = {
+    repo,
+    handlers: core.handlers,
+    config,
+    logger: logger.child({ worker: workerId }),
+    onFollowUps: (tasks: Task[]) => tasks.forEach(wakeFor),
+    metrics,
+    events: core.service.events,
+  };
 
   const pool: WorkerPool = new WorkerPool({
     workers: config.workers,
@@ -89,6 +104,7 @@ export async function createRuntime(options: RuntimeOptions = {}): Promise<Runti
   let shutdownPromise: Promise<void> | undefined;
   return {
     ...core,
+    metrics,
     pool,
     poller,
     workerId,

@@ -9,6 +9,7 @@ import { AppError } from '../errors.ts';
 import type { Logger } from '../log.ts';
 import { registerSystemRoutes } from './routes/system.ts';
 import { registerTaskRoutes } from './routes/tasks.ts';
+import { routePattern } from './route-pattern.ts';
 
 /**
  * The HTTP API, runtime-agnostic: `app.fetch(Request) → Response` on Node (local/server.ts)
@@ -17,15 +18,18 @@ import { registerTaskRoutes } from './routes/tasks.ts';
 export function createApp(deps: AppDeps): OpenAPIHono {
   const app = createOpenApiApp();
   const { logger } = deps;
+  const { metrics } = deps.service;
 
   app.use(async (c, next) => {
     const started = performance.now();
     await next();
+    const ms = performance.now() - started;
+    metrics.httpRequest(c.req.method, routePattern(c), c.res.status, ms / 1000);
     logger.info('request', {
       method: c.req.method,
       path: c.req.path,
       status: c.res.status,
-      duration_ms: Math.round((performance.now() - started) * 100) / 100,
+      duration_ms: Math.round(ms * 100) / 100,
     });
   });
 

@@ -1,6 +1,8 @@
 import type { Config } from '../config.ts';
 import { ErrOptimisticLock } from '../errors.ts';
 import type { Logger } from '../log.ts';
+import { NO_METRICS, type Metrics } from '../metrics/metrics.ts';
+import type { TaskEvents } from '../tasks/events.ts';
 import { taskToJson, type Task } from '../tasks/model.ts';
 import { transitioned, type TaskRepository } from '../tasks/repository.ts';
 import { buildTask } from '../tasks/service.ts';
@@ -28,6 +30,10 @@ export interface ProcessDeps {
   logger: Logger;
   /** Follow-up tasks were committed (the local poller wakes for them, like for a submit). */
   onFollowUps?(tasks: Task[]): void;
+  /** Counts each attempt's outcome and timings (lib/metrics/); none by default. */
+  metrics?: Metrics;
+  /** Told of every final state written, so `?wait=` requests in this process answer at once. */
+  events?: TaskEvents;
 }
 
 /**
@@ -54,9 +60,15 @@ export async function processTask(deps: ProcessDeps, claimed: Task, control: Tas
   const heartbeat = new Heartbeat({ repo: deps.repo, task: claimed, leaseMs: config.leaseSeconds * 1000, onLost: stopper.abort, log });
   const timeout = setTimeout(() => stopper.abort(new StopReason('timeout', `timed out after ${config.timeoutSeconds}s`)), config.timeoutSeconds * 1000);
 
+  const handlerStarted = performance.now();
   const end = await runHandler(deps.handlers, claimed, stopper, log);
+  const handlerSeconds = (performance.now() - handlerStarted) / 1000;
   clearTimeout(timeout);
   control.handlerDone?.();
+  const report = (outcome: Outcome): Outcome => {
+    reportAttempt(deps, claimed, outcome, handlerSeconds);
+    return outcome;
+  };
 
   const decide = (task: Task): Decision => withFollowUps(deps, decideOutcome(task, end, config, Date.now()));
   const decision = decide(heartbeat.task);
@@ -64,7 +76,7 @@ export async function processTask(deps: ProcessDeps, claimed: Task, control: Tas
     await heartbeat.settle();
     if (decision.outcome === 'cancelled') log().info('task cancelled while running');
     else log().warn('lease lost: result discarded');
-    return decision.outcome;
+    return report(decision.outcome);
   }
 
   let followUps: Task[] = [];
@@ -79,9 +91,12 @@ export async function processTask(deps: ProcessDeps, claimed: Task, control: Tas
   );
   if (written === 'lost') {
     log().warn('task changed while running: result discarded', { outcome: decision.outcome });
-    return 'lost';
+    return report('lost');
   }
-  if (followUps.length > 0) deps.onFollowUps?.(followUps);
+  if (followUps.length > 0) {
+    for (const task of followUps) deps.metrics?.tasksSubmitted(task.type, 1);
+    deps.onFollowUps?.(followUps);
+  }
   // The common outcome must not build a child logger only for a level that is off.
   const infoOn = deps.logger.level === 'debug' || deps.logger.level === 'info';
   if (decision.outcome === 'completed' || decision.outcome === 'released') {
@@ -89,7 +104,16 @@ export async function processTask(deps: ProcessDeps, claimed: Task, control: Tas
   } else {
     log().warn(decision.outcome === 'failed' ? 'task failed' : 'task will be retried', { error: decision.error, run_at: written.runAt });
   }
-  return decision.outcome;
+  return report(decision.outcome);
+}
+
+/** Metrics for the attempt, and news of a final state for `?wait=` (lib/tasks/events.ts). */
+function reportAttempt(deps: ProcessDeps, claimed: Task, outcome: Outcome, handlerSeconds: number): void {
+  if (outcome === 'completed' || outcome === 'failed') deps.events?.finished(claimed.id);
+  const metrics = deps.metrics ?? NO_METRICS;
+  if (metrics === NO_METRICS) return;
+  const queueWaitSeconds = claimed.attempts === 1 && claimed.startedAt !== null ? Math.max(0, (claimed.startedAt - claimed.createdAt) / 1000) : null;
+  metrics.attemptFinished({ type: claimed.type, outcome, handlerSeconds, queueWaitSeconds });
 }
 
 /** Gives claimed tasks that never started back to pending, version-checked. */

@@ -5,6 +5,8 @@ import type { Logger } from '../log.ts';
 import { newTask, type Task } from './model.ts';
 import type { TaskStatus } from './states.ts';
 import type { ListFilter, TaskRepository, TaskStats, TransitionFields } from './repository.ts';
+import { NO_METRICS, type Metrics } from '../metrics/metrics.ts';
+import { TaskEvents } from './events.ts';
 
 /** A validated submit request (lib/api/routes/tasks.ts validates; this trusts its input). */
 export interface SubmitInput {
@@ -31,18 +33,38 @@ export interface TaskServiceHooks {
   onCancelled?(task: Task): void;
 }
 
+/** Who hears about the service's writes: counters (lib/metrics/) and waiters (events.ts). */
+export interface TaskObservers {
+  metrics?: Metrics;
+  events?: TaskEvents;
+}
+
+const FINAL: ReadonlySet<TaskStatus> = new Set(['completed', 'failed', 'cancelled']);
+/** Re-reads of a waited-for task back off from 50 ms to 1 s: changes made by other processes show within a second. */
+const WAIT_REREAD_MS = { first: 50, max: 1000 };
+
 /** The use cases behind the HTTP API, independent of HTTP. */
 export class TaskService {
   readonly repo: TaskRepository;
   readonly #config: Pick<Config, 'maxAttempts' | 'maxPending'>;
   readonly #logger: Logger;
   readonly hooks: TaskServiceHooks;
+  readonly metrics: Metrics;
+  readonly events: TaskEvents;
 
-  constructor(repo: TaskRepository, config: Pick<Config, 'maxAttempts' | 'maxPending'>, logger: Logger, hooks: TaskServiceHooks = {}) {
+  constructor(
+    repo: TaskRepository,
+    config: Pick<Config, 'maxAttempts' | 'maxPending'>,
+    logger: Logger,
+    hooks: TaskServiceHooks = {},
+    observers: TaskObservers = {},
+  ) {
     this.repo = repo;
     this.#config = config;
     this.#logger = logger;
     this.hooks = hooks;
+    this.metrics = observers.metrics ?? NO_METRICS;
+    this.events = observers.events ?? new TaskEvents();
   }
 
   async submit(input: SubmitInput, idempotencyKey?: string): Promise<SubmitResult> {
@@ -52,6 +74,7 @@ export class TaskService {
     const inserted = await this.repo.insert(task, requestHash, this.#config.maxPending);
     if (inserted) {
       this.#logger.debug('task submitted', { task_id: task.id, type: task.type });
+      this.metrics.tasksSubmitted(task.type, 1);
       this.hooks.onSubmitted?.(task);
       return { task, replayed: false };
     }
@@ -81,6 +104,28 @@ export class TaskService {
     return this.repo.stats();
   }
 
+  /**
+   * The task once it is final (completed, failed, cancelled) or `seconds` have passed, whichever
+   * is first (`GET /tasks/:id?wait=N`). A final write by this process wakes the wait at once
+   * (events.ts); other writers are seen by re-reading with a backoff.
+   */
+  async waitUntilFinal(id: string, seconds: number): Promise<Task> {
+    const deadline = Date.now() + seconds * 1000;
+    for (let delay = WAIT_REREAD_MS.first; ; delay = Math.min(delay * 2, WAIT_REREAD_MS.max)) {
+      const left = deadline - Date.now();
+      const wait = left > 0 ? this.events.next(id, Math.min(delay, left)) : undefined;
+      const task = await this.get(id).catch((error: unknown) => {
+        wait?.cancel();
+        throw error;
+      });
+      if (!wait || FINAL.has(task.status) || Date.now() >= deadline) {
+        wait?.cancel();
+        return task;
+      }
+      await wait.woken;
+    }
+  }
+
   /** pending or in_progress → cancelled. A running handler is asked to stop via its signal. */
   cancel(id: string): Promise<Task> {
     return this.#transitionLatest(id, (task) => {
@@ -90,6 +135,8 @@ export class TaskService {
       throw conflict(`task is already ${task.status}`, 'task_finished');
     }).then((task) => {
       this.#logger.info('task cancelled', { task_id: task.id });
+      this.metrics.taskCancelled(task.type);
+      this.events.finished(task.id);
       this.hooks.onCancelled?.(task);
       return task;
     });
@@ -104,6 +151,7 @@ export class TaskService {
       throw conflict(`only failed or cancelled tasks can be retried (task is ${task.status})`, 'task_not_retryable');
     }).then((task) => {
       this.#logger.info('task retried', { task_id: task.id });
+      this.metrics.taskRetried(task.type);
       this.hooks.onSubmitted?.(task);
       return task;
     });

@@ -1,0 +1,51 @@
+/**
+ * In-process news of tasks reaching a final state (completed, failed, cancelled), for
+ * `GET /tasks/:id?wait=N`: a waiter parked here is woken the moment this process writes the
+ * final state (lib/processing/process-task.ts for handler outcomes, service.ts for cancels),
+ * instead of on its next re-read. Transitions made by other processes or other function
+ * instances never arrive here; TaskService.waitUntilFinal re-reads with a backoff for them.
+ *
+ * The hot path pays one Map lookup per final transition; nothing is kept for tasks nobody
+ * waits for.
+ */
+export class TaskEvents {
+  readonly #waiters = new Map<string, Set<() => void>>();
+
+  /** A task reached a final state in this process: wake everyone waiting for it. */
+  finished(id: string): void {
+    const waiters = this.#waiters.get(id);
+    if (!waiters) return;
+    this.#waiters.delete(id);
+    for (const wake of waiters) wake();
+  }
+
+  /**
+   * Parks until `finished(id)` or `ms` pass, whichever is first (resolves true when woken).
+   * Register before reading the task, so a transition between the read and the wait is not
+   * missed; `cancel()` when the read shows there is nothing to wait for.
+   */
+  next(id: string, ms: number): { woken: Promise<boolean>; cancel(): void } {
+    let settle!: (woken: boolean) => void;
+    const woken = new Promise<boolean>((resolve) => (settle = resolve));
+    let waiters = this.#waiters.get(id);
+    if (!waiters) this.#waiters.set(id, (waiters = new Set()));
+    const set = waiters;
+    const done = (wasWoken: boolean) => {
+      clearTimeout(timer);
+      set.delete(wake);
+      if (set.size === 0 && this.#waiters.get(id) === set) this.#waiters.delete(id);
+      settle(wasWoken);
+    };
+    const wake = () => done(true);
+    const timer = setTimeout(() => done(false), ms);
+    set.add(wake);
+    return { woken, cancel: () => done(false) };
+  }
+
+  /** How many waits are parked (for tests and metrics). */
+  get waiting(): number {
+    let n = 0;
+    for (const set of this.#waiters.values()) n += set.size;
+    return n;
+  }
+}

@@ -1,0 +1,200 @@
+import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
+import type { Logger } from '../lib/log.ts';
+import type { AttemptReport, Metrics } from '../lib/metrics/metrics.ts';
+import type { TaskStats } from '../lib/tasks/repository.ts';
+import { STATUSES } from '../lib/tasks/states.ts';
+
+/**
+ * lib/metrics/metrics.ts's Metrics with prom-client, one Registry per runtime (tests run
+ * several runtimes in one process; the global registry would refuse a second set of names).
+ *
+ * Counters and histograms are bumped in memory on the hot path; label children are cached
+ * per type so a report is a Map lookup and an add, not a label-hash per call. The gauges
+ * read from the database (tasks by status, oldest pending age) are refreshed on a scrape,
+ * at most once per METRICS_REFRESH_SECONDS, with concurrent scrapes sharing one read.
+ */
+
+/** 1 ms … 1 h: handlers and queue waits range from no-ops to long jobs. */
+const TASK_SECONDS_BUCKETS = [0.001, 0.005, 0.01, 0.05, 0.1, 0.5, 1, 2.5, 5, 10, 30, 60, 300, 900, 3600];
+/** 0.5 ms … 10 s: API requests, including `?wait=` holds up to 60 s in the +Inf bucket. */
+const HTTP_SECONDS_BUCKETS = [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 10];
+
+export interface PromMetricsOptions {
+  refreshSeconds: number;
+  logger: Logger;
+  /** Process metrics (CPU, memory, event loop lag, GC); on by default. */
+  processMetrics?: boolean;
+}
+
+export class PromMetrics implements Metrics {
+  readonly registry = new Registry();
+  readonly #refreshMs: number;
+  readonly #logger: Logger;
+  #stats: (() => Promise<TaskStats>) | undefined;
+  #waiting: (() => number) | undefined;
+  #last: { at: number; stats: TaskStats } | undefined;
+  #reads = 0;
+  #reading: Promise<TaskStats | undefined> | undefined;
+
+  readonly #submitted: Counter<'type'>;
+  readonly #completed: Counter<'type'>;
+  readonly #failed: Counter<'type'>;
+  readonly #retried: Counter<'type' | 'source'>;
+  readonly #cancelled: Counter<'type'>;
+  readonly #handlerSeconds: Histogram<'type'>;
+  readonly #queueWaitSeconds: Histogram<'type'>;
+  readonly #httpSeconds: Histogram<'method' | 'route' | 'status'>;
+  readonly #children = new Map<string, TypeChildren>();
+
+  constructor(options: PromMetricsOptions) {
+    this.#refreshMs = options.refreshSeconds * 1000;
+    this.#logger = options.logger;
+    const registers = [this.registry];
+    const counter = <L extends string>(name: string, help: string, labelNames: L[]) => new Counter<L>({ name, help, labelNames, registers });
+    this.#submitted = counter('task_pool_tasks_submitted_total', 'Tasks committed by a submit or as follow-ups (Idempotency-Key replays excluded).', ['type']);
+    this.#completed = counter('task_pool_tasks_completed_total', 'Attempts that ended completed.', ['type']);
+    this.#failed = counter('task_pool_tasks_failed_total', 'Tasks that failed for good (no attempts left, or a permanent failure).', ['type']);
+    this.#retried = counter(
+      'task_pool_tasks_retried_total',
+      'Tasks sent back to pending: source="attempt" after a failed attempt with attempts left, source="api" by POST /tasks/:id/retry.',
+      ['type', 'source'],
+    );
+    this.#cancelled = counter('task_pool_tasks_cancelled_total', 'Tasks cancelled through the API.', ['type']);
+    this.#handlerSeconds = new Histogram({ name: 'task_pool_handler_duration_seconds', help: 'Handler run time per attempt.', labelNames: ['type'], buckets: TASK_SECONDS_BUCKETS, registers });
+    this.#queueWaitSeconds = new Histogram({
+      name: 'task_pool_queue_wait_seconds',
+      help: 'created_at to started_at of first attempts (later attempts wait for their backoff on purpose).',
+      labelNames: ['type'],
+      buckets: TASK_SECONDS_BUCKETS,
+      registers,
+    });
+    this.#httpSeconds = new Histogram({
+      name: 'task_pool_http_request_duration_seconds',
+      help: 'HTTP request duration by method, route pattern and status.',
+      labelNames: ['method', 'route', 'status'],
+      buckets: HTTP_SECONDS_BUCKETS,
+      registers,
+    });
+
+    const self = this;
+    new Gauge({
+      name: 'task_pool_tasks',
+      help: `Tasks by status, read from the database at most once per refresh interval.`,
+      labelNames: ['status'],
+      registers,
+      async collect() {
+        const stats = await self.#readStats();
+        if (!stats) return;
+        for (const status of STATUSES) this.set({ status }, stats.counts[status] ?? 0);
+      },
+    });
+    new Gauge({
+      name: 'task_pool_oldest_pending_age_seconds',
+      help: 'Age of the oldest pending task (0 when none), from the same database read as task_pool_tasks.',
+      registers,
+      async collect() {
+        const stats = await self.#readStats();
+        if (!stats) return;
+        this.set(stats.oldestPendingCreatedAt === null ? 0 : Math.max(0, (Date.now() - stats.oldestPendingCreatedAt) / 1000));
+      },
+    });
+    new Gauge({
+      name: 'task_pool_waiting_requests',
+      help: 'GET /tasks/:id?wait= requests being held in this process.',
+      registers,
+      collect() {
+        this.set(self.#waiting?.() ?? 0);
+      },
+    });
+    if (options.processMetrics ?? true) collectDefaultMetrics({ register: this.registry });
+  }
+
+  /** Where the gauges come from (the service exists only after the metrics it reports to). */
+  observe(sources: { stats(): Promise<TaskStats>; waiting(): number }): void {
+    this.#stats = sources.stats;
+    this.#waiting = sources.waiting;
+  }
+
+  /** The exposition text (Prometheus text format 0.0.4) and its content type. */
+  async scrape(): Promise<{ text: string; contentType: string }> {
+    return { text: await this.registry.metrics(), contentType: this.registry.contentType };
+  }
+
+  tasksSubmitted(type: string, count: number): void {
+    this.#for(type).submitted.inc(count);
+  }
+
+  attemptFinished(report: AttemptReport): void {
+    const children = this.#for(report.type);
+    children.handlerSeconds.observe(report.handlerSeconds);
+    if (report.queueWaitSeconds !== null) children.queueWaitSeconds.observe(report.queueWaitSeconds);
+    if (report.outcome === 'completed') children.completed.inc();
+    else if (report.outcome === 'failed') children.failed.inc();
+    else if (report.outcome === 'retried') children.retriedByAttempt.inc();
+  }
+
+  taskCancelled(type: string): void {
+    this.#for(type).cancelled.inc();
+  }
+
+  taskRetried(type: string): void {
+    this.#for(type).retriedByApi.inc();
+  }
+
+  httpRequest(method: string, route: string, status: number, seconds: number): void {
+    this.#httpSeconds.labels(method, route, String(status)).observe(seconds);
+  }
+
+  #for(type: string): TypeChildren {
+    let children = this.#children.get(type);
+    if (!children) {
+      children = {
+        submitted: this.#submitted.labels(type),
+        completed: this.#completed.labels(type),
+        failed: this.#failed.labels(type),
+        retriedByAttempt: this.#retried.labels(type, 'attempt'),
+        retriedByApi: this.#retried.labels(type, 'api'),
+        cancelled: this.#cancelled.labels(type),
+        handlerSeconds: this.#handlerSeconds.labels(type),
+        queueWaitSeconds: this.#queueWaitSeconds.labels(type),
+      };
+      this.#children.set(type, children);
+    }
+    return children;
+  }
+
+  /** The last database read if fresh enough, else one new read shared by concurrent scrapes. */
+  #readStats(): Promise<TaskStats | undefined> {
+    if (!this.#stats) return Promise.resolve(undefined);
+    if (this.#last && Date.now() - this.#last.at < this.#refreshMs) return Promise.resolve(this.#last.stats);
+    const read = this.#stats;
+    this.#reads++;
+    return (this.#reading ??= read()
+      .then((stats) => {
+        this.#last = { at: Date.now(), stats };
+        return stats;
+      })
+      .catch((error: unknown) => {
+        // Counters still answer; the gauges keep their last values (or stay absent).
+        this.#logger.warn('metrics: reading task counts failed', { error });
+        return this.#last?.stats;
+      })
+      .finally(() => (this.#reading = undefined)));
+  }
+
+  /** How many database reads the gauges have made (tests of the refresh interval read it). */
+  get databaseReads(): number {
+    return this.#reads;
+  }
+}
+
+interface TypeChildren {
+  submitted: { inc(n?: number): void };
+  completed: { inc(n?: number): void };
+  failed: { inc(n?: number): void };
+  retriedByAttempt: { inc(n?: number): void };
+  retriedByApi: { inc(n?: number): void };
+  cancelled: { inc(n?: number): void };
+  handlerSeconds: { observe(value: number): void };
+  queueWaitSeconds: { observe(value: number): void };
+}

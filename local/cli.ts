@@ -2,11 +2,12 @@ import { Command } from 'commander';
 import { ConfigError, loadConfig } from '../lib/config.ts';
 import { createLogger } from '../lib/log.ts';
 import { pollOnce, pollOptionsFromConfig } from '../lib/processing/poll.ts';
+import { registerTaskCommands } from './cli-tasks.ts';
 import { migrateDatabase } from './database.ts';
 import { handleSignals, listen, logStartup } from './server.ts';
 import { createRuntime, loadHandlersModule, type RuntimeOptions } from './runtime.ts';
 
-/** `task-pool serve | worker | migrate | poll --once`. Configuration comes from the environment. */
+/** `task-pool serve | worker | migrate | poll --once | tasks …`. Configuration comes from the environment. */
 const program = new Command('task-pool')
   .description('A durable task queue: REST API, libSQL storage, fixed-concurrency worker pool.')
   .showHelpAfterError();
@@ -64,6 +65,8 @@ program
     await runtime.shutdown();
     process.stdout.write(`${JSON.stringify(summary)}\n`);
   });
+
+registerTaskCommands(program);
 
 program.parseAsync(process.argv).catch((error: unknown) => {
   if (error instanceof ConfigError) {

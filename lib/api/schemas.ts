@@ -111,3 +111,25 @@ export const StatsSchema = z
   .openapi('Stats');
 
 export const TaskIdParam = z.object({ id: z.string().openapi({ param: { name: 'id', in: 'path' } }) });
+
+export const MAX_WAIT_SECONDS = 60;
+
+/** `GET /tasks/:id?wait=N`: hold the answer until the task is final or N seconds pass. */
+export const GetTaskQuery = z.object({
+  wait: z
+    .string()
+    .optional()
+    .transform((value, ctx) => {
+      if (value === undefined) return 0;
+      if (!/^\d+(\.\d+)?$/.test(value) || Number(value) > MAX_WAIT_SECONDS) {
+        ctx.addIssue({ code: 'custom', message: `wait must be a number of seconds from 0 to ${MAX_WAIT_SECONDS}` });
+        return z.NEVER;
+      }
+      return Number(value);
+    })
+    .openapi({
+      param: { name: 'wait', in: 'query' },
+      type: 'number',
+      description: `Seconds (0..${MAX_WAIT_SECONDS}) to hold the request until the task is completed, failed or cancelled; then (or at once when final) the task is returned as usual. Default 0.`,
+    }),
+});

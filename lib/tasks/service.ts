@@ -107,9 +107,10 @@ export class TaskService {
   /**
    * The task once it is final (completed, failed, cancelled) or `seconds` have passed, whichever
    * is first (`GET /tasks/:id?wait=N`). A final write by this process wakes the wait at once
-   * (events.ts); other writers are seen by re-reading with a backoff.
+   * (events.ts); other writers are seen by re-reading with a backoff. A client that goes away
+   * (`signal`) ends the wait at the next re-read.
    */
-  async waitUntilFinal(id: string, seconds: number): Promise<Task> {
+  async waitUntilFinal(id: string, seconds: number, signal?: AbortSignal): Promise<Task> {
     const deadline = Date.now() + seconds * 1000;
     for (let delay = WAIT_REREAD_MS.first; ; delay = Math.min(delay * 2, WAIT_REREAD_MS.max)) {
       const left = deadline - Date.now();
@@ -118,7 +119,7 @@ export class TaskService {
         wait?.cancel();
         throw error;
       });
-      if (!wait || FINAL.has(task.status) || Date.now() >= deadline) {
+      if (!wait || FINAL.has(task.status) || Date.now() >= deadline || signal?.aborted) {
         wait?.cancel();
         return task;
       }

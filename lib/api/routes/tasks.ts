@@ -5,7 +5,7 @@ import { readJsonBody, validate } from '../body.ts';
 import type { AppDeps } from '../deps.ts';
 import { decodeCursor, encodeCursor } from '../cursor.ts';
 import { registerWithOwnBody } from '../openapi.ts';
-import { ErrorSchema, ListTasksQuery, SubmitTaskBody, TaskIdParam, TaskListSchema } from '../schemas.ts';
+import { ErrorSchema, GetTaskQuery, ListTasksQuery, SubmitTaskBody, TaskIdParam, TaskListSchema } from '../schemas.ts';
 
 const json = <T>(schema: T, description: string) => ({ description, content: { 'application/json': { schema } } });
 const errors = (...statuses: number[]) =>
@@ -23,9 +23,9 @@ const submitRoute = createRoute({
 const getRoute = createRoute({
   method: 'get',
   path: '/tasks/{id}',
-  summary: 'Get one task',
-  request: { params: TaskIdParam },
-  responses: { 200: json(TaskSchema, 'the task'), ...errors(401, 404, 429) },
+  summary: 'Get one task; with ?wait=N, once it is final or N seconds have passed',
+  request: { params: TaskIdParam, query: GetTaskQuery },
+  responses: { 200: json(TaskSchema, 'the task'), ...errors(400, 401, 404, 429) },
 });
 const listRoute = createRoute({
   method: 'get',
@@ -54,7 +54,12 @@ const IDEMPOTENCY_KEY = /^[\x21-\x7e]{1,200}$/;
 /** Every task route, by operation: functions/functions.ts deploys each as its own function. */
 export const TASK_ROUTES = { createTask: submitRoute, listTasks: listRoute, getTask: getRoute, cancelTask: cancelRoute, retryTask: retryRoute } as const;
 
-export function registerTaskRoutes(app: OpenAPIHono, deps: AppDeps): void {
+/**
+ * Registers the task routes. Returns the app typed with the routes `app.openapi` registered:
+ * lib/client/ builds its typed client from that type (`TaskRoutes`). The submit route reads
+ * its own body (registerWithOwnBody), so it is not in the type; the client types it by hand.
+ */
+export function registerTaskRoutes(app: OpenAPIHono, deps: AppDeps) {
   const { service, handlers, config } = deps;
 
   registerWithOwnBody(app, submitRoute, async (c) => {
@@ -86,20 +91,28 @@ export function registerTaskRoutes(app: OpenAPIHono, deps: AppDeps): void {
     return c.json(taskToJson(task), replayed ? 200 : 202);
   });
 
-  app.openapi(listRoute, async (c) => {
-    const query = c.req.valid('query');
-    const tasks = await service.list({
-      status: query.status,
-      type: query.type,
-      beforeId: query.cursor === undefined ? undefined : decodeCursor(query.cursor),
-      limit: query.limit + 1,
-    });
-    const page = tasks.slice(0, query.limit);
-    const next = tasks.length > query.limit ? encodeCursor(page[page.length - 1]!.id) : null;
-    return c.json({ count: page.length, tasks: page.map(taskToJson), next_cursor: next }, 200);
-  });
-
-  app.openapi(getRoute, async (c) => c.json(taskToJson(await service.get(c.req.valid('param').id)), 200));
-  app.openapi(cancelRoute, async (c) => c.json(taskToJson(await service.cancel(c.req.valid('param').id)), 200));
-  app.openapi(retryRoute, async (c) => c.json(taskToJson(await service.retry(c.req.valid('param').id)), 200));
+  return app
+    .openapi(listRoute, async (c) => {
+      const query = c.req.valid('query');
+      const tasks = await service.list({
+        status: query.status,
+        type: query.type,
+        beforeId: query.cursor === undefined ? undefined : decodeCursor(query.cursor),
+        limit: query.limit + 1,
+      });
+      const page = tasks.slice(0, query.limit);
+      const next = tasks.length > query.limit ? encodeCursor(page[page.length - 1]!.id) : null;
+      return c.json({ count: page.length, tasks: page.map(taskToJson), next_cursor: next }, 200);
+    })
+    .openapi(getRoute, async (c) => {
+      const { id } = c.req.valid('param');
+      const { wait } = c.req.valid('query');
+      const task = wait > 0 ? await service.waitUntilFinal(id, wait, c.req.raw.signal) : await service.get(id);
+      return c.json(taskToJson(task), 200);
+    })
+    .openapi(cancelRoute, async (c) => c.json(taskToJson(await service.cancel(c.req.valid('param').id)), 200))
+    .openapi(retryRoute, async (c) => c.json(taskToJson(await service.retry(c.req.valid('param').id)), 200));
 }
+
+/** The type of the app with the task routes, for hono/client (lib/client/). */
+export type TaskRoutes = ReturnType<typeof registerTaskRoutes>;

@@ -167,9 +167,9 @@ export class PromMetrics implements Metrics {
   #readStats(): Promise<TaskStats | undefined> {
     if (!this.#stats) return Promise.resolve(undefined);
     if (this.#last && Date.now() - this.#last.at < this.#refreshMs) return Promise.resolve(this.#last.stats);
-    const read = this.#stats;
+    if (this.#reading) return this.#reading;
     this.#reads++;
-    return (this.#reading ??= read()
+    return (this.#reading = this.#stats()
       .then((stats) => {
         this.#last = { at: Date.now(), stats };
         return stats;

@@ -1,0 +1,191 @@
+import { spawn } from 'node:child_process';
+import { describe, expect, it } from 'vitest';
+// The package's own export, as a user imports it (package.json "exports": "./client").
+import { createClient, isFinal, TaskPoolError } from 'task-pool/client';
+import type { TaskHandler } from '../lib/processing/handlers.ts';
+import { EXIT } from '../local/cli-tasks.ts';
+import { ROOT } from './processes.ts';
+import { freePort, waitFor } from './helpers.ts';
+import { serveRuntime } from './support/serve.ts';
+
+const TOKEN = 'api-token-0123456789';
+
+const handlers: Record<string, TaskHandler> = {
+  ok: async (task) => ({ echo: task.payload }),
+  boom: async () => {
+    throw new Error('boom');
+  },
+};
+
+const serve = (env: Record<string, string> = {}) => serveRuntime({ env: { API_TOKEN: TOKEN, ...env }, handlers });
+
+async function rejection(promise: Promise<unknown>): Promise<TaskPoolError> {
+  const error = await promise.then(
+    () => undefined,
+    (e: unknown) => e,
+  );
+  expect(error).toBeInstanceOf(TaskPoolError);
+  return error as TaskPoolError;
+}
+
+describe('typed client (task-pool/client) against a real server', () => {
+  it('submits, gets, waits, lists, cancels and retries', async () => {
+    const { url } = await serve();
+    const client = createClient(url, { token: TOKEN });
+
+    const { task, replayed } = await client.submit({ title: 'one', description: 'd', type: 'ok', payload: { n: 1 } }, { idempotencyKey: 'key-1' });
+    expect(replayed).toBe(false);
+    const again = await client.submit({ title: 'one', description: 'd', type: 'ok', payload: { n: 1 } }, { idempotencyKey: 'key-1' });
+    expect(again).toMatchObject({ replayed: true, task: { id: task.id } });
+
+    const done = await client.get(task.id, { wait: 30 });
+    expect(done.status).toBe('completed');
+    expect(done.result).toEqual({ echo: { n: 1 } });
+    expect((await client.get(task.id)).id).toBe(task.id);
+    expect(isFinal(await client.wait(task.id, 5))).toBe(true);
+
+    const later = (await client.submit({ title: 'later', description: 'd', type: 'ok', delay_seconds: 3600 })).task;
+    const timedOut = await client.wait(later.id, 0.2);
+    expect(timedOut.status).toBe('pending');
+    expect(isFinal(timedOut)).toBe(false);
+
+    const page = await client.list({ status: 'completed', limit: 1 });
+    expect(page).toMatchObject({ count: 1, next_cursor: null });
+    expect(page.tasks[0]!.id).toBe(task.id);
+    const all = await client.list({ limit: 1 });
+    expect(all.tasks[0]!.id).toBe(later.id);
+    expect((await client.list({ cursor: all.next_cursor! })).tasks.map((t) => t.id)).toEqual([task.id]);
+
+    expect((await client.cancel(later.id)).status).toBe('cancelled');
+    const retried = await client.retry(later.id);
+    expect(retried).toMatchObject({ status: 'pending', attempts: 0 });
+    const conflict = await rejection(client.retry(later.id));
+    expect(conflict).toMatchObject({ status: 409, code: 'task_not_retryable' });
+
+    // The raw hono/client, typed from the routes, is there too.
+    const raw = await client.api.tasks[':id'].$get({ param: { id: task.id }, query: {} });
+    expect(raw.status).toBe(200);
+  });
+
+  it('turns 400, 401, 404 and 429 into TaskPoolError with the server\'s code and Retry-After', async () => {
+    const { url } = await serve({ RATE_LIMIT_PER_MINUTE: '3' });
+    const client = createClient(url, { token: TOKEN });
+    expect(await rejection(client.get('no-such-task'))).toMatchObject({ status: 404, code: 'not_found', message: 'task not found' });
+    expect(await rejection(client.submit({ title: 't', description: 'd', type: 'nope' }))).toMatchObject({ status: 400, code: 'unknown_type' });
+    expect(await rejection(createClient(url).list())).toMatchObject({ status: 401, code: 'unauthorized' });
+    // The token's budget of 3: the get, the submit, this list; the next one is refused.
+    await client.list();
+    const limited = await rejection(client.list());
+    expect(limited).toMatchObject({ status: 429 });
+    expect(limited.retryAfter).toBeGreaterThan(0);
+  });
+});
+
+interface CliResult {
+  code: number | null;
+  stdout: string;
+  stderr: string;
+}
+
+/** Runs `task-pool tasks …` as a real process (the CLI entry point, through tsx). */
+function cli(args: string[], env: Record<string, string> = {}): Promise<CliResult> {
+  return new Promise((resolve, reject) => {
+    const { API_TOKEN: _a, TASK_POOL_TOKEN: _t, TASK_POOL_URL: _u, ...inherited } = process.env;
+    const proc = spawn('node', ['--import', 'tsx', 'local/cli.ts', 'tasks', ...args], { cwd: ROOT, env: { ...inherited, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+    let stdout = '';
+    let stderr = '';
+    proc.stdout.on('data', (c: Buffer) => (stdout += c.toString()));
+    proc.stderr.on('data', (c: Buffer) => (stderr += c.toString()));
+    proc.once('error', reject);
+    proc.once('close', (code) => resolve({ code, stdout, stderr }));
+  });
+}
+
+const json = <T>(result: CliResult): T => {
+  expect(result.code, result.stderr).toBe(EXIT.ok);
+  return JSON.parse(result.stdout) as T;
+};
+
+describe('task-pool tasks … against a real server', () => {
+  it('every command, as JSON and as a table', async () => {
+    const { url, runtime } = await serve();
+    const auth = ['--url', url, '--token', TOKEN];
+
+    const submitted = json<{ id: string; status: string }>(await cli(['submit', ...auth, '--json', '--title', 'a', '--description', 'b', '--type', 'ok', '--payload', '{"x":1}']));
+    expect(submitted.status).toBe('pending');
+    const [waitedTable, later, failing] = await Promise.all([
+      cli(['submit', ...auth, '--title', 'w', '--description', 'b', '--type', 'ok', '--wait', '20']),
+      cli(['submit', ...auth, '--json', '--title', 'later', '--description', 'b', '--type', 'ok', '--delay', '3600']).then((r) => json<{ id: string }>(r)),
+      cli(['submit', ...auth, '--json', '--title', 'f', '--description', 'b', '--type', 'boom', '--max-attempts', '1']).then((r) => json<{ id: string }>(r)),
+    ]);
+    expect(waitedTable.code, waitedTable.stderr).toBe(EXIT.ok);
+    expect(waitedTable.stdout).toMatch(/^status +completed$/m);
+    await waitFor(async () => (await runtime.repo.get(submitted.id))?.status === 'completed', 10_000, 'first task to complete');
+
+    const [got, gotTable, list, listTable, waitDone, waitFailed, waitTimeout] = await Promise.all([
+      cli(['get', submitted.id, ...auth, '--json']).then((r) => json<{ id: string; result: unknown }>(r)),
+      cli(['get', submitted.id, ...auth]),
+      cli(['list', ...auth, '--json', '--status', 'pending']).then((r) => json<{ count: number; tasks: { id: string }[] }>(r)),
+      cli(['list', ...auth, '--limit', '2']),
+      cli(['wait', submitted.id, ...auth, '--json']),
+      cli(['wait', failing.id, ...auth, '--timeout', '20']),
+      cli(['wait', later.id, ...auth, '--timeout', '0.2']),
+    ]);
+    expect(got).toMatchObject({ id: submitted.id, result: { echo: { x: 1 } } });
+    expect(gotTable.stdout).toMatch(new RegExp(`^id +${submitted.id}$`, 'm'));
+    expect(gotTable.stdout).toMatch(/^result +\{"echo":\{"x":1\}\}$/m);
+    expect(list.tasks.map((t) => t.id)).toEqual([later.id]);
+    expect(listTable.code).toBe(EXIT.ok);
+    expect(listTable.stdout.split('\n')[0]).toMatch(/^id +status +type +attempts +created_at +title$/);
+    expect(listTable.stdout).toMatch(/^2 tasks; next page: --cursor \S+$/m);
+    expect(waitDone.code).toBe(EXIT.ok);
+    expect(JSON.parse(waitDone.stdout)).toMatchObject({ status: 'completed' });
+    expect(waitFailed.code).toBe(EXIT.failed);
+    expect(waitFailed.stdout).toMatch(/^status +failed$/m);
+    expect(waitTimeout.code).toBe(EXIT.notFinal);
+    expect(waitTimeout.stdout).toMatch(/^status +pending$/m);
+
+    const cancelled = json<{ status: string }>(await cli(['cancel', later.id, ...auth, '--json']));
+    expect(cancelled.status).toBe('cancelled');
+    const retried = await cli(['retry', later.id, ...auth]);
+    expect(retried.code).toBe(EXIT.ok);
+    expect(retried.stdout).toMatch(/^status +pending$/m);
+
+    // The token and URL may come from the environment instead of flags.
+    const fromEnv = await cli(['get', submitted.id, '--json'], { TASK_POOL_URL: url, TASK_POOL_TOKEN: TOKEN });
+    expect(json<{ id: string }>(fromEnv).id).toBe(submitted.id);
+  }, 120_000);
+
+  it('errors: exit status and one message on stderr for 404, 401, 409, 400, 429, a usage error and no server', async () => {
+    const { url } = await serve();
+    const limited = await serve({ RATE_LIMIT_PER_MINUTE: '1' });
+    const closedPort = await freePort();
+    const [notFound, noToken, wrongToken, badType, usage, unreachable] = await Promise.all([
+      cli(['get', 'no-such-task', '--url', url, '--token', TOKEN]),
+      cli(['list', '--url', url]),
+      cli(['list', '--url', url, '--token', 'wrong-token-0123456789']),
+      cli(['submit', '--url', url, '--token', TOKEN, '--title', 't', '--description', 'd', '--type', 'nope']),
+      cli(['submit', '--url', url, '--token', TOKEN, '--title', 't', '--description', 'd', '--priority', 'high']),
+      cli(['list', '--url', `http://127.0.0.1:${closedPort}`]),
+    ]);
+    expect(notFound).toMatchObject({ code: EXIT.notFound, stdout: '', stderr: 'task-pool: 404 not_found: task not found\n' });
+    expect(noToken).toMatchObject({ code: EXIT.unauthorized, stderr: 'task-pool: 401 unauthorized: missing or invalid bearer token\n' });
+    expect(wrongToken.code).toBe(EXIT.unauthorized);
+    expect(badType).toMatchObject({ code: EXIT.invalid, stderr: 'task-pool: 400 unknown_type: unknown task type "nope"\n' });
+    expect(usage.code).toBe(EXIT.invalid);
+    expect(usage.stderr).toMatch(/priority must be a number/);
+    expect(unreachable.code).toBe(EXIT.error);
+    expect(unreachable.stderr).toMatch(/^task-pool: fetch failed/);
+
+    const task = json<{ id: string }>(await cli(['submit', '--url', url, '--token', TOKEN, '--json', '--title', 't', '--description', 'd', '--type', 'ok']));
+    await cli(['wait', task.id, '--url', url, '--token', TOKEN]);
+    const conflict = await cli(['cancel', task.id, '--url', url, '--token', TOKEN]);
+    expect(conflict).toMatchObject({ code: EXIT.conflict, stderr: 'task-pool: 409 task_finished: task is already completed\n' });
+
+    const first = await cli(['list', '--url', limited.url, '--token', TOKEN]);
+    expect(first.code).toBe(EXIT.ok);
+    const second = await cli(['list', '--url', limited.url, '--token', TOKEN]);
+    expect(second.code).toBe(EXIT.rateLimited);
+    expect(second.stderr).toMatch(/^task-pool: 429 rate_limited: .+ \(retry after \d+ s\)\n$/);
+  }, 120_000);
+});

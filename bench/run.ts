@@ -5,6 +5,7 @@ import { parseArgs } from 'node:util';
 import type { DriverCeiling } from './scenarios/driver.ts';
 import type { HttpResult } from './scenarios/http.ts';
 import type { LatencyResult } from './scenarios/latency.ts';
+import type { MetricsResult } from './scenarios/metrics.ts';
 import type { RemoteResult } from './scenarios/remote.ts';
 import type { ScaleResult } from './scenarios/scale.ts';
 import type { ThroughputResult } from './scenarios/throughput.ts';
@@ -22,7 +23,7 @@ import { currentLoad, describeMachine, summarise, type Summary } from './stats.t
  * Exit status: 1 when a trial failed or lost a task (an error), never because a figure missed
  * its target: --quick is CI's smoke test, and speed on a shared runner is not a verdict.
  */
-const SCENARIOS = ['driver', 'throughput', 'throughput-defaults', 'latency', 'http', 'scale-empty', 'scale-1m', 'remote'] as const;
+const SCENARIOS = ['driver', 'throughput', 'throughput-defaults', 'latency', 'http', 'scale-empty', 'scale-1m', 'remote', 'metrics'] as const;
 type Scenario = (typeof SCENARIOS)[number];
 
 const { values } = parseArgs({
@@ -158,6 +159,14 @@ add('raw sqld client: 100-row batches', '/s', pick<RemoteResult, 'raw_batch100_i
 add('sqld: enqueue, 50 concurrent submitters', '/s', pick<RemoteResult, 'enqueue_concurrent_per_s'>('remote', 'enqueue_concurrent_per_s'), undefined, { to: 'raw 100-row batches', ceiling: remoteBatch });
 add('sqld: processing (10 workers, no-op)', 'tasks/s', pick<RemoteResult, 'process_per_s'>('remote', 'process_per_s'),
   { text: '>= 2,000', ok: (m) => m >= 2000 }, { to: 'raw 100-row batches', ceiling: remoteBatch });
+
+add('metrics off: processing (10 workers, no-op)', 'tasks/s', pick<MetricsResult, 'process_off_per_s'>('metrics', 'process_off_per_s'));
+add('metrics on: processing', 'tasks/s', pick<MetricsResult, 'process_on_per_s'>('metrics', 'process_on_per_s'));
+add('  metrics on / off (same run)', 'x', pick<MetricsResult, 'on_off_ratio'>('metrics', 'on_off_ratio'), { text: '>= 0.95', ok: (m) => m >= 0.95 });
+add('metrics on + 200 parked ?wait=: processing', 'tasks/s', pick<MetricsResult, 'process_on_200_waiting_per_s'>('metrics', 'process_on_200_waiting_per_s'));
+add('  with 200 waiting / without', 'x', pick<MetricsResult, 'waiting_on_ratio'>('metrics', 'waiting_on_ratio'));
+add('GET /metrics, counts read per scrape, p99', 'ms', pick<MetricsResult, 'scrape_fresh_p99_ms'>('metrics', 'scrape_fresh_p99_ms'), { text: '<= 20', ok: (m) => m <= 20 });
+add('GET /metrics, counts cached, p99', 'ms', pick<MetricsResult, 'scrape_cached_p99_ms'>('metrics', 'scrape_cached_p99_ms'), { text: '<= 20', ok: (m) => m <= 20 });
 
 const fmt = (v: number) => (Number.isNaN(v) ? '-' : Math.abs(v) >= 100 ? Math.round(v).toLocaleString('en-US') : Math.abs(v) >= 10 ? v.toFixed(1) : v.toFixed(2));
 const table = [

@@ -14,6 +14,7 @@ const ALLOWED: Record<string, string[]> = {
   'lib/db': ['lib/db', 'lib/tasks/states.ts', 'lib/next-turn.ts'],
   'lib/rate-limit': ['lib/rate-limit', 'lib/errors.ts', 'lib/log.ts', 'lib/config.ts'],
   'lib/metrics': ['lib/metrics'],
+  'lib/client': ['lib/client', 'lib/api'],
 };
 
 function sources(dir: string): string[] {
@@ -39,6 +40,13 @@ describe('lib/ layers', () => {
       expect(violations).toEqual([]);
     });
   }
+
+  it('lib/client takes only types from the rest of lib/ (its run time is hono/client and fetch)', () => {
+    const valueImports = sources(join(ROOT, 'lib/client')).flatMap((file) =>
+      [...readFileSync(file, 'utf8').matchAll(/^import\s+(?!type\b)[^;]*?from\s*['"](\.{1,2}\/[^'"]+)['"]/gm)].map((m) => `${relative(ROOT, file)} imports ${m[1]}`),
+    );
+    expect(valueImports).toEqual([]);
+  });
 
   it('nothing in lib/ or functions/ imports local/', () => {
     const violations = [...sources(join(ROOT, 'lib')), ...sources(join(ROOT, 'functions'))].flatMap((file) =>

@@ -165,6 +165,12 @@ add('metrics on: processing', 'tasks/s', pick<MetricsResult, 'process_on_per_s'>
 add('  metrics on / off (same run)', 'x', pick<MetricsResult, 'on_off_ratio'>('metrics', 'on_off_ratio'), { text: '>= 0.95', ok: (m) => m >= 0.95 });
 add('metrics on + 200 parked ?wait=: processing', 'tasks/s', pick<MetricsResult, 'process_on_200_waiting_per_s'>('metrics', 'process_on_200_waiting_per_s'));
 add('  with 200 waiting / without', 'x', pick<MetricsResult, 'waiting_on_ratio'>('metrics', 'waiting_on_ratio'));
+add('  CPU per task, metrics off', 'µs', pick<MetricsResult, 'cpu_us_per_task_off'>('metrics', 'cpu_us_per_task_off'));
+add('  CPU per task, metrics on', 'µs', pick<MetricsResult, 'cpu_us_per_task_on'>('metrics', 'cpu_us_per_task_on'));
+add('  CPU per task, on + 200 waiting', 'µs', pick<MetricsResult, 'cpu_us_per_task_waiting'>('metrics', 'cpu_us_per_task_waiting'));
+add('  CPU off / on (rate ratio on a free core)', 'x', pick<MetricsResult, 'cpu_on_off_ratio'>('metrics', 'cpu_on_off_ratio'), { text: '>= 0.95', ok: (m) => m >= 0.95 });
+add('  metric calls per attempt', 'µs', pick<MetricsResult, 'metrics_us_per_attempt'>('metrics', 'metrics_us_per_attempt'));
+add('  metric calls per HTTP submit', 'µs', pick<MetricsResult, 'metrics_us_per_submit_request'>('metrics', 'metrics_us_per_submit_request'));
 add('GET /metrics, counts read per scrape, p99', 'ms', pick<MetricsResult, 'scrape_fresh_p99_ms'>('metrics', 'scrape_fresh_p99_ms'), { text: '<= 20', ok: (m) => m <= 20 });
 add('GET /metrics, counts cached, p99', 'ms', pick<MetricsResult, 'scrape_cached_p99_ms'>('metrics', 'scrape_cached_p99_ms'), { text: '<= 20', ok: (m) => m <= 20 });
 

@@ -1,5 +1,7 @@
 import { join } from 'node:path';
 import type { Config } from '../../lib/config.ts';
+import { PromMetrics } from '../../local/metrics.ts';
+import { createLogger } from '../../lib/log.ts';
 import { listen } from '../../local/server.ts';
 import { benchConfig, completions, countByStatus, noopProbe, NOOP_TYPE, startRuntime, tempDir, tinyPayload, type ScenarioOptions } from '../harness.ts';
 import { median, percentile, perSecond } from '../stats.ts';
@@ -20,7 +22,7 @@ export interface MetricsResult {
   rounds: number;
   process_off_per_s: number;
   process_on_per_s: number;
-  /** on / off, median of the per-round ratios. */
+  /** median(on) / median(off) rate. */
   on_off_ratio: number;
   process_on_200_waiting_per_s: number;
   waiting_on_ratio: number;
@@ -29,6 +31,22 @@ export interface MetricsResult {
   scrape_cached_p50_ms: number;
   scrape_cached_p99_ms: number;
   scrape_bytes: number;
+  /** Every round's rate per arm, in run order. */
+  rates: Record<Arm, number[]>;
+  /**
+   * CPU time of this process (user + system) per task processed, per arm, median over rounds.
+   * Less sensitive than wall-clock rates to other load on a shared machine.
+   */
+  cpu_us_per_task_off: number;
+  cpu_us_per_task_on: number;
+  cpu_us_per_task_waiting: number;
+  /** median(off) / median(on) CPU per task: the rate ratio if the process had the CPU to itself. */
+  cpu_on_off_ratio: number;
+  cpu: Record<Arm, number[]>;
+  /** The metric call one attempt makes (outcome, handler and queue-wait histograms), timed in a loop: µs. */
+  metrics_us_per_attempt: number;
+  /** The calls one HTTP submit adds (the request histogram, the submitted counter): µs. */
+  metrics_us_per_submit_request: number;
 }
 
 type Arm = 'off' | 'on' | 'waiting';
@@ -36,10 +54,13 @@ const WAITERS = 200;
 const SCRAPES = 200;
 
 export async function metricsCost(options: ScenarioOptions): Promise<MetricsResult> {
-  const n = options.quick ? 2000 : 20_000;
-  const rounds = options.quick ? 1 : 3;
+  // Short rounds, many of them: on a shared 2-core machine, drift between rounds is larger
+  // than the 5% being measured, and alternating arms spreads it over all three.
+  const n = options.quick ? 2000 : 10_000;
+  const rounds = options.quick ? 1 : 6;
   const orders: Arm[][] = [['off', 'on', 'waiting'], ['on', 'waiting', 'off'], ['waiting', 'off', 'on']];
   const rates: Record<Arm, number[]> = { off: [], on: [], waiting: [] };
+  const cpu: Record<Arm, number[]> = { off: [], on: [], waiting: [] };
   const { dir, remove } = tempDir();
   let scrapes: Pick<MetricsResult, 'scrape_fresh_p50_ms' | 'scrape_fresh_p99_ms' | 'scrape_cached_p50_ms' | 'scrape_cached_p99_ms' | 'scrape_bytes'> | undefined;
   try {
@@ -52,11 +73,23 @@ export async function metricsCost(options: ScenarioOptions): Promise<MetricsResu
           APP_PORT: '0',
         });
         const last = round === rounds - 1 && arm === 'on';
-        rates[arm].push(await processRound(config, n, arm === 'waiting', last ? async (url) => void (scrapes = await scrapeFigures(url, config)) : undefined));
+        const result = await processRound(config, n, arm === 'waiting', last ? async (url) => void (scrapes = await scrapeFigures(url, config)) : undefined);
+        rates[arm].push(result.rate);
+        cpu[arm].push(result.cpuUsPerTask);
       }
     }
-    const ratios = (a: Arm, b: Arm) => median(rates[a].map((rate, i) => rate / rates[b][i]!));
+    // Ratios of medians: one round disturbed by the machine moves a median less than it moves a per-round ratio.
+    const ratios = (a: Arm, b: Arm) => median(rates[a]) / median(rates[b]);
+    const calls = metricCallCosts();
     return {
+      rates,
+      cpu,
+      cpu_us_per_task_off: median(cpu.off),
+      cpu_us_per_task_on: median(cpu.on),
+      cpu_us_per_task_waiting: median(cpu.waiting),
+      cpu_on_off_ratio: median(cpu.off) / median(cpu.on),
+      metrics_us_per_attempt: calls.attempt,
+      metrics_us_per_submit_request: calls.submitRequest,
       tasks: n,
       rounds,
       process_off_per_s: median(rates.off),
@@ -72,7 +105,7 @@ export async function metricsCost(options: ScenarioOptions): Promise<MetricsResu
 }
 
 /** Enqueues n, processes them; returns tasks/s. `afterwards` runs with the processed database served over HTTP. */
-async function processRound(config: Config, n: number, withWaiters: boolean, afterwards?: (url: string) => Promise<void>): Promise<number> {
+async function processRound(config: Config, n: number, withWaiters: boolean, afterwards?: (url: string) => Promise<void>): Promise<{ rate: number; cpuUsPerTask: number }> {
   const api = await startRuntime(config, noopProbe(), false);
   for (let i = 0; i < n; i++) await api.service.submit({ title: 'bench', description: 'metrics', type: NOOP_TYPE, payload: tinyPayload(i) });
   await api.shutdown();
@@ -88,8 +121,10 @@ async function processRound(config: Config, n: number, withWaiters: boolean, aft
       parked.push(worker.service.waitUntilFinal(task.id, 60));
     }
   }
+  const cpu0 = process.cpuUsage();
   worker.start();
   const end = await completions(worker, n);
+  const cpuUsed = process.cpuUsage(cpu0);
   const rate = perSecond(n, end - probe.firstStart);
   if (withWaiters) {
     if (worker.service.events.waiting !== WAITERS) throw new Error(`expected ${WAITERS} parked waits, found ${worker.service.events.waiting}`);
@@ -107,7 +142,7 @@ async function processRound(config: Config, n: number, withWaiters: boolean, aft
     }
   }
   await worker.shutdown();
-  return rate;
+  return { rate, cpuUsPerTask: (cpuUsed.user + cpuUsed.system) / n };
 }
 
 async function timeScrapes(url: string): Promise<{ p50: number; p99: number; bytes: number }> {
@@ -143,4 +178,23 @@ async function scrapeFigures(url: string, config: Config) {
     server.close();
     await cachedRuntime.shutdown();
   }
+}
+
+/** µs of the metric calls processTask makes per attempt, and the request middleware plus TaskService.submit per HTTP submit. */
+function metricCallCosts(): { attempt: number; submitRequest: number } {
+  const metrics = new PromMetrics({ refreshSeconds: 10, logger: createLogger('silent'), processMetrics: false });
+  const time = (fn: (i: number) => void) => {
+    for (let i = 0; i < 20_000; i++) fn(i);
+    const loops = 200_000;
+    const t0 = performance.now();
+    for (let i = 0; i < loops; i++) fn(i);
+    return ((performance.now() - t0) * 1000) / loops;
+  };
+  return {
+    attempt: time((i) => metrics.attemptFinished({ type: NOOP_TYPE, outcome: 'completed', handlerSeconds: 0.0001 * (i % 13), queueWaitSeconds: 0.01 * (i % 5) })),
+    submitRequest: time((i) => {
+      metrics.tasksSubmitted(NOOP_TYPE, 1);
+      metrics.httpRequest('POST', '/tasks', 202, 0.001 + (i % 7) / 1000);
+    }),
+  };
 }

@@ -66,6 +66,22 @@ describe.skipIf(!available)('Cloudflare Workers bundle in workerd', () => {
     expect(done.result).toEqual({ slept_ms: 0 });
   });
 
+  it('?wait= holds a GET until the cron-triggered poll completes the task (re-reads: no in-process news on the edge)', async () => {
+    const created = await call('POST', '/tasks', { body: { title: 'wait', description: 'on the edge' } });
+    const id = created.body.id as string;
+    let answered = false;
+    const held = call('GET', `/tasks/${id}?wait=20`).finally(() => (answered = true));
+    // Nothing processes the task until scheduled() runs: the request must still be held.
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    expect(answered).toBe(false);
+    const worker = (await mf.getWorker()) as unknown as { scheduled(options: { cron?: string; scheduledTime?: Date }): Promise<{ outcome: string }> };
+    expect((await worker.scheduled({ cron: '* * * * *', scheduledTime: new Date() })).outcome).toBe('ok');
+    const { status, body } = await held;
+    expect(status).toBe(200);
+    expect(body.status).toBe('completed');
+    expect((await call('GET', `/tasks/${id}?wait=61`)).status).toBe(400);
+  });
+
   it('lists with a cursor, gets, cancels, and answers unknown ids with 404 JSON', async () => {
     const ids: string[] = [];
     for (let i = 0; i < 3; i++) ids.push((await call('POST', '/tasks', { body: { title: `t${i}`, description: 'd', delay_seconds: 3600 } })).body.id as string);

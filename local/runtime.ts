@@ -74,6 +74,8 @@ export async function createRuntime(options: RuntimeOptions = {}): Promise<Runti
   });
   const { repo } = core;
   registerNodeRoutes(core.app, { config, service: core.service, metrics });
+  // `?wait=` requests re-read what other processes wrote in one query per 250 ms (lib/tasks/events.ts).
+  core.service.events.shareRereads((ids) => repo.statuses(ids), 250);
   const workerId = makeWorkerId();
   const processDeps = {
     repo,

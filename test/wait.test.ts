@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import type { TaskHandler } from '../lib/processing/handlers.ts';
 import { createRuntime } from '../local/runtime.ts';
-import { testConfig, waitFor } from './helpers.ts';
+import { openTestRepo, submitInput, tempDbUrl, testConfig, waitFor } from './helpers.ts';
 import { serveRuntime } from './support/serve.ts';
 
 /** A handler that runs until the test opens its gate. */
@@ -65,7 +65,7 @@ describe('GET /tasks/:id?wait=N', () => {
     expect((await held).status).toBe('cancelled');
   }, 30_000);
 
-  it('sees a completion by another process sharing the database (re-reads with backoff)', async () => {
+  it('sees a completion by another runtime sharing the database (its shared re-reads)', async () => {
     const config = testConfig({ APP_PORT: '0' });
     // This server does not process; a second runtime on the same file does, and its events never reach this one.
     const g = gate();
@@ -82,6 +82,38 @@ describe('GET /tasks/:id?wait=N', () => {
     } finally {
       await worker.shutdown();
     }
+  }, 30_000);
+
+  it('without shared re-reads (functions), each wait re-reads on its own backoff and sees another writer', async () => {
+    const dbUrl = tempDbUrl();
+    const db = await openTestRepo(dbUrl);
+    try {
+      const { task } = await db.service.submit(submitInput());
+      expect(db.service.events.sharesRereads).toBe(false);
+      const held = db.service.waitUntilFinal(task.id, 30);
+      // Another service on the same database (its events never reach this one) cancels it.
+      const other = await openTestRepo(dbUrl);
+      try {
+        await waitFor(() => db.service.events.waiting === 1, 10_000, 'the wait to park');
+        await other.service.cancel(task.id);
+        expect((await held).status).toBe('cancelled');
+      } finally {
+        await other.close();
+      }
+    } finally {
+      await db.close();
+    }
+  }, 30_000);
+
+  it('ends the wait when the client goes away', async () => {
+    const { runtime, url } = await serveRuntime({ processing: false });
+    const task = await submit(url, { title: 't', description: 'd' });
+    const controller = new AbortController();
+    const held = fetch(`${url}/tasks/${task.id}?wait=60`, { signal: controller.signal }).catch((error: unknown) => error);
+    await waitFor(() => runtime.service.events.waiting === 1, 10_000, 'the request to park');
+    controller.abort();
+    await held;
+    await waitFor(() => runtime.service.events.waiting === 0, 10_000, 'the wait to end after the client left');
   }, 30_000);
 
   it('answers with the current state when the seconds pass first', async () => {

@@ -77,6 +77,7 @@ const SQL = {
     WHERE EXISTS (SELECT 1 FROM tasks WHERE id = ? AND version = ? AND status = ?)
     ON CONFLICT DO NOTHING`,
   get: `SELECT ${COLUMNS_READ} FROM tasks WHERE id = ?`,
+  status: 'SELECT status FROM tasks WHERE id = ?',
   getByKey: `SELECT ${COLUMNS_READ}, request_hash FROM tasks WHERE idempotency_key = ?`,
   stats: 'SELECT status, count(*) AS n FROM tasks GROUP BY status',
   oldestPending: "SELECT created_at FROM tasks WHERE status = 'pending' ORDER BY id LIMIT 1",
@@ -139,6 +140,19 @@ export class TaskRepository {
   async get(id: string): Promise<Task | null> {
     const rows = await this.#driver.all(SQL.get, [id]);
     return rows[0] ? rowToTask(rows[0]) : null;
+  }
+
+  /** Only the status: what a `?wait=` re-read needs (the whole row is read once it is final). */
+  async status(id: string): Promise<TaskStatus | null> {
+    const rows = await this.#driver.all(SQL.status, [id]);
+    return rows[0] ? (rows[0].status as TaskStatus) : null;
+  }
+
+  /** The statuses of up to 500 tasks in one query (ids not found are absent): shared `?wait=` re-reads. */
+  async statuses(ids: string[]): Promise<Map<string, TaskStatus>> {
+    if (ids.length === 0) return new Map();
+    const rows = await this.#driver.all(`SELECT id, status FROM tasks WHERE id IN (${ids.map(() => '?').join(', ')})`, ids);
+    return new Map(rows.map((row) => [String(row.id), row.status as TaskStatus]));
   }
 
   async getByIdempotencyKey(key: string): Promise<{ task: Task; requestHash: string | null } | null> {

@@ -40,8 +40,11 @@ export interface TaskObservers {
 }
 
 const FINAL: ReadonlySet<TaskStatus> = new Set(['completed', 'failed', 'cancelled']);
-/** Re-reads of a waited-for task back off from 50 ms to 1 s: changes made by other processes show within a second. */
-const WAIT_REREAD_MS = { first: 50, max: 1000 };
+/**
+ * Per-waiter re-reads (status only) back off from 100 ms to 1 s: another writer's change shows
+ * within a second. Node processes share one re-read instead (events.ts, shareRereads).
+ */
+const WAIT_REREAD_MS = { first: 100, max: 1000 };
 
 /** The use cases behind the HTTP API, independent of HTTP. */
 export class TaskService {
@@ -107,23 +110,38 @@ export class TaskService {
   /**
    * The task once it is final (completed, failed, cancelled) or `seconds` have passed, whichever
    * is first (`GET /tasks/:id?wait=N`). A final write by this process wakes the wait at once
-   * (events.ts); other writers are seen by re-reading with a backoff. A client that goes away
-   * (`signal`) ends the wait at the next re-read.
+   * (events.ts); other writers are seen by re-reading the status: one shared query per
+   * interval when the process set that up (events.shareRereads, Node), else per waiter with a
+   * backoff. A client that goes away (`signal`) ends the wait at the next re-read.
    */
   async waitUntilFinal(id: string, seconds: number, signal?: AbortSignal): Promise<Task> {
     const deadline = Date.now() + seconds * 1000;
     for (let delay = WAIT_REREAD_MS.first; ; delay = Math.min(delay * 2, WAIT_REREAD_MS.max)) {
       const left = deadline - Date.now();
-      const wait = left > 0 ? this.events.next(id, Math.min(delay, left)) : undefined;
-      const task = await this.get(id).catch((error: unknown) => {
+      // Parked before the read, so a final write between the read and the wait is not missed.
+      const shared = this.events.sharesRereads;
+      const wait = left > 0 && !signal?.aborted ? this.events.next(id, shared ? left : Math.min(delay, left)) : undefined;
+      let status: TaskStatus | null;
+      try {
+        status = await this.repo.status(id);
+      } catch (error) {
         wait?.cancel();
         throw error;
-      });
-      if (!wait || FINAL.has(task.status) || Date.now() >= deadline || signal?.aborted) {
-        wait?.cancel();
-        return task;
       }
+      if (status === null) {
+        wait?.cancel();
+        throw notFound();
+      }
+      if (!wait || FINAL.has(status)) {
+        wait?.cancel();
+        return this.get(id);
+      }
+      const unwatch = shared ? this.events.watch(id) : undefined;
+      const onAbort = () => wait.cancel();
+      signal?.addEventListener('abort', onAbort, { once: true });
       await wait.woken;
+      signal?.removeEventListener('abort', onAbort);
+      unwatch?.();
     }
   }
 

@@ -133,6 +133,9 @@ describe('GET /tasks/:id?wait=N', () => {
       expect(await response.json(), value).toEqual({ message: 'wait must be a number of seconds from 0 to 60', code: 'invalid_query' });
     }
     expect((await fetch(`${url}/tasks/${task.id}?wait=0`)).status).toBe(200);
+    // Documented: the route's query schema is in /openapi.json.
+    const spec = (await (await fetch(`${url}/openapi.json`)).json()) as { paths: Record<string, { get: { parameters: { name: string; in: string }[] } }> };
+    expect(spec.paths['/tasks/{id}']!.get.parameters).toContainEqual(expect.objectContaining({ name: 'wait', in: 'query' }));
     const missing = await fetch(`${url}/tasks/no-such-task?wait=60`);
     expect(missing.status).toBe(404);
     expect(await missing.json()).toMatchObject({ code: 'not_found' });

@@ -15,6 +15,7 @@ import { openDatabase } from './database.ts';
 import { createIoredisRateLimiter } from './redis-rate-limit.ts';
 import { PromMetrics } from './metrics.ts';
 import { registerNodeRoutes } from './node-routes.ts';
+import { StatusRereads } from './shared-rereads.ts';
 
 /** Names the process holding a lease: host, pid and a random suffix (pids get reused). */
 export function makeWorkerId(): string {
@@ -74,8 +75,8 @@ export async function createRuntime(options: RuntimeOptions = {}): Promise<Runti
   });
   const { repo } = core;
   registerNodeRoutes(core.app, { config, service: core.service, metrics });
-  // `?wait=` requests re-read what other processes wrote in one query per 250 ms (lib/tasks/events.ts).
-  core.service.events.shareRereads((ids) => repo.statuses(ids), 250);
+  // `?wait=` requests re-read what other processes wrote in one query per 250 ms.
+  core.service.events.sharedRereads = new StatusRereads(core.service.events, (ids) => repo.statuses(ids), 250);
   const workerId = makeWorkerId();
   const processDeps = {
     repo,

@@ -89,7 +89,7 @@ describe('GET /tasks/:id?wait=N', () => {
     const db = await openTestRepo(dbUrl);
     try {
       const { task } = await db.service.submit(submitInput());
-      expect(db.service.events.sharesRereads).toBe(false);
+      expect(db.service.events.sharedRereads).toBeUndefined();
       const held = db.service.waitUntilFinal(task.id, 30);
       // Another service on the same database (its events never reach this one) cancels it.
       const other = await openTestRepo(dbUrl);

@@ -42,7 +42,7 @@ export interface TaskObservers {
 const FINAL: ReadonlySet<TaskStatus> = new Set(['completed', 'failed', 'cancelled']);
 /**
  * Per-waiter re-reads (status only) back off from 100 ms to 1 s: another writer's change shows
- * within a second. Node processes share one re-read instead (events.ts, shareRereads).
+ * within a second. Node processes share one re-read instead (local/shared-rereads.ts).
  */
 const WAIT_REREAD_MS = { first: 100, max: 1000 };
 
@@ -111,7 +111,7 @@ export class TaskService {
    * The task once it is final (completed, failed, cancelled) or `seconds` have passed, whichever
    * is first (`GET /tasks/:id?wait=N`). A final write by this process wakes the wait at once
    * (events.ts); other writers are seen by re-reading the status: one shared query per
-   * interval when the process set that up (events.shareRereads, Node), else per waiter with a
+   * interval when the process set that up (events.sharedRereads, Node), else per waiter with a
    * backoff. A client that goes away (`signal`) ends the wait at the next re-read.
    */
   async waitUntilFinal(id: string, seconds: number, signal?: AbortSignal): Promise<Task> {
@@ -119,7 +119,7 @@ export class TaskService {
     for (let delay = WAIT_REREAD_MS.first; ; delay = Math.min(delay * 2, WAIT_REREAD_MS.max)) {
       const left = deadline - Date.now();
       // Parked before the read, so a final write between the read and the wait is not missed.
-      const shared = this.events.sharesRereads;
+      const shared = this.events.sharedRereads;
       const wait = left > 0 && !signal?.aborted ? this.events.next(id, shared ? left : Math.min(delay, left)) : undefined;
       let status: TaskStatus | null;
       try {
@@ -136,7 +136,7 @@ export class TaskService {
         wait?.cancel();
         return this.get(id);
       }
-      const unwatch = shared ? this.events.watch(id) : undefined;
+      const unwatch = shared?.watch(id);
       const onAbort = () => wait.cancel();
       signal?.addEventListener('abort', onAbort, { once: true });
       await wait.woken;

@@ -61,13 +61,14 @@ describe('GET /metrics', () => {
     const oks = await Promise.all(Array.from({ length: 5 }, (_, i) => submit(url, { title: `ok ${i}`, description: 'd', type: 'ok' })));
     const booms = await Promise.all(Array.from({ length: 2 }, (_, i) => submit(url, { title: `boom ${i}`, description: 'd', type: 'boom', max_attempts: 2 })));
     const later = await submit(url, { title: 'later', description: 'd', type: 'ok', delay_seconds: 3600 });
-    const final = async (ids: string[], status: string) =>
-      waitFor(async () => (await Promise.all(ids.map((id) => runtime.repo.get(id)))).every((t) => t?.status === status), 10_000, `tasks ${status}`);
-    await final(oks.map((t) => t.id), 'completed');
-    await final(booms.map((t) => t.id), 'failed');
+    // The pool counts an outcome after processTask returned, so after its metrics were reported.
+    const counted = (completed: number, failed: number) =>
+      waitFor(() => runtime.pool.counts.completed === completed && runtime.pool.counts.failed === failed, 10_000, `${completed} completed, ${failed} failed`);
+    await counted(5, 2);
+    expect((await Promise.all([...oks, ...booms].map((t) => runtime.repo.get(t.id)))).map((t) => t!.status)).toEqual([...Array(5).fill('completed'), 'failed', 'failed']);
     expect((await post(url, `/tasks/${later.id}/cancel`)).status).toBe(200);
     expect((await post(url, `/tasks/${booms[0]!.id}/retry`)).status).toBe(200);
-    await waitFor(async () => (await runtime.repo.get(booms[0]!.id))?.attempts === 2 && (await runtime.repo.get(booms[0]!.id))?.status === 'failed', 10_000, 'retried task to fail again');
+    await counted(5, 3);
     expect((await fetch(`${url}/tasks/no-such-task`, { headers: { authorization: `Bearer ${TOKEN}` } })).status).toBe(404);
 
     const after = await metrics(url);

@@ -119,6 +119,9 @@ export async function createRuntime(options: RuntimeOptions = {}): Promise<Runti
         const inFlight = await poller.stop();
         const unstarted = await pool.drain(config.shutdownTimeoutSeconds * 1000);
         await releaseTasks(repo, [...inFlight, ...unstarted], logger);
+        await core.service.closeWaits();
+        // Let those answers reach their sockets before the server drops its connections.
+        await new Promise((resolve) => setImmediate(resolve));
         await redisRateLimit?.limiter.close();
         await driver.close();
       })()),

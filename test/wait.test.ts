@@ -2,6 +2,7 @@ import { describe, expect, it } from 'vitest';
 import type { TaskHandler } from '../lib/processing/handlers.ts';
 import { createRuntime } from '../local/runtime.ts';
 import { openTestRepo, submitInput, tempDbUrl, testConfig, waitFor } from './helpers.ts';
+import { killAll, postTask, startServe } from './processes.ts';
 import { serveRuntime } from './support/serve.ts';
 
 /** A handler that runs until the test opens its gate. */
@@ -115,6 +116,30 @@ describe('GET /tasks/:id?wait=N', () => {
     await held;
     await waitFor(() => runtime.service.events.waiting === 0, 10_000, 'the wait to end after the client left');
   }, 30_000);
+
+  it('at shutdown, a held request answers with the task as it is instead of being cut off', async () => {
+    const { runtime, url } = await serveRuntime({ processing: false });
+    const task = await submit(url, { title: 't', description: 'd' });
+    const held = fetch(`${url}/tasks/${task.id}?wait=60`).then(async (r) => ({ status: r.status, body: (await r.json()) as { status: string } }));
+    await waitFor(() => runtime.service.events.waiting === 1, 10_000, 'the request to park');
+    await runtime.shutdown();
+    expect(await held).toEqual({ status: 200, body: expect.objectContaining({ id: task.id, status: 'pending' }) });
+  }, 30_000);
+
+  it('a serve process stopped by SIGTERM answers its held requests, then exits 0', async () => {
+    const service = await startServe({ DATABASE_URL: tempDbUrl() });
+    try {
+      const task = await postTask(service.url, { title: 't', description: 'd', delay_seconds: 3600 });
+      const held = fetch(`${service.url}/tasks/${task.id}?wait=60`).then(async (r) => ({ status: r.status, body: (await r.json()) as { status: string } }));
+      // Parked: the process's own gauge says so.
+      await waitFor(async () => /^task_pool_waiting_requests 1$/m.test(await (await fetch(`${service.url}/metrics`)).text()), 10_000, 'the request to park');
+      service.proc.kill('SIGTERM');
+      expect(await held).toEqual({ status: 200, body: expect.objectContaining({ id: task.id, status: 'pending' }) });
+      expect(await service.exited).toBe(0);
+    } finally {
+      killAll([service]);
+    }
+  }, 60_000);
 
   it('answers with the current state when the seconds pass first', async () => {
     const { url } = await serveRuntime({ processing: false });

@@ -130,6 +130,6 @@ export const GetTaskQuery = z.object({
     .openapi({
       param: { name: 'wait', in: 'query' },
       type: 'number',
-      description: `Seconds (0..${MAX_WAIT_SECONDS}) to hold the request until the task is completed, failed or cancelled; then (or at once when final) the task is returned as usual. Default 0.`,
+      description: `Hold the answer until the task is final or this many seconds (0..${MAX_WAIT_SECONDS}) pass.`,
     }),
 });

@@ -21,6 +21,17 @@ export class TaskEvents {
   readonly #waiters = new Map<string, Set<() => void>>();
   /** Set by a long-lived process: waits then re-read through it instead of each on its own. */
   sharedRereads: SharedRereads | undefined;
+  #closed = false;
+
+  /** Shutting down: every parked wait is woken, and waits from now on answer at once. */
+  close(): void {
+    this.#closed = true;
+    for (const id of [...this.#waiters.keys()]) this.finished(id);
+  }
+
+  get closed(): boolean {
+    return this.#closed;
+  }
 
   /** A task reached a final state in this process: wake everyone waiting for it. */
   finished(id: string): void {

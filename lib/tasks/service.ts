@@ -54,6 +54,7 @@ export class TaskService {
   readonly hooks: TaskServiceHooks;
   readonly metrics: Metrics;
   readonly events: TaskEvents;
+  readonly #waits = new Set<Promise<unknown>>();
 
   constructor(
     repo: TaskRepository,
@@ -112,15 +113,34 @@ export class TaskService {
    * is first (`GET /tasks/:id?wait=N`). A final write by this process wakes the wait at once
    * (events.ts); other writers are seen by re-reading the status: one shared query per
    * interval when the process set that up (events.sharedRereads, Node), else per waiter with a
-   * backoff. A client that goes away (`signal`) ends the wait at the next re-read.
+   * backoff. A client that goes away (`signal`) ends the wait; so does closeWaits().
    */
-  async waitUntilFinal(id: string, seconds: number, signal?: AbortSignal): Promise<Task> {
+  waitUntilFinal(id: string, seconds: number, signal?: AbortSignal): Promise<Task> {
+    const waiting = this.#waitUntilFinal(id, seconds, signal);
+    const settled: Promise<void> = waiting.then(
+      () => void this.#waits.delete(settled),
+      () => void this.#waits.delete(settled),
+    );
+    this.#waits.add(settled);
+    return waiting;
+  }
+
+  /**
+   * At shutdown, before the database closes: every held `?wait=` answers with the task as it
+   * is now instead of being cut off with its connection.
+   */
+  async closeWaits(): Promise<void> {
+    this.events.close();
+    await Promise.all(this.#waits);
+  }
+
+  async #waitUntilFinal(id: string, seconds: number, signal?: AbortSignal): Promise<Task> {
     const deadline = Date.now() + seconds * 1000;
     for (let delay = WAIT_REREAD_MS.first; ; delay = Math.min(delay * 2, WAIT_REREAD_MS.max)) {
       const left = deadline - Date.now();
       // Parked before the read, so a final write between the read and the wait is not missed.
       const shared = this.events.sharedRereads;
-      const wait = left > 0 && !signal?.aborted ? this.events.next(id, shared ? left : Math.min(delay, left)) : undefined;
+      const wait = left > 0 && !signal?.aborted && !this.events.closed ? this.events.next(id, shared ? left : Math.min(delay, left)) : undefined;
       let status: TaskStatus | null;
       try {
         status = await this.repo.status(id);

@@ -45,10 +45,11 @@ describe('bundles', () => {
   });
 
   // DESIGN.md's budget with every capability is 130 KB; this guard follows the bundle as it
-  // grows. Issue 12: metrics hooks, `?wait=` and its query schema: +1.1 KB (102,300 → 103,407).
-  it('the Workers bundle stays under 101 KB gzipped', () => {
+  // grows. Issue 12: metrics hooks, `?wait=` and its query schema, the bearer scheme in
+  // /openapi.json: +1.1 KB (102,300 → 103,453).
+  it('the Workers bundle stays under 102 KB gzipped', () => {
     const [workers] = bundles.files.filter((f) => f.target === 'workers');
-    expect(workers!.gzipBytes).toBeLessThan(101 * 1024);
+    expect(workers!.gzipBytes).toBeLessThan(102 * 1024);
   });
 
   it('the Node bundle keeps only libsql external, and serves, migrates and shuts down', async () => {

@@ -51,8 +51,15 @@ describe('GET /docs', () => {
     const init = await (await fetch(`${url}/docs/init.js`)).text();
     expect(init).toContain("url: '/openapi.json'");
     expect(init).toContain('validatorUrl: null');
-    const spec = (await (await fetch(`${url}/openapi.json`)).json()) as { paths: Record<string, unknown> };
+    const spec = (await (await fetch(`${url}/openapi.json`)).json()) as {
+      paths: Record<string, unknown>;
+      security: unknown;
+      components: { securitySchemes: Record<string, unknown> };
+    };
     expect(Object.keys(spec.paths)).toContain('/tasks/{id}');
+    // "Authorize" in the UI: an optional bearer scheme, so "Try it out" can send API_TOKEN.
+    expect(spec.components.securitySchemes.bearer).toEqual({ type: 'http', scheme: 'bearer' });
+    expect(spec.security).toEqual([{}, { bearer: [] }]);
 
     const csp = parseCsp(page.headers.get('content-security-policy') ?? '');
     expect(csp.get('default-src')).toEqual(["'none'"]);

@@ -49,11 +49,15 @@ export function registerSystemRoutes(app: OpenAPIHono, deps: AppDeps): void {
     return c.json({ status: 'ready' }, 200);
   });
 
+  // Optional bearer auth (`{}` or `bearer`): API_TOKEN when the server sets one. Declared so
+  // the docs UI (/docs) offers "Authorize" and sends the token with "Try it out".
+  app.openAPIRegistry.registerComponent('securitySchemes', 'bearer', { type: 'http', scheme: 'bearer' });
   app.get('/openapi.json', (c) =>
     c.json(
       app.getOpenAPI31Document({
         openapi: '3.1.0',
         info: { title: 'task-pool', version: '0.1.0', description: 'A durable task queue. Errors are {"message", "code"}.' },
+        security: [{}, { bearer: [] }],
       }),
     ),
   );

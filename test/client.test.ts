@@ -1,7 +1,8 @@
 import { spawn } from 'node:child_process';
-import { describe, expect, it } from 'vitest';
+import { describe, expect, expectTypeOf, it } from 'vitest';
 // The package's own export, as a user imports it (package.json "exports": "./client").
-import { createClient, isFinal, TaskPoolError } from 'task-pool/client';
+import { createClient, isFinal, TaskPoolError, type TaskJson, type TaskList } from 'task-pool/client';
+import type { TaskJson as ModelTaskJson } from '../lib/tasks/model.ts';
 import type { TaskHandler } from '../lib/processing/handlers.ts';
 import { EXIT } from '../local/cli-tasks.ts';
 import { ROOT } from './processes.ts';
@@ -29,6 +30,14 @@ async function rejection(promise: Promise<unknown>): Promise<TaskPoolError> {
 }
 
 describe('typed client (task-pool/client) against a real server', () => {
+  it('infers its types from the server\'s routes (checked by tsc)', () => {
+    expectTypeOf<keyof TaskJson>().toEqualTypeOf<keyof ModelTaskJson>();
+    expectTypeOf<TaskJson['status']>().toEqualTypeOf<ModelTaskJson['status']>();
+    expectTypeOf<TaskList['tasks'][number]>().toEqualTypeOf<TaskJson>();
+    expectTypeOf<TaskList['next_cursor']>().toEqualTypeOf<string | null>();
+    expectTypeOf(createClient('http://127.0.0.1:1').get).returns.resolves.toEqualTypeOf<TaskJson>();
+  });
+
   it('submits, gets, waits, lists, cancels and retries', async () => {
     const { url } = await serve();
     const client = createClient(url, { token: TOKEN });

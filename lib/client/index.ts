@@ -71,9 +71,16 @@ export function createClient(baseUrl: string, options: ClientOptions = {}) {
   const api: Api = hc<TaskRoutes>(baseUrl, { headers, fetch: doFetch });
   const root = baseUrl.replace(/\/+$/, '');
 
+  /** `GET /tasks/:id`; with `wait` (seconds, at most 60) once it is final or the time is up. */
+  const get = async (id: string, options: { wait?: number } = {}): Promise<TaskJson> => {
+    const query = options.wait === undefined ? {} : { wait: String(options.wait) };
+    return read<TaskJson>(await api.tasks[':id'].$get({ param: { id }, query }));
+  };
+
   return {
     /** The raw hono/client, typed from the server's routes, for anything not wrapped below. */
     api,
+    get,
 
     /** `POST /tasks`. `replayed` is true when an Idempotency-Key matched an earlier request. */
     async submit(task: SubmitTask, options: { idempotencyKey?: string } = {}): Promise<{ task: TaskJson; replayed: boolean }> {
@@ -83,12 +90,6 @@ export function createClient(baseUrl: string, options: ClientOptions = {}) {
         body: JSON.stringify(task),
       });
       return { task: await read<TaskJson>(response), replayed: response.status === 200 };
-    },
-
-    /** `GET /tasks/:id`; with `wait` (seconds, at most 60) once it is final or the time is up. */
-    async get(id: string, options: { wait?: number } = {}): Promise<TaskJson> {
-      const query = options.wait === undefined ? {} : { wait: String(options.wait) };
-      return read<TaskJson>(await api.tasks[':id'].$get({ param: { id }, query }));
     },
 
     /** `GET /tasks`, newest first; pass `next_cursor` back as `cursor` for the next page. */
@@ -116,7 +117,7 @@ export function createClient(baseUrl: string, options: ClientOptions = {}) {
       const deadline = Date.now() + timeoutSeconds * 1000;
       for (;;) {
         const left = Math.max(0, (deadline - Date.now()) / 1000);
-        const task = await this.get(id, { wait: Math.min(MAX_WAIT_SECONDS, Math.round(left * 1000) / 1000) });
+        const task = await get(id, { wait: Math.min(MAX_WAIT_SECONDS, Math.round(left * 1000) / 1000) });
         if (isFinal(task) || Date.now() >= deadline) return task;
       }
     },

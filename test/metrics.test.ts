@@ -70,6 +70,8 @@ describe('GET /metrics', () => {
     expect((await post(url, `/tasks/${booms[0]!.id}/retry`)).status).toBe(200);
     await counted(5, 3);
     expect((await fetch(`${url}/tasks/no-such-task`, { headers: { authorization: `Bearer ${TOKEN}` } })).status).toBe(404);
+    expect((await fetch(`${url}/no/such/route/1`)).status).toBe(404);
+    expect((await fetch(`${url}/no/such/route/2`)).status).toBe(404);
 
     const after = await metrics(url);
     const value = (name: string, labels: Record<string, string>) => sampleValue(after, name, labels);
@@ -98,7 +100,9 @@ describe('GET /metrics', () => {
     // HTTP by route pattern: the unknown id is not a label.
     expect(value('task_pool_http_request_duration_seconds_count', { method: 'POST', route: '/tasks', status: '202' })).toBe(8);
     expect(value('task_pool_http_request_duration_seconds_count', { method: 'GET', route: '/tasks/:id', status: '404' })).toBe(1);
-    expect(after.get('task_pool_http_request_duration_seconds')!.samples.some((s) => s.labels.route?.includes('no-such-task'))).toBe(false);
+    expect(after.get('task_pool_http_request_duration_seconds')!.samples.some((s) => /no-such|no\/such/.test(s.labels.route ?? ''))).toBe(false);
+    // Unknown paths share one series instead of one each.
+    expect(value('task_pool_http_request_duration_seconds_count', { method: 'GET', route: 'unmatched', status: '404' })).toBe(2);
 
     // Process metrics from prom-client's default collectors.
     expect(after.get('process_cpu_user_seconds_total')?.type).toBe('counter');

@@ -1,5 +1,7 @@
 import { z } from 'zod';
 import { LEVEL_NAMES, type LogLevel } from './log.ts';
+import { parseAllowedHosts } from './delivery/guard.ts';
+import { isWebhookSecret } from './delivery/signing.ts';
 
 /**
  * Configuration from an env record (the process environment on Node, bindings on Workers). lib/ never
@@ -39,6 +41,14 @@ export interface Config {
   maxBodyBytes: number;
   trustProxy: boolean;
   logLevel: LogLevel;
+  /** `http` tasks (lib/delivery/): SSRF guard, response size, redirects, per-host limit, signing. */
+  httpAllowPrivateNetworks: boolean;
+  httpAllowedHosts: string[];
+  httpMaxResponseBytes: number;
+  httpFollowRedirects: number;
+  httpMaxPerHost: number;
+  /** `whsec_…` secrets, newest first; every request is signed with each (rotation). */
+  webhookSecrets: string[];
 }
 
 export class ConfigError extends Error {
@@ -102,6 +112,22 @@ const VARIABLES = {
   CRON_SECRET: z.string().min(16, { error: 'must be at least 16 characters' }).optional(),
   TRUST_PROXY: bool.default(false),
   LOG_LEVEL: z.enum(LEVEL_NAMES, { error: `must be one of ${LEVEL_NAMES.join(', ')}` }).default('info'),
+  HTTP_ALLOW_PRIVATE_NETWORKS: bool.default(false),
+  HTTP_ALLOWED_HOSTS: z
+    .string()
+    .refine((v) => v.split(',').every((h) => /^(\*\.)?[A-Za-z0-9._:[\]-]+$/.test(h.trim()) || h.trim() === ''), {
+      error: 'must be a comma-separated list of host names, IP addresses or *.suffix patterns',
+    })
+    .optional(),
+  HTTP_MAX_RESPONSE_BYTES: int(0, 100 * 1024 * 1024).default(65_536),
+  HTTP_FOLLOW_REDIRECTS: int(0, 20).default(0),
+  HTTP_MAX_PER_HOST: int(1, 10_000).default(10),
+  WEBHOOK_SECRET: z
+    .string()
+    .refine((v) => v.split(',').every((s) => isWebhookSecret(s.trim())), {
+      error: 'must be one or more comma-separated whsec_ secrets (base64 of 24 to 64 bytes after the prefix)',
+    })
+    .optional(),
 } as const;
 
 export const CONFIG_VARIABLES = Object.keys(VARIABLES) as (keyof typeof VARIABLES)[];
@@ -160,6 +186,12 @@ export function loadConfig(env: EnvRecord): Config {
     maxBodyBytes: v.MAX_BODY_BYTES,
     trustProxy: v.TRUST_PROXY,
     logLevel: v.LOG_LEVEL,
+    httpAllowPrivateNetworks: v.HTTP_ALLOW_PRIVATE_NETWORKS,
+    httpAllowedHosts: parseAllowedHosts(v.HTTP_ALLOWED_HOSTS),
+    httpMaxResponseBytes: v.HTTP_MAX_RESPONSE_BYTES,
+    httpFollowRedirects: v.HTTP_FOLLOW_REDIRECTS,
+    httpMaxPerHost: v.HTTP_MAX_PER_HOST,
+    webhookSecrets: (v.WEBHOOK_SECRET ?? '').split(',').map((s) => s.trim()).filter((s) => s !== ''),
   };
 }
 

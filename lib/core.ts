@@ -3,6 +3,7 @@ import { createApp } from './api/app.ts';
 import type { ClientAddress } from './api/client-identity.ts';
 import type { Config } from './config.ts';
 import type { SqlDriver } from './db/driver.ts';
+import { registerHttpTask, HttpPayloadDoc, type HttpTransport } from './delivery/index.ts';
 import { createHandlerRegistry, type HandlerRegistry, type TaskHandler } from './processing/handlers.ts';
 import type { Logger } from './log.ts';
 import type { RateLimiter } from './rate-limit/limiter.ts';
@@ -24,6 +25,8 @@ export interface CoreOptions {
   hooks?: TaskServiceHooks;
   rateLimiter?: RateLimiter;
   clientAddress?: ClientAddress;
+  /** How `http` tasks send requests (lib/delivery/); default the platform's fetch. */
+  httpTransport?: HttpTransport;
 }
 
 export interface Core {
@@ -40,8 +43,10 @@ export function createCore(options: CoreOptions): Core {
   const { config, logger, driver } = options;
   const repo = new TaskRepository(driver);
   const handlers = createHandlerRegistry(config);
+  registerHttpTask(handlers, config, options.httpTransport);
   for (const [type, handler] of Object.entries(options.handlers ?? {})) handlers.register(type, handler);
   const service = new TaskService(repo, config, logger, options.hooks);
   const app = createApp({ service, handlers, config, logger, rateLimiter: options.rateLimiter, clientAddress: options.clientAddress });
+  app.openAPIRegistry.register('HttpPayload', HttpPayloadDoc);
   return { config, logger, driver, repo, handlers, service, app };
 }

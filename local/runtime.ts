@@ -9,6 +9,8 @@ import { processTask, releaseRequest, StopReason } from '../lib/processing/proce
 import type { Task } from '../lib/tasks/model.ts';
 import type { TaskRepository } from '../lib/tasks/repository.ts';
 import { nodeClientAddress } from './client-address.ts';
+import { guardFromConfig } from '../lib/delivery/guard.ts';
+import { guardedTransport } from './guarded-fetch.ts';
 import { openDatabase } from './database.ts';
 import { Poller } from '../lib/processing/poller.ts';
 import { createIoredisRateLimiter } from './redis-rate-limit.ts';
@@ -58,6 +60,7 @@ export async function createRuntime(options: RuntimeOptions = {}): Promise<Runti
     handlers: options.handlers,
     rateLimiter: redisRateLimit?.limiter,
     clientAddress: nodeClientAddress,
+    httpTransport: guardedTransport(guardFromConfig(config)),
     hooks: {
       onSubmitted: processing
         ? (task) => (task.runAt <= Date.now() ? poller.wakeForSubmit() : poller.wakeAt(task.runAt))

@@ -19,16 +19,28 @@ export interface HandlerContext {
 
 export type TaskHandler = (task: TaskJson, context: HandlerContext) => Promise<unknown>;
 
+export interface HandlerOptions {
+  /** Checks a submitted payload (POST /tasks); throws an AppError (400 naming the field) to refuse it. */
+  validatePayload?(payload: unknown): void;
+}
+
 const TYPE_NAME = /^[A-Za-z0-9][A-Za-z0-9._:-]{0,99}$/;
 
 /** `type` → handler. A Map, so `__proto__`, `constructor` and friends are never handlers. */
 export class HandlerRegistry {
   readonly #handlers = new Map<string, TaskHandler>();
+  readonly #options = new Map<string, HandlerOptions>();
 
-  register(type: string, handler: TaskHandler): this {
+  register(type: string, handler: TaskHandler, options: HandlerOptions = {}): this {
     if (!TYPE_NAME.test(type)) throw new Error(`invalid handler type name ${JSON.stringify(type)}`);
     this.#handlers.set(type, handler);
+    this.#options.set(type, options);
     return this;
+  }
+
+  /** Runs the type's payload check, if it has one (throws a 400 AppError). */
+  validatePayload(type: string, payload: unknown): void {
+    this.#options.get(type)?.validatePayload?.(payload);
   }
 
   get(type: string): TaskHandler | undefined {

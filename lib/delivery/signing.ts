@@ -1,0 +1,70 @@
+/**
+ * Standard Webhooks signatures (the scheme of the `standardwebhooks` libraries, which
+ * receivers in most languages already have): HMAC-SHA256 over `${id}.${timestamp}.${body}`
+ * with the secret's bytes (base64 after `whsec_`), sent as
+ *   webhook-id: <task id>          (stable across retries: receivers deduplicate on it)
+ *   webhook-timestamp: <unix seconds>
+ *   webhook-signature: v1,<base64> [v1,<base64> …]   (one per secret, for rotation)
+ * Web Crypto, not the `standardwebhooks` package: it is in Node and workerd already, so
+ * signing adds nothing to the Workers bundle (TOOLCHAIN.md: the package would add KBs). The
+ * tests verify these signatures with the package itself (test/delivery.http.test.ts).
+ */
+
+const PREFIX = 'whsec_';
+
+function base64ToBytes(text: string): Uint8Array<ArrayBuffer> {
+  const binary = atob(text);
+  const bytes = new Uint8Array(binary.length);
+  for (let i = 0; i < binary.length; i++) bytes[i] = binary.charCodeAt(i);
+  return bytes;
+}
+
+export function bytesToBase64(bytes: Uint8Array): string {
+  let binary = '';
+  for (let i = 0; i < bytes.length; i++) binary += String.fromCharCode(bytes[i]!);
+  return btoa(binary);
+}
+
+/** `whsec_` + base64 of 24 to 64 bytes (the Standard Webhooks spec's bounds). */
+export function isWebhookSecret(secret: string): boolean {
+  if (!secret.startsWith(PREFIX)) return false;
+  try {
+    const length = base64ToBytes(secret.slice(PREFIX.length)).length;
+    return length >= 24 && length <= 64;
+  } catch {
+    return false;
+  }
+}
+
+const encoder = new TextEncoder();
+const keyCache = new Map<string, Promise<CryptoKey>>();
+
+function hmacKey(secret: string, usage: 'sign' | 'verify'): Promise<CryptoKey> {
+  const cacheKey = `${usage}:${secret}`;
+  let key = keyCache.get(cacheKey);
+  if (!key) {
+    const raw = base64ToBytes(secret.startsWith(PREFIX) ? secret.slice(PREFIX.length) : secret);
+    key = crypto.subtle.importKey('raw', raw, { name: 'HMAC', hash: 'SHA-256' }, false, [usage]);
+    keyCache.set(cacheKey, key);
+  }
+  return key;
+}
+
+/** The `webhook-signature` value for one message, signed with every secret. */
+export async function signatureHeader(secrets: readonly string[], id: string, timestamp: number, body: string): Promise<string> {
+  const content = encoder.encode(`${id}.${timestamp}.${body}`);
+  const signatures = await Promise.all(
+    secrets.map(async (secret) => `v1,${bytesToBase64(new Uint8Array(await crypto.subtle.sign('HMAC', await hmacKey(secret, 'sign'), content)))}`),
+  );
+  return signatures.join(' ');
+}
+
+/** The three Standard Webhooks headers for a request (no signature when no secret is set). */
+export async function webhookHeaders(secrets: readonly string[], id: string, body: string, now = Date.now()): Promise<Record<string, string>> {
+  const timestamp = Math.floor(now / 1000);
+  const headers: Record<string, string> = { 'webhook-id': id, 'webhook-timestamp': String(timestamp) };
+  if (secrets.length > 0) headers['webhook-signature'] = await signatureHeader(secrets, id, timestamp, body);
+  return headers;
+}
+
+export { base64ToBytes, hmacKey };

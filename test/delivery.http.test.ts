@@ -69,7 +69,7 @@ describe('http tasks: delivery', () => {
     expect(await verifyWebhook(request!.body, request!.headers, SECRET)).toBe(true);
     expect(await verifyWebhook(request!.body.replace('1234', '1235'), request!.headers, SECRET)).toBe(false);
 
-    const json = (await runtime.app.request(`/tasks/${id}`).then((res) => res.json())) as TaskJson;
+    const json = (await (await runtime.app.request(`/tasks/${id}`)).json()) as TaskJson;
     const result = json.result as Record<string, unknown>;
     expect(result.status).toBe(201);
     expect(result.body).toEqual({ ok: true, n: 7 });
@@ -250,6 +250,14 @@ describe('http tasks: SSRF guard', () => {
     expect(status).toBe(400);
     expect(body).toMatchObject({ code: 'destination_refused' });
     expect(body.message).toContain(`payload.url: destination refused: ${why}`);
+  });
+
+  it('GET /openapi.json describes the http payload', async () => {
+    const runtime = await startRuntime();
+    const doc = (await (await runtime.app.request('/openapi.json')).json()) as { components: { schemas: Record<string, { properties: Record<string, unknown>; required: string[] }> } };
+    expect(Object.keys(doc.components.schemas.HttpPayload!.properties)).toEqual(['url', 'method', 'headers', 'body', 'timeout_seconds', 'callback_url', 'failure_callback_url']);
+    expect(doc.components.schemas.HttpPayload!.required).toEqual(['url']);
+    expect(JSON.stringify(doc.components.schemas.SubmitTask!.properties.payload)).toContain('#/components/schemas/HttpPayload');
   });
 
   it('refuses a private callback_url at submit', async () => {

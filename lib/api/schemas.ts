@@ -39,7 +39,13 @@ export const SubmitTaskBody = z
       .max(100, { error: 'type must be at most 100 characters' })
       .optional()
       .openapi({ description: 'Handler name; must be registered. Default `simulate`.', example: 'simulate' }),
-    payload: z.unknown().optional().openapi({ description: 'Any JSON value, handed to the handler.' }),
+    payload: z
+      .unknown()
+      .optional()
+      .openapi({
+        description: 'Any JSON value, handed to the handler; checked by the type. For type `http`, an HttpPayload.',
+        anyOf: [{ $ref: '#/components/schemas/HttpPayload' }, {}],
+      }),
     priority: integer('priority', -1_000_000, 1_000_000).optional().openapi({ description: 'Higher runs first. Default 0.' }),
     run_at: z
       .string({ error: 'run_at must be an ISO-8601 date-time string' })

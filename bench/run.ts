@@ -4,6 +4,7 @@ import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import type { DriverCeiling } from './scenarios/driver.ts';
 import type { HttpResult } from './scenarios/http.ts';
+import type { HttpDeliveryResult } from './scenarios/http-delivery.ts';
 import type { LatencyResult } from './scenarios/latency.ts';
 import type { RemoteResult } from './scenarios/remote.ts';
 import type { ScaleResult } from './scenarios/scale.ts';
@@ -22,7 +23,7 @@ import { currentLoad, describeMachine, summarise, type Summary } from './stats.t
  * Exit status: 1 when a trial failed or lost a task (an error), never because a figure missed
  * its target: --quick is CI's smoke test, and speed on a shared runner is not a verdict.
  */
-const SCENARIOS = ['driver', 'throughput', 'throughput-defaults', 'latency', 'http', 'scale-empty', 'scale-1m', 'remote'] as const;
+const SCENARIOS = ['driver', 'throughput', 'throughput-defaults', 'latency', 'http', 'scale-empty', 'scale-1m', 'remote', 'http-delivery'] as const;
 type Scenario = (typeof SCENARIOS)[number];
 
 const { values } = parseArgs({
@@ -158,6 +159,11 @@ add('raw sqld client: 100-row batches', '/s', pick<RemoteResult, 'raw_batch100_i
 add('sqld: enqueue, 50 concurrent submitters', '/s', pick<RemoteResult, 'enqueue_concurrent_per_s'>('remote', 'enqueue_concurrent_per_s'), undefined, { to: 'raw 100-row batches', ceiling: remoteBatch });
 add('sqld: processing (10 workers, no-op)', 'tasks/s', pick<RemoteResult, 'process_per_s'>('remote', 'process_per_s'),
   { text: '>= 2,000', ok: (m) => m >= 2000 }, { to: 'raw 100-row batches', ceiling: remoteBatch });
+
+add('bare fetch loop, 50 concurrent, loopback 200', 'req/s', pick<HttpDeliveryResult, 'bare_fetch_per_s'>('http-delivery', 'bare_fetch_per_s'));
+add('http tasks delivered (50 workers, signed)', 'tasks/s', pick<HttpDeliveryResult, 'deliveries_per_s'>('http-delivery', 'deliveries_per_s'),
+  { text: '>= 5,000', ok: (m) => m >= 5000 });
+add('  http tasks / bare fetch loop', 'x', pick<HttpDeliveryResult, 'ratio'>('http-delivery', 'ratio'), { text: '>= 0.6', ok: (m) => m >= 0.6 });
 
 const fmt = (v: number) => (Number.isNaN(v) ? '-' : Math.abs(v) >= 100 ? Math.round(v).toLocaleString('en-US') : Math.abs(v) >= 10 ? v.toFixed(1) : v.toFixed(2));
 const table = [

@@ -6,7 +6,7 @@ import type { TaskJson } from '../tasks/model.ts';
 import { DestinationRefused, guardFromConfig, type DestinationGuard } from './guard.ts';
 import { HostLimiter } from './host-limit.ts';
 import { httpPayloadSchema, parseHttpPayload, type HttpPayload } from './payload.ts';
-import { webhookHeaders } from './signing.ts';
+import { webhookHeaders, type HmacSha256 } from './signing.ts';
 
 /**
  * The `http` task type: one signed request per attempt, its outcome mapped onto the task's
@@ -32,6 +32,12 @@ export interface HttpTransport {
    * Otherwise the handler can only check literal hosts, and refuses `localhost` names too.
    */
   checksResolvedAddresses: boolean;
+  /**
+   * HMAC-SHA256 for the signature; default Web Crypto. Node's Web Crypto runs every sign as
+   * an async job: 22% of the CPU of the http-delivery bench went there, so local/ injects
+   * node:crypto's synchronous HMAC instead (bench/README.md, "http-delivery").
+   */
+  hmacSha256?: HmacSha256;
 }
 
 export type HttpTaskConfig = Pick<
@@ -78,7 +84,7 @@ export function createHttpTask(config: HttpTaskConfig, transport: HttpTransport)
     const body = payload.body === undefined ? undefined : typeof payload.body === 'string' ? payload.body : JSON.stringify(payload.body);
     const headers: Record<string, string> = { 'user-agent': 'task-pool', ...lowerCaseKeys(payload.headers) };
     if (body !== undefined && typeof payload.body !== 'string' && headers['content-type'] === undefined) headers['content-type'] = 'application/json';
-    Object.assign(headers, await webhookHeaders(config.webhookSecrets, task.id, body ?? ''));
+    Object.assign(headers, await webhookHeaders(config.webhookSecrets, task.id, body ?? '', transport.hmacSha256));
 
     const started = Date.now();
     const timeoutMs = payload.timeout_seconds * 1000;

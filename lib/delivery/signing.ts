@@ -38,32 +38,54 @@ export function isWebhookSecret(secret: string): boolean {
 
 const encoder = new TextEncoder();
 const keyCache = new Map<string, Promise<CryptoKey>>();
+const secretBytes = new Map<string, Uint8Array<ArrayBuffer>>();
+
+/** A secret's key bytes: base64 after `whsec_`. */
+function secretKey(secret: string): Uint8Array<ArrayBuffer> {
+  let bytes = secretBytes.get(secret);
+  if (!bytes) secretBytes.set(secret, (bytes = base64ToBytes(secret.startsWith(PREFIX) ? secret.slice(PREFIX.length) : secret)));
+  return bytes;
+}
 
 function hmacKey(secret: string, usage: 'sign' | 'verify'): Promise<CryptoKey> {
   const cacheKey = `${usage}:${secret}`;
   let key = keyCache.get(cacheKey);
   if (!key) {
-    const raw = base64ToBytes(secret.startsWith(PREFIX) ? secret.slice(PREFIX.length) : secret);
-    key = crypto.subtle.importKey('raw', raw, { name: 'HMAC', hash: 'SHA-256' }, false, [usage]);
+    key = crypto.subtle.importKey('raw', secretKey(secret), { name: 'HMAC', hash: 'SHA-256' }, false, [usage]);
     keyCache.set(cacheKey, key);
   }
   return key;
 }
 
+/** HMAC-SHA256(key, data). Injectable: Node's Web Crypto runs each call as a job (below). */
+export type HmacSha256 = (key: Uint8Array<ArrayBuffer>, data: Uint8Array<ArrayBuffer>) => Uint8Array | Promise<Uint8Array>;
+
+/** Web Crypto's HMAC; the key object is imported once per secret. */
+export const webCryptoHmac: HmacSha256 = async (key, data) => {
+  const cacheKey = `raw:${bytesToBase64(key)}`;
+  let imported = keyCache.get(cacheKey);
+  if (!imported) keyCache.set(cacheKey, (imported = crypto.subtle.importKey('raw', key, { name: 'HMAC', hash: 'SHA-256' }, false, ['sign'])));
+  return new Uint8Array(await crypto.subtle.sign('HMAC', await imported, data));
+};
+
 /** The `webhook-signature` value for one message, signed with every secret. */
-export async function signatureHeader(secrets: readonly string[], id: string, timestamp: number, body: string): Promise<string> {
+export async function signatureHeader(secrets: readonly string[], id: string, timestamp: number, body: string, hmac: HmacSha256 = webCryptoHmac): Promise<string> {
   const content = encoder.encode(`${id}.${timestamp}.${body}`);
-  const signatures = await Promise.all(
-    secrets.map(async (secret) => `v1,${bytesToBase64(new Uint8Array(await crypto.subtle.sign('HMAC', await hmacKey(secret, 'sign'), content)))}`),
-  );
+  const signatures = await Promise.all(secrets.map(async (secret) => `v1,${bytesToBase64(await hmac(secretKey(secret), content))}`));
   return signatures.join(' ');
 }
 
 /** The three Standard Webhooks headers for a request (no signature when no secret is set). */
-export async function webhookHeaders(secrets: readonly string[], id: string, body: string, now = Date.now()): Promise<Record<string, string>> {
+export async function webhookHeaders(
+  secrets: readonly string[],
+  id: string,
+  body: string,
+  hmac: HmacSha256 = webCryptoHmac,
+  now = Date.now(),
+): Promise<Record<string, string>> {
   const timestamp = Math.floor(now / 1000);
   const headers: Record<string, string> = { 'webhook-id': id, 'webhook-timestamp': String(timestamp) };
-  if (secrets.length > 0) headers['webhook-signature'] = await signatureHeader(secrets, id, timestamp, body);
+  if (secrets.length > 0) headers['webhook-signature'] = await signatureHeader(secrets, id, timestamp, body, hmac);
   return headers;
 }
 

@@ -3,6 +3,7 @@ import { createApp } from './api/app.ts';
 import type { ClientAddress } from './api/client-identity.ts';
 import type { Config } from './config.ts';
 import type { SqlDriver } from './db/driver.ts';
+import { GroupCommitDriver } from './db/group-commit.ts';
 import { registerHttpTask, HttpPayloadDoc, type HttpTransport } from './delivery/index.ts';
 import { createHandlerRegistry, type HandlerRegistry, type TaskHandler } from './processing/handlers.ts';
 import type { Logger } from './log.ts';
@@ -41,7 +42,7 @@ export interface Core {
 
 export function createCore(options: CoreOptions): Core {
   const { config, logger, driver } = options;
-  const repo = new TaskRepository(driver);
+  const repo = new TaskRepository(new GroupCommitDriver(driver));
   const handlers = createHandlerRegistry(config);
   registerHttpTask(handlers, config, options.httpTransport);
   for (const [type, handler] of Object.entries(options.handlers ?? {})) handlers.register(type, handler);

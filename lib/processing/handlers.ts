@@ -1,5 +1,6 @@
 import type { Logger } from '../log.ts';
 import type { TaskJson } from '../tasks/model.ts';
+import type { SubmitInput } from '../tasks/service.ts';
 
 /**
  * Handlers do the work. A handler receives the task (as clients see it, payload parsed) and a
@@ -19,7 +20,16 @@ export interface HandlerContext {
 
 export type TaskHandler = (task: TaskJson, context: HandlerContext) => Promise<unknown>;
 
+/** A task to create when another finishes; the key makes it exist once whatever happens. */
+export type FollowUp = SubmitInput & { idempotencyKey: string };
+
 export interface HandlerOptions {
+  /**
+   * Tasks to create when a task of this type finishes (completed, or failed for good), given
+   * the task as that final transition writes it. They are inserted in the same transaction
+   * as the transition (the outbox): they exist exactly when it committed.
+   */
+  followUps?(finished: TaskJson): FollowUp[];
   /** Checks a submitted payload (POST /tasks); throws an AppError (400 naming the field) to refuse it. */
   validatePayload?(payload: unknown): void;
 }
@@ -38,13 +48,12 @@ export class HandlerRegistry {
     return this;
   }
 
-  /** Runs the type's payload check, if it has one (throws a 400 AppError). */
-  validatePayload(type: string, payload: unknown): void {
-    this.#options.get(type)?.validatePayload?.(payload);
-  }
-
   get(type: string): TaskHandler | undefined {
     return this.#handlers.get(type);
+  }
+
+  options(type: string): HandlerOptions {
+    return this.#options.get(type) ?? {};
   }
 
   has(type: string): boolean {

@@ -198,6 +198,11 @@ export function retryAfter(value: string | null, now = Date.now()): number | und
 
 async function readLimited(response: Response, maxBytes: number): Promise<{ text: string; truncated: boolean }> {
   if (!response.body) return { text: '', truncated: false };
+  // A declared length within the limit: read it whole, without a reader loop over the stream.
+  const declared = response.headers.get('content-length');
+  if (declared !== null && /^\d+$/.test(declared) && Number(declared) <= maxBytes) {
+    return { text: await response.text(), truncated: false };
+  }
   const reader = response.body.getReader();
   const chunks: Uint8Array[] = [];
   let size = 0;

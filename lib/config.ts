@@ -146,7 +146,9 @@ export function loadConfig(env: EnvRecord): Config {
   if (!parsed.success) {
     const issue = parsed.error.issues[0]!;
     const name = String(issue.path[0]);
-    throw new ConfigError(`invalid ${name}=${JSON.stringify(input[name] ?? '')}: ${issue.message}`);
+    // Secrets are not quoted back: the line goes to logs.
+    const shown = /SECRET|TOKEN/.test(name) ? '"…"' : JSON.stringify(input[name] ?? '');
+    throw new ConfigError(`invalid ${name}=${shown}: ${issue.message}`);
   }
   const v = parsed.data;
   if (v.SIMULATE_MIN_MS > v.SIMULATE_MAX_MS) {

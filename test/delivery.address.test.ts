@@ -2,6 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { classifyAddress, type AddressKind } from '../lib/delivery/address.ts';
 import { DestinationGuard, parseAllowedHosts } from '../lib/delivery/guard.ts';
 import { retryAfter } from '../lib/delivery/http-task.ts';
+import { loadConfig } from '../lib/config.ts';
 
 /**
  * The SSRF guard's address classifier as a pure function: no address here is ever contacted
@@ -139,5 +140,32 @@ describe('retryAfter', () => {
     expect(retryAfter('Thu, 01 Jan 2026 00:01:00 GMT', now)).toBe(now + 60_000);
     expect(retryAfter('soon', now)).toBeUndefined();
     expect(retryAfter(null, now)).toBeUndefined();
+  });
+});
+
+describe('HTTP_* and WEBHOOK_SECRET configuration', () => {
+  const base = { DATABASE_URL: 'file:unused.db' };
+  it('parses the lists and defaults', () => {
+    const config = loadConfig({ ...base, HTTP_ALLOWED_HOSTS: 'Hooks.Internal, *.svc.local', WEBHOOK_SECRET: 'whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw, whsec_dGFzay1wb29sLW9sZC1zZWNyZXQtMDEyMzQ1Njc4OQ==' });
+    expect(config.httpAllowedHosts).toEqual(['hooks.internal', '*.svc.local']);
+    expect(config.webhookSecrets).toHaveLength(2);
+    expect(loadConfig(base)).toMatchObject({ httpAllowPrivateNetworks: false, httpMaxResponseBytes: 65_536, httpFollowRedirects: 0, httpMaxPerHost: 10, webhookSecrets: [] });
+  });
+  it('refuses a secret that is not whsec_ + base64 of 24 to 64 bytes, naming the variable', () => {
+    expect(() => loadConfig({ ...base, WEBHOOK_SECRET: 'hunter2' })).toThrow(/^invalid WEBHOOK_SECRET=.*whsec_/);
+    expect(() => loadConfig({ ...base, WEBHOOK_SECRET: 'whsec_c2hvcnQ=' })).toThrow(/invalid WEBHOOK_SECRET/);
+    expect(() => loadConfig({ ...base, HTTP_MAX_PER_HOST: '0' })).toThrow(/invalid HTTP_MAX_PER_HOST/);
+    expect(() => loadConfig({ ...base, HTTP_ALLOWED_HOSTS: 'a b' })).toThrow(/invalid HTTP_ALLOWED_HOSTS/);
+  });
+});
+
+describe('configuration errors', () => {
+  it('do not quote a secret back', () => {
+    expect(() => loadConfig({ DATABASE_URL: 'file:unused.db', WEBHOOK_SECRET: 'whsec_hunter2' })).toThrow(/^invalid WEBHOOK_SECRET="…": /);
+    try {
+      loadConfig({ DATABASE_URL: 'file:unused.db', WEBHOOK_SECRET: 'whsec_hunter2' });
+    } catch (error) {
+      expect(String(error)).not.toContain('hunter2');
+    }
   });
 });

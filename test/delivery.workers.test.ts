@@ -68,6 +68,14 @@ describe.skipIf(!available)('http tasks in the Workers bundle', () => {
     expect(new Webhook(SECRET).verify(request.body, request.headers as Record<string, string>)).toEqual({ order: 7 });
   });
 
+  it('serves /openapi.json with the http payload (esbuild.config.mjs cuts zod’s own JSON Schema output from this bundle)', async () => {
+    const response = await open.dispatchFetch('http://task-pool.test/openapi.json');
+    expect(response.status).toBe(200);
+    const doc = (await response.json()) as { components: { schemas: Record<string, { properties?: Record<string, unknown> }> } };
+    expect(Object.keys(doc.components.schemas.HttpPayload!.properties!)).toContain('failure_callback_url');
+    expect(Object.keys(doc.components.schemas.SubmitTask!.properties!)).toContain('payload');
+  });
+
   it('without HTTP_ALLOW_PRIVATE_NETWORKS: a loopback literal is refused at submit, `localhost` before the request', async () => {
     const literal = await call(guarded, 'POST', '/tasks', { title: 't', description: 'd', type: 'http', payload: { url: `${receiver.url}/never` } });
     expect(literal.status).toBe(400);

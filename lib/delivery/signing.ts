@@ -12,7 +12,7 @@
 
 const PREFIX = 'whsec_';
 
-function base64ToBytes(text: string): Uint8Array<ArrayBuffer> {
+export function base64ToBytes(text: string): Uint8Array<ArrayBuffer> {
   const binary = atob(text);
   const bytes = new Uint8Array(binary.length);
   for (let i = 0; i < binary.length; i++) bytes[i] = binary.charCodeAt(i);
@@ -37,7 +37,6 @@ export function isWebhookSecret(secret: string): boolean {
 }
 
 const encoder = new TextEncoder();
-const keyCache = new Map<string, Promise<CryptoKey>>();
 const secretBytes = new Map<string, Uint8Array<ArrayBuffer>>();
 
 /** A secret's key bytes: base64 after `whsec_`. */
@@ -47,24 +46,14 @@ function secretKey(secret: string): Uint8Array<ArrayBuffer> {
   return bytes;
 }
 
-function hmacKey(secret: string, usage: 'sign' | 'verify'): Promise<CryptoKey> {
-  const cacheKey = `${usage}:${secret}`;
-  let key = keyCache.get(cacheKey);
-  if (!key) {
-    key = crypto.subtle.importKey('raw', secretKey(secret), { name: 'HMAC', hash: 'SHA-256' }, false, [usage]);
-    keyCache.set(cacheKey, key);
-  }
-  return key;
-}
-
 /** HMAC-SHA256(key, data). Injectable: Node's Web Crypto runs each call as a job (below). */
 export type HmacSha256 = (key: Uint8Array<ArrayBuffer>, data: Uint8Array<ArrayBuffer>) => Uint8Array | Promise<Uint8Array>;
 
-/** Web Crypto's HMAC; the key object is imported once per secret. */
+/** Web Crypto's HMAC; the key is imported once per secret (secretKey returns one array per secret). */
+const importedKeys = new WeakMap<Uint8Array, Promise<CryptoKey>>();
 export const webCryptoHmac: HmacSha256 = async (key, data) => {
-  const cacheKey = `raw:${bytesToBase64(key)}`;
-  let imported = keyCache.get(cacheKey);
-  if (!imported) keyCache.set(cacheKey, (imported = crypto.subtle.importKey('raw', key, { name: 'HMAC', hash: 'SHA-256' }, false, ['sign'])));
+  let imported = importedKeys.get(key);
+  if (!imported) importedKeys.set(key, (imported = crypto.subtle.importKey('raw', key, { name: 'HMAC', hash: 'SHA-256' }, false, ['sign'])));
   return new Uint8Array(await crypto.subtle.sign('HMAC', await imported, data));
 };
 
@@ -89,4 +78,3 @@ export async function webhookHeaders(
   return headers;
 }
 
-export { base64ToBytes, hmacKey };

@@ -1,5 +1,3 @@
-import { base64ToBytes, hmacKey } from './signing.ts';
-
 /**
  * Verifies a Standard Webhooks request as task-pool signs it, for receivers written in
  * TypeScript on Node (20+), Workers, Deno or Bun: Web Crypto only, no dependencies.
@@ -10,7 +8,8 @@ import { base64ToBytes, hmacKey } from './signing.ts';
  * comma-separated string or a list, as in WEBHOOK_SECRET) and `webhook-timestamp` is within
  * `toleranceSeconds` of now (replay protection; 5 minutes, the spec's suggestion). Pass the
  * body exactly as received: re-serialised JSON does not verify. The comparison is
- * `crypto.subtle.verify`, constant-time.
+ * `crypto.subtle.verify`, constant-time. Self-contained (no imports), so a receiver can copy
+ * this one file.
  */
 export async function verifyWebhook(
   body: string,
@@ -42,8 +41,26 @@ export async function verifyWebhook(
       continue;
     }
     for (const secret of list) {
-      if (await crypto.subtle.verify('HMAC', await hmacKey(secret, 'verify'), bytes, content)) return true;
+      if (await crypto.subtle.verify('HMAC', await hmacKey(secret), bytes, content)) return true;
     }
   }
   return false;
+}
+
+function base64ToBytes(text: string): Uint8Array<ArrayBuffer> {
+  const binary = atob(text);
+  const bytes = new Uint8Array(binary.length);
+  for (let i = 0; i < binary.length; i++) bytes[i] = binary.charCodeAt(i);
+  return bytes;
+}
+
+const keys = new Map<string, Promise<CryptoKey>>();
+
+function hmacKey(secret: string): Promise<CryptoKey> {
+  let key = keys.get(secret);
+  if (!key) {
+    const raw = base64ToBytes(secret.startsWith('whsec_') ? secret.slice('whsec_'.length) : secret);
+    keys.set(secret, (key = crypto.subtle.importKey('raw', raw, { name: 'HMAC', hash: 'SHA-256' }, false, ['verify'])));
+  }
+  return key;
 }

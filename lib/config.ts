@@ -39,6 +39,8 @@ export interface Config {
   maxBodyBytes: number;
   trustProxy: boolean;
   logLevel: LogLevel;
+  /** Missed policy `all`: at most this many missed occurrences get a task (lib/schedules/). */
+  scheduleMaxCatchup: number;
 }
 
 export class ConfigError extends Error {
@@ -102,6 +104,7 @@ const VARIABLES = {
   CRON_SECRET: z.string().min(16, { error: 'must be at least 16 characters' }).optional(),
   TRUST_PROXY: bool.default(false),
   LOG_LEVEL: z.enum(LEVEL_NAMES, { error: `must be one of ${LEVEL_NAMES.join(', ')}` }).default('info'),
+  SCHEDULE_MAX_CATCHUP: int(1, 10_000).default(100),
 } as const;
 
 export const CONFIG_VARIABLES = Object.keys(VARIABLES) as (keyof typeof VARIABLES)[];
@@ -160,6 +163,7 @@ export function loadConfig(env: EnvRecord): Config {
     maxBodyBytes: v.MAX_BODY_BYTES,
     trustProxy: v.TRUST_PROXY,
     logLevel: v.LOG_LEVEL,
+    scheduleMaxCatchup: v.SCHEDULE_MAX_CATCHUP,
   };
 }
 

@@ -26,6 +26,13 @@ export const OPERATIONS = {
   retryTask: { method: 'POST', path: '/tasks/:id/retry' },
   stats: { method: 'GET', path: '/stats' },
   poll: { method: 'POST', path: '/poll' },
+  putSchedule: { method: 'PUT', path: '/schedules/:name' },
+  listSchedules: { method: 'GET', path: '/schedules' },
+  getSchedule: { method: 'GET', path: '/schedules/:name' },
+  deleteSchedule: { method: 'DELETE', path: '/schedules/:name' },
+  pauseSchedule: { method: 'POST', path: '/schedules/:name/pause' },
+  resumeSchedule: { method: 'POST', path: '/schedules/:name/resume' },
+  triggerSchedule: { method: 'POST', path: '/schedules/:name/trigger' },
 } as const;
 
 export type OperationName = keyof typeof OPERATIONS;
@@ -68,6 +75,13 @@ export function createFunctions(options: FunctionContextOptions): TaskPoolFuncti
     retryTask: operation('retryTask'),
     stats: operation('stats'),
     poll: operation('poll'),
+    putSchedule: operation('putSchedule'),
+    listSchedules: operation('listSchedules'),
+    getSchedule: operation('getSchedule'),
+    deleteSchedule: operation('deleteSchedule'),
+    pauseSchedule: operation('pauseSchedule'),
+    resumeSchedule: operation('resumeSchedule'),
+    triggerSchedule: operation('triggerSchedule'),
     scheduledPoll: async (env) => contextFor(env).poll(),
     context: contextFor,
   };

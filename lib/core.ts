@@ -8,6 +8,8 @@ import type { Logger } from './log.ts';
 import type { RateLimiter } from './rate-limit/limiter.ts';
 import { TaskRepository } from './tasks/repository.ts';
 import { TaskService, type TaskServiceHooks } from './tasks/service.ts';
+import { ScheduleRepository } from './schedules/repository.ts';
+import { ScheduleService, type ScheduleServiceHooks } from './schedules/service.ts';
 
 /**
  * The wiring every adapter shares: from a config and a database driver, the repository, the
@@ -24,6 +26,8 @@ export interface CoreOptions {
   hooks?: TaskServiceHooks;
   rateLimiter?: RateLimiter;
   clientAddress?: ClientAddress;
+  /** Schedules (lib/schedules/): the local adapter wakes its poller from these. */
+  scheduleHooks?: ScheduleServiceHooks;
 }
 
 export interface Core {
@@ -33,6 +37,7 @@ export interface Core {
   repo: TaskRepository;
   handlers: HandlerRegistry;
   service: TaskService;
+  schedules: ScheduleService;
   app: OpenAPIHono;
 }
 
@@ -42,6 +47,7 @@ export function createCore(options: CoreOptions): Core {
   const handlers = createHandlerRegistry(config);
   for (const [type, handler] of Object.entries(options.handlers ?? {})) handlers.register(type, handler);
   const service = new TaskService(repo, config, logger, options.hooks);
-  const app = createApp({ service, handlers, config, logger, rateLimiter: options.rateLimiter, clientAddress: options.clientAddress });
-  return { config, logger, driver, repo, handlers, service, app };
+  const schedules = new ScheduleService({ repo: new ScheduleRepository(driver), config, logger, hooks: options.scheduleHooks });
+  const app = createApp({ service, schedules, handlers, config, logger, rateLimiter: options.rateLimiter, clientAddress: options.clientAddress });
+  return { config, logger, driver, repo, handlers, service, schedules, app };
 }

@@ -13,6 +13,7 @@ import { openDatabase } from './database.ts';
 import { Poller } from '../lib/processing/poller.ts';
 import { createIoredisRateLimiter } from './redis-rate-limit.ts';
 import { WorkerPool } from '../lib/processing/worker-pool.ts';
+import { ScheduleFirer } from '../lib/schedules/firing.ts';
 
 /** Names the process holding a lease: host, pid and a random suffix (pids get reused). */
 export function makeWorkerId(): string {
@@ -64,6 +65,7 @@ export async function createRuntime(options: RuntimeOptions = {}): Promise<Runti
         : undefined,
       onCancelled: (task) => pool.abort(task.id, new StopReason('cancelled', 'task was cancelled')),
     },
+    scheduleHooks: processing ? { onChanged: (schedule) => scheduleFirer.changed(schedule), onTasksCreated: () => poller.wake() } : undefined,
   });
   const { repo } = core;
   const workerId = makeWorkerId();
@@ -84,6 +86,14 @@ export async function createRuntime(options: RuntimeOptions = {}): Promise<Runti
     batchSize: config.pollBatchSize,
     leaseMs: config.leaseSeconds * 1000,
     logger,
+    beforeClaim: () => scheduleFirer.fireIfDue(),
+  });
+  // Due schedules fire at the start of each poll; the poller wakes at the next occurrence.
+  const scheduleFirer: ScheduleFirer = new ScheduleFirer({
+    schedules: core.schedules,
+    logger,
+    wakeAt: (time) => poller.wakeAt(time),
+    recheckMs: config.pollIntervalSeconds * 1000,
   });
 
   let shutdownPromise: Promise<void> | undefined;

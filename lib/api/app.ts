@@ -12,9 +12,13 @@ import type { RateLimiter } from '../rate-limit/limiter.ts';
 import { registerSystemRoutes } from './routes/system.ts';
 import { registerTaskRoutes } from './routes/tasks.ts';
 import type { TaskService } from '../tasks/service.ts';
+import { registerScheduleRoutes } from '../schedules/routes.ts';
+import type { ScheduleService } from '../schedules/service.ts';
 
 export interface AppDeps {
   service: TaskService;
+  /** /schedules and the schedule counts in /stats (lib/schedules/). */
+  schedules?: ScheduleService;
   handlers: HandlerRegistry;
   config: Config;
   logger: Logger;
@@ -48,6 +52,7 @@ export function createApp(deps: AppDeps): OpenAPIHono {
 
   applyAccessControl(app, deps);
   registerTaskRoutes(app, deps);
+  if (deps.schedules) registerScheduleRoutes(app, { ...deps, schedules: deps.schedules });
   registerSystemRoutes(app, deps);
 
   handleErrors(app, logger);

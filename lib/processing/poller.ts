@@ -14,6 +14,8 @@ export interface PollerOptions {
   batchSize: number;
   leaseMs: number;
   logger: Logger;
+  /** Runs at the start of every poll, before the claim (lib/schedules/firing.ts fires due schedules). */
+  beforeClaim?: () => Promise<void>;
 }
 
 /**
@@ -109,6 +111,7 @@ export class Poller {
     do {
       this.#again = false;
       if (this.#stopped) return;
+      if (this.#o.beforeClaim) await this.#o.beforeClaim();
       const limit = Math.min(this.#o.batchSize, this.#o.pool.freeCapacity());
       if (limit <= 0) return;
       try {

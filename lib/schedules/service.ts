@@ -223,3 +223,17 @@ export function taskFromTemplate(schedule: Pick<Schedule, 'task'>, occurrence: n
     updatedAt: now,
   };
 }
+
+/**
+ * The one call each poll makes (the local poller's loop, the serverless poll): fires what is
+ * due, and never lets a schedule problem stop task processing: a failure is logged and the
+ * next poll tries again (nothing was committed, so nothing is lost or doubled).
+ */
+export async function fireDueSchedules(schedules: ScheduleService, logger: Logger): Promise<FireSummary | null> {
+  try {
+    return await schedules.fireDue();
+  } catch (error) {
+    logger.error('firing schedules failed', { error });
+    return null;
+  }
+}

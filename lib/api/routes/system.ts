@@ -31,9 +31,9 @@ export function registerSystemRoutes(app: OpenAPIHono, deps: AppDeps): void {
   for (const route of [statsRoute, healthRoute, readyRoute]) app.openAPIRegistry.registerPath(route);
 
   app.get('/stats', async (c) => {
-    const stats = await deps.service.stats();
+    const [stats, schedules] = await Promise.all([deps.service.stats(), deps.schedules?.counts()]);
     const age = stats.oldestPendingCreatedAt === null ? null : Math.max(0, (Date.now() - stats.oldestPendingCreatedAt) / 1000);
-    return c.json({ counts: stats.counts, total: stats.total, oldest_pending_age_seconds: age });
+    return c.json({ counts: stats.counts, total: stats.total, oldest_pending_age_seconds: age, schedules });
   });
 
   app.get('/healthz', (c) => c.json({ status: 'ok' }));

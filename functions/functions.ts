@@ -1,10 +1,15 @@
 import { OpenAPIHono } from '@hono/zod-openapi';
 import { handleErrors } from '../lib/api/app.ts';
+import { honoPath } from '../lib/api/openapi.ts';
+import { pollRoute } from '../lib/api/routes/poll.ts';
+import { SYSTEM_ROUTES } from '../lib/api/routes/system.ts';
+import { TASK_ROUTES } from '../lib/api/routes/tasks.ts';
 import type { EnvRecord } from '../lib/config.ts';
 import { AppError } from '../lib/errors.ts';
 import { createLogger } from '../lib/log.ts';
 import type { PollSummary } from '../lib/processing/poll.ts';
 import { contextCache, type FunctionContext, type FunctionContextOptions } from './context.ts';
+import { SCHEDULE_ROUTES } from '../lib/schedules/routes.ts';
 
 /**
  * The deployable functions, Web-standard: `(Request, env) → Response`. `api` serves every
@@ -18,22 +23,8 @@ import { contextCache, type FunctionContext, type FunctionContextOptions } from 
  */
 export type FetchHandler = (request: Request, env: EnvRecord) => Promise<Response>;
 
-export const OPERATIONS = {
-  createTask: { method: 'POST', path: '/tasks' },
-  listTasks: { method: 'GET', path: '/tasks' },
-  getTask: { method: 'GET', path: '/tasks/:id' },
-  cancelTask: { method: 'POST', path: '/tasks/:id/cancel' },
-  retryTask: { method: 'POST', path: '/tasks/:id/retry' },
-  stats: { method: 'GET', path: '/stats' },
-  poll: { method: 'POST', path: '/poll' },
-  putSchedule: { method: 'PUT', path: '/schedules/:name' },
-  listSchedules: { method: 'GET', path: '/schedules' },
-  getSchedule: { method: 'GET', path: '/schedules/:name' },
-  deleteSchedule: { method: 'DELETE', path: '/schedules/:name' },
-  pauseSchedule: { method: 'POST', path: '/schedules/:name/pause' },
-  resumeSchedule: { method: 'POST', path: '/schedules/:name/resume' },
-  triggerSchedule: { method: 'POST', path: '/schedules/:name/trigger' },
-} as const;
+/** Each operation's route, as the app declares it (method and path written once, there). */
+export const OPERATIONS = { ...TASK_ROUTES, ...SYSTEM_ROUTES, poll: pollRoute, ...SCHEDULE_ROUTES } as const;
 
 export type OperationName = keyof typeof OPERATIONS;
 
@@ -88,9 +79,9 @@ export function createFunctions(options: FunctionContextOptions): TaskPoolFuncti
 }
 
 function operationApp(context: FunctionContext, name: OperationName): OpenAPIHono {
-  const { method, path } = OPERATIONS[name];
+  const route = OPERATIONS[name];
   const app = new OpenAPIHono();
-  app.on(method, path, (c) => context.app.fetch(c.req.raw));
+  app.on(route.method.toUpperCase(), honoPath(route), (c) => context.app.fetch(c.req.raw));
   handleErrors(app, context.logger);
   return app;
 }

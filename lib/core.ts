@@ -3,19 +3,21 @@ import { createApp } from './api/app.ts';
 import type { ClientAddress } from './api/client-identity.ts';
 import type { Config } from './config.ts';
 import type { SqlDriver } from './db/driver.ts';
+import { GroupCommitDriver } from './db/group-commit.ts';
 import { createHandlerRegistry, type HandlerRegistry, type TaskHandler } from './processing/handlers.ts';
 import type { Logger } from './log.ts';
 import type { RateLimiter } from './rate-limit/limiter.ts';
 import { TaskRepository } from './tasks/repository.ts';
 import { TaskService, type TaskServiceHooks } from './tasks/service.ts';
 import { ScheduleRepository } from './schedules/repository.ts';
+import { registerScheduleRoutes } from './schedules/routes.ts';
 import { ScheduleService, type ScheduleServiceHooks } from './schedules/service.ts';
 
 /**
  * The wiring every adapter shares: from a config and a database driver, the repository, the
  * handler registry (the built-in `simulate` plus the adapter's own), the task service and the
- * HTTP app. local/runtime.ts adds the pool and the poller; functions/context.ts adds the
- * budgeted poll.
+ * HTTP app, plus schedules (lib/schedules/: service and routes). local/runtime.ts adds the pool
+ * and the poller; functions/context.ts adds the budgeted poll.
  */
 export interface CoreOptions {
   config: Config;
@@ -43,11 +45,16 @@ export interface Core {
 
 export function createCore(options: CoreOptions): Core {
   const { config, logger, driver } = options;
-  const repo = new TaskRepository(driver);
+  const repo = new TaskRepository(new GroupCommitDriver(driver));
   const handlers = createHandlerRegistry(config);
   for (const [type, handler] of Object.entries(options.handlers ?? {})) handlers.register(type, handler);
   const service = new TaskService(repo, config, logger, options.hooks);
   const schedules = new ScheduleService({ repo: new ScheduleRepository(driver), config, logger, hooks: options.scheduleHooks });
-  const app = createApp({ service, schedules, handlers, config, logger, rateLimiter: options.rateLimiter, clientAddress: options.clientAddress });
+  const app = createApp({
+    service, handlers, config, logger, rateLimiter: options.rateLimiter, clientAddress: options.clientAddress,
+    scheduleCounts: () => schedules.counts(),
+  });
+  // Registered after createApp's middleware (access control, rate limits) like its own routes.
+  registerScheduleRoutes(app, { schedules, handlers, config });
   return { config, logger, driver, repo, handlers, service, schedules, app };
 }

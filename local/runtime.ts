@@ -1,19 +1,20 @@
 import { hostname } from 'node:os';
 import { pathToFileURL } from 'node:url';
 import { resolve } from 'node:path';
-import { loadConfig, redactUrl, type Config, type EnvRecord } from '../lib/config.ts';
+import { loadConfig, type Config, type EnvRecord } from '../lib/config.ts';
 import { createCore, type Core } from '../lib/core.ts';
 import type { TaskHandler } from '../lib/processing/handlers.ts';
 import { createLogger, type Logger, type LogSink } from '../lib/log.ts';
-import { processTask, releaseRequest, StopReason } from '../lib/processing/process-task.ts';
+import { StopReason } from '../lib/processing/outcome.ts';
+import { Poller } from '../lib/processing/poller.ts';
+import { processTask, releaseTasks } from '../lib/processing/process-task.ts';
+import { WorkerPool } from '../lib/processing/worker-pool.ts';
+import { ScheduleFirer } from '../lib/schedules/firing.ts';
 import type { Task } from '../lib/tasks/model.ts';
 import type { TaskRepository } from '../lib/tasks/repository.ts';
 import { nodeClientAddress } from './client-address.ts';
 import { openDatabase } from './database.ts';
-import { Poller } from '../lib/processing/poller.ts';
 import { createIoredisRateLimiter } from './redis-rate-limit.ts';
-import { WorkerPool } from '../lib/processing/worker-pool.ts';
-import { ScheduleFirer } from '../lib/schedules/firing.ts';
 
 /** Names the process holding a lease: host, pid and a random suffix (pids get reused). */
 export function makeWorkerId(): string {
@@ -50,7 +51,8 @@ export async function createRuntime(options: RuntimeOptions = {}): Promise<Runti
   const logger = createLogger(config.logLevel, options.logSink);
   const driver = await openDatabase({ url: config.databaseUrl, authToken: config.databaseAuthToken, fileDriver: options.fileDriver });
   const processing = options.processing ?? true;
-  // REDIS_URL: ioredis, which only Node has; otherwise createApp picks Upstash REST or memory.
+  // REDIS_URL: ioredis, which only Node has; without it lib/api/access-control.ts builds the
+  // limiter from config (Upstash REST or memory).
   const redisRateLimit = config.redisUrl ? createIoredisRateLimiter({ ...config, redisUrl: config.redisUrl }, logger) : undefined;
   const core = createCore({
     config,
@@ -75,18 +77,17 @@ export async function createRuntime(options: RuntimeOptions = {}): Promise<Runti
     workers: config.workers,
     queueSize: config.queueSize,
     logger,
-    run: (task, control) => processTask(processDeps, task, undefined, control),
+    run: (task, control) => processTask(processDeps, task, control),
     onSlotFree: () => poller.slotFreed(),
   });
   const poller: Poller = new Poller({
     repo,
     pool,
     workerId,
-    intervalMs: config.pollIntervalSeconds * 1000,
     batchSize: config.pollBatchSize,
     leaseMs: config.leaseSeconds * 1000,
     logger,
-    beforeClaim: () => scheduleFirer.fireIfDue(),
+    beforePoll: () => scheduleFirer.fireIfDue(),
   });
   // Due schedules fire at the start of each poll; the poller wakes at the next occurrence.
   const scheduleFirer: ScheduleFirer = new ScheduleFirer({
@@ -103,7 +104,7 @@ export async function createRuntime(options: RuntimeOptions = {}): Promise<Runti
     poller,
     workerId,
     start: () => {
-      if (processing) poller.start();
+      if (processing) poller.start(config.pollIntervalSeconds * 1000);
     },
     shutdown: () =>
       (shutdownPromise ??= (async () => {
@@ -116,16 +117,6 @@ export async function createRuntime(options: RuntimeOptions = {}): Promise<Runti
   };
 }
 
-/** Gives claimed-but-unstarted tasks back to pending, version-checked. */
-async function releaseTasks(repo: TaskRepository, tasks: Task[], logger: Logger): Promise<void> {
-  if (tasks.length === 0) return;
-  const results = await repo.transitionMany(
-    tasks.map(releaseRequest),
-  );
-  const released = results.filter((r) => r.ok).length;
-  logger.info('released unstarted tasks', { released, lost: results.length - released });
-}
-
 /** Loads `--handlers <module>`: a module exporting `handlers: Record<type, TaskHandler>`. */
 export async function loadHandlersModule(path: string): Promise<Record<string, TaskHandler>> {
   const mod = (await import(pathToFileURL(resolve(path)).href)) as { handlers?: Record<string, TaskHandler> };
@@ -133,8 +124,4 @@ export async function loadHandlersModule(path: string): Promise<Record<string, T
     throw new Error(`${path} must export \`handlers\`: an object mapping task type to an async function`);
   }
   return mod.handlers;
-}
-
-export function describeDatabase(config: Config): string {
-  return redactUrl(config.databaseUrl);
 }

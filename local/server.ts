@@ -1,6 +1,5 @@
 import { serve as serveHttp, type ServerType } from '@hono/node-server';
 import type { Runtime } from './runtime.ts';
-import { describeDatabase } from './runtime.ts';
 
 /** Starts the HTTP server for a runtime; resolves once it listens, with the bound URL. */
 export function listen(runtime: Runtime): Promise<{ server: ServerType; url: string }> {
@@ -53,7 +52,7 @@ export function logStartup(runtime: Runtime, mode: string, url?: string): void {
   runtime.logger.info(url ? `task-pool listening on ${url}` : `task-pool ${mode} started`, {
     mode,
     url,
-    database: describeDatabase(config),
+    database: runtime.driver.description,
     workers: config.workers,
     queue_size: config.queueSize,
     poll_interval_seconds: config.pollIntervalSeconds,

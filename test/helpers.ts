@@ -4,8 +4,10 @@ import { join } from 'node:path';
 import { onTestFinished } from 'vitest';
 import { loadConfig, type Config, type EnvRecord } from '../lib/config.ts';
 import type { SqlDriver } from '../lib/db/driver.ts';
+import { GroupCommitDriver } from '../lib/db/group-commit.ts';
 import { createLogger } from '../lib/log.ts';
-import type { Task, TaskStatus } from '../lib/tasks/model.ts';
+import type { Task } from '../lib/tasks/model.ts';
+import type { TaskStatus } from '../lib/tasks/states.ts';
 import { TaskRepository } from '../lib/tasks/repository.ts';
 import { TaskService, type SubmitInput } from '../lib/tasks/service.ts';
 import { openDatabase } from '../local/database.ts';
@@ -49,7 +51,7 @@ export interface TestRepo {
 /** A migrated database (native driver by default) with a repository and service over it. */
 export async function openTestRepo(url = tempDbUrl(), fileDriver: 'native' | 'client' = 'native'): Promise<TestRepo> {
   const driver = await openDatabase({ url, fileDriver });
-  const repo = new TaskRepository(driver);
+  const repo = new TaskRepository(new GroupCommitDriver(driver));
   const service = new TaskService(repo, { maxAttempts: 3, maxPending: 0 }, createLogger('silent'));
   return { driver, repo, service, close: () => driver.close() };
 }

@@ -2,7 +2,8 @@ import { describe, expect, it } from 'vitest';
 import { ErrOptimisticLock } from '../lib/errors.ts';
 import { abortableSleep, createHandlerRegistry, type TaskHandler } from '../lib/processing/handlers.ts';
 import { createLogger } from '../lib/log.ts';
-import { backoffMs, processTask, type ProcessDeps } from '../lib/processing/process-task.ts';
+import { backoffMs } from '../lib/processing/outcome.ts';
+import { processTask, type ProcessDeps } from '../lib/processing/process-task.ts';
 import { newTask, openTestRepo, startRuntime, tempDbUrl, testConfig, waitFor, waitForStatus } from './helpers.ts';
 
 /** Leases, lost races, retries with backoff, timeouts and cancellation (issue 3). */
@@ -10,7 +11,7 @@ import { newTask, openTestRepo, startRuntime, tempDbUrl, testConfig, waitFor, wa
 function deps(repo: ProcessDeps['repo'], handlers: Record<string, TaskHandler>, config: Partial<ProcessDeps['config']> = {}): ProcessDeps {
   const registry = createHandlerRegistry({ simulateMinMs: 0, simulateMaxMs: 0 });
   for (const [type, handler] of Object.entries(handlers)) registry.register(type, handler);
-  return { repo, handlers: registry, logger: createLogger('silent'), config: { leaseSeconds: 30, timeoutSeconds: 30, backoffBaseMs: 10, backoffMaxMs: 1000, ...config } };
+  return { repo, handlers: registry, logger: createLogger('silent'), config: { leaseSeconds: 30, timeoutSeconds: 30, backoffBaseMs: 10, backoffMaxMs: 1000, maxAttempts: 3, ...config } };
 }
 
 describe('version checks', () => {

@@ -3,7 +3,7 @@ import type { Schedule } from './model.ts';
 import { fireDueSchedules, type ScheduleService } from './service.ts';
 
 /**
- * Firing for a long-running poller (lib/schedules/; model.ts says what the folder owns). The
+ * Firing for a long-running poller (lib/schedules/README.md says what the folder owns). The
  * poller calls `fireIfDue()` at the start of every poll; it costs nothing until the earliest
  * next_run_at it knows of has come, and after each fire it asks the poller to wake exactly
  * then (`wakeAt`), so an every-second schedule fires on the second with no extra polling,

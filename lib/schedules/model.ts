@@ -1,13 +1,8 @@
 import { Cron } from 'croner';
 
 /**
- * lib/schedules/ owns recurring tasks: the `schedules` table's SQL (repository.ts), when each
- * occurrence falls due (this file), firing due occurrences into tasks exactly once
- * (service.ts), and the `/schedules` routes (routes.ts). It may import lib/db (driver, SQL
- * surface), lib/tasks (the task row it inserts), lib/api (schemas, body reading, errors for
- * its routes), lib/processing/handlers.ts (is a template's type registered), lib/config.ts,
- * lib/log.ts and `croner`. Nothing in lib/tasks or lib/processing imports it: the adapters
- * (lib/core.ts, the poller, the serverless poll) call `fireDueSchedules` themselves.
+ * When a schedule's occurrences fall due, and what a fire does with them (lib/schedules/README.md
+ * says what the folder owns and may import). Pure: every instant is given by the caller.
  *
  * Glossary
  * - schedule: a named cron expression, an IANA time zone and a task template; a row in

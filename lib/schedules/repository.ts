@@ -1,9 +1,9 @@
 import type { Row, SqlDriver, SqlValue, Statement } from '../db/driver.ts';
-import type { Task } from '../tasks/model.ts';
+import { TASK_FIELDS, type Task } from '../tasks/model.ts';
 import type { MissedPolicy, Schedule } from './model.ts';
 
 /**
- * All SQL for `schedules` (lib/schedules/; see model.ts for what the folder owns), one
+ * All SQL for `schedules` (lib/schedules/README.md says what the folder owns), one
  * operation per method, plus the one statement that inserts an occurrence's tasks, because
  * it must sit in the same transaction as the schedule's advance.
  *
@@ -23,10 +23,11 @@ import type { MissedPolicy, Schedule } from './model.ts';
 
 const COLUMNS = 'name, cron, timezone, task, missed, paused, next_run_at, last_run_at, version, created_at, updated_at';
 
-// The columns of a new task, the same list lib/tasks/repository.ts inserts.
-const TASK_COLUMNS =
-  'id, title, description, status, version, type, payload, priority, run_at, attempts, max_attempts, idempotency_key, request_hash, created_at, updated_at';
-const TASK_ROW = "(?, ?, ?, 'pending', 1, ?, ?, ?, ?, 0, ?, ?, NULL, ?, ?)";
+// A task's columns from the one field list (lib/tasks/model.ts), as lib/tasks/repository.ts
+// builds its insert. Its `insertStatement()` cannot be used here: it is `INSERT … VALUES`,
+// and the guard below needs `INSERT … SELECT … WHERE`.
+const TASK_COLUMNS = TASK_FIELDS.map(({ name }) => name).join(', ');
+const TASK_ROW = `(${TASK_FIELDS.map(() => '?').join(', ')})`;
 
 const SQL = {
   // PUT replaces everything the client sends. `paused` is kept when the body leaves it out (a
@@ -162,9 +163,7 @@ export class ScheduleRepository {
 /** INSERT of `tasks` that happens only if the statement before it changed exactly one row. */
 function guardedTaskInsert(tasks: Task[]): Statement {
   const args: SqlValue[] = [];
-  for (const t of tasks) {
-    args.push(t.id, t.title, t.description, t.type, t.payload, t.priority, t.runAt, t.maxAttempts, t.idempotencyKey, t.createdAt, t.updatedAt);
-  }
+  for (const task of tasks) for (const { key } of TASK_FIELDS) args.push(task[key] as SqlValue);
   // `changes()` is read while this statement runs, so it still counts the previous one's rows.
   // The WHERE also tells the parser that ON CONFLICT is the upsert clause, not a join's ON.
   const sql = `INSERT INTO tasks (${TASK_COLUMNS}) SELECT * FROM (VALUES ${tasks.map(() => TASK_ROW).join(', ')})

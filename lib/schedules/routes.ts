@@ -1,15 +1,15 @@
 import { createRoute, z, type OpenAPIHono } from '@hono/zod-openapi';
 import type { Config } from '../config.ts';
 import { badRequest } from '../errors.ts';
-import { readJsonBody } from '../api/body.ts';
-import { ErrorSchema, ListTasksQuery, SubmitTaskBody, TaskSchema } from '../api/schemas.ts';
-import type { HandlerRegistry } from '../processing/handlers.ts';
-import { taskToJson } from '../tasks/model.ts';
+import { readJsonBody, validate } from '../api/body.ts';
+import { registerWithOwnBody } from '../api/openapi.ts';
+import { ErrorSchema, ListTasksQuery, SubmitTaskBody } from '../api/schemas.ts';
+import { taskToJson, TaskSchema } from '../tasks/model.ts';
 import { cronProblem, MISSED_POLICIES, SCHEDULE_NAME, scheduleToJson, timezoneProblem } from './model.ts';
 import type { ScheduleService } from './service.ts';
 
 /**
- * `/schedules` (lib/schedules/; model.ts says what the folder owns): create or replace by
+ * `/schedules` (lib/schedules/README.md says what the folder owns): create or replace by
  * name, read, list, delete, pause, resume, trigger. Validation names the field
  * (`cron …`, `timezone …`, `task.title is required`); the task template is checked with the
  * same schema as POST /tasks and against the handler registry.
@@ -68,76 +68,91 @@ const ScheduleListSchema = z
   .openapi('ScheduleList');
 
 const ListSchedulesQuery = ListTasksQuery.pick({ limit: true }).extend({
-  cursor: z.string().optional().openapi({ param: { name: 'cursor', in: 'query' }, description: 'next_cursor of the previous page' }),
+  cursor: z.string().regex(SCHEDULE_NAME, { error: 'cursor is invalid' }).optional().openapi({ param: { name: 'cursor', in: 'query' }, description: 'next_cursor of the previous page' }),
 });
 
+const NAME_RULE = 'name must be 1 to 200 characters: letters, digits, ".", "_" or "-" (no spaces), starting with a letter or digit';
 const NameParam = z.object({
-  name: z.string().openapi({ param: { name: 'name', in: 'path' }, description: '1 to 200 letters, digits, `.`, `_`, `-`.', example: 'nightly-report' }),
+  name: z.string().regex(SCHEDULE_NAME, { error: NAME_RULE }).openapi({ param: { name: 'name', in: 'path' }, description: '1 to 200 letters, digits, `.`, `_`, `-`.', example: 'nightly-report' }),
 });
 
 const json = <T>(schema: T, description: string) => ({ description, content: { 'application/json': { schema } } });
 const errors = (...statuses: number[]) =>
   Object.fromEntries(statuses.map((s) => [String(s), json(ErrorSchema, 'error')])) as Record<string, ReturnType<typeof json>>;
 
-const ROUTES = [
-  createRoute({
-    method: 'put',
-    path: '/schedules/{name}',
-    summary: 'Create or replace a schedule',
-    request: { params: NameParam, body: { required: true, content: { 'application/json': { schema: PutScheduleBody } } } },
-    responses: { 201: json(ScheduleSchema, 'created'), 200: json(ScheduleSchema, 'replaced'), ...errors(400, 401, 413, 415, 429) },
-  }),
-  createRoute({
-    method: 'get',
-    path: '/schedules/{name}',
-    summary: 'Get one schedule',
-    request: { params: NameParam },
-    responses: { 200: json(ScheduleSchema, 'the schedule'), ...errors(400, 401, 404, 429) },
-  }),
-  createRoute({
-    method: 'get',
-    path: '/schedules',
-    summary: 'List schedules by name',
-    request: { query: ListSchedulesQuery },
-    responses: { 200: json(ScheduleListSchema, 'one page'), ...errors(400, 401, 429) },
-  }),
-  createRoute({
-    method: 'delete',
-    path: '/schedules/{name}',
-    summary: 'Delete a schedule (no task is created for it once this returns)',
-    request: { params: NameParam },
-    responses: { 204: { description: 'deleted' }, ...errors(400, 401, 404, 429) },
-  }),
-  ...(['pause', 'resume'] as const).map((action) =>
-    createRoute({
-      method: 'post',
-      path: `/schedules/{name}/${action}`,
-      summary: action === 'pause' ? 'Pause: no occurrence fires until resumed' : 'Resume: occurrences missed while paused follow the missed policy',
-      request: { params: NameParam },
-      responses: { 200: json(ScheduleSchema, 'the schedule'), ...errors(400, 401, 404, 429) },
-    }),
-  ),
-  createRoute({
-    method: 'post',
-    path: '/schedules/{name}/trigger',
-    summary: 'Create one task from the template now',
-    request: { params: NameParam },
-    responses: { 202: json(TaskSchema, 'stored'), ...errors(400, 401, 404, 429) },
-  }),
-];
+const putRoute = createRoute({
+  method: 'put',
+  path: '/schedules/{name}',
+  summary: 'Create or replace a schedule',
+  request: { params: NameParam, body: { required: true, content: { 'application/json': { schema: PutScheduleBody } } } },
+  responses: { 201: json(ScheduleSchema, 'created'), 200: json(ScheduleSchema, 'replaced'), ...errors(400, 401, 413, 415, 429) },
+});
+const getRoute = createRoute({
+  method: 'get',
+  path: '/schedules/{name}',
+  summary: 'Get one schedule',
+  request: { params: NameParam },
+  responses: { 200: json(ScheduleSchema, 'the schedule'), ...errors(400, 401, 404, 429) },
+});
+const listRoute = createRoute({
+  method: 'get',
+  path: '/schedules',
+  summary: 'List schedules by name',
+  request: { query: ListSchedulesQuery },
+  responses: { 200: json(ScheduleListSchema, 'one page'), ...errors(400, 401, 429) },
+});
+const deleteRoute = createRoute({
+  method: 'delete',
+  path: '/schedules/{name}',
+  summary: 'Delete a schedule (no task is created for it once this returns)',
+  request: { params: NameParam },
+  responses: { 204: { description: 'deleted' }, ...errors(400, 401, 404, 429) },
+});
+const pauseRoute = createRoute({
+  method: 'post',
+  path: '/schedules/{name}/pause',
+  summary: 'Pause: no occurrence fires until resumed',
+  request: { params: NameParam },
+  responses: { 200: json(ScheduleSchema, 'the schedule'), ...errors(400, 401, 404, 429) },
+});
+const resumeRoute = createRoute({
+  method: 'post',
+  path: '/schedules/{name}/resume',
+  summary: 'Resume: occurrences that fell due while paused follow the missed policy',
+  request: { params: NameParam },
+  responses: { 200: json(ScheduleSchema, 'the schedule'), ...errors(400, 401, 404, 429) },
+});
+const triggerRoute = createRoute({
+  method: 'post',
+  path: '/schedules/{name}/trigger',
+  summary: 'Create one task from the template now',
+  request: { params: NameParam },
+  responses: { 202: json(TaskSchema, 'stored'), ...errors(400, 401, 404, 429) },
+});
+
+/** Every schedule route, by operation: functions/functions.ts deploys each as its own function. */
+export const SCHEDULE_ROUTES = {
+  putSchedule: putRoute,
+  listSchedules: listRoute,
+  getSchedule: getRoute,
+  deleteSchedule: deleteRoute,
+  pauseSchedule: pauseRoute,
+  resumeSchedule: resumeRoute,
+  triggerSchedule: triggerRoute,
+} as const;
 
 export interface ScheduleRouteDeps {
   schedules: ScheduleService;
-  handlers: HandlerRegistry;
+  /** Is a task type registered (lib/processing/handlers.ts HandlerRegistry). */
+  handlers: { has(type: string): boolean };
   config: Pick<Config, 'maxBodyBytes'>;
 }
 
 export function registerScheduleRoutes(app: OpenAPIHono, deps: ScheduleRouteDeps): void {
   const { schedules, handlers, config } = deps;
-  for (const route of ROUTES) app.openAPIRegistry.registerPath(route);
 
-  app.put('/schedules/:name', async (c) => {
-    const name = scheduleName(c.req.param('name'));
+  registerWithOwnBody(app, putRoute, async (c) => {
+    const name = validate(NameParam, { name: c.req.param('name') }).name;
     const raw = await readJsonBody(c, config.maxBodyBytes);
     if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) throw badRequest('request body must be a JSON object', 'invalid_json');
     const body = validateField(PutScheduleBody, raw);
@@ -152,30 +167,22 @@ export function registerScheduleRoutes(app: OpenAPIHono, deps: ScheduleRouteDeps
     return c.json(scheduleToJson(schedule), created ? 201 : 200);
   });
 
-  app.get('/schedules', async (c) => {
-    const query = validateField(ListSchedulesQuery, c.req.query(), undefined, 'invalid_query');
-    if (query.cursor !== undefined && !SCHEDULE_NAME.test(query.cursor)) throw badRequest('cursor is invalid', 'invalid_query');
+  app.openapi(listRoute, async (c) => {
+    const query = c.req.valid('query');
     const page = await schedules.list({ afterName: query.cursor, limit: query.limit + 1 });
     const items = page.slice(0, query.limit);
     const next = page.length > query.limit ? items[items.length - 1]!.name : null;
-    return c.json({ count: items.length, schedules: items.map(scheduleToJson), next_cursor: next });
+    return c.json({ count: items.length, schedules: items.map(scheduleToJson), next_cursor: next }, 200);
   });
 
-  app.get('/schedules/:name', async (c) => c.json(scheduleToJson(await schedules.get(scheduleName(c.req.param('name'))))));
-  app.delete('/schedules/:name', async (c) => {
-    await schedules.delete(scheduleName(c.req.param('name')));
+  app.openapi(getRoute, async (c) => c.json(scheduleToJson(await schedules.get(c.req.valid('param').name)), 200));
+  app.openapi(deleteRoute, async (c) => {
+    await schedules.delete(c.req.valid('param').name);
     return c.body(null, 204);
   });
-  app.post('/schedules/:name/pause', async (c) => c.json(scheduleToJson(await schedules.pause(scheduleName(c.req.param('name'))))));
-  app.post('/schedules/:name/resume', async (c) => c.json(scheduleToJson(await schedules.resume(scheduleName(c.req.param('name'))))));
-  app.post('/schedules/:name/trigger', async (c) => c.json(taskToJson(await schedules.trigger(scheduleName(c.req.param('name')))), 202));
-}
-
-function scheduleName(name: string): string {
-  if (!SCHEDULE_NAME.test(name)) {
-    throw badRequest('name must be 1 to 200 characters: letters, digits, ".", "_" or "-" (no spaces), starting with a letter or digit', 'invalid_name');
-  }
-  return name;
+  app.openapi(pauseRoute, async (c) => c.json(scheduleToJson(await schedules.pause(c.req.valid('param').name)), 200));
+  app.openapi(resumeRoute, async (c) => c.json(scheduleToJson(await schedules.resume(c.req.valid('param').name)), 200));
+  app.openapi(triggerRoute, async (c) => c.json(taskToJson(await schedules.trigger(c.req.valid('param').name)), 202));
 }
 
 /**

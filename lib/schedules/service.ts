@@ -1,8 +1,8 @@
 import type { Config } from '../config.ts';
 import { notFound } from '../errors.ts';
 import type { Logger } from '../log.ts';
-import { newTaskId } from '../tasks/ids.ts';
 import type { Task } from '../tasks/model.ts';
+import { buildTask } from '../tasks/service.ts';
 import {
   canonicalTimezone,
   nextOccurrence,
@@ -16,8 +16,8 @@ import {
 import type { Fire, ScheduleRepository } from './repository.ts';
 
 /**
- * The schedule use cases behind /schedules and the firing every poll runs (lib/schedules/;
- * model.ts says what the folder owns). Independent of HTTP; the clock is injected so tests
+ * The schedule use cases behind /schedules and the firing every poll runs (lib/schedules/README.md says
+ * what the folder owns). Independent of HTTP; the clock is injected so tests
  * step through daylight-saving changes and downtime without waiting.
  */
 
@@ -200,28 +200,18 @@ export class ScheduleService {
 /** The task of one occurrence: the template's fields, due at the occurrence (plus its delay). */
 export function taskFromTemplate(schedule: Pick<Schedule, 'task'>, occurrence: number, key: string, now: number, defaultMaxAttempts: number): Task {
   const template = JSON.parse(schedule.task) as TaskTemplate;
-  return {
-    id: newTaskId(now),
-    title: template.title,
-    description: template.description,
-    status: 'pending',
-    version: 1,
-    type: template.type ?? 'simulate',
-    payload: template.payload === undefined ? null : JSON.stringify(template.payload),
-    priority: template.priority ?? 0,
-    runAt: occurrence + Math.round((template.delay_seconds ?? 0) * 1000),
-    attempts: 0,
-    maxAttempts: template.max_attempts ?? defaultMaxAttempts,
-    leaseExpiresAt: null,
-    lockedBy: null,
-    lastError: null,
-    result: null,
-    idempotencyKey: key,
-    createdAt: now,
-    startedAt: null,
-    completedAt: null,
-    updatedAt: now,
-  };
+  return buildTask(
+    {
+      title: template.title,
+      description: template.description,
+      type: template.type ?? 'simulate',
+      payload: template.payload,
+      priority: template.priority,
+      runAt: occurrence + Math.round((template.delay_seconds ?? 0) * 1000),
+      maxAttempts: template.max_attempts,
+    },
+    { now, maxAttempts: defaultMaxAttempts, idempotencyKey: key },
+  );
 }
 
 /**

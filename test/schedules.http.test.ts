@@ -141,8 +141,9 @@ describe('pause, resume, trigger, delete over HTTP', () => {
 });
 
 describe('a processing runtime fires its schedules', () => {
-  it('an every-second schedule makes tasks that complete, one per second', async () => {
-    const { put, runtime } = await setup({}, true);
+  it('wakes at each occurrence, not at the poll interval: one task per second, each fired on its own', async () => {
+    // A 60 s poll interval: only the poller's wake-up at next_run_at can fire every second.
+    const { put, runtime } = await setup({ TASK_POLL_INTERVAL_SECONDS: '60' }, true);
     runtime.start();
     await put('tick', { cron: '* * * * * *', task: { title: 'tick', description: 'every second' } });
     const rows = await waitFor(async () => {
@@ -150,6 +151,7 @@ describe('a processing runtime fires its schedules', () => {
       return r.filter((row) => row.status === 'completed').length >= 3 ? r : null;
     }, 10_000, 'three completed occurrences');
     const seconds = rows.map((r) => Date.parse(String(r.idempotency_key).slice('schedule:tick:'.length)));
+    // Policy `once`: a wake-up later than a second would have skipped an occurrence.
     for (let i = 1; i < seconds.length; i++) expect(seconds[i]! - seconds[i - 1]!).toBe(1000);
   });
 });

@@ -105,21 +105,39 @@ export function triggerKey(name: string, now: number): string {
   return `schedule:${name}:trigger:${iso(now)}`;
 }
 
-// Parsing a pattern costs about as much as computing one occurrence (~50 µs here); firing
-// 10,000 schedules that share a few patterns should parse each once.
-const CRON_CACHE_SIZE = 1000;
+// Parsing a pattern costs about as much as computing one occurrence; firing 10,000
+// schedules that share a few patterns should parse each once.
+const CACHE_SIZE = 1000;
 const cronCache = new Map<string, Cron>();
+
+/** Zones that are UTC: croner computes those with plain UTC arithmetic (`utcOffset: 0`). */
+const UTC_ZONES = new Set(['UTC', 'Etc/UTC', 'GMT', 'Etc/GMT']);
 
 function compile(cron: string, timezone: string): Cron {
   const key = `${timezone}\u0000${cron}`;
   let job = cronCache.get(key);
   if (!job) {
-    job = new Cron(cron, { timezone, paused: true, mode: '5-or-6-parts', fixedTimeRule: 'no-wildcard' });
-    if (cronCache.size >= CRON_CACHE_SIZE) cronCache.delete(cronCache.keys().next().value!);
-    cronCache.set(key, job);
+    // Through `timezone`, croner converts with Intl on every step: 10,000 nextRun() calls took
+    // 1,490 ms for 'UTC' vs 109 ms with `utcOffset: 0` (2-core machine under load).
+    const zone = UTC_ZONES.has(timezone) ? { utcOffset: 0 } : { timezone };
+    job = new Cron(cron, { ...zone, paused: true, mode: '5-or-6-parts', fixedTimeRule: 'no-wildcard' });
+    remember(cronCache, key, job);
   }
   return job;
 }
+
+function remember<V>(cache: Map<string, V>, key: string, value: V): void {
+  if (cache.size >= CACHE_SIZE) cache.delete(cache.keys().next().value!);
+  cache.set(key, value);
+}
+
+// Schedules that share a cron and zone fall due together and ask for the same next
+// occurrence: 10,000 every-minute schedules fired in one pass compute it once, not 10,000
+// times (~100-150 µs each in a zone, under load). The answer depends only on the key.
+const nextCache = new Map<string, number | null>();
+// The same for the missed-occurrence look-back (previousRuns(101) is ~3 ms): after downtime,
+// every schedule of a cron asks it at the same `now`. Callers must not mutate the array.
+const previousCache = new Map<string, readonly number[]>();
 
 /** Why `cron` is not a usable expression (5 fields, or 6 with seconds first), or null. */
 export function cronProblem(cron: string): string | null {
@@ -157,15 +175,25 @@ export function canonicalTimezone(timezone: string): string | null {
 
 /** The first occurrence strictly after `after` (epoch ms), or null when there is none. */
 export function nextOccurrence(cron: string, timezone: string, after: number): number | null {
-  return compile(cron, timezone).nextRun(new Date(after))?.getTime() ?? null;
+  const key = `${timezone}\u0000${cron}\u0000${after}`;
+  const known = nextCache.get(key);
+  if (known !== undefined) return known;
+  const next = compile(cron, timezone).nextRun(new Date(after))?.getTime() ?? null;
+  remember(nextCache, key, next);
+  return next;
 }
 
 /** Up to `count` occurrences at or before `atOrBefore`, latest first. */
-export function previousOccurrences(cron: string, timezone: string, atOrBefore: number, count: number): number[] {
+export function previousOccurrences(cron: string, timezone: string, atOrBefore: number, count: number): readonly number[] {
+  const key = `${timezone}\u0000${cron}\u0000${atOrBefore}\u0000${count}`;
+  const known = previousCache.get(key);
+  if (known !== undefined) return known;
   // croner's reference is exclusive and its occurrences are whole seconds: +1 ms includes `atOrBefore`.
-  return compile(cron, timezone)
+  const times = compile(cron, timezone)
     .previousRuns(count, new Date(atOrBefore + 1))
     .map((d) => d.getTime());
+  remember(previousCache, key, times);
+  return times;
 }
 
 /** What one fire of a due schedule does. */

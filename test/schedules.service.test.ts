@@ -2,6 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { occurrenceKey } from '../lib/schedules/model.ts';
 import { ManualClock, openSchedules, scheduleInput, type ScheduleFixture } from './schedules-helpers.ts';
 import { tempDbUrl } from './helpers.ts';
+import { sqldAvailable, useSqld } from './sqld.ts';
 
 /**
  * The schedule service on a real libSQL file with a manual clock: a poll every few minutes
@@ -214,12 +215,52 @@ describe('two services firing one file at the same instants', () => {
   });
 });
 
+let taskSeq = 0;
+/** The task a fire would insert for `name` at the occurrence (a distinct id each call). */
 function taskFor(name: string, occurrenceIso: string) {
   const occurrence = Date.parse(occurrenceIso);
   return {
-    id: `00000000-0000-7000-8000-${String(occurrence).slice(-12).padStart(12, '0')}`,
+    id: `00000000-0000-7000-8000-${String(++taskSeq).padStart(12, '0')}`,
     title: 't', description: 'd', status: 'pending' as const, version: 1, type: 'simulate', payload: null, priority: 0,
     runAt: occurrence, attempts: 0, maxAttempts: 3, leaseExpiresAt: null, lockedBy: null, lastError: null, result: null,
     idempotencyKey: occurrenceKey(name, occurrence), createdAt: occurrence, startedAt: null, completedAt: null, updatedAt: occurrence,
   };
 }
+
+/**
+ * The same guard over a libSQL server: `changes()` in a Hrana batch counts the statement
+ * before it on the batch's own connection, so a stale fire inserts nothing there either.
+ */
+const sqldUp = await sqldAvailable();
+
+describe.skipIf(!sqldUp)('on sqld', () => {
+  const sqld = useSqld();
+
+  it('a fire computed before a delete or a pause inserts nothing; concurrent fires one task per occurrence', async () => {
+    const clock = new ManualClock('2026-05-01T10:00:00.500Z');
+    const a = await openSchedules({ url: sqld.url, clock });
+    const b = await openSchedules({ url: sqld.url, clock });
+    await a.service.put('gone', scheduleInput());
+    await a.service.put('held', scheduleInput());
+    await a.service.put('live', scheduleInput({ missed: 'all' }));
+    clock.set('2026-05-01T10:00:01.200Z');
+    const due = await a.service.repo.due(clock.time, 10);
+    await b.service.delete('gone');
+    await b.service.pause('held');
+    const occurrence = Date.parse('2026-05-01T10:00:01Z');
+    const results = await a.service.repo.fire(
+      due.map((schedule) => ({ schedule, nextRunAt: occurrence + 1000, lastRunAt: occurrence, tasks: [taskFor(schedule.name, '2026-05-01T10:00:01Z')], now: clock.time })),
+    );
+    expect(Object.fromEntries(due.map((s, i) => [s.name, results[i]]))).toEqual({
+      gone: { advanced: false, inserted: 0 },
+      held: { advanced: false, inserted: 0 },
+      live: { advanced: true, inserted: 1 },
+    });
+    for (let step = 0; step < 12; step++) {
+      clock.advance(250);
+      await Promise.all([a.service.fireDue(), b.service.fireDue()]);
+    }
+    const keys = (await a.tasks()).map((t) => t.key);
+    expect(keys).toEqual(['01', '02', '03', '04'].map((s) => `schedule:live:2026-05-01T10:00:${s}.000Z`));
+  });
+});

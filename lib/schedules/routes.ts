@@ -45,8 +45,6 @@ export const PutScheduleBody = z
   })
   .openapi('PutSchedule');
 
-const TemplateDoc = SubmitTaskBody;
-
 export const ScheduleSchema = z
   .object({
     name: z.string(),
@@ -54,12 +52,12 @@ export const ScheduleSchema = z
     timezone: z.string(),
     missed: z.enum(MISSED_POLICIES),
     paused: z.boolean(),
-    task: TemplateDoc,
-    next_run_at: z.string().nullable().openapi({ format: 'date-time' }),
-    last_run_at: z.string().nullable().openapi({ format: 'date-time' }),
+    task: SubmitTaskBody,
+    next_run_at: z.iso.datetime({ offset: false }).nullable().openapi({ description: 'The next occurrence not yet fired; null when the cron never matches again.' }),
+    last_run_at: z.iso.datetime({ offset: false }).nullable().openapi({ description: 'The latest occurrence fired (or trigger).' }),
     version: z.number().int(),
-    created_at: z.string().openapi({ format: 'date-time' }),
-    updated_at: z.string().openapi({ format: 'date-time' }),
+    created_at: z.iso.datetime({ offset: false }),
+    updated_at: z.iso.datetime({ offset: false }),
   })
   .openapi('Schedule');
 
@@ -189,7 +187,7 @@ export function registerScheduleRoutes(app: OpenAPIHono, deps: ScheduleRouteDeps
  * The first issue as a 400 naming the field by its full path (`task.title is required`).
  * The task schema's messages start with the field's own name; they get the `task.` prefix.
  */
-function validateField<S extends z.ZodType>(schema: S, input: unknown, prefix?: string, code = 'invalid_field'): z.output<S> {
+function validateField<S extends z.ZodType>(schema: S, input: unknown, prefix?: string): z.output<S> {
   const parsed = schema.safeParse(input);
   if (parsed.success) return parsed.data;
   const issue = parsed.error.issues[0]!;
@@ -198,5 +196,5 @@ function validateField<S extends z.ZodType>(schema: S, input: unknown, prefix?: 
   let message = issue.message;
   if (own && message.startsWith(own)) message = `${field}${message.slice(own.length)}`;
   else if (field && !message.startsWith(field)) message = `${field}: ${message}`;
-  throw badRequest(message, code);
+  throw badRequest(message, 'invalid_field');
 }

@@ -4,14 +4,13 @@ import { resolve } from 'node:path';
 import { loadConfig, type Config, type EnvRecord } from '../lib/config.ts';
 import { createCore, type Core } from '../lib/core.ts';
 import type { TaskHandler } from '../lib/processing/handlers.ts';
-import { createLogger, type Logger, type LogSink } from '../lib/log.ts';
+import { createLogger, type LogSink } from '../lib/log.ts';
 import { StopReason } from '../lib/processing/outcome.ts';
 import { Poller } from '../lib/processing/poller.ts';
 import { processTask, releaseTasks } from '../lib/processing/process-task.ts';
 import { WorkerPool } from '../lib/processing/worker-pool.ts';
 import { ScheduleFirer } from '../lib/schedules/firing.ts';
 import type { Task } from '../lib/tasks/model.ts';
-import type { TaskRepository } from '../lib/tasks/repository.ts';
 import { nodeClientAddress } from './client-address.ts';
 import { openDatabase } from './database.ts';
 import { createIoredisRateLimiter } from './redis-rate-limit.ts';
@@ -54,6 +53,8 @@ export async function createRuntime(options: RuntimeOptions = {}): Promise<Runti
   // REDIS_URL: ioredis, which only Node has; without it lib/api/access-control.ts builds the
   // limiter from config (Upstash REST or memory).
   const redisRateLimit = config.redisUrl ? createIoredisRateLimiter({ ...config, redisUrl: config.redisUrl }, logger) : undefined;
+  // A task committed by this process (a submit, a retry, a follow-up) wakes the poller when due.
+  const wakeFor = (task: Task) => (task.runAt <= Date.now() ? poller.wakeForSubmit() : poller.wakeAt(task.runAt));
   const core = createCore({
     config,
     logger,
@@ -62,16 +63,14 @@ export async function createRuntime(options: RuntimeOptions = {}): Promise<Runti
     rateLimiter: redisRateLimit?.limiter,
     clientAddress: nodeClientAddress,
     hooks: {
-      onSubmitted: processing
-        ? (task) => (task.runAt <= Date.now() ? poller.wakeForSubmit() : poller.wakeAt(task.runAt))
-        : undefined,
+      onSubmitted: processing ? wakeFor : undefined,
       onCancelled: (task) => pool.abort(task.id, new StopReason('cancelled', 'task was cancelled')),
     },
     scheduleHooks: processing ? { onChanged: (schedule) => scheduleFirer.changed(schedule), onTasksCreated: () => poller.wake() } : undefined,
   });
   const { repo } = core;
   const workerId = makeWorkerId();
-  const processDeps = { repo, handlers: core.handlers, config, logger: logger.child({ worker: workerId }) };
+  const processDeps = { repo, handlers: core.handlers, config, logger: logger.child({ worker: workerId }), onFollowUps: (tasks: Task[]) => tasks.forEach(wakeFor) };
 
   const pool: WorkerPool = new WorkerPool({
     workers: config.workers,

@@ -54,6 +54,12 @@ export class Heartbeat {
     clearInterval(this.#timer);
   }
 
+  /** Stops renewing and waits for a renewal in flight, so nothing touches the task after. */
+  async settle(): Promise<void> {
+    this.stop();
+    await this.#chain;
+  }
+
   #serial<T>(fn: () => Promise<T>): Promise<T> {
     const run = this.#chain.then(fn);
     this.#chain = run.catch(() => {});

@@ -2,7 +2,7 @@ import type { Config } from '../config.ts';
 import { ErrOptimisticLock } from '../errors.ts';
 import type { Logger } from '../log.ts';
 import { taskToJson, type Task } from '../tasks/model.ts';
-import { transitioned, type TaskRepository, type TransitionRequest } from '../tasks/repository.ts';
+import { transitioned, type TaskRepository } from '../tasks/repository.ts';
 import { buildTask } from '../tasks/service.ts';
 import type { HandlerContext, HandlerRegistry } from './handlers.ts';
 import { Heartbeat } from './heartbeat.ts';
@@ -26,6 +26,8 @@ export interface ProcessDeps {
   handlers: HandlerRegistry;
   config: Pick<Config, 'leaseSeconds' | 'timeoutSeconds' | 'backoffBaseMs' | 'backoffMaxMs' | 'maxAttempts'>;
   logger: Logger;
+  /** Follow-up tasks were committed (the local poller wakes for them, like for a submit). */
+  onFollowUps?(tasks: Task[]): void;
 }
 
 /**
@@ -59,17 +61,27 @@ export async function processTask(deps: ProcessDeps, claimed: Task, control: Tas
   const decide = (task: Task): Decision => withFollowUps(deps, decideOutcome(task, end, config, Date.now()));
   const decision = decide(heartbeat.task);
   if (!decision.request) {
-    heartbeat.stop();
+    await heartbeat.settle();
     if (decision.outcome === 'cancelled') log().info('task cancelled while running');
     else log().warn('lease lost: result discarded');
     return decision.outcome;
   }
 
-  const written = await writeWhileLeased(heartbeat, (task) => deps.repo.transition(decide(task).request!), log);
+  let followUps: Task[] = [];
+  const written = await writeWhileLeased(
+    heartbeat,
+    (task) => {
+      const { request } = decide(task);
+      followUps = request!.followUps ?? [];
+      return deps.repo.transition(request!);
+    },
+    log,
+  );
   if (written === 'lost') {
     log().warn('task changed while running: result discarded', { outcome: decision.outcome });
     return 'lost';
   }
+  if (followUps.length > 0) deps.onFollowUps?.(followUps);
   // The common outcome must not build a child logger only for a level that is off.
   const infoOn = deps.logger.level === 'debug' || deps.logger.level === 'info';
   if (decision.outcome === 'completed' || decision.outcome === 'released') {

@@ -1,10 +1,10 @@
 import { onTestFinished } from 'vitest';
 import type { SqlDriver } from '../lib/db/driver.ts';
-import { createLogger, type LogSink } from '../lib/log.ts';
+import { createLogger } from '../lib/log.ts';
 import { ScheduleRepository } from '../lib/schedules/repository.ts';
 import { ScheduleService, type ScheduleInput } from '../lib/schedules/service.ts';
 import { openDatabase } from '../local/database.ts';
-import { tempDbUrl } from './helpers.ts';
+import { captureLogs, tempDbUrl, type CapturedLogs } from './helpers.ts';
 
 /** A clock the test moves by hand: the schedule service reads it, nothing waits. */
 export class ManualClock {
@@ -25,8 +25,8 @@ export interface ScheduleFixture {
   driver: SqlDriver;
   service: ScheduleService;
   clock: ManualClock;
-  /** Every log line the service wrote, parsed. */
-  logs: Record<string, unknown>[];
+  /** Every log line the service wrote. */
+  logs: CapturedLogs;
   /** Every task in the table: idempotency key and run_at (ISO), ordered by run_at. */
   tasks(): Promise<{ key: string; runAt: string; title: string }[]>;
 }
@@ -38,12 +38,11 @@ export async function openSchedules(
   const driver = await openDatabase({ url: options.url ?? tempDbUrl(), fileDriver: options.fileDriver });
   onTestFinished(() => driver.close());
   const clock = options.clock ?? new ManualClock('2026-05-01T10:00:00Z');
-  const logs: Record<string, unknown>[] = [];
-  const sink: LogSink = (line) => logs.push(JSON.parse(line) as Record<string, unknown>);
+  const logs = captureLogs();
   const service = new ScheduleService({
     repo: new ScheduleRepository(driver),
     config: { maxAttempts: 3, scheduleMaxCatchup: options.maxCatchup ?? 100 },
-    logger: createLogger('info', sink),
+    logger: createLogger('info', logs.sink),
     now: clock.now,
   });
   return {

@@ -1,9 +1,9 @@
 import { createClient } from '@libsql/client';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import { tempDir } from './helpers.ts';
+import { freePort, tempDir } from './helpers.ts';
 import { killAll, startServe, type ServiceProcess } from './processes.ts';
-import { freePort, sqldAvailable, useSqld } from './sqld.ts';
+import { sqldAvailable, useSqld } from './sqld.ts';
 
 /**
  * Schedules across real `task-pool serve` processes: three on one libSQL file and three on

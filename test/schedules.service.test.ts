@@ -58,7 +58,7 @@ describe('daily schedules across daylight-saving changes: one task per local day
       const days = tasks.map((t) => localDate(t.runAt, c.zone));
       expect(new Set(days).size).toBe(days.length);
       // Each fire is a log line naming the schedule and the occurrence.
-      expect(f.logs.filter((l) => l.msg === 'schedule fired').map((l) => [l.schedule, l.occurrence])).toEqual(c.runs.map((r) => ['nightly', r]));
+      expect(f.logs.records().filter((l) => l.msg === 'schedule fired').map((l) => [l.schedule, l.occurrence])).toEqual(c.runs.map((r) => ['nightly', r]));
     });
   }
 });

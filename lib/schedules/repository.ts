@@ -1,5 +1,6 @@
 import type { Row, SqlDriver, SqlValue, Statement } from '../db/driver.ts';
-import { TASK_FIELDS, type Task } from '../tasks/model.ts';
+import type { Task } from '../tasks/model.ts';
+import { guardedInsertStatement, IF_PREVIOUS_CHANGED } from '../tasks/repository.ts';
 import type { MissedPolicy, Schedule } from './model.ts';
 
 /**
@@ -22,12 +23,6 @@ import type { MissedPolicy, Schedule } from './model.ts';
  */
 
 const COLUMNS = 'name, cron, timezone, task, missed, paused, next_run_at, last_run_at, version, created_at, updated_at';
-
-// A task's columns from the one field list (lib/tasks/model.ts), as lib/tasks/repository.ts
-// builds its insert. Its `insertStatement()` cannot be used here: it is `INSERT … VALUES`,
-// and the guard below needs `INSERT … SELECT … WHERE`.
-const TASK_COLUMNS = TASK_FIELDS.map(({ name }) => name).join(', ');
-const TASK_ROW = `(${TASK_FIELDS.map(() => '?').join(', ')})`;
 
 const SQL = {
   // PUT replaces everything the client sends. `paused` is kept when the body leaves it out (a
@@ -143,7 +138,7 @@ export class ScheduleRepository {
     const statements: Statement[] = [];
     const positions = fires.map((fire) => {
       const advance = statements.push({ sql: SQL.advance, args: [fire.nextRunAt, fire.lastRunAt, fire.now, fire.schedule.name, fire.schedule.version] }) - 1;
-      const insert = fire.tasks.length > 0 ? statements.push(guardedTaskInsert(fire.tasks)) - 1 : null;
+      const insert = fire.tasks.length > 0 ? statements.push(guardedInsertStatement(fire.tasks, IF_PREVIOUS_CHANGED)) - 1 : null;
       return { advance, insert };
     });
     const results = await this.driver.batch(statements);
@@ -155,20 +150,9 @@ export class ScheduleRepository {
 
   /** Records a trigger and inserts its task; false when the schedule does not exist. */
   async trigger(name: string, task: Task, now: number): Promise<boolean> {
-    const [, inserted] = await this.driver.batch([{ sql: SQL.touch, args: [now, now, name] }, guardedTaskInsert([task])]);
+    const [, inserted] = await this.driver.batch([{ sql: SQL.touch, args: [now, now, name] }, guardedInsertStatement([task], IF_PREVIOUS_CHANGED)]);
     return inserted!.changes === 1;
   }
-}
-
-/** INSERT of `tasks` that happens only if the statement before it changed exactly one row. */
-function guardedTaskInsert(tasks: Task[]): Statement {
-  const args: SqlValue[] = [];
-  for (const task of tasks) for (const { key } of TASK_FIELDS) args.push(task[key] as SqlValue);
-  // `changes()` is read while this statement runs, so it still counts the previous one's rows.
-  // The WHERE also tells the parser that ON CONFLICT is the upsert clause, not a join's ON.
-  const sql = `INSERT INTO tasks (${TASK_COLUMNS}) SELECT * FROM (VALUES ${tasks.map(() => TASK_ROW).join(', ')})
-    WHERE changes() = 1 ON CONFLICT DO NOTHING`;
-  return { sql, args };
 }
 
 const numOrNull = (v: SqlValue | undefined): number | null => (v === null || v === undefined ? null : Number(v));

@@ -5,6 +5,7 @@ import { httpDelivery } from './scenarios/http-delivery.ts';
 import { pickupLatency } from './scenarios/latency.ts';
 import { remote } from './scenarios/remote.ts';
 import { scale } from './scenarios/scale.ts';
+import { schedules } from './scenarios/schedules.ts';
 import { throughput } from './scenarios/throughput.ts';
 
 /**
@@ -13,7 +14,7 @@ import { throughput } from './scenarios/throughput.ts';
  *
  *   node --import tsx bench/child.ts <scenario> '{"quick":false,"env":{}}'
  */
-const SCENARIOS = ['driver', 'throughput', 'throughput-defaults', 'latency', 'http', 'scale-empty', 'scale-1m', 'remote', 'http-delivery'] as const;
+const SCENARIOS = ['driver', 'throughput', 'throughput-defaults', 'latency', 'http', 'scale-empty', 'scale-1m', 'remote', 'schedules', 'http-delivery'] as const;
 type ScenarioName = (typeof SCENARIOS)[number];
 
 const [name, optionsJson] = process.argv.slice(2);
@@ -41,6 +42,8 @@ async function runScenario(scenario: string): Promise<unknown> {
         : scale(o, { history: 900_000, backlog: 100_000, process: processed });
     case 'remote':
       return remote(o);
+    case 'schedules':
+      return schedules(o);
     case 'http-delivery':
       return httpDelivery(o);
     default:

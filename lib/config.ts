@@ -49,6 +49,8 @@ export interface Config {
   httpMaxPerHost: number;
   /** `whsec_…` secrets, newest first; every request is signed with each (rotation). */
   webhookSecrets: string[];
+  /** Missed policy `all`: at most this many missed occurrences get a task (lib/schedules/). */
+  scheduleMaxCatchup: number;
 }
 
 export class ConfigError extends Error {
@@ -128,6 +130,7 @@ const VARIABLES = {
       error: 'must be one or more comma-separated whsec_ secrets (base64 of 24 to 64 bytes after the prefix)',
     })
     .optional(),
+  SCHEDULE_MAX_CATCHUP: int(1, 10_000).default(100),
 } as const;
 
 export const CONFIG_VARIABLES = Object.keys(VARIABLES) as (keyof typeof VARIABLES)[];
@@ -194,6 +197,7 @@ export function loadConfig(env: EnvRecord): Config {
     httpFollowRedirects: v.HTTP_FOLLOW_REDIRECTS,
     httpMaxPerHost: v.HTTP_MAX_PER_HOST,
     webhookSecrets: (v.WEBHOOK_SECRET ?? '').split(',').map((s) => s.trim()).filter((s) => s !== ''),
+    scheduleMaxCatchup: v.SCHEDULE_MAX_CATCHUP,
   };
 }
 

@@ -10,12 +10,15 @@ import type { Logger } from './log.ts';
 import type { RateLimiter } from './rate-limit/limiter.ts';
 import { TaskRepository } from './tasks/repository.ts';
 import { TaskService, type TaskServiceHooks } from './tasks/service.ts';
+import { ScheduleRepository } from './schedules/repository.ts';
+import { registerScheduleRoutes } from './schedules/routes.ts';
+import { ScheduleService, type ScheduleServiceHooks } from './schedules/service.ts';
 
 /**
  * The wiring every adapter shares: from a config and a database driver, the repository, the
  * handler registry (the built-in `simulate` plus the adapter's own), the task service and the
- * HTTP app. local/runtime.ts adds the pool and the poller; functions/context.ts adds the
- * budgeted poll.
+ * HTTP app, plus schedules (lib/schedules/: service and routes). local/runtime.ts adds the pool
+ * and the poller; functions/context.ts adds the budgeted poll.
  */
 export interface CoreOptions {
   config: Config;
@@ -28,6 +31,8 @@ export interface CoreOptions {
   clientAddress?: ClientAddress;
   /** How `http` tasks send requests (lib/delivery/); default the platform's fetch. */
   httpTransport?: HttpTransport;
+  /** Schedules (lib/schedules/): the local adapter wakes its poller from these. */
+  scheduleHooks?: ScheduleServiceHooks;
 }
 
 export interface Core {
@@ -37,6 +42,7 @@ export interface Core {
   repo: TaskRepository;
   handlers: HandlerRegistry;
   service: TaskService;
+  schedules: ScheduleService;
   app: OpenAPIHono;
 }
 
@@ -47,7 +53,13 @@ export function createCore(options: CoreOptions): Core {
   registerHttpTask(handlers, config, options.httpTransport);
   for (const [type, handler] of Object.entries(options.handlers ?? {})) handlers.register(type, handler);
   const service = new TaskService(repo, config, logger, options.hooks);
-  const app = createApp({ service, handlers, config, logger, rateLimiter: options.rateLimiter, clientAddress: options.clientAddress });
+  const schedules = new ScheduleService({ repo: new ScheduleRepository(driver), config, logger, hooks: options.scheduleHooks });
+  const app = createApp({
+    service, handlers, config, logger, rateLimiter: options.rateLimiter, clientAddress: options.clientAddress,
+    scheduleCounts: () => schedules.counts(),
+  });
+  // Registered after createApp's middleware (access control, rate limits) like its own routes.
+  registerScheduleRoutes(app, { schedules, handlers, config });
   app.openAPIRegistry.register('HttpPayload', HttpPayloadDoc);
-  return { config, logger, driver, repo, handlers, service, app };
+  return { config, logger, driver, repo, handlers, service, schedules, app };
 }

@@ -13,6 +13,17 @@ import { TaskService, type SubmitInput } from '../lib/tasks/service.ts';
 import { openDatabase } from '../local/database.ts';
 import { createRuntime, type Runtime, type RuntimeOptions } from '../local/runtime.ts';
 
+export { freePort } from './support/sqld-process.ts';
+
+/**
+ * The general test helpers: temp databases and config, runtimes, captured logs, free ports,
+ * waiting for a condition, skipping for a missing service. Redis-specific ones are in
+ * test/redis-helpers.ts, sqld in test/sqld.ts.
+ *
+ * Cleanup goes through onTestFinished: an afterEach registered inside a running test never
+ * runs in vitest 4 (checked), which would leave runtimes, connections and servers behind.
+ */
+
 export const IN_CI = process.env.CI === 'true' || process.env.CI === '1';
 
 /** A fresh directory under the OS temp dir, removed after the current test. */
@@ -56,15 +67,40 @@ export async function openTestRepo(url = tempDbUrl(), fileDriver: 'native' | 'cl
   return { driver, repo, service, close: () => driver.close() };
 }
 
-export function newTask(overrides: Partial<SubmitInput> = {}): SubmitInput {
+export function submitInput(overrides: Partial<SubmitInput> = {}): SubmitInput {
   return { title: 'title', description: 'description', type: 'simulate', ...overrides };
 }
 
-/** A runtime (no HTTP server) on a temp database; shut down after the test. */
+/**
+ * A runtime (no HTTP server unless started) on a temp database; shut down once, when the test
+ * finishes (its Redis client, if any, included).
+ */
 export async function startRuntime(options: RuntimeOptions & { env?: EnvRecord } = {}): Promise<Runtime> {
   const runtime = await createRuntime({ config: options.config ?? testConfig(options.env), ...options });
   onTestFinished(() => runtime.shutdown());
   return runtime;
+}
+
+export interface CapturedLogs {
+  /** Give this to createLogger / RuntimeOptions.logSink. */
+  sink: (line: string) => void;
+  /** The raw JSON lines, in order. */
+  lines: string[];
+  records(): Record<string, unknown>[];
+  /** The `msg` of every record, or of those at `level`. */
+  messages(level?: string): string[];
+}
+
+/** A log sink that keeps what it is given. */
+export function captureLogs(): CapturedLogs {
+  const lines: string[] = [];
+  const records = () => lines.map((line) => JSON.parse(line) as Record<string, unknown>);
+  return {
+    lines,
+    sink: (line) => lines.push(line),
+    records,
+    messages: (level) => records().filter((r) => level === undefined || r.level === level).map((r) => String(r.msg)),
+  };
 }
 
 /** Polls `check` until it returns a truthy value or `timeoutMs` passes. */

@@ -83,7 +83,9 @@ export function validate<S extends z.ZodType>(schema: S, input: unknown, code = 
 export function validationError(error: z.ZodError, code: string): AppError {
   const issue = error.issues[0]!;
   const field = issue.path.map(String).join('.');
-  // Our schemas put the field name in every message; zod's own messages get it prefixed.
-  const message = field && !issue.message.includes(field) ? `${field}: ${issue.message}` : issue.message;
+  // Our schemas put the field name in every message; zod's own messages get it prefixed. The
+  // name must stand as a word: `id` is not named by "Invalid input".
+  const named = new RegExp(`(^|[^\\w.])${field.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}($|[^\\w.])`).test(issue.message);
+  const message = field && !named ? `${field}: ${issue.message}` : issue.message;
   return badRequest(message, code);
 }

@@ -14,6 +14,7 @@ const ALLOWED: Record<string, string[]> = {
   'lib/db': ['lib/db', 'lib/tasks/states.ts', 'lib/next-turn.ts'],
   'lib/rate-limit': ['lib/rate-limit', 'lib/errors.ts', 'lib/log.ts', 'lib/config.ts'],
   'lib/schedules': ['lib/schedules', 'lib/tasks', 'lib/db', 'lib/api', 'lib/errors.ts', 'lib/log.ts', 'lib/config.ts'],
+  'lib/delivery': ['lib/delivery', 'lib/processing/handlers.ts', 'lib/processing/task-failure.ts', 'lib/tasks/model.ts', 'lib/errors.ts', 'lib/config.ts'],
 };
 
 function sources(dir: string): string[] {

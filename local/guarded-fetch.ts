@@ -39,6 +39,6 @@ export function guardedTransport(guard: DestinationGuard, options: { connections
     fetch: (url, init) => undiciFetch(url, { ...(init as Parameters<typeof undiciFetch>[1]), dispatcher: agent }) as unknown as Promise<Response>,
     checksResolvedAddresses: true,
     // Synchronous: Node's Web Crypto HMAC costs a thread-pool job per signature.
-    hmacSha256: (key, data) => createHmac('sha256', key).update(data).digest(),
+    hmacSha256: (key, content) => createHmac('sha256', key).update(content).digest('base64'),
   };
 }

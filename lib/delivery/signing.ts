@@ -46,22 +46,24 @@ function secretKey(secret: string): Uint8Array<ArrayBuffer> {
   return bytes;
 }
 
-/** HMAC-SHA256(key, data). Injectable: Node's Web Crypto runs each call as a job (below). */
-export type HmacSha256 = (key: Uint8Array<ArrayBuffer>, data: Uint8Array<ArrayBuffer>) => Uint8Array | Promise<Uint8Array>;
+/** base64(HMAC-SHA256(key, content)). Injectable: Node's Web Crypto runs each call as a job. */
+export type HmacSha256 = (key: Uint8Array<ArrayBuffer>, content: string) => string | Promise<string>;
+
+const importedKeys = new WeakMap<Uint8Array, Promise<CryptoKey>>();
 
 /** Web Crypto's HMAC; the key is imported once per secret (secretKey returns one array per secret). */
-const importedKeys = new WeakMap<Uint8Array, Promise<CryptoKey>>();
-export const webCryptoHmac: HmacSha256 = async (key, data) => {
+export const webCryptoHmac: HmacSha256 = async (key, content) => {
   let imported = importedKeys.get(key);
   if (!imported) importedKeys.set(key, (imported = crypto.subtle.importKey('raw', key, { name: 'HMAC', hash: 'SHA-256' }, false, ['sign'])));
-  return new Uint8Array(await crypto.subtle.sign('HMAC', await imported, data));
+  return bytesToBase64(new Uint8Array(await crypto.subtle.sign('HMAC', await imported, encoder.encode(content))));
 };
 
 /** The `webhook-signature` value for one message, signed with every secret. */
 export async function signatureHeader(secrets: readonly string[], id: string, timestamp: number, body: string, hmac: HmacSha256 = webCryptoHmac): Promise<string> {
-  const content = encoder.encode(`${id}.${timestamp}.${body}`);
-  const signatures = await Promise.all(secrets.map(async (secret) => `v1,${bytesToBase64(await hmac(secretKey(secret), content))}`));
-  return signatures.join(' ');
+  const content = `${id}.${timestamp}.${body}`;
+  let header = '';
+  for (const secret of secrets) header += `${header ? ' ' : ''}v1,${await hmac(secretKey(secret), content)}`;
+  return header;
 }
 
 /** The three Standard Webhooks headers for a request (no signature when no secret is set). */

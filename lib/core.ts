@@ -3,6 +3,7 @@ import { createApp } from './api/app.ts';
 import type { ClientAddress } from './api/client-identity.ts';
 import type { Config } from './config.ts';
 import type { SqlDriver } from './db/driver.ts';
+import { logStorageOutages } from './db/outage-log.ts';
 import { createHandlerRegistry, type HandlerRegistry, type TaskHandler } from './processing/handlers.ts';
 import type { Logger } from './log.ts';
 import type { RateLimiter } from './rate-limit/limiter.ts';
@@ -37,7 +38,8 @@ export interface Core {
 }
 
 export function createCore(options: CoreOptions): Core {
-  const { config, logger, driver } = options;
+  const { config, logger } = options;
+  const driver = logStorageOutages(options.driver, logger);
   const repo = new TaskRepository(driver);
   const handlers = createHandlerRegistry(config);
   for (const [type, handler] of Object.entries(options.handlers ?? {})) handlers.register(type, handler);

@@ -11,6 +11,7 @@ import type { Logger } from '../log.ts';
 import type { RateLimiter } from '../rate-limit/limiter.ts';
 import { registerSystemRoutes } from './routes/system.ts';
 import { registerTaskRoutes } from './routes/tasks.ts';
+import { storageAppError } from './storage-errors.ts';
 import type { TaskService } from '../tasks/service.ts';
 
 export interface AppDeps {
@@ -57,7 +58,8 @@ export function createApp(deps: AppDeps): OpenAPIHono {
 
 /**
  * The one error path: AppError → `{"message", "code"}`, unknown routes → 404, a known path
- * with the wrong method → 405 with `Allow`, anything unexpected → 500 without details.
+ * with the wrong method → 405 with `Allow`, the database down or full → 503/507
+ * (./storage-errors.ts), anything unexpected → 500 without details.
  * Exported so apps built around this one (functions/: one function per operation) answer the
  * same way.
  */
@@ -76,6 +78,8 @@ export function handleErrors(app: OpenAPIHono, logger: Logger): void {
     if (error instanceof HTTPException) {
       return errorResponse(c, new AppError(error.status as ContentfulStatusCode, 'http_error', error.message || 'request failed'));
     }
+    const storageError = storageAppError(error);
+    if (storageError) return errorResponse(c, storageError);
     logger.error('unhandled error', { method: c.req.method, path: c.req.path, error, stack: error instanceof Error ? error.stack : undefined });
     return errorResponse(c, new AppError(500, 'internal', 'internal server error'));
   });

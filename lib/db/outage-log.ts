@@ -1,0 +1,62 @@
+import type { Logger } from '../log.ts';
+import type { SqlDriver } from './driver.ts';
+import { storageErrorKind, type StorageErrorKind } from './errors.ts';
+
+/**
+ * Wraps a driver so that a storage outage is one warning when the first statement fails
+ * (unavailable or full, see ./errors.ts) and one info line when a statement next succeeds,
+ * with how long it lasted and how many statements failed meanwhile. Under load a dead sqld
+ * fails hundreds of statements a second, from requests and from the poller alike: one line
+ * per statement (or a stack per request) would bury everything else. Same idea as
+ * lib/rate-limit/fail-open.ts for Redis.
+ *
+ * A full or read-only database still answers reads: an outage in which only writes failed
+ * ends with a write that succeeds, not with the next read (else every read would log a
+ * recovery and every write a new outage). Only a statement issued after the outage began
+ * can end it: one already on its way when the server died may still come back fine.
+ */
+export function logStorageOutages(driver: SqlDriver, logger: Logger, now: () => number = Date.now): SqlDriver {
+  let outage: { kind: StorageErrorKind; since: number; failed: number; readsFailed: boolean; issuedBefore: number } | undefined;
+  let issued = 0;
+
+  const succeeded = <T>(statement: number, write: boolean, result: T): T => {
+    if (outage && statement > outage.issuedBefore && (write || outage.readsFailed)) {
+      logger.info('database recovered', { database: driver.description, kind: outage.kind, outage_ms: now() - outage.since, failed_statements: outage.failed });
+      outage = undefined;
+    }
+    return result;
+  };
+  const failed = (write: boolean, error: unknown): never => {
+    const kind = storageErrorKind(error);
+    if (kind) {
+      if (outage) {
+        outage.failed += 1;
+        outage.readsFailed ||= !write;
+      } else {
+        outage = { kind, since: now(), failed: 1, readsFailed: !write, issuedBefore: issued };
+        logger.warn(kind === 'full' ? 'database is full: writes fail until space is freed' : 'database is unavailable: answering 503 until it is back', {
+          database: driver.description,
+          kind,
+          error: error instanceof Error ? error.message : String(error),
+        });
+      }
+    }
+    throw error;
+  };
+
+  const observe = <T>(write: boolean, statement: () => Promise<T>): Promise<T> => {
+    const id = ++issued;
+    return statement().then((result) => succeeded(id, write, result), (error: unknown) => failed(write, error));
+  };
+
+  return {
+    description: driver.description,
+    all: (sql, args) => observe(!READ.test(sql), () => driver.all(sql, args)),
+    run: (sql, args) => observe(true, () => driver.run(sql, args)),
+    batch: (statements) => observe(true, () => driver.batch(statements)),
+    close: () => driver.close(),
+  };
+}
+
+/** `all` also runs writes with RETURNING (the claim): only a plain SELECT counts as a read. */
+const READ = /^\s*SELECT\b/i;

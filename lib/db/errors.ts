@@ -19,7 +19,8 @@ export type StorageErrorKind = 'unavailable' | 'full';
 const UNAVAILABLE_CODES = /^(SQLITE_(BUSY|LOCKED|READONLY|CANTOPEN|IOERR)|HRANA_(CLOSED|WEBSOCKET)_ERROR|ECONNREFUSED|ECONNRESET|ECONNABORTED|EPIPE|ETIMEDOUT|EHOSTUNREACH|ENETUNREACH|EAI_AGAIN|UND_ERR_(SOCKET|CONNECT_TIMEOUT|HEADERS_TIMEOUT|BODY_TIMEOUT|CLOSED))/;
 // Messages for the same, where the code is missing: the native driver's open failure
 // ("Unable to open connection to local database …: 14", 14 = SQLITE_CANTOPEN), undici's and
-// workerd's wording for a connection that failed or dropped.
+// workerd's wording for a connection that failed or dropped ("Network connection lost.",
+// test/functions.workers-storage-outage.test.ts).
 const UNAVAILABLE_MESSAGES = /^fetch failed$|database is locked|unable to open (connection to local )?database|network connection lost|socket hang up|other side closed/i;
 
 export function storageErrorKind(error: unknown): StorageErrorKind | undefined {

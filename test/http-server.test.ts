@@ -2,7 +2,7 @@ import type { Server } from 'node:http';
 import { connect, type Socket } from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
 import { listen } from '../local/server.ts';
-import { testRuntime } from './rate-limit-helpers.ts';
+import { captureLogs, testRuntime, type CapturedLogs } from './rate-limit-helpers.ts';
 
 /**
  * The Node server against slow, idle, greedy and oversized clients, over real loopback
@@ -19,8 +19,8 @@ afterEach(() => {
   }
 });
 
-async function start(env: Record<string, string> = {}): Promise<{ port: number; url: string }> {
-  const runtime = await testRuntime({ env: { APP_PORT: '0', ...env }, processing: false });
+async function start(env: Record<string, string> = {}, logs?: CapturedLogs): Promise<{ port: number; url: string }> {
+  const runtime = await testRuntime({ env: { APP_PORT: '0', ...env, ...(logs ? { LOG_LEVEL: 'info' } : {}) }, logSink: logs?.sink, processing: false });
   const { server, url } = await listen(runtime);
   servers.push(server);
   return { port: Number(new URL(url).port), url };
@@ -86,8 +86,9 @@ describe('server timeouts (SERVER_*_TIMEOUT_SECONDS)', () => {
     expect(afterMs).toBeLessThan(2000);
   });
 
-  it('a slow body (Content-Length 100, 10 bytes sent): 408 JSON and closed within the request timeout + 1 s', async () => {
-    const { port } = await start(env);
+  it('a slow body (Content-Length 100, 10 bytes sent): 408 JSON and closed within the request timeout + 1 s; no stack logged', async () => {
+    const logs = captureLogs();
+    const { port } = await start(env, logs);
     const connection = await open(port);
     connection.socket.write('POST /tasks HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 100\r\n\r\n{"title":');
     const { afterMs, text } = await connection.closed;
@@ -95,6 +96,18 @@ describe('server timeouts (SERVER_*_TIMEOUT_SECONDS)', () => {
     expect(bodyOf(text)).toMatchObject({ code: 'request_timeout' });
     expect(afterMs).toBeGreaterThanOrEqual(1900);
     expect(afterMs).toBeLessThan(3000);
+    // The app's half of the request fails to read its body: a 400 in the request log, not an
+    // `unhandled error` with a stack for every slow client.
+    const request = await (async () => {
+      for (let i = 0; i < 100; i++) {
+        const found = logs.records().find((r) => r.msg === 'request');
+        if (found) return found;
+        await new Promise((resolve) => setTimeout(resolve, 20));
+      }
+      return undefined;
+    })();
+    expect(request).toMatchObject({ method: 'POST', path: '/tasks', status: 400 });
+    expect(logs.messages('error')).toEqual([]);
   });
 
   it('a socket that never sends a byte is closed within the headers timeout + 1 s', async () => {

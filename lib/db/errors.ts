@@ -16,12 +16,14 @@
  */
 export type StorageErrorKind = 'unavailable' | 'full';
 
-const UNAVAILABLE_CODES = /^(SQLITE_(BUSY|LOCKED|READONLY|CANTOPEN|IOERR)|HRANA_(CLOSED|WEBSOCKET)_ERROR|ECONNREFUSED|ECONNRESET|ECONNABORTED|EPIPE|ETIMEDOUT|EHOSTUNREACH|ENETUNREACH|EAI_AGAIN|UND_ERR_(SOCKET|CONNECT_TIMEOUT|HEADERS_TIMEOUT|BODY_TIMEOUT|CLOSED))/;
+const UNAVAILABLE_CODES = /^(SQLITE_(BUSY|LOCKED|READONLY|CANTOPEN|IOERR)|HRANA_(CLOSED|WEBSOCKET)_ERROR)/;
 // Messages for the same, where the code is missing: the native driver's open failure
 // ("Unable to open connection to local database …: 14", 14 = SQLITE_CANTOPEN), undici's and
-// workerd's wording for a connection that failed or dropped ("Network connection lost.",
-// test/functions.workers-storage-outage.test.ts).
-const UNAVAILABLE_MESSAGES = /^fetch failed$|database is locked|unable to open (connection to local )?database|network connection lost|socket hang up|other side closed/i;
+// workerd's wording for a request to the server that failed or dropped ("Network connection
+// lost.", test/functions.workers-storage-outage.test.ts). Bare socket codes (ECONNRESET, …)
+// are not enough: a client that hangs up mid-body fails its request with those too, and
+// that is not the database's doing.
+const UNAVAILABLE_MESSAGES = /^fetch failed$|database is locked|unable to open (connection to local )?database|^network connection lost/i;
 
 export function storageErrorKind(error: unknown): StorageErrorKind | undefined {
   let current: unknown = error;

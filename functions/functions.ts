@@ -1,5 +1,9 @@
 import { OpenAPIHono } from '@hono/zod-openapi';
 import { handleErrors } from '../lib/api/app.ts';
+import { honoPath } from '../lib/api/openapi.ts';
+import { pollRoute } from '../lib/api/routes/poll.ts';
+import { SYSTEM_ROUTES } from '../lib/api/routes/system.ts';
+import { TASK_ROUTES } from '../lib/api/routes/tasks.ts';
 import type { EnvRecord } from '../lib/config.ts';
 import { AppError } from '../lib/errors.ts';
 import { createLogger } from '../lib/log.ts';
@@ -18,15 +22,8 @@ import { contextCache, type FunctionContext, type FunctionContextOptions } from 
  */
 export type FetchHandler = (request: Request, env: EnvRecord) => Promise<Response>;
 
-export const OPERATIONS = {
-  createTask: { method: 'POST', path: '/tasks' },
-  listTasks: { method: 'GET', path: '/tasks' },
-  getTask: { method: 'GET', path: '/tasks/:id' },
-  cancelTask: { method: 'POST', path: '/tasks/:id/cancel' },
-  retryTask: { method: 'POST', path: '/tasks/:id/retry' },
-  stats: { method: 'GET', path: '/stats' },
-  poll: { method: 'POST', path: '/poll' },
-} as const;
+/** Each operation's route, as the app declares it (method and path written once, there). */
+export const OPERATIONS = { ...TASK_ROUTES, ...SYSTEM_ROUTES, poll: pollRoute } as const;
 
 export type OperationName = keyof typeof OPERATIONS;
 
@@ -74,9 +71,9 @@ export function createFunctions(options: FunctionContextOptions): TaskPoolFuncti
 }
 
 function operationApp(context: FunctionContext, name: OperationName): OpenAPIHono {
-  const { method, path } = OPERATIONS[name];
+  const route = OPERATIONS[name];
   const app = new OpenAPIHono();
-  app.on(method, path, (c) => context.app.fetch(c.req.raw));
+  app.on(route.method.toUpperCase(), honoPath(route), (c) => context.app.fetch(c.req.raw));
   handleErrors(app, context.logger);
   return app;
 }

@@ -3,6 +3,7 @@ import { createApp } from './api/app.ts';
 import type { ClientAddress } from './api/client-identity.ts';
 import type { Config } from './config.ts';
 import type { SqlDriver } from './db/driver.ts';
+import { GroupCommitDriver } from './db/group-commit.ts';
 import { logStorageOutages } from './db/outage-log.ts';
 import { createHandlerRegistry, type HandlerRegistry, type TaskHandler } from './processing/handlers.ts';
 import type { Logger } from './log.ts';
@@ -40,7 +41,7 @@ export interface Core {
 export function createCore(options: CoreOptions): Core {
   const { config, logger } = options;
   const driver = logStorageOutages(options.driver, logger);
-  const repo = new TaskRepository(driver);
+  const repo = new TaskRepository(new GroupCommitDriver(driver));
   const handlers = createHandlerRegistry(config);
   for (const [type, handler] of Object.entries(options.handlers ?? {})) handlers.register(type, handler);
   const service = new TaskService(repo, config, logger, options.hooks);

@@ -1,6 +1,7 @@
 import { createClient } from '@libsql/client';
 import { drizzle } from 'drizzle-orm/libsql';
 import { migrate } from 'drizzle-orm/libsql/migrator';
+import { resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { redactUrl } from '../lib/config.ts';
 import { ClientDriver } from '../lib/db/client-driver.ts';
@@ -45,13 +46,18 @@ export async function migrateDatabase(options: DatabaseOptions): Promise<void> {
   }
 }
 
+/** What the logs call a database: a file's absolute path, else the URL without credentials. */
+export function describeDatabase(url: string): string {
+  return url.startsWith('file:') ? resolve(filePath(url)) : redactUrl(url);
+}
+
 /** Opens the driver the repository runs on. Migrations are applied first. */
 export async function openDatabase(options: DatabaseOptions): Promise<SqlDriver> {
   await migrateDatabase(options);
   if (options.url.startsWith('file:') && options.fileDriver !== 'client') {
-    return new NativeDriver(filePath(options.url));
+    return new NativeDriver(filePath(options.url), { description: describeDatabase(options.url) });
   }
   const client = createClient({ url: options.url, authToken: options.authToken, timeout: 5000 } as Parameters<typeof createClient>[0]);
   if (options.url.startsWith('file:')) await client.execute('PRAGMA synchronous = NORMAL');
-  return new ClientDriver(client, redactUrl(options.url));
+  return new ClientDriver(client, describeDatabase(options.url));
 }

@@ -1,18 +1,18 @@
 import { hostname } from 'node:os';
 import { pathToFileURL } from 'node:url';
 import { resolve } from 'node:path';
-import { loadConfig, redactUrl, type Config, type EnvRecord } from '../lib/config.ts';
+import { loadConfig, type Config, type EnvRecord } from '../lib/config.ts';
 import { createCore, type Core } from '../lib/core.ts';
 import type { TaskHandler } from '../lib/processing/handlers.ts';
-import { createLogger, type Logger, type LogSink } from '../lib/log.ts';
-import { processTask, releaseRequest, StopReason } from '../lib/processing/process-task.ts';
+import { createLogger, type LogSink } from '../lib/log.ts';
+import { StopReason } from '../lib/processing/outcome.ts';
+import { Poller } from '../lib/processing/poller.ts';
+import { processTask, releaseTasks } from '../lib/processing/process-task.ts';
+import { WorkerPool } from '../lib/processing/worker-pool.ts';
 import type { Task } from '../lib/tasks/model.ts';
-import type { TaskRepository } from '../lib/tasks/repository.ts';
 import { nodeClientAddress } from './client-address.ts';
 import { openDatabase } from './database.ts';
-import { Poller } from '../lib/processing/poller.ts';
 import { createIoredisRateLimiter } from './redis-rate-limit.ts';
-import { WorkerPool } from '../lib/processing/worker-pool.ts';
 
 /** Names the process holding a lease: host, pid and a random suffix (pids get reused). */
 export function makeWorkerId(): string {
@@ -49,8 +49,11 @@ export async function createRuntime(options: RuntimeOptions = {}): Promise<Runti
   const logger = createLogger(config.logLevel, options.logSink);
   const driver = await openDatabase({ url: config.databaseUrl, authToken: config.databaseAuthToken, fileDriver: options.fileDriver });
   const processing = options.processing ?? true;
-  // REDIS_URL: ioredis, which only Node has; otherwise createApp picks Upstash REST or memory.
+  // REDIS_URL: ioredis, which only Node has; without it lib/api/access-control.ts builds the
+  // limiter from config (Upstash REST or memory).
   const redisRateLimit = config.redisUrl ? createIoredisRateLimiter({ ...config, redisUrl: config.redisUrl }, logger) : undefined;
+  // A task committed by this process (a submit, a retry, a follow-up) wakes the poller when due.
+  const wakeFor = (task: Task) => (task.runAt <= Date.now() ? poller.wakeForSubmit() : poller.wakeAt(task.runAt));
   const core = createCore({
     config,
     logger,
@@ -59,28 +62,25 @@ export async function createRuntime(options: RuntimeOptions = {}): Promise<Runti
     rateLimiter: redisRateLimit?.limiter,
     clientAddress: nodeClientAddress,
     hooks: {
-      onSubmitted: processing
-        ? (task) => (task.runAt <= Date.now() ? poller.wakeForSubmit() : poller.wakeAt(task.runAt))
-        : undefined,
+      onSubmitted: processing ? wakeFor : undefined,
       onCancelled: (task) => pool.abort(task.id, new StopReason('cancelled', 'task was cancelled')),
     },
   });
   const { repo } = core;
   const workerId = makeWorkerId();
-  const processDeps = { repo, handlers: core.handlers, config, logger: logger.child({ worker: workerId }) };
+  const processDeps = { repo, handlers: core.handlers, config, logger: logger.child({ worker: workerId }), onFollowUps: (tasks: Task[]) => tasks.forEach(wakeFor) };
 
   const pool: WorkerPool = new WorkerPool({
     workers: config.workers,
     queueSize: config.queueSize,
     logger,
-    run: (task, control) => processTask(processDeps, task, undefined, control),
+    run: (task, control) => processTask(processDeps, task, control),
     onSlotFree: () => poller.slotFreed(),
   });
   const poller: Poller = new Poller({
     repo,
     pool,
     workerId,
-    intervalMs: config.pollIntervalSeconds * 1000,
     batchSize: config.pollBatchSize,
     leaseMs: config.leaseSeconds * 1000,
     logger,
@@ -93,7 +93,7 @@ export async function createRuntime(options: RuntimeOptions = {}): Promise<Runti
     poller,
     workerId,
     start: () => {
-      if (processing) poller.start();
+      if (processing) poller.start(config.pollIntervalSeconds * 1000);
     },
     shutdown: () =>
       (shutdownPromise ??= (async () => {
@@ -106,16 +106,6 @@ export async function createRuntime(options: RuntimeOptions = {}): Promise<Runti
   };
 }
 
-/** Gives claimed-but-unstarted tasks back to pending, version-checked. */
-async function releaseTasks(repo: TaskRepository, tasks: Task[], logger: Logger): Promise<void> {
-  if (tasks.length === 0) return;
-  const results = await repo.transitionMany(
-    tasks.map(releaseRequest),
-  );
-  const released = results.filter((r) => r.ok).length;
-  logger.info('released unstarted tasks', { released, lost: results.length - released });
-}
-
 /** Loads `--handlers <module>`: a module exporting `handlers: Record<type, TaskHandler>`. */
 export async function loadHandlersModule(path: string): Promise<Record<string, TaskHandler>> {
   const mod = (await import(pathToFileURL(resolve(path)).href)) as { handlers?: Record<string, TaskHandler> };
@@ -123,8 +113,4 @@ export async function loadHandlersModule(path: string): Promise<Record<string, T
     throw new Error(`${path} must export \`handlers\`: an object mapping task type to an async function`);
   }
   return mod.handlers;
-}
-
-export function describeDatabase(config: Config): string {
-  return redactUrl(config.databaseUrl);
 }

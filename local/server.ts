@@ -2,7 +2,6 @@ import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { createHttpServer, type HttpServer } from './http-server.ts';
 import type { Runtime } from './runtime.ts';
-import { describeDatabase } from './runtime.ts';
 
 /** Starts the HTTP server for a runtime; resolves once it listens, with the bound URL. */
 export function listen(runtime: Runtime): Promise<{ server: Server; http: HttpServer; url: string }> {
@@ -62,7 +61,7 @@ export function logStartup(runtime: Runtime, mode: string, url?: string): void {
   runtime.logger.info(url ? `task-pool listening on ${url}` : `task-pool ${mode} started`, {
     mode,
     url,
-    database: describeDatabase(config),
+    database: runtime.driver.description,
     workers: config.workers,
     queue_size: config.queueSize,
     poll_interval_seconds: config.pollIntervalSeconds,

@@ -5,7 +5,7 @@ import { handleErrors } from '../lib/api/app.ts';
 import { bearerToken, requireBearer } from '../lib/api/auth.ts';
 import { createLogger } from '../lib/log.ts';
 import { listen } from '../local/server.ts';
-import { captureLogs, testRuntime } from './rate-limit-helpers.ts';
+import { captureLogs, startRuntime } from './helpers.ts';
 
 const TOKEN = 'tok_3b9f1c2e7d6a4f8e9a0b1c2d3e4f5a6b';
 const WRONG = 'tok_3b9f1c2e7d6a4f8e9a0b1c2d3e4f5a6c';
@@ -31,7 +31,7 @@ function init(method: string, authorization?: string, body?: unknown): RequestIn
 describe('API_TOKEN', () => {
   it('every /tasks route and /stats: 401 JSON without or with a wrong token, served with the right one', async () => {
     const logs = captureLogs();
-    const { app } = await testRuntime({ env: { API_TOKEN: TOKEN, LOG_LEVEL: 'debug' }, logSink: logs.sink, processing: false });
+    const { app } = await startRuntime({ env: { API_TOKEN: TOKEN, LOG_LEVEL: 'debug' }, logSink: logs.sink, processing: false });
 
     for (const route of PROTECTED) {
       for (const authorization of [undefined, `Bearer ${WRONG}`, `Bearer ${TOKEN.slice(0, -1)}`, `Bearer ${TOKEN}x`, `Basic ${btoa(`u:${TOKEN}`)}`, TOKEN, 'Bearer']) {
@@ -58,7 +58,7 @@ describe('API_TOKEN', () => {
   });
 
   it('without API_TOKEN every route is open', async () => {
-    const { app } = await testRuntime({ processing: false });
+    const { app } = await startRuntime({ processing: false });
     for (const route of PROTECTED) expect((await app.request(route.path, init(route.method, undefined, route.body))).status).not.toBe(401);
   });
 
@@ -90,7 +90,7 @@ describe('client identity', () => {
   });
 
   async function serve(env: Record<string, string>) {
-    const runtime = await testRuntime({ env: { APP_PORT: '0', ...env }, processing: false });
+    const runtime = await startRuntime({ env: { APP_PORT: '0', ...env }, processing: false });
     const { server, url } = await listen(runtime);
     servers.push(server);
     return url;

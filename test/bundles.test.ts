@@ -3,9 +3,8 @@ import { readFileSync } from 'node:fs';
 import type { Metafile } from 'esbuild';
 import { afterEach, describe, expect, it } from 'vitest';
 import { useBundles } from './bundles.ts';
-import { tempDbUrl } from './helpers.ts';
+import { freePort, tempDbUrl } from './helpers.ts';
 import { killAll, spawnService, type ServiceProcess } from './processes.ts';
-import { freePort } from './sqld.ts';
 
 /**
  * What esbuild.config.mjs produces: Web bundles that need no Node built-in (the lib/ +

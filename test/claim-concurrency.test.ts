@@ -1,14 +1,14 @@
 import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
 import { describe, expect, it } from 'vitest';
-import { newTask, openTestRepo, tempDbUrl } from './helpers.ts';
+import { submitInput, openTestRepo, tempDbUrl } from './helpers.ts';
 import { ROOT } from './processes.ts';
 
 /** The claim hands each task to exactly one claimer, in one process or across processes. */
 
 async function seed(url: string, n: number) {
   const { service, close } = await openTestRepo(url);
-  await Promise.all(Array.from({ length: n }, (_, i) => service.submit(newTask({ title: `t${i}` }))));
+  await Promise.all(Array.from({ length: n }, (_, i) => service.submit(submitInput({ title: `t${i}` }))));
   await close();
 }
 

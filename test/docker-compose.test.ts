@@ -4,7 +4,7 @@ import { parse } from 'yaml';
 import { loadConfig } from '../lib/config.ts';
 
 /**
- * No Docker engine on these machines (TOOLCHAIN.md): the compose file is checked by reading
+ * No Docker engine on these machines (docs/architecture.md, "Testing"): the compose file is checked by reading
  * it. The app's environment must be a valid task-pool configuration pointing at the sqld and
  * redis services on the ports they listen on.
  */

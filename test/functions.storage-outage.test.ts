@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { createFunctions } from '../functions/functions.ts';
-import { freePort } from './sqld.ts';
+import { freePort } from './helpers.ts';
 
 /**
  * The functions answer a database they cannot reach the way the Node server does (they share

@@ -1,7 +1,7 @@
 import type { Miniflare } from 'miniflare';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startWorkerd, useBundles } from './bundles.ts';
-import { freePort } from './sqld.ts';
+import { freePort } from './helpers.ts';
 
 /**
  * The Workers bundle in real workerd with its database unreachable (a loopback port nobody

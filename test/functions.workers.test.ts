@@ -4,7 +4,7 @@ import type { TaskJson } from '../lib/tasks/model.ts';
 import { startWorkerd, useBundles } from './bundles.ts';
 import { waitFor } from './helpers.ts';
 import { startUpstashRest, type UpstashRestFixture } from './fixtures/upstash-rest.ts';
-import { redisAvailable, REDIS_URL, uniquePrefix } from './rate-limit-helpers.ts';
+import { redisAvailable, REDIS_URL, uniquePrefix } from './redis-helpers.ts';
 import { sqldAvailable, useSqld } from './sqld.ts';
 
 /**

@@ -4,12 +4,25 @@ import { join } from 'node:path';
 import { onTestFinished } from 'vitest';
 import { loadConfig, type Config, type EnvRecord } from '../lib/config.ts';
 import type { SqlDriver } from '../lib/db/driver.ts';
+import { GroupCommitDriver } from '../lib/db/group-commit.ts';
 import { createLogger } from '../lib/log.ts';
-import type { Task, TaskStatus } from '../lib/tasks/model.ts';
+import type { Task } from '../lib/tasks/model.ts';
+import type { TaskStatus } from '../lib/tasks/states.ts';
 import { TaskRepository } from '../lib/tasks/repository.ts';
 import { TaskService, type SubmitInput } from '../lib/tasks/service.ts';
 import { openDatabase } from '../local/database.ts';
 import { createRuntime, type Runtime, type RuntimeOptions } from '../local/runtime.ts';
+
+export { freePort } from './support/sqld-process.ts';
+
+/**
+ * The general test helpers: temp databases and config, runtimes, captured logs, free ports,
+ * waiting for a condition, skipping for a missing service. Redis-specific ones are in
+ * test/redis-helpers.ts, sqld in test/sqld.ts.
+ *
+ * Cleanup goes through onTestFinished: an afterEach registered inside a running test never
+ * runs in vitest 4 (checked), which would leave runtimes, connections and servers behind.
+ */
 
 export const IN_CI = process.env.CI === 'true' || process.env.CI === '1';
 
@@ -49,20 +62,45 @@ export interface TestRepo {
 /** A migrated database (native driver by default) with a repository and service over it. */
 export async function openTestRepo(url = tempDbUrl(), fileDriver: 'native' | 'client' = 'native'): Promise<TestRepo> {
   const driver = await openDatabase({ url, fileDriver });
-  const repo = new TaskRepository(driver);
+  const repo = new TaskRepository(new GroupCommitDriver(driver));
   const service = new TaskService(repo, { maxAttempts: 3, maxPending: 0 }, createLogger('silent'));
   return { driver, repo, service, close: () => driver.close() };
 }
 
-export function newTask(overrides: Partial<SubmitInput> = {}): SubmitInput {
+export function submitInput(overrides: Partial<SubmitInput> = {}): SubmitInput {
   return { title: 'title', description: 'description', type: 'simulate', ...overrides };
 }
 
-/** A runtime (no HTTP server) on a temp database; shut down after the test. */
+/**
+ * A runtime (no HTTP server unless started) on a temp database; shut down once, when the test
+ * finishes (its Redis client, if any, included).
+ */
 export async function startRuntime(options: RuntimeOptions & { env?: EnvRecord } = {}): Promise<Runtime> {
   const runtime = await createRuntime({ config: options.config ?? testConfig(options.env), ...options });
   onTestFinished(() => runtime.shutdown());
   return runtime;
+}
+
+export interface CapturedLogs {
+  /** Give this to createLogger / RuntimeOptions.logSink. */
+  sink: (line: string) => void;
+  /** The raw JSON lines, in order. */
+  lines: string[];
+  records(): Record<string, unknown>[];
+  /** The `msg` of every record, or of those at `level`. */
+  messages(level?: string): string[];
+}
+
+/** A log sink that keeps what it is given. */
+export function captureLogs(): CapturedLogs {
+  const lines: string[] = [];
+  const records = () => lines.map((line) => JSON.parse(line) as Record<string, unknown>);
+  return {
+    lines,
+    sink: (line) => lines.push(line),
+    records,
+    messages: (level) => records().filter((r) => level === undefined || r.level === level).map((r) => String(r.msg)),
+  };
 }
 
 /** Polls `check` until it returns a truthy value or `timeoutMs` passes. */

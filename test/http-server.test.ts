@@ -2,7 +2,7 @@ import type { Server } from 'node:http';
 import { connect, type Socket } from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
 import { listen } from '../local/server.ts';
-import { captureLogs, testRuntime, type CapturedLogs } from './rate-limit-helpers.ts';
+import { captureLogs, startRuntime, type CapturedLogs } from './helpers.ts';
 
 /**
  * The Node server against slow, idle, greedy and oversized clients, over real loopback
@@ -20,7 +20,7 @@ afterEach(() => {
 });
 
 async function start(env: Record<string, string> = {}, logs?: CapturedLogs): Promise<{ port: number; url: string }> {
-  const runtime = await testRuntime({ env: { APP_PORT: '0', ...env, ...(logs ? { LOG_LEVEL: 'info' } : {}) }, logSink: logs?.sink, processing: false });
+  const runtime = await startRuntime({ env: { APP_PORT: '0', ...env, ...(logs ? { LOG_LEVEL: 'info' } : {}) }, logSink: logs?.sink, processing: false });
   const { server, url } = await listen(runtime);
   servers.push(server);
   return { port: Number(new URL(url).port), url };

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { STATUSES } from '../lib/tasks/model.ts';
+import { STATUSES } from '../lib/tasks/states.ts';
 import { startRuntime } from './helpers.ts';
 
 /** The HTTP contract through the app (no socket): every success and error case of the API. */

@@ -1,21 +1,17 @@
 import { describe, expect, it } from 'vitest';
 import { createLogger } from '../lib/log.ts';
-import { startRuntime, testConfig, waitFor } from './helpers.ts';
+import { captureLogs, startRuntime, testConfig, waitFor } from './helpers.ts';
 
 /** JSON lines, level filtering, a line per transition at debug, no secrets. */
 
-function capture() {
-  const lines: Record<string, unknown>[] = [];
-  return { lines, sink: (line: string) => lines.push(JSON.parse(line) as Record<string, unknown>) };
-}
-
 describe('logs', () => {
   it('writes one JSON object per line with time, level and msg, filtered by level', () => {
-    const { lines, sink } = capture();
-    const logger = createLogger('warn', sink);
+    const logs = captureLogs();
+    const logger = createLogger('warn', logs.sink);
     logger.info('hidden');
     logger.warn('shown', { task_id: 'x' });
     logger.child({ worker: 'w1' }).error('boom', { error: new Error('why') });
+    const lines = logs.records();
     expect(lines).toHaveLength(2);
     expect(lines[0]).toMatchObject({ level: 'warn', msg: 'shown', task_id: 'x' });
     expect(Date.parse(lines[0]!.time as string)).not.toBeNaN();
@@ -23,15 +19,16 @@ describe('logs', () => {
   });
 
   it('redacts fields that look like secrets', () => {
-    const { lines, sink } = capture();
-    createLogger('info', sink).info('x', { api_token: 's3cret', authorization: 'Bearer s3cret', password: 'p' });
+    const logs = captureLogs();
+    createLogger('info', logs.sink).info('x', { api_token: 's3cret', authorization: 'Bearer s3cret', password: 'p' });
+    const lines = logs.records();
     expect(JSON.stringify(lines)).not.toContain('s3cret');
     expect(lines[0]).toMatchObject({ api_token: '[redacted]', authorization: '[redacted]', password: '[redacted]' });
   });
 
   it('logs each request and each transition of a task at debug', async () => {
-    const { lines, sink } = capture();
-    const runtime = await startRuntime({ config: testConfig({ LOG_LEVEL: 'debug' }), logSink: sink });
+    const logs = captureLogs();
+    const runtime = await startRuntime({ config: testConfig({ LOG_LEVEL: 'debug' }), logSink: logs.sink });
     runtime.start();
     const response = await runtime.app.request('/tasks', {
       method: 'POST',
@@ -39,7 +36,8 @@ describe('logs', () => {
       body: JSON.stringify({ title: 't', description: 'd' }),
     });
     const { id } = (await response.json()) as { id: string };
-    await waitFor(() => lines.some((l) => l.msg === 'task completed' && l.task_id === id), 5000, 'completion line');
+    await waitFor(() => logs.records().some((l) => l.msg === 'task completed' && l.task_id === id), 5000, 'completion line');
+    const lines = logs.records();
     const forTask = lines.filter((l) => l.task_id === id).map((l) => l.msg);
     expect(forTask).toEqual(['task submitted', 'task claimed', 'task completed']);
     expect(lines.find((l) => l.msg === 'request')).toMatchObject({ method: 'POST', path: '/tasks', status: 202 });

@@ -1,8 +1,8 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import type { TaskJson } from '../lib/tasks/model.ts';
-import { waitFor } from './helpers.ts';
+import { freePort, waitFor } from './helpers.ts';
 import { killAll, postTask, startServe, type ServiceProcess } from './processes.ts';
-import { freePort, sqldAvailable, useSqld } from './sqld.ts';
+import { sqldAvailable, useSqld } from './sqld.ts';
 
 /**
  * Three real `task-pool serve` processes on different APP_PORTs share one libSQL server

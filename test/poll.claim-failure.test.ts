@@ -4,7 +4,7 @@ import { createLogger } from '../lib/log.ts';
 import { pollOnce } from '../lib/processing/poll.ts';
 import { TaskRepository, type ClaimOptions } from '../lib/tasks/repository.ts';
 import type { Task } from '../lib/tasks/model.ts';
-import { newTask, openTestRepo, testConfig } from './helpers.ts';
+import { submitInput, openTestRepo, testConfig } from './helpers.ts';
 
 /** The database answers the first claim, then fails: a network blip to a remote libSQL. */
 class FailingClaims extends TaskRepository {
@@ -19,7 +19,7 @@ describe('pollOnce when a claim fails', () => {
   it('rejects only after the handlers it started have finished and written their outcome', async () => {
     const { driver, service, close } = await openTestRepo();
     try {
-      for (let i = 0; i < 4; i++) await service.submit(newTask({ type: 'slow' }));
+      for (let i = 0; i < 4; i++) await service.submit(submitInput({ type: 'slow' }));
       const repo = new FailingClaims(driver);
       const handlers = createHandlerRegistry({ simulateMinMs: 0, simulateMaxMs: 0 }).register('slow', async (_task, { signal }) => {
         await abortableSleep(150, signal);

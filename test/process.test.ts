@@ -1,8 +1,8 @@
 import { existsSync, readFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { join, relative } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { openTestRepo, tempDir, waitFor } from './helpers.ts';
-import { HANDLERS_FIXTURE, killAll, postTask, spawnService, startServe, type ServiceProcess } from './processes.ts';
+import { HANDLERS_FIXTURE, killAll, postTask, ROOT, spawnService, startServe, type ServiceProcess } from './processes.ts';
 
 /** Real processes, real signals: npm start, graceful shutdown, crash recovery, many workers. */
 
@@ -55,9 +55,11 @@ describe('npm start', () => {
     expect(stats.counts.completed + stats.counts.pending).toBe(13);
     expect(stats.counts.pending).toBeGreaterThan(0);
 
-    // A restart finishes the rest.
-    const again = await startServe({ DATABASE_DSN: db });
+    // A restart finishes the rest; given a path relative to its working directory, the
+    // start-up line names the file it opened by its absolute path.
+    const again = await startServe({ DATABASE_DSN: relative(ROOT, db) });
     services.push(again);
+    expect((await again.waitForLog((r) => r.mode === 'serve')).database).toBe(db);
     await waitFor(async () => (await statsOf(`file:${db}`)).counts.completed === 13, 20_000, 'all 13 completed');
     again.proc.kill('SIGINT');
     expect(await again.exited).toBe(0);

@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { createLogger } from '../lib/log.ts';
 import { failOpen } from '../lib/rate-limit/fail-open.ts';
 import type { RateLimiter, RateLimitResult } from '../lib/rate-limit/limiter.ts';
-import { captureLogs } from './rate-limit-helpers.ts';
+import { captureLogs } from './helpers.ts';
 
 /**
  * The wrapper's own logic, against a backend whose behaviour the test sets (the Redis suites

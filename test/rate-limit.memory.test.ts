@@ -2,7 +2,7 @@ import { setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
 import { describe, expect, it } from 'vitest';
 import { MemoryRateLimiter } from '../lib/rate-limit/memory.ts';
-import { testRuntime } from './rate-limit-helpers.ts';
+import { startRuntime } from './helpers.ts';
 
 const MINUTE = 60_000;
 
@@ -128,7 +128,7 @@ describe('rate limiting over HTTP (memory backend)', () => {
   });
 
   it('N requests pass with counting-down headers, then 429 rate_limited with Retry-After', async () => {
-    const { app } = await testRuntime({ env: { RATE_LIMIT_PER_MINUTE: '3' }, processing: false });
+    const { app } = await startRuntime({ env: { RATE_LIMIT_PER_MINUTE: '3' }, processing: false });
     const responses: Response[] = [];
     for (let i = 0; i < 3; i++) responses.push(await app.request('/tasks'));
     expect(responses.map((r) => r.status)).toEqual([200, 200, 200]);
@@ -151,7 +151,7 @@ describe('rate limiting over HTTP (memory backend)', () => {
   });
 
   it('limits every route but the probes, and error responses carry the headers too', async () => {
-    const { app } = await testRuntime({ env: { RATE_LIMIT_PER_MINUTE: '2' }, processing: false });
+    const { app } = await startRuntime({ env: { RATE_LIMIT_PER_MINUTE: '2' }, processing: false });
     const notFound = await app.request('/tasks/00000000-0000-7000-8000-000000000000');
     expect(notFound.status).toBe(404);
     expect(headersOf(notFound).remaining).toBe('1');
@@ -169,7 +169,7 @@ describe('rate limiting over HTTP (memory backend)', () => {
   });
 
   it('RATE_LIMIT_PER_MINUTE=0 turns limiting off', async () => {
-    const { app } = await testRuntime({ env: { RATE_LIMIT_PER_MINUTE: '0' }, processing: false });
+    const { app } = await startRuntime({ env: { RATE_LIMIT_PER_MINUTE: '0' }, processing: false });
     for (let i = 0; i < 20; i++) {
       const response = await app.request('/stats');
       expect(response.status).toBe(200);

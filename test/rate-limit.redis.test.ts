@@ -7,20 +7,9 @@ import { loadConfig } from '../lib/config.ts';
 import { createLogger } from '../lib/log.ts';
 import { createIoredisRateLimiter, stripUnsupportedScriptFlags } from '../local/redis-rate-limit.ts';
 import type { Runtime } from '../local/runtime.ts';
-import { tempDir, waitFor } from './helpers.ts';
+import { captureLogs, freePort, startRuntime, tempDir, waitFor, type CapturedLogs } from './helpers.ts';
 import { killAll, startServe, type ServiceProcess } from './processes.ts';
-import {
-  captureLogs,
-  closedPort,
-  inspector,
-  REDIS_URL,
-  redisAvailable,
-  redisServerAvailable,
-  startRedisServer,
-  testRuntime,
-  uniquePrefix,
-  type CapturedLogs,
-} from './rate-limit-helpers.ts';
+import { inspector, REDIS_URL, redisAvailable, redisServerAvailable, startRedisServer, uniquePrefix } from './redis-helpers.ts';
 
 const hasRedis = await redisAvailable();
 const hasRedisServer = hasRedis && (await redisServerAvailable());
@@ -39,7 +28,7 @@ async function awayFromWindowEdge(): Promise<void> {
  * generous one: on a loaded 2-core machine the first connection can take longer than 200 ms.
  */
 async function redisRuntime(url: string, prefix: string, limit: number, logs?: CapturedLogs, timeoutMs = 200): Promise<Runtime> {
-  return testRuntime({
+  return startRuntime({
     env: { REDIS_URL: url, RATE_LIMIT_PREFIX: prefix, RATE_LIMIT_PER_MINUTE: String(limit), RATE_LIMIT_TIMEOUT_MS: String(timeoutMs), LOG_LEVEL: 'info' },
     logSink: logs?.sink ?? (() => {}),
     processing: false,
@@ -126,7 +115,7 @@ describe.skipIf(!hasRedis)('ioredis backend (real Redis)', () => {
   it('Redis at a closed port: the service starts, requests pass within the bound, one warning', async () => {
     const logs = captureLogs();
     const started = performance.now();
-    const runtime = await redisRuntime(`redis://127.0.0.1:${await closedPort()}`, uniquePrefix('closed'), 2, logs);
+    const runtime = await redisRuntime(`redis://127.0.0.1:${await freePort()}`, uniquePrefix('closed'), 2, logs);
     expect(performance.now() - started).toBeLessThan(1500);
     const results: Timed[] = [];
     // ~2.5 s of traffic: several probes of the dead backend, still one warning.
@@ -143,7 +132,7 @@ describe.skipIf(!hasRedis)('ioredis backend (real Redis)', () => {
   });
 
   it('close() stops reconnecting to a dead Redis, so it cannot keep the process alive', async () => {
-    const config = loadConfig({ REDIS_URL: `redis://127.0.0.1:${await closedPort()}`, RATE_LIMIT_PREFIX: uniquePrefix('close') });
+    const config = loadConfig({ REDIS_URL: `redis://127.0.0.1:${await freePort()}`, RATE_LIMIT_PREFIX: uniquePrefix('close') });
     const made = createIoredisRateLimiter({ ...config, redisUrl: config.redisUrl! }, createLogger('silent'))!;
     let attempts = 0;
     made.redis.on('connecting', () => attempts++);

@@ -1,8 +1,8 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import type { Runtime } from '../local/runtime.ts';
-import { waitFor } from './helpers.ts';
+import { captureLogs, freePort, startRuntime, waitFor, type CapturedLogs } from './helpers.ts';
 import { startUpstashRest, type UpstashRestFixture } from './fixtures/upstash-rest.ts';
-import { captureLogs, closedPort, inspector, REDIS_URL, redisAvailable, testRuntime, uniquePrefix, type CapturedLogs } from './rate-limit-helpers.ts';
+import { inspector, REDIS_URL, redisAvailable, uniquePrefix } from './redis-helpers.ts';
 
 const hasRedis = await redisAvailable();
 
@@ -16,7 +16,7 @@ async function awayFromWindowEdge(): Promise<void> {
 /** A runtime whose config selects the Upstash REST backend (no REDIS_URL). */
 /** Tests whose subject is not the timeout pass a generous one (a loaded 2-core machine). */
 function upstashRuntime(url: string, token: string, prefix: string, limit: number, logs?: CapturedLogs, timeoutMs = 200): Promise<Runtime> {
-  return testRuntime({
+  return startRuntime({
     env: {
       UPSTASH_REDIS_REST_URL: url,
       UPSTASH_REDIS_REST_TOKEN: token,
@@ -107,7 +107,7 @@ describe.skipIf(!hasRedis)('Upstash REST backend (over HTTP, fixture backed by r
 describe('Upstash REST backend, endpoint unreachable', () => {
   it('a closed port: the service starts and requests pass within the bound, one warning', async () => {
     const logs = captureLogs();
-    const runtime = await upstashRuntime(`http://127.0.0.1:${await closedPort()}`, 'some-token-0123456789', uniquePrefix('upstash-closed'), 1, logs);
+    const runtime = await upstashRuntime(`http://127.0.0.1:${await freePort()}`, 'some-token-0123456789', uniquePrefix('upstash-closed'), 1, logs);
     const results = [];
     for (let i = 0; i < 10; i++) results.push(await timedGet(runtime));
     expect(results.every((r) => r.status === 200 && r.ms < 1500)).toBe(true);

@@ -2,7 +2,8 @@ import type { Miniflare } from 'miniflare';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startWorkerd, useBundles } from './bundles.ts';
 import { startUpstashRest, type UpstashRestFixture } from './fixtures/upstash-rest.ts';
-import { closedPort, REDIS_URL, redisAvailable, uniquePrefix } from './rate-limit-helpers.ts';
+import { freePort } from './helpers.ts';
+import { REDIS_URL, redisAvailable, uniquePrefix } from './redis-helpers.ts';
 
 /**
  * Rate limiting and API_TOKEN inside the built Workers bundle in real workerd: the Upstash
@@ -22,7 +23,7 @@ describe.skipIf(!hasRedis)('rate limiting and auth in the Workers bundle (worker
   beforeAll(async () => {
     fixture = await startUpstashRest(REDIS_URL);
     mf = await startWorkerd(bundles, {
-      DATABASE_URL: `http://127.0.0.1:${await closedPort()}`,
+      DATABASE_URL: `http://127.0.0.1:${await freePort()}`,
       API_TOKEN,
       LOG_LEVEL: 'warn',
       RATE_LIMIT_PER_MINUTE: '3',

@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { ErrOptimisticLock } from '../lib/errors.ts';
 import type { TaskRepository } from '../lib/tasks/repository.ts';
 import type { TaskService } from '../lib/tasks/service.ts';
-import { newTask } from './helpers.ts';
+import { submitInput } from './helpers.ts';
 
 /**
  * The repository's contract, run against every storage it must work on: a libSQL file
@@ -31,7 +31,7 @@ export function repositoryContract(name: string, open: () => Promise<ContractSto
     it(
       'stores a task and reads it back field for field',
       withStore(async ({ repo, service }) => {
-        const { task } = await service.submit(newTask({ title: 'nul \u0000 and 😀', payload: { n: 1 }, priority: 7 }), 'key-1');
+        const { task } = await service.submit(submitInput({ title: 'nul \u0000 and 😀', payload: { n: 1 }, priority: 7 }), 'key-1');
         const read = await repo.get(task.id);
         expect(read).toEqual(task);
         expect(await repo.get('00000000-0000-7000-8000-000000000000')).toBeNull();
@@ -43,7 +43,7 @@ export function repositoryContract(name: string, open: () => Promise<ContractSto
       'lists newest first, filters, and pages with a cursor without gaps or repeats',
       withStore(async ({ repo, service }) => {
         const ids: string[] = [];
-        for (let i = 0; i < 7; i++) ids.push((await service.submit(newTask({ type: i % 2 ? 'odd' : 'simulate' }))).task.id);
+        for (let i = 0; i < 7; i++) ids.push((await service.submit(submitInput({ type: i % 2 ? 'odd' : 'simulate' }))).task.id);
         const seen: string[] = [];
         let beforeId: string | undefined;
         for (;;) {
@@ -61,9 +61,9 @@ export function repositoryContract(name: string, open: () => Promise<ContractSto
     it(
       'counts by status and reports the oldest pending task',
       withStore(async ({ repo, service }) => {
-        const first = (await service.submit(newTask())).task;
-        await service.submit(newTask());
-        const third = (await service.submit(newTask())).task;
+        const first = (await service.submit(submitInput())).task;
+        await service.submit(submitInput());
+        const third = (await service.submit(submitInput())).task;
         await service.cancel(third.id);
         const stats = await repo.stats();
         expect(stats.counts).toEqual({ pending: 2, in_progress: 0, completed: 0, failed: 0, cancelled: 1 });
@@ -77,8 +77,8 @@ export function repositoryContract(name: string, open: () => Promise<ContractSto
       withStore(async ({ repo, service, openPeer }) => {
         const peer = await openPeer();
         try {
-          for (let i = 0; i < 20; i++) await service.submit(newTask({ priority: i % 3 }));
-          await service.submit(newTask({ delaySeconds: 3600 }));
+          for (let i = 0; i < 20; i++) await service.submit(submitInput({ priority: i % 3 }));
+          await service.submit(submitInput({ delaySeconds: 3600 }));
           const [a, b] = await Promise.all([
             repo.claimDueTasks({ limit: 15, workerId: 'a', leaseMs: 30_000 }),
             peer.repo.claimDueTasks({ limit: 15, workerId: 'b', leaseMs: 30_000 }),
@@ -100,7 +100,7 @@ export function repositoryContract(name: string, open: () => Promise<ContractSto
     it(
       'reclaims a task whose lease expired, and only then',
       withStore(async ({ repo, service }) => {
-        const { task } = await service.submit(newTask());
+        const { task } = await service.submit(submitInput());
         const now = Date.now();
         const [claimed] = await repo.claimDueTasks({ limit: 1, workerId: 'dead', leaseMs: 1000, now });
         expect(claimed?.id).toBe(task.id);
@@ -113,7 +113,7 @@ export function repositoryContract(name: string, open: () => Promise<ContractSto
     it(
       'rejects a write with a stale version (ErrOptimisticLock) and leaves the row alone',
       withStore(async ({ repo, service }) => {
-        await service.submit(newTask());
+        await service.submit(submitInput());
         const [claimed] = await repo.claimDueTasks({ limit: 1, workerId: 'w', leaseMs: 30_000 });
         const done = await repo.transition({ task: claimed!, to: 'completed', fields: { result: '{"ok":true}', completedAt: Date.now() } });
         expect(done.version).toBe(claimed!.version + 1);
@@ -122,7 +122,7 @@ export function repositoryContract(name: string, open: () => Promise<ContractSto
         expect(await repo.get(claimed!.id)).toMatchObject({ status: 'completed', version: done.version, result: '{"ok":true}' });
 
         // A batch: each request wins or loses on its own.
-        const { task } = await service.submit(newTask());
+        const { task } = await service.submit(submitInput());
         const results = await repo.transitionMany([
           { task, to: 'cancelled' },
           { task: { ...task, version: task.version + 5 }, to: 'cancelled' },

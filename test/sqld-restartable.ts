@@ -2,7 +2,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { freePort, SQLD_BINARY } from './sqld.ts';
+import { freePort, SQLD_BINARY } from './support/sqld-process.ts';
 
 /**
  * A real sqld that a test can kill and start again on the same port and data dir: a database

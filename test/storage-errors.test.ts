@@ -7,8 +7,9 @@ import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { retryBusy } from '../lib/db/driver.ts';
 import { storageErrorKind } from '../lib/db/errors.ts';
-import { tempDir } from './helpers.ts';
-import { freePort, SQLD_BINARY, sqldAvailable, startSqld } from './sqld.ts';
+import { freePort, tempDir } from './helpers.ts';
+import { sqldAvailable, startSqld } from './sqld.ts';
+import { SQLD_BINARY } from './support/sqld-process.ts';
 import { mountTmpfs, tmpfsAvailable, type Tmpfs } from './tmpfs.ts';
 
 /** Every error here is produced for real: a closed port, a killed sqld, a full disk. */

@@ -2,21 +2,22 @@ import { describe, expect, it } from 'vitest';
 import { ErrOptimisticLock } from '../lib/errors.ts';
 import { abortableSleep, createHandlerRegistry, type TaskHandler } from '../lib/processing/handlers.ts';
 import { createLogger } from '../lib/log.ts';
-import { backoffMs, processTask, type ProcessDeps } from '../lib/processing/process-task.ts';
-import { newTask, openTestRepo, startRuntime, tempDbUrl, testConfig, waitFor, waitForStatus } from './helpers.ts';
+import { backoffMs } from '../lib/processing/outcome.ts';
+import { processTask, type ProcessDeps } from '../lib/processing/process-task.ts';
+import { submitInput, openTestRepo, startRuntime, tempDbUrl, testConfig, waitFor, waitForStatus } from './helpers.ts';
 
 /** Leases, lost races, retries with backoff, timeouts and cancellation (issue 3). */
 
 function deps(repo: ProcessDeps['repo'], handlers: Record<string, TaskHandler>, config: Partial<ProcessDeps['config']> = {}): ProcessDeps {
   const registry = createHandlerRegistry({ simulateMinMs: 0, simulateMaxMs: 0 });
   for (const [type, handler] of Object.entries(handlers)) registry.register(type, handler);
-  return { repo, handlers: registry, logger: createLogger('silent'), config: { leaseSeconds: 30, timeoutSeconds: 30, backoffBaseMs: 10, backoffMaxMs: 1000, ...config } };
+  return { repo, handlers: registry, logger: createLogger('silent'), config: { leaseSeconds: 30, timeoutSeconds: 30, backoffBaseMs: 10, backoffMaxMs: 1000, maxAttempts: 3, ...config } };
 }
 
 describe('version checks', () => {
   it('a stale-version transition throws ErrOptimisticLock and changes nothing', async () => {
     const { repo, service, close } = await openTestRepo();
-    const { task } = await service.submit(newTask());
+    const { task } = await service.submit(submitInput());
     const [claimed] = await repo.claimDueTasks({ limit: 1, workerId: 'a', leaseMs: 10_000 });
     await expect(repo.transition({ task, to: 'cancelled' })).rejects.toBeInstanceOf(ErrOptimisticLock);
     expect(await repo.get(task.id)).toEqual(claimed);
@@ -27,7 +28,7 @@ describe('version checks', () => {
 describe('lost lease', () => {
   it('a handler that outlives its lease is taken over; its late completion is rejected by version', async () => {
     const { repo, service, close } = await openTestRepo();
-    const { task } = await service.submit(newTask({ type: 'slow' }));
+    const { task } = await service.submit(submitInput({ type: 'slow' }));
     let release!: () => void;
     const gate = new Promise<void>((resolve) => (release = resolve));
     const first = deps(repo, { slow: async () => (await gate, 'first') }, { leaseSeconds: 60 });
@@ -52,7 +53,7 @@ describe('lost lease', () => {
 
   it('a live handler keeps its lease through heartbeats', async () => {
     const { repo, service, close } = await openTestRepo();
-    const { task } = await service.submit(newTask({ type: 'slow' }));
+    const { task } = await service.submit(submitInput({ type: 'slow' }));
     const d = deps(repo, { slow: (_t, { signal }) => abortableSleep(2500, signal).then(() => 'done') }, { leaseSeconds: 1 });
     const [claimed] = await repo.claimDueTasks({ limit: 1, workerId: 'A', leaseMs: 1000 });
     const run = processTask(d, claimed!);
@@ -66,7 +67,7 @@ describe('lost lease', () => {
 
   it('a task whose worker died on its last attempt fails instead of being claimed forever', async () => {
     const { repo, service, close } = await openTestRepo();
-    const { task } = await service.submit(newTask({ maxAttempts: 1 }));
+    const { task } = await service.submit(submitInput({ maxAttempts: 1 }));
     await repo.claimDueTasks({ limit: 1, workerId: 'dead', leaseMs: 1 });
     await new Promise((resolve) => setTimeout(resolve, 10));
     expect(await repo.claimDueTasks({ limit: 1, workerId: 'B', leaseMs: 1000 })).toEqual([]);
@@ -91,7 +92,7 @@ describe('retries', () => {
       },
     });
     runtime.start();
-    const { task } = await runtime.service.submit(newTask({ type: 'flaky' }));
+    const { task } = await runtime.service.submit(submitInput({ type: 'flaky' }));
     const done = await waitForStatus(runtime.repo, task.id, 'completed', 10_000);
     expect(done.attempts).toBe(3);
     expect(attempts).toEqual([1, 2, 3]);
@@ -110,7 +111,7 @@ describe('retries', () => {
       },
     });
     runtime.start();
-    const { task } = await runtime.service.submit(newTask({ type: 'broken', maxAttempts: 4 }));
+    const { task } = await runtime.service.submit(submitInput({ type: 'broken', maxAttempts: 4 }));
     const done = await waitForStatus(runtime.repo, task.id, 'failed', 15_000);
     expect(done).toMatchObject({ attempts: 4, lastError: 'always broken' });
     expect(done.completedAt).not.toBeNull();
@@ -131,7 +132,7 @@ describe('retries', () => {
 
   it('a result that cannot be serialised is a failed attempt, not a crash', async () => {
     const { repo, service, close } = await openTestRepo();
-    await service.submit(newTask({ type: 'bigint', maxAttempts: 1 }));
+    await service.submit(submitInput({ type: 'bigint', maxAttempts: 1 }));
     const d = deps(repo, { bigint: async () => 10n });
     const [claimed] = await repo.claimDueTasks({ limit: 1, workerId: 'A', leaseMs: 1000 });
     expect(await processTask(d, claimed!)).toBe('failed');
@@ -151,7 +152,7 @@ describe('timeouts', () => {
       },
     });
     runtime.start();
-    const { task } = await runtime.service.submit(newTask({ type: 'hang', maxAttempts: 1 }));
+    const { task } = await runtime.service.submit(submitInput({ type: 'hang', maxAttempts: 1 }));
     const done = await waitForStatus(runtime.repo, task.id, 'failed', 10_000);
     expect(done.lastError).toMatch(/timed out after 0.2s/);
     expect(seen).toBeInstanceOf(Error);
@@ -160,7 +161,7 @@ describe('timeouts', () => {
   it('does not wait for a handler that ignores its signal', async () => {
     const runtime = await startRuntime({ env: { TASK_TIMEOUT_SECONDS: '0.2' }, handlers: { deaf: () => new Promise(() => {}) } });
     runtime.start();
-    const { task } = await runtime.service.submit(newTask({ type: 'deaf', maxAttempts: 2 }));
+    const { task } = await runtime.service.submit(submitInput({ type: 'deaf', maxAttempts: 2 }));
     const done = await waitForStatus(runtime.repo, task.id, 'failed', 10_000);
     expect(done.attempts).toBe(2);
   });
@@ -170,7 +171,7 @@ describe('cancel', () => {
   it('a cancelled pending task never runs', async () => {
     let ran = false;
     const runtime = await startRuntime({ handlers: { mark: async () => void (ran = true) } });
-    const { task } = await runtime.service.submit(newTask({ type: 'mark' }));
+    const { task } = await runtime.service.submit(submitInput({ type: 'mark' }));
     await runtime.service.cancel(task.id);
     runtime.start();
     await runtime.poller.poll();
@@ -194,7 +195,7 @@ describe('cancel', () => {
       },
     });
     runtime.start();
-    const { task } = await runtime.service.submit(newTask({ type: 'wait' }));
+    const { task } = await runtime.service.submit(submitInput({ type: 'wait' }));
     await waitFor(() => started, 5000, 'handler start');
     const cancelled = await runtime.service.cancel(task.id);
     expect(cancelled.status).toBe('cancelled');
@@ -221,7 +222,7 @@ describe('cancel', () => {
     });
     const api = await startRuntime({ config: testConfig({ DATABASE_URL: url }), processing: false, handlers: { wait: async () => null } });
     worker.start();
-    const { task } = await api.service.submit(newTask({ type: 'wait' }));
+    const { task } = await api.service.submit(submitInput({ type: 'wait' }));
     await waitFor(() => started, 5000, 'handler start');
     await api.service.cancel(task.id);
     await waitFor(() => aborted, 5000, 'handler aborted by heartbeat');
@@ -239,7 +240,7 @@ describe('cancel', () => {
       },
     });
     runtime.start();
-    const { task } = await runtime.service.submit(newTask({ type: 'once', maxAttempts: 1 }));
+    const { task } = await runtime.service.submit(submitInput({ type: 'once', maxAttempts: 1 }));
     await waitFor(async () => (await runtime.repo.get(task.id))?.status === 'failed', 5000, 'failed');
     fail = false;
     const retried = await runtime.service.retry(task.id);

@@ -1,7 +1,7 @@
 import type { ServerType } from '@hono/node-server';
 import { afterEach, describe, expect, it } from 'vitest';
 import { listen } from '../local/server.ts';
-import { testRuntime } from './rate-limit-helpers.ts';
+import { startRuntime } from './helpers.ts';
 
 /**
  * TRUST_PROXY through a real server and the real (memory) rate limiter, 5 requests a minute:
@@ -15,7 +15,7 @@ describe('TRUST_PROXY over HTTP: forged X-Forwarded-For never escapes the limit'
   });
 
   async function statuses(trustProxy: string, header: (i: number) => string): Promise<number[]> {
-    const runtime = await testRuntime({ env: { APP_PORT: '0', RATE_LIMIT_PER_MINUTE: '5', TRUST_PROXY: trustProxy }, processing: false });
+    const runtime = await startRuntime({ env: { APP_PORT: '0', RATE_LIMIT_PER_MINUTE: '5', TRUST_PROXY: trustProxy }, processing: false });
     const { server, url } = await listen(runtime);
     servers.push(server);
     const out: number[] = [];

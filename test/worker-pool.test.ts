@@ -1,72 +1,120 @@
 import { describe, expect, it } from 'vitest';
-import { abortableSleep, type TaskHandler } from '../lib/processing/handlers.ts';
-import { newTask, openTestRepo, startRuntime, waitFor, waitForStatus } from './helpers.ts';
+import type { TaskHandler } from '../lib/processing/handlers.ts';
+import type { WorkerPool } from '../lib/processing/worker-pool.ts';
+import { submitInput, openTestRepo, startRuntime, waitFor, waitForStatus } from './helpers.ts';
 
-/** The local pool and poller: concurrency and queue bounds, wake-ups, draining a backlog. */
+/**
+ * The local pool and poller: concurrency and queue bounds, wake-ups, draining a backlog,
+ * shutdown. Everything is asserted on events (handlers starting, held until the test lets
+ * them go; counts in the pool and the database), never on how long something took: speed is
+ * measured by the bench (bench/README.md).
+ */
 
-function tracker(ms: number) {
+/**
+ * A handler that records each start and then waits until the test opens the gate (or the
+ * task is aborted). While the gate is shut, what is running and queued stands still.
+ */
+function gated() {
+  let open!: () => void;
+  const opened = new Promise<void>((resolve) => (open = resolve));
+  const started: string[] = [];
+  /** pool.queued seen as each handler starts: the queue is never longer than its bound. */
+  const queuedAtStart: number[] = [];
   let running = 0;
   let peak = 0;
-  const started: number[] = [];
-  const handler: TaskHandler = async (_task, { signal }) => {
+  let pool: WorkerPool | undefined;
+  const handler: TaskHandler = async (task, { signal }) => {
     running++;
     peak = Math.max(peak, running);
-    started.push(Date.now());
+    started.push(task.id);
     try {
-      await abortableSleep(ms, signal);
+      // Read once the pool.push() that started this handler has returned: push() appends the
+      // whole claim to the queue and then hands tasks to workers, all in one synchronous call,
+      // so the queue is longer only inside that call (where no timer or test can observe it).
+      await null;
+      if (pool) queuedAtStart.push(pool.queued);
+      await new Promise<void>((resolve, reject) => {
+        void opened.then(resolve);
+        signal.addEventListener('abort', () => reject(signal.reason), { once: true });
+      });
     } finally {
       running--;
     }
     return null;
   };
-  return { handler, peak: () => peak, started };
+  return {
+    handler,
+    started,
+    queuedAtStart,
+    peak: () => peak,
+    watch: (p: WorkerPool) => void (pool = p),
+    open: () => open(),
+  };
 }
 
 describe('WorkerPool + Poller', () => {
   it('never runs more than TASK_WORKERS handlers nor holds more than TASK_QUEUE_SIZE waiting', async () => {
-    const t = tracker(30);
+    const gate = gated();
     const runtime = await startRuntime({
       env: { TASK_WORKERS: '3', TASK_QUEUE_SIZE: '2', TASK_POLL_BATCH_SIZE: '50' },
-      handlers: { track: t.handler },
+      handlers: { track: gate.handler },
     });
-    for (let i = 0; i < 40; i++) await runtime.service.submit(newTask({ type: 'track' }));
-    let maxQueued = 0;
-    const sampler = setInterval(() => (maxQueued = Math.max(maxQueued, runtime.pool.queued)), 1);
+    gate.watch(runtime.pool);
+    for (let i = 0; i < 40; i++) await runtime.service.submit(submitInput({ type: 'track' }));
     runtime.start();
+    // With every handler held: the pool fills to 3 running + 2 queued, and that is all that is
+    // claimed in the database, however many polls happen meanwhile.
+    await waitFor(() => runtime.pool.queued === 2, 10_000, 'the queue to fill');
+    await waitFor(async () => (await runtime.repo.stats()).counts.in_progress === 5, 10_000, 'five claimed');
+    expect(gate.started).toHaveLength(3);
+    expect(runtime.pool.running).toBe(3);
+    expect(runtime.pool.freeCapacity()).toBe(0);
+    // A poll now (as a submit or the timer would start) claims nothing more.
+    const claimed = runtime.poller.claimed;
+    await runtime.poller.poll();
+    expect(runtime.poller.claimed).toBe(claimed);
+    expect((await runtime.repo.stats()).counts.in_progress).toBe(5);
+    expect(gate.started).toHaveLength(3);
+
+    gate.open();
     await waitFor(async () => (await runtime.repo.stats()).counts.completed === 40, 20_000, 'all completed');
-    clearInterval(sampler);
-    expect(t.peak()).toBe(3);
+    expect(new Set(gate.started).size).toBe(40);
+    expect(gate.peak()).toBe(3);
     expect(runtime.pool.peakRunning).toBe(3);
-    expect(maxQueued).toBeLessThanOrEqual(2);
-    // Claimed in the database never exceeds what the pool can hold.
+    expect(gate.queuedAtStart).toHaveLength(40);
+    expect(Math.max(...gate.queuedAtStart)).toBeLessThanOrEqual(2);
     expect((await runtime.repo.stats()).counts.in_progress).toBe(0);
   });
 
   it('picks up a submit at once, without waiting for the poll interval', async () => {
-    const runtime = await startRuntime({ env: { TASK_POLL_INTERVAL_SECONDS: '60' } });
+    const runtime = await startRuntime({ env: { TASK_POLL_INTERVAL_SECONDS: '3600' } });
     runtime.start();
-    await new Promise((resolve) => setTimeout(resolve, 100)); // the start-up poll is done
-    const { task } = await runtime.service.submit(newTask());
-    const done = await waitForStatus(runtime.repo, task.id, 'completed', 5_000);
-    expect(done.startedAt! - task.createdAt).toBeLessThan(1000);
+    await waitFor(() => runtime.poller.polls >= 1, 10_000, 'the start-up poll');
+    const { task } = await runtime.service.submit(submitInput());
+    // The interval timer cannot fire within this wait: only the submit's wake-up can run it.
+    await waitForStatus(runtime.repo, task.id, 'completed', 30_000);
   });
 
   it('drains a backlog larger than the batch size without waiting an interval per batch', async () => {
-    const runtime = await startRuntime({ env: { TASK_POLL_INTERVAL_SECONDS: '60', TASK_POLL_BATCH_SIZE: '5', TASK_WORKERS: '4', TASK_QUEUE_SIZE: '4' } });
+    const runtime = await startRuntime({ env: { TASK_POLL_INTERVAL_SECONDS: '3600', TASK_POLL_BATCH_SIZE: '5', TASK_WORKERS: '4', TASK_QUEUE_SIZE: '4' } });
     const { repo } = runtime;
-    for (let i = 0; i < 100; i++) await runtime.service.submit(newTask());
+    for (let i = 0; i < 100; i++) await runtime.service.submit(submitInput());
     runtime.start();
-    // 20 batches at one interval each would take 20 minutes.
-    await waitFor(async () => (await repo.stats()).counts.completed === 100, 15_000, 'backlog drained');
+    // At least 20 claims of 5, and the hourly timer cannot fire within this wait.
+    await waitFor(async () => (await repo.stats()).counts.completed === 100, 30_000, 'backlog drained');
+    expect(runtime.poller.claimed).toBe(100);
+    expect(runtime.poller.polls).toBeGreaterThanOrEqual(20);
   });
 
-  it('wakes for a delayed task when it is due, not an interval later', async () => {
-    const runtime = await startRuntime({ env: { TASK_POLL_INTERVAL_SECONDS: '60' } });
+  it('wakes for a delayed task when it is due, not an interval later, and not before', async () => {
+    const runtime = await startRuntime({ env: { TASK_POLL_INTERVAL_SECONDS: '3600' } });
     runtime.start();
-    const { task } = await runtime.service.submit(newTask({ delaySeconds: 2 }));
-    const done = await waitForStatus(runtime.repo, task.id, 'completed', 10_000);
-    expect(done.startedAt! - task.createdAt).toBeGreaterThanOrEqual(2000);
-    expect(done.startedAt! - task.createdAt).toBeLessThan(6000);
+    const { task } = await runtime.service.submit(submitInput({ delaySeconds: 1 }));
+    expect(task.runAt).toBeGreaterThan(task.createdAt);
+    // Only the wake-up set for run_at can start it: the hourly timer cannot fire in this wait.
+    const done = await waitForStatus(runtime.repo, task.id, 'completed', 30_000);
+    // The claim only takes tasks whose run_at has come.
+    expect(done.startedAt!).toBeGreaterThanOrEqual(task.runAt);
   });
 
   it('runs due tasks by priority, then run_at, with one worker', async () => {
@@ -76,32 +124,44 @@ describe('WorkerPool + Poller', () => {
       handlers: { rec: async (task) => void order.push(task.title) },
     });
     const past = Date.now() - 10_000;
-    await runtime.service.submit(newTask({ type: 'rec', title: 'low-old', priority: 0, runAt: past }));
-    await runtime.service.submit(newTask({ type: 'rec', title: 'high', priority: 10 }));
-    await runtime.service.submit(newTask({ type: 'rec', title: 'low-new', priority: 0 }));
-    await runtime.service.submit(newTask({ type: 'rec', title: 'mid', priority: 5 }));
+    await runtime.service.submit(submitInput({ type: 'rec', title: 'low-old', priority: 0, runAt: past }));
+    await runtime.service.submit(submitInput({ type: 'rec', title: 'high', priority: 10 }));
+    await runtime.service.submit(submitInput({ type: 'rec', title: 'low-new', priority: 0 }));
+    await runtime.service.submit(submitInput({ type: 'rec', title: 'mid', priority: 5 }));
     runtime.start();
     await waitFor(() => order.length === 4, 5000, 'four runs');
     expect(order).toEqual(['high', 'mid', 'low-old', 'low-new']);
   });
 
   it('releases queued-but-unstarted tasks at shutdown and lets running ones finish', async () => {
-    const t = tracker(300);
+    const gate = gated();
     const runtime = await startRuntime({
-      env: { TASK_WORKERS: '2', TASK_QUEUE_SIZE: '5', TASK_POLL_BATCH_SIZE: '10', SHUTDOWN_TIMEOUT_SECONDS: '5' },
-      handlers: { track: t.handler },
+      env: { TASK_WORKERS: '2', TASK_QUEUE_SIZE: '5', TASK_POLL_BATCH_SIZE: '10', SHUTDOWN_TIMEOUT_SECONDS: '60' },
+      handlers: { track: gate.handler },
     });
-    for (let i = 0; i < 10; i++) await runtime.service.submit(newTask({ type: 'track' }));
+    for (let i = 0; i < 10; i++) await runtime.service.submit(submitInput({ type: 'track' }));
     runtime.start();
-    await waitFor(() => t.started.length === 2, 5000, 'two running');
-    await runtime.shutdown();
+    await waitFor(() => gate.started.length === 2 && runtime.pool.queued === 5, 10_000, 'two running, five queued');
+    const shutdown = runtime.shutdown();
+    // The drain takes the queue at once, while both handlers are still held.
+    await waitFor(() => runtime.pool.queued === 0, 10_000, 'the queue handed back');
+    expect(runtime.pool.running).toBe(2);
+    expect(runtime.pool.freeCapacity()).toBe(0);
+    gate.open();
+    await shutdown;
+    expect(gate.started).toHaveLength(2);
+
     const { repo, close } = await openTestRepo(runtime.config.databaseUrl);
-    const stats = await repo.stats();
-    expect(stats.counts.in_progress).toBe(0);
-    expect(stats.counts.completed).toBe(2);
-    expect(stats.counts.pending).toBe(8);
-    const released = (await repo.list({ status: 'pending', limit: 100 })).map((task) => task.attempts);
-    expect(released.every((a) => a === 0)).toBe(true);
-    await close();
+    try {
+      const stats = await repo.stats();
+      expect(stats.counts).toMatchObject({ in_progress: 0, completed: 2, pending: 8 });
+      const completed = (await repo.list({ status: 'completed', limit: 100 })).map((task) => task.id);
+      expect(completed.sort()).toEqual([...gate.started].sort());
+      // Released tasks got their attempt back: a release is not a failed attempt.
+      const released = (await repo.list({ status: 'pending', limit: 100 })).map((task) => task.attempts);
+      expect(released).toEqual(Array(8).fill(0));
+    } finally {
+      await close();
+    }
   });
 });

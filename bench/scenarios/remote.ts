@@ -2,7 +2,7 @@ import { createClient } from '@libsql/client';
 import { join } from 'node:path';
 import { migrateDatabase } from '../../local/database.ts';
 import { benchConfig, completions, countByStatus, noopProbe, NOOP_TYPE, startRuntime, tempDir, tinyPayload, type ScenarioOptions } from '../harness.ts';
-import { startSqld } from '../sqld.ts';
+import { startSqldProcess } from '../../test/support/sqld-process.ts';
 import { perSecond } from '../stats.ts';
 
 /**
@@ -26,7 +26,7 @@ const INSERT = `INSERT INTO tasks (id, title, description, status, version, type
 export async function remote(options: ScenarioOptions): Promise<RemoteResult> {
   const n = options.quick ? 500 : 5000;
   const { dir, remove } = tempDir();
-  const sqld = await startSqld(join(dir, 'sqld'));
+  const sqld = await startSqldProcess({ dbPath: join(dir, 'sqld') });
   try {
     // The raw ceiling writes to its own table (sqld serves one database), same columns.
     const client = createClient({ url: sqld.url });

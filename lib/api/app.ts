@@ -3,37 +3,20 @@ import type { Context } from 'hono';
 import { HTTPException } from 'hono/http-exception';
 import type { ContentfulStatusCode } from 'hono/utils/http-status';
 import { applyAccessControl } from './access-control.ts';
-import type { ClientAddress } from './client-identity.ts';
-import type { Config } from '../config.ts';
+import type { AppDeps } from './deps.ts';
+import { createOpenApiApp } from './openapi.ts';
 import { AppError } from '../errors.ts';
-import type { HandlerRegistry } from '../processing/handlers.ts';
 import type { Logger } from '../log.ts';
-import type { RateLimiter } from '../rate-limit/limiter.ts';
 import { registerSystemRoutes } from './routes/system.ts';
 import { registerTaskRoutes } from './routes/tasks.ts';
 import { storageAppError } from './storage-errors.ts';
-import type { TaskService } from '../tasks/service.ts';
-
-export interface AppDeps {
-  service: TaskService;
-  handlers: HandlerRegistry;
-  config: Config;
-  logger: Logger;
-  /**
-   * Rate limiter; when absent one is built from config (Upstash REST or memory;
-   * RATE_LIMIT_PER_MINUTE=0 means none). local/ passes its ioredis one for REDIS_URL.
-   */
-  rateLimiter?: RateLimiter;
-  /** The peer address (Node socket, `cf-connecting-ip` on Workers): the rate-limit identity. */
-  clientAddress?: ClientAddress;
-}
 
 /**
  * The HTTP API, runtime-agnostic: `app.fetch(Request) → Response` on Node (local/server.ts)
  * and on every function platform (functions/).
  */
 export function createApp(deps: AppDeps): OpenAPIHono {
-  const app = new OpenAPIHono();
+  const app = createOpenApiApp();
   const { logger } = deps;
 
   app.use(async (c, next) => {

@@ -85,9 +85,16 @@ function concat(chunks: Uint8Array[], size: number): Uint8Array {
 export function validate<S extends z.ZodType>(schema: S, input: unknown, code = 'invalid_field'): z.output<S> {
   const parsed = schema.safeParse(input);
   if (parsed.success) return parsed.data;
-  const issue = parsed.error.issues[0]!;
+  throw validationError(parsed.error, code);
+}
+
+/** A zod error as the API reports it: 400, the first issue's message, naming its field. */
+export function validationError(error: z.ZodError, code: string): AppError {
+  const issue = error.issues[0]!;
   const field = issue.path.map(String).join('.');
-  // Our schemas put the field name in every message; zod's own messages get it prefixed.
-  const message = field && !issue.message.includes(field) ? `${field}: ${issue.message}` : issue.message;
-  throw badRequest(message, code);
+  // Our schemas put the field name in every message; zod's own messages get it prefixed. The
+  // name must stand as a word: `id` is not named by "Invalid input".
+  const named = new RegExp(`(^|[^\\w.])${field.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}($|[^\\w.])`).test(issue.message);
+  const message = field && !named ? `${field}: ${issue.message}` : issue.message;
+  return badRequest(message, code);
 }

@@ -1,5 +1,6 @@
 import { z } from '@hono/zod-openapi';
-import { STATUSES } from '../tasks/model.ts';
+import { TaskSchema } from '../tasks/model.ts';
+import { STATUSES } from '../tasks/states.ts';
 
 /**
  * Request and response schemas: the routes validate with them and GET /openapi.json documents
@@ -63,33 +64,6 @@ export const SubmitTaskBody = z
   .openapi('SubmitTask');
 
 export type SubmitTaskBody = z.infer<typeof SubmitTaskBody>;
-
-const timestamp = z.string().nullable().openapi({ format: 'date-time' });
-
-export const TaskSchema = z
-  .object({
-    id: z.string().openapi({ description: 'Opaque, time-ordered (UUIDv7).' }),
-    title: z.string(),
-    description: z.string(),
-    status: z.enum(STATUSES),
-    version: z.number().int(),
-    type: z.string(),
-    payload: z.unknown(),
-    priority: z.number().int(),
-    run_at: z.string().openapi({ format: 'date-time' }),
-    attempts: z.number().int(),
-    max_attempts: z.number().int(),
-    lease_expires_at: timestamp,
-    locked_by: z.string().nullable(),
-    last_error: z.string().nullable(),
-    result: z.unknown(),
-    idempotency_key: z.string().nullable(),
-    created_at: z.string().openapi({ format: 'date-time' }),
-    started_at: timestamp,
-    completed_at: timestamp,
-    updated_at: z.string().openapi({ format: 'date-time' }),
-  })
-  .openapi('Task');
 
 export const ErrorSchema = z
   .object({ message: z.string(), code: z.string() })

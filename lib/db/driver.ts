@@ -21,7 +21,7 @@ export interface RunResult {
 }
 
 export interface SqlDriver {
-  /** Human-readable target for logs, with no credentials in it. */
+  /** The database for logs: a file's absolute path, or a URL with no credentials in it. */
   readonly description: string;
   /** Rows of one statement (SELECT, or a write with RETURNING). */
   all(sql: string, args?: SqlValue[]): Promise<Row[]>;

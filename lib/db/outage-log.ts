@@ -1,4 +1,3 @@
-import type { Logger } from '../log.ts';
 import type { SqlDriver } from './driver.ts';
 import { storageErrorKind, type StorageErrorKind } from './errors.ts';
 
@@ -15,7 +14,13 @@ import { storageErrorKind, type StorageErrorKind } from './errors.ts';
  * recovery and every write a new outage). Only a statement issued after the outage began
  * can end it: one already on its way when the server died may still come back fine.
  */
-export function logStorageOutages(driver: SqlDriver, logger: Logger, now: () => number = Date.now): SqlDriver {
+/** The two levels used, so lib/db needs nothing from lib/log.ts (lib/db/README.md). */
+export interface OutageLogger {
+  warn(msg: string, fields?: Record<string, unknown>): void;
+  info(msg: string, fields?: Record<string, unknown>): void;
+}
+
+export function logStorageOutages(driver: SqlDriver, logger: OutageLogger, now: () => number = Date.now): SqlDriver {
   let outage: { kind: StorageErrorKind; since: number; failed: number; readsFailed: boolean; issuedBefore: number } | undefined;
   let issued = 0;
 

@@ -1,10 +1,17 @@
 import { desc, sql } from 'drizzle-orm';
 import { index, integer, sqliteTable, text, uniqueIndex } from 'drizzle-orm/sqlite-core';
+import { STATUSES } from '../tasks/states.ts';
 
 /**
- * The one table. Timestamps are stored as integer milliseconds since the epoch (cheap to
- * compare in the claim query) and rendered as ISO-8601 strings in JSON (lib/task-model.ts).
- * JSON columns (`payload`, `result`) hold the JSON text exactly as it will be sent back.
+ * The tables, the first of the two places a task's fields are written down (the other is the
+ * API schema, `TaskSchema` in lib/tasks/model.ts; the `Task` type, SQL column lists and
+ * mappers are derived from these two, and test/task-fields.test.ts fails when they disagree).
+ * Adding a column: here, `npm run db:generate` for the migration, and the API schema.
+ *
+ * Conventions the derivations rely on: columns are snake_case and the API uses the same
+ * names; timestamps are integer milliseconds since the epoch named `*_at` (cheap to compare
+ * in the claim query) and ISO-8601 strings in JSON; JSON values (`payload`, `result`) are
+ * stored as the JSON text that will be sent back.
  */
 export const tasks = sqliteTable(
   'tasks',
@@ -12,7 +19,7 @@ export const tasks = sqliteTable(
     id: text('id').primaryKey(),
     title: text('title').notNull(),
     description: text('description').notNull(),
-    status: text('status', { enum: ['pending', 'in_progress', 'completed', 'failed', 'cancelled'] })
+    status: text('status', { enum: STATUSES })
       .notNull()
       .default('pending'),
     version: integer('version').notNull().default(1),

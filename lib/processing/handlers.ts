@@ -1,5 +1,6 @@
 import type { Logger } from '../log.ts';
 import type { TaskJson } from '../tasks/model.ts';
+import type { SubmitInput } from '../tasks/service.ts';
 
 /**
  * Handlers do the work. A handler receives the task (as clients see it, payload parsed) and a
@@ -19,20 +20,38 @@ export interface HandlerContext {
 
 export type TaskHandler = (task: TaskJson, context: HandlerContext) => Promise<unknown>;
 
+/** A task to create when another finishes; the key makes it exist once whatever happens. */
+export type FollowUp = SubmitInput & { idempotencyKey: string };
+
+export interface HandlerOptions {
+  /**
+   * Tasks to create when a task of this type finishes (completed, or failed for good), given
+   * the task as that final transition writes it. They are inserted in the same transaction
+   * as the transition (the outbox): they exist exactly when it committed.
+   */
+  followUps?(finished: TaskJson): FollowUp[];
+}
+
 const TYPE_NAME = /^[A-Za-z0-9][A-Za-z0-9._:-]{0,99}$/;
 
 /** `type` → handler. A Map, so `__proto__`, `constructor` and friends are never handlers. */
 export class HandlerRegistry {
   readonly #handlers = new Map<string, TaskHandler>();
+  readonly #options = new Map<string, HandlerOptions>();
 
-  register(type: string, handler: TaskHandler): this {
+  register(type: string, handler: TaskHandler, options: HandlerOptions = {}): this {
     if (!TYPE_NAME.test(type)) throw new Error(`invalid handler type name ${JSON.stringify(type)}`);
     this.#handlers.set(type, handler);
+    this.#options.set(type, options);
     return this;
   }
 
   get(type: string): TaskHandler | undefined {
     return this.#handlers.get(type);
+  }
+
+  options(type: string): HandlerOptions {
+    return this.#options.get(type) ?? {};
   }
 
   has(type: string): boolean {

@@ -1,4 +1,5 @@
 import type { Logger } from '../log.ts';
+import { nextTurn } from '../next-turn.ts';
 import type { Task } from '../tasks/model.ts';
 import type { TaskRepository } from '../tasks/repository.ts';
 import type { WorkerPool } from './worker-pool.ts';
@@ -10,19 +11,23 @@ export interface PollerOptions {
   repo: TaskRepository;
   pool: WorkerPool;
   workerId: string;
-  intervalMs: number;
   batchSize: number;
   leaseMs: number;
   logger: Logger;
 }
 
 /**
- * The polling publisher: claims `min(batchSize, pool.freeCapacity())` due tasks and pushes
- * them into the pool. It polls on a timer (TASK_POLL_INTERVAL_SECONDS), and beyond that:
- * - `wake()`: a submit in this process, or a freed worker after a full batch, polls at once;
- * - a full batch polls again at once (the backlog drains at pool speed, not one batch a tick);
- * - `wakeAt(t)`: a delayed task or a retry backoff wakes it when due, not a tick later.
- * Polls never overlap; a wake during a poll runs one more right after it.
+ * The polling publisher, the one claim loop of every runtime: it claims
+ * `min(batchSize, pool.freeCapacity())` due tasks and pushes them into the pool, and claims
+ * again at once while batches come back full (the backlog drains at pool speed, not a batch
+ * a tick). Two ways to drive it:
+ *
+ * - a long-lived process (local/runtime.ts): `start(intervalMs)` polls on a timer
+ *   (TASK_POLL_INTERVAL_SECONDS) and on wake-ups: `wakeForSubmit()` for a submit in this
+ *   process, `slotFreed()` after a full batch, `wakeAt(t)` when a delayed task or a retry
+ *   backoff is due. Polls never overlap; a wake during a poll runs one more right after it.
+ * - a budgeted invocation (poll.ts, the serverless poll): `runUntil(deadline)` claims whenever
+ *   a worker frees, until the deadline or until nothing is due and nothing runs. No timer.
  */
 export class Poller {
   readonly #o: PollerOptions;
@@ -34,22 +39,27 @@ export class Poller {
   #wakeScheduled = false;
   /** The last claim filled its batch: more is probably due, so a freed slot should poll. */
   #backlog = false;
+  /** Not started (or stopped): wake-ups are ignored. */
   #stopped = true;
+  /** stop() was called: tasks a claim in flight returns are handed back, not pushed. */
+  #stopping = false;
   #unclaimed: Task[] = [];
+  #slotWaiter: (() => void) | undefined;
   /** performance.now() of the last claim that returned tasks. */
   #lastFoundAt = -Infinity;
   polls = 0;
+  claimed = 0;
 
   constructor(options: PollerOptions) {
     this.#o = options;
   }
 
-  start(): void {
+  start(intervalMs: number): void {
     this.#stopped = false;
     this.#interval = setInterval(() => {
       this.#o.repo.failExpiredLastAttempts().catch((error) => this.#o.logger.warn('expiring leases failed', { error }));
       this.wake();
-    }, this.#o.intervalMs);
+    }, intervalMs);
     this.wake();
   }
 
@@ -57,7 +67,7 @@ export class Poller {
   wake(): void {
     if (this.#stopped || this.#wakeScheduled) return;
     this.#wakeScheduled = true;
-    setImmediate(this.#wakeNow);
+    nextTurn(this.#wakeNow);
   }
 
   readonly #wakeNow = () => {
@@ -80,8 +90,9 @@ export class Poller {
     setTimeout(this.#wakeNow, SUBMIT_COALESCE_MS);
   }
 
-  /** A freed worker polls only when the last claim suggested a backlog. */
+  /** A worker became free: polls when the last claim suggested a backlog. */
   slotFreed(): void {
+    this.#slotWaiter?.();
     if (this.#backlog) this.wake();
   }
 
@@ -96,54 +107,90 @@ export class Poller {
     }, Math.max(0, time - Date.now()) + 1);
   }
 
+  /** One poll of the long-lived process; a failed claim is logged and tried again later. */
   poll(): Promise<void> {
     if (this.#polling) {
       this.#again = true;
       return this.#polling;
     }
-    this.#polling = this.#pollLoop().finally(() => (this.#polling = undefined));
+    this.#polling = (async () => {
+      do {
+        this.#again = false;
+        if (this.#stopped) return;
+        try {
+          const short = await this.#fill();
+          if (short) {
+            const next = await this.#o.repo.nextRunAt();
+            if (next !== null) this.wakeAt(next);
+          }
+        } catch (error) {
+          this.#o.logger.error('poll failed', { error });
+          return;
+        }
+      } while (this.#again);
+    })().finally(() => (this.#polling = undefined));
     return this.#polling;
   }
 
-  async #pollLoop(): Promise<void> {
-    do {
-      this.#again = false;
-      if (this.#stopped) return;
+  /**
+   * Claims whenever the pool has room, until `claimUntil` (epoch ms), or until a claim comes
+   * back short while nothing is running. A failed claim rejects (after nothing more is claimed).
+   */
+  async runUntil(claimUntil: number): Promise<void> {
+    while (Date.now() < claimUntil) {
+      const short = await this.#fill();
+      if (short && this.#o.pool.idle) return;
+      await this.#nextSlot(claimUntil - Date.now());
+    }
+  }
+
+  /**
+   * The claim loop: claims up to the pool's free capacity, again while batches come back
+   * full. Returns whether the last claim came back short (nothing more is due now); false
+   * when it stopped because the pool was full.
+   */
+  async #fill(): Promise<boolean> {
+    for (;;) {
       const limit = Math.min(this.#o.batchSize, this.#o.pool.freeCapacity());
-      if (limit <= 0) return;
-      try {
-        this.polls++;
-        const tasks = await this.#o.repo.claimDueTasks({ limit, workerId: this.#o.workerId, leaseMs: this.#o.leaseMs });
-        if (tasks.length > 0) {
-          this.#lastFoundAt = performance.now();
-          // One line per transition at debug; the level check keeps the hot path free of it.
-          if (this.#o.logger.level === 'debug') {
-            for (const task of tasks) this.#o.logger.debug('task claimed', { task_id: task.id, attempt: task.attempts, type: task.type, worker: this.#o.workerId });
-          }
+      if (limit <= 0) return false;
+      this.polls++;
+      const tasks = await this.#o.repo.claimDueTasks({ limit, workerId: this.#o.workerId, leaseMs: this.#o.leaseMs });
+      this.claimed += tasks.length;
+      if (tasks.length > 0) {
+        this.#lastFoundAt = performance.now();
+        // One line per transition at debug; the level check keeps the hot path free of it.
+        if (this.#o.logger.level === 'debug') {
+          for (const task of tasks) this.#o.logger.debug('task claimed', { task_id: task.id, attempt: task.attempts, type: task.type, worker: this.#o.workerId });
         }
-        if (this.#stopped) {
-          // Stopped while claiming: the pool no longer accepts; give the tasks straight back.
-          this.#unclaimed.push(...tasks);
-          return;
-        }
-        this.#o.pool.push(tasks);
-        this.#backlog = tasks.length === limit;
-        if (this.#backlog) {
-          this.#again = true;
-        } else {
-          const next = await this.#o.repo.nextRunAt();
-          if (next !== null) this.wakeAt(next);
-        }
-      } catch (error) {
-        this.#o.logger.error('poll failed', { error });
-        return;
       }
-    } while (this.#again);
+      if (this.#stopping) {
+        // Stopped while claiming: the pool no longer accepts; give the tasks straight back.
+        this.#unclaimed.push(...tasks);
+        return false;
+      }
+      this.#o.pool.push(tasks);
+      this.#backlog = tasks.length === limit;
+      if (!this.#backlog) return true;
+    }
+  }
+
+  /** Resolves when a worker frees, or after `ms`. */
+  #nextSlot(ms: number): Promise<void> {
+    return new Promise((resolve) => {
+      const done = () => {
+        clearTimeout(timer);
+        this.#slotWaiter = undefined;
+        resolve();
+      };
+      const timer = setTimeout(done, Math.max(0, ms));
+      this.#slotWaiter = done;
+    });
   }
 
   /** Stops polling; returns tasks claimed by a poll that was in flight, for release. */
   async stop(): Promise<Task[]> {
     this.#stopped = true;
+    this.#stopping = true;
     clearInterval(this.#interval);
     clearTimeout(this.#dueTimer);
     await this.#polling;

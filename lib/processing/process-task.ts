@@ -1,227 +1,192 @@
 import type { Config } from '../config.ts';
 import { ErrOptimisticLock } from '../errors.ts';
-import type { HandlerContext, HandlerRegistry } from './handlers.ts';
 import type { Logger } from '../log.ts';
 import { taskToJson, type Task } from '../tasks/model.ts';
-import type { TaskRepository, TransitionRequest } from '../tasks/repository.ts';
-import { TaskFailure } from './task-failure.ts';
+import { transitioned, type TaskRepository } from '../tasks/repository.ts';
+import { buildTask } from '../tasks/service.ts';
+import type { HandlerContext, HandlerRegistry } from './handlers.ts';
+import { Heartbeat } from './heartbeat.ts';
+import { decideOutcome, releaseRequest, StopReason, type Decision, type HandlerEnd, type Outcome } from './outcome.ts';
 
 /**
- * Runs one claimed task to its next state: the step shared by the local pool and the
- * serverless poll. While the handler runs, the lease is renewed every third of its length
- * (version-checked, so a heartbeat also tells us when the task was cancelled or taken over).
+ * Runs one claimed task to its next state: the step every pool runs (lib/processing/
+ * worker-pool.ts), locally and in the serverless poll.
  *
- * Why the handler stopped decides what is written:
- *   returned                 → completed, with `result`
- *   threw / timed out        → pending with backoff, or failed on the last attempt
- *   cancelled (API)          → nothing: the cancel already wrote `cancelled`
- *   lease lost               → nothing: another worker owns the task now
- *   shutdown                 → released to pending, the attempt given back
+ * 1. Start the heartbeat (heartbeat.ts) and the timeout.
+ * 2. Run the handler until it returns, throws, or is stopped (cancel, shutdown, timeout, lost
+ *    lease); a handler that ignores its signal is not waited for once it fires.
+ * 3. Decide what to write from why it stopped (outcome.ts, a pure function).
+ * 4. Write it, version-checked, with any follow-up tasks in the same transaction; retried with
+ *    backoff while the lease is still ours, so a database blip shorter than the lease delays
+ *    the write instead of letting the task run a second time.
  */
 
-export type Outcome = 'completed' | 'retried' | 'failed' | 'cancelled' | 'released' | 'lost';
+export interface ProcessDeps {
+  repo: TaskRepository;
+  handlers: HandlerRegistry;
+  config: Pick<Config, 'leaseSeconds' | 'timeoutSeconds' | 'backoffBaseMs' | 'backoffMaxMs' | 'maxAttempts'>;
+  logger: Logger;
+  /** Follow-up tasks were committed (the local poller wakes for them, like for a submit). */
+  onFollowUps?(tasks: Task[]): void;
+}
 
 /**
- * How the local pool steers one task without an AbortController per task: creating one and
+ * How the pool steers one task, without an AbortController per task: creating one and
  * listening to it was ~8% of a no-op task's CPU in a profile (bench/README.md, "lazy signal").
  */
 export interface TaskControl {
   /** Receives the function that stops this task's handler (cancel, shutdown). */
   bindAbort?(abort: (reason: StopReason) => void): void;
-  /**
-   * Called once the handler has stopped (and no heartbeat write is in flight), before the
-   * final write is committed: the pool gives the worker its next task then.
-   */
+  /** Called once the handler has stopped, before the final write commits: the pool gives the worker its next task then. */
   handlerDone?(): void;
 }
 
-/** Why a running handler's signal was aborted. */
-export class StopReason extends Error {
-  readonly kind: 'cancelled' | 'shutdown' | 'timeout' | 'lease_lost';
-  constructor(kind: StopReason['kind'], message: string) {
-    super(message);
-    this.name = 'StopReason';
-    this.kind = kind;
+/** Resolves with what happened; never rejects for handler errors or lost races. */
+export async function processTask(deps: ProcessDeps, claimed: Task, control: TaskControl = {}): Promise<Outcome> {
+  const { config } = deps;
+  // The child logger is made on first use: most handlers never log through the context, and
+  // for a no-op task it was one of the largest costs after the SQL (bench/README.md).
+  let childLogger: Logger | undefined;
+  const log = (): Logger => (childLogger ??= deps.logger.child({ task_id: claimed.id, attempt: claimed.attempts, type: claimed.type }));
+
+  const stopper = new Stopper();
+  control.bindAbort?.(stopper.abort);
+  const heartbeat = new Heartbeat({ repo: deps.repo, task: claimed, leaseMs: config.leaseSeconds * 1000, onLost: stopper.abort, log });
+  const timeout = setTimeout(() => stopper.abort(new StopReason('timeout', `timed out after ${config.timeoutSeconds}s`)), config.timeoutSeconds * 1000);
+
+  const end = await runHandler(deps.handlers, claimed, stopper, log);
+  clearTimeout(timeout);
+  control.handlerDone?.();
+
+  const decide = (task: Task): Decision => withFollowUps(deps, decideOutcome(task, end, config, Date.now()));
+  const decision = decide(heartbeat.task);
+  if (!decision.request) {
+    await heartbeat.settle();
+    if (decision.outcome === 'cancelled') log().info('task cancelled while running');
+    else log().warn('lease lost: result discarded');
+    return decision.outcome;
   }
+
+  let followUps: Task[] = [];
+  const written = await writeWhileLeased(
+    heartbeat,
+    (task) => {
+      const { request } = decide(task);
+      followUps = request!.followUps ?? [];
+      return deps.repo.transition(request!);
+    },
+    log,
+  );
+  if (written === 'lost') {
+    log().warn('task changed while running: result discarded', { outcome: decision.outcome });
+    return 'lost';
+  }
+  if (followUps.length > 0) deps.onFollowUps?.(followUps);
+  // The common outcome must not build a child logger only for a level that is off.
+  const infoOn = deps.logger.level === 'debug' || deps.logger.level === 'info';
+  if (decision.outcome === 'completed' || decision.outcome === 'released') {
+    if (infoOn) log().info(decision.outcome === 'completed' ? 'task completed' : 'task released');
+  } else {
+    log().warn(decision.outcome === 'failed' ? 'task failed' : 'task will be retried', { error: decision.error, run_at: written.runAt });
+  }
+  return decision.outcome;
 }
 
-export interface ProcessDeps {
-  repo: TaskRepository;
-  handlers: HandlerRegistry;
-  config: Pick<Config, 'leaseSeconds' | 'timeoutSeconds' | 'backoffBaseMs' | 'backoffMaxMs'>;
-  logger: Logger;
-}
-
-/** Exponential backoff with jitter: base·2^(attempt-1), capped, then drawn from [½, 1]× that. */
-export function backoffMs(attempt: number, baseMs: number, maxMs: number, random = Math.random): number {
-  const ceiling = Math.min(maxMs, baseMs * 2 ** Math.max(0, attempt - 1));
-  return Math.round(ceiling / 2 + random() * (ceiling / 2));
-}
-
-const MAX_ERROR_LENGTH = 2000;
-
-function errorText(error: unknown): string {
-  const plain = error instanceof Error && (error.name === 'Error' || error instanceof TaskFailure);
-  const text = error instanceof Error ? `${plain ? '' : `${error.name}: `}${error.message}` : String(error);
-  return text.length > MAX_ERROR_LENGTH ? `${text.slice(0, MAX_ERROR_LENGTH)}…` : text;
+/** Gives claimed tasks that never started back to pending, version-checked. */
+export async function releaseTasks(repo: TaskRepository, tasks: Task[], logger: Logger): Promise<void> {
+  if (tasks.length === 0) return;
+  const results = await repo.transitionMany(tasks.map((task) => releaseRequest(task)));
+  const released = results.filter((r) => r.ok).length;
+  logger.info('released unstarted tasks', { released, lost: results.length - released });
 }
 
 /**
- * `stop` aborts the handler from outside: pass a StopReason('cancelled' | 'shutdown') as the
- * abort reason. Resolves with what happened; never rejects for handler errors or lost races.
- * `control` is the local pool's cheaper alternative to an AbortSignal per task (see TaskControl).
+ * One way to stop a handler, whoever asks (the pool for cancel and shutdown, the heartbeat
+ * for a lost lease, the timeout). The handler's AbortSignal is made only if it reads it.
  */
-export async function processTask(deps: ProcessDeps, claimed: Task, stop?: AbortSignal, control?: TaskControl): Promise<Outcome> {
-  const { repo, handlers, config } = deps;
-  // The child logger and the handler's AbortController are made on first use: most handlers
-  // return without logging through the context or reading the signal, and for a no-op task
-  // those were the largest costs after the SQL (with the pool's per-task AbortController:
-  // 14,200 → 23,000 tasks/s processed; bench/README.md, "lazy signal").
-  let childLogger: Logger | undefined;
-  const log = (): Logger => (childLogger ??= deps.logger.child({ task_id: claimed.id, attempt: claimed.attempts, type: claimed.type }));
-  let current = claimed;
-  let controller: AbortController | undefined;
-  /** Why the handler was stopped; set once, by the first abort. */
-  let stopped: StopReason | undefined;
-  let rejectRace: ((reason: StopReason) => void) | undefined;
-  const abort = (reason: StopReason) => {
-    if (stopped) return;
-    stopped = reason;
-    controller?.abort(reason);
-    rejectRace?.(reason);
+class Stopper {
+  reason: StopReason | undefined;
+  #controller: AbortController | undefined;
+  #reject: ((reason: StopReason) => void) | undefined;
+
+  readonly abort = (reason: StopReason): void => {
+    if (this.reason) return;
+    this.reason = reason;
+    this.#controller?.abort(reason);
+    this.#reject?.(reason);
   };
-  control?.bindAbort?.(abort);
-  const signal = (): AbortSignal => {
-    if (!controller) {
-      controller = new AbortController();
-      if (stopped) controller.abort(stopped);
+
+  get signal(): AbortSignal {
+    if (!this.#controller) {
+      this.#controller = new AbortController();
+      if (this.reason) this.#controller.abort(this.reason);
     }
-    return controller.signal;
-  };
+    return this.#controller.signal;
+  }
 
-  const onStop = () => abort(stop!.reason instanceof StopReason ? stop!.reason : new StopReason('shutdown', 'shutting down'));
-  if (stop?.aborted) onStop();
-  stop?.addEventListener('abort', onStop, { once: true });
-
-  const timeoutMs = config.timeoutSeconds * 1000;
-  const timeout = setTimeout(() => abort(new StopReason('timeout', `timed out after ${config.timeoutSeconds}s`)), timeoutMs);
-
-  // Heartbeats are serialised with the final write through `writing`, so a late heartbeat can
-  // never race the completion for the same version.
-  let writing: Promise<unknown> = Promise.resolve();
-  const leaseMs = config.leaseSeconds * 1000;
-  const heartbeat = setInterval(() => {
-    writing = writing.then(async () => {
-      if (stopped) return;
-      try {
-        current = await repo.transition({ task: current, to: 'in_progress', fields: { leaseExpiresAt: Date.now() + leaseMs } });
-      } catch (error) {
-        if (!(error instanceof ErrOptimisticLock)) return log().warn('heartbeat failed', { error });
-        const row = await repo.get(current.id).catch(() => null);
-        abort(
-          row?.status === 'cancelled'
-            ? new StopReason('cancelled', 'task was cancelled')
-            : new StopReason('lease_lost', 'lease lost to another worker'),
-        );
-      }
+  /** Rejects when the handler is stopped. */
+  stopped(): Promise<never> {
+    return new Promise<never>((_, reject) => {
+      if (this.reason) reject(this.reason);
+      else this.#reject = reject;
     });
-  }, Math.max(50, leaseMs / 3));
+  }
+}
 
-  let value: unknown;
-  let failure: unknown;
-  let succeeded = false;
+async function runHandler(handlers: HandlerRegistry, task: Task, stopper: Stopper, log: () => Logger): Promise<HandlerEnd> {
   try {
-    const handler = handlers.get(current.type);
-    if (!handler) throw new Error(`no handler registered for type ${JSON.stringify(current.type)}`);
-    const aborted = new Promise<never>((_, reject) => {
-      if (stopped) reject(stopped);
-      else rejectRace = reject;
-    });
+    const handler = handlers.get(task.type);
+    if (!handler) throw new Error(`no handler registered for type ${JSON.stringify(task.type)}`);
     const context: HandlerContext = {
       get signal() {
-        return signal();
+        return stopper.signal;
       },
-      attempt: current.attempts,
+      attempt: task.attempts,
       get logger() {
         return log();
       },
     };
-    // A handler that ignores its signal is not waited for once the signal fires.
-    value = await Promise.race([handler(taskToJson(current), context), aborted]);
-    succeeded = true;
+    return { kind: 'returned', value: await Promise.race([handler(taskToJson(task), context), stopper.stopped()]) };
   } catch (error) {
-    failure = stopped ?? error;
-  } finally {
-    clearTimeout(timeout);
-    clearInterval(heartbeat);
-    stop?.removeEventListener('abort', onStop);
-    await writing;
-    control?.handlerDone?.();
+    return stopper.reason ? { kind: 'stopped', reason: stopper.reason } : { kind: 'threw', error };
   }
+}
 
-  let request: TransitionRequest;
-  let outcome: Outcome;
-  if (succeeded) {
-    const result = serialise(value);
-    if (result.ok) {
-      request = { task: current, to: 'completed', fields: { result: result.json, completedAt: Date.now(), leaseExpiresAt: null, lastError: null } };
-      outcome = 'completed';
-    } else {
-      failure = result.error;
-      ({ request, outcome } = failureTransition(current, failure, deps));
+/** A final transition of a type with follow-ups carries them (the outbox, repository.ts). */
+function withFollowUps(deps: ProcessDeps, decision: Decision): Decision {
+  const { request } = decision;
+  const followUps = request && (request.to === 'completed' || request.to === 'failed') ? deps.handlers.options(request.task.type).followUps : undefined;
+  if (!request || !followUps) return decision;
+  const now = request.now ?? Date.now();
+  const tasks = followUps(taskToJson(transitioned(request))).map((followUp) =>
+    buildTask(followUp, { now, maxAttempts: deps.config.maxAttempts, idempotencyKey: followUp.idempotencyKey }),
+  );
+  return { ...decision, request: { ...request, followUps: tasks } };
+}
+
+const FINAL_WRITE_RETRY_MS = { first: 50, max: 1000 };
+
+/**
+ * The final write, retried while the lease is ours (renewed by the heartbeat meanwhile). A
+ * lost race ends it at once ('lost'); any other error is retried until the lease would end
+ * before the next try, then thrown: the task is claimed again when its lease expires.
+ */
+async function writeWhileLeased(heartbeat: Heartbeat, write: (task: Task) => Promise<Task>, log: () => Logger): Promise<Task | 'lost'> {
+  for (let delay = FINAL_WRITE_RETRY_MS.first; ; delay = Math.min(delay * 2, FINAL_WRITE_RETRY_MS.max)) {
+    try {
+      return await heartbeat.finish(write);
+    } catch (error) {
+      if (error instanceof ErrOptimisticLock) {
+        heartbeat.stop();
+        return 'lost';
+      }
+      const leaseEnds = heartbeat.task.leaseExpiresAt ?? 0;
+      if (Date.now() + delay >= leaseEnds) {
+        heartbeat.stop();
+        throw error;
+      }
+      if (delay === FINAL_WRITE_RETRY_MS.first) log().warn('final write failed: retrying while the lease holds', { error, lease_expires_at: new Date(leaseEnds).toISOString() });
+      await new Promise((resolve) => setTimeout(resolve, delay));
     }
-  } else if (failure instanceof StopReason && failure.kind === 'cancelled') {
-    log().info('task cancelled while running');
-    return 'cancelled';
-  } else if (failure instanceof StopReason && failure.kind === 'lease_lost') {
-    log().warn('lease lost: result discarded');
-    return 'lost';
-  } else if (failure instanceof StopReason && failure.kind === 'shutdown') {
-    request = releaseRequest(current);
-    outcome = 'released';
-  } else {
-    ({ request, outcome } = failureTransition(current, failure, deps));
-  }
-
-  try {
-    await repo.transition(request);
-  } catch (error) {
-    if (error instanceof ErrOptimisticLock) {
-      log().warn('task changed while running: result discarded', { outcome });
-      return 'lost';
-    }
-    throw error;
-  }
-  // The common outcome must not build a child logger only for a level that is off.
-  const infoOn = deps.logger.level === 'debug' || deps.logger.level === 'info';
-  if (outcome === 'completed' || outcome === 'released') {
-    if (infoOn) log().info(outcome === 'completed' ? 'task completed' : 'task released');
-  } else log().warn(outcome === 'failed' ? 'task failed' : 'task will be retried', { error: errorText(failure), run_at: request.fields?.runAt });
-  return outcome;
-}
-
-/** Back to pending, unleased, with the attempt given back: a release is not a failed attempt. */
-export function releaseRequest(task: Task): TransitionRequest {
-  return { task, to: 'pending', fields: { leaseExpiresAt: null, attemptsDelta: -1, startedAt: null } };
-}
-
-function failureTransition(task: Task, failure: unknown, deps: ProcessDeps): { request: TransitionRequest; outcome: Outcome } {
-  const lastError = errorText(failure);
-  const now = Date.now();
-  const steer = failure instanceof TaskFailure ? failure : undefined;
-  if (task.attempts < task.maxAttempts && !steer?.permanent) {
-    const { backoffBaseMs, backoffMaxMs } = deps.config;
-    let runAt = now + backoffMs(task.attempts, backoffBaseMs, backoffMaxMs);
-    if (steer?.retryAt !== undefined && steer.retryAt > now) runAt = Math.min(steer.retryAt, now + backoffMaxMs);
-    return { request: { task, to: 'pending', now, fields: { runAt, lastError, leaseExpiresAt: null } }, outcome: 'retried' };
-  }
-  return { request: { task, to: 'failed', now, fields: { lastError, completedAt: now, leaseExpiresAt: null } }, outcome: 'failed' };
-}
-
-function serialise(value: unknown): { ok: true; json: string } | { ok: false; error: Error } {
-  try {
-    return { ok: true, json: JSON.stringify(value === undefined ? null : value) ?? 'null' };
-  } catch (error) {
-    return { ok: false, error: new Error(`handler result is not JSON-serialisable: ${errorText(error)}`) };
   }
 }

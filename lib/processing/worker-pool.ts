@@ -1,5 +1,6 @@
 import type { Logger } from '../log.ts';
-import { StopReason, type Outcome, type TaskControl } from './process-task.ts';
+import { StopReason, type Outcome } from './outcome.ts';
+import type { TaskControl } from './process-task.ts';
 import type { Task } from '../tasks/model.ts';
 
 /**
@@ -46,7 +47,7 @@ export class WorkerPool {
   #busy = 0;
   #accepting = true;
   readonly counts: Record<Outcome, number> = { completed: 0, retried: 0, failed: 0, cancelled: 0, released: 0, lost: 0 };
-  /** The highest number of handlers seen running at once (tests and /stats read it). */
+  /** The highest number of handlers seen running at once (the tests read it). */
   peakRunning = 0;
 
   constructor(options: WorkerPoolOptions) {
@@ -60,6 +61,11 @@ export class WorkerPool {
 
   get queued(): number {
     return this.#queue.length;
+  }
+
+  /** No task queued, running or waiting for its final write. */
+  get idle(): boolean {
+    return this.#running.size === 0 && this.#queue.length === 0;
   }
 
   /** Idle workers plus free queue slots; 0 once draining. */

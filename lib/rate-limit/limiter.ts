@@ -5,7 +5,8 @@
  *   Backends: memory (one process), ioredis (local/, Redis over TCP) and Upstash REST (HTTP);
  *   the two Redis ones run @upstash/ratelimit's sliding-window script, so every instance that
  *   shares a Redis shares one budget per client.
- * - **key**: who is counted: `token:<digest>` for a valid API token, else `ip:<address>`
+ * - **key**: who is counted: `token:api` for the valid API token (every holder of the one token
+ *   shares one budget), else `ip:<address>`
  *   (lib/api/client-identity.ts). Backends add their own namespace (RATE_LIMIT_PREFIX).
  * - **window**: one minute. The count is a sliding window approximated by two fixed windows:
  *   the previous window's count weighted by how much of it still overlaps, plus the current

@@ -2,8 +2,9 @@ import type { Config } from '../config.ts';
 import { AppError, conflict, ErrOptimisticLock, notFound } from '../errors.ts';
 import { newTaskId } from './ids.ts';
 import type { Logger } from '../log.ts';
-import type { Task, TaskStatus } from './model.ts';
-import type { TaskRepository, TaskStats } from './repository.ts';
+import { newTask, type Task } from './model.ts';
+import type { TaskStatus } from './states.ts';
+import type { ListFilter, TaskRepository, TaskStats, TransitionFields } from './repository.ts';
 
 /** A validated submit request (lib/api/routes/tasks.ts validates; this trusts its input). */
 export interface SubmitInput {
@@ -47,29 +48,8 @@ export class TaskService {
   async submit(input: SubmitInput, idempotencyKey?: string): Promise<SubmitResult> {
     const now = Date.now();
     const requestHash = idempotencyKey === undefined ? null : await hashRequest(input);
-    const task: Task = {
-      id: newTaskId(now),
-      title: input.title,
-      description: input.description,
-      status: 'pending',
-      version: 1,
-      type: input.type,
-      payload: input.payload === undefined ? null : JSON.stringify(input.payload),
-      priority: input.priority ?? 0,
-      runAt: input.runAt ?? (input.delaySeconds !== undefined ? now + Math.round(input.delaySeconds * 1000) : now),
-      attempts: 0,
-      maxAttempts: input.maxAttempts ?? this.#config.maxAttempts,
-      leaseExpiresAt: null,
-      lockedBy: null,
-      lastError: null,
-      result: null,
-      idempotencyKey: idempotencyKey ?? null,
-      createdAt: now,
-      startedAt: null,
-      completedAt: null,
-      updatedAt: now,
-    };
-    const inserted = await this.repo.insert({ ...task, requestHash, now }, this.#config.maxPending);
+    const task = buildTask(input, { now, maxAttempts: this.#config.maxAttempts, idempotencyKey });
+    const inserted = await this.repo.insert(task, requestHash, this.#config.maxPending);
     if (inserted) {
       this.#logger.debug('task submitted', { task_id: task.id, type: task.type });
       this.hooks.onSubmitted?.(task);
@@ -93,7 +73,7 @@ export class TaskService {
     return task;
   }
 
-  list(filter: { status?: TaskStatus; type?: string; beforeId?: string; limit: number }): Promise<Task[]> {
+  list(filter: ListFilter): Promise<Task[]> {
     return this.repo.list(filter);
   }
 
@@ -135,7 +115,7 @@ export class TaskService {
    */
   async #transitionLatest(
     id: string,
-    decide: (task: Task) => { to: TaskStatus; fields: Parameters<TaskRepository['transition']>[0]['fields'] },
+    decide: (task: Task) => { to: TaskStatus; fields: TransitionFields },
   ): Promise<Task> {
     for (let attempt = 0; ; attempt++) {
       const task = await this.get(id);
@@ -147,6 +127,27 @@ export class TaskService {
       }
     }
   }
+}
+
+/**
+ * The new task a submit (or a handler's follow-up) asks for: the client's choices, the
+ * configured defaults for the rest, times from `now`.
+ */
+export function buildTask(input: SubmitInput, options: { now: number; maxAttempts: number; idempotencyKey?: string }): Task {
+  const { now } = options;
+  return newTask({
+    id: newTaskId(now),
+    title: input.title,
+    description: input.description,
+    type: input.type,
+    payload: input.payload === undefined ? null : JSON.stringify(input.payload),
+    priority: input.priority ?? 0,
+    runAt: input.runAt ?? (input.delaySeconds !== undefined ? now + Math.round(input.delaySeconds * 1000) : now),
+    maxAttempts: input.maxAttempts ?? options.maxAttempts,
+    idempotencyKey: options.idempotencyKey ?? null,
+    createdAt: now,
+    updatedAt: now,
+  });
 }
 
 /** SHA-256 of the request's fields in a fixed order: the identity of an idempotent request. */

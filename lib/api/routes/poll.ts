@@ -24,7 +24,7 @@ const PollSummarySchema = z
   })
   .openapi('PollSummary');
 
-const pollRoute = createRoute({
+export const pollRoute = createRoute({
   method: 'post',
   path: '/poll',
   summary: 'Claim and process due tasks within POLL_BUDGET_SECONDS (needs Authorization: Bearer $CRON_SECRET)',
@@ -41,8 +41,7 @@ export interface PollRouteDeps {
 }
 
 export function registerPollRoute(app: OpenAPIHono, deps: PollRouteDeps): void {
-  app.openAPIRegistry.registerPath(pollRoute);
-  app.post('/poll', requireCronSecret(deps.cronSecret), async (c) => c.json(await deps.runPoll()));
+  app.openapi({ ...pollRoute, middleware: requireCronSecret(deps.cronSecret) }, async (c) => c.json(await deps.runPoll(), 200));
 }
 
 /**

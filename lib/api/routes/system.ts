@@ -1,6 +1,6 @@
 import { createRoute, type OpenAPIHono } from '@hono/zod-openapi';
 import { z } from '@hono/zod-openapi';
-import type { AppDeps } from '../app.ts';
+import type { AppDeps } from '../deps.ts';
 import { AppError } from '../../errors.ts';
 import { ErrorSchema, StatsSchema } from '../schemas.ts';
 
@@ -27,25 +27,26 @@ const readyRoute = createRoute({
   },
 });
 
-export function registerSystemRoutes(app: OpenAPIHono, deps: AppDeps): void {
-  for (const route of [statsRoute, healthRoute, readyRoute]) app.openAPIRegistry.registerPath(route);
+/** The routes functions/functions.ts deploys as their own functions. */
+export const SYSTEM_ROUTES = { stats: statsRoute } as const;
 
-  app.get('/stats', async (c) => {
+export function registerSystemRoutes(app: OpenAPIHono, deps: AppDeps): void {
+  app.openapi(statsRoute, async (c) => {
     const stats = await deps.service.stats();
     const age = stats.oldestPendingCreatedAt === null ? null : Math.max(0, (Date.now() - stats.oldestPendingCreatedAt) / 1000);
-    return c.json({ counts: stats.counts, total: stats.total, oldest_pending_age_seconds: age });
+    return c.json({ counts: stats.counts, total: stats.total, oldest_pending_age_seconds: age }, 200);
   });
 
-  app.get('/healthz', (c) => c.json({ status: 'ok' }));
+  app.openapi(healthRoute, (c) => c.json({ status: 'ok' }, 200));
 
-  app.get('/readyz', async (c) => {
+  app.openapi(readyRoute, async (c) => {
     try {
-      await deps.service.repo.driver.all('SELECT 1');
+      await deps.service.repo.ping();
     } catch (error) {
       deps.logger.warn('readiness check failed', { error });
       throw new AppError(503, 'not_ready', 'database is not reachable');
     }
-    return c.json({ status: 'ready' });
+    return c.json({ status: 'ready' }, 200);
   });
 
   app.get('/openapi.json', (c) =>

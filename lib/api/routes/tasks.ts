@@ -1,9 +1,11 @@
 import { createRoute, type OpenAPIHono } from '@hono/zod-openapi';
 import { badRequest } from '../../errors.ts';
+import { taskToJson, TaskSchema } from '../../tasks/model.ts';
 import { readJsonBody, validate } from '../body.ts';
-import { ErrorSchema, ListTasksQuery, SubmitTaskBody, TaskIdParam, TaskListSchema, TaskSchema } from '../schemas.ts';
-import { taskToJson } from '../../tasks/model.ts';
-import type { AppDeps } from '../app.ts';
+import type { AppDeps } from '../deps.ts';
+import { decodeCursor, encodeCursor } from '../cursor.ts';
+import { registerWithOwnBody } from '../openapi.ts';
+import { ErrorSchema, ListTasksQuery, SubmitTaskBody, TaskIdParam, TaskListSchema } from '../schemas.ts';
 
 const json = <T>(schema: T, description: string) => ({ description, content: { 'application/json': { schema } } });
 const errors = (...statuses: number[]) =>
@@ -47,25 +49,15 @@ const retryRoute = createRoute({
   responses: { 200: json(TaskSchema, 'pending again'), ...errors(401, 404, 409, 429) },
 });
 
-const CURSOR_ID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
-const encodeCursor = (id: string) => btoa(id).replace(/\+/g, '-').replace(/\//g, '_').replace(/=+$/, '');
-function decodeCursor(cursor: string): string {
-  try {
-    const id = atob(cursor.replace(/-/g, '+').replace(/_/g, '/'));
-    if (CURSOR_ID.test(id)) return id;
-  } catch {
-    // fall through
-  }
-  throw badRequest('cursor is invalid', 'invalid_query');
-}
-
 const IDEMPOTENCY_KEY = /^[\x21-\x7e]{1,200}$/;
+
+/** Every task route, by operation: functions/functions.ts deploys each as its own function. */
+export const TASK_ROUTES = { createTask: submitRoute, listTasks: listRoute, getTask: getRoute, cancelTask: cancelRoute, retryTask: retryRoute } as const;
 
 export function registerTaskRoutes(app: OpenAPIHono, deps: AppDeps): void {
   const { service, handlers, config } = deps;
-  for (const route of [submitRoute, getRoute, listRoute, cancelRoute, retryRoute]) app.openAPIRegistry.registerPath(route);
 
-  app.post('/tasks', async (c) => {
+  registerWithOwnBody(app, submitRoute, async (c) => {
     const key = c.req.header('idempotency-key');
     if (key !== undefined && !IDEMPOTENCY_KEY.test(key)) {
       throw badRequest('Idempotency-Key must be 1 to 200 visible ASCII characters', 'invalid_header');
@@ -94,8 +86,8 @@ export function registerTaskRoutes(app: OpenAPIHono, deps: AppDeps): void {
     return c.json(taskToJson(task), replayed ? 200 : 202);
   });
 
-  app.get('/tasks', async (c) => {
-    const query = validate(ListTasksQuery, c.req.query(), 'invalid_query');
+  app.openapi(listRoute, async (c) => {
+    const query = c.req.valid('query');
     const tasks = await service.list({
       status: query.status,
       type: query.type,
@@ -104,10 +96,10 @@ export function registerTaskRoutes(app: OpenAPIHono, deps: AppDeps): void {
     });
     const page = tasks.slice(0, query.limit);
     const next = tasks.length > query.limit ? encodeCursor(page[page.length - 1]!.id) : null;
-    return c.json({ count: page.length, tasks: page.map(taskToJson), next_cursor: next });
+    return c.json({ count: page.length, tasks: page.map(taskToJson), next_cursor: next }, 200);
   });
 
-  app.get('/tasks/:id', async (c) => c.json(taskToJson(await service.get(c.req.param('id')))));
-  app.post('/tasks/:id/cancel', async (c) => c.json(taskToJson(await service.cancel(c.req.param('id')))));
-  app.post('/tasks/:id/retry', async (c) => c.json(taskToJson(await service.retry(c.req.param('id')))));
+  app.openapi(getRoute, async (c) => c.json(taskToJson(await service.get(c.req.valid('param').id)), 200));
+  app.openapi(cancelRoute, async (c) => c.json(taskToJson(await service.cancel(c.req.valid('param').id)), 200));
+  app.openapi(retryRoute, async (c) => c.json(taskToJson(await service.retry(c.req.valid('param').id)), 200));
 }

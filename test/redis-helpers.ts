@@ -1,23 +1,13 @@
 import { spawn, type ChildProcess } from 'node:child_process';
-import { createServer } from 'node:net';
 import { Redis } from 'ioredis';
 import { onTestFinished } from 'vitest';
-import type { Runtime, RuntimeOptions } from '../local/runtime.ts';
-import type { EnvRecord } from '../lib/config.ts';
-import { requireService, startRuntime, waitFor } from './helpers.ts';
+import { freePort, requireService, waitFor } from './helpers.ts';
 
 /**
- * Helpers for the rate-limit and auth suites: real Redis, captured logs, unique key prefixes.
- * Cleanup goes through onTestFinished: an afterEach registered inside a running test never
- * runs in vitest 4 (checked), which would leave runtimes, connections and servers behind.
+ * Redis for the rate-limit suites: is it there, unique key prefixes, an inspecting
+ * connection, and a redis-server of a test's own to kill. General helpers (runtimes, captured
+ * logs, ports) are in test/helpers.ts.
  */
-
-/** startRuntime, shut down when the test finishes (its ioredis client included). */
-export async function testRuntime(options: RuntimeOptions & { env?: EnvRecord }): Promise<Runtime> {
-  const runtime = await startRuntime(options);
-  onTestFinished(() => runtime.shutdown());
-  return runtime;
-}
 
 export const REDIS_URL = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379';
 
@@ -48,33 +38,6 @@ export function inspector(url = REDIS_URL): Redis {
   return redis;
 }
 
-export interface CapturedLogs {
-  sink: (line: string) => void;
-  lines: string[];
-  records(): Record<string, unknown>[];
-  messages(level?: string): string[];
-}
-
-export function captureLogs(): CapturedLogs {
-  const lines: string[] = [];
-  const records = () => lines.map((line) => JSON.parse(line) as Record<string, unknown>);
-  return {
-    lines,
-    sink: (line) => lines.push(line),
-    records,
-    messages: (level) => records().filter((r) => level === undefined || r.level === level).map((r) => String(r.msg)),
-  };
-}
-
-/** A TCP port nothing listens on (bound, read, released). */
-export async function closedPort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address() as { port: number };
-  await new Promise<void>((resolve) => server.close(() => resolve()));
-  return port;
-}
-
 export interface RedisServer {
   port: number;
   url: string;
@@ -87,7 +50,7 @@ export interface RedisServer {
 /** Whether `redis-server` can be started here (for tests that kill their own Redis). */
 export function redisServerAvailable(): Promise<boolean> {
   return requireService('redis-server binary', async () => {
-    const server = await startRedisServerProcess(await closedPort());
+    const server = await startRedisServerProcess(await freePort());
     server.kill('SIGKILL');
   });
 }
@@ -123,7 +86,7 @@ async function startRedisServerProcess(port: number): Promise<ChildProcess> {
 
 /** A redis-server of our own on a free port, killed after the test. */
 export async function startRedisServer(): Promise<RedisServer> {
-  const port = await closedPort();
+  const port = await freePort();
   let proc: ChildProcess | undefined = await startRedisServerProcess(port);
   const kill = async () => {
     if (!proc || proc.exitCode !== null || proc.signalCode !== null) return;

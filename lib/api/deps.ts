@@ -1,0 +1,21 @@
+import type { Config } from '../config.ts';
+import type { Logger } from '../log.ts';
+import type { HandlerRegistry } from '../processing/handlers.ts';
+import type { RateLimiter } from '../rate-limit/limiter.ts';
+import type { TaskService } from '../tasks/service.ts';
+import type { ClientAddress } from './client-identity.ts';
+
+/** What the HTTP app and its routes are built from (lib/core.ts wires it). */
+export interface AppDeps {
+  service: TaskService;
+  handlers: HandlerRegistry;
+  config: Config;
+  logger: Logger;
+  /**
+   * Rate limiter; when absent one is built from config (Upstash REST or memory;
+   * RATE_LIMIT_PER_MINUTE=0 means none). local/ passes its ioredis one for REDIS_URL.
+   */
+  rateLimiter?: RateLimiter;
+  /** The peer address (Node socket, `cf-connecting-ip` on Workers): the rate-limit identity. */
+  clientAddress?: ClientAddress;
+}

@@ -1,0 +1,84 @@
+import { ErrOptimisticLock } from '../errors.ts';
+import type { Logger } from '../log.ts';
+import type { Task } from '../tasks/model.ts';
+import type { TaskRepository } from '../tasks/repository.ts';
+import { StopReason } from './outcome.ts';
+
+/**
+ * Keeps a running task's lease: every third of the lease it renews `lease_expires_at`,
+ * version-checked, so a renewal that changes no row also tells that the task was cancelled or
+ * taken over (`onLost` gets which). Renewals and the task's final write run one at a time
+ * through `finish()`, always with the latest version, so a late renewal can never race the
+ * completion; renewals go on while a final write is being retried (processTask), which is
+ * what keeps the lease ours through a short database outage.
+ */
+export class Heartbeat {
+  readonly #repo: TaskRepository;
+  readonly #leaseMs: number;
+  readonly #onLost: (reason: StopReason) => void;
+  readonly #log: () => Logger;
+  readonly #timer: ReturnType<typeof setInterval>;
+  #task: Task;
+  #chain: Promise<unknown> = Promise.resolve();
+  #done = false;
+
+  constructor(options: { repo: TaskRepository; task: Task; leaseMs: number; onLost: (reason: StopReason) => void; log: () => Logger }) {
+    this.#repo = options.repo;
+    this.#task = options.task;
+    this.#leaseMs = options.leaseMs;
+    this.#onLost = options.onLost;
+    this.#log = options.log;
+    this.#timer = setInterval(this.#beat, Math.max(50, this.#leaseMs / 3));
+  }
+
+  /** The task as last written by this worker (its latest version and lease). */
+  get task(): Task {
+    return this.#task;
+  }
+
+  /**
+   * Runs the final write with the latest version, never alongside a renewal; once it
+   * succeeds, renewals stop.
+   */
+  finish<T>(write: (task: Task) => Promise<T>): Promise<T> {
+    return this.#serial(async () => {
+      const result = await write(this.#task);
+      this.stop();
+      return result;
+    });
+  }
+
+  /** Stops renewing (the task needs no lease any more, or somebody else owns it). */
+  stop(): void {
+    this.#done = true;
+    clearInterval(this.#timer);
+  }
+
+  /** Stops renewing and waits for a renewal in flight, so nothing touches the task after. */
+  async settle(): Promise<void> {
+    this.stop();
+    await this.#chain;
+  }
+
+  #serial<T>(fn: () => Promise<T>): Promise<T> {
+    const run = this.#chain.then(fn);
+    this.#chain = run.catch(() => {});
+    return run;
+  }
+
+  readonly #beat = () => {
+    void this.#serial(async () => {
+      if (this.#done) return;
+      try {
+        this.#task = await this.#repo.transition({ task: this.#task, to: 'in_progress', fields: { leaseExpiresAt: Date.now() + this.#leaseMs } });
+      } catch (error) {
+        if (!(error instanceof ErrOptimisticLock)) return this.#log().warn('heartbeat failed', { error });
+        this.stop();
+        const row = await this.#repo.get(this.#task.id).catch(() => null);
+        this.#onLost(
+          row?.status === 'cancelled' ? new StopReason('cancelled', 'task was cancelled') : new StopReason('lease_lost', 'lease lost to another worker'),
+        );
+      }
+    });
+  };
+}

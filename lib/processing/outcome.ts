@@ -1,0 +1,104 @@
+import type { Task } from '../tasks/model.ts';
+import type { TransitionRequest } from '../tasks/repository.ts';
+import { TaskFailure } from './task-failure.ts';
+
+/**
+ * Why a handler stopped decides what is written: a pure function of the task, the reason and
+ * the clock, so the table below is tested without a database (test/outcome.test.ts).
+ *
+ *   returned (JSON result)    → completed, with `result`
+ *   returned (not JSON)       → as if it threw: the result cannot be stored
+ *   threw / timed out         → pending with backoff (or a TaskFailure's retryAt), or failed
+ *                               on the last attempt or for a permanent TaskFailure
+ *   cancelled (API)           → nothing: the cancel already wrote `cancelled`
+ *   lease lost                → nothing: another worker owns the task now
+ *   shutdown                  → released to pending, the attempt given back
+ */
+
+export type Outcome = 'completed' | 'retried' | 'failed' | 'cancelled' | 'released' | 'lost';
+
+/** Why a running handler was stopped from outside. */
+export class StopReason extends Error {
+  readonly kind: 'cancelled' | 'shutdown' | 'timeout' | 'lease_lost';
+  constructor(kind: StopReason['kind'], message: string) {
+    super(message);
+    this.name = 'StopReason';
+    this.kind = kind;
+  }
+}
+
+/** How the handler's run ended. */
+export type HandlerEnd = { kind: 'returned'; value: unknown } | { kind: 'threw'; error: unknown } | { kind: 'stopped'; reason: StopReason };
+
+export interface RetryPolicy {
+  backoffBaseMs: number;
+  backoffMaxMs: number;
+}
+
+export interface Decision {
+  outcome: Outcome;
+  /** The transition to write; none when somebody else already wrote the task's next state. */
+  request?: TransitionRequest;
+  /** The error recorded as `last_error`, for failures and retries. */
+  error?: string;
+}
+
+export function decideOutcome(task: Task, end: HandlerEnd, policy: RetryPolicy, now: number, random = Math.random): Decision {
+  if (end.kind === 'returned') {
+    const result = serialise(end.value);
+    if (result.ok) {
+      return { outcome: 'completed', request: { task, to: 'completed', now, fields: { result: result.json, completedAt: now, leaseExpiresAt: null, lastError: null } } };
+    }
+    return failure(task, result.error, policy, now, random);
+  }
+  if (end.kind === 'threw') return failure(task, end.error, policy, now, random);
+  switch (end.reason.kind) {
+    case 'cancelled':
+      return { outcome: 'cancelled' };
+    case 'lease_lost':
+      return { outcome: 'lost' };
+    case 'shutdown':
+      return { outcome: 'released', request: releaseRequest(task, now) };
+    case 'timeout':
+      return failure(task, end.reason, policy, now, random);
+  }
+}
+
+/** Back to pending, unleased, with the attempt given back: a release is not a failed attempt. */
+export function releaseRequest(task: Task, now = Date.now()): TransitionRequest {
+  return { task, to: 'pending', now, fields: { leaseExpiresAt: null, attemptsDelta: -1, startedAt: null } };
+}
+
+/** Exponential backoff with jitter: base·2^(attempt-1), capped, then drawn from [½, 1]× that. */
+export function backoffMs(attempt: number, baseMs: number, maxMs: number, random = Math.random): number {
+  const ceiling = Math.min(maxMs, baseMs * 2 ** Math.max(0, attempt - 1));
+  return Math.round(ceiling / 2 + random() * (ceiling / 2));
+}
+
+function failure(task: Task, error: unknown, policy: RetryPolicy, now: number, random: () => number): Decision {
+  const lastError = errorText(error);
+  const steer = error instanceof TaskFailure ? error : undefined;
+  if (task.attempts < task.maxAttempts && !steer?.permanent) {
+    let runAt = now + backoffMs(task.attempts, policy.backoffBaseMs, policy.backoffMaxMs, random);
+    if (steer?.retryAt !== undefined && steer.retryAt > now) runAt = Math.min(steer.retryAt, now + policy.backoffMaxMs);
+    return { outcome: 'retried', error: lastError, request: { task, to: 'pending', now, fields: { runAt, lastError, leaseExpiresAt: null } } };
+  }
+  return { outcome: 'failed', error: lastError, request: { task, to: 'failed', now, fields: { lastError, completedAt: now, leaseExpiresAt: null } } };
+}
+
+const MAX_ERROR_LENGTH = 2000;
+
+/** An error as `last_error`: `Name: message` (no name for plain errors), at most 2,000 characters. */
+export function errorText(error: unknown): string {
+  const plain = error instanceof Error && (error.name === 'Error' || error instanceof TaskFailure);
+  const text = error instanceof Error ? `${plain ? '' : `${error.name}: `}${error.message}` : String(error);
+  return text.length > MAX_ERROR_LENGTH ? `${text.slice(0, MAX_ERROR_LENGTH)}…` : text;
+}
+
+function serialise(value: unknown): { ok: true; json: string } | { ok: false; error: Error } {
+  try {
+    return { ok: true, json: JSON.stringify(value === undefined ? null : value) ?? 'null' };
+  } catch (error) {
+    return { ok: false, error: new Error(`handler result is not JSON-serialisable: ${errorText(error)}`) };
+  }
+}

@@ -1,0 +1,48 @@
+import { readdirSync, readFileSync, statSync } from 'node:fs';
+import { dirname, join, relative, resolve } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { ROOT } from './processes.ts';
+
+/**
+ * The import rules each folder's README states (lib/<folder>/README.md, docs/architecture.md):
+ * which parts of lib/ a folder may use. A violation names the file and the import.
+ */
+const ALLOWED: Record<string, string[]> = {
+  'lib/tasks': ['lib/tasks', 'lib/db', 'lib/errors.ts', 'lib/log.ts', 'lib/config.ts'],
+  'lib/processing': ['lib/processing', 'lib/tasks', 'lib/errors.ts', 'lib/log.ts', 'lib/config.ts', 'lib/next-turn.ts'],
+  'lib/api': ['lib/api', 'lib/tasks', 'lib/processing', 'lib/rate-limit', 'lib/db/errors.ts', 'lib/errors.ts', 'lib/log.ts', 'lib/config.ts'],
+  'lib/db': ['lib/db', 'lib/tasks/states.ts', 'lib/next-turn.ts'],
+  'lib/rate-limit': ['lib/rate-limit', 'lib/errors.ts', 'lib/log.ts', 'lib/config.ts'],
+};
+
+function sources(dir: string): string[] {
+  return readdirSync(dir).flatMap((name) => {
+    const path = join(dir, name);
+    return statSync(path).isDirectory() ? sources(path) : path.endsWith('.ts') ? [path] : [];
+  });
+}
+
+function relativeImports(file: string): string[] {
+  const text = readFileSync(file, 'utf8');
+  return [...text.matchAll(/(?:from|import)\s*\(?\s*['"](\.{1,2}\/[^'"]+)['"]/g)].map((m) => relative(ROOT, resolve(dirname(file), m[1]!)));
+}
+
+describe('lib/ layers', () => {
+  for (const [folder, allowed] of Object.entries(ALLOWED)) {
+    it(`${folder} imports only ${allowed.join(', ')}`, () => {
+      const violations = sources(join(ROOT, folder)).flatMap((file) =>
+        relativeImports(file)
+          .filter((target) => !allowed.some((a) => target === a || target.startsWith(`${a}/`)))
+          .map((target) => `${relative(ROOT, file)} imports ${target}`),
+      );
+      expect(violations).toEqual([]);
+    });
+  }
+
+  it('nothing in lib/ or functions/ imports local/', () => {
+    const violations = [...sources(join(ROOT, 'lib')), ...sources(join(ROOT, 'functions'))].flatMap((file) =>
+      relativeImports(file).filter((t) => t.startsWith('local/')).map((t) => `${relative(ROOT, file)} imports ${t}`),
+    );
+    expect(violations).toEqual([]);
+  });
+});

@@ -33,12 +33,13 @@ const CONNECTIONS_CHECK_MS = 250;
 const LINGER_MS = 2000;
 /**
  * How long the listening socket stays open after drain() begins, answering 503. Closing it
- * resets every connection still in the kernel's accept queue, and under load (50 clients, 2
- * shared cores) requests sent 50–140 ms before the signal were still there when it closed
- * three event-loop turns after the signal (test/shutdown-under-load.test.ts): 17–22 resets.
- * 300 ms: none in repeated runs.
+ * resets every connection still in the kernel's accept queue, and with 50 clients on 2 shared
+ * cores requests sent 50–140 ms before the signal were still unserved when it closed three
+ * event-loop turns after the signal: 17–22 resets (test/shutdown-under-load.test.ts). 300 ms
+ * had none alone but one run with 22 while the whole suite ran; 1 s costs a second of
+ * shutdown and answers clients still arriving with 503 rather than a refused connection.
  */
-const LISTEN_GRACE_MS = 300;
+const LISTEN_GRACE_MS = 1000;
 
 export interface HttpServer {
   server: Server;

@@ -101,7 +101,9 @@ export const TARGETS = {
   },
   vercel: {
     // dist/vercel is a deployable project: api/<function>.mjs plus vercel.json.
-    options: { ...WEB, entryPoints: entries('functions/platforms/vercel', ['index', 'tasks', 'task', 'cancel', 'retry', 'stats', 'poll']), outdir: 'api' },
+    options: { ...WEB, entryPoints: entries('functions/platforms/vercel', [
+      'index', 'tasks', 'task', 'cancel', 'retry', 'stats', 'poll', 'schedules', 'schedule', 'schedule-pause', 'schedule-resume', 'schedule-trigger',
+    ]), outdir: 'api' },
     extras(outdir) {
       cpSync(at('deploy/vercel/vercel.json'), join(outdir, 'vercel.json'));
     },
@@ -117,6 +119,7 @@ export const TARGETS = {
       ...WEB,
       entryPoints: entries('functions/platforms/netlify', [
         'api', 'create-task', 'list-tasks', 'get-task', 'cancel-task', 'retry-task', 'stats', 'poll', 'poll-scheduled',
+        'put-schedule', 'list-schedules', 'get-schedule', 'delete-schedule', 'pause-schedule', 'resume-schedule', 'trigger-schedule',
       ]),
       outdir: 'functions',
     },

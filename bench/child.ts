@@ -4,6 +4,7 @@ import { httpSubmit } from './scenarios/http.ts';
 import { pickupLatency } from './scenarios/latency.ts';
 import { remote } from './scenarios/remote.ts';
 import { scale } from './scenarios/scale.ts';
+import { schedules } from './scenarios/schedules.ts';
 import { throughput } from './scenarios/throughput.ts';
 
 /**
@@ -12,7 +13,7 @@ import { throughput } from './scenarios/throughput.ts';
  *
  *   node --import tsx bench/child.ts <scenario> '{"quick":false,"env":{}}'
  */
-const SCENARIOS = ['driver', 'throughput', 'throughput-defaults', 'latency', 'http', 'scale-empty', 'scale-1m', 'remote'] as const;
+const SCENARIOS = ['driver', 'throughput', 'throughput-defaults', 'latency', 'http', 'scale-empty', 'scale-1m', 'remote', 'schedules'] as const;
 type ScenarioName = (typeof SCENARIOS)[number];
 
 const [name, optionsJson] = process.argv.slice(2);
@@ -40,6 +41,8 @@ async function runScenario(scenario: string): Promise<unknown> {
         : scale(o, { history: 900_000, backlog: 100_000, process: processed });
     case 'remote':
       return remote(o);
+    case 'schedules':
+      return schedules(o);
     default:
       throw new Error(`unknown scenario ${JSON.stringify(scenario)}; one of ${SCENARIOS.join(', ')}`);
   }

@@ -7,6 +7,7 @@ import type { HttpResult } from './scenarios/http.ts';
 import type { LatencyResult } from './scenarios/latency.ts';
 import type { RemoteResult } from './scenarios/remote.ts';
 import type { ScaleResult } from './scenarios/scale.ts';
+import type { SchedulesResult } from './scenarios/schedules.ts';
 import type { ThroughputResult } from './scenarios/throughput.ts';
 import { BENCH_ENV } from './harness.ts';
 import { currentLoad, describeMachine, summarise, type Summary } from './stats.ts';
@@ -22,7 +23,7 @@ import { currentLoad, describeMachine, summarise, type Summary } from './stats.t
  * Exit status: 1 when a trial failed or lost a task (an error), never because a figure missed
  * its target: --quick is CI's smoke test, and speed on a shared runner is not a verdict.
  */
-const SCENARIOS = ['driver', 'throughput', 'throughput-defaults', 'latency', 'http', 'scale-empty', 'scale-1m', 'remote'] as const;
+const SCENARIOS = ['driver', 'throughput', 'throughput-defaults', 'latency', 'http', 'scale-empty', 'scale-1m', 'remote', 'schedules'] as const;
 type Scenario = (typeof SCENARIOS)[number];
 
 const { values } = parseArgs({
@@ -158,6 +159,12 @@ add('raw sqld client: 100-row batches', '/s', pick<RemoteResult, 'raw_batch100_i
 add('sqld: enqueue, 50 concurrent submitters', '/s', pick<RemoteResult, 'enqueue_concurrent_per_s'>('remote', 'enqueue_concurrent_per_s'), undefined, { to: 'raw 100-row batches', ceiling: remoteBatch });
 add('sqld: processing (10 workers, no-op)', 'tasks/s', pick<RemoteResult, 'process_per_s'>('remote', 'process_per_s'),
   { text: '>= 2,000', ok: (m) => m >= 2000 }, { to: 'raw 100-row batches', ceiling: remoteBatch });
+
+add('schedules: fire 10,000 every-minute schedules, all due', 's', pick<SchedulesResult, 'fire_s'>('schedules', 'fire_s'), { text: '<= 2.0', ok: (m) => m <= 2.0 });
+add('  fired', 'schedules/s', pick<SchedulesResult, 'fired_per_s'>('schedules', 'fired_per_s'));
+add('processing with 10,000 schedules / without', 'x', pick<SchedulesResult, 'process_ratio'>('schedules', 'process_ratio'), { text: '>= 0.9', ok: (m) => m >= 0.9 });
+add('  processing without schedules', 'tasks/s', pick<SchedulesResult, 'process_per_s_without'>('schedules', 'process_per_s_without'), undefined, { to: 'raw claim+complete', ceiling: ceilingCycle });
+add('  processing with 10,000 schedules', 'tasks/s', pick<SchedulesResult, 'process_per_s_with'>('schedules', 'process_per_s_with'), undefined, { to: 'raw claim+complete', ceiling: ceilingCycle });
 
 const fmt = (v: number) => (Number.isNaN(v) ? '-' : Math.abs(v) >= 100 ? Math.round(v).toLocaleString('en-US') : Math.abs(v) >= 10 ? v.toFixed(1) : v.toFixed(2));
 const table = [

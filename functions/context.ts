@@ -9,6 +9,7 @@ import type { TaskHandler } from '../lib/processing/handlers.ts';
 import { createLogger, type LogSink } from '../lib/log.ts';
 import { pollOnce, pollOptionsFromConfig, type PollSummary } from '../lib/processing/poll.ts';
 import { registerPollRoute } from '../lib/api/routes/poll.ts';
+import { fireDueSchedules } from '../lib/schedules/service.ts';
 
 /**
  * Everything one function isolate needs, built from its env record on the first request and
@@ -52,6 +53,8 @@ export function createFunctionContext(env: EnvRecord, options: FunctionContextOp
   const { repo, handlers, app } = core;
   const pollLogger = logger.child({ worker: workerId });
   const poll = async () => {
+    // Whatever fell due since the last poll, however late the platform's cron is.
+    await fireDueSchedules(core.schedules, pollLogger);
     const summary = await pollOnce({ repo, handlers, config, logger: pollLogger }, pollOptionsFromConfig(config, workerId));
     pollLogger.info('poll finished', { ...summary });
     return summary;

@@ -9,6 +9,7 @@ import { AppError } from '../lib/errors.ts';
 import { createLogger } from '../lib/log.ts';
 import type { PollSummary } from '../lib/processing/poll.ts';
 import { contextCache, type FunctionContext, type FunctionContextOptions } from './context.ts';
+import { SCHEDULE_ROUTES } from '../lib/schedules/routes.ts';
 
 /**
  * The deployable functions, Web-standard: `(Request, env) → Response`. `api` serves every
@@ -23,7 +24,7 @@ import { contextCache, type FunctionContext, type FunctionContextOptions } from 
 export type FetchHandler = (request: Request, env: EnvRecord) => Promise<Response>;
 
 /** Each operation's route, as the app declares it (method and path written once, there). */
-export const OPERATIONS = { ...TASK_ROUTES, ...SYSTEM_ROUTES, poll: pollRoute } as const;
+export const OPERATIONS = { ...TASK_ROUTES, ...SYSTEM_ROUTES, poll: pollRoute, ...SCHEDULE_ROUTES } as const;
 
 export type OperationName = keyof typeof OPERATIONS;
 
@@ -65,6 +66,13 @@ export function createFunctions(options: FunctionContextOptions): TaskPoolFuncti
     retryTask: operation('retryTask'),
     stats: operation('stats'),
     poll: operation('poll'),
+    putSchedule: operation('putSchedule'),
+    listSchedules: operation('listSchedules'),
+    getSchedule: operation('getSchedule'),
+    deleteSchedule: operation('deleteSchedule'),
+    pauseSchedule: operation('pauseSchedule'),
+    resumeSchedule: operation('resumeSchedule'),
+    triggerSchedule: operation('triggerSchedule'),
     scheduledPoll: async (env) => contextFor(env).poll(),
     context: contextFor,
   };

@@ -45,6 +45,8 @@ export interface Config {
   serverMaxConnections: number;
   trustProxy: TrustProxy;
   logLevel: LogLevel;
+  /** Missed policy `all`: at most this many missed occurrences get a task (lib/schedules/). */
+  scheduleMaxCatchup: number;
 }
 
 export class ConfigError extends Error {
@@ -120,6 +122,7 @@ const VARIABLES = {
   CRON_SECRET: z.string().min(16, { error: 'must be at least 16 characters' }).optional(),
   TRUST_PROXY: trustProxy.default(false),
   LOG_LEVEL: z.enum(LEVEL_NAMES, { error: `must be one of ${LEVEL_NAMES.join(', ')}` }).default('info'),
+  SCHEDULE_MAX_CATCHUP: int(1, 10_000).default(100),
 } as const;
 
 export const CONFIG_VARIABLES = Object.keys(VARIABLES) as (keyof typeof VARIABLES)[];
@@ -186,6 +189,7 @@ export function loadConfig(env: EnvRecord): Config {
     serverMaxConnections: v.SERVER_MAX_CONNECTIONS,
     trustProxy: v.TRUST_PROXY,
     logLevel: v.LOG_LEVEL,
+    scheduleMaxCatchup: v.SCHEDULE_MAX_CATCHUP,
   };
 }
 

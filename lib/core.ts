@@ -10,12 +10,15 @@ import type { Logger } from './log.ts';
 import type { RateLimiter } from './rate-limit/limiter.ts';
 import { TaskRepository } from './tasks/repository.ts';
 import { TaskService, type TaskServiceHooks } from './tasks/service.ts';
+import { ScheduleRepository } from './schedules/repository.ts';
+import { registerScheduleRoutes } from './schedules/routes.ts';
+import { ScheduleService, type ScheduleServiceHooks } from './schedules/service.ts';
 
 /**
  * The wiring every adapter shares: from a config and a database driver, the repository, the
  * handler registry (the built-in `simulate` plus the adapter's own), the task service and the
- * HTTP app. local/runtime.ts adds the pool and the poller; functions/context.ts adds the
- * budgeted poll.
+ * HTTP app, plus schedules (lib/schedules/: service and routes). local/runtime.ts adds the pool
+ * and the poller; functions/context.ts adds the budgeted poll.
  */
 export interface CoreOptions {
   config: Config;
@@ -26,6 +29,8 @@ export interface CoreOptions {
   hooks?: TaskServiceHooks;
   rateLimiter?: RateLimiter;
   clientAddress?: ClientAddress;
+  /** Schedules (lib/schedules/): the local adapter wakes its poller from these. */
+  scheduleHooks?: ScheduleServiceHooks;
 }
 
 export interface Core {
@@ -35,6 +40,7 @@ export interface Core {
   repo: TaskRepository;
   handlers: HandlerRegistry;
   service: TaskService;
+  schedules: ScheduleService;
   app: OpenAPIHono;
 }
 
@@ -45,6 +51,12 @@ export function createCore(options: CoreOptions): Core {
   const handlers = createHandlerRegistry(config);
   for (const [type, handler] of Object.entries(options.handlers ?? {})) handlers.register(type, handler);
   const service = new TaskService(repo, config, logger, options.hooks);
-  const app = createApp({ service, handlers, config, logger, rateLimiter: options.rateLimiter, clientAddress: options.clientAddress });
-  return { config, logger, driver, repo, handlers, service, app };
+  const schedules = new ScheduleService({ repo: new ScheduleRepository(driver), config, logger, hooks: options.scheduleHooks });
+  const app = createApp({
+    service, handlers, config, logger, rateLimiter: options.rateLimiter, clientAddress: options.clientAddress,
+    scheduleCounts: () => schedules.counts(),
+  });
+  // Registered after createApp's middleware (access control, rate limits) like its own routes.
+  registerScheduleRoutes(app, { schedules, handlers, config });
+  return { config, logger, driver, repo, handlers, service, schedules, app };
 }

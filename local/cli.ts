@@ -5,6 +5,7 @@ import { pollOnce, pollOptionsFromConfig } from '../lib/processing/poll.ts';
 import { migrateDatabase } from './database.ts';
 import { handleSignals, listen, logStartup } from './server.ts';
 import { createRuntime, loadHandlersModule, type RuntimeOptions } from './runtime.ts';
+import { fireDueSchedules } from '../lib/schedules/service.ts';
 
 /** `task-pool serve | worker | migrate | poll --once`. Configuration comes from the environment. */
 const program = new Command('task-pool')
@@ -57,6 +58,7 @@ program
   .action(async (opts: { handlers?: string }) => {
     const runtime = await createRuntime({ ...(await runtimeOptions(opts)), processing: false });
     const { config } = runtime;
+    await fireDueSchedules(runtime.schedules, runtime.logger);
     const summary = await pollOnce(
       { repo: runtime.repo, handlers: runtime.handlers, config, logger: runtime.logger },
       pollOptionsFromConfig(config, runtime.workerId),

@@ -9,6 +9,7 @@ import { StopReason } from '../lib/processing/outcome.ts';
 import { Poller } from '../lib/processing/poller.ts';
 import { processTask, releaseTasks } from '../lib/processing/process-task.ts';
 import { WorkerPool } from '../lib/processing/worker-pool.ts';
+import { ScheduleFirer } from '../lib/schedules/firing.ts';
 import type { Task } from '../lib/tasks/model.ts';
 import { nodeClientAddress } from './client-address.ts';
 import { openDatabase } from './database.ts';
@@ -65,6 +66,7 @@ export async function createRuntime(options: RuntimeOptions = {}): Promise<Runti
       onSubmitted: processing ? wakeFor : undefined,
       onCancelled: (task) => pool.abort(task.id, new StopReason('cancelled', 'task was cancelled')),
     },
+    scheduleHooks: processing ? { onChanged: (schedule) => scheduleFirer.changed(schedule), onTasksCreated: () => poller.wake() } : undefined,
   });
   const { repo } = core;
   const workerId = makeWorkerId();
@@ -84,6 +86,14 @@ export async function createRuntime(options: RuntimeOptions = {}): Promise<Runti
     batchSize: config.pollBatchSize,
     leaseMs: config.leaseSeconds * 1000,
     logger,
+    beforePoll: () => scheduleFirer.fireIfDue(),
+  });
+  // Due schedules fire at the start of each poll; the poller wakes at the next occurrence.
+  const scheduleFirer: ScheduleFirer = new ScheduleFirer({
+    schedules: core.schedules,
+    logger,
+    wakeAt: (time) => poller.wakeAt(time),
+    recheckMs: config.pollIntervalSeconds * 1000,
   });
 
   let shutdownPromise: Promise<void> | undefined;

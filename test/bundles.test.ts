@@ -44,9 +44,11 @@ describe('bundles', () => {
     expect(Object.values(nodeImports(bundles.metafiles.lambda!))).toEqual([['node:stream/promises']]);
   });
 
-  it('the Workers bundle stays under 100 KB gzipped', () => {
+  // DESIGN.md: at most 130 KB gzipped with every capability in it. Measured: 99.9 KB before
+  // schedules, 114.4 KB with them (croner 9.9 KB, lib/schedules/ 4.7 KB).
+  it('the Workers bundle stays under 130 KB gzipped', () => {
     const [workers] = bundles.files.filter((f) => f.target === 'workers');
-    expect(workers!.gzipBytes).toBeLessThan(100 * 1024);
+    expect(workers!.gzipBytes).toBeLessThan(130 * 1024);
   });
 
   it('the Node bundle keeps only libsql external, and serves, migrates and shuts down', async () => {

@@ -107,6 +107,7 @@ export const StatsSchema = z
     counts: z.record(z.string(), z.number().int()),
     total: z.number().int(),
     oldest_pending_age_seconds: z.number().nullable(),
+    schedules: z.object({ total: z.number().int(), paused: z.number().int() }).optional().openapi({ description: 'How many schedules exist, and how many are paused.' }),
   })
   .openapi('Stats');
 

@@ -14,6 +14,11 @@ export interface PollerOptions {
   batchSize: number;
   leaseMs: number;
   logger: Logger;
+  /**
+   * Runs at the start of each poll of the long-lived process, before the claim: local/runtime.ts
+   * fires due schedules here (lib/schedules/firing.ts), so their tasks are claimed by the same poll.
+   */
+  beforePoll?: () => Promise<void>;
 }
 
 /**
@@ -118,6 +123,7 @@ export class Poller {
         this.#again = false;
         if (this.#stopped) return;
         try {
+          await this.#o.beforePoll?.();
           const short = await this.#fill();
           if (short) {
             const next = await this.#o.repo.nextRunAt();

@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { parseTrustProxy, type TrustProxy } from './api/trusted-proxies.ts';
 import { LEVEL_NAMES, type LogLevel } from './log.ts';
 import { parseAllowedHosts } from './delivery/guard.ts';
 import { isWebhookSecret } from './delivery/signing.ts';
@@ -39,7 +40,12 @@ export interface Config {
   cronSecret: string | undefined;
   pollBudgetSeconds: number;
   maxBodyBytes: number;
-  trustProxy: boolean;
+  /** Node server limits (local/http-server.ts): slow or idle clients, open sockets. */
+  serverHeadersTimeoutSeconds: number;
+  serverRequestTimeoutSeconds: number;
+  serverKeepAliveTimeoutSeconds: number;
+  serverMaxConnections: number;
+  trustProxy: TrustProxy;
   logLevel: LogLevel;
   /** `http` tasks (lib/delivery/): SSRF guard, response size, redirects, per-host limit, signing. */
   httpAllowPrivateNetworks: boolean;
@@ -73,6 +79,16 @@ const seconds = (min: number, max: number) =>
     .min(min, { error: `must be a number of seconds from ${min} to ${max}` })
     .max(max, { error: `must be a number of seconds from ${min} to ${max}` });
 
+
+const trustProxy = z.string().transform((value, ctx) => {
+  try {
+    return parseTrustProxy(value);
+  } catch (error) {
+    ctx.addIssue({ code: 'custom', message: error instanceof Error ? error.message : String(error) });
+    return z.NEVER;
+  }
+});
+
 const bool = z.enum(['true', 'false', '1', '0', 'yes', 'no'], { error: 'must be true or false' }).transform((v) => ['true', '1', 'yes'].includes(v));
 
 const url = (schemes: string[]) =>
@@ -102,6 +118,10 @@ const VARIABLES = {
   SHUTDOWN_TIMEOUT_SECONDS: seconds(0, 3600).default(20),
   POLL_BUDGET_SECONDS: seconds(0.1, 900).default(25),
   MAX_BODY_BYTES: int(256, 100 * 1024 * 1024).default(65_536),
+  SERVER_HEADERS_TIMEOUT_SECONDS: seconds(0.1, 3600).default(10),
+  SERVER_REQUEST_TIMEOUT_SECONDS: seconds(0.1, 3600).default(30),
+  SERVER_KEEP_ALIVE_TIMEOUT_SECONDS: seconds(0.1, 3600).default(5),
+  SERVER_MAX_CONNECTIONS: int(1, 1_000_000).default(1024),
   RATE_LIMIT_PER_MINUTE: int(0, 10_000_000).default(60),
   RATE_LIMIT_PREFIX: z.string().min(1).default('task-pool'),
   RATE_LIMIT_TIMEOUT_MS: int(1, 60_000).default(200),
@@ -112,7 +132,7 @@ const VARIABLES = {
   UPSTASH_REDIS_REST_TOKEN: z.string().optional(),
   API_TOKEN: z.string().min(16, { error: 'must be at least 16 characters' }).optional(),
   CRON_SECRET: z.string().min(16, { error: 'must be at least 16 characters' }).optional(),
-  TRUST_PROXY: bool.default(false),
+  TRUST_PROXY: trustProxy.default(false),
   LOG_LEVEL: z.enum(LEVEL_NAMES, { error: `must be one of ${LEVEL_NAMES.join(', ')}` }).default('info'),
   HTTP_ALLOW_PRIVATE_NETWORKS: bool.default(false),
   HTTP_ALLOWED_HOSTS: z
@@ -160,6 +180,10 @@ export function loadConfig(env: EnvRecord): Config {
   if (Boolean(v.UPSTASH_REDIS_REST_URL) !== Boolean(v.UPSTASH_REDIS_REST_TOKEN)) {
     throw new ConfigError('invalid UPSTASH_REDIS_REST_URL/UPSTASH_REDIS_REST_TOKEN: set both or neither');
   }
+  if (v.SERVER_HEADERS_TIMEOUT_SECONDS > v.SERVER_REQUEST_TIMEOUT_SECONDS) {
+    // Node refuses it too: the whole request cannot have less time than its headers.
+    throw new ConfigError(`invalid SERVER_HEADERS_TIMEOUT_SECONDS=${v.SERVER_HEADERS_TIMEOUT_SECONDS}: must not exceed SERVER_REQUEST_TIMEOUT_SECONDS (${v.SERVER_REQUEST_TIMEOUT_SECONDS})`);
+  }
   const redisUrl = v.REDIS_URL ?? (v.REDIS_HOST ? `redis://${v.REDIS_HOST}:${v.REDIS_PORT}` : undefined);
   return {
     host: v.APP_HOST,
@@ -189,6 +213,10 @@ export function loadConfig(env: EnvRecord): Config {
     cronSecret: v.CRON_SECRET,
     pollBudgetSeconds: v.POLL_BUDGET_SECONDS,
     maxBodyBytes: v.MAX_BODY_BYTES,
+    serverHeadersTimeoutSeconds: v.SERVER_HEADERS_TIMEOUT_SECONDS,
+    serverRequestTimeoutSeconds: v.SERVER_REQUEST_TIMEOUT_SECONDS,
+    serverKeepAliveTimeoutSeconds: v.SERVER_KEEP_ALIVE_TIMEOUT_SECONDS,
+    serverMaxConnections: v.SERVER_MAX_CONNECTIONS,
     trustProxy: v.TRUST_PROXY,
     logLevel: v.LOG_LEVEL,
     httpAllowPrivateNetworks: v.HTTP_ALLOW_PRIVATE_NETWORKS,

@@ -4,6 +4,7 @@ import type { ClientAddress } from './api/client-identity.ts';
 import type { Config } from './config.ts';
 import type { SqlDriver } from './db/driver.ts';
 import { GroupCommitDriver } from './db/group-commit.ts';
+import { logStorageOutages } from './db/outage-log.ts';
 import { registerHttpTask, HttpPayloadDoc, type HttpTransport } from './delivery/index.ts';
 import { createHandlerRegistry, type HandlerRegistry, type TaskHandler } from './processing/handlers.ts';
 import type { Logger } from './log.ts';
@@ -47,7 +48,8 @@ export interface Core {
 }
 
 export function createCore(options: CoreOptions): Core {
-  const { config, logger, driver } = options;
+  const { config, logger } = options;
+  const driver = logStorageOutages(options.driver, logger);
   const repo = new TaskRepository(new GroupCommitDriver(driver));
   const handlers = createHandlerRegistry(config);
   registerHttpTask(handlers, config, options.httpTransport);

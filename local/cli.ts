@@ -24,8 +24,8 @@ program
   .option(...handlersOption)
   .action(async (opts: { handlers?: string }) => {
     const runtime = await createRuntime(await runtimeOptions(opts));
-    const { server, url } = await listen(runtime);
-    handleSignals(runtime, server);
+    const { http, url } = await listen(runtime);
+    handleSignals(runtime, http);
     runtime.start();
     logStartup(runtime, 'serve', url);
   });

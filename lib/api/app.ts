@@ -9,6 +9,7 @@ import { AppError } from '../errors.ts';
 import type { Logger } from '../log.ts';
 import { registerSystemRoutes } from './routes/system.ts';
 import { registerTaskRoutes } from './routes/tasks.ts';
+import { storageAppError } from './storage-errors.ts';
 
 /**
  * The HTTP API, runtime-agnostic: `app.fetch(Request) → Response` on Node (local/server.ts)
@@ -40,7 +41,8 @@ export function createApp(deps: AppDeps): OpenAPIHono {
 
 /**
  * The one error path: AppError → `{"message", "code"}`, unknown routes → 404, a known path
- * with the wrong method → 405 with `Allow`, anything unexpected → 500 without details.
+ * with the wrong method → 405 with `Allow`, the database down or full → 503/507
+ * (./storage-errors.ts), anything unexpected → 500 without details.
  * Exported so apps built around this one (functions/: one function per operation) answer the
  * same way.
  */
@@ -59,6 +61,8 @@ export function handleErrors(app: OpenAPIHono, logger: Logger): void {
     if (error instanceof HTTPException) {
       return errorResponse(c, new AppError(error.status as ContentfulStatusCode, 'http_error', error.message || 'request failed'));
     }
+    const storageError = storageAppError(error);
+    if (storageError) return errorResponse(c, storageError);
     logger.error('unhandled error', { method: c.req.method, path: c.req.path, error, stack: error instanceof Error ? error.stack : undefined });
     return errorResponse(c, new AppError(500, 'internal', 'internal server error'));
   });

@@ -69,6 +69,8 @@ describe('PUT /schedules/:name', () => {
       ['ok', { ...REPORT, task: { title: '   ', description: 'blank title' } }, /^task\.title is required$/],
       ['ok', { ...REPORT, task: { title: 't', description: 'd', priority: 1.5 } }, /^task\.priority must be an integer/],
       ['ok', { ...REPORT, task: { title: 't', description: 'd', type: 'nope' } }, /^task\.type: unknown task type "nope"$/],
+      // The type's own payload check, as POST /tasks runs it (the http type's SSRF guard here).
+      ['ok', { ...REPORT, task: { title: 't', description: 'd', type: 'http', payload: { url: 'http://10.0.0.1/x' } } }, /^task\.payload\.url: /],
       ['ok', { ...REPORT, task: { title: 't', description: 'd', run_at: '2026-01-01T00:00:00Z' } }, /^task\.run_at is not allowed/],
       ['ok', { ...REPORT, task: undefined }, /^task is required/],
       ['ok', { ...REPORT, task: 'report' }, /^task must be an object/],

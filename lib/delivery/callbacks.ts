@@ -1,5 +1,5 @@
 import type { FollowUp } from '../processing/handlers.ts';
-import type { TaskJson } from '../tasks/model.ts';
+import { taskToJson, type Task } from '../tasks/model.ts';
 
 /**
  * Callbacks through the outbox. When an `http` task completes and has `callback_url`, or
@@ -17,8 +17,8 @@ import type { TaskJson } from '../tasks/model.ts';
  */
 export const PARENT_HEADER = 'task-pool-parent-id';
 
-export function callbackFollowUps(finished: TaskJson): FollowUp[] {
-  const payload = finished.payload as { callback_url?: unknown; failure_callback_url?: unknown } | null;
+export function callbackFollowUps(finished: Task): FollowUp[] {
+  const payload = (finished.payload === null ? null : JSON.parse(finished.payload)) as { callback_url?: unknown; failure_callback_url?: unknown } | null;
   if (payload === null || typeof payload !== 'object') return [];
   const kind = finished.status === 'completed' ? 'callback' : finished.status === 'failed' ? 'failure-callback' : undefined;
   const url = kind === 'callback' ? payload.callback_url : kind === 'failure-callback' ? payload.failure_callback_url : undefined;
@@ -28,7 +28,7 @@ export function callbackFollowUps(finished: TaskJson): FollowUp[] {
       title: `${kind} for ${finished.id}`,
       description: `POST ${finished.status} task ${finished.id} to its ${kind === 'callback' ? 'callback_url' : 'failure_callback_url'}`,
       type: 'http',
-      payload: { url, method: 'POST', headers: { [PARENT_HEADER]: finished.id }, body: finished },
+      payload: { url, method: 'POST', headers: { [PARENT_HEADER]: finished.id }, body: taskToJson(finished) },
       idempotencyKey: `${kind}:${finished.id}`,
     },
   ];

@@ -158,7 +158,7 @@ function withFollowUps(deps: ProcessDeps, decision: Decision): Decision {
   const followUps = request && (request.to === 'completed' || request.to === 'failed') ? deps.handlers.options(request.task.type).followUps : undefined;
   if (!request || !followUps) return decision;
   const now = request.now ?? Date.now();
-  const tasks = followUps(taskToJson(transitioned(request))).map((followUp) =>
+  const tasks = followUps(transitioned(request)).map((followUp) =>
     buildTask(followUp, { now, maxAttempts: deps.config.maxAttempts, idempotencyKey: followUp.idempotencyKey }),
   );
   return { ...decision, request: { ...request, followUps: tasks } };

@@ -1,6 +1,7 @@
 import { createRoute, z, type OpenAPIHono } from '@hono/zod-openapi';
+import type { HandlerRegistry } from '../processing/handlers.ts';
 import type { Config } from '../config.ts';
-import { badRequest } from '../errors.ts';
+import { AppError, badRequest } from '../errors.ts';
 import { readJsonBody, validate } from '../api/body.ts';
 import { registerWithOwnBody } from '../api/openapi.ts';
 import { ErrorSchema, ListTasksQuery, SubmitTaskBody } from '../api/schemas.ts';
@@ -141,8 +142,8 @@ export const SCHEDULE_ROUTES = {
 
 export interface ScheduleRouteDeps {
   schedules: ScheduleService;
-  /** Is a task type registered (lib/processing/handlers.ts HandlerRegistry). */
-  handlers: { has(type: string): boolean };
+  /** Which task types exist and how their payloads are checked (the handler registry). */
+  handlers: Pick<HandlerRegistry, 'has' | 'options'>;
   config: Pick<Config, 'maxBodyBytes'>;
 }
 
@@ -160,6 +161,12 @@ export function registerScheduleRoutes(app: OpenAPIHono, deps: ScheduleRouteDeps
     const task = validateField(SubmitTaskBody, body.task, 'task');
     const type = task.type ?? 'simulate';
     if (!handlers.has(type)) throw badRequest(`task.type: unknown task type ${JSON.stringify(type)}`, 'unknown_type');
+    try {
+      handlers.options(type).validatePayload?.(task.payload);
+    } catch (error) {
+      // The same check as POST /tasks, its field named inside the template.
+      throw error instanceof AppError ? new AppError(error.status, error.code, `task.${error.message}`) : error;
+    }
     const { run_at: _runAt, ...template } = task;
     const { schedule, created } = await schedules.put(name, { cron: body.cron.trim(), timezone: body.timezone, missed: body.missed, paused: body.paused, task: template });
     return c.json(scheduleToJson(schedule), created ? 201 : 200);

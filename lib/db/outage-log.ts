@@ -75,3 +75,19 @@ export function logStorageOutages(driver: SqlDriver, logger: OutageLogger, optio
 
 /** `all` also runs writes with RETURNING (the claim): only a plain SELECT counts as a read. */
 const READ = /^\s*SELECT\b/i;
+
+/**
+ * Logs a failure of background work (a poll, a heartbeat, a final write, firing schedules) at
+ * `level`, unless the storage is down or full: that outage gets one warning when it starts
+ * and one line when it ends (above), not a line per poll and per task; here it stays at debug.
+ */
+export function logFailure(
+  logger: OutageLogger & { debug: OutageLogger['warn']; error: OutageLogger['warn'] },
+  level: 'warn' | 'error',
+  msg: string,
+  error: unknown,
+  fields: Record<string, unknown> = {},
+): void {
+  if (storageErrorKind(error) !== undefined) logger.debug(msg, { ...fields, error });
+  else logger[level](msg, { ...fields, error });
+}

@@ -1,4 +1,5 @@
 import type { Logger } from '../log.ts';
+import { logFailure } from '../db/outage-log.ts';
 import { nextTurn } from '../next-turn.ts';
 import type { Task } from '../tasks/model.ts';
 import type { TaskRepository } from '../tasks/repository.ts';
@@ -62,7 +63,7 @@ export class Poller {
   start(intervalMs: number): void {
     this.#stopped = false;
     this.#interval = setInterval(() => {
-      this.#o.repo.failExpiredLastAttempts().catch((error) => this.#o.logger.warn('expiring leases failed', { error }));
+      this.#o.repo.failExpiredLastAttempts().catch((error) => logFailure(this.#o.logger, 'warn', 'expiring leases failed', error));
       this.wake();
     }, intervalMs);
     this.wake();
@@ -130,7 +131,7 @@ export class Poller {
             if (next !== null) this.wakeAt(next);
           }
         } catch (error) {
-          this.#o.logger.error('poll failed', { error });
+          logFailure(this.#o.logger, 'error', 'poll failed', error);
           return;
         }
       } while (this.#again);

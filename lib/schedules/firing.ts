@@ -1,3 +1,4 @@
+import { logFailure } from '../db/outage-log.ts';
 import type { Logger } from '../log.ts';
 import type { Schedule } from './model.ts';
 import { fireDueSchedules, type ScheduleService } from './service.ts';
@@ -40,7 +41,7 @@ export class ScheduleFirer {
       this.#quietUntil = Math.min(next ?? Infinity, now + this.#o.recheckMs * 0.9);
       if (next !== null) this.#o.wakeAt(next);
     } catch (error) {
-      this.#o.logger.error('reading the next schedule time failed', { error });
+      logFailure(this.#o.logger, 'error', 'reading the next schedule time failed', error);
       this.#quietUntil = now + this.#o.recheckMs;
     }
   }

@@ -1,4 +1,5 @@
 import type { Config } from '../config.ts';
+import { logFailure } from '../db/outage-log.ts';
 import { notFound } from '../errors.ts';
 import type { Logger } from '../log.ts';
 import type { Task } from '../tasks/model.ts';
@@ -223,7 +224,7 @@ export async function fireDueSchedules(schedules: ScheduleService, logger: Logge
   try {
     return await schedules.fireDue();
   } catch (error) {
-    logger.error('firing schedules failed', { error });
+    logFailure(logger, 'error', 'firing schedules failed', error);
     return null;
   }
 }

@@ -118,7 +118,9 @@ describe('downtime: the process is stopped across five or more occurrences', () 
       const lastBefore = Date.parse(keysBefore[missed]!.at(-1)!.slice(`schedule:${missed}:`.length));
       const next = Date.parse(record.next_run_at as string);
       const firedAt = Date.parse(record.time as string);
-      expect(next).toBeGreaterThan(firedAt);
+      // next_run_at is the first occurrence after the fire was planned; the log line comes after
+      // the commit, so on a loaded machine it may be later than next_run_at, by less than a period.
+      expect(next).toBeGreaterThan(firedAt - 1000);
       // Every occurrence after the last one before the stop and before next_run_at was missed.
       const missedCount = (next - lastBefore) / 1000 - 1;
       expect(missedCount).toBeGreaterThanOrEqual(5);

@@ -41,7 +41,7 @@ const repeat = Number(values.repeat ?? (quick ? 1 : 3));
 const only = values.only ? (values.only.split(',') as Scenario[]) : [...SCENARIOS];
 const env = Object.fromEntries((values.env ?? []).map((pair) => [pair.slice(0, pair.indexOf('=')), pair.slice(pair.indexOf('=') + 1)]));
 const CHILD = fileURLToPath(new URL('./child.ts', import.meta.url));
-const RESULTS = fileURLToPath(new URL('./results/', import.meta.url));
+const RESULTS = fileURLToPath(new URL('./results', import.meta.url));
 
 for (const name of only) if (!SCENARIOS.includes(name)) throw new Error(`unknown scenario ${name}; one of ${SCENARIOS.join(', ')}`);
 

@@ -10,11 +10,11 @@ import { ROOT } from './processes.ts';
 const ALLOWED: Record<string, string[]> = {
   'lib/tasks': ['lib/tasks', 'lib/db', 'lib/errors.ts', 'lib/log.ts', 'lib/config.ts'],
   'lib/processing': ['lib/processing', 'lib/tasks', 'lib/db/errors.ts', 'lib/db/outage-log.ts', 'lib/errors.ts', 'lib/log.ts', 'lib/config.ts', 'lib/next-turn.ts'],
-  'lib/api': ['lib/api', 'lib/tasks', 'lib/processing', 'lib/rate-limit', 'lib/db/errors.ts', 'lib/errors.ts', 'lib/log.ts', 'lib/config.ts'],
+  'lib/api': ['lib/api', 'lib/ip.ts', 'lib/tasks', 'lib/processing', 'lib/rate-limit', 'lib/db/errors.ts', 'lib/errors.ts', 'lib/log.ts', 'lib/config.ts'],
   'lib/db': ['lib/db', 'lib/tasks/states.ts', 'lib/next-turn.ts'],
   'lib/rate-limit': ['lib/rate-limit', 'lib/errors.ts', 'lib/log.ts', 'lib/config.ts'],
   'lib/schedules': ['lib/schedules', 'lib/tasks', 'lib/db', 'lib/api', 'lib/processing/handlers.ts', 'lib/errors.ts', 'lib/log.ts', 'lib/config.ts'],
-  'lib/delivery': ['lib/delivery', 'lib/processing/handlers.ts', 'lib/processing/task-failure.ts', 'lib/tasks/model.ts', 'lib/errors.ts', 'lib/config.ts'],
+  'lib/delivery': ['lib/delivery', 'lib/ip.ts', 'lib/processing/handlers.ts', 'lib/processing/task-failure.ts', 'lib/tasks/model.ts', 'lib/errors.ts', 'lib/config.ts'],
 };
 
 function sources(dir: string): string[] {

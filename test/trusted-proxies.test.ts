@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { inRange, limitingKey, parseIp, parseIpRange, type IpAddress } from '../lib/api/ip-address.ts';
+import { inRange, limitingKey, parseIp, parseIpRange, type IpAddress } from '../lib/ip.ts';
 import { clientAddressFrom, parseTrustProxy, type TrustProxy } from '../lib/api/trusted-proxies.ts';
 import { ConfigError, loadConfig } from '../lib/config.ts';
 

@@ -1,6 +1,6 @@
 import type { Context } from 'hono';
 import type { BearerCheck } from './auth.ts';
-import { limitingKey } from './ip-address.ts';
+import { limitingKey } from '../ip.ts';
 import { clientAddressFrom, type TrustProxy } from './trusted-proxies.ts';
 
 /**

@@ -1,4 +1,4 @@
-import { inRange, parseIp, parseIpRange, type IpAddress, type IpRange } from './ip-address.ts';
+import { inRange, parseIp, parseIpRange, type IpAddress, type IpRange } from '../ip.ts';
 
 /**
  * TRUST_PROXY: which `X-Forwarded-For` entries to believe.

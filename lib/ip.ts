@@ -1,7 +1,8 @@
 /**
- * IP addresses and CIDR ranges as the proxy settings and the rate limiter need them, without
- * `node:net` (lib/ runs on workerd too): parse strictly, compare by prefix, print canonically.
- * A value that does not parse is not an address: callers never use it as an identity.
+ * IP addresses and CIDR ranges, without `node:net` (lib/ runs on workerd too): parse
+ * strictly, compare by prefix, print canonically. Used by the proxy settings and the rate
+ * limiter (lib/api/trusted-proxies.ts, client-identity.ts) and by the SSRF guard's classifier
+ * (lib/delivery/address.ts). A value that does not parse is not an address.
  */
 export interface IpAddress {
   version: 4 | 6;
@@ -27,13 +28,14 @@ function parseIpv6(text: string): Uint8Array | undefined {
   if (!/^[0-9a-f:.]+$/i.test(text)) return undefined;
   const halves = text.split('::');
   if (halves.length > 2) return undefined;
-  const groups = (half: string): number[] | undefined => {
+  // A dotted quad may only be the address's last 32 bits (`::ffff:1.2.3.4`, not `1.2.3.4::`).
+  const groups = (half: string, last: boolean): number[] | undefined => {
     if (half === '') return [];
     const out: number[] = [];
     const pieces = half.split(':');
     for (let i = 0; i < pieces.length; i++) {
       const piece = pieces[i]!;
-      if (i === pieces.length - 1 && piece.includes('.')) {
+      if (last && i === pieces.length - 1 && piece.includes('.')) {
         const v4 = parseIpv4(piece);
         if (!v4) return undefined;
         out.push((v4[0]! << 8) | v4[1]!, (v4[2]! << 8) | v4[3]!);
@@ -45,8 +47,8 @@ function parseIpv6(text: string): Uint8Array | undefined {
     }
     return out;
   };
-  const head = groups(halves[0]!);
-  const tail = halves.length === 2 ? groups(halves[1]!) : [];
+  const head = groups(halves[0]!, halves.length === 1);
+  const tail = halves.length === 2 ? groups(halves[1]!, true) : [];
   if (!head || !tail) return undefined;
   const missing = 8 - head.length - tail.length;
   if (halves.length === 2 ? missing < 1 : missing !== 0) return undefined;

@@ -39,6 +39,10 @@ export interface Config {
   maxBodyBytes: number;
   trustProxy: boolean;
   logLevel: LogLevel;
+  /** The dashboard at /ui (lib/ui/): served at all, actions allowed, session length. */
+  dashboardEnabled: boolean;
+  dashboardReadOnly: boolean;
+  dashboardSessionHours: number;
 }
 
 export class ConfigError extends Error {
@@ -102,6 +106,9 @@ const VARIABLES = {
   CRON_SECRET: z.string().min(16, { error: 'must be at least 16 characters' }).optional(),
   TRUST_PROXY: bool.default(false),
   LOG_LEVEL: z.enum(LEVEL_NAMES, { error: `must be one of ${LEVEL_NAMES.join(', ')}` }).default('info'),
+  DASHBOARD_ENABLED: bool.default(true),
+  DASHBOARD_READ_ONLY: bool.default(false),
+  DASHBOARD_SESSION_HOURS: int(1, 720).default(12),
 } as const;
 
 export const CONFIG_VARIABLES = Object.keys(VARIABLES) as (keyof typeof VARIABLES)[];
@@ -160,6 +167,9 @@ export function loadConfig(env: EnvRecord): Config {
     maxBodyBytes: v.MAX_BODY_BYTES,
     trustProxy: v.TRUST_PROXY,
     logLevel: v.LOG_LEVEL,
+    dashboardEnabled: v.DASHBOARD_ENABLED,
+    dashboardReadOnly: v.DASHBOARD_READ_ONLY,
+    dashboardSessionHours: v.DASHBOARD_SESSION_HOURS,
   };
 }
 

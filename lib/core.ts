@@ -7,6 +7,7 @@ import { GroupCommitDriver } from './db/group-commit.ts';
 import { createHandlerRegistry, type HandlerRegistry, type TaskHandler } from './processing/handlers.ts';
 import type { Logger } from './log.ts';
 import type { RateLimiter } from './rate-limit/limiter.ts';
+import { TaskInsights } from './tasks/insights.ts';
 import { TaskRepository } from './tasks/repository.ts';
 import { TaskService, type TaskServiceHooks } from './tasks/service.ts';
 
@@ -43,6 +44,7 @@ export function createCore(options: CoreOptions): Core {
   const handlers = createHandlerRegistry(config);
   for (const [type, handler] of Object.entries(options.handlers ?? {})) handlers.register(type, handler);
   const service = new TaskService(repo, config, logger, options.hooks);
-  const app = createApp({ service, handlers, config, logger, rateLimiter: options.rateLimiter, clientAddress: options.clientAddress });
+  const insights = new TaskInsights(driver);
+  const app = createApp({ service, insights, handlers, config, logger, rateLimiter: options.rateLimiter, clientAddress: options.clientAddress });
   return { config, logger, driver, repo, handlers, service, app };
 }

@@ -7,9 +7,10 @@ import { GroupCommitDriver } from './db/group-commit.ts';
 import { createHandlerRegistry, type HandlerRegistry, type TaskHandler } from './processing/handlers.ts';
 import type { Logger } from './log.ts';
 import type { RateLimiter } from './rate-limit/limiter.ts';
-import { TaskInsights } from './tasks/insights.ts';
 import { TaskRepository } from './tasks/repository.ts';
 import { TaskService, type TaskServiceHooks } from './tasks/service.ts';
+import type { DashboardRegistrar } from './ui/dashboard.tsx';
+import type { ScheduleSummaryProvider } from './ui/schedules.ts';
 
 /**
  * The wiring every adapter shares: from a config and a database driver, the repository, the
@@ -26,6 +27,13 @@ export interface CoreOptions {
   hooks?: TaskServiceHooks;
   rateLimiter?: RateLimiter;
   clientAddress?: ClientAddress;
+  /**
+   * Mounts the dashboard at /ui (lib/ui/dashboard.tsx `registerDashboard`), injected so a
+   * bundle that leaves it out carries none of it (the Workers `api` bundle: functions/).
+   */
+  dashboard?: DashboardRegistrar;
+  /** Cron schedules for the dashboard's overview, when the deployment has them. */
+  schedules?: ScheduleSummaryProvider;
 }
 
 export interface Core {
@@ -44,7 +52,8 @@ export function createCore(options: CoreOptions): Core {
   const handlers = createHandlerRegistry(config);
   for (const [type, handler] of Object.entries(options.handlers ?? {})) handlers.register(type, handler);
   const service = new TaskService(repo, config, logger, options.hooks);
-  const insights = new TaskInsights(driver);
-  const app = createApp({ service, insights, handlers, config, logger, rateLimiter: options.rateLimiter, clientAddress: options.clientAddress });
-  return { config, logger, driver, repo, handlers, service, app };
+  const app = createApp({ service, handlers, config, logger, rateLimiter: options.rateLimiter, clientAddress: options.clientAddress });
+  const core = { config, logger, driver, repo, handlers, service, app };
+  options.dashboard?.(core, options.schedules);
+  return core;
 }

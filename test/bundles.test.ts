@@ -24,12 +24,12 @@ function nodeImports(metafile: Metafile): Record<string, string[]> {
 }
 
 describe('bundles', () => {
-  const bundles = useBundles(['node', 'workers', 'vercel', 'lambda', 'netlify']);
+  const bundles = useBundles(['node', 'workers', 'workers-dashboard', 'vercel', 'lambda', 'netlify']);
   const services: ServiceProcess[] = [];
   afterEach(() => killAll(services.splice(0)));
 
   it('Workers, Vercel and Netlify bundles import no Node built-in', () => {
-    for (const target of ['workers', 'vercel', 'netlify'] as const) {
+    for (const target of ['workers', 'workers-dashboard', 'vercel', 'netlify'] as const) {
       const imports = nodeImports(bundles.metafiles[target]!);
       expect(Object.keys(imports).length).toBeGreaterThan(0);
       for (const [file, names] of Object.entries(imports)) expect(names, `${target} ${file}`).toEqual([]);
@@ -44,9 +44,17 @@ describe('bundles', () => {
     expect(Object.values(nodeImports(bundles.metafiles.lambda!))).toEqual([['node:stream/promises']]);
   });
 
-  it('the Workers bundle stays under 100 KB gzipped', () => {
-    const [workers] = bundles.files.filter((f) => f.target === 'workers');
-    expect(workers!.gzipBytes).toBeLessThan(100 * 1024);
+  // DESIGN.md's budget for a Worker with every capability in it. The dashboard is its own
+  // Worker (functions/platforms/cloudflare-workers-dashboard.ts) so that the `api` Worker keeps
+  // room for schedules and HTTP delivery; the `api` Worker carries none of lib/ui.
+  it('each Workers bundle stays within 130 KB gzipped; the api Worker has no dashboard in it', () => {
+    for (const target of ['workers', 'workers-dashboard'] as const) {
+      const [bundle] = bundles.files.filter((f) => f.target === target);
+      expect(bundle!.gzipBytes, target).toBeLessThan(130 * 1024);
+    }
+    const inputs = (target: 'workers' | 'workers-dashboard') => Object.keys(Object.values(bundles.metafiles[target]!.outputs)[0]!.inputs);
+    expect(inputs('workers').filter((path) => path.includes('lib/ui/') || path.includes('hono/dist/jsx'))).toEqual([]);
+    expect(inputs('workers-dashboard').some((path) => path.includes('lib/ui/dashboard.tsx'))).toBe(true);
   });
 
   it('the Node bundle keeps only libsql external, and serves, migrates and shuts down', async () => {

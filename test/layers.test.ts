@@ -13,12 +13,13 @@ const ALLOWED: Record<string, string[]> = {
   'lib/api': ['lib/api', 'lib/tasks', 'lib/processing', 'lib/rate-limit', 'lib/errors.ts', 'lib/log.ts', 'lib/config.ts'],
   'lib/db': ['lib/db', 'lib/tasks/states.ts', 'lib/next-turn.ts'],
   'lib/rate-limit': ['lib/rate-limit', 'lib/errors.ts', 'lib/log.ts', 'lib/config.ts'],
+  'lib/ui': ['lib/ui', 'lib/tasks', 'lib/db/driver.ts', 'lib/errors.ts', 'lib/log.ts', 'lib/config.ts'],
 };
 
 function sources(dir: string): string[] {
   return readdirSync(dir).flatMap((name) => {
     const path = join(dir, name);
-    return statSync(path).isDirectory() ? sources(path) : path.endsWith('.ts') ? [path] : [];
+    return statSync(path).isDirectory() ? sources(path) : /\.tsx?$/.test(path) ? [path] : [];
   });
 }
 

@@ -9,7 +9,6 @@ import { AppError } from '../errors.ts';
 import type { Logger } from '../log.ts';
 import { registerSystemRoutes } from './routes/system.ts';
 import { registerTaskRoutes } from './routes/tasks.ts';
-import { registerDashboard } from '../ui/dashboard.tsx';
 
 /**
  * The HTTP API, runtime-agnostic: `app.fetch(Request) → Response` on Node (local/server.ts)
@@ -33,7 +32,6 @@ export function createApp(deps: AppDeps): OpenAPIHono {
   applyAccessControl(app, deps);
   registerTaskRoutes(app, deps);
   registerSystemRoutes(app, deps);
-  registerDashboard(app, deps);
 
   handleErrors(app, logger);
 

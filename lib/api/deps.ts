@@ -2,18 +2,12 @@ import type { Config } from '../config.ts';
 import type { Logger } from '../log.ts';
 import type { HandlerRegistry } from '../processing/handlers.ts';
 import type { RateLimiter } from '../rate-limit/limiter.ts';
-import type { TaskInsights } from '../tasks/insights.ts';
 import type { TaskService } from '../tasks/service.ts';
-import type { ScheduleSummaryProvider } from '../ui/schedules.ts';
 import type { ClientAddress } from './client-identity.ts';
 
 /** What the HTTP app and its routes are built from (lib/core.ts wires it). */
 export interface AppDeps {
   service: TaskService;
-  /** The dashboard's read queries (lib/ui/). */
-  insights: TaskInsights;
-  /** Cron schedules for the dashboard's overview, when the deployment has them. */
-  schedules?: ScheduleSummaryProvider;
   handlers: HandlerRegistry;
   config: Config;
   logger: Logger;

@@ -53,7 +53,7 @@ button.danger{background:#fff;border-color:#e3aaa5;color:var(--bad)}
 dl.fields{display:grid;grid-template-columns:180px 1fr;gap:4px 16px;margin:0}
 dl.fields dt{color:var(--muted)}dl.fields dd{margin:0;word-break:break-all}
 .pager{display:flex;justify-content:space-between;align-items:center;margin-top:10px}
-.chart text{font-size:11px;fill:#5d6b7a}
+.chart text{font-size:10px;fill:#5d6b7a}
 .legend{display:flex;gap:14px;font-size:12px;color:var(--muted);margin-top:6px}
 .legend i{display:inline-block;width:10px;height:10px;border-radius:2px;margin-right:4px;vertical-align:-1px}
 .sw-ok{background:#3aa36a}.sw-bad{background:#d9534f}

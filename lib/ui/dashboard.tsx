@@ -9,7 +9,8 @@ import type { Config } from '../config.ts';
 import { AppError, badRequest } from '../errors.ts';
 import type { Logger } from '../log.ts';
 import { BULK_MAX, countBulk, runBulk, type BulkAction, type BulkSelection } from '../tasks/bulk.ts';
-import type { TaskInsights, TaskSearch } from '../tasks/insights.ts';
+import type { SqlDriver } from '../db/driver.ts';
+import { TaskInsights, type TaskSearch } from '../tasks/insights.ts';
 import type { TaskService } from '../tasks/service.ts';
 import { ASSETS } from './assets.ts';
 import { filterQuery, filterValues, isTaskId, toSearch, type FilterValues } from './filters.ts';
@@ -24,16 +25,16 @@ import { ConfirmPage, TasksPage, type BulkNotice } from './pages/tasks.tsx';
 import type { ScheduleSummaryProvider } from './schedules.ts';
 import { SESSION_COOKIE, sameText, sessionKeys, type Session } from './session.ts';
 
-/** What the dashboard is built from (lib/api/app.ts passes the app's dependencies). */
+/** What the dashboard is built from: lib/core.ts passes the core it built. */
 export interface DashboardDeps {
+  app: OpenAPIHono;
+  /** The raw driver: the dashboard's reads (lib/tasks/insights.ts) need no group commit. */
+  driver: SqlDriver;
   service: TaskService;
-  insights: TaskInsights;
   config: Config;
   logger: Logger;
   /** The registered task types (the type filter's suggestions). */
   handlers: { types(): string[] };
-  /** Cron schedules, when the deployment has them: the overview's "due next". */
-  schedules?: ScheduleSummaryProvider;
 }
 
 type Env = { Variables: { session: Session | null } };
@@ -49,7 +50,8 @@ const CSP = "default-src 'none'; script-src 'self'; style-src 'self'; img-src 's
 /**
  * The dashboard at /ui: server-rendered pages (hono/jsx), plain links and forms, so it works
  * without JavaScript; /ui/assets/app.js only adds "select this page". Mounted by
- * lib/api/app.ts on the same app as the API (Node server and the Workers `api` function).
+ * lib/core.ts on the same app as the API when the adapter asks for it: the Node server, and
+ * on Workers the `dashboard` bundle (functions/platforms/cloudflare-workers-dashboard.ts).
  *
  * Access: with API_TOKEN set, a login form exchanges the token for a signed session cookie
  * (session.ts; HttpOnly, SameSite=Strict, Path=/ui, Secure over HTTPS). Every form post
@@ -57,9 +59,13 @@ const CSP = "default-src 'none'; script-src 'self'; style-src 'self'; img-src 's
  * session, carries the session's CSRF token. DASHBOARD_READ_ONLY hides the actions and refuses
  * their posts with 403. DASHBOARD_ENABLED=false mounts nothing (404, like any unknown path).
  */
-export function registerDashboard(app: OpenAPIHono, deps: DashboardDeps): void {
-  const { config } = deps;
+/** `schedules`: cron schedules, when the deployment has them (the overview's "due next"). */
+export type DashboardRegistrar = (deps: DashboardDeps, schedules?: ScheduleSummaryProvider) => void;
+
+export const registerDashboard: DashboardRegistrar = (deps, schedules) => {
+  const { config, app } = deps;
   if (!config.dashboardEnabled) return;
+  const insights = new TaskInsights(deps.driver);
   const keys = config.apiToken ? sessionKeys(config.apiToken) : null;
   const ui = new Hono<Env>();
 
@@ -129,13 +135,13 @@ export function registerDashboard(app: OpenAPIHono, deps: DashboardDeps): void {
   };
 
   ui.get('/', async (c) => {
-    const [overview, schedules] = await Promise.all([deps.insights.overview(), deps.schedules ? deps.schedules.dueNext(10) : Promise.resolve(null)]);
-    return c.html(<OverviewPage page={pageOf(c)} overview={overview} schedules={schedules} />);
+    const [overview, dueNext] = await Promise.all([insights.overview(), schedules ? schedules.dueNext(10) : Promise.resolve(null)]);
+    return c.html(<OverviewPage page={pageOf(c)} overview={overview} schedules={dueNext} />);
   });
 
   ui.get('/tasks', async (c) => {
     const values = filterValues((name) => c.req.query(name));
-    const result = await deps.insights.search(toSearch(values), PAGE_SIZE);
+    const result = await insights.search(toSearch(values), PAGE_SIZE);
     return c.html(<TasksPage page={pageOf(c)} values={values} result={result} types={deps.handlers.types()} notice={bulkNotice(c)} />);
   });
 
@@ -144,7 +150,7 @@ export function registerDashboard(app: OpenAPIHono, deps: DashboardDeps): void {
     if (!isTaskId(id)) throw new AppError(404, 'not_found', 'task not found');
     const task = await deps.service.get(id);
     const now = Date.now();
-    const ahead = task.status === 'pending' && task.runAt <= now ? await deps.insights.claimedBefore(task, now, 10_001) : null;
+    const ahead = task.status === 'pending' && task.runAt <= now ? await insights.claimedBefore(task, now, 10_001) : null;
     const diagnosis = diagnose(task, now, ahead, ahead !== null && ahead > 10_000);
     const done = c.req.query('done');
     const notice = done === 'cancel' ? 'Task cancelled.' : done === 'retry' ? 'Task queued again (pending, attempts reset).' : null;
@@ -187,19 +193,19 @@ export function registerDashboard(app: OpenAPIHono, deps: DashboardDeps): void {
       if (values.title !== '') throw badRequest('"all matching" is not available with a title search: select tasks on the page');
       const search: TaskSearch = { ...toSearch(values), beforeId: undefined };
       selection = { search };
-      count = await countBulk(deps.insights, action, search);
+      count = await countBulk(insights, action, search);
       description = `Every ${action === 'cancel' ? 'pending or running' : 'failed or cancelled'} task matching: ${describeFilters(values)}.`;
     }
     if (text('confirm') !== 'yes') {
       return c.html(<ConfirmPage page={pageOf(c)} action={action} count={count} description={description} fields={fields} back={back} formAction="/ui/tasks/bulk" />);
     }
-    const result = await runBulk(deps.service, deps.insights, action, selection);
+    const result = await runBulk(deps.service, insights, action, selection);
     deps.logger.info('dashboard bulk action', { action, matched: result.matched, changed: result.changed });
     return c.redirect(`${back}${back.includes('?') ? '&' : '?'}${noticeQuery(action, result)}`, 303);
   });
 
   ui.get('/failed', async (c) => {
-    const { groups, sampled } = await deps.insights.failedGroups();
+    const { groups, sampled } = await insights.failedGroups();
     return c.html(<FailedPage page={pageOf(c)} groups={groups} sampled={sampled} notice={bulkNotice(c)} />);
   });
 
@@ -211,12 +217,12 @@ export function registerDashboard(app: OpenAPIHono, deps: DashboardDeps): void {
     if (lastError === undefined) throw badRequest('error is required (or no_error=1)');
     const search: TaskSearch = { statuses: ['failed'], type, lastError };
     if (form.confirm !== 'yes') {
-      const count = await countBulk(deps.insights, 'retry', search);
+      const count = await countBulk(insights, 'retry', search);
       const fields: [string, string][] = [['type', type], lastError === null ? ['no_error', '1'] : ['error', lastError]];
       const description = `Every failed task of type “${type}” whose last error is ${lastError === null ? 'empty' : `“${lastError.slice(0, 200)}${lastError.length > 200 ? '…' : ''}”`}.`;
       return c.html(<ConfirmPage page={pageOf(c)} action="retry" count={count} description={description} fields={fields} back="/ui/failed" formAction="/ui/failed/retry" />);
     }
-    const result = await runBulk(deps.service, deps.insights, 'retry', { search });
+    const result = await runBulk(deps.service, insights, 'retry', { search });
     deps.logger.info('dashboard bulk action', { action: 'retry', group_type: type, matched: result.matched, changed: result.changed });
     return c.redirect(`/ui/failed?${noticeQuery('retry', result)}`, 303);
   });
@@ -240,7 +246,7 @@ export function registerDashboard(app: OpenAPIHono, deps: DashboardDeps): void {
 
   app.route('/ui', ui);
   app.get('/', (c) => c.redirect('/ui', 302));
-}
+};
 
 /** Only a dashboard path: a login link must not send anyone elsewhere (open redirect). */
 function safeNext(next: string | undefined): string {

@@ -1,4 +1,5 @@
 import type { EnvRecord } from '../lib/config.ts';
+import { dashboardPages } from './scenarios/dashboard.ts';
 import { driverCeiling } from './scenarios/driver.ts';
 import { httpSubmit } from './scenarios/http.ts';
 import { pickupLatency } from './scenarios/latency.ts';
@@ -12,7 +13,7 @@ import { throughput } from './scenarios/throughput.ts';
  *
  *   node --import tsx bench/child.ts <scenario> '{"quick":false,"env":{}}'
  */
-const SCENARIOS = ['driver', 'throughput', 'throughput-defaults', 'latency', 'http', 'scale-empty', 'scale-1m', 'remote'] as const;
+const SCENARIOS = ['driver', 'throughput', 'throughput-defaults', 'latency', 'http', 'scale-empty', 'scale-1m', 'remote', 'dashboard'] as const;
 type ScenarioName = (typeof SCENARIOS)[number];
 
 const [name, optionsJson] = process.argv.slice(2);
@@ -40,6 +41,8 @@ async function runScenario(scenario: string): Promise<unknown> {
         : scale(o, { history: 900_000, backlog: 100_000, process: processed });
     case 'remote':
       return remote(o);
+    case 'dashboard':
+      return dashboardPages(o);
     default:
       throw new Error(`unknown scenario ${JSON.stringify(scenario)}; one of ${SCENARIOS.join(', ')}`);
   }

@@ -2,6 +2,7 @@ import { spawn } from 'node:child_process';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
+import type { DashboardResult } from './scenarios/dashboard.ts';
 import type { DriverCeiling } from './scenarios/driver.ts';
 import type { HttpResult } from './scenarios/http.ts';
 import type { LatencyResult } from './scenarios/latency.ts';
@@ -22,7 +23,7 @@ import { currentLoad, describeMachine, summarise, type Summary } from './stats.t
  * Exit status: 1 when a trial failed or lost a task (an error), never because a figure missed
  * its target: --quick is CI's smoke test, and speed on a shared runner is not a verdict.
  */
-const SCENARIOS = ['driver', 'throughput', 'throughput-defaults', 'latency', 'http', 'scale-empty', 'scale-1m', 'remote'] as const;
+const SCENARIOS = ['driver', 'throughput', 'throughput-defaults', 'latency', 'http', 'scale-empty', 'scale-1m', 'remote', 'dashboard'] as const;
 type Scenario = (typeof SCENARIOS)[number];
 
 const { values } = parseArgs({
@@ -158,6 +159,14 @@ add('raw sqld client: 100-row batches', '/s', pick<RemoteResult, 'raw_batch100_i
 add('sqld: enqueue, 50 concurrent submitters', '/s', pick<RemoteResult, 'enqueue_concurrent_per_s'>('remote', 'enqueue_concurrent_per_s'), undefined, { to: 'raw 100-row batches', ceiling: remoteBatch });
 add('sqld: processing (10 workers, no-op)', 'tasks/s', pick<RemoteResult, 'process_per_s'>('remote', 'process_per_s'),
   { text: '>= 2,000', ok: (m) => m >= 2000 }, { to: 'raw 100-row batches', ceiling: remoteBatch });
+
+const dashboard = (runs.dashboard ?? []) as DashboardResult[];
+const dashboardRows = dashboard[0]?.rows ?? 0;
+for (const name of Object.keys(dashboard[0]?.pages ?? {})) {
+  // The issue's target: the overview and a list filtered by status and type, p95 <= 50 ms.
+  const target = name === 'overview' || name === 'tasks, status + type' ? { text: '<= 50', ok: (m: number) => m <= 50 } : undefined;
+  add(`dashboard ${name}, ${dashboardRows.toLocaleString('en-US')} rows, p95`, 'ms', dashboard.map((d) => d.pages[name]!.p95_ms), target);
+}
 
 const fmt = (v: number) => (Number.isNaN(v) ? '-' : Math.abs(v) >= 100 ? Math.round(v).toLocaleString('en-US') : Math.abs(v) >= 10 ? v.toFixed(1) : v.toFixed(2));
 const table = [

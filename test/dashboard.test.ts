@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { ACTIONABLE, actionableSearch, BULK_BATCH, countBulk, runBulk } from '../lib/tasks/bulk.ts';
-import { idFloor, TaskInsights, TITLE_SCAN_ROWS } from '../lib/tasks/insights.ts';
+import { COUNT_CAP, idFloor, TaskInsights, TITLE_SCAN_ROWS } from '../lib/tasks/insights.ts';
 import { buildTask } from '../lib/tasks/service.ts';
 import type { Task } from '../lib/tasks/model.ts';
 import { sessionKeys } from '../lib/ui/session.ts';
@@ -72,8 +72,13 @@ describe('TaskInsights over a real libSQL file', () => {
     const next = await insights.search({ title: '50%_off report', beforeId: first.nextBeforeId! }, 50);
     expect(next.tasks.map((x) => x.title)).toEqual(['Quarterly 50%_off REPORT']);
     expect(next.scan).toEqual({ rows: 1, complete: true });
-    // % and _ are literal: "50%" alone does not match "50 off".
+    // % and _ are literal: "0_o" does not match "0%_o".
     expect((await insights.search({ title: '0_o' }, 50)).tasks).toEqual([]);
+    // A page that fills up stops scanning there, and says so.
+    const full = await insights.search({ title: 'other 1' }, 5);
+    expect(full.tasks.map((x) => x.title)).toEqual(['other 10000', 'other 1999', 'other 1998', 'other 1997', 'other 1996']);
+    expect(full.scan).toEqual({ rows: null, complete: false });
+    expect(full.nextBeforeId).toBe(full.tasks[4]!.id);
     await t.close();
   });
 
@@ -93,6 +98,7 @@ describe('TaskInsights over a real libSQL file', () => {
     const overview = await new TaskInsights(t.driver).overview(now);
     expect(Object.fromEntries(overview.counts.map((c) => [c.status, c.count]))).toEqual({ pending: 2, in_progress: 0, completed: 4, failed: 1, cancelled: 0 });
     expect(overview.counts.every((c) => !c.capped)).toBe(true);
+    expect(overview.duePending).toEqual({ status: 'pending', count: 1, capped: false });
     expect(overview.oldestPendingCreatedAt).toBe(oldest.createdAt);
     expect(overview.duePending.count).toBe(1);
     expect(overview.perMinute).toHaveLength(60);
@@ -122,6 +128,19 @@ describe('TaskInsights over a real libSQL file', () => {
     expect(await insights.claimedBefore(a, now, 100)).toBe(0);
     expect(await insights.claimedBefore(c, now, 100)).toBe(2);
     expect(await insights.claimedBefore(b, now, 100)).toBe(1);
+    await t.close();
+  });
+
+  it(`counts stop at ${COUNT_CAP} and say so`, async () => {
+    const t = await openTestRepo();
+    const now = Date.now();
+    const tasks: Task[] = [];
+    for (let i = 0; i <= COUNT_CAP; i++) tasks.push(buildTask(submitInput(), { now: now - 100_000 + i, maxAttempts: 3 }));
+    await insertMany(t, tasks);
+    const overview = await new TaskInsights(t.driver).overview(now);
+    expect(overview.counts[0]).toEqual({ status: 'pending', count: COUNT_CAP, capped: true });
+    expect(overview.duePending).toEqual({ status: 'pending', count: COUNT_CAP, capped: true });
+    expect(overview.oldestPendingCreatedAt).toBe(now - 100_000);
     await t.close();
   });
 });

@@ -1,5 +1,5 @@
 import type { FC } from 'hono/jsx';
-import { COUNT_CAP, PENDING_COUNT_CAP, TYPE_SAMPLE, type Overview, type StatusCount } from '../../tasks/insights.ts';
+import { COUNT_CAP, TYPE_SAMPLE, type Overview, type StatusCount } from '../../tasks/insights.ts';
 import { formatCount, formatDuration, formatTime, relative } from '../format.ts';
 import type { ScheduleSummary } from '../schedules.ts';
 import { FinishesChart } from './chart.tsx';
@@ -28,7 +28,7 @@ export const OverviewPage: FC<{ page: PageContext; overview: Overview; schedules
           <div class="muted">{shown(overview.duePending)} due now</div>
         </div>
       </div>
-      {overview.counts.some((c) => c.capped) ? <p class="note">Counts stop at {formatCount(PENDING_COUNT_CAP)} for pending and {formatCount(COUNT_CAP)} for the other statuses (shown with “+”), so this page stays fast on large tables. <a href="/ui/tasks">The task list</a> pages through all of them.</p> : null}
+      {overview.counts.some((c) => c.capped) ? <p class="note">Counts stop at {formatCount(COUNT_CAP)} per status (shown with “+”), so this page stays fast on large tables; the oldest pending task's age tells how far behind the workers are. <a href="/ui/tasks">The task list</a> pages through all of them.</p> : null}
 
       <section class="card" id="throughput">
         <h2>

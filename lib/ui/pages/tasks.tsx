@@ -84,9 +84,10 @@ export const TasksPage: FC<{ page: PageContext; values: FilterValues; result: Se
       {values.error !== '' ? <p class="note">Only failures with the error: <code>{values.error.slice(0, 200)}</code></p> : null}
       {result.scan ? (
         <p class="note" id="scan-note">
-          The title search looks through at most {formatCount(TITLE_SCAN_ROWS)} tasks per page (newest first, within the other filters): this page searched{' '}
-          {formatCount(result.scan.rows)}
-          {result.scan.complete ? ', every task that matches the other filters.' : '. Narrow the created time range, or go on to older tasks below.'}
+          The title search looks through at most {formatCount(TITLE_SCAN_ROWS)} tasks per page (newest first, within the other filters):{' '}
+          {result.scan.rows === null
+            ? 'this page filled up before that bound.'
+            : `this page searched ${formatCount(result.scan.rows)}${result.scan.complete ? ', every task that matches the other filters.' : '. Narrow the created time range, or go on to older tasks below.'}`}
         </p>
       ) : null}
 

@@ -25,7 +25,7 @@ import { STATUSES, type TaskStatus } from './states.ts';
  */
 
 export const COUNT_CAP = 10_000;
-export const TYPE_SAMPLE = 5_000;
+export const TYPE_SAMPLE = 2_000;
 export const FAILED_SAMPLE = 5_000;
 export const TITLE_SCAN_ROWS = 10_000;
 export const CHART_MINUTES = 60;

@@ -79,6 +79,10 @@ describe('bundles', () => {
     const created = await fetch(`http://127.0.0.1:${port}/tasks`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ title: 'bundled', description: 'node' }) });
     expect(created.status).toBe(202);
     expect((await (await fetch(`http://127.0.0.1:${port}/readyz`)).json())).toEqual({ status: 'ready' });
+    // The dashboard's .tsx pages are in the bundle too.
+    const dashboard = await fetch(`http://127.0.0.1:${port}/ui`);
+    expect(dashboard.status).toBe(200);
+    expect(await dashboard.text()).toContain('<h1>Overview</h1>');
     server.proc.kill('SIGTERM');
     expect(await server.exited).toBe(0);
   });

@@ -1,11 +1,16 @@
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, onTestFinished } from 'vitest';
+import { createCore } from '../lib/core.ts';
+import { createLogger } from '../lib/log.ts';
+import { registerDashboard } from '../lib/ui/dashboard.tsx';
+import type { ScheduleSummaryProvider } from '../lib/ui/schedules.ts';
+import { openDatabase } from '../local/database.ts';
 import { ACTIONABLE, actionableSearch, BULK_BATCH, countBulk, runBulk } from '../lib/tasks/bulk.ts';
 import { COUNT_CAP, idFloor, TaskInsights, TITLE_SCAN_ROWS } from '../lib/tasks/insights.ts';
 import { buildTask } from '../lib/tasks/service.ts';
 import type { Task } from '../lib/tasks/model.ts';
 import { sessionKeys } from '../lib/ui/session.ts';
 import { filterValues, toSearch } from '../lib/ui/filters.ts';
-import { openTestRepo, startRuntime, submitInput, type TestRepo } from './helpers.ts';
+import { openTestRepo, startRuntime, submitInput, testConfig, type TestRepo } from './helpers.ts';
 
 /**
  * The dashboard's parts below the browser (test/dashboard.browser.test.ts drives the pages):
@@ -220,6 +225,29 @@ describe('filters', () => {
 });
 
 describe('the dashboard app', () => {
+  it('shows "schedules due next" only when the deployment has schedules', async () => {
+    const config = testConfig();
+    const driver = await openDatabase({ url: config.databaseUrl });
+    onTestFinished(() => driver.close());
+    const logger = createLogger('silent');
+    const next = Date.now() + 90_000;
+    const schedules: ScheduleSummaryProvider = {
+      dueNext: async (limit) => [
+        { name: 'nightly-report', type: 'simulate', nextRunAt: next, paused: false },
+        { name: 'cleanup', type: 'simulate', nextRunAt: null, paused: true },
+      ].slice(0, limit),
+    };
+    const withSchedules = createCore({ config, logger, driver, dashboard: registerDashboard, schedules });
+    const html = await (await withSchedules.app.fetch(new Request('http://127.0.0.1/ui'))).text();
+    expect(html).toContain('<section class="card" id="schedules">');
+    expect(html).toContain('nightly-report');
+    expect(html).toMatch(/cleanup<\/td><td>simulate<\/td><td><span class="badge">paused/);
+    const without = createCore({ config, logger, driver, dashboard: registerDashboard });
+    expect(await (await without.app.fetch(new Request('http://127.0.0.1/ui'))).text()).not.toContain('id="schedules"');
+    // And no dashboard at all unless the adapter mounts it.
+    expect((await createCore({ config, logger, driver }).app.fetch(new Request('http://127.0.0.1/ui'))).status).toBe(404);
+  });
+
   const form = (origin: string | null, extra: Record<string, string> = {}) => ({
     method: 'POST',
     headers: { 'content-type': 'application/x-www-form-urlencoded', ...(origin ? { origin } : {}), ...extra },

@@ -297,6 +297,8 @@ describe('the dashboard app', () => {
     expect(cookie).toMatch(/SameSite=Strict/);
     expect(cookie).not.toMatch(/Secure/);
     expect((await login('http://127.0.0.1/ui/login', '/ui/failed')).headers.get('location')).toBe('/ui/failed');
+    expect((await login('http://127.0.0.1/ui/login', '/ui\r\nSet-Cookie: x=1')).headers.get('location')).toBe('/ui');
+    expect((await login('http://127.0.0.1/ui/login', '/ui/\\evil.example')).headers.get('location')).toBe('/ui');
     expect((await login('https://dash.example/ui/login', '/ui')).headers.get('set-cookie')).toMatch(/Secure/);
     const unauthenticated = await runtime.app.fetch(new Request('http://127.0.0.1/ui/failed?x=1'));
     expect(unauthenticated.status).toBe(303);

@@ -248,9 +248,12 @@ export const registerDashboard: DashboardRegistrar = (deps, schedules) => {
   app.get('/', (c) => c.redirect('/ui', 302));
 };
 
-/** Only a dashboard path: a login link must not send anyone elsewhere (open redirect). */
+/**
+ * Only a dashboard path, in visible ASCII: a login link must not send anyone elsewhere (open
+ * redirect) nor put a line break into the Location header.
+ */
 function safeNext(next: string | undefined): string {
-  return next && /^\/ui(\/|\?|$)/.test(next) && !next.startsWith('//') ? next : '/ui';
+  return next && /^\/ui(?:[/?][\x21-\x5b\x5d-\x7e]*)?$/.test(next) ? next : '/ui';
 }
 
 function isHttps(c: Context, config: Config): boolean {

@@ -77,7 +77,7 @@ describe.skipIf(!available)('dashboard in a real browser', () => {
 
   const context = () => browser.newContext({ viewport: { width: 1280, height: 860 } });
 
-  it('overview, filters, task detail and cancel, bulk retry, failed groups; a cross-site post is refused', async () => {
+  it('overview, filters, task detail and cancel, bulk retry, failed groups, the same without JavaScript; a cross-site post is refused', async () => {
     const server = await startServe({ DATABASE_URL: tempDbUrl(), TASK_WORKERS: '4' });
     services.push(server);
     const { url } = server;
@@ -180,6 +180,22 @@ describe.skipIf(!available)('dashboard in a real browser', () => {
     expect(await page.textContent('#notice')).toContain('Cancelled 3 of 3');
     for (const id of waiting) expect((await taskOf(url, id)).status).toBe('cancelled');
     expect(problems).toEqual([]);
+
+    // Without JavaScript: filter, tick a task, confirm, done (the script only adds "this page").
+    const plain = await browser.newContext({ viewport: { width: 1280, height: 860 }, javaScriptEnabled: false });
+    const noScript = await watch(plain);
+    const later = (await postTask(url, { title: 'no script needed', description: 'd', type: 'noop', delay_seconds: 3600 })).id;
+    await noScript.page.goto(`${url}/ui/tasks`);
+    await noScript.page.fill('input[name=title]', 'no script');
+    await noScript.page.click('#filters button[type=submit]');
+    await noScript.page.check(`input[name=id][value="${later}"]`);
+    await noScript.page.click('button[value=cancel-selected]');
+    expect(await noScript.page.textContent('h1')).toContain('Cancel 1 task?');
+    await noScript.page.click('#confirm-button');
+    expect(await noScript.page.textContent('#notice')).toContain('Cancelled 1 of 1');
+    expect((await taskOf(url, later)).status).toBe('cancelled');
+    expect(noScript.problems).toEqual([]);
+    await plain.close();
 
     // A form on another origin posting to the dashboard is refused, and changes nothing.
     const attacker = await startAttackerSite(`${url}/ui/tasks/${running}/cancel`);

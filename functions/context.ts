@@ -51,7 +51,7 @@ export function createFunctionContext(env: EnvRecord, options: FunctionContextOp
   const logger = createLogger(config.logLevel, options.logSink, { platform: options.platform });
   const client = createClient({ url: config.databaseUrl, authToken: config.databaseAuthToken });
   const driver = new ClientDriver(client, redactUrl(config.databaseUrl));
-  const core = createCore({ ...options, config, logger, driver });
+  const core = createCore({ config, logger, driver, handlers: options.handlers, clientAddress: options.clientAddress, dashboard: options.dashboard });
   const { repo, handlers, app } = core;
   const pollLogger = logger.child({ worker: workerId });
   const poll = async () => {

@@ -132,6 +132,10 @@ export const TARGETS = {
   workers: {
     options: { ...WEB, entryPoints: { index: at('functions/platforms/cloudflare-workers.ts') } },
   },
+  // The dashboard as its own Worker (see functions/platforms/cloudflare-workers-dashboard.ts).
+  'workers-dashboard': {
+    options: { ...WEB, entryPoints: { index: at('functions/platforms/cloudflare-workers-dashboard.ts') } },
+  },
   vercel: {
     // dist/vercel is a deployable project: api/<function>.mjs plus vercel.json.
     options: { ...WEB, entryPoints: entries('functions/platforms/vercel', [

@@ -1,4 +1,5 @@
 import type { EnvRecord } from '../lib/config.ts';
+import { dashboardPages } from './scenarios/dashboard.ts';
 import { driverCeiling } from './scenarios/driver.ts';
 import { httpSubmit } from './scenarios/http.ts';
 import { httpDelivery } from './scenarios/http-delivery.ts';
@@ -14,7 +15,7 @@ import { throughput } from './scenarios/throughput.ts';
  *
  *   node --import tsx bench/child.ts <scenario> '{"quick":false,"env":{}}'
  */
-const SCENARIOS = ['driver', 'throughput', 'throughput-defaults', 'latency', 'http', 'scale-empty', 'scale-1m', 'remote', 'schedules', 'http-delivery'] as const;
+const SCENARIOS = ['driver', 'throughput', 'throughput-defaults', 'latency', 'http', 'scale-empty', 'scale-1m', 'remote', 'schedules', 'http-delivery', 'dashboard'] as const;
 type ScenarioName = (typeof SCENARIOS)[number];
 
 const [name, optionsJson] = process.argv.slice(2);
@@ -46,6 +47,8 @@ async function runScenario(scenario: string): Promise<unknown> {
       return schedules(o);
     case 'http-delivery':
       return httpDelivery(o);
+    case 'dashboard':
+      return dashboardPages(o);
     default:
       throw new Error(`unknown scenario ${JSON.stringify(scenario)}; one of ${SCENARIOS.join(', ')}`);
   }

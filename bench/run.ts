@@ -2,6 +2,7 @@ import { spawn } from 'node:child_process';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
+import type { DashboardResult } from './scenarios/dashboard.ts';
 import type { DriverCeiling } from './scenarios/driver.ts';
 import type { HttpResult } from './scenarios/http.ts';
 import type { HttpDeliveryResult } from './scenarios/http-delivery.ts';
@@ -24,7 +25,7 @@ import { currentLoad, describeMachine, summarise, type Summary } from './stats.t
  * Exit status: 1 when a trial failed or lost a task (an error), never because a figure missed
  * its target: --quick is CI's smoke test, and speed on a shared runner is not a verdict.
  */
-const SCENARIOS = ['driver', 'throughput', 'throughput-defaults', 'latency', 'http', 'scale-empty', 'scale-1m', 'remote', 'schedules', 'http-delivery'] as const;
+const SCENARIOS = ['driver', 'throughput', 'throughput-defaults', 'latency', 'http', 'scale-empty', 'scale-1m', 'remote', 'schedules', 'http-delivery', 'dashboard'] as const;
 type Scenario = (typeof SCENARIOS)[number];
 
 const { values } = parseArgs({
@@ -171,6 +172,14 @@ add('bare fetch loop, 50 concurrent, loopback 200', 'req/s', pick<HttpDeliveryRe
 add('http tasks delivered (50 workers, signed)', 'tasks/s', pick<HttpDeliveryResult, 'deliveries_per_s'>('http-delivery', 'deliveries_per_s'),
   { text: '>= 5,000', ok: (m) => m >= 5000 });
 add('  http tasks / bare fetch loop', 'x', pick<HttpDeliveryResult, 'ratio'>('http-delivery', 'ratio'), { text: '>= 0.6', ok: (m) => m >= 0.6 });
+
+const dashboard = (runs.dashboard ?? []) as DashboardResult[];
+const dashboardRows = dashboard[0]?.rows ?? 0;
+for (const name of Object.keys(dashboard[0]?.pages ?? {})) {
+  // The issue's target: the overview and a list filtered by status and type, p95 <= 50 ms.
+  const target = name === 'overview' || name === 'tasks, status + type' ? { text: '<= 50', ok: (m: number) => m <= 50 } : undefined;
+  add(`dashboard ${name}, ${dashboardRows.toLocaleString('en-US')} rows, p95`, 'ms', dashboard.map((d) => d.pages[name]!.p95_ms), target);
+}
 
 const fmt = (v: number) => (Number.isNaN(v) ? '-' : Math.abs(v) >= 100 ? Math.round(v).toLocaleString('en-US') : Math.abs(v) >= 10 ? v.toFixed(1) : v.toFixed(2));
 const table = [

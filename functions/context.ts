@@ -10,6 +10,7 @@ import { createLogger, type LogSink } from '../lib/log.ts';
 import { pollOnce, pollOptionsFromConfig, type PollSummary } from '../lib/processing/poll.ts';
 import { registerPollRoute } from '../lib/api/routes/poll.ts';
 import { fireDueSchedules } from '../lib/schedules/service.ts';
+import type { DashboardRegistrar } from '../lib/ui/dashboard.tsx';
 
 /**
  * Everything one function isolate needs, built from its env record on the first request and
@@ -32,6 +33,8 @@ export interface FunctionContextOptions {
   logSink?: LogSink;
   /** The peer address as the platform reports it (rate-limit identity; lib/api/client-identity.ts). */
   clientAddress?: ClientAddress;
+  /** Mount the dashboard at /ui (lib/ui/dashboard.tsx); only the bundles that serve it pass it. */
+  dashboard?: DashboardRegistrar;
 }
 
 /** What the HTTP libSQL client speaks (`libsql:` means HTTPS); `file:` needs Node's driver. */
@@ -49,7 +52,7 @@ export function createFunctionContext(env: EnvRecord, options: FunctionContextOp
   const logger = createLogger(config.logLevel, options.logSink, { platform: options.platform });
   const client = createClient({ url: config.databaseUrl, authToken: config.databaseAuthToken });
   const driver = new ClientDriver(client, redactUrl(config.databaseUrl));
-  const core = createCore({ config, logger, driver, handlers: options.handlers, clientAddress: options.clientAddress });
+  const core = createCore({ config, logger, driver, handlers: options.handlers, clientAddress: options.clientAddress, dashboard: options.dashboard });
   const { repo, handlers, app } = core;
   const pollLogger = logger.child({ worker: workerId });
   const poll = async () => {

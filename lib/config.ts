@@ -57,6 +57,10 @@ export interface Config {
   webhookSecrets: string[];
   /** Missed policy `all`: at most this many missed occurrences get a task (lib/schedules/). */
   scheduleMaxCatchup: number;
+  /** The dashboard at /ui (lib/ui/): served at all, actions allowed, session length. */
+  dashboardEnabled: boolean;
+  dashboardReadOnly: boolean;
+  dashboardSessionHours: number;
 }
 
 export class ConfigError extends Error {
@@ -151,6 +155,9 @@ const VARIABLES = {
     })
     .optional(),
   SCHEDULE_MAX_CATCHUP: int(1, 10_000).default(100),
+  DASHBOARD_ENABLED: bool.default(true),
+  DASHBOARD_READ_ONLY: bool.default(false),
+  DASHBOARD_SESSION_HOURS: int(1, 720).default(12),
 } as const;
 
 export const CONFIG_VARIABLES = Object.keys(VARIABLES) as (keyof typeof VARIABLES)[];
@@ -226,6 +233,9 @@ export function loadConfig(env: EnvRecord): Config {
     httpMaxPerHost: v.HTTP_MAX_PER_HOST,
     webhookSecrets: (v.WEBHOOK_SECRET ?? '').split(',').map((s) => s.trim()).filter((s) => s !== ''),
     scheduleMaxCatchup: v.SCHEDULE_MAX_CATCHUP,
+    dashboardEnabled: v.DASHBOARD_ENABLED,
+    dashboardReadOnly: v.DASHBOARD_READ_ONLY,
+    dashboardSessionHours: v.DASHBOARD_SESSION_HOURS,
   };
 }
 

@@ -14,6 +14,7 @@ import { TaskService, type TaskServiceHooks } from './tasks/service.ts';
 import { ScheduleRepository } from './schedules/repository.ts';
 import { registerScheduleRoutes } from './schedules/routes.ts';
 import { ScheduleService, type ScheduleServiceHooks } from './schedules/service.ts';
+import type { DashboardRegistrar } from './ui/dashboard.tsx';
 
 /**
  * The wiring every adapter shares: from a config and a database driver, the repository, the
@@ -34,6 +35,11 @@ export interface CoreOptions {
   httpTransport?: HttpTransport;
   /** Schedules (lib/schedules/): the local adapter wakes its poller from these. */
   scheduleHooks?: ScheduleServiceHooks;
+  /**
+   * Mounts the dashboard at /ui (lib/ui/dashboard.tsx `registerDashboard`), injected so a
+   * bundle that leaves it out carries none of it (the Workers `api` bundle: functions/).
+   */
+  dashboard?: DashboardRegistrar;
 }
 
 export interface Core {
@@ -63,5 +69,7 @@ export function createCore(options: CoreOptions): Core {
   // Registered after createApp's middleware (access control, rate limits) like its own routes.
   registerScheduleRoutes(app, { schedules, handlers, config });
   app.openAPIRegistry.register('HttpPayload', HttpPayloadDoc);
-  return { config, logger, driver, repo, handlers, service, schedules, app };
+  const core = { config, logger, driver, repo, handlers, service, schedules, app };
+  options.dashboard?.(core, schedules);
+  return core;
 }

@@ -3,6 +3,7 @@ import { pathToFileURL } from 'node:url';
 import { resolve } from 'node:path';
 import { loadConfig, type Config, type EnvRecord } from '../lib/config.ts';
 import { createCore, type Core } from '../lib/core.ts';
+import { registerDashboard } from '../lib/ui/dashboard.tsx';
 import type { TaskHandler } from '../lib/processing/handlers.ts';
 import { createLogger, type LogSink } from '../lib/log.ts';
 import { StopReason } from '../lib/processing/outcome.ts';
@@ -65,6 +66,7 @@ export async function createRuntime(options: RuntimeOptions = {}): Promise<Runti
     rateLimiter: redisRateLimit?.limiter,
     clientAddress: nodeClientAddress,
     httpTransport: guardedTransport(guardFromConfig(config)),
+    dashboard: registerDashboard,
     hooks: {
       onSubmitted: processing ? wakeFor : undefined,
       onCancelled: (task) => pool.abort(task.id, new StopReason('cancelled', 'task was cancelled')),

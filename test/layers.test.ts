@@ -15,12 +15,13 @@ const ALLOWED: Record<string, string[]> = {
   'lib/rate-limit': ['lib/rate-limit', 'lib/errors.ts', 'lib/log.ts', 'lib/config.ts'],
   'lib/schedules': ['lib/schedules', 'lib/tasks', 'lib/db', 'lib/api', 'lib/processing/handlers.ts', 'lib/errors.ts', 'lib/log.ts', 'lib/config.ts'],
   'lib/delivery': ['lib/delivery', 'lib/ip.ts', 'lib/processing/handlers.ts', 'lib/processing/task-failure.ts', 'lib/tasks/model.ts', 'lib/errors.ts', 'lib/config.ts'],
+  'lib/ui': ['lib/ui', 'lib/tasks', 'lib/db/driver.ts', 'lib/errors.ts', 'lib/log.ts', 'lib/config.ts'],
 };
 
 function sources(dir: string): string[] {
   return readdirSync(dir).flatMap((name) => {
     const path = join(dir, name);
-    return statSync(path).isDirectory() ? sources(path) : path.endsWith('.ts') ? [path] : [];
+    return statSync(path).isDirectory() ? sources(path) : /\.tsx?$/.test(path) ? [path] : [];
   });
 }
 

@@ -51,6 +51,12 @@ export const tasks = sqliteTable(
     // Listing is newest first (ids are time-ordered UUIDv7), optionally filtered.
     index('tasks_status_id').on(t.status, t.id),
     index('tasks_type_id').on(t.type, t.id),
+    // The dashboard's overview (lib/tasks/insights.ts): finishes per minute are range counts
+    // over (status, completed_at), and per-type durations read this index alone. Partial:
+    // pending rows (completed_at NULL) never enter it, so submits do not pay for it.
+    index('tasks_finished')
+      .on(t.status, t.completedAt, t.type, t.startedAt)
+      .where(sql`completed_at IS NOT NULL`),
     uniqueIndex('tasks_idempotency_key').on(t.idempotencyKey).where(sql`idempotency_key IS NOT NULL`),
   ],
 );

@@ -1,14 +1,13 @@
 import { OpenAPIHono } from '@hono/zod-openapi';
-import { handleErrors } from '../lib/api/app.ts';
+import { handleErrors } from '../lib/api/error-handler.ts';
 import { honoPath } from '../lib/api/openapi.ts';
 import { pollRoute } from '../lib/api/routes/poll.ts';
 import { SYSTEM_ROUTES } from '../lib/api/routes/system.ts';
 import { TASK_ROUTES } from '../lib/api/routes/tasks.ts';
 import type { EnvRecord } from '../lib/config.ts';
-import { AppError } from '../lib/errors.ts';
-import { createLogger } from '../lib/log.ts';
 import type { PollSummary } from '../lib/processing/poll.ts';
 import { contextCache, type FunctionContext, type FunctionContextOptions } from './context.ts';
+import { misconfigured } from './environment.ts';
 import { SCHEDULE_ROUTES } from '../lib/schedules/routes.ts';
 
 /**
@@ -83,20 +82,5 @@ function operationApp(context: FunctionContext, name: OperationName): OpenAPIHon
   const app = new OpenAPIHono();
   app.on(route.method.toUpperCase(), honoPath(route), (c) => context.app.fetch(c.req.raw));
   handleErrors(app, context.logger);
-  return app;
-}
-
-/**
- * The answer while the configuration is invalid: a 500 in the API's JSON shape. The detail
- * (which variable) goes to the log only; it may quote a value, and values can be secrets.
- */
-function misconfigured(error: unknown, options: FunctionContextOptions): OpenAPIHono {
-  const logger = createLogger('error', options.logSink, { platform: options.platform });
-  logger.error('configuration is invalid', { error });
-  const app = new OpenAPIHono();
-  app.all('*', () => {
-    throw new AppError(500, 'misconfigured', 'the service is misconfigured (see the function logs)');
-  });
-  handleErrors(app, logger);
   return app;
 }

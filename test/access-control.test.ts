@@ -1,7 +1,7 @@
 import { OpenAPIHono } from '@hono/zod-openapi';
 import type { ServerType } from '@hono/node-server';
 import { afterEach, describe, expect, it } from 'vitest';
-import { handleErrors } from '../lib/api/app.ts';
+import { handleErrors } from '../lib/api/error-handler.ts';
 import { bearerToken, requireBearer } from '../lib/api/auth.ts';
 import { createLogger } from '../lib/log.ts';
 import { listen } from '../local/server.ts';

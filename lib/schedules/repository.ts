@@ -123,6 +123,12 @@ export class ScheduleRepository {
   }
 
   /** The earliest next_run_at of any unpaused schedule: when the local poller should wake. */
+  /** The unpaused schedules due soonest, at most `limit`: the dashboard's "due next". */
+  async dueNext(limit: number): Promise<{ name: string; type: string; nextRunAt: number | null; paused: boolean }[]> {
+    const upcoming = await this.due(Number.MAX_SAFE_INTEGER, limit);
+    return upcoming.map((s) => ({ name: s.name, type: (JSON.parse(s.task) as { type?: string }).type ?? 'simulate', nextRunAt: s.nextRunAt, paused: s.paused }));
+  }
+
   async nextDueAt(): Promise<number | null> {
     const value = (await this.driver.all(SQL.nextDueAt))[0]?.next_run_at;
     return value === null || value === undefined ? null : Number(value);

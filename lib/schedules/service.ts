@@ -193,12 +193,6 @@ export class ScheduleService {
     return this.repo.nextDueAt();
   }
 
-  /** The unpaused schedules due soonest, at most `limit`: the dashboard's "due next". */
-  async dueNext(limit: number): Promise<{ name: string; type: string; nextRunAt: number | null; paused: boolean }[]> {
-    const upcoming = await this.repo.due(Number.MAX_SAFE_INTEGER, limit);
-    return upcoming.map((s) => ({ name: s.name, type: (JSON.parse(s.task) as { type?: string }).type ?? 'simulate', nextRunAt: s.nextRunAt, paused: s.paused }));
-  }
-
   counts(): Promise<{ total: number; paused: number }> {
     return this.repo.counts();
   }

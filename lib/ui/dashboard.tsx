@@ -1,4 +1,3 @@
-import type { OpenAPIHono } from '@hono/zod-openapi';
 import { Hono, type Context, type MiddlewareHandler } from 'hono';
 import { bodyLimit } from 'hono/body-limit';
 import { deleteCookie, getCookie, setCookie } from 'hono/cookie';
@@ -27,7 +26,8 @@ import { SESSION_COOKIE, sameText, sessionKeys, type Session } from './session.t
 
 /** What the dashboard is built from: lib/core.ts passes the core it built. */
 export interface DashboardDeps {
-  app: OpenAPIHono;
+  /** Where /ui is mounted: the API's app (Node), or the dashboard Worker's own. */
+  app: { route(path: string, app: Hono): unknown };
   /** The raw driver: the dashboard's reads (lib/tasks/insights.ts) need no group commit. */
   driver: SqlDriver;
   service: TaskService;
@@ -50,8 +50,8 @@ const CSP = "default-src 'none'; script-src 'self'; style-src 'self'; img-src 's
 /**
  * The dashboard at /ui: server-rendered pages (hono/jsx), plain links and forms, so it works
  * without JavaScript; /ui/assets/app.js only adds "select this page". Mounted by
- * lib/core.ts on the same app as the API when the adapter asks for it: the Node server, and
- * on Workers the `dashboard` bundle (functions/platforms/cloudflare-workers-dashboard.ts).
+ * lib/core.ts on the same app as the API when the adapter asks for it (the Node server), and
+ * on Workers by its own function (functions/dashboard.ts) on an app of its own.
  *
  * Access: with API_TOKEN set, a login form exchanges the token for a signed session cookie
  * (session.ts; HttpOnly, SameSite=Strict, Path=/ui, Secure over HTTPS). Every form post
@@ -244,8 +244,10 @@ export const registerDashboard: DashboardRegistrar = (deps, schedules) => {
     return c.html(<MessagePage title={title} message={message} page={page} status={status} />, status);
   });
 
-  app.route('/ui', ui);
-  app.get('/', (c) => c.redirect('/ui', 302));
+  const site = new Hono();
+  site.get('/', (c) => c.redirect('/ui', 302));
+  site.route('/ui', ui);
+  app.route('/', site);
 };
 
 /**

@@ -1,6 +1,6 @@
 import type { BuildOptions, Metafile } from 'esbuild';
 
-export type TargetName = 'node' | 'workers' | 'vercel' | 'lambda' | 'netlify';
+export type TargetName = 'node' | 'workers' | 'workers-dashboard' | 'vercel' | 'lambda' | 'netlify';
 
 export interface BuiltFile {
   target: TargetName;

@@ -1,10 +1,13 @@
 import type { EnvRecord } from '../lib/config.ts';
+import { dashboardPages } from './scenarios/dashboard.ts';
 import { driverCeiling } from './scenarios/driver.ts';
 import { httpSubmit } from './scenarios/http.ts';
+import { httpDelivery } from './scenarios/http-delivery.ts';
 import { pickupLatency } from './scenarios/latency.ts';
 import { metricsCost } from './scenarios/metrics.ts';
 import { remote } from './scenarios/remote.ts';
 import { scale } from './scenarios/scale.ts';
+import { schedules } from './scenarios/schedules.ts';
 import { throughput } from './scenarios/throughput.ts';
 
 /**
@@ -13,7 +16,7 @@ import { throughput } from './scenarios/throughput.ts';
  *
  *   node --import tsx bench/child.ts <scenario> '{"quick":false,"env":{}}'
  */
-const SCENARIOS = ['driver', 'throughput', 'throughput-defaults', 'latency', 'http', 'scale-empty', 'scale-1m', 'remote', 'metrics'] as const;
+const SCENARIOS = ['driver', 'throughput', 'throughput-defaults', 'latency', 'http', 'scale-empty', 'scale-1m', 'remote', 'schedules', 'http-delivery', 'dashboard', 'metrics'] as const;
 type ScenarioName = (typeof SCENARIOS)[number];
 
 const [name, optionsJson] = process.argv.slice(2);
@@ -41,6 +44,12 @@ async function runScenario(scenario: string): Promise<unknown> {
         : scale(o, { history: 900_000, backlog: 100_000, process: processed });
     case 'remote':
       return remote(o);
+    case 'schedules':
+      return schedules(o);
+    case 'http-delivery':
+      return httpDelivery(o);
+    case 'dashboard':
+      return dashboardPages(o);
     case 'metrics':
       return metricsCost(o);
     default:

@@ -2,12 +2,15 @@ import { spawn } from 'node:child_process';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
+import type { DashboardResult } from './scenarios/dashboard.ts';
 import type { DriverCeiling } from './scenarios/driver.ts';
 import type { HttpResult } from './scenarios/http.ts';
+import type { HttpDeliveryResult } from './scenarios/http-delivery.ts';
 import type { LatencyResult } from './scenarios/latency.ts';
 import type { MetricsResult } from './scenarios/metrics.ts';
 import type { RemoteResult } from './scenarios/remote.ts';
 import type { ScaleResult } from './scenarios/scale.ts';
+import type { SchedulesResult } from './scenarios/schedules.ts';
 import type { ThroughputResult } from './scenarios/throughput.ts';
 import { BENCH_ENV } from './harness.ts';
 import { currentLoad, describeMachine, summarise, type Summary } from './stats.ts';
@@ -23,7 +26,7 @@ import { currentLoad, describeMachine, summarise, type Summary } from './stats.t
  * Exit status: 1 when a trial failed or lost a task (an error), never because a figure missed
  * its target: --quick is CI's smoke test, and speed on a shared runner is not a verdict.
  */
-const SCENARIOS = ['driver', 'throughput', 'throughput-defaults', 'latency', 'http', 'scale-empty', 'scale-1m', 'remote', 'metrics'] as const;
+const SCENARIOS = ['driver', 'throughput', 'throughput-defaults', 'latency', 'http', 'scale-empty', 'scale-1m', 'remote', 'schedules', 'http-delivery', 'dashboard', 'metrics'] as const;
 type Scenario = (typeof SCENARIOS)[number];
 
 const { values } = parseArgs({
@@ -40,7 +43,7 @@ const repeat = Number(values.repeat ?? (quick ? 1 : 3));
 const only = values.only ? (values.only.split(',') as Scenario[]) : [...SCENARIOS];
 const env = Object.fromEntries((values.env ?? []).map((pair) => [pair.slice(0, pair.indexOf('=')), pair.slice(pair.indexOf('=') + 1)]));
 const CHILD = fileURLToPath(new URL('./child.ts', import.meta.url));
-const RESULTS = fileURLToPath(new URL('./results/', import.meta.url));
+const RESULTS = fileURLToPath(new URL('./results', import.meta.url));
 
 for (const name of only) if (!SCENARIOS.includes(name)) throw new Error(`unknown scenario ${name}; one of ${SCENARIOS.join(', ')}`);
 
@@ -160,6 +163,24 @@ add('sqld: enqueue, 50 concurrent submitters', '/s', pick<RemoteResult, 'enqueue
 add('sqld: processing (10 workers, no-op)', 'tasks/s', pick<RemoteResult, 'process_per_s'>('remote', 'process_per_s'),
   { text: '>= 2,000', ok: (m) => m >= 2000 }, { to: 'raw 100-row batches', ceiling: remoteBatch });
 
+add('schedules: fire 10,000 every-minute schedules, all due', 's', pick<SchedulesResult, 'fire_s'>('schedules', 'fire_s'), { text: '<= 2.0', ok: (m) => m <= 2.0 });
+add('  fired', 'schedules/s', pick<SchedulesResult, 'fired_per_s'>('schedules', 'fired_per_s'));
+add('processing with 10,000 schedules / without', 'x', pick<SchedulesResult, 'process_ratio'>('schedules', 'process_ratio'), { text: '>= 0.9', ok: (m) => m >= 0.9 });
+add('  processing without schedules', 'tasks/s', pick<SchedulesResult, 'process_per_s_without'>('schedules', 'process_per_s_without'), undefined, { to: 'raw claim+complete', ceiling: ceilingCycle });
+add('  processing with 10,000 schedules', 'tasks/s', pick<SchedulesResult, 'process_per_s_with'>('schedules', 'process_per_s_with'), undefined, { to: 'raw claim+complete', ceiling: ceilingCycle });
+
+add('bare fetch loop, 50 concurrent, loopback 200', 'req/s', pick<HttpDeliveryResult, 'bare_fetch_per_s'>('http-delivery', 'bare_fetch_per_s'));
+add('http tasks delivered (50 workers, signed)', 'tasks/s', pick<HttpDeliveryResult, 'deliveries_per_s'>('http-delivery', 'deliveries_per_s'),
+  { text: '>= 5,000', ok: (m) => m >= 5000 });
+add('  http tasks / bare fetch loop', 'x', pick<HttpDeliveryResult, 'ratio'>('http-delivery', 'ratio'), { text: '>= 0.6', ok: (m) => m >= 0.6 });
+
+const dashboard = (runs.dashboard ?? []) as DashboardResult[];
+const dashboardRows = dashboard[0]?.rows ?? 0;
+for (const name of Object.keys(dashboard[0]?.pages ?? {})) {
+  // The issue's target: the overview and a list filtered by status and type, p95 <= 50 ms.
+  const target = name === 'overview' || name === 'tasks, status + type' ? { text: '<= 50', ok: (m: number) => m <= 50 } : undefined;
+  add(`dashboard ${name}, ${dashboardRows.toLocaleString('en-US')} rows, p95`, 'ms', dashboard.map((d) => d.pages[name]!.p95_ms), target);
+}
 add('metrics off: processing (10 workers, no-op)', 'tasks/s', pick<MetricsResult, 'process_off_per_s'>('metrics', 'process_off_per_s'));
 add('metrics on: processing', 'tasks/s', pick<MetricsResult, 'process_on_per_s'>('metrics', 'process_on_per_s'));
 add('  metrics on / off (same run)', 'x', pick<MetricsResult, 'on_off_ratio'>('metrics', 'on_off_ratio'), { text: '>= 0.95', ok: (m) => m >= 0.95 });

@@ -1,14 +1,14 @@
 import { OpenAPIHono } from '@hono/zod-openapi';
-import { handleErrors } from '../lib/api/app.ts';
+import { handleErrors } from '../lib/api/error-handler.ts';
 import { honoPath } from '../lib/api/openapi.ts';
 import { pollRoute } from '../lib/api/routes/poll.ts';
 import { SYSTEM_ROUTES } from '../lib/api/routes/system.ts';
 import { TASK_ROUTES } from '../lib/api/routes/tasks.ts';
 import type { EnvRecord } from '../lib/config.ts';
-import { AppError } from '../lib/errors.ts';
-import { createLogger } from '../lib/log.ts';
 import type { PollSummary } from '../lib/processing/poll.ts';
 import { contextCache, type FunctionContext, type FunctionContextOptions } from './context.ts';
+import { misconfigured } from './environment.ts';
+import { SCHEDULE_ROUTES } from '../lib/schedules/routes.ts';
 
 /**
  * The deployable functions, Web-standard: `(Request, env) → Response`. `api` serves every
@@ -23,7 +23,7 @@ import { contextCache, type FunctionContext, type FunctionContextOptions } from 
 export type FetchHandler = (request: Request, env: EnvRecord) => Promise<Response>;
 
 /** Each operation's route, as the app declares it (method and path written once, there). */
-export const OPERATIONS = { ...TASK_ROUTES, ...SYSTEM_ROUTES, poll: pollRoute } as const;
+export const OPERATIONS = { ...TASK_ROUTES, ...SYSTEM_ROUTES, poll: pollRoute, ...SCHEDULE_ROUTES } as const;
 
 export type OperationName = keyof typeof OPERATIONS;
 
@@ -65,6 +65,13 @@ export function createFunctions(options: FunctionContextOptions): TaskPoolFuncti
     retryTask: operation('retryTask'),
     stats: operation('stats'),
     poll: operation('poll'),
+    putSchedule: operation('putSchedule'),
+    listSchedules: operation('listSchedules'),
+    getSchedule: operation('getSchedule'),
+    deleteSchedule: operation('deleteSchedule'),
+    pauseSchedule: operation('pauseSchedule'),
+    resumeSchedule: operation('resumeSchedule'),
+    triggerSchedule: operation('triggerSchedule'),
     scheduledPoll: async (env) => contextFor(env).poll(),
     context: contextFor,
   };
@@ -75,20 +82,5 @@ function operationApp(context: FunctionContext, name: OperationName): OpenAPIHon
   const app = new OpenAPIHono();
   app.on(route.method.toUpperCase(), honoPath(route), (c) => context.app.fetch(c.req.raw));
   handleErrors(app, context.logger);
-  return app;
-}
-
-/**
- * The answer while the configuration is invalid: a 500 in the API's JSON shape. The detail
- * (which variable) goes to the log only; it may quote a value, and values can be secrets.
- */
-function misconfigured(error: unknown, options: FunctionContextOptions): OpenAPIHono {
-  const logger = createLogger('error', options.logSink, { platform: options.platform });
-  logger.error('configuration is invalid', { error });
-  const app = new OpenAPIHono();
-  app.all('*', () => {
-    throw new AppError(500, 'misconfigured', 'the service is misconfigured (see the function logs)');
-  });
-  handleErrors(app, logger);
   return app;
 }

@@ -1,5 +1,8 @@
 import { z } from 'zod';
+import { parseTrustProxy, type TrustProxy } from './api/trusted-proxies.ts';
 import { LEVEL_NAMES, type LogLevel } from './log.ts';
+import { parseAllowedHosts } from './delivery/guard.ts';
+import { isWebhookSecret } from './delivery/signing.ts';
 
 /**
  * Configuration from an env record (the process environment on Node, bindings on Workers). lib/ never
@@ -37,8 +40,27 @@ export interface Config {
   cronSecret: string | undefined;
   pollBudgetSeconds: number;
   maxBodyBytes: number;
-  trustProxy: boolean;
+  /** Node server limits (local/http-server.ts): slow or idle clients, open sockets. */
+  serverHeadersTimeoutSeconds: number;
+  serverRequestTimeoutSeconds: number;
+  serverKeepAliveTimeoutSeconds: number;
+  serverMaxConnections: number;
+  trustProxy: TrustProxy;
   logLevel: LogLevel;
+  /** `http` tasks (lib/delivery/): SSRF guard, response size, redirects, per-host limit, signing. */
+  httpAllowPrivateNetworks: boolean;
+  httpAllowedHosts: string[];
+  httpMaxResponseBytes: number;
+  httpFollowRedirects: number;
+  httpMaxPerHost: number;
+  /** `whsec_…` secrets, newest first; every request is signed with each (rotation). */
+  webhookSecrets: string[];
+  /** Missed policy `all`: at most this many missed occurrences get a task (lib/schedules/). */
+  scheduleMaxCatchup: number;
+  /** The dashboard at /ui (lib/ui/): served at all, actions allowed, session length. */
+  dashboardEnabled: boolean;
+  dashboardReadOnly: boolean;
+  dashboardSessionHours: number;
   /** `GET /metrics` on the Node server (local/metrics.ts). */
   metricsEnabled: boolean;
   /** Bearer token for `/metrics`; when unset, API_TOKEN protects it (when that is set). */
@@ -66,6 +88,16 @@ const seconds = (min: number, max: number) =>
     .number({ error: `must be a number of seconds from ${min} to ${max}` })
     .min(min, { error: `must be a number of seconds from ${min} to ${max}` })
     .max(max, { error: `must be a number of seconds from ${min} to ${max}` });
+
+
+const trustProxy = z.string().transform((value, ctx) => {
+  try {
+    return parseTrustProxy(value);
+  } catch (error) {
+    ctx.addIssue({ code: 'custom', message: error instanceof Error ? error.message : String(error) });
+    return z.NEVER;
+  }
+});
 
 const bool = z.enum(['true', 'false', '1', '0', 'yes', 'no'], { error: 'must be true or false' }).transform((v) => ['true', '1', 'yes'].includes(v));
 
@@ -96,6 +128,10 @@ const VARIABLES = {
   SHUTDOWN_TIMEOUT_SECONDS: seconds(0, 3600).default(20),
   POLL_BUDGET_SECONDS: seconds(0.1, 900).default(25),
   MAX_BODY_BYTES: int(256, 100 * 1024 * 1024).default(65_536),
+  SERVER_HEADERS_TIMEOUT_SECONDS: seconds(0.1, 3600).default(10),
+  SERVER_REQUEST_TIMEOUT_SECONDS: seconds(0.1, 3600).default(30),
+  SERVER_KEEP_ALIVE_TIMEOUT_SECONDS: seconds(0.1, 3600).default(5),
+  SERVER_MAX_CONNECTIONS: int(1, 1_000_000).default(1024),
   RATE_LIMIT_PER_MINUTE: int(0, 10_000_000).default(60),
   RATE_LIMIT_PREFIX: z.string().min(1).default('task-pool'),
   RATE_LIMIT_TIMEOUT_MS: int(1, 60_000).default(200),
@@ -106,8 +142,28 @@ const VARIABLES = {
   UPSTASH_REDIS_REST_TOKEN: z.string().optional(),
   API_TOKEN: z.string().min(16, { error: 'must be at least 16 characters' }).optional(),
   CRON_SECRET: z.string().min(16, { error: 'must be at least 16 characters' }).optional(),
-  TRUST_PROXY: bool.default(false),
+  TRUST_PROXY: trustProxy.default(false),
   LOG_LEVEL: z.enum(LEVEL_NAMES, { error: `must be one of ${LEVEL_NAMES.join(', ')}` }).default('info'),
+  HTTP_ALLOW_PRIVATE_NETWORKS: bool.default(false),
+  HTTP_ALLOWED_HOSTS: z
+    .string()
+    .refine((v) => v.split(',').every((h) => /^(\*\.)?[A-Za-z0-9._:[\]-]+$/.test(h.trim()) || h.trim() === ''), {
+      error: 'must be a comma-separated list of host names, IP addresses or *.suffix patterns',
+    })
+    .optional(),
+  HTTP_MAX_RESPONSE_BYTES: int(0, 100 * 1024 * 1024).default(65_536),
+  HTTP_FOLLOW_REDIRECTS: int(0, 20).default(0),
+  HTTP_MAX_PER_HOST: int(1, 10_000).default(10),
+  WEBHOOK_SECRET: z
+    .string()
+    .refine((v) => v.split(',').every((s) => isWebhookSecret(s.trim())), {
+      error: 'must be one or more comma-separated whsec_ secrets (base64 of 24 to 64 bytes after the prefix)',
+    })
+    .optional(),
+  SCHEDULE_MAX_CATCHUP: int(1, 10_000).default(100),
+  DASHBOARD_ENABLED: bool.default(true),
+  DASHBOARD_READ_ONLY: bool.default(false),
+  DASHBOARD_SESSION_HOURS: int(1, 720).default(12),
   METRICS_ENABLED: bool.default(true),
   METRICS_TOKEN: z.string().min(16, { error: 'must be at least 16 characters' }).optional(),
   METRICS_REFRESH_SECONDS: seconds(0, 3600).default(10),
@@ -129,7 +185,9 @@ export function loadConfig(env: EnvRecord): Config {
   if (!parsed.success) {
     const issue = parsed.error.issues[0]!;
     const name = String(issue.path[0]);
-    throw new ConfigError(`invalid ${name}=${JSON.stringify(input[name] ?? '')}: ${issue.message}`);
+    // Secrets are not quoted back: the line goes to logs.
+    const shown = /SECRET|TOKEN/.test(name) ? '"…"' : JSON.stringify(input[name] ?? '');
+    throw new ConfigError(`invalid ${name}=${shown}: ${issue.message}`);
   }
   const v = parsed.data;
   if (v.SIMULATE_MIN_MS > v.SIMULATE_MAX_MS) {
@@ -137,6 +195,10 @@ export function loadConfig(env: EnvRecord): Config {
   }
   if (Boolean(v.UPSTASH_REDIS_REST_URL) !== Boolean(v.UPSTASH_REDIS_REST_TOKEN)) {
     throw new ConfigError('invalid UPSTASH_REDIS_REST_URL/UPSTASH_REDIS_REST_TOKEN: set both or neither');
+  }
+  if (v.SERVER_HEADERS_TIMEOUT_SECONDS > v.SERVER_REQUEST_TIMEOUT_SECONDS) {
+    // Node refuses it too: the whole request cannot have less time than its headers.
+    throw new ConfigError(`invalid SERVER_HEADERS_TIMEOUT_SECONDS=${v.SERVER_HEADERS_TIMEOUT_SECONDS}: must not exceed SERVER_REQUEST_TIMEOUT_SECONDS (${v.SERVER_REQUEST_TIMEOUT_SECONDS})`);
   }
   const redisUrl = v.REDIS_URL ?? (v.REDIS_HOST ? `redis://${v.REDIS_HOST}:${v.REDIS_PORT}` : undefined);
   return {
@@ -167,8 +229,22 @@ export function loadConfig(env: EnvRecord): Config {
     cronSecret: v.CRON_SECRET,
     pollBudgetSeconds: v.POLL_BUDGET_SECONDS,
     maxBodyBytes: v.MAX_BODY_BYTES,
+    serverHeadersTimeoutSeconds: v.SERVER_HEADERS_TIMEOUT_SECONDS,
+    serverRequestTimeoutSeconds: v.SERVER_REQUEST_TIMEOUT_SECONDS,
+    serverKeepAliveTimeoutSeconds: v.SERVER_KEEP_ALIVE_TIMEOUT_SECONDS,
+    serverMaxConnections: v.SERVER_MAX_CONNECTIONS,
     trustProxy: v.TRUST_PROXY,
     logLevel: v.LOG_LEVEL,
+    httpAllowPrivateNetworks: v.HTTP_ALLOW_PRIVATE_NETWORKS,
+    httpAllowedHosts: parseAllowedHosts(v.HTTP_ALLOWED_HOSTS),
+    httpMaxResponseBytes: v.HTTP_MAX_RESPONSE_BYTES,
+    httpFollowRedirects: v.HTTP_FOLLOW_REDIRECTS,
+    httpMaxPerHost: v.HTTP_MAX_PER_HOST,
+    webhookSecrets: (v.WEBHOOK_SECRET ?? '').split(',').map((s) => s.trim()).filter((s) => s !== ''),
+    scheduleMaxCatchup: v.SCHEDULE_MAX_CATCHUP,
+    dashboardEnabled: v.DASHBOARD_ENABLED,
+    dashboardReadOnly: v.DASHBOARD_READ_ONLY,
+    dashboardSessionHours: v.DASHBOARD_SESSION_HOURS,
     metricsEnabled: v.METRICS_ENABLED,
     metricsToken: v.METRICS_TOKEN,
     metricsRefreshSeconds: v.METRICS_REFRESH_SECONDS,

@@ -6,6 +6,7 @@ import { registerTaskCommands } from './cli-tasks.ts';
 import { migrateDatabase } from './database.ts';
 import { handleSignals, listen, logStartup } from './server.ts';
 import { createRuntime, loadHandlersModule, type RuntimeOptions } from './runtime.ts';
+import { fireDueSchedules } from '../lib/schedules/service.ts';
 
 /** `task-pool serve | worker | migrate | poll --once | tasks …`. Configuration comes from the environment. */
 const program = new Command('task-pool')
@@ -24,8 +25,8 @@ program
   .option(...handlersOption)
   .action(async (opts: { handlers?: string }) => {
     const runtime = await createRuntime(await runtimeOptions(opts));
-    const { server, url } = await listen(runtime);
-    handleSignals(runtime, server);
+    const { http, url } = await listen(runtime);
+    handleSignals(runtime, http);
     runtime.start();
     logStartup(runtime, 'serve', url);
   });
@@ -58,6 +59,7 @@ program
   .action(async (opts: { handlers?: string }) => {
     const runtime = await createRuntime({ ...(await runtimeOptions(opts)), processing: false });
     const { config } = runtime;
+    await fireDueSchedules(runtime.schedules, runtime.logger);
     const summary = await pollOnce(
       { repo: runtime.repo, handlers: runtime.handlers, config, logger: runtime.logger },
       pollOptionsFromConfig(config, runtime.workerId),

@@ -3,14 +3,18 @@ import { pathToFileURL } from 'node:url';
 import { resolve } from 'node:path';
 import { loadConfig, type Config, type EnvRecord } from '../lib/config.ts';
 import { createCore, type Core } from '../lib/core.ts';
+import { registerDashboard } from '../lib/ui/dashboard.tsx';
 import type { TaskHandler } from '../lib/processing/handlers.ts';
 import { createLogger, type LogSink } from '../lib/log.ts';
 import { StopReason } from '../lib/processing/outcome.ts';
 import { Poller } from '../lib/processing/poller.ts';
 import { processTask, releaseTasks } from '../lib/processing/process-task.ts';
 import { WorkerPool } from '../lib/processing/worker-pool.ts';
+import { ScheduleFirer } from '../lib/schedules/firing.ts';
 import type { Task } from '../lib/tasks/model.ts';
 import { nodeClientAddress } from './client-address.ts';
+import { guardFromConfig } from '../lib/delivery/guard.ts';
+import { guardedTransport } from './guarded-fetch.ts';
 import { openDatabase } from './database.ts';
 import { createIoredisRateLimiter } from './redis-rate-limit.ts';
 import { PromMetrics } from './metrics.ts';
@@ -68,10 +72,13 @@ export async function createRuntime(options: RuntimeOptions = {}): Promise<Runti
     handlers: options.handlers,
     rateLimiter: redisRateLimit?.limiter,
     clientAddress: nodeClientAddress,
+    httpTransport: guardedTransport(guardFromConfig(config)),
+    dashboard: registerDashboard,
     hooks: {
       onSubmitted: processing ? wakeFor : undefined,
       onCancelled: (task) => pool.abort(task.id, new StopReason('cancelled', 'task was cancelled')),
     },
+    scheduleHooks: processing ? { onChanged: (schedule) => scheduleFirer.changed(schedule), onTasksCreated: () => poller.wake() } : undefined,
   });
   const { repo } = core;
   registerNodeRoutes(core.app, { config, service: core.service, metrics });
@@ -102,6 +109,14 @@ export async function createRuntime(options: RuntimeOptions = {}): Promise<Runti
     batchSize: config.pollBatchSize,
     leaseMs: config.leaseSeconds * 1000,
     logger,
+    beforePoll: () => scheduleFirer.fireIfDue(),
+  });
+  // Due schedules fire at the start of each poll; the poller wakes at the next occurrence.
+  const scheduleFirer: ScheduleFirer = new ScheduleFirer({
+    schedules: core.schedules,
+    logger,
+    wakeAt: (time) => poller.wakeAt(time),
+    recheckMs: config.pollIntervalSeconds * 1000,
   });
 
   let shutdownPromise: Promise<void> | undefined;

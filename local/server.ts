@@ -1,24 +1,32 @@
-import { serve as serveHttp, type ServerType } from '@hono/node-server';
+import type { Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { createHttpServer, type HttpServer } from './http-server.ts';
 import type { Runtime } from './runtime.ts';
 
 /** Starts the HTTP server for a runtime; resolves once it listens, with the bound URL. */
-export function listen(runtime: Runtime): Promise<{ server: ServerType; url: string }> {
+export function listen(runtime: Runtime): Promise<{ server: Server; http: HttpServer; url: string }> {
   const { config } = runtime;
+  const http = createHttpServer({ fetch: runtime.app.fetch, config, logger: runtime.logger });
+  const { server } = http;
   return new Promise((resolve, reject) => {
-    const server = serveHttp({ fetch: runtime.app.fetch, hostname: config.host, port: config.port }, (info) => {
-      const host = info.family === 'IPv6' ? `[${info.address}]` : info.address;
-      resolve({ server, url: `http://${host}:${info.port}` });
-    });
     server.once('error', reject);
+    server.listen(config.port, config.host, () => {
+      const info = server.address() as AddressInfo;
+      const host = info.family === 'IPv6' ? `[${info.address}]` : info.address;
+      resolve({ server, http, url: `http://${host}:${info.port}` });
+    });
   });
 }
 
 /**
- * SIGINT/SIGTERM: stop accepting HTTP, stop polling, let running handlers finish within
- * SHUTDOWN_TIMEOUT_SECONDS, abort and release the rest, close the database, exit 0.
+ * SIGINT/SIGTERM: the HTTP server stops taking work (503 `shutting_down` and
+ * `Connection: close` from now on, idle keep-alive sockets closed) and every request already
+ * being handled gets its answer (local/http-server.ts `drain`); then polling stops, running
+ * handlers get SHUTDOWN_TIMEOUT_SECONDS to finish, the rest are aborted and released, the
+ * database closes, exit 0. HTTP goes first: its requests still need the database.
  * A second signal exits at once (tasks still leased are reclaimed when their lease expires).
  */
-export function handleSignals(runtime: Runtime, server?: ServerType): void {
+export function handleSignals(runtime: Runtime, http?: HttpServer): void {
   let stopping = false;
   const onSignal = (signal: NodeJS.Signals) => {
     if (stopping) {
@@ -29,12 +37,16 @@ export function handleSignals(runtime: Runtime, server?: ServerType): void {
     runtime.logger.info('shutting down', { signal, running: runtime.pool.running, queued: runtime.pool.queued });
     void (async () => {
       try {
-        if (server) {
-          server.close();
-          (server as { closeIdleConnections?: () => void }).closeIdleConnections?.();
+        if (http) {
+          // Held `?wait=` requests answer now with the task as it is: otherwise the drain
+          // would wait for each until its own deadline (up to 60 s).
+          runtime.service.events.close();
+          const inFlight = http.inFlight;
+          const { answered } = await http.drain(runtime.config.shutdownTimeoutSeconds * 1000);
+          runtime.logger.info('http server drained', { requests_in_flight: inFlight, answered });
         }
         await runtime.shutdown();
-        (server as { closeAllConnections?: () => void } | undefined)?.closeAllConnections?.();
+        http?.closeAll();
         runtime.logger.info('shutdown complete', { counts: runtime.pool.counts });
         process.exit(0);
       } catch (error) {

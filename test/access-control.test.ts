@@ -1,9 +1,8 @@
 import { OpenAPIHono } from '@hono/zod-openapi';
 import type { ServerType } from '@hono/node-server';
 import { afterEach, describe, expect, it } from 'vitest';
-import { handleErrors } from '../lib/api/app.ts';
+import { handleErrors } from '../lib/api/error-handler.ts';
 import { bearerToken, requireBearer } from '../lib/api/auth.ts';
-import { lastForwardedFor, normalizeAddress } from '../lib/api/client-identity.ts';
 import { createLogger } from '../lib/log.ts';
 import { listen } from '../local/server.ts';
 import { captureLogs, startRuntime } from './helpers.ts';
@@ -124,13 +123,5 @@ describe('client identity', () => {
     const right = [];
     for (let i = 0; i < 3; i++) right.push(await get(url, { authorization: `Bearer ${TOKEN}` }));
     expect(right).toEqual([200, 200, 429]);
-  });
-
-  it('normalizes addresses and reads the last forwarded entry', () => {
-    expect(normalizeAddress('::ffff:192.0.2.1')).toBe('192.0.2.1');
-    expect(normalizeAddress('[2001:DB8::1]')).toBe('2001:db8::1');
-    expect(lastForwardedFor('1.1.1.1, 2.2.2.2 ,')).toBe('2.2.2.2');
-    expect(lastForwardedFor('')).toBeUndefined();
-    expect(lastForwardedFor(undefined)).toBeUndefined();
   });
 });

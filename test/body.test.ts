@@ -1,7 +1,7 @@
 import { OpenAPIHono } from '@hono/zod-openapi';
 import { describe, expect, it } from 'vitest';
 import { z } from 'zod';
-import { handleErrors } from '../lib/api/app.ts';
+import { handleErrors } from '../lib/api/error-handler.ts';
 import { readJsonBody, validate, validationError } from '../lib/api/body.ts';
 import { AppError } from '../lib/errors.ts';
 import { createLogger } from '../lib/log.ts';

@@ -34,11 +34,11 @@ export function useBundles(targets: TargetName[]): Bundles {
   return bundles;
 }
 
-/** The built Workers bundle in real workerd (miniflare); `bindings` are wrangler's `vars`. */
-export async function startWorkerd(bundles: Bundles, bindings: Record<string, string | number>): Promise<Miniflare> {
+/** A built Workers bundle in real workerd (miniflare); `bindings` are wrangler's `vars`. */
+export async function startWorkerd(bundles: Bundles, bindings: Record<string, string | number>, target: 'workers' | 'workers-dashboard' = 'workers'): Promise<Miniflare> {
   const mf = new Miniflare({
     modules: true,
-    scriptPath: bundles.path('workers', 'index.mjs'),
+    scriptPath: bundles.path(target, 'index.mjs'),
     modulesRoot: '/',
     compatibilityDate: '2026-04-01',
     bindings,

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { ConfigError } from '../lib/config.ts';
 import { createFunctions } from '../functions/functions.ts';
-import { envRecordFrom } from '../functions/context.ts';
+import { envRecordFrom } from '../functions/environment.ts';
 import { sqldAvailable, useSqld } from './sqld.ts';
 
 /** functions/ from source: per-isolate contexts, operation functions, /poll's guard, bad config. */

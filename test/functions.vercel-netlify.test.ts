@@ -55,7 +55,7 @@ describe.skipIf(!available)('Vercel and Netlify bundles', () => {
     };
     const call = async (method: string, path: string, body?: unknown, headers?: Record<string, string>) => {
       const response = await (await route(method, path))(request(method, path, body, headers));
-      return { status: response.status, body: (await response.json()) as Record<string, unknown> };
+      return { status: response.status, body: (response.status === 204 ? {} : await response.json()) as Record<string, unknown> };
     };
 
     it('routes every operation to a function that serves it', async () => {
@@ -67,6 +67,7 @@ describe.skipIf(!available)('Vercel and Netlify bundles', () => {
       expect((await call('POST', `/tasks/${id}/cancel`)).body).toMatchObject({ status: 'cancelled' });
       expect((await call('POST', `/tasks/${id}/retry`)).body).toMatchObject({ status: 'pending', attempts: 0 });
       expect((await call('GET', '/stats')).status).toBe(200);
+      await expectScheduleRoutes(call);
       expect((await call('GET', '/healthz')).body).toEqual({ status: 'ok' });
       expect((await call('GET', '/nope')).status).toBe(404);
     });
@@ -95,7 +96,10 @@ describe.skipIf(!available)('Vercel and Netlify bundles', () => {
   });
 
   describe('Netlify', () => {
-    const FUNCTIONS = ['api', 'create-task', 'list-tasks', 'get-task', 'cancel-task', 'retry-task', 'stats', 'poll'];
+    const FUNCTIONS = [
+      'api', 'create-task', 'list-tasks', 'get-task', 'cancel-task', 'retry-task', 'stats', 'poll',
+      'put-schedule', 'list-schedules', 'get-schedule', 'delete-schedule', 'pause-schedule', 'resume-schedule', 'trigger-schedule',
+    ];
     type Routed = { name: string; handler: WebHandler; paths: string[]; methods: string[] | undefined };
     let routed: Routed[];
 
@@ -121,7 +125,7 @@ describe.skipIf(!available)('Vercel and Netlify bundles', () => {
       );
       expect(matches.map((f) => f.name), `functions routed ${method} ${path}`).toHaveLength(1);
       const response = await matches[0]!.handler(request(method, path, body, headers));
-      return { status: response.status, body: (await response.json()) as Record<string, unknown> };
+      return { status: response.status, body: (response.status === 204 ? {} : await response.json()) as Record<string, unknown> };
     };
 
     it('routes every operation to exactly one function that serves it', async () => {
@@ -134,6 +138,7 @@ describe.skipIf(!available)('Vercel and Netlify bundles', () => {
       expect((await call('POST', `/tasks/${id}/retry`)).body).toMatchObject({ status: 'pending' });
       expect((await call('GET', '/stats')).body).toMatchObject({ counts: expect.any(Object) });
       expect((await call('GET', '/readyz')).body).toEqual({ status: 'ready' });
+      await expectScheduleRoutes(call);
       expect((await call('POST', '/poll')).status).toBe(401);
     });
 
@@ -150,3 +155,18 @@ describe.skipIf(!available)('Vercel and Netlify bundles', () => {
     });
   });
 });
+
+/** Every /schedules operation, through whichever function the platform routes it to. */
+async function expectScheduleRoutes(call: (method: string, path: string, body?: unknown) => Promise<{ status: number; body: Record<string, unknown> }>) {
+  const name = `routed-${Math.random().toString(36).slice(2, 8)}`;
+  const put = await call('PUT', `/schedules/${name}`, { cron: '0 3 * * *', task: { title: 'routed', description: 'd' } });
+  expect(put).toMatchObject({ status: 201, body: { name } });
+  expect((await call('GET', `/schedules/${name}`)).body).toMatchObject({ name, paused: false });
+  expect((await call('GET', '/schedules?limit=1000')).body).toMatchObject({ schedules: expect.arrayContaining([expect.objectContaining({ name })]) });
+  expect((await call('POST', `/schedules/${name}/pause`)).body).toMatchObject({ paused: true });
+  expect((await call('POST', `/schedules/${name}/resume`)).body).toMatchObject({ paused: false });
+  expect((await call('POST', `/schedules/${name}/trigger`)).status).toBe(202);
+  expect((await call('PUT', '/schedules/bad%20name', {})).status).toBe(400);
+  expect((await call('DELETE', `/schedules/${name}`)).status).toBe(204);
+  expect((await call('GET', `/schedules/${name}`)).status).toBe(404);
+}

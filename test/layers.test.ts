@@ -9,10 +9,13 @@ import { ROOT } from './processes.ts';
  */
 const ALLOWED: Record<string, string[]> = {
   'lib/tasks': ['lib/tasks', 'lib/db', 'lib/metrics', 'lib/errors.ts', 'lib/log.ts', 'lib/config.ts'],
-  'lib/processing': ['lib/processing', 'lib/tasks', 'lib/metrics', 'lib/errors.ts', 'lib/log.ts', 'lib/config.ts', 'lib/next-turn.ts'],
-  'lib/api': ['lib/api', 'lib/tasks', 'lib/processing', 'lib/rate-limit', 'lib/errors.ts', 'lib/log.ts', 'lib/config.ts'],
+  'lib/processing': ['lib/processing', 'lib/tasks', 'lib/metrics', 'lib/db/errors.ts', 'lib/db/outage-log.ts', 'lib/errors.ts', 'lib/log.ts', 'lib/config.ts', 'lib/next-turn.ts'],
+  'lib/api': ['lib/api', 'lib/ip.ts', 'lib/tasks', 'lib/processing', 'lib/rate-limit', 'lib/db/errors.ts', 'lib/errors.ts', 'lib/log.ts', 'lib/config.ts'],
   'lib/db': ['lib/db', 'lib/tasks/states.ts', 'lib/next-turn.ts'],
   'lib/rate-limit': ['lib/rate-limit', 'lib/errors.ts', 'lib/log.ts', 'lib/config.ts'],
+  'lib/schedules': ['lib/schedules', 'lib/tasks', 'lib/db', 'lib/api', 'lib/processing/handlers.ts', 'lib/errors.ts', 'lib/log.ts', 'lib/config.ts'],
+  'lib/delivery': ['lib/delivery', 'lib/ip.ts', 'lib/processing/handlers.ts', 'lib/processing/task-failure.ts', 'lib/tasks/model.ts', 'lib/errors.ts', 'lib/config.ts'],
+  'lib/ui': ['lib/ui', 'lib/tasks', 'lib/db/driver.ts', 'lib/errors.ts', 'lib/log.ts', 'lib/config.ts'],
   'lib/metrics': ['lib/metrics'],
   'lib/client': ['lib/client', 'lib/api'],
 };
@@ -20,7 +23,7 @@ const ALLOWED: Record<string, string[]> = {
 function sources(dir: string): string[] {
   return readdirSync(dir).flatMap((name) => {
     const path = join(dir, name);
-    return statSync(path).isDirectory() ? sources(path) : path.endsWith('.ts') ? [path] : [];
+    return statSync(path).isDirectory() ? sources(path) : /\.tsx?$/.test(path) ? [path] : [];
   });
 }
 

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { ErrOptimisticLock } from '../lib/errors.ts';
 import type { TaskRepository } from '../lib/tasks/repository.ts';
-import type { TaskService } from '../lib/tasks/service.ts';
+import { buildTask, type TaskService } from '../lib/tasks/service.ts';
 import { submitInput } from './helpers.ts';
 
 /**
@@ -128,6 +128,31 @@ export function repositoryContract(name: string, open: () => Promise<ContractSto
           { task: { ...task, version: task.version + 5 }, to: 'cancelled' },
         ]);
         expect(results.map((r) => r.ok)).toEqual([true, false]);
+      }),
+    );
+
+    it(
+      'inserts follow-up tasks with a transition only when it wins, and each key once',
+      withStore(async ({ repo, service }) => {
+        const followUp = (parent: string, n: number) =>
+          buildTask(submitInput({ title: `callback ${n}` }), { now: Date.now(), maxAttempts: 3, idempotencyKey: `callback:${parent}` });
+        await service.submit(submitInput());
+        const [claimed] = await repo.claimDueTasks({ limit: 1, workerId: 'w', leaseMs: 30_000 });
+        const done = await repo.transition({ task: claimed!, to: 'completed', fields: { completedAt: Date.now() }, followUps: [followUp(claimed!.id, 1)] });
+        const created = await repo.getByIdempotencyKey(`callback:${claimed!.id}`);
+        expect(created?.task).toMatchObject({ title: 'callback 1', status: 'pending', version: 1 });
+
+        // The same transition again (a stale version) loses, and its follow-up is not written.
+        const { task: other } = await service.submit(submitInput());
+        await repo.transition({ task: other, to: 'cancelled' });
+        await expect(repo.transition({ task: other, to: 'cancelled', followUps: [followUp(other.id, 2)] })).rejects.toBeInstanceOf(ErrOptimisticLock);
+        expect(await repo.getByIdempotencyKey(`callback:${other.id}`)).toBeNull();
+
+        // A winning transition whose follow-up key exists already creates no second task.
+        expect(done.status).toBe('completed');
+        const retried = await service.retry(other.id);
+        await repo.transition({ task: retried, to: 'cancelled', followUps: [followUp(claimed!.id, 3)] });
+        expect((await repo.getByIdempotencyKey(`callback:${claimed!.id}`))?.task.title).toBe('callback 1');
       }),
     );
   });

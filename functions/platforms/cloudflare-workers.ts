@@ -1,5 +1,5 @@
 import { cloudflareClientAddress } from '../../lib/api/client-identity.ts';
-import { envRecordFrom } from '../context.ts';
+import { envRecordFrom } from '../environment.ts';
 import { createFunctions } from '../functions.ts';
 import { handlers } from '../task-handlers.ts';
 

@@ -22,10 +22,11 @@ export interface AccessControlDeps {
 /** Probes must answer while the API is flooded: orchestrators restart what fails them. */
 export const UNLIMITED_PATHS: ReadonlySet<string> = new Set(['/healthz', '/readyz']);
 
-const isProtected = (path: string) => path === '/stats' || path === '/tasks' || path.startsWith('/tasks/');
+const isProtected = (path: string) =>
+  path === '/stats' || path === '/tasks' || path.startsWith('/tasks/') || path === '/schedules' || path.startsWith('/schedules/');
 
 /**
- * Rate limiting on every route but the probes, then API_TOKEN on `/tasks…` and `/stats`.
+ * Rate limiting on every route but the probes, then API_TOKEN on `/tasks…`, `/schedules…` and `/stats`.
  * The limiter runs first so that requests with a wrong token are counted (against their
  * address) and token guessing is throttled. Register before the routes.
  */

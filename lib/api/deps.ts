@@ -18,4 +18,6 @@ export interface AppDeps {
   rateLimiter?: RateLimiter;
   /** The peer address (Node socket, `cf-connecting-ip` on Workers): the rate-limit identity. */
   clientAddress?: ClientAddress;
+  /** Schedules and paused ones, for /stats (lib/schedules/; its routes are registered by lib/core.ts). */
+  scheduleCounts?: () => Promise<{ total: number; paused: number }>;
 }

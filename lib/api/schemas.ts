@@ -40,7 +40,13 @@ export const SubmitTaskBody = z
       .max(100, { error: 'type must be at most 100 characters' })
       .optional()
       .openapi({ description: 'Handler name; must be registered. Default `simulate`.', example: 'simulate' }),
-    payload: z.unknown().optional().openapi({ description: 'Any JSON value, handed to the handler.' }),
+    payload: z
+      .unknown()
+      .optional()
+      .openapi({
+        description: 'Any JSON value, handed to the handler; checked by the type. For type `http`, an HttpPayload.',
+        anyOf: [{ $ref: '#/components/schemas/HttpPayload' }, {}],
+      }),
     priority: integer('priority', -1_000_000, 1_000_000).optional().openapi({ description: 'Higher runs first. Default 0.' }),
     run_at: z
       .string({ error: 'run_at must be an ISO-8601 date-time string' })
@@ -107,6 +113,7 @@ export const StatsSchema = z
     counts: z.record(z.string(), z.number().int()),
     total: z.number().int(),
     oldest_pending_age_seconds: z.number().nullable(),
+    schedules: z.object({ total: z.number().int(), paused: z.number().int() }).optional().openapi({ description: 'How many schedules exist, and how many are paused.' }),
   })
   .openapi('Stats');
 

@@ -51,6 +51,41 @@ export const tasks = sqliteTable(
     // Listing is newest first (ids are time-ordered UUIDv7), optionally filtered.
     index('tasks_status_id').on(t.status, t.id),
     index('tasks_type_id').on(t.type, t.id),
+    // The dashboard's overview (lib/tasks/insights.ts): finishes per minute are range counts
+    // over (status, completed_at), and per-type durations read this index alone. Partial:
+    // pending rows (completed_at NULL) never enter it, so submits do not pay for it.
+    index('tasks_finished')
+      .on(t.status, t.completedAt, t.type, t.startedAt)
+      .where(sql`completed_at IS NOT NULL`),
     uniqueIndex('tasks_idempotency_key').on(t.idempotencyKey).where(sql`idempotency_key IS NOT NULL`),
+  ],
+);
+
+/**
+ * Recurring task templates (lib/schedules/). `name` is the key clients use. `next_run_at` is the
+ * next occurrence not yet fired (null when the cron never matches again); firing advances it
+ * with a version check in the same transaction as the occurrence's task insert
+ * (lib/schedules/repository.ts). Timestamps as in `tasks`: integer epoch milliseconds.
+ */
+export const schedules = sqliteTable(
+  'schedules',
+  {
+    name: text('name').primaryKey(),
+    cron: text('cron').notNull(),
+    timezone: text('timezone').notNull().default('UTC'),
+    /** The task template: the JSON body POST /tasks accepts, as validated. */
+    task: text('task').notNull(),
+    missed: text('missed', { enum: ['skip', 'once', 'all'] }).notNull().default('once'),
+    paused: integer('paused').notNull().default(0),
+    nextRunAt: integer('next_run_at'),
+    lastRunAt: integer('last_run_at'),
+    version: integer('version').notNull().default(1),
+    createdAt: integer('created_at').notNull(),
+    updatedAt: integer('updated_at').notNull(),
+  },
+  (s) => [
+    // Firing reads due, unpaused schedules in occurrence order; the local poller asks for the
+    // earliest one to know when to wake.
+    index('schedules_due').on(s.nextRunAt).where(sql`paused = 0`),
   ],
 );

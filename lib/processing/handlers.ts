@@ -1,5 +1,5 @@
 import type { Logger } from '../log.ts';
-import type { TaskJson } from '../tasks/model.ts';
+import type { Task, TaskJson } from '../tasks/model.ts';
 import type { SubmitInput } from '../tasks/service.ts';
 
 /**
@@ -26,10 +26,13 @@ export type FollowUp = SubmitInput & { idempotencyKey: string };
 export interface HandlerOptions {
   /**
    * Tasks to create when a task of this type finishes (completed, or failed for good), given
-   * the task as that final transition writes it. They are inserted in the same transaction
-   * as the transition (the outbox): they exist exactly when it committed.
+   * the task as that final transition writes it (stored form: `taskToJson` it only when a
+   * follow-up needs it; most finished tasks have none). They are inserted in the same
+   * transaction as the transition (the outbox): they exist exactly when it committed.
    */
-  followUps?(finished: TaskJson): FollowUp[];
+  followUps?(finished: Task): FollowUp[];
+  /** Checks a submitted payload (POST /tasks); throws an AppError (400 naming the field) to refuse it. */
+  validatePayload?(payload: unknown): void;
 }
 
 const TYPE_NAME = /^[A-Za-z0-9][A-Za-z0-9._:-]{0,99}$/;

@@ -1,5 +1,6 @@
 import { ErrOptimisticLock } from '../errors.ts';
 import type { Logger } from '../log.ts';
+import { logFailure } from '../db/outage-log.ts';
 import type { Task } from '../tasks/model.ts';
 import type { TaskRepository } from '../tasks/repository.ts';
 import { StopReason } from './outcome.ts';
@@ -72,7 +73,7 @@ export class Heartbeat {
       try {
         this.#task = await this.#repo.transition({ task: this.#task, to: 'in_progress', fields: { leaseExpiresAt: Date.now() + this.#leaseMs } });
       } catch (error) {
-        if (!(error instanceof ErrOptimisticLock)) return this.#log().warn('heartbeat failed', { error });
+        if (!(error instanceof ErrOptimisticLock)) return logFailure(this.#log(), 'warn', 'heartbeat failed', error);
         this.stop();
         const row = await this.#repo.get(this.#task.id).catch(() => null);
         this.#onLost(

@@ -1,4 +1,5 @@
 import type { Logger } from '../log.ts';
+import { logFailure } from '../db/outage-log.ts';
 import { nextTurn } from '../next-turn.ts';
 import type { Task } from '../tasks/model.ts';
 import type { TaskRepository } from '../tasks/repository.ts';
@@ -14,6 +15,11 @@ export interface PollerOptions {
   batchSize: number;
   leaseMs: number;
   logger: Logger;
+  /**
+   * Runs at the start of each poll of the long-lived process, before the claim: local/runtime.ts
+   * fires due schedules here (lib/schedules/firing.ts), so their tasks are claimed by the same poll.
+   */
+  beforePoll?: () => Promise<void>;
 }
 
 /**
@@ -57,7 +63,7 @@ export class Poller {
   start(intervalMs: number): void {
     this.#stopped = false;
     this.#interval = setInterval(() => {
-      this.#o.repo.failExpiredLastAttempts().catch((error) => this.#o.logger.warn('expiring leases failed', { error }));
+      this.#o.repo.failExpiredLastAttempts().catch((error) => logFailure(this.#o.logger, 'warn', 'expiring leases failed', error));
       this.wake();
     }, intervalMs);
     this.wake();
@@ -118,13 +124,14 @@ export class Poller {
         this.#again = false;
         if (this.#stopped) return;
         try {
+          await this.#o.beforePoll?.();
           const short = await this.#fill();
           if (short) {
             const next = await this.#o.repo.nextRunAt();
             if (next !== null) this.wakeAt(next);
           }
         } catch (error) {
-          this.#o.logger.error('poll failed', { error });
+          logFailure(this.#o.logger, 'error', 'poll failed', error);
           return;
         }
       } while (this.#again);

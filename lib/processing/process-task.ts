@@ -8,6 +8,7 @@ import { transitioned, type TaskRepository } from '../tasks/repository.ts';
 import { buildTask } from '../tasks/service.ts';
 import type { HandlerContext, HandlerRegistry } from './handlers.ts';
 import { Heartbeat } from './heartbeat.ts';
+import { logFailure } from '../db/outage-log.ts';
 import { decideOutcome, releaseRequest, StopReason, type Decision, type HandlerEnd, type Outcome } from './outcome.ts';
 
 /**
@@ -182,7 +183,7 @@ function withFollowUps(deps: ProcessDeps, decision: Decision): Decision {
   const followUps = request && (request.to === 'completed' || request.to === 'failed') ? deps.handlers.options(request.task.type).followUps : undefined;
   if (!request || !followUps) return decision;
   const now = request.now ?? Date.now();
-  const tasks = followUps(taskToJson(transitioned(request))).map((followUp) =>
+  const tasks = followUps(transitioned(request)).map((followUp) =>
     buildTask(followUp, { now, maxAttempts: deps.config.maxAttempts, idempotencyKey: followUp.idempotencyKey }),
   );
   return { ...decision, request: { ...request, followUps: tasks } };
@@ -209,7 +210,7 @@ async function writeWhileLeased(heartbeat: Heartbeat, write: (task: Task) => Pro
         heartbeat.stop();
         throw error;
       }
-      if (delay === FINAL_WRITE_RETRY_MS.first) log().warn('final write failed: retrying while the lease holds', { error, lease_expires_at: new Date(leaseEnds).toISOString() });
+      if (delay === FINAL_WRITE_RETRY_MS.first) logFailure(log(), 'warn', 'final write failed: retrying while the lease holds', error, { lease_expires_at: new Date(leaseEnds).toISOString() });
       await new Promise((resolve) => setTimeout(resolve, delay));
     }
   }

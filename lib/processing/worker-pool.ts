@@ -1,4 +1,5 @@
 import type { Logger } from '../log.ts';
+import { logFailure } from '../db/outage-log.ts';
 import { StopReason, type Outcome } from './outcome.ts';
 import type { TaskControl } from './process-task.ts';
 import type { Task } from '../tasks/model.ts';
@@ -128,7 +129,7 @@ export class WorkerPool {
         .run(task, control)
         .then(
           (outcome) => void this.counts[outcome]++,
-          (error) => this.#options.logger.error('processing failed', { task_id: task.id, error }),
+          (error) => logFailure(this.#options.logger, 'error', 'processing failed', error, { task_id: task.id }),
         )
         .finally(() => {
           this.#running.delete(task.id);

@@ -73,9 +73,6 @@ const SQL = {
   insertCapped: `INSERT INTO tasks (${INSERT_COLUMNS}) SELECT ${INSERT_VALUES}
     WHERE (SELECT count(*) FROM (SELECT 1 FROM tasks WHERE status = 'pending' LIMIT ?)) < ?
     ON CONFLICT DO NOTHING`,
-  insertIfWritten: `INSERT INTO tasks (${INSERT_COLUMNS}) SELECT ${INSERT_VALUES}
-    WHERE EXISTS (SELECT 1 FROM tasks WHERE id = ? AND version = ? AND status = ?)
-    ON CONFLICT DO NOTHING`,
   get: `SELECT ${COLUMNS_READ} FROM tasks WHERE id = ?`,
   status: 'SELECT status FROM tasks WHERE id = ?',
   getByKey: `SELECT ${COLUMNS_READ}, request_hash FROM tasks WHERE idempotency_key = ?`,
@@ -269,12 +266,34 @@ function buildTransition(request: TransitionRequest): { statements: Statement[];
   if (fields.attemptsDelta === -1) sets.push('attempts = max(attempts - 1, 0)');
   args.push(task.id, task.version);
   const statements: Statement[] = [{ sql: `UPDATE tasks SET ${sets.join(', ')} WHERE id = ? AND version = ?`, args }];
-  // Each follow-up is inserted only if the row is now exactly what this transition wrote: in
-  // the same transaction, that means the UPDATE above changed it.
-  for (const followUp of request.followUps ?? []) {
-    statements.push({ sql: SQL.insertIfWritten, args: [...insertArgs(followUp, null), next.id, next.version, next.status] });
-  }
+  // Follow-ups are inserted only if the UPDATE just before them changed the row.
+  if (request.followUps?.length) statements.push(guardedInsertStatement(request.followUps, IF_PREVIOUS_CHANGED));
   return { statements, task: next };
+}
+
+/**
+ * A guard for `guardedInsertStatement`: the statement just before it, in the same batch,
+ * changed exactly one row. `changes()` counts the last completed statement on the connection,
+ * and a batch runs its statements in order on one connection (both drivers, and the group
+ * commit keeps a unit's statements together), so it reads the previous statement's count
+ * even while this one inserts several rows. (A condition on the row's new version and status
+ * cannot tell this write from another writer's that produced the same version and status.)
+ */
+export const IF_PREVIOUS_CHANGED = { sql: 'changes() = 1', args: [] as SqlValue[] };
+
+/**
+ * The statement inserting `tasks` only if `guard` (an SQL condition) holds when it runs, each
+ * task skipped when its idempotency key exists: for tasks written in the same transaction as
+ * the write they depend on (a transition's follow-ups here, a schedule's occurrences in
+ * lib/schedules/repository.ts). The WHERE also tells SQLite's parser that ON CONFLICT is the
+ * upsert clause, not a join's ON.
+ */
+export function guardedInsertStatement(tasks: Task[], guard: { sql: string; args: SqlValue[] }): Statement {
+  const rows = tasks.map(() => `(${INSERT_VALUES})`).join(', ');
+  return {
+    sql: `INSERT INTO tasks (${INSERT_COLUMNS}) SELECT * FROM (VALUES ${rows}) WHERE ${guard.sql} ON CONFLICT DO NOTHING`,
+    args: [...tasks.flatMap((task) => insertArgs(task, null)), ...guard.args],
+  };
 }
 
 function claimOrder(a: Task, b: Task): number {

@@ -36,6 +36,8 @@ export interface SqldProcess {
   pid: number;
   /** Stops sqld and, when it made its own data directory, removes that. */
   stop(): Promise<void>;
+  /** SIGKILL: no clean shutdown, like a crashed or OOM-killed server (data is kept). */
+  kill(): Promise<void>;
 }
 
 export interface StartSqldOptions {
@@ -43,6 +45,8 @@ export interface StartSqldOptions {
   dbPath?: string;
   /** How long to wait for `/health` (default 15 s). */
   timeoutMs?: number;
+  /** Listen on this port (to start a killed server again at the same URL); default: a free one. */
+  port?: number;
 }
 
 export async function startSqldProcess(options: StartSqldOptions = {}): Promise<SqldProcess> {
@@ -51,14 +55,14 @@ export async function startSqldProcess(options: StartSqldOptions = {}): Promise<
     try {
       return await startOnce(options);
     } catch (error) {
-      if (attempt >= 3) throw error;
+      if (attempt >= 3 || options.port !== undefined) throw error;
     }
   }
 }
 
-async function startOnce({ dbPath, timeoutMs = 15_000 }: StartSqldOptions): Promise<SqldProcess> {
+async function startOnce({ dbPath, timeoutMs = 15_000, port: fixedPort }: StartSqldOptions): Promise<SqldProcess> {
   const ownDir = dbPath === undefined ? mkdtempSync(join(tmpdir(), 'task-pool-sqld-')) : undefined;
-  const port = await freePort();
+  const port = fixedPort ?? (await freePort());
   const proc = spawn(SQLD_BINARY, ['--db-path', dbPath ?? join(ownDir!, 'data.sqld'), '--http-listen-addr', `127.0.0.1:${port}`, '--no-welcome'], {
     stdio: ['ignore', 'ignore', 'pipe'],
   });
@@ -83,6 +87,12 @@ async function startOnce({ dbPath, timeoutMs = 15_000 }: StartSqldOptions): Prom
     }
     if (ownDir) rmSync(ownDir, { recursive: true, force: true });
   };
+  const kill = async () => {
+    if (!gone) {
+      proc.kill('SIGKILL');
+      await exited;
+    }
+  };
 
   const deadline = Date.now() + timeoutMs;
   for (;;) {
@@ -98,5 +108,5 @@ async function startOnce({ dbPath, timeoutMs = 15_000 }: StartSqldOptions): Prom
     }
     await new Promise((resolve) => setTimeout(resolve, 50));
   }
-  return { url, pid: proc.pid!, stop };
+  return { url, pid: proc.pid!, stop, kill };
 }

@@ -7,7 +7,7 @@ import { ErrorSchema, StatsSchema } from '../schemas.ts';
 const statsRoute = createRoute({
   method: 'get',
   path: '/stats',
-  summary: 'Task counts by status and the age of the oldest pending task',
+  summary: 'Task counts by status, the age of the oldest pending task, schedule counts',
   responses: { 200: { description: 'stats', content: { 'application/json': { schema: StatsSchema } } } },
 });
 const Health = z.object({ status: z.string() }).openapi('Health');
@@ -32,9 +32,9 @@ export const SYSTEM_ROUTES = { stats: statsRoute } as const;
 
 export function registerSystemRoutes(app: OpenAPIHono, deps: AppDeps): void {
   app.openapi(statsRoute, async (c) => {
-    const stats = await deps.service.stats();
+    const [stats, schedules] = await Promise.all([deps.service.stats(), deps.scheduleCounts?.()]);
     const age = stats.oldestPendingCreatedAt === null ? null : Math.max(0, (Date.now() - stats.oldestPendingCreatedAt) / 1000);
-    return c.json({ counts: stats.counts, total: stats.total, oldest_pending_age_seconds: age }, 200);
+    return c.json({ counts: stats.counts, total: stats.total, oldest_pending_age_seconds: age, schedules }, 200);
   });
 
   app.openapi(healthRoute, (c) => c.json({ status: 'ok' }, 200));

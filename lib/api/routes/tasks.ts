@@ -74,6 +74,7 @@ export function registerTaskRoutes(app: OpenAPIHono, deps: AppDeps) {
     const body = validate(SubmitTaskBody, raw);
     const type = body.type ?? 'simulate';
     if (!handlers.has(type)) throw badRequest(`unknown task type ${JSON.stringify(type)}`, 'unknown_type');
+    handlers.options(type).validatePayload?.(body.payload);
     const { task, replayed } = await service.submit(
       {
         title: body.title,

@@ -1,0 +1,1 @@
+CREATE INDEX `tasks_finished` ON `tasks` (`status`,`completed_at`,`type`,`started_at`) WHERE completed_at IS NOT NULL;

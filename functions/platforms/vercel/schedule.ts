@@ -1,0 +1,5 @@
+import { on } from './vercel.ts';
+
+export const GET = on('getSchedule');
+export const PUT = on('putSchedule');
+export const DELETE = on('deleteSchedule');

@@ -1,0 +1,82 @@
+/**
+ * Standard Webhooks signatures (the scheme of the `standardwebhooks` libraries, which
+ * receivers in most languages already have): HMAC-SHA256 over `${id}.${timestamp}.${body}`
+ * with the secret's bytes (base64 after `whsec_`), sent as
+ *   webhook-id: <task id>          (stable across retries: receivers deduplicate on it)
+ *   webhook-timestamp: <unix seconds>
+ *   webhook-signature: v1,<base64> [v1,<base64> …]   (one per secret, for rotation)
+ * Web Crypto, not the `standardwebhooks` package: it is in Node and workerd already, so
+ * signing adds nothing to the Workers bundle (TOOLCHAIN.md: the package would add KBs). The
+ * tests verify these signatures with the package itself (test/delivery.http.test.ts).
+ */
+
+const PREFIX = 'whsec_';
+
+export function base64ToBytes(text: string): Uint8Array<ArrayBuffer> {
+  const binary = atob(text);
+  const bytes = new Uint8Array(binary.length);
+  for (let i = 0; i < binary.length; i++) bytes[i] = binary.charCodeAt(i);
+  return bytes;
+}
+
+export function bytesToBase64(bytes: Uint8Array): string {
+  let binary = '';
+  for (let i = 0; i < bytes.length; i++) binary += String.fromCharCode(bytes[i]!);
+  return btoa(binary);
+}
+
+/** `whsec_` + base64 of 24 to 64 bytes (the Standard Webhooks spec's bounds). */
+export function isWebhookSecret(secret: string): boolean {
+  if (!secret.startsWith(PREFIX)) return false;
+  try {
+    const length = base64ToBytes(secret.slice(PREFIX.length)).length;
+    return length >= 24 && length <= 64;
+  } catch {
+    return false;
+  }
+}
+
+const encoder = new TextEncoder();
+const secretBytes = new Map<string, Uint8Array<ArrayBuffer>>();
+
+/** A secret's key bytes: base64 after `whsec_`. */
+function secretKey(secret: string): Uint8Array<ArrayBuffer> {
+  let bytes = secretBytes.get(secret);
+  if (!bytes) secretBytes.set(secret, (bytes = base64ToBytes(secret.startsWith(PREFIX) ? secret.slice(PREFIX.length) : secret)));
+  return bytes;
+}
+
+/** base64(HMAC-SHA256(key, content)). Injectable: Node's Web Crypto runs each call as a job. */
+export type HmacSha256 = (key: Uint8Array<ArrayBuffer>, content: string) => string | Promise<string>;
+
+const importedKeys = new WeakMap<Uint8Array, Promise<CryptoKey>>();
+
+/** Web Crypto's HMAC; the key is imported once per secret (secretKey returns one array per secret). */
+export const webCryptoHmac: HmacSha256 = async (key, content) => {
+  let imported = importedKeys.get(key);
+  if (!imported) importedKeys.set(key, (imported = crypto.subtle.importKey('raw', key, { name: 'HMAC', hash: 'SHA-256' }, false, ['sign'])));
+  return bytesToBase64(new Uint8Array(await crypto.subtle.sign('HMAC', await imported, encoder.encode(content))));
+};
+
+/** The `webhook-signature` value for one message, signed with every secret. */
+export async function signatureHeader(secrets: readonly string[], id: string, timestamp: number, body: string, hmac: HmacSha256 = webCryptoHmac): Promise<string> {
+  const content = `${id}.${timestamp}.${body}`;
+  let header = '';
+  for (const secret of secrets) header += `${header ? ' ' : ''}v1,${await hmac(secretKey(secret), content)}`;
+  return header;
+}
+
+/** The three Standard Webhooks headers for a request (no signature when no secret is set). */
+export async function webhookHeaders(
+  secrets: readonly string[],
+  id: string,
+  body: string,
+  hmac: HmacSha256 = webCryptoHmac,
+  now = Date.now(),
+): Promise<Record<string, string>> {
+  const timestamp = Math.floor(now / 1000);
+  const headers: Record<string, string> = { 'webhook-id': id, 'webhook-timestamp': String(timestamp) };
+  if (secrets.length > 0) headers['webhook-signature'] = await signatureHeader(secrets, id, timestamp, body, hmac);
+  return headers;
+}
+

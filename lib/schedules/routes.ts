@@ -1,0 +1,207 @@
+import { createRoute, z, type OpenAPIHono } from '@hono/zod-openapi';
+import type { HandlerRegistry } from '../processing/handlers.ts';
+import type { Config } from '../config.ts';
+import { AppError, badRequest } from '../errors.ts';
+import { readJsonBody, validate } from '../api/body.ts';
+import { registerWithOwnBody } from '../api/openapi.ts';
+import { ErrorSchema, ListTasksQuery, SubmitTaskBody } from '../api/schemas.ts';
+import { taskToJson, TaskSchema } from '../tasks/model.ts';
+import { cronProblem, MISSED_POLICIES, SCHEDULE_NAME, scheduleToJson, timezoneProblem } from './model.ts';
+import type { ScheduleService } from './service.ts';
+
+/**
+ * `/schedules` (lib/schedules/README.md says what the folder owns): create or replace by
+ * name, read, list, delete, pause, resume, trigger. Validation names the field
+ * (`cron …`, `timezone …`, `task.title is required`); the task template is checked with the
+ * same schema as POST /tasks and against the handler registry.
+ */
+
+export const PutScheduleBody = z
+  .object({
+    cron: z
+      .string({ error: 'cron is required (5 fields, or 6 with seconds first)' })
+      .superRefine((cron, ctx) => {
+        const problem = cronProblem(cron);
+        if (problem) ctx.addIssue({ code: 'custom', message: problem });
+      })
+      .openapi({ example: '30 2 * * *', description: '5 fields (minute hour day month weekday), or 6 with seconds first.' }),
+    timezone: z
+      .string({ error: 'timezone must be a string' })
+      .superRefine((zone, ctx) => {
+        const problem = timezoneProblem(zone);
+        if (problem) ctx.addIssue({ code: 'custom', message: problem });
+      })
+      .default('UTC')
+      .openapi({ example: 'Europe/Berlin', description: 'IANA time zone the cron is read in. Default UTC.' }),
+    missed: z
+      .enum(MISSED_POLICIES, { error: `missed must be one of ${MISSED_POLICIES.join(', ')}` })
+      .default('once')
+      .openapi({ description: 'After downtime or a pause: skip (none), once (the latest; default), all (each, up to SCHEDULE_MAX_CATCHUP).' }),
+    paused: z.boolean({ error: 'paused must be true or false' }).optional().openapi({ description: 'Default false; left out on a replace, unchanged.' }),
+    task: z
+      .record(z.string(), z.unknown(), {
+        error: (issue) => (issue.input === undefined ? 'task is required: the body of POST /tasks' : 'task must be an object: the body of POST /tasks'),
+      })
+      .openapi({ description: 'The task each occurrence creates: the body of POST /tasks, without run_at.' }),
+  })
+  .openapi('PutSchedule');
+
+export const ScheduleSchema = z
+  .object({
+    name: z.string(),
+    cron: z.string(),
+    timezone: z.string(),
+    missed: z.enum(MISSED_POLICIES),
+    paused: z.boolean(),
+    task: SubmitTaskBody,
+    next_run_at: z.iso.datetime({ offset: false }).nullable().openapi({ description: 'The next occurrence not yet fired; null when the cron never matches again.' }),
+    last_run_at: z.iso.datetime({ offset: false }).nullable().openapi({ description: 'The latest occurrence fired (or trigger).' }),
+    version: z.number().int(),
+    created_at: z.iso.datetime({ offset: false }),
+    updated_at: z.iso.datetime({ offset: false }),
+  })
+  .openapi('Schedule');
+
+const ScheduleListSchema = z
+  .object({ count: z.number().int(), schedules: z.array(ScheduleSchema), next_cursor: z.string().nullable() })
+  .openapi('ScheduleList');
+
+const ListSchedulesQuery = ListTasksQuery.pick({ limit: true }).extend({
+  cursor: z.string().regex(SCHEDULE_NAME, { error: 'cursor is invalid' }).optional().openapi({ param: { name: 'cursor', in: 'query' }, description: 'next_cursor of the previous page' }),
+});
+
+const NAME_RULE = 'name must be 1 to 200 characters: letters, digits, ".", "_" or "-" (no spaces), starting with a letter or digit';
+const NameParam = z.object({
+  name: z.string().regex(SCHEDULE_NAME, { error: NAME_RULE }).openapi({ param: { name: 'name', in: 'path' }, description: '1 to 200 letters, digits, `.`, `_`, `-`.', example: 'nightly-report' }),
+});
+
+const json = <T>(schema: T, description: string) => ({ description, content: { 'application/json': { schema } } });
+const errors = (...statuses: number[]) =>
+  Object.fromEntries(statuses.map((s) => [String(s), json(ErrorSchema, 'error')])) as Record<string, ReturnType<typeof json>>;
+
+const putRoute = createRoute({
+  method: 'put',
+  path: '/schedules/{name}',
+  summary: 'Create or replace a schedule',
+  request: { params: NameParam, body: { required: true, content: { 'application/json': { schema: PutScheduleBody } } } },
+  responses: { 201: json(ScheduleSchema, 'created'), 200: json(ScheduleSchema, 'replaced'), ...errors(400, 401, 413, 415, 429) },
+});
+const getRoute = createRoute({
+  method: 'get',
+  path: '/schedules/{name}',
+  summary: 'Get one schedule',
+  request: { params: NameParam },
+  responses: { 200: json(ScheduleSchema, 'the schedule'), ...errors(400, 401, 404, 429) },
+});
+const listRoute = createRoute({
+  method: 'get',
+  path: '/schedules',
+  summary: 'List schedules by name',
+  request: { query: ListSchedulesQuery },
+  responses: { 200: json(ScheduleListSchema, 'one page'), ...errors(400, 401, 429) },
+});
+const deleteRoute = createRoute({
+  method: 'delete',
+  path: '/schedules/{name}',
+  summary: 'Delete a schedule (no task is created for it once this returns)',
+  request: { params: NameParam },
+  responses: { 204: { description: 'deleted' }, ...errors(400, 401, 404, 429) },
+});
+const pauseRoute = createRoute({
+  method: 'post',
+  path: '/schedules/{name}/pause',
+  summary: 'Pause: no occurrence fires until resumed',
+  request: { params: NameParam },
+  responses: { 200: json(ScheduleSchema, 'the schedule'), ...errors(400, 401, 404, 429) },
+});
+const resumeRoute = createRoute({
+  method: 'post',
+  path: '/schedules/{name}/resume',
+  summary: 'Resume: occurrences that fell due while paused follow the missed policy',
+  request: { params: NameParam },
+  responses: { 200: json(ScheduleSchema, 'the schedule'), ...errors(400, 401, 404, 429) },
+});
+const triggerRoute = createRoute({
+  method: 'post',
+  path: '/schedules/{name}/trigger',
+  summary: 'Create one task from the template now',
+  request: { params: NameParam },
+  responses: { 202: json(TaskSchema, 'stored'), ...errors(400, 401, 404, 429) },
+});
+
+/** Every schedule route, by operation: functions/functions.ts deploys each as its own function. */
+export const SCHEDULE_ROUTES = {
+  putSchedule: putRoute,
+  listSchedules: listRoute,
+  getSchedule: getRoute,
+  deleteSchedule: deleteRoute,
+  pauseSchedule: pauseRoute,
+  resumeSchedule: resumeRoute,
+  triggerSchedule: triggerRoute,
+} as const;
+
+export interface ScheduleRouteDeps {
+  schedules: ScheduleService;
+  /** Which task types exist and how their payloads are checked (the handler registry). */
+  handlers: Pick<HandlerRegistry, 'has' | 'options'>;
+  config: Pick<Config, 'maxBodyBytes'>;
+}
+
+export function registerScheduleRoutes(app: OpenAPIHono, deps: ScheduleRouteDeps): void {
+  const { schedules, handlers, config } = deps;
+
+  registerWithOwnBody(app, putRoute, async (c) => {
+    const name = validate(NameParam, { name: c.req.param('name') }).name;
+    const raw = await readJsonBody(c, config.maxBodyBytes);
+    if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) throw badRequest('request body must be a JSON object', 'invalid_json');
+    const body = validateField(PutScheduleBody, raw);
+    if (body.task.run_at !== undefined) {
+      throw badRequest('task.run_at is not allowed in a schedule (use task.delay_seconds: the delay after each occurrence)', 'invalid_field');
+    }
+    const task = validateField(SubmitTaskBody, body.task, 'task');
+    const type = task.type ?? 'simulate';
+    if (!handlers.has(type)) throw badRequest(`task.type: unknown task type ${JSON.stringify(type)}`, 'unknown_type');
+    try {
+      handlers.options(type).validatePayload?.(task.payload);
+    } catch (error) {
+      // The same check as POST /tasks, its field named inside the template.
+      throw error instanceof AppError ? new AppError(error.status, error.code, `task.${error.message}`) : error;
+    }
+    const { run_at: _runAt, ...template } = task;
+    const { schedule, created } = await schedules.put(name, { cron: body.cron.trim(), timezone: body.timezone, missed: body.missed, paused: body.paused, task: template });
+    return c.json(scheduleToJson(schedule), created ? 201 : 200);
+  });
+
+  app.openapi(listRoute, async (c) => {
+    const query = c.req.valid('query');
+    const page = await schedules.list({ afterName: query.cursor, limit: query.limit + 1 });
+    const items = page.slice(0, query.limit);
+    const next = page.length > query.limit ? items[items.length - 1]!.name : null;
+    return c.json({ count: items.length, schedules: items.map(scheduleToJson), next_cursor: next }, 200);
+  });
+
+  app.openapi(getRoute, async (c) => c.json(scheduleToJson(await schedules.get(c.req.valid('param').name)), 200));
+  app.openapi(deleteRoute, async (c) => {
+    await schedules.delete(c.req.valid('param').name);
+    return c.body(null, 204);
+  });
+  app.openapi(pauseRoute, async (c) => c.json(scheduleToJson(await schedules.pause(c.req.valid('param').name)), 200));
+  app.openapi(resumeRoute, async (c) => c.json(scheduleToJson(await schedules.resume(c.req.valid('param').name)), 200));
+  app.openapi(triggerRoute, async (c) => c.json(taskToJson(await schedules.trigger(c.req.valid('param').name)), 202));
+}
+
+/**
+ * The first issue as a 400 naming the field by its full path (`task.title is required`).
+ * The task schema's messages start with the field's own name; they get the `task.` prefix.
+ */
+function validateField<S extends z.ZodType>(schema: S, input: unknown, prefix?: string): z.output<S> {
+  const parsed = schema.safeParse(input);
+  if (parsed.success) return parsed.data;
+  const issue = parsed.error.issues[0]!;
+  const field = [prefix, ...issue.path.map(String)].filter(Boolean).join('.');
+  const own = issue.path.map(String).join('.');
+  let message = issue.message;
+  if (own && message.startsWith(own)) message = `${field}${message.slice(own.length)}`;
+  else if (field && !message.startsWith(field)) message = `${field}: ${message}`;
+  throw badRequest(message, 'invalid_field');
+}

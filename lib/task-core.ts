@@ -1,0 +1,52 @@
+import type { Config } from './config.ts';
+import type { SqlDriver } from './db/driver.ts';
+import { GroupCommitDriver } from './db/group-commit.ts';
+import { logStorageOutages } from './db/outage-log.ts';
+import { registerHttpTask, type HttpTransport } from './delivery/index.ts';
+import type { Logger } from './log.ts';
+import type { Metrics } from './metrics/metrics.ts';
+import { createHandlerRegistry, type HandlerRegistry, type TaskHandler } from './processing/handlers.ts';
+import { TaskRepository } from './tasks/repository.ts';
+import { TaskService, type TaskServiceHooks } from './tasks/service.ts';
+
+/**
+ * The part of the wiring that every deployable needs, HTTP API or not: from a config and a
+ * database driver, the driver as the app reads it (storage outages logged once), the
+ * repository over group commit, the handler registry (the built-in `simulate` and `http`
+ * plus the adapter's own) and the task service. lib/core.ts adds the API and schedules; the
+ * dashboard's own Worker (functions/dashboard.ts) adds only the dashboard, so it carries none
+ * of the API's routes or croner.
+ */
+export interface TaskCoreOptions {
+  config: Config;
+  logger: Logger;
+  driver: SqlDriver;
+  /** Task types beyond `simulate` and `http`. */
+  handlers?: Record<string, TaskHandler>;
+  hooks?: TaskServiceHooks;
+  /** How `http` tasks send requests (lib/delivery/); default the platform's fetch. */
+  httpTransport?: HttpTransport;
+  /** Counters and timings (local/metrics.ts on Node); dropped when absent. */
+  metrics?: Metrics;
+}
+
+export interface TaskCore {
+  config: Config;
+  logger: Logger;
+  /** The driver for reads (outages logged); writes go through `repo`'s group commit. */
+  driver: SqlDriver;
+  repo: TaskRepository;
+  handlers: HandlerRegistry;
+  service: TaskService;
+}
+
+export function createTaskCore(options: TaskCoreOptions): TaskCore {
+  const { config, logger } = options;
+  const driver = logStorageOutages(options.driver, logger);
+  const repo = new TaskRepository(new GroupCommitDriver(driver));
+  const handlers = createHandlerRegistry(config);
+  registerHttpTask(handlers, config, options.httpTransport);
+  for (const [type, handler] of Object.entries(options.handlers ?? {})) handlers.register(type, handler);
+  const service = new TaskService(repo, config, logger, options.hooks, { metrics: options.metrics });
+  return { config, logger, driver, repo, handlers, service };
+}

@@ -1,0 +1,81 @@
+import { badRequest } from '../errors.ts';
+import type { TaskSearch } from '../tasks/insights.ts';
+import { STATUSES, type TaskStatus } from '../tasks/states.ts';
+
+/**
+ * The task list's filters as the browser sends them (query string of the filter form, or the
+ * hidden fields of a bulk form) ↔ a TaskSearch. Bad values are a 400 page naming the field;
+ * nothing is silently dropped.
+ */
+export interface FilterValues {
+  status: string;
+  type: string;
+  /** `YYYY-MM-DDTHH:MM` (datetime-local), read as UTC. */
+  from: string;
+  to: string;
+  title: string;
+  /** A failure group's exact error (from the Failed page). */
+  error: string;
+  /** Paging: tasks below this id. */
+  before: string;
+}
+
+export const FILTER_NAMES = ['status', 'type', 'from', 'to', 'title', 'error', 'before'] as const;
+
+const TASK_ID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
+const LOCAL_TIME = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(:\d{2}(\.\d{1,3})?)?$/;
+
+export function filterValues(read: (name: string) => string | undefined): FilterValues {
+  const values = {} as FilterValues;
+  for (const name of FILTER_NAMES) values[name] = (read(name) ?? '').trim();
+  return values;
+}
+
+function time(name: string, value: string): number | undefined {
+  if (value === '') return undefined;
+  const ms = LOCAL_TIME.test(value) ? Date.parse(`${value}Z`) : Number.NaN;
+  if (Number.isNaN(ms)) throw badRequest(`${name} must be a date and time like 2026-01-31T13:45 (UTC)`, 'invalid_query');
+  return ms;
+}
+
+export function toSearch(values: FilterValues): TaskSearch {
+  const search: TaskSearch = {};
+  if (values.status !== '') {
+    if (!(STATUSES as readonly string[]).includes(values.status)) throw badRequest(`status must be one of ${STATUSES.join(', ')}`, 'invalid_query');
+    search.statuses = [values.status as TaskStatus];
+  }
+  if (values.type !== '') {
+    if (values.type.length > 200) throw badRequest('type must be at most 200 characters', 'invalid_query');
+    search.type = values.type;
+  }
+  search.createdFrom = time('from', values.from);
+  // datetime-local has minute precision: "to 13:45" includes the whole minute.
+  const to = time('to', values.to);
+  search.createdTo = to === undefined ? undefined : values.to.length === 16 ? to + 59_999 : to;
+  if (search.createdFrom !== undefined && search.createdTo !== undefined && search.createdFrom > search.createdTo) {
+    throw badRequest('from must not be after to', 'invalid_query');
+  }
+  if (values.title !== '') {
+    if (values.title.length > 200) throw badRequest('title must be at most 200 characters', 'invalid_query');
+    search.title = values.title;
+  }
+  if (values.error !== '') search.lastError = values.error;
+  if (values.before !== '') {
+    if (!TASK_ID.test(values.before)) throw badRequest('before must be a task id', 'invalid_query');
+    search.beforeId = values.before;
+  }
+  return search;
+}
+
+/** The filters as a query string (without `before` unless given), for links and redirects. */
+export function filterQuery(values: FilterValues, overrides: Partial<FilterValues> = {}): string {
+  const params = new URLSearchParams();
+  const merged = { ...values, before: '', ...overrides };
+  for (const name of FILTER_NAMES) if (merged[name] !== '') params.set(name, merged[name]);
+  const text = params.toString();
+  return text === '' ? '' : `?${text}`;
+}
+
+export function isTaskId(value: string): boolean {
+  return TASK_ID.test(value);
+}

@@ -1,0 +1,18 @@
+import type { FC } from 'hono/jsx';
+import { Layout } from './layout.tsx';
+
+export const LoginPage: FC<{ next: string; failed: boolean }> = ({ next, failed }) => (
+  <Layout title="Log in" section="none" page={null}>
+    <div class="card login">
+      <h1>Log in</h1>
+      <p class="muted">This dashboard is protected by the service's API token (API_TOKEN).</p>
+      {failed ? <div class="error">That token is not valid.</div> : null}
+      <form method="post" action="/ui/login">
+        <input type="hidden" name="next" value={next} />
+        <label for="token">API token</label>
+        <input id="token" name="token" type="password" autocomplete="current-password" required autofocus />
+        <button class="primary" type="submit">Log in</button>
+      </form>
+    </div>
+  </Layout>
+);

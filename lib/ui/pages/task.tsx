@@ -1,0 +1,121 @@
+import type { FC } from 'hono/jsx';
+import { taskToJson, type Task } from '../../tasks/model.ts';
+import { formatCount, formatDuration, formatTime, prettyJson, relative } from '../format.ts';
+import { CsrfField, Layout, StatusBadge, type PageContext } from './layout.tsx';
+
+/** Why the task is where it is, in words: the "why is it stuck" answer. */
+export interface Diagnosis {
+  headline: string;
+  detail: string;
+}
+
+/** `ahead`: due pending tasks the claim takes before this one (capped; `aheadCapped`). */
+export function diagnose(task: Task, now: number, ahead: number | null, aheadCapped: boolean): Diagnosis {
+  switch (task.status) {
+    case 'pending':
+      if (task.runAt > now) {
+        return {
+          headline: `Waiting until ${formatTime(task.runAt)} (${relative(task.runAt, now)}).`,
+          detail: task.attempts > 0
+            ? `Attempt ${task.attempts} of ${task.maxAttempts} failed${task.lastError ? ` (“${task.lastError.slice(0, 160)}”)` : ''}; the next attempt waits for its backoff.`
+            : 'It was submitted with a delay or a run_at in the future; no worker will claim it before then.',
+        };
+      }
+      return {
+        headline: `Due since ${formatTime(task.runAt)} (${relative(task.runAt, now)}), waiting for a worker.`,
+        detail: `${ahead === null ? 'Some' : `${formatCount(ahead)}${aheadCapped ? '+' : ''}`} due ${ahead === 1 ? 'task comes' : 'tasks come'} before it in claim order (higher priority first, then earlier run_at). It is claimed when a worker has room: if it waits long, workers are busy or no worker process is polling this database.`,
+      };
+    case 'in_progress': {
+      const lease = task.leaseExpiresAt;
+      if (lease !== null && lease > now) {
+        return {
+          headline: `Running: ${task.lockedBy ?? 'a worker'} holds the lease until ${formatTime(lease)} (${relative(lease, now)}).`,
+          detail: `Attempt ${task.attempts} of ${task.maxAttempts}, started ${formatTime(task.startedAt)} (${relative(task.startedAt, now)}). A running handler renews the lease (heartbeat); if that process dies, the lease runs out and another poll claims the task again.`,
+        };
+      }
+      return {
+        headline: `The lease held by ${task.lockedBy ?? 'a worker'} expired ${relative(lease, now)}: that worker stopped renewing it (it died or stalled).`,
+        detail: task.attempts < task.maxAttempts
+          ? 'The next poll of any worker claims it again (a new attempt).'
+          : 'It was on its last attempt, so the next poll marks it failed instead of running it again.',
+      };
+    }
+    case 'completed':
+      return { headline: `Completed ${formatTime(task.completedAt)} after ${task.attempts} ${task.attempts === 1 ? 'attempt' : 'attempts'}.`, detail: `The last attempt ran ${formatDuration(task.completedAt !== null && task.startedAt !== null ? task.completedAt - task.startedAt : null)}.` };
+    case 'failed':
+      return { headline: `Failed for good ${formatTime(task.completedAt)} after ${task.attempts} of ${task.maxAttempts} attempts.`, detail: 'Retry runs it again from attempt 1.' };
+    case 'cancelled':
+      return { headline: `Cancelled ${formatTime(task.completedAt)}.`, detail: 'Retry runs it again from attempt 1.' };
+  }
+}
+
+export const TaskPage: FC<{ page: PageContext; task: Task; diagnosis: Diagnosis; notice: string | null }> = ({ page, task, diagnosis, notice }) => {
+  const json = taskToJson(task) as Record<string, unknown>;
+  const canCancel = page.canAct && (task.status === 'pending' || task.status === 'in_progress');
+  const canRetry = page.canAct && (task.status === 'failed' || task.status === 'cancelled');
+  return (
+    <Layout title={task.title} section="tasks" page={page}>
+      <p class="muted"><a href="/ui/tasks">Tasks</a> / <span class="mono">{task.id}</span></p>
+      <h1>
+        {task.title} <StatusBadge status={task.status} />
+      </h1>
+      {notice ? <div class="notice" id="notice">{notice}</div> : null}
+      <div class="why" id="why">
+        <strong>{diagnosis.headline}</strong>
+        <div>{diagnosis.detail}</div>
+      </div>
+      {canCancel || canRetry ? (
+        <div class="actions">
+          {canCancel ? (
+            <form method="post" action={`/ui/tasks/${task.id}/cancel`}>
+              <CsrfField page={page} />
+              <button type="submit" class="danger" id="cancel">Cancel task</button>
+            </form>
+          ) : null}
+          {canRetry ? (
+            <form method="post" action={`/ui/tasks/${task.id}/retry`}>
+              <CsrfField page={page} />
+              <button type="submit" class="primary" id="retry">Retry task</button>
+            </form>
+          ) : null}
+        </div>
+      ) : null}
+      <div class="cols">
+        <section class="card">
+          <h2>Fields</h2>
+          <dl class="fields" id="fields">
+            {Object.entries(json)
+              .filter(([name]) => name !== 'payload' && name !== 'result' && name !== 'last_error')
+              .map(([name, value]) => (
+                <>
+                  <dt>{name}</dt>
+                  <dd class={typeof value === 'string' && name.endsWith('_at') ? 'mono' : undefined} data-field={name}>
+                    {value === null ? <span class="muted">null</span> : String(value)}
+                  </dd>
+                </>
+              ))}
+          </dl>
+        </section>
+        <div>
+          <section class="card">
+            <h2>Attempts</h2>
+            <p>
+              {task.attempts} of {task.maxAttempts} used. {task.status === 'in_progress' ? `The current one started ${formatTime(task.startedAt)}.` : ''}
+            </p>
+            <h2>Last error</h2>
+            {task.lastError === null ? <p class="muted">None.</p> : <pre id="last-error">{task.lastError}</pre>}
+            <p class="note">Only the latest attempt's error is stored; earlier attempts' errors are in the worker logs.</p>
+          </section>
+          <section class="card">
+            <h2>Payload</h2>
+            <pre id="payload">{prettyJson(json.payload)}</pre>
+          </section>
+          <section class="card">
+            <h2>Result</h2>
+            <pre id="result">{prettyJson(json.result)}</pre>
+          </section>
+        </div>
+      </div>
+    </Layout>
+  );
+};

@@ -1,0 +1,228 @@
+import { getRequestListener } from '@hono/node-server';
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type { Socket } from 'node:net';
+import type { Config } from '../lib/config.ts';
+import type { Logger } from '../lib/log.ts';
+
+/**
+ * The Node HTTP server in front of the Hono app: what a hostile or broken client can do to a
+ * socket is bounded here, below the app, because the app never sees it.
+ *
+ * - Timeouts (SERVER_*_SECONDS): headers within `headersTimeout`, the whole request within
+ *   `requestTimeout`, else 408 JSON and the socket closed; an idle keep-alive socket closes
+ *   1 s after `keepAliveTimeout` (Node advertises `Keep-Alive: timeout=N` and waits a second
+ *   more, so a client reusing the socket at the last moment is not cut mid-request). Node enforces the first two only when it sweeps its connection
+ *   list, every `connectionsCheckingInterval` (30 s by default: a 10 s limit became up to
+ *   40 s), so the sweep runs every 250 ms.
+ * - SERVER_MAX_CONNECTIONS: beyond it Node closes new sockets at once; those already open
+ *   keep being served (a warning per burst of refusals, not per socket).
+ * - Parser errors answer the API's JSON shape instead of Node's bare status line: 414 for a
+ *   request line over 8 KB (Node's header limit, 16 KB, covers the request line too, so a
+ *   100 KB URL was a 431 written while the client was still sending, i.e. a reset), 431 for
+ *   headers too large, 400 for malformed requests. The socket then lingers, reading and
+ *   discarding what the client still sends, so the client reads the answer instead of a reset.
+ * - `drain()` for shutdown (local/server.ts sequences it): see its comment.
+ *
+ * Error bodies are written here by hand: these requests never reach the app (lib/api/app.ts
+ * owns every other error response).
+ */
+type FetchCallback = Parameters<typeof getRequestListener>[0];
+
+export const MAX_URL_BYTES = 8 * 1024;
+const CONNECTIONS_CHECK_MS = 250;
+const LINGER_MS = 2000;
+/**
+ * How long the listening socket stays open after drain() begins, answering 503. Closing it
+ * resets every connection still in the kernel's accept queue, and with 50 clients on 2 shared
+ * cores requests sent 50–140 ms before the signal were still unserved when it closed three
+ * event-loop turns after the signal: 17–22 resets (test/shutdown-under-load.test.ts). 300 ms
+ * had none alone but one run with 22 while the whole suite ran; 1 s costs a second of
+ * shutdown and answers clients still arriving with 503 rather than a refused connection.
+ */
+const LISTEN_GRACE_MS = 1000;
+
+export interface HttpServer {
+  server: Server;
+  /** Requests being handled right now (the app has them). */
+  readonly inFlight: number;
+  /**
+   * Stops taking work and waits for the requests being handled, at most `timeoutMs`:
+   * - from now on every response carries `Connection: close`, and a request that arrives is
+   *   answered 503 `shutting_down` (never handed to the app);
+   * - a few turns of the event loop later (a request already in an open socket's buffer when
+   *   the signal came is read and dispatched by then, so it counts as being handled), the
+   *   idle keep-alive sockets are closed;
+   * - LISTEN_GRACE_MS later the listening socket closes (new connections are refused);
+   * - resolves when every request being handled has its answer (their sockets close after it).
+   */
+  drain(timeoutMs: number): Promise<{ answered: boolean }>;
+  /** Destroys every socket left (after drain, or when giving up). */
+  closeAll(): void;
+}
+
+export interface HttpServerOptions {
+  fetch: FetchCallback;
+  config: Pick<Config, 'serverHeadersTimeoutSeconds' | 'serverRequestTimeoutSeconds' | 'serverKeepAliveTimeoutSeconds' | 'serverMaxConnections'>;
+  logger: Logger;
+}
+
+export function createHttpServer(options: HttpServerOptions): HttpServer {
+  const { config, logger } = options;
+  const appListener = getRequestListener(options.fetch);
+  const inFlight = new Set<ServerResponse>();
+  /** Sockets that were answered and wait for their next request: closed first on drain. */
+  const keptAlive = new Set<Socket>();
+  let draining = false;
+  let onIdle: (() => void) | undefined;
+
+  const server = createServer(
+    {
+      headersTimeout: Math.round(config.serverHeadersTimeoutSeconds * 1000),
+      requestTimeout: Math.round(config.serverRequestTimeoutSeconds * 1000),
+      keepAliveTimeout: Math.round(config.serverKeepAliveTimeoutSeconds * 1000),
+      connectionsCheckingInterval: CONNECTIONS_CHECK_MS,
+    },
+    (req: IncomingMessage, res: ServerResponse) => {
+      if ((req.url ?? '').length > MAX_URL_BYTES) {
+        res.shouldKeepAlive = false;
+        return writeError(res, 414, 'uri_too_long', `URI too long: at most ${MAX_URL_BYTES} bytes`);
+      }
+      if (draining) {
+        res.shouldKeepAlive = false;
+        return writeError(res, 503, 'shutting_down', 'the server is shutting down; send the request again (to another instance)');
+      }
+      inFlight.add(res);
+      const socket = req.socket;
+      keptAlive.delete(socket);
+      res.once('finish', () => {
+        // A response that went out with keep-alive before drain() began: close its socket
+        // now that it is answered. Otherwise the socket waits for its next request.
+        if (draining) socket.end();
+        else if (!socket.destroyed) keptAlive.add(socket);
+      });
+      res.once('close', () => {
+        inFlight.delete(res);
+        if (inFlight.size === 0) onIdle?.();
+      });
+      void appListener(req, res);
+    },
+  );
+  // keepAliveTimeout as a server option needs Node 20.? in some lines; the property always works.
+  server.keepAliveTimeout = Math.round(config.serverKeepAliveTimeoutSeconds * 1000);
+  server.on('connection', (socket: Socket) => socket.once('close', () => keptAlive.delete(socket)));
+  server.maxConnections = config.serverMaxConnections;
+
+  let refused = 0;
+  let refusalLoggedAt = 0;
+  server.on('drop', () => {
+    refused += 1;
+    const now = Date.now();
+    if (now - refusalLoggedAt >= 10_000) {
+      logger.warn('connection limit reached: refusing new connections', { max_connections: config.serverMaxConnections, refused_since_last_warning: refused });
+      refusalLoggedAt = now;
+      refused = 0;
+    }
+  });
+
+  const answered = new WeakSet<Socket>();
+  server.on('clientError', (error: NodeJS.ErrnoException & { rawPacket?: Buffer }, socket: Socket) => {
+    if (answered.has(socket)) return;
+    answered.add(socket);
+    const response = clientErrorResponse(error);
+    const pending = (socket as Socket & { _httpMessage?: ServerResponse | null })._httpMessage;
+    if (!response || !socket.writable || pending?.headersSent) {
+      socket.destroy();
+      return;
+    }
+    logger.debug('client error', { code: error.code, status: response.status });
+    socket.end(rawResponse(response.status, response.code, response.message));
+    // Read and drop what the client is still sending, so that closing does not reset the
+    // connection before the client has read the answer; then close, whatever it does.
+    socket.on('data', () => {});
+    socket.resume();
+    setTimeout(() => socket.destroy(), LINGER_MS).unref();
+  });
+
+  return {
+    server,
+    get inFlight() {
+      return inFlight.size;
+    },
+    drain(timeoutMs) {
+      draining = true;
+      for (const res of inFlight) if (!res.headersSent) res.shouldKeepAlive = false;
+      return new Promise((resolve) => {
+        const timer = setTimeout(() => done(false), timeoutMs);
+        timer.unref();
+        const done = (answeredAll: boolean) => {
+          clearTimeout(timer);
+          onIdle = undefined;
+          resolve({ answered: answeredAll });
+        };
+        afterPendingReads(() => {
+          for (const socket of keptAlive) socket.end();
+          keptAlive.clear();
+        });
+        setTimeout(() => {
+          // Also closes the connections that never sent a request (Node counts them idle).
+          server.close();
+          if (inFlight.size === 0) done(true);
+          else onIdle = () => done(true);
+        }, LISTEN_GRACE_MS);
+      });
+    },
+    closeAll() {
+      server.closeAllConnections();
+    },
+  };
+}
+
+/**
+ * Three turns of the event loop: bytes already in an open socket's buffer are read and parsed
+ * in the next one. Idle keep-alive sockets are closed only after that: closing one that holds
+ * an unread request would reset a request the client sent before the signal.
+ */
+function afterPendingReads(fn: () => void, turns = 3): void {
+  setImmediate(() => (turns <= 1 ? fn() : afterPendingReads(fn, turns - 1)));
+}
+
+interface ErrorAnswer {
+  status: number;
+  code: string;
+  message: string;
+}
+
+function clientErrorResponse(error: NodeJS.ErrnoException & { rawPacket?: Buffer }): ErrorAnswer | undefined {
+  switch (error.code) {
+    case 'ERR_HTTP_REQUEST_TIMEOUT':
+      return { status: 408, code: 'request_timeout', message: 'request timed out: send the whole request sooner' };
+    case 'HPE_HEADER_OVERFLOW': {
+      // rawPacket is the chunk the parser choked on. When it is the start of the request and
+      // its first line is still unfinished past 8 KB, the URL is what is too long.
+      const chunk = error.rawPacket;
+      const firstLineEnd = chunk?.indexOf('\r\n') ?? -1;
+      const startsRequest = chunk !== undefined && /^[A-Z]+ /.test(chunk.subarray(0, 16).toString('latin1'));
+      return startsRequest && (firstLineEnd === -1 || firstLineEnd > MAX_URL_BYTES)
+        ? { status: 414, code: 'uri_too_long', message: `URI too long: at most ${MAX_URL_BYTES} bytes` }
+        : { status: 431, code: 'headers_too_large', message: 'request headers too large' };
+    }
+    case 'ECONNRESET':
+    case 'EPIPE':
+      return undefined;
+    default:
+      return { status: 400, code: 'bad_request', message: 'malformed HTTP request' };
+  }
+}
+
+const REASONS: Record<number, string> = { 400: 'Bad Request', 408: 'Request Timeout', 414: 'URI Too Long', 431: 'Request Header Fields Too Large', 503: 'Service Unavailable' };
+
+function rawResponse(status: number, code: string, message: string): string {
+  const body = JSON.stringify({ message, code });
+  return `HTTP/1.1 ${status} ${REASONS[status] ?? 'Error'}\r\nContent-Type: application/json\r\nContent-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`;
+}
+
+function writeError(res: ServerResponse, status: number, code: string, message: string): void {
+  const body = JSON.stringify({ message, code });
+  res.writeHead(status, { 'Content-Type': 'application/json', 'Content-Length': Buffer.byteLength(body), Connection: 'close' });
+  res.end(body);
+}

@@ -1,0 +1,309 @@
+import { access, constants, mkdirSync } from 'node:fs';
+import { createServer, type Server } from 'node:http';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
+import { chromium, type Browser, type BrowserContext, type Page } from 'playwright-core';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { TaskJson } from '../lib/tasks/model.ts';
+import { requireService, tempDbUrl, waitFor } from './helpers.ts';
+import { killAll, postTask, ROOT, startServe, type ServiceProcess } from './processes.ts';
+
+/**
+ * The dashboard in a real headless Chromium (Debian's `chromium`, driven by playwright-core)
+ * against real `task-pool serve` processes: what a person sees and can do. Every page a test
+ * opens is watched: a console error, an uncaught exception, a failed request or an HTTP error
+ * the test did not ask for fails it. Each page is saved as a screenshot in test/screenshots/
+ * (git-ignored) on every run; docs/screenshots/ holds copies for the README.
+ */
+const CHROMIUM = '/usr/bin/chromium';
+const available = await requireService('chromium (apt-get install chromium)', () => promisify(access)(CHROMIUM, constants.X_OK));
+const SHOTS = join(ROOT, 'test', 'screenshots');
+const TOKEN = 'dashboard-test-token-0123456789';
+
+/** A page whose problems are collected; `allow` lists statuses a test expects (a refused post). */
+interface WatchedPage {
+  page: Page;
+  problems: string[];
+  allow: Set<number>;
+}
+
+async function watch(context: BrowserContext): Promise<WatchedPage> {
+  const page = await context.newPage();
+  const watched: WatchedPage = { page, problems: [], allow: new Set() };
+  page.on('console', (message) => {
+    if (message.type() !== 'error') return;
+    // Chromium also logs an expected refusal ("… responded with a status of 403") as an error.
+    const status = /responded with a status of (\d{3})/.exec(message.text())?.[1];
+    if (status === undefined || !watched.allow.has(Number(status))) watched.problems.push(`console error: ${message.text()}`);
+  });
+  page.on('pageerror', (error) => watched.problems.push(`page error: ${error.message}`));
+  page.on('requestfailed', (request) => watched.problems.push(`request failed: ${request.url()} ${request.failure()?.errorText ?? ''}`));
+  page.on('response', (response) => {
+    if (response.status() >= 400 && !watched.allow.has(response.status())) watched.problems.push(`HTTP ${response.status()}: ${response.url()}`);
+  });
+  return watched;
+}
+
+async function shot(page: Page, name: string): Promise<void> {
+  await page.screenshot({ path: join(SHOTS, `${name}.png`), fullPage: true });
+}
+
+async function api<T = TaskJson>(url: string, path: string, init: RequestInit = {}, token?: string): Promise<T> {
+  const response = await fetch(`${url}${path}`, { ...init, headers: { 'content-type': 'application/json', ...(token ? { authorization: `Bearer ${token}` } : {}), ...init.headers } });
+  return (await response.json()) as T;
+}
+
+const taskOf = (url: string, id: string, token?: string) => api(url, `/tasks/${id}`, {}, token);
+const statusBecomes = (url: string, id: string, status: string, token?: string) =>
+  waitFor(async () => ((await taskOf(url, id, token)).status === status ? taskOf(url, id, token) : null), 15_000, `task ${id} to be ${status}`);
+
+describe.skipIf(!available)('dashboard in a real browser', () => {
+  const services: ServiceProcess[] = [];
+  let browser: Browser;
+
+  beforeAll(async () => {
+    mkdirSync(SHOTS, { recursive: true });
+    browser = await chromium.launch({
+      executablePath: CHROMIUM,
+      // Without these Chromium keeps dialling hosts this closed network refuses (TOOLCHAIN.md).
+      // launch() gives it a fresh temporary profile of its own (it refuses --user-data-dir).
+      args: ['--no-sandbox', '--headless', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
+    });
+  });
+  afterAll(async () => {
+    await browser?.close();
+    killAll(services);
+  });
+
+  const context = () => browser.newContext({ viewport: { width: 1280, height: 860 } });
+
+  it('overview, filters, task detail and cancel, bulk retry, failed groups, the same without JavaScript; a cross-site post is refused', async () => {
+    const server = await startServe({ DATABASE_URL: tempDbUrl(), TASK_WORKERS: '4' });
+    services.push(server);
+    const { url } = server;
+
+    // Finished, failed (two errors), running and waiting tasks.
+    for (let i = 0; i < 6; i++) await postTask(url, { title: `report ${i}`, description: 'monthly report', type: 'noop', payload: { month: i + 1 } });
+    const failed: string[] = [];
+    for (let i = 0; i < 3; i++) failed.push((await postTask(url, { title: `charge card ${i}`, description: 'd', type: 'fail', max_attempts: 1, payload: { error: 'card declined' } })).id);
+    failed.push((await postTask(url, { title: 'charge card 3', description: 'd', type: 'fail', max_attempts: 1, payload: { error: 'gateway timeout' } })).id);
+    const running = (await postTask(url, { title: 'rebuild search index', description: 'long job', type: 'sleep', payload: { ms: 120_000 } })).id;
+    const waiting: string[] = [];
+    for (let i = 0; i < 4; i++) waiting.push((await postTask(url, { title: `invoice ${i}`, description: 'send later', type: 'noop', delay_seconds: 3600 })).id);
+    for (const id of failed) await statusBecomes(url, id, 'failed');
+    await statusBecomes(url, running, 'in_progress');
+
+    const ctx = await context();
+    const { page, problems } = await watch(ctx);
+
+    // Overview: counts by status and the chart.
+    await page.goto(`${url}/`);
+    expect(new URL(page.url()).pathname).toBe('/ui');
+    expect(await page.textContent('[data-status=failed] .n')).toBe('4');
+    expect(await page.textContent('[data-status=pending] .n')).toBe('4');
+    expect(await page.textContent('[data-status=in_progress] .n')).toBe('1');
+    expect(await page.locator('#throughput svg rect').count()).toBe(120);
+    expect(await page.textContent('#failing-types')).toContain('fail');
+    await shot(page, 'overview');
+
+    // Task list filtered by status and type through the form.
+    await page.click('nav a[href="/ui/tasks"]');
+    await page.selectOption('select[name=status]', 'pending');
+    await page.fill('input[name=type]', 'noop');
+    await page.click('#filters button[type=submit]');
+    const params = new URL(page.url()).searchParams;
+    expect(params.get('status')).toBe('pending');
+    expect(params.get('type')).toBe('noop');
+    expect(await page.locator('tbody tr').evaluateAll((rows) => rows.map((r) => r.getAttribute('data-task-id')))).toEqual([...waiting].reverse());
+    await shot(page, 'tasks');
+
+    // A title search says how far it looked.
+    await page.goto(`${url}/ui/tasks?title=INVOICE`);
+    expect(await page.locator('tbody tr').count()).toBe(4);
+    expect(await page.textContent('#scan-note')).toContain('every task that matches');
+
+    // The running task's page answers "why is it stuck": who holds the lease, until when.
+    await page.goto(`${url}/ui/tasks/${running}`);
+    const why = await page.textContent('#why');
+    expect(why).toContain('holds the lease until');
+    expect(why).toMatch(/:\d+/); // locked_by is host:pid
+    expect(await page.textContent('#payload')).toContain('"ms": 120000');
+    await shot(page, 'task');
+
+    // Open a waiting task from the list and cancel it: the page shows the new status.
+    await page.goto(`${url}/ui/tasks?status=pending`);
+    await page.click(`tr[data-task-id="${waiting[0]}"] a`);
+    expect(await page.textContent('#why')).toContain('Waiting until');
+    await page.click('#cancel');
+    expect(await page.textContent('h1 .status')).toBe('cancelled');
+    expect(await page.textContent('#notice')).toContain('Task cancelled');
+    expect((await taskOf(url, waiting[0]!)).status).toBe('cancelled');
+
+    // Bulk retry from the list: select the failed tasks, see the count, confirm.
+    const before = new Map<string, string | null>();
+    for (const id of failed) before.set(id, (await taskOf(url, id)).completed_at);
+    await page.goto(`${url}/ui/tasks?status=failed`);
+    await page.check('input[data-select-page]');
+    expect(await page.locator('input[name=id]:checked').count()).toBe(4);
+    await page.click('button[value=retry-selected]');
+    expect(await page.textContent('h1')).toContain('Retry 4 tasks?');
+    await shot(page, 'confirm');
+    await page.click('#confirm-button');
+    expect(await page.textContent('#notice')).toContain('Retried 4 of 4');
+    // Each ran again (the handler fails again): a new final failure, after the earlier one.
+    for (const id of failed) {
+      const again = await waitFor(async () => {
+        const task = await taskOf(url, id);
+        return task.status === 'failed' && task.completed_at !== before.get(id) ? task : null;
+      }, 15_000, `task ${id} to fail again`);
+      expect(again.attempts).toBe(1);
+    }
+
+    // Failed page: grouped by type and error; retry one group.
+    await page.click('nav a[href="/ui/failed"]');
+    const groups = await page.locator('#failed-groups tbody tr').evaluateAll((rows) => rows.map((r) => [...r.querySelectorAll('td')].slice(0, 3).map((td) => td.textContent)));
+    expect(groups).toEqual([
+      ['fail', 'card declined', '3'],
+      ['fail', 'gateway timeout', '1'],
+    ]);
+    await shot(page, 'failed');
+    await page.click('#failed-groups tbody tr:first-child button');
+    expect(await page.textContent('h1')).toContain('Retry 3 tasks?');
+    await page.click('#confirm-button');
+    expect(await page.textContent('#notice')).toContain('Retried 3 of 3');
+
+    // "All matching": cancel every waiting noop task.
+    await page.goto(`${url}/ui/tasks?status=pending&type=noop`);
+    await page.click('button[value=cancel-all]');
+    expect(await page.textContent('h1')).toContain('Cancel 3 tasks?');
+    await page.click('#confirm-button');
+    expect(await page.textContent('#notice')).toContain('Cancelled 3 of 3');
+    for (const id of waiting) expect((await taskOf(url, id)).status).toBe('cancelled');
+    expect(problems).toEqual([]);
+
+    // Without JavaScript: filter, tick a task, confirm, done (the script only adds "this page").
+    const plain = await browser.newContext({ viewport: { width: 1280, height: 860 }, javaScriptEnabled: false });
+    const noScript = await watch(plain);
+    const later = (await postTask(url, { title: 'no script needed', description: 'd', type: 'noop', delay_seconds: 3600 })).id;
+    await noScript.page.goto(`${url}/ui/tasks`);
+    await noScript.page.fill('input[name=title]', 'no script');
+    await noScript.page.click('#filters button[type=submit]');
+    await noScript.page.check(`input[name=id][value="${later}"]`);
+    await noScript.page.click('button[value=cancel-selected]');
+    expect(await noScript.page.textContent('h1')).toContain('Cancel 1 task?');
+    await noScript.page.click('#confirm-button');
+    expect(await noScript.page.textContent('#notice')).toContain('Cancelled 1 of 1');
+    expect((await taskOf(url, later)).status).toBe('cancelled');
+    expect(noScript.problems).toEqual([]);
+    await plain.close();
+
+    // A form on another origin posting to the dashboard is refused, and changes nothing.
+    const attacker = await startAttackerSite(`${url}/ui/tasks/${running}/cancel`);
+    try {
+      const victim = await watch(ctx);
+      victim.allow.add(403);
+      await victim.page.goto(attacker.url);
+      const [response] = await Promise.all([victim.page.waitForResponse((r) => r.url().endsWith('/cancel')), victim.page.click('button')]);
+      expect(response.status()).toBe(403);
+      expect(await victim.page.textContent('.error')).toContain('Cross-site form posts are refused');
+      expect((await taskOf(url, running)).status).toBe('in_progress');
+      expect(victim.problems).toEqual([]);
+    } finally {
+      attacker.server.close();
+    }
+    await ctx.close();
+  });
+
+  it('with API_TOKEN: refused without logging in, a wrong token refused, the right one opens a session', async () => {
+    const server = await startServe({ DATABASE_URL: tempDbUrl(), API_TOKEN: TOKEN });
+    services.push(server);
+    const { url } = server;
+    const task = await api(url, '/tasks', { method: 'POST', body: JSON.stringify({ title: 'guarded', description: 'd', delay_seconds: 3600 }) }, TOKEN);
+
+    // Without a session: pages send to the login form, actions are refused.
+    const refused = await fetch(`${url}/ui/tasks/${task.id}/cancel`, { method: 'POST', redirect: 'manual', headers: { origin: url, 'content-type': 'application/x-www-form-urlencoded' }, body: '' });
+    expect(refused.status).toBe(401);
+    expect((await taskOf(url, task.id, TOKEN)).status).toBe('pending');
+
+    const ctx = await context();
+    const watched = await watch(ctx);
+    const { page, problems } = watched;
+    await page.goto(`${url}/ui/tasks`);
+    expect(new URL(page.url()).pathname).toBe('/ui/login');
+    await shot(page, 'login');
+    watched.allow.add(401);
+    await page.fill('#token', 'not-the-token-0123456789');
+    await page.click('button[type=submit]');
+    expect(await page.textContent('.error')).toContain('not valid');
+    watched.allow.delete(401);
+
+    await page.fill('#token', TOKEN);
+    await page.click('button[type=submit]');
+    expect(new URL(page.url()).pathname).toBe('/ui/tasks');
+    expect(await page.locator(`tr[data-task-id="${task.id}"]`).count()).toBe(1);
+    const [cookie] = (await ctx.cookies()).filter((c) => c.name === 'task_pool_session');
+    expect(cookie).toMatchObject({ httpOnly: true, sameSite: 'Strict', path: '/ui' });
+    expect(cookie!.value).not.toContain(TOKEN);
+
+    // The session's forms work (they carry its CSRF token); a post without it does not.
+    await page.goto(`${url}/ui/tasks/${task.id}`);
+    await page.click('#cancel');
+    expect(await page.textContent('h1 .status')).toBe('cancelled');
+    const forged = await fetch(`${url}/ui/tasks/${task.id}/retry`, {
+      method: 'POST',
+      headers: { origin: url, cookie: `task_pool_session=${cookie!.value}`, 'content-type': 'application/x-www-form-urlencoded' },
+      body: '',
+    });
+    expect(forged.status).toBe(403);
+    expect((await taskOf(url, task.id, TOKEN)).status).toBe('cancelled');
+
+    await page.click('header button');
+    expect(new URL(page.url()).pathname).toBe('/ui/login');
+    expect(problems).toEqual([]);
+    await ctx.close();
+  });
+
+  it('DASHBOARD_READ_ONLY=true: no action is shown, and action posts answer 403', async () => {
+    const server = await startServe({ DATABASE_URL: tempDbUrl(), DASHBOARD_READ_ONLY: 'true' });
+    services.push(server);
+    const { url } = server;
+    const task = await postTask(url, { title: 'look, do not touch', description: 'd', delay_seconds: 3600 });
+
+    const ctx = await context();
+    const { page, problems } = await watch(ctx);
+    await page.goto(`${url}/ui/tasks`);
+    expect(await page.textContent('header')).toContain('read-only');
+    expect(await page.locator('form[action="/ui/tasks/bulk"] button, input[name=id]').count()).toBe(0);
+    await page.goto(`${url}/ui/tasks/${task.id}`);
+    expect(await page.locator('#cancel, #retry').count()).toBe(0);
+    await page.goto(`${url}/ui/failed`);
+    expect(await page.locator('form[action="/ui/failed/retry"]').count()).toBe(0);
+    expect(problems).toEqual([]);
+    await ctx.close();
+
+    const post = (path: string, body: string) =>
+      fetch(`${url}${path}`, { method: 'POST', headers: { origin: url, 'content-type': 'application/x-www-form-urlencoded' }, body });
+    expect((await post(`/ui/tasks/${task.id}/cancel`, '')).status).toBe(403);
+    expect((await post('/ui/tasks/bulk', 'op=cancel-all&confirm=yes')).status).toBe(403);
+    expect((await post('/ui/failed/retry', 'type=noop&no_error=1&confirm=yes')).status).toBe(403);
+    expect((await taskOf(url, task.id)).status).toBe('pending');
+  });
+
+  it('DASHBOARD_ENABLED=false: /ui and / are 404', async () => {
+    const server = await startServe({ DATABASE_URL: tempDbUrl(), DASHBOARD_ENABLED: 'false' });
+    services.push(server);
+    expect((await fetch(`${server.url}/ui`)).status).toBe(404);
+    expect((await fetch(`${server.url}/`, { redirect: 'manual' })).status).toBe(404);
+  });
+});
+
+/** Another origin on loopback serving a plain form that posts to the dashboard. */
+async function startAttackerSite(target: string): Promise<{ server: Server; url: string }> {
+  const server = createServer((_request, response) => {
+    response.writeHead(200, { 'content-type': 'text/html' });
+    response.end(`<!DOCTYPE html><title>elsewhere</title><form method="post" action="${target}"><button type="submit">win a prize</button></form>`);
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const address = server.address();
+  return { server, url: `http://127.0.0.1:${typeof address === 'object' && address ? address.port : 0}/` };
+}

@@ -1,0 +1,83 @@
+import type { Miniflare } from 'miniflare';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { TaskJson } from '../lib/tasks/model.ts';
+import { createRuntime, type Runtime } from '../local/runtime.ts';
+import { startWorkerd, useBundles } from './bundles.ts';
+import { sqldAvailable, useSqld } from './sqld.ts';
+
+/**
+ * The dashboard's own Workers bundle (dist/workers-dashboard/index.mjs) in real workerd
+ * against a real sqld: every page answers 200 with the same HTML structure (elements, ids,
+ * classes, in order) as the Node server renders from the same database. The `api` Worker
+ * has no dashboard (it answers /ui with the API's 404).
+ */
+const available = await sqldAvailable();
+
+/** The page's skeleton: each opening tag with its id and class; text and other attributes left out. */
+function structure(html: string): string[] {
+  return [...html.matchAll(/<([a-z][a-z0-9]*)\b([^>]*)>/g)].map(([, tag, attrs]) => {
+    const id = /\bid="([^"]*)"/.exec(attrs!)?.[1];
+    const cls = /\bclass="([^"]*)"/.exec(attrs!)?.[1];
+    return `${tag}${id ? `#${id}` : ''}${cls ? `.${cls.replace(/ /g, '.')}` : ''}`;
+  });
+}
+
+describe.skipIf(!available)('dashboard in workerd (its own Worker)', () => {
+  const sqld = useSqld();
+  const bundles = useBundles(['workers', 'workers-dashboard']);
+  let dashboard: Miniflare;
+  let api: Miniflare;
+  let node: Runtime;
+  const env = { SIMULATE_MIN_MS: '0', SIMULATE_MAX_MS: '0', LOG_LEVEL: 'warn', RATE_LIMIT_PER_MINUTE: '0' };
+
+  beforeAll(async () => {
+    const bindings = { ...env, DATABASE_URL: sqld.url };
+    dashboard = await startWorkerd(bundles, bindings, 'workers-dashboard');
+    api = await startWorkerd(bundles, bindings);
+    node = await createRuntime({ env: bindings, processing: false });
+  });
+  afterAll(async () => {
+    await dashboard?.dispose();
+    await api?.dispose();
+    await node?.shutdown();
+  });
+
+  it('serves every page with the Node server\'s HTML structure', async () => {
+    // Tasks go in through the api Worker; the dashboard's Worker serves only /ui.
+    const submit = async (body: object) =>
+      (await (await api.dispatchFetch('http://task-pool.test/tasks', { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) })).json()) as TaskJson;
+    const task = await submit({ title: 'edge page', description: 'd', delay_seconds: 3600, payload: { n: 1 } });
+    await submit({ title: 'another', description: 'd', delay_seconds: 60 });
+
+    const paths = ['/ui', '/ui/tasks', '/ui/tasks?status=pending&title=edge', `/ui/tasks/${task.id}`, '/ui/failed', '/ui/assets/style.css'];
+    for (const path of paths) {
+      const edge = await dashboard.dispatchFetch(`http://task-pool.test${path}`);
+      const local = await node.app.fetch(new Request(`http://task-pool.test${path}`));
+      expect(edge.status, path).toBe(200);
+      expect(local.status, path).toBe(200);
+      expect(edge.headers.get('content-security-policy'), path).toBe(local.headers.get('content-security-policy'));
+      const [edgeHtml, localHtml] = [await edge.text(), await local.text()];
+      if (path.endsWith('.css')) {
+        expect(edgeHtml).toBe(localHtml);
+        continue;
+      }
+      expect(edgeHtml.startsWith('<!DOCTYPE html>'), path).toBe(true);
+      expect(structure(edgeHtml), path).toEqual(structure(localHtml));
+      expect(structure(edgeHtml).length, path).toBeGreaterThan(15);
+    }
+    const detail = await (await dashboard.dispatchFetch(`http://task-pool.test/ui/tasks/${task.id}`)).text();
+    expect(detail).toContain('edge page');
+    expect(detail).toContain('&quot;n&quot;: 1');
+
+    const root = await dashboard.dispatchFetch('http://task-pool.test/', { redirect: 'manual' });
+    expect(root.status).toBe(302);
+    expect(root.headers.get('location')).toBe('/ui');
+    expect((await dashboard.dispatchFetch('http://task-pool.test/tasks')).status).toBe(404);
+  });
+
+  it('the api Worker carries no dashboard: /ui is the API\'s 404', async () => {
+    const response = await api.dispatchFetch('http://task-pool.test/ui');
+    expect(response.status).toBe(404);
+    expect(await response.json()).toEqual({ message: 'no route for GET /ui', code: 'route_not_found' });
+  });
+});

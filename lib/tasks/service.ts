@@ -3,7 +3,7 @@ import { AppError, conflict, ErrOptimisticLock, notFound } from '../errors.ts';
 import { newTaskId } from './ids.ts';
 import type { Logger } from '../log.ts';
 import { newTask, type Task } from './model.ts';
-import type { TaskStatus } from './states.ts';
+import { isFinal, type TaskStatus } from './states.ts';
 import type { ListFilter, TaskRepository, TaskStats, TransitionFields } from './repository.ts';
 import { NO_METRICS, type Metrics } from '../metrics/metrics.ts';
 import { TaskEvents } from './events.ts';
@@ -39,7 +39,6 @@ export interface TaskObservers {
   events?: TaskEvents;
 }
 
-const FINAL: ReadonlySet<TaskStatus> = new Set(['completed', 'failed', 'cancelled']);
 /**
  * Per-waiter re-reads (status only) back off from 100 ms to 1 s: another writer's change shows
  * within a second. Node processes share one re-read instead (local/shared-rereads.ts).
@@ -152,7 +151,7 @@ export class TaskService {
         wait?.cancel();
         throw notFound();
       }
-      if (!wait || FINAL.has(status)) {
+      if (!wait || isFinal(status)) {
         wait?.cancel();
         return this.get(id);
       }

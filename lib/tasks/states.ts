@@ -46,3 +46,8 @@ export const TRANSITIONS: Record<TaskStatus, readonly TaskStatus[]> = {
 export function canTransition(from: TaskStatus, to: TaskStatus): boolean {
   return TRANSITIONS[from].includes(to);
 }
+
+/** completed, failed or cancelled: what `?wait=` waits for (retry can still reopen the last two). */
+export function isFinal(status: string): boolean {
+  return status === 'completed' || status === 'failed' || status === 'cancelled';
+}

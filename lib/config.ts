@@ -41,6 +41,12 @@ export interface Config {
   logLevel: LogLevel;
   /** Missed policy `all`: at most this many missed occurrences get a task (lib/schedules/). */
   scheduleMaxCatchup: number;
+  /** Most tasks in one POST /tasks/batch (lib/tasks/service.ts submitMany). */
+  maxBatchTasks: number;
+  /** Completed tasks are deleted this long after they finished; 0 keeps them (lib/tasks/retention.ts). */
+  retentionCompletedMs: number;
+  /** Failed and cancelled tasks likewise. */
+  retentionFailedMs: number;
 }
 
 export class ConfigError extends Error {
@@ -69,6 +75,26 @@ const url = (schemes: string[]) =>
   z.string().refine((v) => schemes.some((s) => v.startsWith(`${s}:`)) && URL.canParse(v), {
     error: `must be a URL (${schemes.map((s) => `${s}:`).join(', ')})`,
   });
+
+/** `36h`, `7d`, `90m`, `30s`, `500ms` → milliseconds; `0` means forever (kept). */
+const duration = z.string().transform((value, ctx) => {
+  const ms = parseDuration(value);
+  if (ms === null) {
+    ctx.addIssue({ code: 'custom', message: 'must be a duration like 36h, 7d, 90m or 30s (0 keeps forever)' });
+    return z.NEVER;
+  }
+  return ms;
+});
+
+const UNIT_MS: Record<string, number> = { ms: 1, s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000, w: 604_800_000 };
+
+export function parseDuration(value: string): number | null {
+  if (value === '0') return 0;
+  const match = /^(\d+(?:\.\d+)?)(ms|s|m|h|d|w)$/.exec(value);
+  if (!match) return null;
+  const ms = Math.round(Number(match[1]) * UNIT_MS[match[2]!]!);
+  return Number.isSafeInteger(ms) ? ms : null;
+}
 
 /** Variable name → schema with its default. Order is the order of `.env.example`. */
 const VARIABLES = {
@@ -105,6 +131,11 @@ const VARIABLES = {
   TRUST_PROXY: bool.default(false),
   LOG_LEVEL: z.enum(LEVEL_NAMES, { error: `must be one of ${LEVEL_NAMES.join(', ')}` }).default('info'),
   SCHEDULE_MAX_CATCHUP: int(1, 10_000).default(100),
+  // 1,500 × 21 columns stays under SQLite's 32,766 parameters per statement: a batch is one
+  // INSERT (lib/tasks/repository.ts insertMany), so it is atomic without an interactive transaction.
+  MAX_BATCH_TASKS: int(1, 1500).default(1000),
+  TASK_RETENTION_COMPLETED: duration.prefault('7d'),
+  TASK_RETENTION_FAILED: duration.prefault('30d'),
 } as const;
 
 export const CONFIG_VARIABLES = Object.keys(VARIABLES) as (keyof typeof VARIABLES)[];
@@ -164,6 +195,9 @@ export function loadConfig(env: EnvRecord): Config {
     trustProxy: v.TRUST_PROXY,
     logLevel: v.LOG_LEVEL,
     scheduleMaxCatchup: v.SCHEDULE_MAX_CATCHUP,
+    maxBatchTasks: v.MAX_BATCH_TASKS,
+    retentionCompletedMs: v.TASK_RETENTION_COMPLETED,
+    retentionFailedMs: v.TASK_RETENTION_FAILED,
   };
 }
 

@@ -52,8 +52,21 @@ export const tasks = sqliteTable(
     index('tasks_status_id').on(t.status, t.id),
     index('tasks_type_id').on(t.type, t.id),
     uniqueIndex('tasks_idempotency_key').on(t.idempotencyKey).where(sql`idempotency_key IS NOT NULL`),
+    // Retention (lib/tasks/retention.ts) finds finished tasks by status and age. Partial on
+    // completed_at, which only final statuses set: a pending insert and a claim never enter it
+    // (enqueue pays nothing); a completion adds one entry.
+    index('tasks_finished').on(t.status, t.completedAt).where(sql`completed_at IS NOT NULL`),
   ],
 );
+
+/**
+ * Task types whose tasks no claim takes (POST /types/:type/pause). The claim reads it in the
+ * same statement (lib/tasks/repository.ts), so every process and function skips them at once.
+ */
+export const pausedTypes = sqliteTable('paused_types', {
+  type: text('type').primaryKey(),
+  pausedAt: integer('paused_at').notNull(),
+});
 
 /**
  * Recurring task templates (lib/schedules/). `name` is the key clients use. `next_run_at` is the

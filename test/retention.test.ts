@@ -22,7 +22,7 @@ import { sqldAvailable, useSqld } from './sqld.ts';
 const DAY = 86_400_000;
 const T = Date.UTC(2026, 10, 30, 12);
 
-async function insertAged(repo: TestRepo['repo'], status: TaskStatus, finishedAgoMs: number | null, n: number, title = status): Promise<Task[]> {
+async function insertAged(repo: TestRepo['repo'], status: TaskStatus, finishedAgoMs: number | null, n: number, title: string = status): Promise<Task[]> {
   const tasks: Task[] = [];
   for (let i = 0; i < n; i++) {
     const task = buildTask(submitInput({ title }), { now: T - 40 * DAY, maxAttempts: 3 });

@@ -1,5 +1,8 @@
 import type { EnvRecord } from '../lib/config.ts';
+import { batch } from './scenarios/batch.ts';
 import { driverCeiling } from './scenarios/driver.ts';
+import { pages } from './scenarios/pages.ts';
+import { retention } from './scenarios/retention.ts';
 import { httpSubmit } from './scenarios/http.ts';
 import { pickupLatency } from './scenarios/latency.ts';
 import { remote } from './scenarios/remote.ts';
@@ -13,7 +16,7 @@ import { throughput } from './scenarios/throughput.ts';
  *
  *   node --import tsx bench/child.ts <scenario> '{"quick":false,"env":{}}'
  */
-const SCENARIOS = ['driver', 'throughput', 'throughput-defaults', 'latency', 'http', 'scale-empty', 'scale-1m', 'remote', 'schedules'] as const;
+const SCENARIOS = ['driver', 'throughput', 'throughput-defaults', 'latency', 'http', 'scale-empty', 'scale-1m', 'remote', 'schedules', 'batch', 'retention', 'pages'] as const;
 type ScenarioName = (typeof SCENARIOS)[number];
 
 const [name, optionsJson] = process.argv.slice(2);
@@ -43,6 +46,12 @@ async function runScenario(scenario: string): Promise<unknown> {
       return remote(o);
     case 'schedules':
       return schedules(o);
+    case 'batch':
+      return batch(o);
+    case 'retention':
+      return retention(o);
+    case 'pages':
+      return pages(o);
     default:
       throw new Error(`unknown scenario ${JSON.stringify(scenario)}; one of ${SCENARIOS.join(', ')}`);
   }

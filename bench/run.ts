@@ -23,7 +23,7 @@ import { currentLoad, describeMachine, summarise, type Summary } from './stats.t
  * Exit status: 1 when a trial failed or lost a task (an error), never because a figure missed
  * its target: --quick is CI's smoke test, and speed on a shared runner is not a verdict.
  */
-const SCENARIOS = ['driver', 'throughput', 'throughput-defaults', 'latency', 'http', 'scale-empty', 'scale-1m', 'remote', 'schedules'] as const;
+const SCENARIOS = ['driver', 'throughput', 'throughput-defaults', 'latency', 'http', 'scale-empty', 'scale-1m', 'remote', 'schedules', 'batch', 'retention', 'pages'] as const;
 type Scenario = (typeof SCENARIOS)[number];
 
 const { values } = parseArgs({

@@ -131,9 +131,9 @@ const VARIABLES = {
   TRUST_PROXY: bool.default(false),
   LOG_LEVEL: z.enum(LEVEL_NAMES, { error: `must be one of ${LEVEL_NAMES.join(', ')}` }).default('info'),
   SCHEDULE_MAX_CATCHUP: int(1, 10_000).default(100),
-  // 1,500 × 21 columns stays under SQLite's 32,766 parameters per statement: a batch is one
-  // INSERT (lib/tasks/repository.ts insertMany), so it is atomic without an interactive transaction.
-  MAX_BATCH_TASKS: int(1, 1500).default(1000),
+  // A batch is one transaction (lib/tasks/repository.ts insertMany): bounded so one request
+  // holds the write lock for tens of milliseconds, not seconds.
+  MAX_BATCH_TASKS: int(1, 10_000).default(1000),
   TASK_RETENTION_COMPLETED: duration.prefault('7d'),
   TASK_RETENTION_FAILED: duration.prefault('30d'),
 } as const;

@@ -137,7 +137,9 @@ export class TaskService {
       if (first !== undefined) throw badRequest(`tasks[${i}].idempotency_key repeats the key of tasks[${first}]`, 'duplicate_idempotency_key');
       firstByKey.set(key, i);
     });
-    const hashes = await Promise.all(items.map(({ input, idempotencyKey }) => (idempotencyKey === undefined ? null : hashRequest(input))));
+    const hashes: (string | null)[] = firstByKey.size === 0
+      ? items.map(() => null)
+      : await Promise.all(items.map(({ input, idempotencyKey }) => (idempotencyKey === undefined ? null : hashRequest(input))));
     // Twice at most: a key inserted by someone else between the look-up and the insert fails
     // the whole INSERT; the second look-up finds it and replays it.
     for (let attempt = 0; ; attempt++) {

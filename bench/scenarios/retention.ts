@@ -1,4 +1,4 @@
-import { copyFileSync, existsSync, statSync } from 'node:fs';
+import { existsSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { migrateDatabase } from '../../local/database.ts';
 import { benchConfig, completions, countByStatus, noopProbe, NOOP_TYPE, startRuntime, tempDir, tinyPayload, type ScenarioOptions } from '../harness.ts';
@@ -7,8 +7,8 @@ import { seed } from './scale.ts';
 
 /**
  * Retention (issue 13), two measurements:
- * 1. Processing with retention deleting alongside vs without: the same file (200,000 completed
- *    tasks finished 30 days ago, then 20,000 due no-op tasks) copied twice; one runtime keeps
+ * 1. Processing with retention deleting alongside vs without: two files seeded alike (200,000
+ *    completed tasks finished 30 days ago, then 20,000 due no-op tasks); one runtime keeps
  *    history (TASK_RETENTION_COMPLETED=0), the other deletes it (7d) on its poll interval
  *    (0.5 s here, so sweeps land inside the measured window: 10% of each interval at most).
  *    Rate: first handler start → 20,000th completion. Target: with ≥ 0.9× without.
@@ -45,14 +45,14 @@ export async function retention(options: ScenarioOptions): Promise<RetentionResu
   const backlog = options.quick ? 2000 : 20_000;
   const { dir, remove } = tempDir();
   try {
-    const base = join(dir, 'base.db');
-    await migrateDatabase({ url: `file:${base}` });
-    const old = Date.now() - 30 * 86_400_000;
-    seed(base, 'completed', history, old, 0);
-    seed(base, 'pending', backlog, Date.now() - 60_000, history);
     const without = join(dir, 'without.db');
     const withRetention = join(dir, 'with.db');
-    for (const copy of [without, withRetention]) copyFileSync(base, copy);
+    const old = Date.now() - 30 * 86_400_000;
+    for (const path of [without, withRetention]) {
+      await migrateDatabase({ url: `file:${path}` });
+      seed(path, 'completed', history, old, 0);
+      seed(path, 'pending', backlog, Date.now() - 60_000, history);
+    }
 
     const env = { TASK_POLL_INTERVAL_SECONDS: '0.5', ...options.env };
     const a = await processRate(without, { ...env, TASK_RETENTION_COMPLETED: '0' }, backlog);

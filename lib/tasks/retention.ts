@@ -77,8 +77,8 @@ export async function sweepFinishedTasks(repo: TaskRepository, policy: Retention
 export const pollRetentionBudgetMs = (pollBudgetMs: number): number => Math.min(2000, pollBudgetMs * 0.1);
 
 /**
- * Retention for a long-lived process: a sweep every `intervalMs` (the poll interval), each
- * bounded to 10% of the interval (at least 20 ms), never two at once.
+ * Retention for a long-lived process: a sweep at start and every `intervalMs` (the poll
+ * interval), each bounded to 10% of the interval (at least 20 ms), never two at once.
  */
 export class RetentionSweeper {
   readonly #repo: TaskRepository;
@@ -105,6 +105,7 @@ export class RetentionSweeper {
     if (!this.enabled) return;
     this.#budgetMs = Math.max(20, intervalMs * 0.1);
     this.#timer = setInterval(() => void this.sweep(), intervalMs);
+    void this.sweep();
   }
 
   /** One sweep (or the one in flight). Failures are logged: retention tries again next time. */

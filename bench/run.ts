@@ -8,6 +8,9 @@ import type { LatencyResult } from './scenarios/latency.ts';
 import type { RemoteResult } from './scenarios/remote.ts';
 import type { ScaleResult } from './scenarios/scale.ts';
 import type { SchedulesResult } from './scenarios/schedules.ts';
+import type { BatchResult } from './scenarios/batch.ts';
+import type { PagesResult } from './scenarios/pages.ts';
+import type { RetentionResult } from './scenarios/retention.ts';
 import type { ThroughputResult } from './scenarios/throughput.ts';
 import { BENCH_ENV } from './harness.ts';
 import { currentLoad, describeMachine, summarise, type Summary } from './stats.ts';
@@ -165,6 +168,34 @@ add('  fired', 'schedules/s', pick<SchedulesResult, 'fired_per_s'>('schedules', 
 add('processing with 10,000 schedules / without', 'x', pick<SchedulesResult, 'process_ratio'>('schedules', 'process_ratio'), { text: '>= 0.9', ok: (m) => m >= 0.9 });
 add('  processing without schedules', 'tasks/s', pick<SchedulesResult, 'process_per_s_without'>('schedules', 'process_per_s_without'), undefined, { to: 'raw claim+complete', ceiling: ceilingCycle });
 add('  processing with 10,000 schedules', 'tasks/s', pick<SchedulesResult, 'process_per_s_with'>('schedules', 'process_per_s_with'), undefined, { to: 'raw claim+complete', ceiling: ceilingCycle });
+
+const batchRuns = (runs.batch ?? []) as BatchResult[];
+add('batch: raw libsql, 1,000-row transactions (interleaved)', '/s', batchRuns.map((b) => b.raw_tx1000_per_s));
+add('batch: submitMany, 1,000-task batches, in process', '/s', batchRuns.map((b) => b.in_process_per_s));
+add('  in process / raw', 'x', batchRuns.map((b) => b.in_process_ratio), { text: '>= 0.8', ok: (m) => m >= 0.8 });
+add('batch: POST /tasks/batch, 1,000 a request, 10 conns', 'tasks/s', batchRuns.map((b) => b.http.tasks_per_s));
+add('  HTTP / in process', 'x', batchRuns.map((b) => b.http_ratio), { text: '>= 0.5', ok: (m) => m >= 0.5 });
+add('  accepted but not stored', 'count', batchRuns.map((b) => b.http_missing), { text: '0', ok: (m) => m === 0 });
+
+const retentionRuns = (runs.retention ?? []) as RetentionResult[];
+add('retention: processing, history kept', 'tasks/s', retentionRuns.map((r) => r.process_per_s_without));
+add('retention: processing, history deleted alongside', 'tasks/s', retentionRuns.map((r) => r.process_per_s_with));
+add('  with / without', 'x', retentionRuns.map((r) => r.ratio), { text: '>= 0.9', ok: (m) => m >= 0.9 });
+add('retention: steady load, page bytes growth, second half', 'bytes', retentionRuns.map((r) => r.steady_growth_second_half_bytes));
+
+const pagesRuns = (runs.pages ?? []) as PagesResult[];
+for (const schema of ['today', 'today_without_tasks_finished', 'rowid_prototype']) {
+  add(`pages (${schema}): WAL frames per submit`, 'frames', pagesRuns.map((p) => p.frames[schema]!.submit));
+  add(`pages (${schema}): per claimed task (claims of 10)`, 'frames', pagesRuns.map((p) => p.frames[schema]!.claim));
+  add(`pages (${schema}): per completion, 1 / tx`, 'frames', pagesRuns.map((p) => p.frames[schema]!.complete_1));
+  add(`pages (${schema}): per completion, 10 / tx`, 'frames', pagesRuns.map((p) => p.frames[schema]!.complete_10));
+  add(`pages (${schema}): raw single-row inserts`, '/s', pagesRuns.map((p) => p.rates[schema]!.insert_per_s));
+  add(`pages (${schema}): raw claim 10 + complete 10`, 'tasks/s', pagesRuns.map((p) => p.rates[schema]!.claim_complete_per_s));
+}
+add('claim+complete, claim without the paused subquery', 'tasks/s', pagesRuns.map((p) => p.paused.before_issue));
+add('  with it, 0 paused types', 'tasks/s', pagesRuns.map((p) => p.paused.none));
+add('  with it, 3 paused types', 'tasks/s', pagesRuns.map((p) => p.paused.three));
+add('  2,000 paused tasks ahead in claim order', 'tasks/s', pagesRuns.map((p) => p.paused.backlog_ahead));
 
 const fmt = (v: number) => (Number.isNaN(v) ? '-' : Math.abs(v) >= 100 ? Math.round(v).toLocaleString('en-US') : Math.abs(v) >= 10 ? v.toFixed(1) : v.toFixed(2));
 const table = [

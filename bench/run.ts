@@ -181,6 +181,8 @@ const retentionRuns = (runs.retention ?? []) as RetentionResult[];
 add('retention: processing, history kept', 'tasks/s', retentionRuns.map((r) => r.process_per_s_without));
 add('retention: processing, history deleted alongside', 'tasks/s', retentionRuns.map((r) => r.process_per_s_with));
 add('  with / without', 'x', retentionRuns.map((r) => r.ratio), { text: '>= 0.9', ok: (m) => m >= 0.9 });
+add('retention: processing, history kept, no retention index', 'tasks/s', retentionRuns.map((r) => r.process_per_s_without_index));
+add('  history kept: with the index / without', 'x', retentionRuns.map((r) => r.process_per_s_without / r.process_per_s_without_index));
 add('retention: steady load, page bytes growth, second half', 'bytes', retentionRuns.map((r) => r.steady_growth_second_half_bytes));
 
 const pagesRuns = (runs.pages ?? []) as PagesResult[];

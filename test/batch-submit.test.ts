@@ -124,6 +124,27 @@ function contract(name: string, databaseUrl: () => string) {
       expect(await count(rt)).toBe(before + 40);
     });
 
+    it('two batches racing for the last room under TASK_MAX_PENDING: one stored whole, the other 429', async () => {
+      const rt = await runtime({ TASK_MAX_PENDING: '100' });
+      await rt.driver.run("UPDATE tasks SET status = 'completed', completed_at = 1 WHERE status = 'pending'");
+      const before = await count(rt);
+      const results = await Promise.all([0, 1].map(() => post(rt, { tasks: Array.from({ length: 60 }, (_, i) => item(i)) })));
+      expect(results.map((r) => r.status).sort()).toEqual([202, 429]);
+      expect(await count(rt)).toBe(before + 60);
+    });
+
+    it('two identical keyed batches at once: one stores, the other replays the same tasks', async () => {
+      const rt = await runtime();
+      const key = `race-${Math.random()}`;
+      const batch = Array.from({ length: 20 }, (_, i) => ({ input: submitInput({ title: `race ${i}` }), idempotencyKey: `${key}-${i}` }));
+      const before = await count(rt);
+      const [a, b] = await Promise.all([rt.service.submitMany(batch), rt.service.submitMany(batch)]);
+      expect(await count(rt)).toBe(before + 20);
+      expect(a!.map((r) => r.task.id)).toEqual(b!.map((r) => r.task.id));
+      const replays = [a!, b!].map((results) => results.every((r) => r.replayed));
+      expect(replays.sort()).toEqual([false, true]);
+    });
+
     it('TaskService.submitMany in process: results in order, hooks per new task', async () => {
       const rt = await runtime();
       const results = await rt.service.submitMany([

@@ -140,6 +140,7 @@ export const TARGETS = {
     // dist/vercel is a deployable project: api/<function>.mjs plus vercel.json.
     options: { ...WEB, entryPoints: entries('functions/platforms/vercel', [
       'index', 'tasks', 'task', 'cancel', 'retry', 'stats', 'poll', 'schedules', 'schedule', 'schedule-pause', 'schedule-resume', 'schedule-trigger',
+      'tasks-batch', 'tasks-cancel', 'tasks-retry', 'types', 'type-pause', 'type-resume',
     ]), outdir: 'api' },
     extras(outdir) {
       cpSync(at('deploy/vercel/vercel.json'), join(outdir, 'vercel.json'));
@@ -157,6 +158,7 @@ export const TARGETS = {
       entryPoints: entries('functions/platforms/netlify', [
         'api', 'create-task', 'list-tasks', 'get-task', 'cancel-task', 'retry-task', 'stats', 'poll', 'poll-scheduled',
         'put-schedule', 'list-schedules', 'get-schedule', 'delete-schedule', 'pause-schedule', 'resume-schedule', 'trigger-schedule',
+        'create-tasks', 'delete-task', 'cancel-tasks', 'retry-tasks', 'list-types', 'pause-type', 'resume-type',
       ]),
       outdir: 'functions',
     },

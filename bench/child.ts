@@ -1,6 +1,9 @@
 import type { EnvRecord } from '../lib/config.ts';
 import { dashboardPages } from './scenarios/dashboard.ts';
+import { batch } from './scenarios/batch.ts';
 import { driverCeiling } from './scenarios/driver.ts';
+import { pages } from './scenarios/pages.ts';
+import { retention } from './scenarios/retention.ts';
 import { httpSubmit } from './scenarios/http.ts';
 import { httpDelivery } from './scenarios/http-delivery.ts';
 import { pickupLatency } from './scenarios/latency.ts';
@@ -16,7 +19,7 @@ import { throughput } from './scenarios/throughput.ts';
  *
  *   node --import tsx bench/child.ts <scenario> '{"quick":false,"env":{}}'
  */
-const SCENARIOS = ['driver', 'throughput', 'throughput-defaults', 'latency', 'http', 'scale-empty', 'scale-1m', 'remote', 'schedules', 'http-delivery', 'dashboard', 'metrics'] as const;
+const SCENARIOS = ['driver', 'throughput', 'throughput-defaults', 'latency', 'http', 'scale-empty', 'scale-1m', 'remote', 'schedules', 'http-delivery', 'dashboard', 'metrics', 'batch', 'retention', 'pages'] as const;
 type ScenarioName = (typeof SCENARIOS)[number];
 
 const [name, optionsJson] = process.argv.slice(2);
@@ -52,6 +55,12 @@ async function runScenario(scenario: string): Promise<unknown> {
       return dashboardPages(o);
     case 'metrics':
       return metricsCost(o);
+    case 'batch':
+      return batch(o);
+    case 'retention':
+      return retention(o);
+    case 'pages':
+      return pages(o);
     default:
       throw new Error(`unknown scenario ${JSON.stringify(scenario)}; one of ${SCENARIOS.join(', ')}`);
   }

@@ -11,6 +11,9 @@ import type { MetricsResult } from './scenarios/metrics.ts';
 import type { RemoteResult } from './scenarios/remote.ts';
 import type { ScaleResult } from './scenarios/scale.ts';
 import type { SchedulesResult } from './scenarios/schedules.ts';
+import type { BatchResult } from './scenarios/batch.ts';
+import type { PagesResult } from './scenarios/pages.ts';
+import type { RetentionResult } from './scenarios/retention.ts';
 import type { ThroughputResult } from './scenarios/throughput.ts';
 import { BENCH_ENV } from './harness.ts';
 import { currentLoad, describeMachine, summarise, type Summary } from './stats.ts';
@@ -26,7 +29,7 @@ import { currentLoad, describeMachine, summarise, type Summary } from './stats.t
  * Exit status: 1 when a trial failed or lost a task (an error), never because a figure missed
  * its target: --quick is CI's smoke test, and speed on a shared runner is not a verdict.
  */
-const SCENARIOS = ['driver', 'throughput', 'throughput-defaults', 'latency', 'http', 'scale-empty', 'scale-1m', 'remote', 'schedules', 'http-delivery', 'dashboard', 'metrics'] as const;
+const SCENARIOS = ['driver', 'throughput', 'throughput-defaults', 'latency', 'http', 'scale-empty', 'scale-1m', 'remote', 'schedules', 'http-delivery', 'dashboard', 'metrics', 'batch', 'retention', 'pages'] as const;
 type Scenario = (typeof SCENARIOS)[number];
 
 const { values } = parseArgs({
@@ -194,6 +197,36 @@ add('  metric calls per attempt', 'µs', pick<MetricsResult, 'metrics_us_per_att
 add('  metric calls per HTTP submit', 'µs', pick<MetricsResult, 'metrics_us_per_submit_request'>('metrics', 'metrics_us_per_submit_request'));
 add('GET /metrics, counts read per scrape, p99', 'ms', pick<MetricsResult, 'scrape_fresh_p99_ms'>('metrics', 'scrape_fresh_p99_ms'), { text: '<= 20', ok: (m) => m <= 20 });
 add('GET /metrics, counts cached, p99', 'ms', pick<MetricsResult, 'scrape_cached_p99_ms'>('metrics', 'scrape_cached_p99_ms'), { text: '<= 20', ok: (m) => m <= 20 });
+
+const batchRuns = (runs.batch ?? []) as BatchResult[];
+add('batch: raw libsql, 1,000-row transactions (interleaved)', '/s', batchRuns.map((b) => b.raw_tx1000_per_s));
+add('batch: submitMany, 1,000-task batches, in process', '/s', batchRuns.map((b) => b.in_process_per_s));
+add('  in process / raw', 'x', batchRuns.map((b) => b.in_process_ratio), { text: '>= 0.8', ok: (m) => m >= 0.8 });
+add('batch: POST /tasks/batch, 1,000 a request, 10 conns', 'tasks/s', batchRuns.map((b) => b.http.tasks_per_s));
+add('  HTTP / in process', 'x', batchRuns.map((b) => b.http_ratio), { text: '>= 0.5', ok: (m) => m >= 0.5 });
+add('  accepted but not stored', 'count', batchRuns.map((b) => b.http_missing), { text: '0', ok: (m) => m === 0 });
+
+const retentionRuns = (runs.retention ?? []) as RetentionResult[];
+add('retention: processing, history kept', 'tasks/s', retentionRuns.map((r) => r.process_per_s_without));
+add('retention: processing, history deleted alongside', 'tasks/s', retentionRuns.map((r) => r.process_per_s_with));
+add('  with / without', 'x', retentionRuns.map((r) => r.ratio), { text: '>= 0.9', ok: (m) => m >= 0.9 });
+add('retention: processing, history kept, no retention index', 'tasks/s', retentionRuns.map((r) => r.process_per_s_without_index));
+add('  history kept: with the index / without', 'x', retentionRuns.map((r) => r.process_per_s_without / r.process_per_s_without_index));
+add('retention: steady load, page bytes growth, second half', 'bytes', retentionRuns.map((r) => r.steady_growth_second_half_bytes));
+
+const pagesRuns = (runs.pages ?? []) as PagesResult[];
+for (const schema of ['today', 'today_without_tasks_finished', 'rowid_prototype']) {
+  add(`pages (${schema}): WAL frames per submit`, 'frames', pagesRuns.map((p) => p.frames[schema]!.submit));
+  add(`pages (${schema}): per claimed task (claims of 10)`, 'frames', pagesRuns.map((p) => p.frames[schema]!.claim));
+  add(`pages (${schema}): per completion, 1 / tx`, 'frames', pagesRuns.map((p) => p.frames[schema]!.complete_1));
+  add(`pages (${schema}): per completion, 10 / tx`, 'frames', pagesRuns.map((p) => p.frames[schema]!.complete_10));
+  add(`pages (${schema}): raw single-row inserts`, '/s', pagesRuns.map((p) => p.rates[schema]!.insert_per_s));
+  add(`pages (${schema}): raw claim 10 + complete 10`, 'tasks/s', pagesRuns.map((p) => p.rates[schema]!.claim_complete_per_s));
+}
+add('claim+complete, claim without the paused subquery', 'tasks/s', pagesRuns.map((p) => p.paused.before_issue));
+add('  with it, 0 paused types', 'tasks/s', pagesRuns.map((p) => p.paused.none));
+add('  with it, 3 paused types', 'tasks/s', pagesRuns.map((p) => p.paused.three));
+add('  2,000 paused tasks ahead in claim order', 'tasks/s', pagesRuns.map((p) => p.paused.backlog_ahead));
 
 const fmt = (v: number) => (Number.isNaN(v) ? '-' : Math.abs(v) >= 100 ? Math.round(v).toLocaleString('en-US') : Math.abs(v) >= 10 ? v.toFixed(1) : v.toFixed(2));
 const table = [

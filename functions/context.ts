@@ -7,6 +7,7 @@ import { pollOnce, pollOptionsFromConfig, type PollSummary } from '../lib/proces
 import { registerPollRoute } from '../lib/api/routes/poll.ts';
 import { fireDueSchedules } from '../lib/schedules/service.ts';
 import { cacheByConfig, remoteDriver } from './environment.ts';
+import { pollRetentionBudgetMs, retentionPolicy, sweepFinishedTasks } from '../lib/tasks/retention.ts';
 
 /**
  * Everything one function isolate needs, built from its env record on the first request and
@@ -43,7 +44,13 @@ export function createFunctionContext(env: EnvRecord, options: FunctionContextOp
   const poll = async () => {
     // Whatever fell due since the last poll, however late the platform's cron is.
     await fireDueSchedules(core.schedules, pollLogger);
-    const summary = await pollOnce({ repo, handlers, config, logger: pollLogger }, pollOptionsFromConfig(config, workerId));
+    // Old finished tasks, within a bounded share of the budget (lib/tasks/retention.ts).
+    const options = pollOptionsFromConfig(config, workerId);
+    const sweepStarted = Date.now();
+    const swept = await sweepFinishedTasks(repo, retentionPolicy(config), { budgetMs: pollRetentionBudgetMs(options.budgetMs) });
+    options.budgetMs -= Date.now() - sweepStarted;
+    const summary = await pollOnce({ repo, handlers, config, logger: pollLogger }, options);
+    if (swept.deleted > 0) pollLogger.info('finished tasks deleted', { ...swept });
     pollLogger.info('poll finished', { ...summary });
     return summary;
   };

@@ -4,6 +4,7 @@ import { honoPath } from '../lib/api/openapi.ts';
 import { pollRoute } from '../lib/api/routes/poll.ts';
 import { SYSTEM_ROUTES } from '../lib/api/routes/system.ts';
 import { TASK_ROUTES } from '../lib/api/routes/tasks.ts';
+import { TYPE_ROUTES } from '../lib/api/routes/types.ts';
 import type { EnvRecord } from '../lib/config.ts';
 import type { PollSummary } from '../lib/processing/poll.ts';
 import { contextCache, type FunctionContext, type FunctionContextOptions } from './context.ts';
@@ -23,7 +24,7 @@ import { SCHEDULE_ROUTES } from '../lib/schedules/routes.ts';
 export type FetchHandler = (request: Request, env: EnvRecord) => Promise<Response>;
 
 /** Each operation's route, as the app declares it (method and path written once, there). */
-export const OPERATIONS = { ...TASK_ROUTES, ...SYSTEM_ROUTES, poll: pollRoute, ...SCHEDULE_ROUTES } as const;
+export const OPERATIONS = { ...TASK_ROUTES, ...SYSTEM_ROUTES, poll: pollRoute, ...SCHEDULE_ROUTES, ...TYPE_ROUTES } as const;
 
 export type OperationName = keyof typeof OPERATIONS;
 
@@ -63,6 +64,13 @@ export function createFunctions(options: FunctionContextOptions): TaskPoolFuncti
     getTask: operation('getTask'),
     cancelTask: operation('cancelTask'),
     retryTask: operation('retryTask'),
+    createTasks: operation('createTasks'),
+    deleteTask: operation('deleteTask'),
+    cancelTasks: operation('cancelTasks'),
+    retryTasks: operation('retryTasks'),
+    listTypes: operation('listTypes'),
+    pauseType: operation('pauseType'),
+    resumeType: operation('resumeType'),
     stats: operation('stats'),
     poll: operation('poll'),
     putSchedule: operation('putSchedule'),

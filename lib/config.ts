@@ -67,6 +67,12 @@ export interface Config {
   metricsToken: string | undefined;
   /** The database gauges are read at most once per this many seconds, however often scraped. */
   metricsRefreshSeconds: number;
+  /** Most tasks in one POST /tasks/batch (lib/tasks/service.ts submitMany). */
+  maxBatchTasks: number;
+  /** Completed tasks are deleted this long after they finished; 0 keeps them (lib/tasks/retention.ts). */
+  retentionCompletedMs: number;
+  /** Failed and cancelled tasks likewise. */
+  retentionFailedMs: number;
 }
 
 export class ConfigError extends Error {
@@ -105,6 +111,26 @@ const url = (schemes: string[]) =>
   z.string().refine((v) => schemes.some((s) => v.startsWith(`${s}:`)) && URL.canParse(v), {
     error: `must be a URL (${schemes.map((s) => `${s}:`).join(', ')})`,
   });
+
+/** `36h`, `7d`, `90m`, `30s`, `500ms` → milliseconds; `0` means forever (kept). */
+const duration = z.string().transform((value, ctx) => {
+  const ms = parseDuration(value);
+  if (ms === null) {
+    ctx.addIssue({ code: 'custom', message: 'must be a duration like 36h, 7d, 90m or 30s (0 keeps forever)' });
+    return z.NEVER;
+  }
+  return ms;
+});
+
+const UNIT_MS: Record<string, number> = { ms: 1, s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000, w: 604_800_000 };
+
+export function parseDuration(value: string): number | null {
+  if (value === '0') return 0;
+  const match = /^(\d+(?:\.\d+)?)(ms|s|m|h|d|w)$/.exec(value);
+  if (!match) return null;
+  const ms = Math.round(Number(match[1]) * UNIT_MS[match[2]!]!);
+  return Number.isSafeInteger(ms) ? ms : null;
+}
 
 /** Variable name → schema with its default. Order is the order of `.env.example`. */
 const VARIABLES = {
@@ -167,6 +193,11 @@ const VARIABLES = {
   METRICS_ENABLED: bool.default(true),
   METRICS_TOKEN: z.string().min(16, { error: 'must be at least 16 characters' }).optional(),
   METRICS_REFRESH_SECONDS: seconds(0, 3600).default(10),
+  // A batch is one transaction (lib/tasks/repository.ts insertMany): bounded so one request
+  // holds the write lock for tens of milliseconds, not seconds.
+  MAX_BATCH_TASKS: int(1, 10_000).default(1000),
+  TASK_RETENTION_COMPLETED: duration.prefault('7d'),
+  TASK_RETENTION_FAILED: duration.prefault('30d'),
 } as const;
 
 export const CONFIG_VARIABLES = Object.keys(VARIABLES) as (keyof typeof VARIABLES)[];
@@ -248,6 +279,9 @@ export function loadConfig(env: EnvRecord): Config {
     metricsEnabled: v.METRICS_ENABLED,
     metricsToken: v.METRICS_TOKEN,
     metricsRefreshSeconds: v.METRICS_REFRESH_SECONDS,
+    maxBatchTasks: v.MAX_BATCH_TASKS,
+    retentionCompletedMs: v.TASK_RETENTION_COMPLETED,
+    retentionFailedMs: v.TASK_RETENTION_FAILED,
   };
 }
 

@@ -7,6 +7,7 @@ import { migrateDatabase } from './database.ts';
 import { handleSignals, listen, logStartup } from './server.ts';
 import { createRuntime, loadHandlersModule, type RuntimeOptions } from './runtime.ts';
 import { fireDueSchedules } from '../lib/schedules/service.ts';
+import { pollRetentionBudgetMs, retentionPolicy, sweepFinishedTasks } from '../lib/tasks/retention.ts';
 
 /** `task-pool serve | worker | migrate | poll --once | tasks …`. Configuration comes from the environment. */
 const program = new Command('task-pool')
@@ -60,10 +61,11 @@ program
     const runtime = await createRuntime({ ...(await runtimeOptions(opts)), processing: false });
     const { config } = runtime;
     await fireDueSchedules(runtime.schedules, runtime.logger);
-    const summary = await pollOnce(
-      { repo: runtime.repo, handlers: runtime.handlers, config, logger: runtime.logger },
-      pollOptionsFromConfig(config, runtime.workerId),
-    );
+    const options = pollOptionsFromConfig(config, runtime.workerId);
+    const sweepStarted = Date.now();
+    await sweepFinishedTasks(runtime.repo, retentionPolicy(config), { budgetMs: pollRetentionBudgetMs(options.budgetMs) });
+    options.budgetMs -= Date.now() - sweepStarted;
+    const summary = await pollOnce({ repo: runtime.repo, handlers: runtime.handlers, config, logger: runtime.logger }, options);
     await runtime.shutdown();
     process.stdout.write(`${JSON.stringify(summary)}\n`);
   });

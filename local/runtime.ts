@@ -12,6 +12,7 @@ import { processTask, releaseTasks } from '../lib/processing/process-task.ts';
 import { WorkerPool } from '../lib/processing/worker-pool.ts';
 import { ScheduleFirer } from '../lib/schedules/firing.ts';
 import type { Task } from '../lib/tasks/model.ts';
+import { retentionPolicy, RetentionSweeper } from '../lib/tasks/retention.ts';
 import { nodeClientAddress } from './client-address.ts';
 import { guardFromConfig } from '../lib/delivery/guard.ts';
 import { guardedTransport } from './guarded-fetch.ts';
@@ -47,6 +48,7 @@ export interface Runtime extends Core {
   pool: WorkerPool;
   poller: Poller;
   workerId: string;
+  retention: RetentionSweeper;
   /** Starts the poller (no-op when processing is off). */
   start(): void;
   /** Stops polling, drains the pool within SHUTDOWN_TIMEOUT_SECONDS, releases, closes. */
@@ -77,6 +79,7 @@ export async function createRuntime(options: RuntimeOptions = {}): Promise<Runti
     hooks: {
       onSubmitted: processing ? wakeFor : undefined,
       onCancelled: (task) => pool.abort(task.id, new StopReason('cancelled', 'task was cancelled')),
+      onResumed: processing ? () => poller.wake() : undefined,
     },
     scheduleHooks: processing ? { onChanged: (schedule) => scheduleFirer.changed(schedule), onTasksCreated: () => poller.wake() } : undefined,
   });
@@ -119,6 +122,9 @@ export async function createRuntime(options: RuntimeOptions = {}): Promise<Runti
     recheckMs: config.pollIntervalSeconds * 1000,
   });
 
+  // Old finished tasks are deleted on the poll interval, in bounded batches (lib/tasks/retention.ts).
+  const retention = new RetentionSweeper({ repo, policy: retentionPolicy(config), logger });
+
   let shutdownPromise: Promise<void> | undefined;
   return {
     ...core,
@@ -126,12 +132,16 @@ export async function createRuntime(options: RuntimeOptions = {}): Promise<Runti
     pool,
     poller,
     workerId,
+    retention,
     start: () => {
-      if (processing) poller.start(config.pollIntervalSeconds * 1000);
+      if (!processing) return;
+      poller.start(config.pollIntervalSeconds * 1000);
+      retention.start(config.pollIntervalSeconds * 1000);
     },
     shutdown: () =>
       (shutdownPromise ??= (async () => {
         const inFlight = await poller.stop();
+        await retention.stop();
         const unstarted = await pool.drain(config.shutdownTimeoutSeconds * 1000);
         await releaseTasks(repo, [...inFlight, ...unstarted], logger);
         await core.service.closeWaits();

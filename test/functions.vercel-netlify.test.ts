@@ -68,6 +68,7 @@ describe.skipIf(!available)('Vercel and Netlify bundles', () => {
       expect((await call('POST', `/tasks/${id}/retry`)).body).toMatchObject({ status: 'pending', attempts: 0 });
       expect((await call('GET', '/stats')).status).toBe(200);
       await expectScheduleRoutes(call);
+      await expectQueueOperationRoutes(call);
       expect((await call('GET', '/healthz')).body).toEqual({ status: 'ok' });
       expect((await call('GET', '/nope')).status).toBe(404);
     });
@@ -99,6 +100,7 @@ describe.skipIf(!available)('Vercel and Netlify bundles', () => {
     const FUNCTIONS = [
       'api', 'create-task', 'list-tasks', 'get-task', 'cancel-task', 'retry-task', 'stats', 'poll',
       'put-schedule', 'list-schedules', 'get-schedule', 'delete-schedule', 'pause-schedule', 'resume-schedule', 'trigger-schedule',
+      'create-tasks', 'delete-task', 'cancel-tasks', 'retry-tasks', 'list-types', 'pause-type', 'resume-type',
     ];
     type Routed = { name: string; handler: WebHandler; paths: string[]; methods: string[] | undefined };
     let routed: Routed[];
@@ -139,6 +141,7 @@ describe.skipIf(!available)('Vercel and Netlify bundles', () => {
       expect((await call('GET', '/stats')).body).toMatchObject({ counts: expect.any(Object) });
       expect((await call('GET', '/readyz')).body).toEqual({ status: 'ready' });
       await expectScheduleRoutes(call);
+      await expectQueueOperationRoutes(call);
       expect((await call('POST', '/poll')).status).toBe(401);
     });
 
@@ -169,4 +172,19 @@ async function expectScheduleRoutes(call: (method: string, path: string, body?: 
   expect((await call('PUT', '/schedules/bad%20name', {})).status).toBe(400);
   expect((await call('DELETE', `/schedules/${name}`)).status).toBe(204);
   expect((await call('GET', `/schedules/${name}`)).status).toBe(404);
+}
+
+/** Batch submit, delete, bulk cancel/retry and type pausing, through whichever function the platform routes each to. */
+async function expectQueueOperationRoutes(call: (method: string, path: string, body?: unknown) => Promise<{ status: number; body: Record<string, unknown> }>) {
+  const type = `routed${Math.random().toString(36).slice(2, 8)}`;
+  const batch = await call('POST', '/tasks/batch', { tasks: [{ title: 'a', description: 'd', delay_seconds: 3600 }, { title: 'b', description: 'd', delay_seconds: 3600 }] });
+  expect(batch).toMatchObject({ status: 202, body: { count: 2 } });
+  const [a, b] = (batch.body.tasks as { id: string }[]).map((t) => t.id);
+  expect((await call('POST', '/tasks/cancel', { ids: [a, b] })).body).toEqual({ matched: 2, changed: 2 });
+  expect((await call('POST', '/tasks/retry', { ids: [a] })).body).toEqual({ matched: 1, changed: 1 });
+  expect((await call('DELETE', `/tasks/${b}`)).status).toBe(204);
+  expect((await call('GET', `/tasks/${b}`)).status).toBe(404);
+  expect((await call('POST', `/types/${type}/pause`)).body).toMatchObject({ type, paused: true });
+  expect((await call('GET', '/types')).body.types).toEqual(expect.arrayContaining([expect.objectContaining({ type, paused: true })]));
+  expect((await call('POST', `/types/${type}/resume`)).body).toEqual({ type, paused: false, paused_at: null });
 }

@@ -28,7 +28,7 @@ SELECT printf('%08x-%04x-7%03x-8000-%012x', (? + i) >> 16, (? + i) & 65535, 0, ?
   'bench', 'seeded', ?, ?, 'noop', '{"i":1}', 0, ? + i, ?, 3, NULL, ?, ?, ? + i, ?, ?, ? + i
 FROM seq`;
 
-function seed(path: string, status: 'completed' | 'pending', count: number, baseMs: number, idOffset: number): void {
+export function seed(path: string, status: 'completed' | 'pending', count: number, baseMs: number, idOffset: number): void {
   if (count === 0) return;
   const db = new Database(path, { timeout: 5000 });
   db.exec('PRAGMA journal_mode = WAL');

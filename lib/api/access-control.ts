@@ -23,10 +23,10 @@ export interface AccessControlDeps {
 export const UNLIMITED_PATHS: ReadonlySet<string> = new Set(['/healthz', '/readyz']);
 
 const isProtected = (path: string) =>
-  path === '/stats' || path === '/tasks' || path.startsWith('/tasks/') || path === '/schedules' || path.startsWith('/schedules/');
+  path === '/stats' || path === '/tasks' || path.startsWith('/tasks/') || path === '/schedules' || path.startsWith('/schedules/') || path === '/types' || path.startsWith('/types/');
 
 /**
- * Rate limiting on every route but the probes, then API_TOKEN on `/tasks…`, `/schedules…` and `/stats`.
+ * Rate limiting on every route but the probes, then API_TOKEN on `/tasks…`, `/schedules…`, `/types…` and `/stats`.
  * The limiter runs first so that requests with a wrong token are counted (against their
  * address) and token guessing is throttled. Register before the routes.
  */

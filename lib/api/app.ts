@@ -6,6 +6,7 @@ import { createOpenApiApp } from './openapi.ts';
 import { registerSystemRoutes } from './routes/system.ts';
 import { registerTaskRoutes } from './routes/tasks.ts';
 import { routePattern } from './route-pattern.ts';
+import { registerTypeRoutes } from './routes/types.ts';
 
 /**
  * The HTTP API, runtime-agnostic: `app.fetch(Request) → Response` on Node (local/server.ts)
@@ -31,6 +32,7 @@ export function createApp(deps: AppDeps): OpenAPIHono {
 
   applyAccessControl(app, deps);
   registerTaskRoutes(app, deps);
+  registerTypeRoutes(app, deps);
   registerSystemRoutes(app, deps);
 
   handleErrors(app, logger);

@@ -114,8 +114,68 @@ export const StatsSchema = z
     total: z.number().int(),
     oldest_pending_age_seconds: z.number().nullable(),
     schedules: z.object({ total: z.number().int(), paused: z.number().int() }).optional().openapi({ description: 'How many schedules exist, and how many are paused.' }),
+    database_bytes: z.number().int().nullable().openapi({ description: 'The database size (page_count × page_size); null where the server does not say.' }),
+    database_free_bytes: z.number().int().nullable().openapi({ description: 'Of which free pages, reused by new rows (retention frees them).' }),
   })
   .openapi('Stats');
+
+const ISO_DATE_TIME = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(:\d{2}(\.\d+)?)?(Z|[+-]\d{2}:\d{2})$/;
+
+/** One item of POST /tasks/batch: the body of POST /tasks plus its own idempotency key. */
+export const BatchTaskItem = SubmitTaskBody.extend({
+  idempotency_key: z
+    .string({ error: 'idempotency_key must be a string' })
+    .regex(/^[\x21-\x7e]{1,200}$/, { error: 'idempotency_key must be 1 to 200 visible ASCII characters' })
+    .optional()
+    .openapi({ description: 'Like the Idempotency-Key header of POST /tasks, for this item.' }),
+}).openapi('BatchTaskItem');
+
+export const BatchSubmitBody = z
+  .object({ tasks: z.array(BatchTaskItem).openapi({ description: '1 to MAX_BATCH_TASKS (default 1,000) tasks.' }) })
+  .openapi('BatchSubmit');
+
+export const BatchResultSchema = z
+  .object({
+    count: z.number().int(),
+    tasks: z.array(TaskSchema.extend({ replayed: z.boolean().openapi({ description: 'True when the item\'s idempotency_key matched an earlier identical request: the task is that one, nothing new was stored.' }) })),
+  })
+  .openapi('BatchResult');
+
+/** The filter of POST /tasks/cancel and /tasks/retry: `ids`, or any of status, type, created_before. */
+export const BulkFilterBody = z
+  .strictObject(
+    {
+      ids: z
+        .array(z.string({ error: 'ids must be task ids (strings)' }), { error: 'ids must be an array of task ids' })
+        .min(1, { error: 'ids must not be empty' })
+        .max(MAX_LIST_LIMIT, { error: `ids must hold at most ${MAX_LIST_LIMIT} ids` })
+        .optional(),
+      status: z.enum(STATUSES, { error: `status must be one of ${STATUSES.join(', ')}` }).optional(),
+      type: z.string({ error: 'type must be a string' }).min(1, { error: 'type must not be empty' }).optional(),
+      created_before: z
+        .string({ error: 'created_before must be an ISO-8601 date-time string' })
+        .refine((s) => ISO_DATE_TIME.test(s) && !Number.isNaN(Date.parse(s)), {
+          error: 'created_before must be an ISO-8601 date-time with a time zone, e.g. 2026-01-02T03:04:05Z',
+        })
+        .optional(),
+    },
+    { error: (issue) => (issue.code === 'unrecognized_keys' ? `unknown field ${issue.keys.map((k) => JSON.stringify(k)).join(', ')} (the filter takes ids, status, type, created_before)` : undefined) },
+  )
+  .refine((f) => f.ids === undefined || (f.status === undefined && f.type === undefined && f.created_before === undefined), {
+    error: 'ids selects tasks by itself: use ids, or status/type/created_before, not both',
+    path: ['ids'],
+  })
+  .refine((f) => f.ids !== undefined || f.status !== undefined || f.type !== undefined || f.created_before !== undefined, {
+    error: 'the filter needs ids, or at least one of status, type, created_before',
+  })
+  .openapi('BulkFilter');
+
+export const BulkResultSchema = z
+  .object({
+    matched: z.number().int().openapi({ description: 'Tasks the filter selected.' }),
+    changed: z.number().int().openapi({ description: 'Of those, tasks this request moved (the others were not in a state the action applies to).' }),
+  })
+  .openapi('BulkResult');
 
 export const TaskIdParam = z.object({ id: z.string().openapi({ param: { name: 'id', in: 'path' } }) });
 

@@ -51,15 +51,26 @@ export const tasks = sqliteTable(
     // Listing is newest first (ids are time-ordered UUIDv7), optionally filtered.
     index('tasks_status_id').on(t.status, t.id),
     index('tasks_type_id').on(t.type, t.id),
-    // The dashboard's overview (lib/tasks/insights.ts): finishes per minute are range counts
-    // over (status, completed_at), and per-type durations read this index alone. Partial:
-    // pending rows (completed_at NULL) never enter it, so submits do not pay for it.
+    // Finished tasks by status and age: retention (lib/tasks/retention.ts) deletes by
+    // (status, completed_at); the dashboard's overview (lib/tasks/insights.ts) counts finishes
+    // per minute over the same prefix and reads per-type durations from this index alone.
+    // Partial: pending rows (completed_at NULL) never enter it, so submits and claims do not
+    // pay for it; a completion adds one entry.
     index('tasks_finished')
       .on(t.status, t.completedAt, t.type, t.startedAt)
       .where(sql`completed_at IS NOT NULL`),
     uniqueIndex('tasks_idempotency_key').on(t.idempotencyKey).where(sql`idempotency_key IS NOT NULL`),
   ],
 );
+
+/**
+ * Task types whose tasks no claim takes (POST /types/:type/pause). The claim reads it in the
+ * same statement (lib/tasks/repository.ts), so every process and function skips them at once.
+ */
+export const pausedTypes = sqliteTable('paused_types', {
+  type: text('type').primaryKey(),
+  pausedAt: integer('paused_at').notNull(),
+});
 
 /**
  * Recurring task templates (lib/schedules/). `name` is the key clients use. `next_run_at` is the

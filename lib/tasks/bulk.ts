@@ -1,16 +1,14 @@
-import { AppError } from '../errors.ts';
 import type { TaskInsights, TaskSearch } from './insights.ts';
 import type { TaskService } from './service.ts';
 import type { TaskStatus } from './states.ts';
 
 /**
- * Cancel or retry many tasks: a list of ids, or every task matching a search. Each task goes
- * through `TaskService.cancel/retry` (one version-checked transition, re-read on a lost race),
- * BULK_BATCH at a time so a large selection never holds thousands of writes in flight, and at
- * most BULK_MAX per call so one request stays short; the caller is told whether more remain.
- * A task that moved on meanwhile (finished, already cancelled) is skipped, not an error.
- *
- * Used by the dashboard (lib/ui/). Issue 13's `POST /tasks/cancel|retry` can share it.
+ * The dashboard's bulk actions (lib/ui/): cancel or retry a list of ids, or every task matching
+ * a dashboard search (which may include a bounded title scan, insights.ts). This module only
+ * selects: each page of BULK_BATCH ids goes to `TaskService.cancelMatching/retryMatching`, the
+ * same version-checked transitions as `POST /tasks/cancel|retry`, and at most BULK_MAX tasks
+ * per call so one request stays short; the caller is told whether more remain. A task that
+ * moved on meanwhile (finished, already cancelled) is not changed, not an error.
  */
 export type BulkAction = 'cancel' | 'retry';
 
@@ -48,16 +46,8 @@ export function countBulk(insights: TaskInsights, action: BulkAction, search: Ta
 }
 
 export async function runBulk(service: TaskService, insights: TaskInsights, action: BulkAction, selection: BulkSelection): Promise<BulkResult> {
-  const apply = async (ids: readonly string[]) => {
-    const results = await Promise.allSettled(ids.map((id) => (action === 'cancel' ? service.cancel(id) : service.retry(id))));
-    let changed = 0;
-    for (const result of results) {
-      if (result.status === 'fulfilled') changed++;
-      // 404 (gone) and 409 (moved on): skipped. Anything else is a real failure.
-      else if (!(result.reason instanceof AppError && (result.reason.status === 404 || result.reason.status === 409))) throw result.reason;
-    }
-    return changed;
-  };
+  const apply = async (ids: readonly string[]) =>
+    (action === 'cancel' ? await service.cancelMatching({ ids: [...ids] }) : await service.retryMatching({ ids: [...ids] })).changed;
 
   if ('ids' in selection) {
     const ids = [...new Set(selection.ids)].slice(0, BULK_MAX);

@@ -130,10 +130,14 @@ const INITIAL: Pick<Task, Initial> = { status: 'pending', version: 1, attempts: 
 
 /** A task as it is before anything happened to it: pending, version 1, unset fields null. */
 export function newTask(fields: NewTaskFields): Task {
-  const task: Record<string, unknown> = {};
-  const given = fields as Partial<Task>;
-  for (const field of TASK_FIELDS) {
-    task[field.key] = given[field.key] ?? (INITIAL as Partial<Task>)[field.key] ?? null;
-  }
+  // Copied from one template, every task gets the same hidden class (fields in TASK_FIELDS
+  // order): 4 µs → about 1 µs per task, which batch submits of 1,000 noticed (bench/README.md, "batch").
+  const task: Record<string, unknown> = { ...NEW_TASK_TEMPLATE };
+  const given = fields as Record<string, unknown>;
+  for (const key in given) if (given[key] !== undefined && key in task) task[key] = given[key];
   return task as Task;
 }
+
+const NEW_TASK_TEMPLATE: Record<string, unknown> = Object.fromEntries(
+  TASK_FIELDS.map((field) => [field.key, (INITIAL as Partial<Task>)[field.key] ?? null]),
+);

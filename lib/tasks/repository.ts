@@ -31,6 +31,24 @@ export interface ClaimOptions {
   now?: number;
 }
 
+/** Which tasks a bulk action (POST /tasks/cancel, /tasks/retry) selects: ids, or a filter. */
+export interface BulkFilter {
+  ids?: string[];
+  status?: TaskStatus;
+  type?: string;
+  /** created_at strictly before this (epoch ms). */
+  createdBefore?: number;
+}
+
+/** One task type as GET /types shows it. */
+export interface TypeStats {
+  type: string;
+  counts: Record<TaskStatus, number>;
+  paused: boolean;
+  pausedAt: number | null;
+  oldestPendingCreatedAt: number | null;
+}
+
 /** Columns a transition may set besides status/version/updated_at. */
 export type TransitionFields = Partial<Pick<Task, 'runAt' | 'attempts' | 'leaseExpiresAt' | 'lockedBy' | 'lastError' | 'result' | 'startedAt' | 'completedAt'>> & {
   /** Give the attempt back (a release is not a failed attempt). */
@@ -63,6 +81,16 @@ const COLUMNS_READ = TASK_FIELDS.map(({ name }) => (FREE_TEXT.has(name) ? `CAST(
 const INSERT_COLUMNS = [...TASK_FIELDS.map(({ name }) => name), 'request_hash'].join(', ');
 const INSERT_VALUES = [...TASK_FIELDS, 'request_hash'].map(() => '?').join(', ');
 
+// A new task's columns that vary; the rest (status, version, attempts, and the lease, result
+// and timing columns) are left to the table's defaults, which are a new task's values. A batch
+// binds 12 parameters a row instead of 21: 1,000-row transactions 18.5 → 12.5 ms in the raw
+// driver here, where binding, not the disk, dominated (bench/README.md, "batch").
+const NEW_TASK_DEFAULTS = new Set(['status', 'version', 'attempts', 'lease_expires_at', 'locked_by', 'last_error', 'result', 'started_at', 'completed_at']);
+const NEW_FIELDS = TASK_FIELDS.filter(({ name }) => !NEW_TASK_DEFAULTS.has(name));
+const NEW_COLUMNS = [...NEW_FIELDS.map(({ name }) => name), 'request_hash'].join(', ');
+const NEW_VALUES = [...NEW_FIELDS, 'request_hash'].map(() => '?').join(', ');
+const newTaskArgs = (task: Task, requestHash: string | null): SqlValue[] => [...NEW_FIELDS.map(({ key }) => task[key]), requestHash];
+
 /** The values of an insert, in INSERT_COLUMNS order. */
 const insertArgs = (task: Task, requestHash: string | null): SqlValue[] => [...TASK_FIELDS.map(({ key }) => task[key]), requestHash];
 
@@ -73,6 +101,11 @@ const SQL = {
   insertCapped: `INSERT INTO tasks (${INSERT_COLUMNS}) SELECT ${INSERT_VALUES}
     WHERE (SELECT count(*) FROM (SELECT 1 FROM tasks WHERE status = 'pending' LIMIT ?)) < ?
     ON CONFLICT DO NOTHING`,
+  // Batch submit (insertMany): no ON CONFLICT, a key that exists fails the whole transaction.
+  insertStrict: `INSERT INTO tasks (${NEW_COLUMNS}) VALUES (${NEW_VALUES})`,
+  insertFirstOfBatch: `INSERT INTO tasks (${NEW_COLUMNS}) SELECT ${NEW_VALUES}
+    WHERE (SELECT count(*) FROM (SELECT 1 FROM tasks WHERE status = 'pending' LIMIT ?)) <= ?`,
+  insertAfterPrevious: `INSERT INTO tasks (${NEW_COLUMNS}) SELECT ${NEW_VALUES} WHERE changes() = 1`,
   get: `SELECT ${COLUMNS_READ} FROM tasks WHERE id = ?`,
   status: 'SELECT status FROM tasks WHERE id = ?',
   getByKey: `SELECT ${COLUMNS_READ}, request_hash FROM tasks WHERE idempotency_key = ?`,
@@ -81,7 +114,7 @@ const SQL = {
   // min() over the claim index (it holds run_at): no temp B-tree sorting every pending row.
   // Still a scan of pending entries, but the poller asks only after a claim came back short,
   // when every pending task left is a future one.
-  nextRunAt: "SELECT min(run_at) AS run_at FROM tasks INDEXED BY tasks_claim_pending WHERE status = 'pending'",
+  nextRunAt: "SELECT min(run_at) AS run_at FROM tasks INDEXED BY tasks_claim_pending WHERE status = 'pending' AND type NOT IN (SELECT type FROM paused_types)",
   // One statement claims: due pending tasks in claim order, plus in_progress tasks whose lease
   // expired (their worker died). Each arm walks its own partial index; SQLite serialises
   // writers, so two claimers never get the same row for the same lease.
@@ -91,16 +124,23 @@ const SQL = {
   // whatever the backlog (raw libsql, 20k pending, claim 10 + complete 10: 1,650 tasks/s
   // before, ~35,000 after; with 1,000,000 rows in the table the product processed 308
   // tasks/s before; bench/README.md).
+  // Paused types (POST /types/:type/pause) are skipped here, in the statement itself, so every
+  // process and function honours a pause at its next claim. The NOT IN subquery is not
+  // correlated: SQLite builds it once per statement (an empty or tiny ephemeral table) and
+  // probes it per candidate row, which the arm reads anyway for its id; measured in
+  // bench/README.md ("paused types").
   claim: `UPDATE tasks
     SET status = 'in_progress', started_at = ?, locked_by = ?, lease_expires_at = ?,
         attempts = attempts + 1, version = version + 1, updated_at = ?
     WHERE id IN (
       SELECT id FROM (
         SELECT * FROM (SELECT id, priority, run_at, created_at FROM tasks INDEXED BY tasks_claim_pending
-          WHERE status = 'pending' AND run_at <= ? ORDER BY priority DESC, run_at, created_at LIMIT ?)
+          WHERE status = 'pending' AND run_at <= ? AND type NOT IN (SELECT type FROM paused_types)
+          ORDER BY priority DESC, run_at, created_at LIMIT ?)
         UNION ALL
         SELECT * FROM (SELECT id, priority, run_at, created_at FROM tasks INDEXED BY tasks_claim_expired
           WHERE status = 'in_progress' AND lease_expires_at <= ? AND attempts < max_attempts
+            AND type NOT IN (SELECT type FROM paused_types)
           ORDER BY lease_expires_at LIMIT ?)
       ) ORDER BY priority DESC, run_at, created_at LIMIT ?)
     RETURNING ${COLUMNS_READ}`,
@@ -110,7 +150,25 @@ const SQL = {
     SET status = 'failed', version = version + 1, updated_at = ?, completed_at = ?, lease_expires_at = NULL,
         last_error = 'lease expired on the last attempt (worker died or stalled)'
     WHERE status = 'in_progress' AND lease_expires_at <= ? AND attempts >= max_attempts`,
+  // Retention (lib/tasks/retention.ts): a bounded number of old finished rows per statement,
+  // found through the partial index on (status, completed_at), so each DELETE holds the write
+  // lock for a few milliseconds whatever the history. The status test is in the statement:
+  // a task retried (back to pending) between the sweep's decision and the write is not touched.
+  deleteFinished: (statuses: number) => `DELETE FROM tasks WHERE rowid IN (
+    SELECT rowid FROM tasks INDEXED BY tasks_finished
+    WHERE status IN (${Array(statuses).fill('?').join(', ')}) AND completed_at IS NOT NULL AND completed_at < ? LIMIT ?)`,
+  deleteUnlessRunning: "DELETE FROM tasks WHERE id = ? AND status <> 'in_progress'",
+  pauseType: 'INSERT INTO paused_types (type, paused_at) VALUES (?, ?) ON CONFLICT DO NOTHING',
+  resumeType: 'DELETE FROM paused_types WHERE type = ?',
+  pausedTypes: 'SELECT type, paused_at FROM paused_types',
+  typeCounts: 'SELECT type, status, count(*) AS n FROM tasks GROUP BY type, status',
+  oldestPendingByType: "SELECT type, min(created_at) AS created_at FROM tasks WHERE status = 'pending' GROUP BY type",
+  // Table-valued pragmas, which sqld answers like any read (a PRAGMA statement it may refuse).
+  databaseSize: 'SELECT p.page_count * s.page_size AS bytes, f.freelist_count * s.page_size AS free_bytes FROM pragma_page_count() p, pragma_page_size() s, pragma_freelist_count() f',
 } as const;
+
+/** Rows per statement for retention and bulk actions: a few ms of write lock each. */
+export const MAINTENANCE_BATCH = 500;
 
 export class TaskRepository {
   readonly #driver: SqlDriver;
@@ -132,6 +190,123 @@ export class TaskRepository {
   /** The statement that inserts `task` unless its idempotency key exists: for callers that write it together with other statements. */
   insertStatement(task: Task, requestHash: string | null = null): Statement {
     return { sql: SQL.insert, args: insertArgs(task, requestHash) };
+  }
+
+  /**
+   * Inserts `tasks` (new ones from buildTask, keys already checked by the caller) in one transaction: all or
+   * none. Each row is its own small prepared statement (two SQL texts whatever the batch size,
+   * so the statement caches stay small; 1,000 rows as one multi-row INSERT bound 21,000
+   * parameters and ran at half the speed of the same rows one statement each; bench/README.md,
+   * "batch"). With `maxPending` > 0 the first row carries the backlog check for the whole
+   * batch and each later row is inserted only if the row before it was (`changes() = 1`), so
+   * a batch that does not fit inserts nothing. An idempotency key inserted by someone else
+   * meanwhile is a unique violation that rolls the transaction back; the caller looks the keys
+   * up again. Returns how many rows were inserted: all, or 0 when the backlog is full.
+   */
+  async insertMany(tasks: Task[], requestHashes: (string | null)[], maxPending = 0): Promise<number> {
+    if (tasks.length === 0) return 0;
+    const statements: Statement[] = tasks.map((task, i) => {
+      if (task.status !== 'pending' || task.version !== 1 || task.attempts !== 0) throw new Error(`insertMany takes new tasks only (task ${task.id} is ${task.status})`);
+      const args = newTaskArgs(task, requestHashes[i] ?? null);
+      if (maxPending <= 0) return { sql: SQL.insertStrict, args };
+      return i === 0
+        ? { sql: SQL.insertFirstOfBatch, args: [...args, maxPending, maxPending - tasks.length] }
+        : { sql: SQL.insertAfterPrevious, args };
+    });
+    const results = await this.#driver.batch(statements);
+    return results.reduce((sum, r) => sum + r.changes, 0);
+  }
+
+  /** The tasks holding these idempotency keys, by key (with the hash of the request that made each). */
+  async getByIdempotencyKeys(keys: string[]): Promise<Map<string, { task: Task; requestHash: string | null }>> {
+    const found = new Map<string, { task: Task; requestHash: string | null }>();
+    for (let i = 0; i < keys.length; i += MAINTENANCE_BATCH) {
+      const chunk = keys.slice(i, i + MAINTENANCE_BATCH);
+      const rows = await this.#driver.all(
+        `SELECT ${COLUMNS_READ}, request_hash FROM tasks WHERE idempotency_key IN (${chunk.map(() => '?').join(', ')})`,
+        chunk,
+      );
+      for (const row of rows) found.set(String(row.idempotency_key), { task: rowToTask(row), requestHash: row.request_hash as string | null });
+    }
+    return found;
+  }
+
+  /**
+   * Deletes up to `limit` tasks in one of `statuses` (final ones) that finished before
+   * `before`; returns how many. Never a pending or in_progress task: the status is tested by
+   * the DELETE itself.
+   */
+  async deleteFinished(statuses: TaskStatus[], before: number, limit = MAINTENANCE_BATCH): Promise<number> {
+    return (await this.#driver.run(SQL.deleteFinished(statuses.length), [...statuses, before, limit])).changes;
+  }
+
+  /** Deletes one task unless it is running; true when deleted. */
+  async deleteUnlessRunning(id: string): Promise<boolean> {
+    return (await this.#driver.run(SQL.deleteUnlessRunning, [id])).changes === 1;
+  }
+
+  /**
+   * One page of the tasks a bulk filter selects, in id order after `afterId` (keyset: each
+   * page is one indexed range, whatever was changed on the pages before).
+   */
+  async listForBulk(filter: BulkFilter, afterId: string | null, limit = MAINTENANCE_BATCH): Promise<Task[]> {
+    const where: string[] = [];
+    const args: SqlValue[] = [];
+    if (filter.ids) (where.push(`id IN (${filter.ids.map(() => '?').join(', ')})`), args.push(...filter.ids));
+    if (filter.status) (where.push('status = ?'), args.push(filter.status));
+    if (filter.type) (where.push('type = ?'), args.push(filter.type));
+    if (filter.createdBefore !== undefined) (where.push('created_at < ?'), args.push(filter.createdBefore));
+    if (afterId !== null) (where.push('id > ?'), args.push(afterId));
+    args.push(limit);
+    const sql = `SELECT ${COLUMNS_READ} FROM tasks ${where.length ? `WHERE ${where.join(' AND ')}` : ''} ORDER BY id LIMIT ?`;
+    return (await this.#driver.all(sql, args)).map(rowToTask);
+  }
+
+  /** True when the type was not paused before. */
+  async pauseType(type: string, now = Date.now()): Promise<boolean> {
+    return (await this.#driver.run(SQL.pauseType, [type, now])).changes === 1;
+  }
+
+  /** True when the type was paused before. */
+  async resumeType(type: string): Promise<boolean> {
+    return (await this.#driver.run(SQL.resumeType, [type])).changes === 1;
+  }
+
+  /** Paused types and when each was paused. */
+  async pausedTypes(): Promise<Map<string, number>> {
+    const rows = await this.#driver.all(SQL.pausedTypes);
+    return new Map(rows.map((row) => [String(row.type), Number(row.paused_at)]));
+  }
+
+  /** Every type with tasks or paused, plus `known` ones (registered handlers), by name. */
+  async typeStats(known: Iterable<string> = []): Promise<TypeStats[]> {
+    const [counts, oldest, paused] = await Promise.all([this.#driver.all(SQL.typeCounts), this.#driver.all(SQL.oldestPendingByType), this.pausedTypes()]);
+    const byType = new Map<string, TypeStats>();
+    const entry = (type: string): TypeStats => {
+      let stats = byType.get(type);
+      if (!stats) {
+        const pausedAt = paused.get(type) ?? null;
+        stats = { type, counts: Object.fromEntries(STATUSES.map((s) => [s, 0])) as Record<TaskStatus, number>, paused: pausedAt !== null, pausedAt, oldestPendingCreatedAt: null };
+        byType.set(type, stats);
+      }
+      return stats;
+    };
+    for (const type of known) entry(type);
+    for (const type of paused.keys()) entry(type);
+    for (const row of counts) entry(String(row.type)).counts[row.status as TaskStatus] = Number(row.n);
+    for (const row of oldest) entry(String(row.type)).oldestPendingCreatedAt = Number(row.created_at);
+    return [...byType.values()].sort((a, b) => (a.type < b.type ? -1 : a.type > b.type ? 1 : 0));
+  }
+
+  /** The database's size and its free pages' size in bytes, or null where the server will not say. */
+  async databaseSize(): Promise<{ bytes: number; freeBytes: number } | null> {
+    try {
+      const row = (await this.#driver.all(SQL.databaseSize))[0];
+      if (!row || row.bytes === null) return null;
+      return { bytes: Number(row.bytes), freeBytes: Number(row.free_bytes) };
+    } catch {
+      return null;
+    }
   }
 
   async get(id: string): Promise<Task | null> {

@@ -1,10 +1,10 @@
 import type { Config } from '../config.ts';
-import { AppError, conflict, ErrOptimisticLock, notFound } from '../errors.ts';
+import { AppError, badRequest, conflict, ErrOptimisticLock, notFound } from '../errors.ts';
 import { newTaskId } from './ids.ts';
 import type { Logger } from '../log.ts';
 import { newTask, type Task } from './model.ts';
 import { isFinal, type TaskStatus } from './states.ts';
-import type { ListFilter, TaskRepository, TaskStats, TransitionFields } from './repository.ts';
+import { MAINTENANCE_BATCH, type BulkFilter, type ListFilter, type TaskRepository, type TaskStats, type TransitionFields, type TransitionRequest, type TypeStats } from './repository.ts';
 import { NO_METRICS, type Metrics } from '../metrics/metrics.ts';
 import { TaskEvents } from './events.ts';
 
@@ -26,11 +26,25 @@ export interface SubmitResult {
   replayed: boolean;
 }
 
+/** One item of a batch submit: what POST /tasks takes, with its own optional idempotency key. */
+export interface BatchItem {
+  input: SubmitInput;
+  idempotencyKey?: string;
+}
+
+/** What a bulk action did: tasks the filter selected, and those it moved. */
+export interface BulkResult {
+  matched: number;
+  changed: number;
+}
+
 export interface TaskServiceHooks {
   /** A task was committed: the local poller wakes at once instead of waiting a tick. */
   onSubmitted?(task: Task): void;
   /** A task was cancelled: a handler running it in this process is aborted at once. */
   onCancelled?(task: Task): void;
+  /** A paused type was resumed: its due tasks can be claimed now. */
+  onResumed?(type: string): void;
 }
 
 /** Who hears about the service's writes: counters (lib/metrics/) and waiters (events.ts). */
@@ -167,9 +181,8 @@ export class TaskService {
   /** pending or in_progress → cancelled. A running handler is asked to stop via its signal. */
   cancel(id: string): Promise<Task> {
     return this.#transitionLatest(id, (task) => {
-      if (task.status === 'pending' || task.status === 'in_progress') {
-        return { to: 'cancelled', fields: { completedAt: Date.now(), leaseExpiresAt: null } };
-      }
+      const decision = cancelDecision(task, Date.now());
+      if (decision) return decision;
       throw conflict(`task is already ${task.status}`, 'task_finished');
     }).then((task) => {
       this.#logger.info('task cancelled', { task_id: task.id });
@@ -183,9 +196,8 @@ export class TaskService {
   /** failed or cancelled → pending, attempts reset, due now. */
   retry(id: string): Promise<Task> {
     return this.#transitionLatest(id, (task) => {
-      if (task.status === 'failed' || task.status === 'cancelled') {
-        return { to: 'pending', fields: { attempts: 0, runAt: Date.now(), startedAt: null, completedAt: null, leaseExpiresAt: null } };
-      }
+      const decision = retryDecision(task, Date.now());
+      if (decision) return decision;
       throw conflict(`only failed or cancelled tasks can be retried (task is ${task.status})`, 'task_not_retryable');
     }).then((task) => {
       this.#logger.info('task retried', { task_id: task.id });
@@ -193,6 +205,149 @@ export class TaskService {
       this.hooks.onSubmitted?.(task);
       return task;
     });
+  }
+
+  /**
+   * Submits several tasks at once, all or nothing: one INSERT (one transaction), results in the
+   * order given. An item whose idempotency key already exists with the same request is not
+   * inserted again: its result is the existing task, `replayed`. A key used twice in one batch
+   * is a 400 naming both items; a key that exists with a different request, a 409 naming the
+   * item; a backlog at TASK_MAX_PENDING that cannot take the whole batch, a 429. In each case
+   * nothing is stored.
+   */
+  async submitMany(items: BatchItem[]): Promise<SubmitResult[]> {
+    const firstByKey = new Map<string, number>();
+    items.forEach(({ idempotencyKey: key }, i) => {
+      if (key === undefined) return;
+      const first = firstByKey.get(key);
+      if (first !== undefined) throw badRequest(`tasks[${i}].idempotency_key repeats the key of tasks[${first}]`, 'duplicate_idempotency_key');
+      firstByKey.set(key, i);
+    });
+    const hashes: (string | null)[] = firstByKey.size === 0
+      ? items.map(() => null)
+      : await Promise.all(items.map(({ input, idempotencyKey }) => (idempotencyKey === undefined ? null : hashRequest(input))));
+    // Twice at most: a key inserted by someone else between the look-up and the insert fails
+    // the whole INSERT; the second look-up finds it and replays it.
+    for (let attempt = 0; ; attempt++) {
+      const existing = firstByKey.size > 0 ? await this.repo.getByIdempotencyKeys([...firstByKey.keys()]) : new Map();
+      const now = Date.now();
+      const results: SubmitResult[] = [];
+      const fresh: Task[] = [];
+      const freshHashes: (string | null)[] = [];
+      items.forEach(({ input, idempotencyKey }, i) => {
+        const found = idempotencyKey === undefined ? undefined : existing.get(idempotencyKey);
+        if (found) {
+          if (found.requestHash !== hashes[i]) {
+            throw conflict(`tasks[${i}]: idempotency_key was already used with a different request body`, 'idempotency_key_reused');
+          }
+          results.push({ task: found.task, replayed: true });
+          return;
+        }
+        const task = buildTask(input, { now, maxAttempts: this.#config.maxAttempts, idempotencyKey });
+        fresh.push(task);
+        freshHashes.push(hashes[i] ?? null);
+        results.push({ task, replayed: false });
+      });
+      let inserted: number;
+      try {
+        inserted = await this.repo.insertMany(fresh, freshHashes, this.#config.maxPending);
+      } catch (error) {
+        if (attempt === 0 && /UNIQUE constraint failed/i.test(String((error as Error)?.message))) continue;
+        throw error;
+      }
+      if (inserted !== fresh.length) throw new AppError(429, 'queue_full', 'task queue is full', { 'Retry-After': '1' });
+      if (fresh.length > 0) this.#logger.debug('tasks submitted', { count: fresh.length });
+      for (const task of fresh) this.hooks.onSubmitted?.(task);
+      return results;
+    }
+  }
+
+  /** Deletes a task that is not running (409 while in_progress: cancel it first). */
+  async delete(id: string): Promise<void> {
+    for (;;) {
+      if (await this.repo.deleteUnlessRunning(id)) {
+        this.#logger.info('task deleted', { task_id: id });
+        return;
+      }
+      const task = await this.repo.get(id);
+      if (!task) throw notFound();
+      if (task.status === 'in_progress') throw conflict('task is running; cancel it first', 'task_running');
+      // It finished between the DELETE and the read: delete again.
+    }
+  }
+
+  /** Cancels every pending or running task the filter selects (running handlers are aborted). */
+  async cancelMatching(filter: BulkFilter): Promise<BulkResult> {
+    const result = await this.#bulk(filter, cancelDecision, (task) => this.hooks.onCancelled?.(task));
+    this.#logger.info('tasks cancelled', { ...result });
+    return result;
+  }
+
+  /** Retries every failed or cancelled task the filter selects. */
+  async retryMatching(filter: BulkFilter): Promise<BulkResult> {
+    const result = await this.#bulk(filter, retryDecision, (task) => this.hooks.onSubmitted?.(task));
+    this.#logger.info('tasks retried', { ...result });
+    return result;
+  }
+
+  /** Claims skip the type's tasks from now on, in every process; submits are still accepted. */
+  async pauseType(type: string): Promise<{ type: string; paused: true; pausedAt: number }> {
+    await this.repo.pauseType(type);
+    const pausedAt = (await this.repo.pausedTypes()).get(type) ?? Date.now();
+    this.#logger.info('type paused', { type });
+    return { type, paused: true, pausedAt };
+  }
+
+  async resumeType(type: string): Promise<{ type: string; paused: false }> {
+    if (await this.repo.resumeType(type)) {
+      this.#logger.info('type resumed', { type });
+      this.hooks.onResumed?.(type);
+    }
+    return { type, paused: false };
+  }
+
+  /** Counts by status, paused or not, and the oldest pending task, per type (`known`: types to list even without tasks). */
+  types(known: Iterable<string> = []): Promise<TypeStats[]> {
+    return this.repo.typeStats(known);
+  }
+
+  /**
+   * A bulk action: the filter's tasks page by page (MAINTENANCE_BATCH per page, so each commit
+   * is short), each eligible one moved by a version-checked transition; one that lost its race
+   * (a worker moved it on) is read again and decided again, like a single cancel or retry.
+   */
+  async #bulk(filter: BulkFilter, decide: Decide, changedHook: (task: Task) => void): Promise<BulkResult> {
+    let matched = 0;
+    let changed = 0;
+    let afterId: string | null = null;
+    for (;;) {
+      const page = await this.repo.listForBulk(filter, afterId, MAINTENANCE_BATCH);
+      if (page.length === 0) break;
+      matched += page.length;
+      afterId = page[page.length - 1]!.id;
+      let candidates = page;
+      for (let attempt = 0; candidates.length > 0 && attempt <= 20; attempt++) {
+        const now = Date.now();
+        const requests: TransitionRequest[] = [];
+        for (const task of candidates) {
+          const decision = decide(task, now);
+          if (decision) requests.push({ task, ...decision, now });
+        }
+        const results = await this.repo.transitionMany(requests);
+        const lost: string[] = [];
+        results.forEach((result, i) => {
+          if (result.ok) {
+            changed++;
+            changedHook(result.task);
+          } else {
+            lost.push(requests[i]!.task.id);
+          }
+        });
+        candidates = lost.length > 0 ? await this.repo.listForBulk({ ...filter, ids: lost }, null, lost.length) : [];
+      }
+      if (page.length < MAINTENANCE_BATCH) break;
+    }
+    return { matched, changed };
   }
 
   /**
@@ -214,6 +369,18 @@ export class TaskService {
     }
   }
 }
+
+type Decide = (task: Task, now: number) => { to: TaskStatus; fields: TransitionFields } | null;
+
+/** pending or in_progress → cancelled; null for any other status. */
+export const cancelDecision: Decide = (task, now) =>
+  task.status === 'pending' || task.status === 'in_progress' ? { to: 'cancelled', fields: { completedAt: now, leaseExpiresAt: null } } : null;
+
+/** failed or cancelled → pending, attempts reset, due now; null for any other status. */
+export const retryDecision: Decide = (task, now) =>
+  task.status === 'failed' || task.status === 'cancelled'
+    ? { to: 'pending', fields: { attempts: 0, runAt: now, startedAt: null, completedAt: null, leaseExpiresAt: null } }
+    : null;
 
 /**
  * The new task a submit (or a handler's follow-up) asks for: the client's choices, the

@@ -32,9 +32,12 @@ export const SYSTEM_ROUTES = { stats: statsRoute } as const;
 
 export function registerSystemRoutes(app: OpenAPIHono, deps: AppDeps): void {
   app.openapi(statsRoute, async (c) => {
-    const [stats, schedules] = await Promise.all([deps.service.stats(), deps.scheduleCounts?.()]);
+    const [stats, schedules, size] = await Promise.all([deps.service.stats(), deps.scheduleCounts?.(), deps.service.repo.databaseSize()]);
     const age = stats.oldestPendingCreatedAt === null ? null : Math.max(0, (Date.now() - stats.oldestPendingCreatedAt) / 1000);
-    return c.json({ counts: stats.counts, total: stats.total, oldest_pending_age_seconds: age, schedules }, 200);
+    return c.json({
+      counts: stats.counts, total: stats.total, oldest_pending_age_seconds: age, schedules,
+      database_bytes: size?.bytes ?? null, database_free_bytes: size?.freeBytes ?? null,
+    }, 200);
   });
 
   app.openapi(healthRoute, (c) => c.json({ status: 'ok' }, 200));

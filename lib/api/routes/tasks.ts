@@ -1,11 +1,13 @@
 import { createRoute, type OpenAPIHono } from '@hono/zod-openapi';
-import { badRequest } from '../../errors.ts';
+import { AppError, badRequest } from '../../errors.ts';
 import { taskToJson, TaskSchema } from '../../tasks/model.ts';
 import { readJsonBody, validate } from '../body.ts';
 import type { AppDeps } from '../deps.ts';
 import { decodeCursor, encodeCursor } from '../cursor.ts';
 import { registerWithOwnBody } from '../openapi.ts';
-import { ErrorSchema, GetTaskQuery, ListTasksQuery, SubmitTaskBody, TaskIdParam, TaskListSchema } from '../schemas.ts';
+import { BatchResultSchema, BatchSubmitBody, BatchTaskItem, ErrorSchema, GetTaskQuery, ListTasksQuery, SubmitTaskBody, TaskIdParam, TaskListSchema, type SubmitTaskBody as SubmitTaskBodyType } from '../schemas.ts';
+import type { SubmitInput } from '../../tasks/service.ts';
+import { BULK_ROUTES, registerBulkRoutes } from './task-bulk.ts';
 
 const json = <T>(schema: T, description: string) => ({ description, content: { 'application/json': { schema } } });
 const errors = (...statuses: number[]) =>
@@ -19,6 +21,19 @@ const submitRoute = createRoute({
     body: { required: true, content: { 'application/json': { schema: SubmitTaskBody } } },
   },
   responses: { 202: json(TaskSchema, 'stored'), 200: json(TaskSchema, 'Idempotency-Key replay'), ...errors(400, 401, 409, 413, 415, 429) },
+});
+const batchRoute = createRoute({
+  method: 'post',
+  path: '/tasks/batch',
+  summary: 'Submit up to MAX_BATCH_TASKS tasks at once: all stored in one transaction, or none',
+  description:
+    'Each item is the body of POST /tasks plus an optional `idempotency_key`. One invalid item is a 400 naming it ' +
+    '(`tasks[3]: title is required`) and nothing is stored. An item whose key was used before with the same request ' +
+    'returns that task with `replayed: true`; a key used twice in one batch is a 400 naming both items. TASK_MAX_PENDING ' +
+    'applies to the whole batch (429, nothing stored). 202 when anything was stored, 200 when every item was a replay. ' +
+    'The body may be up to 16 × MAX_BODY_BYTES.',
+  request: { body: { required: true, content: { 'application/json': { schema: BatchSubmitBody } } } },
+  responses: { 202: json(BatchResultSchema, 'stored, in request order'), 200: json(BatchResultSchema, 'every item was a replay'), ...errors(400, 401, 409, 413, 415, 429) },
 });
 const getRoute = createRoute({
   method: 'get',
@@ -52,7 +67,26 @@ const retryRoute = createRoute({
 const IDEMPOTENCY_KEY = /^[\x21-\x7e]{1,200}$/;
 
 /** Every task route, by operation: functions/functions.ts deploys each as its own function. */
-export const TASK_ROUTES = { createTask: submitRoute, listTasks: listRoute, getTask: getRoute, cancelTask: cancelRoute, retryTask: retryRoute } as const;
+export const TASK_ROUTES = {
+  createTask: submitRoute, createTasks: batchRoute, listTasks: listRoute, getTask: getRoute, cancelTask: cancelRoute, retryTask: retryRoute, ...BULK_ROUTES,
+} as const;
+
+/** A batch body may be this many times MAX_BODY_BYTES: 1 MiB by default, room for 1,000 tasks of 1 KB. */
+export const BATCH_BODY_FACTOR = 16;
+
+/** A validated body of POST /tasks as the service takes it. */
+function submitInput(body: SubmitTaskBodyType, type: string): SubmitInput {
+  return {
+    title: body.title,
+    description: body.description,
+    type,
+    payload: body.payload,
+    priority: body.priority,
+    runAt: body.run_at === undefined ? undefined : Date.parse(body.run_at),
+    delaySeconds: body.delay_seconds,
+    maxAttempts: body.max_attempts,
+  };
+}
 
 /**
  * Registers the task routes. Returns the app typed with the routes `app.openapi` registered:
@@ -75,22 +109,41 @@ export function registerTaskRoutes(app: OpenAPIHono, deps: AppDeps) {
     const type = body.type ?? 'simulate';
     if (!handlers.has(type)) throw badRequest(`unknown task type ${JSON.stringify(type)}`, 'unknown_type');
     handlers.options(type).validatePayload?.(body.payload);
-    const { task, replayed } = await service.submit(
-      {
-        title: body.title,
-        description: body.description,
-        type,
-        payload: body.payload,
-        priority: body.priority,
-        runAt: body.run_at === undefined ? undefined : Date.parse(body.run_at),
-        delaySeconds: body.delay_seconds,
-        maxAttempts: body.max_attempts,
-      },
-      key,
-    );
+    const { task, replayed } = await service.submit(submitInput(body, type), key);
     if (replayed) c.header('Idempotent-Replayed', 'true');
     return c.json(taskToJson(task), replayed ? 200 : 202);
   });
+
+  registerWithOwnBody(app, batchRoute, async (c) => {
+    const raw = await readJsonBody(c, config.maxBodyBytes * BATCH_BODY_FACTOR);
+    if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) {
+      throw badRequest('request body must be a JSON object: {"tasks": [...]}', 'invalid_json');
+    }
+    const items = (raw as { tasks?: unknown }).tasks;
+    if (!Array.isArray(items)) throw badRequest('tasks must be an array of tasks (each the body of POST /tasks)', 'invalid_field');
+    if (items.length === 0) throw badRequest('tasks must contain at least one task', 'invalid_field');
+    if (items.length > config.maxBatchTasks) {
+      throw badRequest(`tasks must contain at most ${config.maxBatchTasks} tasks (MAX_BATCH_TASKS)`, 'batch_too_large');
+    }
+    const batch = items.map((item: unknown, i) => {
+      try {
+        if (typeof item !== 'object' || item === null || Array.isArray(item)) throw badRequest('must be an object (the body of POST /tasks)', 'invalid_field');
+        const body = validate(BatchTaskItem, item);
+        const type = body.type ?? 'simulate';
+        if (!handlers.has(type)) throw badRequest(`unknown task type ${JSON.stringify(type)}`, 'unknown_type');
+        handlers.options(type).validatePayload?.(body.payload);
+        return { input: submitInput(body, type), idempotencyKey: body.idempotency_key };
+      } catch (error) {
+        if (error instanceof AppError) throw new AppError(400, error.code, `tasks[${i}]: ${error.message}`);
+        throw error;
+      }
+    });
+    const results = await service.submitMany(batch);
+    const stored = results.some((r) => !r.replayed);
+    return c.json({ count: results.length, tasks: results.map((r) => ({ ...taskToJson(r.task), replayed: r.replayed })) }, stored ? 202 : 200);
+  });
+
+  registerBulkRoutes(app, deps);
 
   return app
     .openapi(listRoute, async (c) => {

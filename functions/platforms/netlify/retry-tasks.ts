@@ -1,0 +1,4 @@
+import { on, type NetlifyConfig } from './netlify.ts';
+
+export default on('retryTasks');
+export const config: NetlifyConfig = { path: '/tasks/retry', method: 'POST' };

@@ -3,13 +3,13 @@ import { handleErrors } from '../lib/api/error-handler.ts';
 import { honoPath } from '../lib/api/openapi.ts';
 import { pollRoute } from '../lib/api/routes/poll.ts';
 import { SYSTEM_ROUTES } from '../lib/api/routes/system.ts';
-import { TASK_ROUTES } from '../lib/api/routes/tasks.ts';
+import { taskRoutes } from '../lib/api/routes/tasks.ts';
 import { TYPE_ROUTES } from '../lib/api/routes/types.ts';
 import type { EnvRecord } from '../lib/config.ts';
 import type { PollSummary } from '../lib/processing/poll.ts';
 import { contextCache, type FunctionContext, type FunctionContextOptions } from './context.ts';
 import { misconfigured } from './environment.ts';
-import { SCHEDULE_ROUTES } from '../lib/schedules/routes.ts';
+import { scheduleRoutes } from '../lib/schedules/routes.ts';
 
 /**
  * The deployable functions, Web-standard: `(Request, env) → Response`. `api` serves every
@@ -24,7 +24,7 @@ import { SCHEDULE_ROUTES } from '../lib/schedules/routes.ts';
 export type FetchHandler = (request: Request, env: EnvRecord) => Promise<Response>;
 
 /** Each operation's route, as the app declares it (method and path written once, there). */
-export const OPERATIONS = { ...TASK_ROUTES, ...SYSTEM_ROUTES, poll: pollRoute, ...SCHEDULE_ROUTES, ...TYPE_ROUTES } as const;
+export const OPERATIONS = { ...taskRoutes, ...SYSTEM_ROUTES, poll: pollRoute, ...scheduleRoutes, ...TYPE_ROUTES } as const;
 
 export type OperationName = keyof typeof OPERATIONS;
 

@@ -18,9 +18,9 @@ import { STATUSES } from '../lib/tasks/states.ts';
  */
 
 /** 1 ms … 1 h: handlers and queue waits range from no-ops to long jobs. */
-const TASK_SECONDS_BUCKETS = [0.001, 0.005, 0.01, 0.05, 0.1, 0.5, 1, 2.5, 5, 10, 30, 60, 300, 900, 3600];
+const taskSecondsBuckets = [0.001, 0.005, 0.01, 0.05, 0.1, 0.5, 1, 2.5, 5, 10, 30, 60, 300, 900, 3600];
 /** 0.5 ms … 10 s: API requests, including `?wait=` holds up to 60 s in the +Inf bucket. */
-const HTTP_SECONDS_BUCKETS = [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 10];
+const httpSecondsBuckets = [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 10];
 
 export interface PromMetricsOptions {
   refreshSeconds: number;
@@ -69,13 +69,13 @@ export class PromMetrics implements Metrics {
       this.registry.registerMetric(h as unknown as Metric);
       return h;
     };
-    this.#handlerSeconds = histogram('task_pool_handler_duration_seconds', 'Handler run time per attempt.', TASK_SECONDS_BUCKETS);
+    this.#handlerSeconds = histogram('task_pool_handler_duration_seconds', 'Handler run time per attempt.', taskSecondsBuckets);
     this.#queueWaitSeconds = histogram(
       'task_pool_queue_wait_seconds',
       'created_at to started_at of first attempts (later attempts wait for their backoff on purpose).',
-      TASK_SECONDS_BUCKETS,
+      taskSecondsBuckets,
     );
-    this.#httpSeconds = histogram('task_pool_http_request_duration_seconds', 'HTTP request duration by method, route pattern and status.', HTTP_SECONDS_BUCKETS);
+    this.#httpSeconds = histogram('task_pool_http_request_duration_seconds', 'HTTP request duration by method, route pattern and status.', httpSecondsBuckets);
 
     const self = this;
     new Gauge({

@@ -31,7 +31,7 @@ async function expectError(response: Response, status: number, message: string |
   return body;
 }
 
-const TASK_FIELDS = [
+const taskFields = [
   'id', 'title', 'description', 'status', 'version', 'type', 'payload', 'priority', 'run_at', 'attempts', 'max_attempts',
   'lease_expires_at', 'locked_by', 'last_error', 'result', 'idempotency_key', 'created_at', 'started_at', 'completed_at', 'updated_at',
 ];
@@ -42,7 +42,7 @@ describe('POST /tasks', () => {
     const response = await submit({ title: 'resize', description: 'avatar 42' });
     expect(response.status).toBe(202);
     const task = (await response.json()) as Record<string, unknown>;
-    expect(Object.keys(task).sort()).toEqual([...TASK_FIELDS].sort());
+    expect(Object.keys(task).sort()).toEqual([...taskFields].sort());
     expect(task).toMatchObject({ title: 'resize', description: 'avatar 42', status: 'pending', version: 1, type: 'simulate', priority: 0, attempts: 0, max_attempts: 3 });
     expect(task.started_at).toBeNull();
     expect(task.completed_at).toBeNull();

@@ -3,11 +3,11 @@ import { getTableColumns } from 'drizzle-orm';
 import { integer, sqliteTable, text } from 'drizzle-orm/sqlite-core';
 import { describe, expect, it } from 'vitest';
 import { tasks } from '../lib/db/schema.ts';
-import { TASK_FIELDS, TaskSchema, type FieldKind } from '../lib/tasks/model.ts';
+import { taskFields, TaskSchema, type FieldKind } from '../lib/tasks/model.ts';
 
 /**
  * The two places a task's fields are written down agree: the drizzle table (lib/db/schema.ts)
- * and the API schema (TaskSchema in lib/tasks/model.ts), through TASK_FIELDS, the field list
+ * and the API schema (TaskSchema in lib/tasks/model.ts), through taskFields, the field list
  * the repository's SQL and the mappers are built from. The comparison is shown to fail on a
  * deliberately mismatched schema and table, so it can catch a real disagreement.
  */
@@ -52,7 +52,7 @@ function disagreements(table: AnyTable, fields: readonly Field[]): string[] {
   return problems;
 }
 
-/** Fields as an API schema declares them: the same reading lib/tasks/model.ts does for TASK_FIELDS. */
+/** Fields as an API schema declares them: the same reading lib/tasks/model.ts does for taskFields. */
 function fieldsOf(schema: z.ZodObject): Field[] {
   return Object.entries(schema.shape).map(([name, declared]) => {
     const nullable = declared instanceof z.ZodNullable;
@@ -66,18 +66,18 @@ function fieldsOf(schema: z.ZodObject): Field[] {
 }
 
 describe('task fields: the drizzle table and the API schema agree', () => {
-  it('TASK_FIELDS is what TaskSchema declares (names, kinds, nullability, order)', () => {
+  it('taskFields is what TaskSchema declares (names, kinds, nullability, order)', () => {
     const fromSchema = fieldsOf(TaskSchema).map(({ values: _, ...field }) => field);
-    expect(TASK_FIELDS.map((f) => ({ name: f.name, key: f.key, kind: f.kind, nullable: f.nullable }))).toEqual(fromSchema);
+    expect(taskFields.map((f) => ({ name: f.name, key: f.key, kind: f.kind, nullable: f.nullable }))).toEqual(fromSchema);
   });
 
   it('every column but request_hash has a field of the same name and type, and no field lacks a column', () => {
     const values = new Map(fieldsOf(TaskSchema).map((field) => [field.name, field.values]));
-    const fields = TASK_FIELDS.map((field) => ({ ...field, key: String(field.key), values: values.get(field.name) }));
+    const fields = taskFields.map((field) => ({ ...field, key: String(field.key), values: values.get(field.name) }));
     expect(disagreements(tasks, fields)).toEqual([]);
     // The one internal column is really there, and really not a field.
     expect(Object.values(getTableColumns(tasks)).map((c) => c.name)).toContain('request_hash');
-    expect(TASK_FIELDS.map((f) => f.name)).not.toContain('request_hash');
+    expect(taskFields.map((f) => f.name)).not.toContain('request_hash');
   });
 
   it('reports a schema that disagrees with the table: a missing field, an extra one, a wrong kind, wrong nullability, other enum values', () => {
@@ -112,7 +112,7 @@ describe('task fields: the drizzle table and the API schema agree', () => {
       renamed: text('type').notNull(),
       newColumn: integer('new_column'),
     });
-    const fields = TASK_FIELDS.filter((f) => ['id', 'title', 'description', 'run_at', 'type'].includes(f.name)).map((f) => ({ ...f, key: String(f.key) }));
+    const fields = taskFields.filter((f) => ['id', 'title', 'description', 'run_at', 'type'].includes(f.name)).map((f) => ({ ...f, key: String(f.key) }));
     expect(disagreements(small, fields).sort()).toEqual(
       [
         'title: SQLiteInteger column, field kind text (expected int)',

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { newTask, rowToTask, TASK_FIELDS, taskToJson, TaskSchema, type Task } from '../lib/tasks/model.ts';
+import { newTask, rowToTask, taskFields, taskToJson, TaskSchema, type Task } from '../lib/tasks/model.ts';
 import { openTestRepo } from './helpers.ts';
 
 /**
@@ -43,7 +43,7 @@ describe('newTask', () => {
       updatedAt: T0,
     });
     // Exactly the fields of the API, no more (request_hash is not a Task property).
-    expect(Object.keys(task).sort()).toEqual(TASK_FIELDS.map((f) => String(f.key)).sort());
+    expect(Object.keys(task).sort()).toEqual(taskFields.map((f) => String(f.key)).sort());
   });
 
   it('keeps the optional fields it is given, and a priority of 0', () => {
@@ -66,7 +66,7 @@ describe('taskToJson', () => {
     expect(json).toMatchObject({ status: 'in_progress', attempts: 1, max_attempts: 5, priority: 3, locked_by: null, last_error: null, idempotency_key: null });
     // What the API promises, checked by the API's own schema.
     expect(TaskSchema.safeParse(json).success).toBe(true);
-    expect(Object.keys(json)).toEqual(TASK_FIELDS.map((f) => f.name));
+    expect(Object.keys(json)).toEqual(taskFields.map((f) => f.name));
   });
 
   it('keeps a whole second as .000, and JSON scalars as scalars', () => {
@@ -95,7 +95,7 @@ describe('rowToTask', () => {
 
   it('is the inverse of the insert arguments: a task → row (by column name) → the same task', () => {
     const task = sample({ payload: '{"a":1}', lockedBy: 'w1', leaseExpiresAt: T0 + 30_000 });
-    const row = Object.fromEntries(TASK_FIELDS.map((f) => [f.name, task[f.key]]));
+    const row = Object.fromEntries(taskFields.map((f) => [f.name, task[f.key]]));
     expect(rowToTask(row)).toEqual(task);
   });
 });

@@ -1,18 +1,17 @@
 import { badRequest } from '../errors.ts';
+import { isTaskId } from '../tasks/ids.ts';
 
 /**
  * List cursors: the last task id of a page, base64url-encoded so clients treat it as opaque.
  * Ids are time-ordered, so "ids below the cursor" is the next page of a newest-first list.
  */
-const CURSOR_ID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
-
 export const encodeCursor = (id: string): string => btoa(id).replace(/\+/g, '-').replace(/\//g, '_').replace(/=+$/, '');
 
 /** The task id inside a cursor; 400 `cursor is invalid` for anything this did not encode. */
 export function decodeCursor(cursor: string): string {
   try {
     const id = atob(cursor.replace(/-/g, '+').replace(/_/g, '/'));
-    if (CURSOR_ID.test(id)) return id;
+    if (isTaskId(id)) return id;
   } catch {
     // not base64: invalid like any other
   }

@@ -7,7 +7,7 @@ import type { DestinationGuard } from './guard.ts';
  * field, `payload.url: …`) and parsed again before each attempt, with the same schema.
  */
 
-export const HTTP_METHODS = ['GET', 'HEAD', 'POST', 'PUT', 'PATCH', 'DELETE', 'OPTIONS'] as const;
+export const httpMethods = ['GET', 'HEAD', 'POST', 'PUT', 'PATCH', 'DELETE', 'OPTIONS'] as const;
 
 /**
  * Headers a task may not set: hop-by-hop ones (RFC 9110 §7.6.1) and `host` belong to the
@@ -34,7 +34,7 @@ const MAX_URL_LENGTH = 4096;
 
 export interface HttpPayload {
   url: string;
-  method: (typeof HTTP_METHODS)[number];
+  method: (typeof httpMethods)[number];
   headers: Record<string, string>;
   /** A string is sent as is; anything else as JSON. Undefined: no body. */
   body?: unknown;
@@ -77,7 +77,7 @@ export function httpPayloadSchema(maxTimeoutSeconds: number) {
         method: z
           .string({ error: 'must be a string' })
           .transform((m) => m.toUpperCase())
-          .pipe(z.enum(HTTP_METHODS, { error: `must be one of ${HTTP_METHODS.join(', ')}` }))
+          .pipe(z.enum(httpMethods, { error: `must be one of ${httpMethods.join(', ')}` }))
           .default('POST')
           .openapi({ description: 'Default POST.' }),
         headers: headersField.default({}).openapi({ description: 'Sent as is; no hop-by-hop headers, host or content-length.' }),

@@ -2,7 +2,7 @@
  * Verifies a Standard Webhooks request as task-pool signs it, for receivers written in
  * TypeScript on Node (20+), Workers, Deno or Bun: Web Crypto only, no dependencies.
  *
- *   const ok = await verifyWebhook(await request.text(), request.headers, process.env.WEBHOOK_SECRET!);
+ *   const ok = await verifyWebhook(await request.text(), request.headers, env.WEBHOOK_SECRET);
  *
  * True when one `v1,` signature in `webhook-signature` matches one of `secrets` (a
  * comma-separated string or a list, as in WEBHOOK_SECRET) and `webhook-timestamp` is within

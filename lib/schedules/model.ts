@@ -92,7 +92,7 @@ export function scheduleToJson(schedule: Schedule): ScheduleJson {
 }
 
 /** Letters, digits, `.`, `_`, `-`: safe in a URL path and in the idempotency key (no `:`). */
-export const SCHEDULE_NAME = /^[A-Za-z0-9][A-Za-z0-9._-]{0,199}$/;
+export const scheduleNamePattern = /^[A-Za-z0-9][A-Za-z0-9._-]{0,199}$/;
 export const MAX_CRON_LENGTH = 200;
 
 /** The idempotency key of an occurrence's task: one task per occurrence, whoever fires it. */

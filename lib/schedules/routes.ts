@@ -6,7 +6,7 @@ import { readJsonBody, validate } from '../api/body.ts';
 import { registerWithOwnBody } from '../api/openapi.ts';
 import { ErrorSchema, ListTasksQuery, SubmitTaskBody } from '../api/schemas.ts';
 import { taskToJson, TaskSchema } from '../tasks/model.ts';
-import { cronProblem, MISSED_POLICIES, SCHEDULE_NAME, scheduleToJson, timezoneProblem } from './model.ts';
+import { cronProblem, MISSED_POLICIES, scheduleNamePattern, scheduleToJson, timezoneProblem } from './model.ts';
 import type { ScheduleService } from './service.ts';
 
 /**
@@ -67,12 +67,12 @@ const ScheduleListSchema = z
   .openapi('ScheduleList');
 
 const ListSchedulesQuery = ListTasksQuery.pick({ limit: true }).extend({
-  cursor: z.string().regex(SCHEDULE_NAME, { error: 'cursor is invalid' }).optional().openapi({ param: { name: 'cursor', in: 'query' }, description: 'next_cursor of the previous page' }),
+  cursor: z.string().regex(scheduleNamePattern, { error: 'cursor is invalid' }).optional().openapi({ param: { name: 'cursor', in: 'query' }, description: 'next_cursor of the previous page' }),
 });
 
 const NAME_RULE = 'name must be 1 to 200 characters: letters, digits, ".", "_" or "-" (no spaces), starting with a letter or digit';
 const NameParam = z.object({
-  name: z.string().regex(SCHEDULE_NAME, { error: NAME_RULE }).openapi({ param: { name: 'name', in: 'path' }, description: '1 to 200 letters, digits, `.`, `_`, `-`.', example: 'nightly-report' }),
+  name: z.string().regex(scheduleNamePattern, { error: NAME_RULE }).openapi({ param: { name: 'name', in: 'path' }, description: '1 to 200 letters, digits, `.`, `_`, `-`.', example: 'nightly-report' }),
 });
 
 const json = <T>(schema: T, description: string) => ({ description, content: { 'application/json': { schema } } });
@@ -130,7 +130,7 @@ const triggerRoute = createRoute({
 });
 
 /** Every schedule route, by operation: functions/functions.ts deploys each as its own function. */
-export const SCHEDULE_ROUTES = {
+export const scheduleRoutes = {
   putSchedule: putRoute,
   listSchedules: listRoute,
   getSchedule: getRoute,

@@ -31,3 +31,10 @@ export function newTaskId(now: number = Date.now()): string {
   }
   return v7({ random, msecs: lastMs, seq });
 }
+
+const UUID_SHAPE = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
+
+/** Whether `value` has the shape of a task id (a lower-case UUID): for cursors and links. */
+export function isTaskId(value: string): boolean {
+  return UUID_SHAPE.test(value);
+}

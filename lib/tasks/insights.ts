@@ -1,5 +1,5 @@
 import type { SqlDriver, SqlValue } from '../db/driver.ts';
-import { rowToTask, TASK_FIELDS, type Task } from './model.ts';
+import { rowToTask, taskFields, type Task } from './model.ts';
 import { STATUSES, type TaskStatus } from './states.ts';
 
 /**
@@ -99,7 +99,7 @@ export interface FailedGroup {
   newestAt: number | null;
 }
 
-const COLUMNS = TASK_FIELDS.map(({ name }) => (['title', 'description', 'last_error'].includes(name) ? `CAST(${name} AS BLOB) AS ${name}` : name)).join(', ');
+const COLUMNS = taskFields.map(({ name }) => (['title', 'description', 'last_error'].includes(name) ? `CAST(${name} AS BLOB) AS ${name}` : name)).join(', ');
 
 /** The smallest UUIDv7 of millisecond `ms`: every id made at `ms` or later sorts at or above it. */
 export function idFloor(ms: number): string {

@@ -1,6 +1,6 @@
 import type { SqlDriver, SqlValue, Statement } from '../db/driver.ts';
 import { ErrOptimisticLock } from '../errors.ts';
-import { columnOf, rowToTask, TASK_FIELDS, type Task } from './model.ts';
+import { columnOf, rowToTask, taskFields, type Task } from './model.ts';
 import { canTransition, STATUSES, type TaskStatus } from './states.ts';
 
 /**
@@ -77,22 +77,22 @@ export type TransitionResult = { ok: true; task: Task } | { ok: false; error: Er
 // validated (ids, type names, ASCII keys) or JSON text, whose NULs are escaped.
 const FREE_TEXT = new Set(['title', 'description', 'last_error']);
 
-const COLUMNS_READ = TASK_FIELDS.map(({ name }) => (FREE_TEXT.has(name) ? `CAST(${name} AS BLOB) AS ${name}` : name)).join(', ');
-const INSERT_COLUMNS = [...TASK_FIELDS.map(({ name }) => name), 'request_hash'].join(', ');
-const INSERT_VALUES = [...TASK_FIELDS, 'request_hash'].map(() => '?').join(', ');
+const COLUMNS_READ = taskFields.map(({ name }) => (FREE_TEXT.has(name) ? `CAST(${name} AS BLOB) AS ${name}` : name)).join(', ');
+const INSERT_COLUMNS = [...taskFields.map(({ name }) => name), 'request_hash'].join(', ');
+const INSERT_VALUES = [...taskFields, 'request_hash'].map(() => '?').join(', ');
 
 // A new task's columns that vary; the rest (status, version, attempts, and the lease, result
 // and timing columns) are left to the table's defaults, which are a new task's values. A batch
 // binds 12 parameters a row instead of 21: 1,000-row transactions 18.5 → 12.5 ms in the raw
 // driver here, where binding, not the disk, dominated (bench/README.md, "batch").
 const NEW_TASK_DEFAULTS = new Set(['status', 'version', 'attempts', 'lease_expires_at', 'locked_by', 'last_error', 'result', 'started_at', 'completed_at']);
-const NEW_FIELDS = TASK_FIELDS.filter(({ name }) => !NEW_TASK_DEFAULTS.has(name));
+const NEW_FIELDS = taskFields.filter(({ name }) => !NEW_TASK_DEFAULTS.has(name));
 const NEW_COLUMNS = [...NEW_FIELDS.map(({ name }) => name), 'request_hash'].join(', ');
 const NEW_VALUES = [...NEW_FIELDS, 'request_hash'].map(() => '?').join(', ');
 const newTaskArgs = (task: Task, requestHash: string | null): SqlValue[] => [...NEW_FIELDS.map(({ key }) => task[key]), requestHash];
 
 /** The values of an insert, in INSERT_COLUMNS order. */
-const insertArgs = (task: Task, requestHash: string | null): SqlValue[] => [...TASK_FIELDS.map(({ key }) => task[key]), requestHash];
+const insertArgs = (task: Task, requestHash: string | null): SqlValue[] => [...taskFields.map(({ key }) => task[key]), requestHash];
 
 const SQL = {
   insert: `INSERT INTO tasks (${INSERT_COLUMNS}) VALUES (${INSERT_VALUES}) ON CONFLICT DO NOTHING`,

@@ -1,4 +1,5 @@
 import { badRequest } from '../errors.ts';
+import { isTaskId } from '../tasks/ids.ts';
 import type { TaskSearch } from '../tasks/insights.ts';
 import { STATUSES, type TaskStatus } from '../tasks/states.ts';
 
@@ -22,7 +23,6 @@ export interface FilterValues {
 
 export const FILTER_NAMES = ['status', 'type', 'from', 'to', 'title', 'error', 'before'] as const;
 
-const TASK_ID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
 const LOCAL_TIME = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(:\d{2}(\.\d{1,3})?)?$/;
 
 export function filterValues(read: (name: string) => string | undefined): FilterValues {
@@ -61,7 +61,7 @@ export function toSearch(values: FilterValues): TaskSearch {
   }
   if (values.error !== '') search.lastError = values.error;
   if (values.before !== '') {
-    if (!TASK_ID.test(values.before)) throw badRequest('before must be a task id', 'invalid_query');
+    if (!isTaskId(values.before)) throw badRequest('before must be a task id', 'invalid_query');
     search.beforeId = values.before;
   }
   return search;
@@ -76,6 +76,3 @@ export function filterQuery(values: FilterValues, overrides: Partial<FilterValue
   return text === '' ? '' : `?${text}`;
 }
 
-export function isTaskId(value: string): boolean {
-  return TASK_ID.test(value);
-}

@@ -67,7 +67,7 @@ const retryRoute = createRoute({
 const IDEMPOTENCY_KEY = /^[\x21-\x7e]{1,200}$/;
 
 /** Every task route, by operation: functions/functions.ts deploys each as its own function. */
-export const TASK_ROUTES = {
+export const taskRoutes = {
   createTask: submitRoute, createTasks: batchRoute, listTasks: listRoute, getTask: getRoute, cancelTask: cancelRoute, retryTask: retryRoute, ...BULK_ROUTES,
 } as const;
 

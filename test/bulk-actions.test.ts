@@ -1,10 +1,10 @@
 import Database from 'libsql';
-import { describe, expect, it, onTestFinished } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { abortableSleep, type TaskHandler } from '../lib/processing/handlers.ts';
 import type { Runtime } from '../local/runtime.ts';
 import { filePath, openDatabase } from '../local/database.ts';
-import { openTestRepo, startRuntime, submitInput, tempDbUrl, testConfig, waitFor, type TestRepo } from './helpers.ts';
-import { sqldAvailable, useSqld } from './sqld.ts';
+import { startRuntime, submitInput, tempDbUrl, testConfig, waitFor, type TestRepo } from './helpers.ts';
+import { forEachStorage, sqldAvailable } from './sqld.ts';
 
 /**
  * DELETE /tasks/:id, POST /tasks/cancel and POST /tasks/retry with a filter: exact
@@ -57,19 +57,7 @@ function contract(name: string, open: () => Promise<TestRepo>) {
   });
 }
 
-contract('a libSQL file', async () => {
-  const t = await openTestRepo();
-  onTestFinished(() => t.close());
-  return t;
-});
-if (sqldOk) {
-  const sqld = useSqld();
-  contract('sqld', async () => {
-    const t = await openTestRepo(sqld.url, 'client');
-    onTestFinished(() => t.close());
-    return t;
-  });
-}
+forEachStorage(sqldOk, contract);
 
 describe('over HTTP', () => {
   it('DELETE /tasks/:id: 204, then 404; 409 while running', async () => {

@@ -1,12 +1,12 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { afterEach, describe, expect, it, onTestFinished } from 'vitest';
+import { afterEach, describe, expect, it } from 'vitest';
 import { createLogger } from '../lib/log.ts';
 import { createHandlerRegistry } from '../lib/processing/handlers.ts';
 import { pollOnce } from '../lib/processing/poll.ts';
-import { openTestRepo, startRuntime, submitInput, tempDbUrl, tempDir, testConfig, waitFor, type TestRepo } from './helpers.ts';
+import { startRuntime, submitInput, tempDbUrl, tempDir, testConfig, waitFor, type TestRepo } from './helpers.ts';
 import { killAll, spawnService, type ServiceProcess } from './processes.ts';
-import { sqldAvailable, useSqld } from './sqld.ts';
+import { forEachStorage, sqldAvailable } from './sqld.ts';
 
 /**
  * Pausing a type (POST /types/:type/pause): the claim statement skips its tasks in every
@@ -52,19 +52,7 @@ function contract(name: string, open: () => Promise<TestRepo>) {
   });
 }
 
-contract('a libSQL file', async () => {
-  const t = await openTestRepo();
-  onTestFinished(() => t.close());
-  return t;
-});
-if (sqldOk) {
-  const sqld = useSqld();
-  contract('sqld', async () => {
-    const t = await openTestRepo(sqld.url, 'client');
-    onTestFinished(() => t.close());
-    return t;
-  });
-}
+forEachStorage(sqldOk, contract);
 
 describe('a paused type across processes', () => {
   const services: ServiceProcess[] = [];

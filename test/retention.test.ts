@@ -1,5 +1,5 @@
 import Database from 'libsql';
-import { afterEach, describe, expect, it, onTestFinished } from 'vitest';
+import { afterEach, describe, expect, it } from 'vitest';
 import { ConfigError, loadConfig, parseDuration } from '../lib/config.ts';
 import type { Task } from '../lib/tasks/model.ts';
 import { retentionPolicy, sweepFinishedTasks } from '../lib/tasks/retention.ts';
@@ -9,7 +9,7 @@ import { filePath, openDatabase } from '../local/database.ts';
 import { createRuntime } from '../local/runtime.ts';
 import { openTestRepo, submitInput, tempDbUrl, testConfig, waitFor, type TestRepo } from './helpers.ts';
 import { killAll, spawnService, type ServiceProcess } from './processes.ts';
-import { sqldAvailable, useSqld } from './sqld.ts';
+import { forEachStorage, sqldAvailable } from './sqld.ts';
 
 /**
  * Retention (lib/tasks/retention.ts): finished tasks older than their status's age are deleted
@@ -89,19 +89,7 @@ function contract(name: string, open: () => Promise<TestRepo>) {
   });
 }
 
-contract('a libSQL file', async () => {
-  const t = await openTestRepo();
-  onTestFinished(() => t.close());
-  return t;
-});
-if (sqldOk) {
-  const sqld = useSqld();
-  contract('sqld', async () => {
-    const t = await openTestRepo(sqld.url, 'client');
-    onTestFinished(() => t.close());
-    return t;
-  });
-}
+forEachStorage(sqldOk, contract);
 
 describe('retention durations', () => {
   it('parses 36h, 7d, 90m, 30s, 500ms, 0; a bad value stops start-up naming the variable', async () => {

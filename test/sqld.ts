@@ -1,8 +1,8 @@
 import { accessSync, constants } from 'node:fs';
 import { createClient } from '@libsql/client';
-import { afterAll, beforeAll } from 'vitest';
+import { afterAll, beforeAll, onTestFinished } from 'vitest';
 import { migrateDatabase } from '../local/database.ts';
-import { requireService } from './helpers.ts';
+import { openTestRepo, requireService, type TestRepo } from './helpers.ts';
 import { SQLD_BINARY, startSqldProcess, type SqldProcess } from './support/sqld-process.ts';
 
 /**
@@ -47,4 +47,21 @@ export function useSqld(): { readonly url: string; reset(): Promise<void> } {
       }
     },
   };
+}
+
+/**
+ * Declares `suite` once per storage a repository must work on: a libSQL file, and a real sqld
+ * when `sqldOk` (sqldAvailable()). `open` gives each test a fresh repository, closed after it.
+ */
+export function forEachStorage(sqldOk: boolean, suite: (storage: string, open: () => Promise<TestRepo>) => void): void {
+  const opened = async (url?: string, driver?: 'native' | 'client') => {
+    const t = await openTestRepo(url, driver);
+    onTestFinished(() => t.close());
+    return t;
+  };
+  suite('a libSQL file', () => opened());
+  if (sqldOk) {
+    const sqld = useSqld();
+    suite('sqld', () => opened(sqld.url, 'client'));
+  }
 }

@@ -5,7 +5,8 @@
  * - `NativeDriver` (local/native-driver.ts) over the synchronous `libsql` package with a
  *   prepared-statement cache: the fast path for a local file (see bench/README.md).
  *
- * SQL text is written once in lib/task-repository.ts; drivers only execute it.
+ * SQL text lives with the repositories (lib/tasks/repository.ts, lib/schedules/repository.ts);
+ * drivers only execute it.
  */
 export type SqlValue = string | number | null;
 

@@ -37,7 +37,13 @@ async function watch(context: BrowserContext): Promise<WatchedPage> {
     if (status === undefined || !watched.allow.has(Number(status))) watched.problems.push(`console error: ${message.text()}`);
   });
   page.on('pageerror', (error) => watched.problems.push(`page error: ${error.message}`));
-  page.on('requestfailed', (request) => watched.problems.push(`request failed: ${request.url()} ${request.failure()?.errorText ?? ''}`));
+  page.on('requestfailed', (request) => {
+    const reason = request.failure()?.errorText ?? '';
+    // The browser cancels what is still loading when the test navigates on (seen: the favicon,
+    // fetched after the load event): net::ERR_ABORTED is its own choice, not the server's.
+    // Every other failure counts, and so does every 4xx/5xx answer (below).
+    if (reason !== 'net::ERR_ABORTED') watched.problems.push(`request failed: ${request.url()} ${reason}`);
+  });
   page.on('response', (response) => {
     if (response.status() >= 400 && !watched.allow.has(response.status())) watched.problems.push(`HTTP ${response.status()}: ${response.url()}`);
   });

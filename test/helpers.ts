@@ -137,3 +137,19 @@ export async function requireService(name: string, probe: () => Promise<unknown>
     return false;
   }
 }
+
+/** Init for `jsonRequest`: `json` is serialised as the body, with Content-Type set unless given. */
+export type JsonRequestInit = RequestInit & { json?: unknown };
+
+/** In-process requests to an app (no server): `app.request` with a `json` body option. */
+export function jsonRequest(app: { request(path: string, init?: RequestInit): Response | Promise<Response> }) {
+  return (path: string, init: JsonRequestInit = {}): Promise<Response> => {
+    const headers = new Headers(init.headers);
+    let body = init.body;
+    if (init.json !== undefined) {
+      body = JSON.stringify(init.json);
+      if (!headers.has('content-type')) headers.set('content-type', 'application/json');
+    }
+    return Promise.resolve(app.request(path, { ...init, headers, body }));
+  };
+}

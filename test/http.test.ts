@@ -1,21 +1,13 @@
 import { describe, expect, it } from 'vitest';
 import { STATUSES } from '../lib/tasks/states.ts';
-import { startRuntime } from './helpers.ts';
+import { jsonRequest, startRuntime } from './helpers.ts';
 
 /** The HTTP contract through the app (no socket): every success and error case of the API. */
 
 async function setup(env: Record<string, string> = {}) {
   // Processing off: these tests look at what the API stores, not at workers.
   const runtime = await startRuntime({ env, processing: false });
-  const request = (path: string, init: RequestInit & { json?: unknown } = {}) => {
-    const headers = new Headers(init.headers);
-    let body = init.body;
-    if (init.json !== undefined) {
-      body = JSON.stringify(init.json);
-      if (!headers.has('content-type')) headers.set('content-type', 'application/json');
-    }
-    return runtime.app.request(path, { ...init, headers, body });
-  };
+  const request = jsonRequest(runtime.app);
   const submit = (json: unknown, headers: Record<string, string> = {}) => request('/tasks', { method: 'POST', json, headers });
   return { runtime, request, submit };
 }

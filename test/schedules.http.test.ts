@@ -1,19 +1,11 @@
 import { describe, expect, it } from 'vitest';
-import { startRuntime, waitFor } from './helpers.ts';
+import { jsonRequest, startRuntime, waitFor } from './helpers.ts';
 
 /** /schedules through the app (no socket): every success and every rejected input. */
 
 async function setup(env: Record<string, string> = {}, processing = false) {
   const runtime = await startRuntime({ env, processing });
-  const request = (path: string, init: RequestInit & { json?: unknown } = {}) => {
-    const headers = new Headers(init.headers);
-    let body = init.body;
-    if (init.json !== undefined) {
-      body = JSON.stringify(init.json);
-      if (!headers.has('content-type')) headers.set('content-type', 'application/json');
-    }
-    return runtime.app.request(path, { ...init, headers, body });
-  };
+  const request = jsonRequest(runtime.app);
   const put = (name: string, json: unknown) => request(`/schedules/${name}`, { method: 'PUT', json });
   const count = async () => Number((await runtime.driver.all('SELECT count(*) AS n FROM schedules'))[0]!.n);
   return { runtime, request, put, count };

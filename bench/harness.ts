@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import { loadConfig, type Config, type EnvRecord } from '../lib/config.ts';
 import type { TaskHandler } from '../lib/processing/handlers.ts';
 import { createRuntime, type Runtime } from '../local/runtime.ts';
+import { perSecond } from './stats.ts';
 
 /**
  * What every scenario shares: a temp directory, the configuration a user would set for this
@@ -95,6 +96,23 @@ export function completions(runtime: Runtime, count: number, timeoutMs = 300_000
       }
     }, 1);
   });
+}
+
+/**
+ * Processes what `config`'s database holds: a processing runtime with the no-op handler runs
+ * until `count` tasks completed; the rate is first handler start → last completion. Throws
+ * when fewer than `count` ended completed.
+ */
+export async function processBacklog(config: Config, count: number): Promise<number> {
+  const probe = noopProbe();
+  const worker = await startRuntime(config, probe);
+  worker.start();
+  const end = await completions(worker, count);
+  const rate = perSecond(count, end - probe.firstStart);
+  const counts = await countByStatus(worker);
+  await worker.shutdown();
+  if ((counts.completed ?? 0) < count) throw new Error(`lost tasks: ${JSON.stringify(counts)}`);
+  return rate;
 }
 
 /** Samples RSS every 50 ms until stopped; returns the peak in MB. */

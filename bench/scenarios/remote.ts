@@ -1,7 +1,7 @@
 import { createClient } from '@libsql/client';
 import { join } from 'node:path';
 import { migrateDatabase } from '../../local/database.ts';
-import { benchConfig, completions, countByStatus, noopProbe, NOOP_TYPE, startRuntime, tempDir, tinyPayload, type ScenarioOptions } from '../harness.ts';
+import { benchConfig, noopProbe, NOOP_TYPE, processBacklog, startRuntime, tempDir, tinyPayload, type ScenarioOptions } from '../harness.ts';
 import { startSqldProcess } from '../../test/support/sqld-process.ts';
 import { perSecond } from '../stats.ts';
 
@@ -61,14 +61,7 @@ export async function remote(options: ScenarioOptions): Promise<RemoteResult> {
     const enqueue = perSecond(n, performance.now() - t0);
     await api.shutdown();
 
-    const probe = noopProbe();
-    const worker = await startRuntime(config, probe);
-    worker.start();
-    const end = await completions(worker, n);
-    const rate = perSecond(n, end - probe.firstStart);
-    const counts = await countByStatus(worker);
-    await worker.shutdown();
-    if (counts.completed !== n) throw new Error(`lost tasks: ${JSON.stringify(counts)}`);
+    const rate = await processBacklog(config, n);
     return { tasks: n, raw_single_insert_per_s: single, raw_batch100_insert_per_s: batch100, enqueue_concurrent_per_s: enqueue, process_per_s: rate };
   } finally {
     await sqld.stop();

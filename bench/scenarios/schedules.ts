@@ -3,7 +3,7 @@ import { createLogger } from '../../lib/log.ts';
 import { ScheduleRepository } from '../../lib/schedules/repository.ts';
 import { ScheduleService } from '../../lib/schedules/service.ts';
 import type { Runtime } from '../../local/runtime.ts';
-import { benchConfig, completions, countByStatus, noopProbe, NOOP_TYPE, startRuntime, tempDir, tinyPayload, type ScenarioOptions } from '../harness.ts';
+import { benchConfig, noopProbe, NOOP_TYPE, processBacklog, startRuntime, tempDir, tinyPayload, type ScenarioOptions } from '../harness.ts';
 import { perSecond } from '../stats.ts';
 
 /**
@@ -45,15 +45,7 @@ async function processRate(dir: string, name: string, n: number, schedules: numb
 
   // Measure inside one minute, so no schedule falls due meanwhile (that is part 1's figure).
   while (new Date().getUTCSeconds() < 1 || new Date().getUTCSeconds() > 40) await new Promise((r) => setTimeout(r, 200));
-  const probe = noopProbe();
-  const worker = await startRuntime(config, probe);
-  worker.start();
-  const end = await completions(worker, n);
-  const rate = perSecond(n, end - probe.firstStart);
-  const counts = await countByStatus(worker);
-  await worker.shutdown();
-  if ((counts.completed ?? 0) < n) throw new Error(`lost tasks: ${JSON.stringify(counts)}`);
-  return rate;
+  return processBacklog(config, n);
 }
 
 export async function schedules(options: ScenarioOptions): Promise<SchedulesResult> {

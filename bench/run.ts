@@ -46,7 +46,7 @@ const repeat = Number(values.repeat ?? (quick ? 1 : 3));
 const only = values.only ? (values.only.split(',') as Scenario[]) : [...SCENARIOS];
 const env = Object.fromEntries((values.env ?? []).map((pair) => [pair.slice(0, pair.indexOf('=')), pair.slice(pair.indexOf('=') + 1)]));
 const CHILD = fileURLToPath(new URL('./child.ts', import.meta.url));
-const RESULTS = fileURLToPath(new URL('./results', import.meta.url));
+const RESULTS = fileURLToPath(new URL('./results/', import.meta.url));
 
 for (const name of only) if (!SCENARIOS.includes(name)) throw new Error(`unknown scenario ${name}; one of ${SCENARIOS.join(', ')}`);
 
@@ -176,6 +176,8 @@ add('bare fetch loop, 50 concurrent, loopback 200', 'req/s', pick<HttpDeliveryRe
 add('http tasks delivered (50 workers, signed)', 'tasks/s', pick<HttpDeliveryResult, 'deliveries_per_s'>('http-delivery', 'deliveries_per_s'),
   { text: '>= 5,000', ok: (m) => m >= 5000 });
 add('  http tasks / bare fetch loop', 'x', pick<HttpDeliveryResult, 'ratio'>('http-delivery', 'ratio'), { text: '>= 0.6', ok: (m) => m >= 0.6 });
+add('bare undici request() loop (the transport), same', 'req/s', pick<HttpDeliveryResult, 'bare_request_per_s'>('http-delivery', 'bare_request_per_s'));
+add('  http tasks / bare request() loop', 'x', pick<HttpDeliveryResult, 'ratio_to_request'>('http-delivery', 'ratio_to_request'));
 
 const dashboard = (runs.dashboard ?? []) as DashboardResult[];
 const dashboardRows = dashboard[0]?.rows ?? 0;

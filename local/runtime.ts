@@ -15,7 +15,7 @@ import type { Task } from '../lib/tasks/model.ts';
 import { retentionPolicy, RetentionSweeper } from '../lib/tasks/retention.ts';
 import { nodeClientAddress } from './client-address.ts';
 import { guardFromConfig } from '../lib/delivery/guard.ts';
-import { guardedTransport } from './guarded-fetch.ts';
+import { guardedTransport } from './http-transport.ts';
 import { openDatabase } from './database.ts';
 import { createIoredisRateLimiter } from './redis-rate-limit.ts';
 import { PromMetrics } from './metrics.ts';

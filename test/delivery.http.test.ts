@@ -106,6 +106,22 @@ describe('http tasks: delivery', () => {
     expect(result.body).toHaveLength(100);
     expect(result.body_truncated).toBe(true);
   });
+
+  it('reads a chunked body without a length: a character split across chunks whole, the limit applied', async () => {
+    // "é" is two bytes in UTF-8: the first chunk ends inside it.
+    const bytes = Buffer.from(JSON.stringify({ word: 'café', pad: 'y'.repeat(60) }));
+    const split = bytes.indexOf(0xa9);
+    const r = await receiver(() => ({ status: 200, headers: { 'content-type': 'application/json' }, chunks: [bytes.subarray(0, split), bytes.subarray(split)] }));
+    const runtime = await runtimeWith({ HTTP_MAX_RESPONSE_BYTES: '100' });
+    const whole = JSON.parse((await waitForStatus(runtime.repo, await submitOk(runtime, { url: r.url }), 'completed')).result!) as Record<string, unknown>;
+    expect(whole.body).toEqual({ word: 'café', pad: 'y'.repeat(60) });
+    expect(whole.body_truncated).toBeUndefined();
+
+    const long = await receiver(() => ({ status: 200, chunks: [Buffer.from('a'.repeat(60)), Buffer.from('b'.repeat(60))] }));
+    const cut = JSON.parse((await waitForStatus(runtime.repo, await submitOk(runtime, { url: long.url }), 'completed')).result!) as Record<string, unknown>;
+    expect(cut.body).toBe('a'.repeat(60) + 'b'.repeat(40));
+    expect(cut.body_truncated).toBe(true);
+  });
 });
 
 describe('http tasks: outcomes', () => {

@@ -9,7 +9,7 @@ import { classifyAddress, type AddressKind } from './address.ts';
  * - at submit, to the literal host of `url`, `callback_url`, `failure_callback_url` (400);
  * - before every request and redirect hop, to the literal host (on every runtime);
  * - on Node, to every address a name resolves to, inside the connection's DNS lookup
- *   (local/guarded-fetch.ts), so `localhost` or a name pointing at 169.254.169.254 is refused
+ *   (local/http-transport.ts), so `localhost` or a name pointing at 169.254.169.254 is refused
  *   before any connection is made. Edge runtimes give code no DNS: there `localhost` names are
  *   refused by name and the platform blocks private ranges itself (README, "HTTP tasks").
  */

@@ -6,7 +6,8 @@ import type { TaskJson } from '../tasks/model.ts';
 import { DestinationRefused, guardFromConfig, type DestinationGuard } from './guard.ts';
 import { HostLimiter } from './host-limit.ts';
 import { httpPayloadSchema, parseHttpPayload, type HttpPayload } from './payload.ts';
-import { webhookHeaders, type HmacSha256 } from './signing.ts';
+import { webhookHeaders } from './signing.ts';
+import type { HttpAnswer, HttpTransport } from './transport.ts';
 
 /**
  * The `http` task type: one signed request per attempt, its outcome mapped onto the task's
@@ -19,26 +20,10 @@ import { webhookHeaders, type HmacSha256 } from './signing.ts';
  *   3xx beyond HTTP_FOLLOW_REDIRECTS → failed now: the redirect is the answer
  *   refused by the SSRF guard    → failed now, saying which address and why
  *
- * The request goes through an injected `fetch`: on Node an undici fetch whose connections
- * refuse private addresses after DNS (local/guarded-fetch.ts), at the edge the platform's.
+ * The request goes through an injected transport (transport.ts): on Node undici's `request()`
+ * over connections that refuse private addresses after DNS (local/http-transport.ts), at the
+ * edge the platform's fetch.
  */
-
-export type HttpFetch = (url: string, init: RequestInit) => Promise<Response>;
-
-export interface HttpTransport {
-  fetch: HttpFetch;
-  /**
-   * True when `fetch` refuses resolved private addresses itself (Node's guarded dispatcher).
-   * Otherwise the handler can only check literal hosts, and refuses `localhost` names too.
-   */
-  checksResolvedAddresses: boolean;
-  /**
-   * HMAC-SHA256 for the signature; default Web Crypto. Node's Web Crypto runs every sign as
-   * an async job: 22% of the CPU of the http-delivery bench went there, so local/ injects
-   * node:crypto's synchronous HMAC instead (bench/README.md, "http-delivery").
-   */
-  hmacSha256?: HmacSha256;
-}
 
 export type HttpTaskConfig = Pick<
   Config,
@@ -63,7 +48,7 @@ export function createHttpTask(config: HttpTaskConfig, transport: HttpTransport)
   const schema = httpPayloadSchema(config.timeoutSeconds);
   const parse = (payload: unknown) => parseHttpPayload(payload, schema, guard);
 
-  const handler: TaskHandler = async (task, { signal }) => {
+  const handler: TaskHandler = async (task, { signal, waitWithoutWorker }) => {
     let payload: HttpPayload;
     try {
       payload = parse(task.payload);
@@ -72,7 +57,7 @@ export function createHttpTask(config: HttpTaskConfig, transport: HttpTransport)
       throw new TaskFailure(error instanceof AppError ? error.message : String(error), { permanent: true });
     }
     const host = new URL(payload.url).hostname.toLowerCase();
-    const release = await limiter.acquire(host, signal);
+    const release = limiter.tryAcquire(host) ?? (await waitWithoutWorker(limiter.acquire(host, signal)));
     try {
       return await deliver(task, payload, signal);
     } finally {
@@ -106,16 +91,16 @@ export function createHttpTask(config: HttpTaskConfig, transport: HttpTransport)
         const target = new URL(url);
         const refusal = guard.checkHost(target.hostname, !transport.checksResolvedAddresses);
         if (refusal) throw new TaskFailure(refusal, { permanent: true });
-        let response: Response;
+        let response: HttpAnswer;
         try {
-          response = await transport.fetch(url, { method, headers, body: sentBody, redirect: 'manual', signal: controller.signal });
+          response = await transport.send({ url, method, headers, body: sentBody, signal: controller.signal });
         } catch (error) {
           throw requestError(error, target, timedOut, taskSignal, payload.timeout_seconds);
         }
         const status = response.status;
         if (status >= 300 && status < 400) {
-          const location = response.headers.get('location');
-          await response.body?.cancel().catch(() => {});
+          const location = response.header('location');
+          await response.discard();
           if (location === null || hop >= config.httpFollowRedirects) {
             const where = location === null ? '' : ` to ${location}`;
             throw new TaskFailure(`HTTP ${status} redirect${where} not followed (HTTP_FOLLOW_REDIRECTS=${config.httpFollowRedirects})`, { permanent: true });
@@ -138,13 +123,13 @@ export function createHttpTask(config: HttpTaskConfig, transport: HttpTransport)
           url = next.href;
           continue;
         }
-        const read = await readLimited(response, config.httpMaxResponseBytes);
+        const read = await response.read(config.httpMaxResponseBytes);
         const duration = Date.now() - started;
         if (status >= 200 && status < 300) {
           return {
             status,
-            headers: keptHeaders(response.headers),
-            body: decodeBody(response.headers.get('content-type'), read),
+            headers: keptHeaders(response),
+            body: decodeBody(response.header('content-type'), read),
             ...(read.truncated ? { body_truncated: true } : {}),
             ...(hop > 0 ? { url } : {}),
             duration_ms: duration,
@@ -153,7 +138,7 @@ export function createHttpTask(config: HttpTaskConfig, transport: HttpTransport)
         const start = read.text.slice(0, ERROR_BODY_CHARS);
         const message = `HTTP ${status}${response.statusText ? ` ${response.statusText}` : ''}${start ? `: ${start}` : ''}`;
         if (status === 408 || status === 429 || status >= 500) {
-          throw new TaskFailure(message, { retryAt: retryAfter(response.headers.get('retry-after')) });
+          throw new TaskFailure(message, { retryAt: retryAfter(response.header('retry-after')) });
         }
         throw new TaskFailure(message, { permanent: true });
       }
@@ -196,36 +181,6 @@ export function retryAfter(value: string | null, now = Date.now()): number | und
   return Number.isNaN(date) ? undefined : date;
 }
 
-async function readLimited(response: Response, maxBytes: number): Promise<{ text: string; truncated: boolean }> {
-  if (!response.body) return { text: '', truncated: false };
-  // A declared length within the limit: read it whole, without a reader loop over the stream.
-  const declared = response.headers.get('content-length');
-  if (declared !== null && /^\d+$/.test(declared) && Number(declared) <= maxBytes) {
-    return { text: await response.text(), truncated: false };
-  }
-  const reader = response.body.getReader();
-  const chunks: Uint8Array[] = [];
-  let size = 0;
-  let truncated = false;
-  for (;;) {
-    const { done, value } = await reader.read();
-    if (done) break;
-    if (size + value.byteLength > maxBytes) {
-      chunks.push(value.subarray(0, maxBytes - size));
-      size = maxBytes;
-      truncated = true;
-      await reader.cancel().catch(() => {});
-      break;
-    }
-    chunks.push(value);
-    size += value.byteLength;
-  }
-  const decoder = new TextDecoder();
-  let text = '';
-  for (const chunk of chunks) text += decoder.decode(chunk, { stream: true });
-  return { text: text + decoder.decode(), truncated };
-}
-
 function decodeBody(contentType: string | null, read: { text: string; truncated: boolean }): unknown {
   if (!read.truncated && contentType && /^application\/([^;]+\+)?json\b/i.test(contentType.trim()) && read.text !== '') {
     try {
@@ -237,10 +192,10 @@ function decodeBody(contentType: string | null, read: { text: string; truncated:
   return read.text;
 }
 
-function keptHeaders(headers: Headers): Record<string, string> {
+function keptHeaders(response: HttpAnswer): Record<string, string> {
   const out: Record<string, string> = {};
   for (const name of KEPT_HEADERS) {
-    const value = headers.get(name);
+    const value = response.header(name);
     if (value !== null) out[name] = value;
   }
   return out;

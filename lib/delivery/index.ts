@@ -6,23 +6,18 @@
  *
  * May import: lib/config.ts, lib/errors.ts, lib/processing/{handlers,task-failure}.ts,
  * lib/tasks/model.ts, zod, and Web-standard APIs (fetch, Web Crypto) only. No `node:` modules
- * and no undici: the Node transport that checks resolved addresses is injected from
- * local/guarded-fetch.ts.
+ * and no undici: the Node transport (undici `request()`, checking resolved addresses) is
+ * injected from local/http-transport.ts.
  */
 import type { HandlerRegistry } from '../processing/handlers.ts';
 import { callbackFollowUps } from './callbacks.ts';
-import { createHttpTask, type HttpTask, type HttpTaskConfig, type HttpTransport } from './http-task.ts';
+import { createHttpTask, type HttpTask, type HttpTaskConfig } from './http-task.ts';
+import { webTransport, type HttpTransport } from './transport.ts';
 
-export { createHttpTask, type HttpTransport, type HttpFetch } from './http-task.ts';
+export { createHttpTask } from './http-task.ts';
+export { fetchTransport, decodeChunks, webTransport, type HttpAnswer, type HttpFetch, type HttpRequest, type HttpTransport } from './transport.ts';
 export { HttpPayloadDoc } from './payload.ts';
 export { verifyWebhook } from './verify.ts';
-
-/** The platform's own fetch: it cannot show resolved addresses, so only literal hosts and `localhost` names are checked. */
-export const webTransport: HttpTransport = {
-  // Called through a closure: workerd throws "Illegal invocation" for a detached `fetch`.
-  fetch: (url, init) => fetch(url, init),
-  checksResolvedAddresses: false,
-};
 
 /** Registers the `http` type on `registry`: handler, submit-time payload check, callbacks. */
 export function registerHttpTask(registry: HandlerRegistry, config: HttpTaskConfig, transport: HttpTransport = webTransport): HttpTask {

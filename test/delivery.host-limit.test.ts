@@ -36,6 +36,37 @@ describe('per-host limit', () => {
   });
 });
 
+describe('per-host limit: a task waiting for its host holds no worker', () => {
+  it('10 workers, 50 slow-host tasks claimed first: the other host\'s tasks run on the workers the waiting ones lent out', async () => {
+    const slow = await startReceiver(() => ({ status: 200, delayMs: 200 }), '127.0.0.1');
+    const other = await startReceiver(() => ({ status: 200 }), '127.0.0.2');
+    receivers.push(slow, other);
+    // Capacity 50: the first claim takes the 50 slow-host tasks (they come first in claim
+    // order); the other host's 5 are claimed as the first slow ones finish. Had the 45 waiting
+    // for a slot each held a worker, those 5 would queue behind them (~40 slow requests).
+    const runtime = await startRuntime({
+      env: { HTTP_ALLOW_PRIVATE_NETWORKS: 'true', HTTP_MAX_PER_HOST: '5', TASK_WORKERS: '10', TASK_QUEUE_SIZE: '40', TASK_POLL_BATCH_SIZE: '50' },
+    });
+    const submit = (url: string) => runtime.service.submit({ title: 't', description: 'd', type: 'http', payload: { url } });
+    for (let i = 0; i < 50; i++) await submit(`${slow.url}/${i}`);
+    const others: string[] = [];
+    for (let i = 0; i < 5; i++) others.push((await submit(`${other.url}/${i}`)).task.id);
+    runtime.start();
+
+    await waitFor(async () => (await Promise.all(others.map((id) => runtime.repo.get(id)))).every((t) => t?.status === 'completed'), 20_000, 'other host done');
+    expect(slow.requests.length).toBeLessThanOrEqual(15);
+
+    await waitFor(async () => (await runtime.repo.stats()).counts.completed === 55, 30_000, 'all completed');
+    expect(slow.requests).toHaveLength(50);
+    expect(slow.peakInFlight()).toBe(5);
+    expect(runtime.pool.peakRunning).toBeLessThanOrEqual(10);
+    // Slots were handed over in claim order: the slow host saw the tasks in submit order, up
+    // to the 5 requests in flight at once racing each other over their connections.
+    const order = slow.requests.map((r) => Number(r.path.slice(1)));
+    expect(order.map((task, position) => Math.abs(task - position)).every((d) => d < 5), order.join(' ')).toBe(true);
+  });
+});
+
 describe('HostLimiter', () => {
   it('hands slots over in arrival order and drops a waiter whose signal aborts', async () => {
     const limiter = new HostLimiter(1);

@@ -16,6 +16,13 @@ export interface HandlerContext {
   /** 1 on the first run, 2 on the first retry, … */
   attempt: number;
   logger: Logger;
+  /**
+   * Awaits `wait` while this task's worker runs other tasks, then continues on the next free
+   * worker (before queued tasks). For waits that are not the task's work: an `http` task
+   * waiting for a slot at a host that has HTTP_MAX_PER_HOST requests in flight. The task keeps
+   * its lease, time limit and claim; only the worker is lent out.
+   */
+  waitWithoutWorker<T>(wait: Promise<T>): Promise<T>;
 }
 
 export type TaskHandler = (task: TaskJson, context: HandlerContext) => Promise<unknown>;

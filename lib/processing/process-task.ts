@@ -46,6 +46,8 @@ export interface TaskControl {
   bindAbort?(abort: (reason: StopReason) => void): void;
   /** Called once the handler has stopped, before the final write commits: the pool gives the worker its next task then. */
   handlerDone?(): void;
+  /** Awaits `wait` without holding a worker (the handler's `waitWithoutWorker`). */
+  park?<T>(wait: Promise<T>): Promise<T>;
 }
 
 /** Resolves with what happened; never rejects for handler errors or lost races. */
@@ -62,7 +64,7 @@ export async function processTask(deps: ProcessDeps, claimed: Task, control: Tas
   const timeout = setTimeout(() => stopper.abort(new StopReason('timeout', `timed out after ${config.timeoutSeconds}s`)), config.timeoutSeconds * 1000);
 
   const handlerStarted = performance.now();
-  const end = await runHandler(deps.handlers, claimed, stopper, log);
+  const end = await runHandler(deps.handlers, claimed, stopper, log, control.park);
   const handlerSeconds = (performance.now() - handlerStarted) / 1000;
   clearTimeout(timeout);
   control.handlerDone?.();
@@ -158,7 +160,9 @@ class Stopper {
   }
 }
 
-async function runHandler(handlers: HandlerRegistry, task: Task, stopper: Stopper, log: () => Logger): Promise<HandlerEnd> {
+const holdWorker = <T>(wait: Promise<T>): Promise<T> => wait;
+
+async function runHandler(handlers: HandlerRegistry, task: Task, stopper: Stopper, log: () => Logger, park: TaskControl['park'] = holdWorker): Promise<HandlerEnd> {
   try {
     const handler = handlers.get(task.type);
     if (!handler) throw new Error(`no handler registered for type ${JSON.stringify(task.type)}`);
@@ -170,6 +174,7 @@ async function runHandler(handlers: HandlerRegistry, task: Task, stopper: Stoppe
       get logger() {
         return log();
       },
+      waitWithoutWorker: park,
     };
     return { kind: 'returned', value: await Promise.race([handler(taskToJson(task), context), stopper.stopped()]) };
   } catch (error) {

@@ -42,6 +42,8 @@ export interface WorkerPoolOptions {
 export class WorkerPool {
   readonly #options: WorkerPoolOptions;
   readonly #queue: Task[] = [];
+  /** Parked handlers whose wait is over, each to be given a worker before any queued task. */
+  readonly #resuming: (() => void)[] = [];
   /** Every task taken from the queue and not yet finished (handler running, or its write pending). */
   readonly #running = new Map<string, RunningTask>();
   /** Handlers running now: at most `workers`. */
@@ -113,18 +115,42 @@ export class WorkerPool {
   }
 
   #startWaiting(): void {
+    while (this.#busy < this.#options.workers && this.#resuming.length > 0) this.#resuming.shift()!();
     while (this.#accepting && this.#busy < this.#options.workers && this.#queue.length > 0) {
       const task = this.#queue.shift()!;
       const entry: RunningTask = { abort: undefined, done: Promise.resolve() };
       let working = true;
+      /** False while parked: the handler holds no worker. */
+      let holding = true;
       const handlerDone = () => {
         if (!working) return;
         working = false;
+        if (!holding) return;
         this.#busy--;
         this.#startWaiting();
       };
-      this.#busy++;
-      const control = { bindAbort: (abort: (reason: StopReason) => void) => void (entry.abort = abort), handlerDone };
+      const park = async <T>(wait: Promise<T>): Promise<T> => {
+        if (!working || !holding) return wait;
+        holding = false;
+        this.#busy--;
+        this.#startWaiting();
+        try {
+          return await wait;
+        } finally {
+          // Back on a worker, unless the task was stopped meanwhile (it has none to take back).
+          if (working) await new Promise<void>((resume) => {
+            const take = () => {
+              holding = true;
+              if (++this.#busy > this.peakRunning) this.peakRunning = this.#busy;
+              resume();
+            };
+            if (this.#busy < this.#options.workers && this.#resuming.length === 0) take();
+            else this.#resuming.push(() => (working ? take() : resume()));
+          });
+        }
+      };
+      if (++this.#busy > this.peakRunning) this.peakRunning = this.#busy;
+      const control = { bindAbort: (abort: (reason: StopReason) => void) => void (entry.abort = abort), handlerDone, park };
       entry.done = this.#options
         .run(task, control)
         .then(
@@ -137,7 +163,6 @@ export class WorkerPool {
           this.#options.onSlotFree?.();
         });
       this.#running.set(task.id, entry);
-      if (this.#busy > this.peakRunning) this.peakRunning = this.#busy;
     }
   }
 }

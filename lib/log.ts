@@ -2,6 +2,8 @@
  * One JSON object per line: `{"time","level","msg",...fields}`. Fields whose name looks like a
  * secret are redacted, so a token passed by mistake never reaches the log.
  */
+import { isoTime } from './iso-time.ts';
+
 export const LEVEL_NAMES = ['debug', 'info', 'warn', 'error', 'silent'] as const;
 export type LogLevel = (typeof LEVEL_NAMES)[number];
 
@@ -25,7 +27,7 @@ export function createLogger(level: LogLevel = 'info', sink: LogSink = (line) =>
   const threshold = RANK[level];
   const write = (lvl: Exclude<LogLevel, 'silent'>, msg: string, fields?: LogFields) => {
     if (RANK[lvl] < threshold) return;
-    const record: LogFields = { time: new Date().toISOString(), level: lvl, msg };
+    const record: LogFields = { time: isoTime(Date.now()), level: lvl, msg };
     for (const source of [base, fields]) {
       if (!source) continue;
       for (const [key, value] of Object.entries(source)) {

@@ -1,5 +1,6 @@
 import { z } from '@hono/zod-openapi';
 import type { tasks } from '../db/schema.ts';
+import { isoTime } from '../iso-time.ts';
 import { STATUSES } from './states.ts';
 
 /**
@@ -112,7 +113,7 @@ export function taskToJson(task: Task): TaskJson {
   for (const field of taskFields) {
     const value = task[field.key];
     if (value === null) json[field.name] = null;
-    else if (field.kind === 'time') json[field.name] = new Date(value as number).toISOString();
+    else if (field.kind === 'time') json[field.name] = isoTime(value as number);
     else if (field.kind === 'json') json[field.name] = JSON.parse(value as string);
     else json[field.name] = value;
   }

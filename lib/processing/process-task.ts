@@ -64,29 +64,25 @@ export async function processTask(deps: ProcessDeps, claimed: Task, control: Tas
   const timeout = setTimeout(() => stopper.abort(new StopReason('timeout', `timed out after ${config.timeoutSeconds}s`)), config.timeoutSeconds * 1000);
 
   const handlerStarted = performance.now();
-  const end = await runHandler(deps.handlers, claimed, stopper, log, control.park);
+  const end = await runHandler(deps.handlers, claimed, stopper, log, control);
   const handlerSeconds = (performance.now() - handlerStarted) / 1000;
   clearTimeout(timeout);
   control.handlerDone?.();
-  const report = (outcome: Outcome): Outcome => {
-    reportAttempt(deps, claimed, outcome, handlerSeconds);
-    return outcome;
-  };
 
-  const decide = (task: Task): Decision => withFollowUps(deps, decideOutcome(task, end, config, Date.now()));
-  const decision = decide(heartbeat.task);
+  // (Module-level functions below rather than closures here: see `Assignment` in worker-pool.ts.)
+  const decision = decide(deps, heartbeat.task, end);
   if (!decision.request) {
     await heartbeat.settle();
     if (decision.outcome === 'cancelled') log().info('task cancelled while running');
     else log().warn('lease lost: result discarded');
-    return report(decision.outcome);
+    return reportAttempt(deps, claimed, decision.outcome, handlerSeconds);
   }
 
   let followUps: Task[] = [];
   const written = await writeWhileLeased(
     heartbeat,
     (task) => {
-      const { request } = decide(task);
+      const { request } = decide(deps, task, end);
       followUps = request!.followUps ?? [];
       return deps.repo.transition(request!);
     },
@@ -94,7 +90,7 @@ export async function processTask(deps: ProcessDeps, claimed: Task, control: Tas
   );
   if (written === 'lost') {
     log().warn('task changed while running: result discarded', { outcome: decision.outcome });
-    return report('lost');
+    return reportAttempt(deps, claimed, 'lost', handlerSeconds);
   }
   if (followUps.length > 0) {
     for (const task of followUps) deps.metrics?.tasksSubmitted(task.type, 1);
@@ -107,16 +103,22 @@ export async function processTask(deps: ProcessDeps, claimed: Task, control: Tas
   } else {
     log().warn(decision.outcome === 'failed' ? 'task failed' : 'task will be retried', { error: decision.error, run_at: written.runAt });
   }
-  return report(decision.outcome);
+  return reportAttempt(deps, claimed, decision.outcome, handlerSeconds);
 }
 
-/** Metrics for the attempt, and news of a final state for `?wait=` (lib/tasks/events.ts). */
-function reportAttempt(deps: ProcessDeps, claimed: Task, outcome: Outcome, handlerSeconds: number): void {
+/** What to write after the handler ended, for the task as last written (follow-ups included). */
+function decide(deps: ProcessDeps, task: Task, end: HandlerEnd): Decision {
+  return withFollowUps(deps, decideOutcome(task, end, deps.config, Date.now()));
+}
+
+/** Metrics for the attempt, and news of a final state for `?wait=` (lib/tasks/events.ts); returns `outcome`. */
+function reportAttempt(deps: ProcessDeps, claimed: Task, outcome: Outcome, handlerSeconds: number): Outcome {
   if (outcome === 'completed' || outcome === 'failed') deps.events?.finished(claimed.id);
   const metrics = deps.metrics ?? NO_METRICS;
-  if (metrics === NO_METRICS) return;
+  if (metrics === NO_METRICS) return outcome;
   const queueWaitSeconds = claimed.attempts === 1 && claimed.startedAt !== null ? Math.max(0, (claimed.startedAt - claimed.createdAt) / 1000) : null;
   metrics.attemptFinished({ type: claimed.type, outcome, handlerSeconds, queueWaitSeconds });
+  return outcome;
 }
 
 /** Gives claimed tasks that never started back to pending, version-checked. */
@@ -162,7 +164,7 @@ class Stopper {
 
 const holdWorker = <T>(wait: Promise<T>): Promise<T> => wait;
 
-async function runHandler(handlers: HandlerRegistry, task: Task, stopper: Stopper, log: () => Logger, park: TaskControl['park'] = holdWorker): Promise<HandlerEnd> {
+async function runHandler(handlers: HandlerRegistry, task: Task, stopper: Stopper, log: () => Logger, control: TaskControl): Promise<HandlerEnd> {
   try {
     const handler = handlers.get(task.type);
     if (!handler) throw new Error(`no handler registered for type ${JSON.stringify(task.type)}`);
@@ -174,7 +176,9 @@ async function runHandler(handlers: HandlerRegistry, task: Task, stopper: Stoppe
       get logger() {
         return log();
       },
-      waitWithoutWorker: park,
+      get waitWithoutWorker() {
+        return control.park ? <T>(wait: Promise<T>) => control.park!(wait) : holdWorker;
+      },
     };
     return { kind: 'returned', value: await Promise.race([handler(taskToJson(task), context), stopper.stopped()]) };
   } catch (error) {

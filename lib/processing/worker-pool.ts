@@ -11,11 +11,6 @@ import type { Task } from '../tasks/model.ts';
  */
 export type RunTask = (task: Task, control: Required<TaskControl>) => Promise<Outcome>;
 
-interface RunningTask {
-  abort: ((reason: StopReason) => void) | undefined;
-  done: Promise<void>;
-}
-
 export interface WorkerPoolOptions {
   /** Exactly this many handlers run at once at most (TASK_WORKERS). */
   workers: number;
@@ -45,7 +40,7 @@ export class WorkerPool {
   /** Parked handlers whose wait is over, each to be given a worker before any queued task. */
   readonly #resuming: (() => void)[] = [];
   /** Every task taken from the queue and not yet finished (handler running, or its write pending). */
-  readonly #running = new Map<string, RunningTask>();
+  readonly #running = new Map<string, Assignment>();
   /** Handlers running now: at most `workers`. */
   #busy = 0;
   #accepting = true;
@@ -118,51 +113,91 @@ export class WorkerPool {
     while (this.#busy < this.#options.workers && this.#resuming.length > 0) this.#resuming.shift()!();
     while (this.#accepting && this.#busy < this.#options.workers && this.#queue.length > 0) {
       const task = this.#queue.shift()!;
-      const entry: RunningTask = { abort: undefined, done: Promise.resolve() };
-      let working = true;
-      /** False while parked: the handler holds no worker. */
-      let holding = true;
-      const handlerDone = () => {
-        if (!working) return;
-        working = false;
-        if (!holding) return;
-        this.#busy--;
-        this.#startWaiting();
-      };
-      const park = async <T>(wait: Promise<T>): Promise<T> => {
-        if (!working || !holding) return wait;
-        holding = false;
-        this.#busy--;
-        this.#startWaiting();
-        try {
-          return await wait;
-        } finally {
-          // Back on a worker, unless the task was stopped meanwhile (it has none to take back).
-          if (working) await new Promise<void>((resume) => {
-            const take = () => {
-              holding = true;
-              if (++this.#busy > this.peakRunning) this.peakRunning = this.#busy;
-              resume();
-            };
-            if (this.#busy < this.#options.workers && this.#resuming.length === 0) take();
-            else this.#resuming.push(() => (working ? take() : resume()));
-          });
-        }
-      };
-      if (++this.#busy > this.peakRunning) this.peakRunning = this.#busy;
-      const control = { bindAbort: (abort: (reason: StopReason) => void) => void (entry.abort = abort), handlerDone, park };
-      entry.done = this.#options
-        .run(task, control)
+      const assignment = new Assignment(this.#workers);
+      this.#workers.take();
+      assignment.done = this.#options
+        .run(task, assignment)
         .then(
           (outcome) => void this.counts[outcome]++,
           (error) => logFailure(this.#options.logger, 'error', 'processing failed', error, { task_id: task.id }),
         )
         .finally(() => {
           this.#running.delete(task.id);
-          handlerDone();
+          assignment.handlerDone();
           this.#options.onSlotFree?.();
         });
-      this.#running.set(task.id, entry);
+      this.#running.set(task.id, assignment);
     }
+  }
+
+  /** What assignments use to take and give back workers (methods rather than closures made per task). */
+  readonly #workers: Workers = {
+    take: () => {
+      if (++this.#busy > this.peakRunning) this.peakRunning = this.#busy;
+    },
+    give: () => {
+      this.#busy--;
+      this.#startWaiting();
+    },
+    /** Calls `resume` once a worker is taken for it: now if one is free and nobody is ahead. */
+    takeWhenFree: (resume: () => void) => {
+      if (this.#busy < this.#options.workers && this.#resuming.length === 0) resume();
+      else this.#resuming.push(resume);
+    },
+  };
+}
+
+interface Workers {
+  take(): void;
+  give(): void;
+  takeWhenFree(resume: () => void): void;
+}
+
+/**
+ * One task from the queue to its end: the `TaskControl` processTask steers it with. A class,
+ * not closures per task: the dev/prod loader (tsx) names every closure at creation, which was
+ * a few % of a no-op task's CPU (bench/README.md, "closures").
+ */
+class Assignment implements Required<TaskControl> {
+  abort: ((reason: StopReason) => void) | undefined;
+  done: Promise<void> = Promise.resolve();
+  readonly #workers: Workers;
+  /** The handler has not stopped yet. */
+  #working = true;
+  /** Holds a worker (false while parked). */
+  #holding = true;
+
+  constructor(workers: Workers) {
+    this.#workers = workers;
+  }
+
+  bindAbort(abort: (reason: StopReason) => void): void {
+    this.abort = abort;
+  }
+
+  handlerDone(): void {
+    if (!this.#working) return;
+    this.#working = false;
+    if (this.#holding) this.#workers.give();
+  }
+
+  async park<T>(wait: Promise<T>): Promise<T> {
+    if (!this.#working || !this.#holding) return wait;
+    this.#holding = false;
+    this.#workers.give();
+    try {
+      return await wait;
+    } finally {
+      // Back on a worker, unless the task was stopped meanwhile (it has none to take back).
+      if (this.#working) await new Promise<void>((resume) => this.#workers.takeWhenFree(() => this.#resume(resume)));
+    }
+  }
+
+  #resume(resume: () => void): void {
+    if (this.#working) {
+      this.#holding = true;
+      this.#workers.take();
+    }
+    resume();
   }
 }

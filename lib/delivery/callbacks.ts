@@ -18,6 +18,9 @@ import { taskToJson, type Task } from '../tasks/model.ts';
 export const PARENT_HEADER = 'task-pool-parent-id';
 
 export function callbackFollowUps(finished: Task): FollowUp[] {
+  // Most http tasks have no callback: a substring test spares parsing their payload again at
+  // every final transition (a payload that mentions the name elsewhere is parsed, as before).
+  if (finished.payload === null || !finished.payload.includes('callback_url')) return [];
   const payload = (finished.payload === null ? null : JSON.parse(finished.payload)) as { callback_url?: unknown; failure_callback_url?: unknown } | null;
   if (payload === null || typeof payload !== 'object') return [];
   const kind = finished.status === 'completed' ? 'callback' : finished.status === 'failed' ? 'failure-callback' : undefined;

@@ -217,7 +217,7 @@ add('  history kept: with the index / without', 'x', retentionRuns.map((r) => r.
 add('retention: steady load, page bytes growth, second half', 'bytes', retentionRuns.map((r) => r.steady_growth_second_half_bytes));
 
 const pagesRuns = (runs.pages ?? []) as PagesResult[];
-for (const schema of ['today', 'today_without_tasks_finished', 'rowid_prototype']) {
+for (const schema of ['today', 'today_without_tasks_finished', 'previous_uuid']) {
   add(`pages (${schema}): WAL frames per submit`, 'frames', pagesRuns.map((p) => p.frames[schema]!.submit));
   add(`pages (${schema}): per claimed task (claims of 10)`, 'frames', pagesRuns.map((p) => p.frames[schema]!.claim));
   add(`pages (${schema}): per completion, 1 / tx`, 'frames', pagesRuns.map((p) => p.frames[schema]!.complete_1));

@@ -11,6 +11,14 @@
  * host's clock lags, and do not restart at 1 when retention empties the table. They stay
  * below 2^53 (exact in a JavaScript number) until 2094-09.
  *
+ * Reuse: deleting the newest tasks lowers max(id); the next insert still gets a fresh id as
+ * soon as the floor is above the deleted ones, i.e. from the next millisecond on (the floor
+ * moves 4,096 a millisecond). The exception: the newest task deleted and another created
+ * within the same millisecond, or while the clock is behind the deleted ids (stepped back,
+ * or ids ran more than 4,096 a millisecond ahead), can get a deleted id again. No delete path
+ * here removes the newest tasks that fast except DELETE /tasks/:id; closing the gap would
+ * need a high-water mark written by every delete (not done: see bench/README.md).
+ *
  * Clients see an id as an opaque fixed-width string, 16 decimal digits zero-padded
  * (`formatTaskId`), so string order is id order: cursors and any comparison a client makes
  * stay right. In process `Task.id` is the number (the binding a rowid seek needs).

@@ -5,6 +5,7 @@ import Database from 'libsql';
 import { cpSync, mkdirSync, readFileSync, statSync, unlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { idFloor } from '../../lib/tasks/ids.ts';
+import { NEXT_ID } from '../../lib/tasks/repository.ts';
 import { migrateDatabase, MIGRATIONS_FOLDER } from '../../local/database.ts';
 import { tempDir, type ScenarioOptions } from '../harness.ts';
 import { perSecond } from '../stats.ts';
@@ -51,7 +52,7 @@ const COMPLETE = `UPDATE tasks SET status = 'completed', version = version + 1, 
 // NEXT_ID) bound with the floor of now; for the previous schema a UUIDv7-shaped string.
 const INSERT = (rowid: boolean) => `INSERT INTO tasks (id, title, description, status, version, type, payload, priority, run_at,
   attempts, max_attempts, idempotency_key, request_hash, created_at, updated_at)
-  VALUES (${rowid ? 'max(coalesce((SELECT max(id) FROM tasks), 0) + 1, ?)' : '?'}, ?, ?, ?, 1, ?, ?, ?, ?, 0, 3, NULL, NULL, ?, ?)`;
+  VALUES (${rowid ? NEXT_ID : '?'}, ?, ?, ?, 1, ?, ?, ?, ?, 0, 3, NULL, NULL, ?, ?)`;
 
 type Schema = 'today' | 'today_without_tasks_finished' | 'previous_uuid';
 const isRowid = (schema: Schema) => schema !== 'previous_uuid';
@@ -270,7 +271,7 @@ export async function pages(options: ScenarioOptions): Promise<PagesResult> {
         setup: (db) => {
           db.exec("INSERT INTO paused_types VALUES ('held', 1)");
           const insert = db.prepare(`INSERT INTO tasks (id, title, description, status, version, type, payload, priority, run_at, attempts, max_attempts, created_at, updated_at)
-            VALUES (max(coalesce((SELECT max(id) FROM tasks), 0) + 1, ?), 'held', 'paused backlog', 'pending', 1, 'held', NULL, 10, ?, 0, 3, ?, ?)`);
+            VALUES (${NEXT_ID}, 'held', 'paused backlog', 'pending', 1, 'held', NULL, 10, ?, 0, 3, ?, ?)`);
           const now = Date.now();
           db.transaction(() => {
             for (let i = 0; i < 2000; i++) insert.run(idFloor(now), now, now, now);

@@ -23,7 +23,7 @@ const timestamp = () => z.iso.datetime({ offset: false });
 /** A task id as clients see it (lib/tasks/ids.ts): stored as the integer rowid. */
 export const TaskIdSchema = z.string().regex(/^\d{16}$/).openapi({
   description: 'Opaque and time-ordered: 16 digits, so string order is creation order. Ids from before the rowid migration (UUIDs) are still accepted where an id is passed in.',
-  example: '0000250512345678',
+  example: '0247195238400000',
 });
 
 /** The task as clients see it: every field present, unset ones `null`, ISO-8601 UTC times. */

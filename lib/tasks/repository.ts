@@ -86,7 +86,7 @@ const COLUMNS_READ = taskFields.map(({ name }) => (FREE_TEXT.has(name) ? `CAST($
  * and at least the floor of the task's creation time (bound: `idFloor(createdAt)`). The max of
  * the rowid is one B-tree seek to the last leaf, a page the insert writes anyway.
  */
-const NEXT_ID = 'max(coalesce((SELECT max(id) FROM tasks), 0) + 1, ?)';
+export const NEXT_ID = 'max(coalesce((SELECT max(id) FROM tasks), 0) + 1, ?)';
 // The id is first in taskFields; every insert below binds idFloor(createdAt) in its place.
 const OTHER_FIELDS = taskFields.filter(({ key }) => key !== 'id');
 const INSERT_COLUMNS = ['id', ...OTHER_FIELDS.map(({ name }) => name), 'request_hash'].join(', ');

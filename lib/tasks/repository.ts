@@ -91,6 +91,9 @@ export const NEXT_ID = 'max(coalesce((SELECT max(id) FROM tasks), 0) + 1, ?)';
 const OTHER_FIELDS = taskFields.filter(({ key }) => key !== 'id');
 const INSERT_COLUMNS = ['id', ...OTHER_FIELDS.map(({ name }) => name), 'request_hash'].join(', ');
 const INSERT_VALUES = [NEXT_ID, ...[...OTHER_FIELDS, 'request_hash'].map(() => '?')].join(', ');
+// Only an existing idempotency key makes an insert a no-op. A clash on the id (which the
+// write lock rules out) would be an error, not a task silently not stored.
+const IF_KEY_EXISTS = 'ON CONFLICT (idempotency_key) WHERE idempotency_key IS NOT NULL DO NOTHING';
 
 // A new task's columns that vary; the rest (status, version, attempts, and the lease, result
 // and timing columns) are left to the table's defaults, which are a new task's values. A batch
@@ -107,12 +110,12 @@ const OTHER_KEYS = OTHER_FIELDS.map(({ key }) => key as keyof NewTask);
 const insertArgs = (task: NewTask, requestHash: string | null): SqlValue[] => [idFloor(task.createdAt), ...OTHER_KEYS.map((key) => task[key]), requestHash];
 
 const SQL = {
-  insert: `INSERT INTO tasks (${INSERT_COLUMNS}) VALUES (${INSERT_VALUES}) ON CONFLICT DO NOTHING`,
+  insert: `INSERT INTO tasks (${INSERT_COLUMNS}) VALUES (${INSERT_VALUES}) ${IF_KEY_EXISTS}`,
   // Backpressure in the same statement as the insert, so concurrent submits cannot overshoot.
   // Counting stops at the cap: the cost is bounded by TASK_MAX_PENDING, not by the backlog.
   insertCapped: `INSERT INTO tasks (${INSERT_COLUMNS}) SELECT ${INSERT_VALUES}
     WHERE (SELECT count(*) FROM (SELECT 1 FROM tasks WHERE status = 'pending' LIMIT ?)) < ?
-    ON CONFLICT DO NOTHING`,
+    ${IF_KEY_EXISTS}`,
   // Batch submit (insertMany): no ON CONFLICT, a key that exists fails the whole transaction.
   insertStrict: `INSERT INTO tasks (${NEW_COLUMNS}) VALUES (${NEW_VALUES})`,
   insertFirstOfBatch: `INSERT INTO tasks (${NEW_COLUMNS}) SELECT ${NEW_VALUES}
@@ -498,9 +501,10 @@ export const IF_PREVIOUS_CHANGED = { sql: 'changes() = 1', args: [] as SqlValue[
  *
  * Ids: row i gets `base + i` from one base computed once for the statement (NEXT_ID with the
  * first task's floor). SQLite may materialise an INSERT … SELECT that reads the same table
- * before inserting, so a per-row NEXT_ID would give every row the same id, and ON CONFLICT DO
- * NOTHING would drop all but one of them without a word. A row skipped for its key leaves a
- * gap. The inserted tasks' ids are found by their idempotency keys where they are needed.
+ * before inserting, so a per-row NEXT_ID would give every row the same id, and a bare ON
+ * CONFLICT DO NOTHING would drop all but one of them without a word (the conflict target is
+ * the idempotency key only, so such a clash fails the statement instead). A row skipped for
+ * its key leaves a gap. The inserted tasks' ids are found by their idempotency keys where they are needed.
  */
 export function guardedInsertStatement(tasks: NewTask[], guard: { sql: string; args: SqlValue[] }): Statement {
   const width = OTHER_KEYS.length + 2;
@@ -509,7 +513,7 @@ export function guardedInsertStatement(tasks: NewTask[], guard: { sql: string; a
   const floor = Math.max(...tasks.map((task) => idFloor(task.createdAt)));
   return {
     sql: `INSERT INTO tasks (${INSERT_COLUMNS}) SELECT base.id + v.column1, ${columns}
-      FROM (VALUES ${rows}) AS v, (SELECT ${NEXT_ID} AS id) AS base WHERE ${guard.sql} ON CONFLICT DO NOTHING`,
+      FROM (VALUES ${rows}) AS v, (SELECT ${NEXT_ID} AS id) AS base WHERE ${guard.sql} ${IF_KEY_EXISTS}`,
     args: [...tasks.flatMap((task, i) => [i, ...insertArgs(task, null).slice(1)]), floor, ...guard.args],
   };
 }

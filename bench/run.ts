@@ -120,7 +120,7 @@ const ceilingSingle = med(pick<DriverCeiling, 'single_insert_per_s'>('driver', '
 const ceilingCycle = med(pick<DriverCeiling, 'claim_complete_per_s'>('driver', 'claim_complete_per_s'));
 add('raw libsql: single-row inserts', '/s', pick<DriverCeiling, 'single_insert_per_s'>('driver', 'single_insert_per_s'));
 add('raw libsql: inserts in 100-row transactions', '/s', pick<DriverCeiling, 'tx100_insert_per_s'>('driver', 'tx100_insert_per_s'));
-add('raw libsql: inserts in 25-row tx, UUIDv7 ids', '/s', pick<DriverCeiling, 'tx25_uuid_insert_per_s'>('driver', 'tx25_uuid_insert_per_s'));
+add('raw libsql: inserts in 25-row tx', '/s', pick<DriverCeiling, 'tx25_insert_per_s'>('driver', 'tx25_insert_per_s'));
 add('raw libsql: claim 10 + complete 10 per tx', 'tasks/s', pick<DriverCeiling, 'claim_complete_per_s'>('driver', 'claim_complete_per_s'));
 
 add('enqueue (submit, one at a time, awaited)', '/s', pick<ThroughputResult, 'enqueue_per_s'>('throughput', 'enqueue_per_s'),
@@ -140,7 +140,7 @@ add('idle pickup latency p99', 'ms', pick<LatencyResult, 'p99_ms'>('latency', 'p
 
 const http = (runs.http ?? []) as HttpResult[];
 add('HTTP trivial Hono route, 50 conns', 'req/s', http.map((h) => h.trivial.requests_per_s));
-const ceilingTx25 = med(pick<DriverCeiling, 'tx25_uuid_insert_per_s'>('driver', 'tx25_uuid_insert_per_s'));
+const ceilingTx25 = med(pick<DriverCeiling, 'tx25_insert_per_s'>('driver', 'tx25_insert_per_s'));
 add('HTTP POST /tasks, 50 conns', 'req/s', http.map((h) => h.tasks.requests_per_s), undefined, { to: 'raw 25-row tx inserts', ceiling: ceilingTx25 });
 add('  POST /tasks / trivial route', 'x', http.map((h) => h.ratio), { text: '>= 0.6', ok: (m) => m >= 0.6 });
 add('  POST /tasks p99', 'ms', http.map((h) => h.tasks.p99_ms), { text: '<= 20', ok: (m) => m <= 20 });
@@ -217,7 +217,7 @@ add('  history kept: with the index / without', 'x', retentionRuns.map((r) => r.
 add('retention: steady load, page bytes growth, second half', 'bytes', retentionRuns.map((r) => r.steady_growth_second_half_bytes));
 
 const pagesRuns = (runs.pages ?? []) as PagesResult[];
-for (const schema of ['today', 'today_without_tasks_finished', 'rowid_prototype']) {
+for (const schema of ['today', 'today_without_tasks_finished', 'previous_uuid']) {
   add(`pages (${schema}): WAL frames per submit`, 'frames', pagesRuns.map((p) => p.frames[schema]!.submit));
   add(`pages (${schema}): per claimed task (claims of 10)`, 'frames', pagesRuns.map((p) => p.frames[schema]!.claim));
   add(`pages (${schema}): per completion, 1 / tx`, 'frames', pagesRuns.map((p) => p.frames[schema]!.complete_1));

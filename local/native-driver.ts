@@ -41,7 +41,7 @@ export class NativeDriver implements SqlDriver {
   }
 
   async run(sql: string, args: SqlValue[] = []): Promise<RunResult> {
-    return retryBusy(async () => ({ changes: this.#prepare(sql).run(...args).changes }));
+    return retryBusy(async () => runResult(this.#prepare(sql).run(...args)));
   }
 
   async batch(statements: Statement[]): Promise<RunResult[]> {
@@ -50,7 +50,7 @@ export class NativeDriver implements SqlDriver {
       // Synchronous from BEGIN to COMMIT: nothing else in this process interleaves.
       this.#db.exec('BEGIN IMMEDIATE');
       try {
-        const results = statements.map((s) => ({ changes: this.#prepare(s.sql).run(...s.args).changes }));
+        const results = statements.map((s) => runResult(this.#prepare(s.sql).run(...s.args)));
         this.#db.exec('COMMIT');
         return results;
       } catch (error) {
@@ -65,6 +65,8 @@ export class NativeDriver implements SqlDriver {
     this.#db.close();
   }
 }
+
+const runResult = (info: Database.RunResult): RunResult => ({ changes: info.changes, lastInsertRowid: Number(info.lastInsertRowid) });
 
 const utf8 = new TextDecoder();
 

@@ -11,7 +11,7 @@ import { Poller } from '../lib/processing/poller.ts';
 import { processTask, releaseTasks } from '../lib/processing/process-task.ts';
 import { WorkerPool } from '../lib/processing/worker-pool.ts';
 import { ScheduleFirer } from '../lib/schedules/firing.ts';
-import type { Task } from '../lib/tasks/model.ts';
+import type { NewTask, Task } from '../lib/tasks/model.ts';
 import { retentionPolicy, RetentionSweeper } from '../lib/tasks/retention.ts';
 import { nodeClientAddress } from './client-address.ts';
 import { guardFromConfig } from '../lib/delivery/guard.ts';
@@ -64,7 +64,7 @@ export async function createRuntime(options: RuntimeOptions = {}): Promise<Runti
   // limiter from config (Upstash REST or memory).
   const redisRateLimit = config.redisUrl ? createIoredisRateLimiter({ ...config, redisUrl: config.redisUrl }, logger) : undefined;
   // A task committed by this process (a submit, a retry, a follow-up) wakes the poller when due.
-  const wakeFor = (task: Task) => (task.runAt <= Date.now() ? poller.wakeForSubmit() : poller.wakeAt(task.runAt));
+  const wakeFor = (task: Pick<Task, 'runAt'>) => (task.runAt <= Date.now() ? poller.wakeForSubmit() : poller.wakeAt(task.runAt));
   const metrics = config.metricsEnabled ? new PromMetrics({ refreshSeconds: config.metricsRefreshSeconds, logger }) : undefined;
   const core = createCore({
     config,
@@ -93,7 +93,7 @@ export async function createRuntime(options: RuntimeOptions = {}): Promise<Runti
     handlers: core.handlers,
     config,
     logger: logger.child({ worker: workerId }),
-    onFollowUps: (tasks: Task[]) => tasks.forEach(wakeFor),
+    onFollowUps: (tasks: NewTask[]) => tasks.forEach(wakeFor),
     metrics,
     events: core.service.events,
   };

@@ -16,19 +16,19 @@ import type { TaskStatus } from '../lib/tasks/states.ts';
  */
 export class StatusRereads implements SharedRereads {
   readonly #events: TaskEvents;
-  readonly #read: (ids: string[]) => Promise<Map<string, TaskStatus>>;
+  readonly #read: (ids: number[]) => Promise<Map<number, TaskStatus>>;
   readonly #intervalMs: number;
-  readonly #watched = new Map<string, number>();
+  readonly #watched = new Map<number, number>();
   #timer: NodeJS.Timeout | undefined;
   #reading = false;
 
-  constructor(events: TaskEvents, read: (ids: string[]) => Promise<Map<string, TaskStatus>>, intervalMs: number) {
+  constructor(events: TaskEvents, read: (ids: number[]) => Promise<Map<number, TaskStatus>>, intervalMs: number) {
     this.#events = events;
     this.#read = read;
     this.#intervalMs = intervalMs;
   }
 
-  watch(id: string): () => void {
+  watch(id: number): () => void {
     this.#watched.set(id, (this.#watched.get(id) ?? 0) + 1);
     // A parked wait must not keep the process alive.
     this.#timer ??= setInterval(() => void this.#rereadAll(), this.#intervalMs).unref();

@@ -1,6 +1,7 @@
 import Database from 'libsql';
 import { describe, expect, it } from 'vitest';
 import { abortableSleep, type TaskHandler } from '../lib/processing/handlers.ts';
+import { formatTaskId } from '../lib/tasks/ids.ts';
 import type { Runtime } from '../local/runtime.ts';
 import { filePath, openDatabase } from '../local/database.ts';
 import { startRuntime, submitInput, tempDbUrl, testConfig, waitFor, type TestRepo } from './helpers.ts';
@@ -49,9 +50,10 @@ function contract(name: string, open: () => Promise<TestRepo>) {
       const { service } = await open();
       const [a, b, c] = await service.submitMany([{ input: submitInput() }, { input: submitInput() }, { input: submitInput() }]);
       await service.cancel(c!.task.id);
-      const ids = [a!.task.id, b!.task.id, c!.task.id, 'no-such-task'];
+      // A public id, a number, and ids that name nothing (a free id, an unknown old UUID).
+      const ids = await service.resolveIds([formatTaskId(a!.task.id), formatTaskId(b!.task.id), formatTaskId(c!.task.id), formatTaskId(c!.task.id + 1), '01890000-0000-7000-8000-000000000000']);
       expect(await service.cancelMatching({ ids })).toEqual({ matched: 3, changed: 2 });
-      expect(await service.retryMatching({ ids: [a!.task.id, 'no-such-task'] })).toEqual({ matched: 1, changed: 1 });
+      expect(await service.retryMatching({ ids: [a!.task.id, c!.task.id + 1] })).toEqual({ matched: 1, changed: 1 });
       expect((await service.get(a!.task.id)).status).toBe('pending');
     });
   });
@@ -67,16 +69,16 @@ describe('over HTTP', () => {
     const rt = await startRuntime({ handlers: { hold } });
     rt.start();
     const pending = await rt.service.submit(submitInput({ delaySeconds: 3600 }));
-    expect(await call(rt, 'DELETE', `/tasks/${pending.task.id}`)).toEqual({ status: 204, body: {} });
-    expect(await call(rt, 'GET', `/tasks/${pending.task.id}`)).toMatchObject({ status: 404 });
-    expect(await call(rt, 'DELETE', `/tasks/${pending.task.id}`)).toEqual({ status: 404, body: { message: 'task not found', code: 'not_found' } });
+    expect(await call(rt, 'DELETE', `/tasks/${formatTaskId(pending.task.id)}`)).toEqual({ status: 204, body: {} });
+    expect(await call(rt, 'GET', `/tasks/${formatTaskId(pending.task.id)}`)).toMatchObject({ status: 404 });
+    expect(await call(rt, 'DELETE', `/tasks/${formatTaskId(pending.task.id)}`)).toEqual({ status: 404, body: { message: 'task not found', code: 'not_found' } });
 
     const running = await rt.service.submit(submitInput({ type: 'hold' }));
     await waitFor(async () => (await rt.service.get(running.task.id)).status === 'in_progress');
-    expect(await call(rt, 'DELETE', `/tasks/${running.task.id}`)).toEqual({ status: 409, body: { message: 'task is running; cancel it first', code: 'task_running' } });
+    expect(await call(rt, 'DELETE', `/tasks/${formatTaskId(running.task.id)}`)).toEqual({ status: 409, body: { message: 'task is running; cancel it first', code: 'task_running' } });
     release();
     await waitFor(async () => (await rt.service.get(running.task.id)).status === 'completed');
-    expect((await call(rt, 'DELETE', `/tasks/${running.task.id}`)).status).toBe(204);
+    expect((await call(rt, 'DELETE', `/tasks/${formatTaskId(running.task.id)}`)).status).toBe(204);
   });
 
   it('POST /tasks/cancel aborts running handlers; the tasks end cancelled', async () => {
@@ -96,10 +98,10 @@ describe('over HTTP', () => {
     await waitFor(() => rt.pool.running === 3);
     expect(await call(rt, 'POST', '/tasks/cancel', { type: 'hold', status: 'in_progress' })).toEqual({ status: 200, body: { matched: 3, changed: 3 } });
     await waitFor(() => aborted.length === 3);
-    expect(aborted.sort()).toEqual(results.map((r) => r.task.id).sort());
+    expect(aborted.sort()).toEqual(results.map((r) => formatTaskId(r.task.id)).sort());
     for (const r of results) expect((await rt.service.get(r.task.id)).status).toBe('cancelled');
     expect(await call(rt, 'POST', '/tasks/cancel', { type: 'hold' })).toEqual({ status: 200, body: { matched: 4, changed: 1 } });
-    expect(await call(rt, 'POST', '/tasks/retry', { ids: [results[0]!.task.id] })).toEqual({ status: 200, body: { matched: 1, changed: 1 } });
+    expect(await call(rt, 'POST', '/tasks/retry', { ids: [formatTaskId(results[0]!.task.id)] })).toEqual({ status: 200, body: { matched: 1, changed: 1 } });
   });
 
   it('bad filters: 400 naming the field, nothing changed', async () => {
@@ -112,7 +114,7 @@ describe('over HTTP', () => {
     expect(await bad({})).toMatchObject({ message: 'the filter needs ids, or at least one of status, type, created_before' });
     expect(await bad({ ids: [] })).toMatchObject({ message: 'ids must not be empty' });
     expect(await bad({ ids: 'x' })).toMatchObject({ message: 'ids must be an array of task ids' });
-    expect(await bad({ ids: [task.id], status: 'pending' })).toMatchObject({ message: 'ids selects tasks by itself: use ids, or status/type/created_before, not both' });
+    expect(await bad({ ids: [formatTaskId(task.id)], status: 'pending' })).toMatchObject({ message: 'ids selects tasks by itself: use ids, or status/type/created_before, not both' });
     expect(await bad({ status: 'done' })).toMatchObject({ message: 'status must be one of pending, in_progress, completed, failed, cancelled' });
     expect(await bad([1])).toMatchObject({ code: 'invalid_field' });
     expect((await rt.service.get(task.id)).status).toBe('pending');

@@ -12,7 +12,7 @@ async function seed(url: string, n: number) {
   await close();
 }
 
-function expectPartition(lists: string[][], n: number) {
+function expectPartition(lists: number[][], n: number) {
   const all = lists.flat();
   expect(all).toHaveLength(n);
   expect(new Set(all).size).toBe(n);
@@ -25,7 +25,7 @@ describe('claimDueTasks under concurrency', () => {
     const a = await openTestRepo(url);
     const b = await openTestRepo(url, 'client');
     const drain = async (repo: typeof a.repo, workerId: string) => {
-      const ids: string[] = [];
+      const ids: number[] = [];
       for (;;) {
         const tasks = await repo.claimDueTasks({ limit: 20, workerId, leaseMs: 600_000 });
         if (tasks.length === 0) return ids;
@@ -44,7 +44,7 @@ describe('claimDueTasks under concurrency', () => {
     const url = tempDbUrl();
     await seed(url, 2000);
     const run = (id: string) =>
-      promisify(execFile)('node', ['--import', 'tsx', 'test/fixtures/claim.ts', url, id], { cwd: ROOT }).then((r) => JSON.parse(r.stdout) as string[]);
+      promisify(execFile)('node', ['--import', 'tsx', 'test/fixtures/claim.ts', url, id], { cwd: ROOT }).then((r) => JSON.parse(r.stdout) as number[]);
     const lists = await Promise.all([run('p1'), run('p2')]);
     expectPartition(lists, 2000);
     const { repo, close } = await openTestRepo(url);

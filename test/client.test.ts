@@ -129,9 +129,9 @@ describe('task-pool tasks … against a real server', () => {
     ]);
     expect(waitedTable.code, waitedTable.stderr).toBe(EXIT.ok);
     expect(waitedTable.stdout).toMatch(/^status +completed$/m);
-    await waitFor(async () => (await runtime.repo.get(submitted.id))?.status === 'completed', 10_000, 'first task to complete');
+    await waitFor(async () => (await runtime.repo.get(Number(submitted.id)))?.status === 'completed', 10_000, 'first task to complete');
     // Before listing pending tasks: the failing one must have run (it is claimed at once, but not at a known moment).
-    await waitFor(async () => (await runtime.repo.get(failing.id))?.status === 'failed', 10_000, 'the failing task to fail');
+    await waitFor(async () => (await runtime.repo.get(Number(failing.id)))?.status === 'failed', 10_000, 'the failing task to fail');
 
     const [got, gotTable, list, listTable, waitDone, waitFailed, waitTimeout] = await Promise.all([
       cli(['get', submitted.id, ...auth, '--json']).then((r) => json<{ id: string; result: unknown }>(r)),

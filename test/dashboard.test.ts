@@ -5,9 +5,10 @@ import { registerDashboard } from '../lib/ui/dashboard.tsx';
 import type { ScheduleSummaryProvider } from '../lib/ui/schedules.ts';
 import { openDatabase } from '../local/database.ts';
 import { ACTIONABLE, actionableSearch, BULK_BATCH, countBulk, runBulk } from '../lib/tasks/bulk.ts';
-import { COUNT_CAP, idFloor, TaskInsights, TITLE_SCAN_ROWS } from '../lib/tasks/insights.ts';
+import { formatTaskId, idFloor } from '../lib/tasks/ids.ts';
+import { COUNT_CAP, TaskInsights, TITLE_SCAN_ROWS } from '../lib/tasks/insights.ts';
 import { buildTask } from '../lib/tasks/service.ts';
-import type { Task } from '../lib/tasks/model.ts';
+import type { NewTask, Task } from '../lib/tasks/model.ts';
 import { sessionKeys } from '../lib/ui/session.ts';
 import { filterValues, toSearch } from '../lib/ui/filters.ts';
 import { openTestRepo, startRuntime, submitInput, testConfig, type TestRepo } from './helpers.ts';
@@ -20,15 +21,17 @@ import { openTestRepo, startRuntime, submitInput, testConfig, type TestRepo } fr
 
 const MINUTE = 60_000;
 
-async function insertAt(t: TestRepo, createdAt: number, fields: Partial<Task> = {}, title = 'task'): Promise<Task> {
-  const task = { ...buildTask(submitInput({ title }), { now: createdAt, maxAttempts: 3 }), ...fields };
-  expect(await t.repo.insert(task)).toBe(true);
-  return task;
+async function insertAt(t: TestRepo, createdAt: number, fields: Partial<NewTask> = {}, title = 'task'): Promise<Task> {
+  const task = await t.repo.insert({ ...buildTask(submitInput({ title }), { now: createdAt, maxAttempts: 3 }), ...fields });
+  expect(task).not.toBeNull();
+  return task!;
 }
 
-/** Many rows in one transaction (setup only). */
-async function insertMany(t: TestRepo, tasks: Task[]): Promise<void> {
-  for (let i = 0; i < tasks.length; i += 500) await Promise.all(tasks.slice(i, i + 500).map((task) => t.repo.insert(task)));
+/** Many rows, 500 to a transaction (setup only); the tasks as inserted, in order. */
+async function insertMany(t: TestRepo, tasks: NewTask[]): Promise<Task[]> {
+  const inserted: Task[] = [];
+  for (let i = 0; i < tasks.length; i += 500) inserted.push(...(await Promise.all(tasks.slice(i, i + 500).map(async (task) => (await t.repo.insert(task))!))));
+  return inserted;
 }
 
 describe('TaskInsights over a real libSQL file', () => {
@@ -40,7 +43,7 @@ describe('TaskInsights over a real libSQL file', () => {
     const insights = new TaskInsights(t.driver);
     const page = await insights.search({ createdFrom: base + MINUTE, createdTo: base + 3 * MINUTE }, 50);
     expect(page.tasks.map((task) => task.id)).toEqual([tasks[3]!.id, tasks[2]!.id, tasks[1]!.id]);
-    expect(idFloor(base) < tasks[0]!.id).toBe(true);
+    expect(idFloor(base) <= tasks[0]!.id).toBe(true);
     expect(idFloor(base + 1) > tasks[0]!.id).toBe(true);
     await t.close();
   });
@@ -48,7 +51,7 @@ describe('TaskInsights over a real libSQL file', () => {
   it('pages newest first with a cursor, filtered by status and type', async () => {
     const t = await openTestRepo();
     const now = Date.now();
-    const ids: string[] = [];
+    const ids: number[] = [];
     for (let i = 0; i < 7; i++) ids.push((await insertAt(t, now - 7000 + i * 1000)).id);
     await insertAt(t, now, { type: 'other' });
     const insights = new TaskInsights(t.driver);
@@ -64,11 +67,11 @@ describe('TaskInsights over a real libSQL file', () => {
   it(`a title search scans at most ${TITLE_SCAN_ROWS} tasks per page, says so, and goes on from where it stopped`, async () => {
     const t = await openTestRepo();
     const start = Date.now() - 3_600_000;
-    const tasks: Task[] = [];
+    const fresh: NewTask[] = [];
     // The oldest task matches; TITLE_SCAN_ROWS newer ones do not: page one finds nothing.
-    tasks.push(buildTask(submitInput({ title: 'Quarterly 50%_off REPORT' }), { now: start, maxAttempts: 3 }));
-    for (let i = 1; i <= TITLE_SCAN_ROWS; i++) tasks.push(buildTask(submitInput({ title: `other ${i}` }), { now: start + i, maxAttempts: 3 }));
-    await insertMany(t, tasks);
+    fresh.push(buildTask(submitInput({ title: 'Quarterly 50%_off REPORT' }), { now: start, maxAttempts: 3 }));
+    for (let i = 1; i <= TITLE_SCAN_ROWS; i++) fresh.push(buildTask(submitInput({ title: `other ${i}` }), { now: start + i, maxAttempts: 3 }));
+    const tasks = await insertMany(t, fresh);
     const insights = new TaskInsights(t.driver);
     const first = await insights.search({ title: '50%_off report' }, 50);
     expect(first.tasks).toEqual([]);
@@ -139,9 +142,9 @@ describe('TaskInsights over a real libSQL file', () => {
   it(`counts stop at ${COUNT_CAP} and say so`, async () => {
     const t = await openTestRepo();
     const now = Date.now();
-    const tasks: Task[] = [];
-    for (let i = 0; i <= COUNT_CAP; i++) tasks.push(buildTask(submitInput(), { now: now - 100_000 + i, maxAttempts: 3 }));
-    await insertMany(t, tasks);
+    const fresh: NewTask[] = [];
+    for (let i = 0; i <= COUNT_CAP; i++) fresh.push(buildTask(submitInput(), { now: now - 100_000 + i, maxAttempts: 3 }));
+    await insertMany(t, fresh);
     const overview = await new TaskInsights(t.driver).overview(now);
     expect(overview.counts[0]).toEqual({ status: 'pending', count: COUNT_CAP, capped: true });
     expect(overview.duePending).toEqual({ status: 'pending', count: COUNT_CAP, capped: true });
@@ -154,9 +157,9 @@ describe('bulk actions', () => {
   it(`cancel all matching: every pending task of a type, ${BULK_BATCH} at a time, each through TaskService.cancel`, async () => {
     const t = await openTestRepo();
     const now = Date.now();
-    const tasks: Task[] = [];
-    for (let i = 0; i < 250; i++) tasks.push(buildTask(submitInput({ type: 'mail' }), { now: now - 1000 + i, maxAttempts: 3 }));
-    await insertMany(t, tasks);
+    const fresh: NewTask[] = [];
+    for (let i = 0; i < 250; i++) fresh.push(buildTask(submitInput({ type: 'mail' }), { now: now - 1000 + i, maxAttempts: 3 }));
+    const tasks = await insertMany(t, fresh);
     const done = await insertAt(t, now, { type: 'mail', status: 'completed', completedAt: now });
     const other = await insertAt(t, now, { type: 'sms' });
     const insights = new TaskInsights(t.driver);
@@ -167,7 +170,7 @@ describe('bulk actions', () => {
     expect((await t.repo.get(other.id))!.status).toBe('pending');
 
     // Retry those by id: a task that moved on meanwhile (completed) is skipped, not an error.
-    const ids = [tasks[0]!.id, tasks[1]!.id, done.id, '00000000-0000-7000-8000-000000000000'];
+    const ids = [formatTaskId(tasks[0]!.id), formatTaskId(tasks[1]!.id), formatTaskId(done.id), '00000000-0000-7000-8000-000000000000'];
     expect(await runBulk(t.service, insights, 'retry', { ids })).toEqual({ matched: 4, changed: 2, more: false });
     expect((await t.repo.get(tasks[0]!.id))!).toMatchObject({ status: 'pending', attempts: 0 });
     await t.close();
@@ -259,7 +262,7 @@ describe('the dashboard app', () => {
   it('refuses form posts from another origin or site, and a post with neither Origin nor Sec-Fetch-Site', async () => {
     const runtime = await startRuntime({ processing: false });
     const { task } = await runtime.service.submit(submitInput({ delaySeconds: 3600 }));
-    const path = `http://127.0.0.1:8080/ui/tasks/${task.id}/cancel`;
+    const path = `http://127.0.0.1:8080/ui/tasks/${formatTaskId(task.id)}/cancel`;
     for (const init of [form('http://127.0.0.1:9999'), form('null'), form(null, { 'sec-fetch-site': 'same-site' }), form(null)]) {
       const response = await runtime.app.fetch(new Request(path, init));
       expect(response.status).toBe(403);

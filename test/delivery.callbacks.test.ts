@@ -1,5 +1,6 @@
 import { Webhook } from 'standardwebhooks';
 import { afterEach, describe, expect, it } from 'vitest';
+import { formatTaskId } from '../lib/tasks/ids.ts';
 import type { TaskJson } from '../lib/tasks/model.ts';
 import type { Runtime } from '../local/runtime.ts';
 import { startReceiver, type Receiver } from './fixtures/receiver.ts';
@@ -26,10 +27,10 @@ async function runtimeWith(env: Record<string, string> = {}): Promise<Runtime> {
   return runtime;
 }
 
-async function callbacksOf(runtime: Runtime, parentId: string): Promise<TaskJson[]> {
+async function callbacksOf(runtime: Runtime, parentId: number): Promise<TaskJson[]> {
   const response = await runtime.app.request('/tasks?type=http&limit=1000');
   const { tasks } = (await response.json()) as { tasks: TaskJson[] };
-  return tasks.filter((t) => t.idempotency_key?.endsWith(`:${parentId}`));
+  return tasks.filter((t) => t.idempotency_key?.endsWith(`:${formatTaskId(parentId)}`));
 }
 
 describe('http tasks: callbacks', () => {
@@ -49,16 +50,16 @@ describe('http tasks: callbacks', () => {
       return found.length > 0 && found.every((t) => t.status === 'completed') ? found : null;
     });
     expect(more).toEqual([]);
-    expect(callback!.idempotency_key).toBe(`callback:${parent.id}`);
+    expect(callback!.idempotency_key).toBe(`callback:${formatTaskId(parent.id)}`);
     expect(callback!.type).toBe('http');
 
     const done = r.requests.filter((q) => q.path === '/done');
     expect(done).toHaveLength(1);
     expect(r.requests.filter((q) => q.path === '/dead')).toHaveLength(0);
-    expect(done[0]!.headers['task-pool-parent-id']).toBe(parent.id);
+    expect(done[0]!.headers['task-pool-parent-id']).toBe(formatTaskId(parent.id));
     expect(done[0]!.headers['webhook-id']).toBe(callback!.id);
     const body = new Webhook(SECRET).verify(done[0]!.body, done[0]!.headers as Record<string, string>) as TaskJson;
-    expect(body).toMatchObject({ id: parent.id, status: 'completed', attempts: 1, result: { status: 200, body: { done: 1 } } });
+    expect(body).toMatchObject({ id: formatTaskId(parent.id), status: 'completed', attempts: 1, result: { status: 200, body: { done: 1 } } });
   });
 
   it('failure callbacks fire only after the last attempt, once', async () => {
@@ -79,14 +80,14 @@ describe('http tasks: callbacks', () => {
       return found.length > 0 && found.every((t) => t.status === 'completed') ? found : null;
     });
     expect(more).toEqual([]);
-    expect(callback!.idempotency_key).toBe(`failure-callback:${parent.id}`);
+    expect(callback!.idempotency_key).toBe(`failure-callback:${formatTaskId(parent.id)}`);
     // Created by the final transition, not before: after the third attempt's answer.
     const attempts = r.requests.filter((q) => q.path === '/work');
     expect(attempts).toHaveLength(3);
     expect(Date.parse(callback!.created_at)).toBeGreaterThanOrEqual(attempts[2]!.receivedAt);
     const dead = r.requests.filter((q) => q.path === '/dead');
     expect(dead).toHaveLength(1);
-    expect(JSON.parse(dead[0]!.body)).toMatchObject({ id: parent.id, status: 'failed', attempts: 3, last_error: 'HTTP 503 Service Unavailable: down' });
+    expect(JSON.parse(dead[0]!.body)).toMatchObject({ id: formatTaskId(parent.id), status: 'failed', attempts: 3, last_error: 'HTTP 503 Service Unavailable: down' });
     expect(r.requests.filter((q) => q.path === '/done')).toHaveLength(0);
   });
 

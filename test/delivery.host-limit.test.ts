@@ -19,7 +19,7 @@ describe('per-host limit', () => {
     });
     const submit = (url: string) => runtime.service.submit({ title: 't', description: 'd', type: 'http', payload: { url } });
     for (let i = 0; i < 50; i++) await submit(`${slow.url}/${i}`);
-    const others: string[] = [];
+    const others: number[] = [];
     for (let i = 0; i < 5; i++) others.push((await submit(`${other.url}/${i}`)).task.id);
     runtime.start();
 
@@ -49,7 +49,7 @@ describe('per-host limit: a task waiting for its host holds no worker', () => {
     });
     const submit = (url: string) => runtime.service.submit({ title: 't', description: 'd', type: 'http', payload: { url } });
     for (let i = 0; i < 50; i++) await submit(`${slow.url}/${i}`);
-    const others: string[] = [];
+    const others: number[] = [];
     for (let i = 0; i < 5; i++) others.push((await submit(`${other.url}/${i}`)).task.id);
     runtime.start();
 

@@ -3,6 +3,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { verifyWebhook } from '../lib/delivery/verify.ts';
 import type { TaskJson } from '../lib/tasks/model.ts';
 import type { Runtime } from '../local/runtime.ts';
+import { formatTaskId } from '../lib/tasks/ids.ts';
 import { closedPort, startReceiver, type Receiver } from './fixtures/receiver.ts';
 import { startRuntime, waitFor, waitForStatus } from './helpers.ts';
 
@@ -42,10 +43,10 @@ async function submit(runtime: Runtime, payload: unknown, extra: Record<string, 
   return { status: response.status, body: (await response.json()) as Record<string, unknown> };
 }
 
-async function submitOk(runtime: Runtime, payload: unknown, extra: Record<string, unknown> = {}): Promise<string> {
+async function submitOk(runtime: Runtime, payload: unknown, extra: Record<string, unknown> = {}): Promise<number> {
   const { status, body } = await submit(runtime, payload, extra);
   expect(status, JSON.stringify(body)).toBe(202);
-  return body.id as string;
+  return Number(body.id);
 }
 
 describe('http tasks: delivery', () => {
@@ -62,14 +63,15 @@ describe('http tasks: delivery', () => {
     expect(request!.headers['x-tenant']).toBe('acme');
     expect(request!.headers['content-type']).toBe('application/json');
     expect(request!.body).toBe('{"order":1234}');
-    expect(request!.headers['webhook-id']).toBe(id);
+    // The task's public id, as a client sees it (stable across retries, below).
+    expect(request!.headers['webhook-id']).toBe(formatTaskId(id));
     // Verified with the reference implementation, as a receiver would.
     const verified = new Webhook(SECRET).verify(request!.body, request!.headers as Record<string, string>);
     expect(verified).toEqual({ order: 1234 });
     expect(await verifyWebhook(request!.body, request!.headers, SECRET)).toBe(true);
     expect(await verifyWebhook(request!.body.replace('1234', '1235'), request!.headers, SECRET)).toBe(false);
 
-    const json = (await (await runtime.app.request(`/tasks/${id}`)).json()) as TaskJson;
+    const json = (await (await runtime.app.request(`/tasks/${formatTaskId(id)}`)).json()) as TaskJson;
     const result = json.result as Record<string, unknown>;
     expect(result.status).toBe(201);
     expect(result.body).toEqual({ ok: true, n: 7 });
@@ -92,7 +94,7 @@ describe('http tasks: delivery', () => {
     // (its verify() would also JSON-parse the body, which is CSV here).
     const sent = String(request!.headers['webhook-signature']).split(' ');
     const at = new Date(Number(request!.headers['webhook-timestamp']) * 1000);
-    for (const secret of [SECRET, OLD_SECRET]) expect(sent).toContain(new Webhook(secret).sign(id, at, request!.body));
+    for (const secret of [SECRET, OLD_SECRET]) expect(sent).toContain(new Webhook(secret).sign(formatTaskId(id), at, request!.body));
     expect(await verifyWebhook(request!.body, request!.headers, OLD_SECRET)).toBe(true);
     expect(JSON.parse(task.result!)).toMatchObject({ status: 200, body: 'plain answer' });
   });
@@ -131,7 +133,7 @@ describe('http tasks: outcomes', () => {
     const id = await submitOk(runtime, { url: r.url, body: { n: 1 } });
     const task = await waitForStatus(runtime.repo, id, 'completed');
     expect(task.attempts).toBe(2);
-    expect(r.requests.map((q) => q.headers['webhook-id'])).toEqual([id, id]);
+    expect(r.requests.map((q) => q.headers['webhook-id'])).toEqual([formatTaskId(id), formatTaskId(id)]);
   });
 
   it('429 with Retry-After: 2 → the next attempt is not before 2 s after the answer', async () => {

@@ -70,7 +70,10 @@ describe.each(Object.keys(DRIVERS) as (keyof typeof DRIVERS)[])('GroupCommitDriv
       db.driver.batch([db.insert('d'), { sql: 'DELETE FROM kv WHERE k IN (?, ?, ?)', args: ['c', 'd', 'nope'] }]),
       db.driver.run('UPDATE kv SET v = 99 WHERE k = ?', ['b']),
     ]);
-    expect(results).toEqual([{ changes: 2 }, { changes: 0 }, [{ changes: 1 }, { changes: 2 }], { changes: 1 }]);
+    const changes = (r: RunResult | RunResult[]) => (Array.isArray(r) ? r.map((x) => x.changes) : r.changes);
+    expect(results.map(changes)).toEqual([2, 0, [1, 2], 1]);
+    // The insert among them learns its own row's id (a, b, c are rows 1 to 3).
+    expect((results[2] as RunResult[])[0]!.lastInsertRowid).toBe(4);
     expect(db.recorder.batches).toHaveLength(1);
     expect(db.recorder.batches[0]).toHaveLength(5);
     expect(await db.raw.all('SELECT k, v FROM kv ORDER BY k')).toEqual([
@@ -81,8 +84,8 @@ describe.each(Object.keys(DRIVERS) as (keyof typeof DRIVERS)[])('GroupCommitDriv
 
   it('writes in different turns are different transactions; reads do not batch', async () => {
     const db = await setup(kind);
-    expect(await db.driver.run(db.insert('x').sql, db.insert('x').args)).toEqual({ changes: 1 });
-    expect(await db.driver.run(db.insert('y').sql, db.insert('y').args)).toEqual({ changes: 1 });
+    expect(await db.driver.run(db.insert('x').sql, db.insert('x').args)).toEqual({ changes: 1, lastInsertRowid: 1 });
+    expect(await db.driver.run(db.insert('y').sql, db.insert('y').args)).toEqual({ changes: 1, lastInsertRowid: 2 });
     expect(await db.driver.all('SELECT count(*) AS n FROM kv')).toEqual([{ n: 2 }]);
     expect(await db.driver.batch([])).toEqual([]);
     expect(db.recorder.batches.map((b) => b.length)).toEqual([1, 1]);
@@ -98,7 +101,7 @@ describe.each(Object.keys(DRIVERS) as (keyof typeof DRIVERS)[])('GroupCommitDriv
     expect(outcomes.map((o) => o.status)).toEqual(['fulfilled', 'rejected', 'fulfilled']);
     expect((outcomes[1] as PromiseRejectedResult).reason).toBeInstanceOf(Error);
     expect(String((outcomes[1] as PromiseRejectedResult).reason)).toMatch(/missing_table/);
-    expect(outcomes[2]).toEqual({ status: 'fulfilled', value: [{ changes: 1 }, { changes: 1 }] });
+    expect(outcomes[2]).toEqual({ status: 'fulfilled', value: [{ changes: 1, lastInsertRowid: 2 }, { changes: 1, lastInsertRowid: 3 }] });
     // The failing unit's good statement did not commit: a batch is all or nothing.
     expect(await db.keys()).toEqual(['first', 'fourth', 'third']);
     // One shared attempt, then each unit alone.
@@ -118,7 +121,7 @@ describe.each(Object.keys(DRIVERS) as (keyof typeof DRIVERS)[])('GroupCommitDriv
     await expect(db.driver.batch([db.insert('p'), db.insert('q'), db.insert('p')])).rejects.toThrow(/UNIQUE/i);
     expect(await db.keys()).toEqual([]);
     // The database is usable afterwards (the transaction was rolled back, not left open).
-    expect(await db.driver.run(db.insert('p').sql, db.insert('p').args)).toEqual({ changes: 1 });
+    expect(await db.driver.run(db.insert('p').sql, db.insert('p').args)).toEqual({ changes: 1, lastInsertRowid: 1 });
     expect(await db.keys()).toEqual(['p']);
   });
 });

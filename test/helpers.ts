@@ -115,7 +115,7 @@ export async function waitFor<T>(check: () => T | Promise<T>, timeoutMs = 10_000
 }
 
 /** Waits until the task reaches `status` and returns it as stored then. */
-export function waitForStatus(repo: TaskRepository, id: string, status: TaskStatus, timeoutMs = 10_000): Promise<Task> {
+export function waitForStatus(repo: TaskRepository, id: number, status: TaskStatus, timeoutMs = 10_000): Promise<Task> {
   return waitFor(async () => {
     const task = await repo.get(id);
     return task?.status === status ? task : null;

@@ -39,7 +39,7 @@ describe('POST /tasks', () => {
     expect(task.started_at).toBeNull();
     expect(task.completed_at).toBeNull();
     expect(task.created_at).toMatch(/^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z$/);
-    const stored = await runtime.repo.get(task.id as string);
+    const stored = await runtime.repo.get(Number(task.id));
     expect(stored?.title).toBe('resize');
   });
 

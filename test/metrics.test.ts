@@ -65,7 +65,7 @@ describe('GET /metrics', () => {
     const counted = (completed: number, failed: number) =>
       waitFor(() => runtime.pool.counts.completed === completed && runtime.pool.counts.failed === failed, 10_000, `${completed} completed, ${failed} failed`);
     await counted(5, 2);
-    expect((await Promise.all([...oks, ...booms].map((t) => runtime.repo.get(t.id)))).map((t) => t!.status)).toEqual([...Array(5).fill('completed'), 'failed', 'failed']);
+    expect((await Promise.all([...oks, ...booms].map((t) => runtime.repo.get(Number(t.id))))).map((t) => t!.status)).toEqual([...Array(5).fill('completed'), 'failed', 'failed']);
     expect((await post(url, `/tasks/${later.id}/cancel`)).status).toBe(200);
     expect((await post(url, `/tasks/${booms[0]!.id}/retry`)).status).toBe(200);
     await counted(5, 3);

@@ -33,7 +33,7 @@ describe.skipIf(!available)('a database outage shorter than the lease', () => {
       },
     });
     runtime.start();
-    const ids: string[] = [];
+    const ids: number[] = [];
     for (let i = 0; i < 5; i++) ids.push((await runtime.service.submit(submitInput({ type: 'gated', title: `t${i}` }))).task.id);
     await waitFor(() => runs.size === 5, 10_000, 'all five handlers running');
 

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { backoffMs, decideOutcome, errorText, StopReason, type HandlerEnd, type RetryPolicy } from '../lib/processing/outcome.ts';
 import { TaskFailure } from '../lib/processing/task-failure.ts';
-import { newTask, type Task } from '../lib/tasks/model.ts';
+import { newTask, withId, type Task } from '../lib/tasks/model.ts';
 
 /**
  * decideOutcome (lib/processing/outcome.ts), the table in its header comment, row by row: pure,
@@ -13,7 +13,7 @@ const POLICY: RetryPolicy = { backoffBaseMs: 1000, backoffMaxMs: 60_000 };
 
 /** A claimed task on its `attempts`-th attempt of `maxAttempts`. */
 function claimed(attempts: number, maxAttempts = 3): Task {
-  const task = newTask({ id: '01890a5d-ac96-774b-bcce-b302099a8057', title: 't', description: 'd', type: 'x', priority: 0, runAt: NOW - 5000, maxAttempts, createdAt: NOW - 5000, updatedAt: NOW - 10 });
+  const task = withId(newTask({ title: 't', description: 'd', type: 'x', priority: 0, runAt: NOW - 5000, maxAttempts, createdAt: NOW - 5000, updatedAt: NOW - 10 }), 1234);
   return { ...task, status: 'in_progress', version: 2, attempts, startedAt: NOW - 10, leaseExpiresAt: NOW + 30_000, lockedBy: 'w1' };
 }
 

@@ -1,5 +1,6 @@
 import { createClient } from '@libsql/client';
 import { describe, expect, it } from 'vitest';
+import { formatTaskId } from '../lib/tasks/ids.ts';
 import type { EnvRecord } from '../lib/config.ts';
 import { abortableSleep, type TaskHandler } from '../lib/processing/handlers.ts';
 import type { PollSummary } from '../lib/processing/poll.ts';
@@ -138,6 +139,6 @@ describe.skipIf(!available)('scheduled poll: budget and overlap', () => {
     const pollers = new Set(executions.map((e) => e.poller));
     expect(pollers).toEqual(new Set(['a', 'b']));
     const completedRows = await a.repo.list({ status: 'completed', limit: 1000 });
-    for (const task of completedRows) expect(JSON.parse(task.result!)).toEqual({ by: byTask.get(task.id)!.find((r) => r.finished)!.poller });
+    for (const task of completedRows) expect(JSON.parse(task.result!)).toEqual({ by: byTask.get(formatTaskId(task.id))!.find((r) => r.finished)!.poller });
   });
 });

@@ -78,7 +78,7 @@ describe('npm start', () => {
     expect(await service.exited).toBe(0);
     expect(Date.now() - started).toBeLessThan(5000);
     const { repo, close } = await openTestRepo(`file:${db}`);
-    for (const id of ids) expect(await repo.get(id)).toMatchObject({ status: 'pending', attempts: 0, leaseExpiresAt: null });
+    for (const id of ids) expect(await repo.get(Number(id))).toMatchObject({ status: 'pending', attempts: 0, leaseExpiresAt: null });
     await close();
   });
 });
@@ -117,7 +117,7 @@ describe('crash recovery', () => {
 
     const { repo, close } = await openTestRepo(`file:${db}`);
     const inFlight = (await repo.list({ status: 'in_progress', limit: 1000 })).map((t) => t.id);
-    expect(await repo.get(last.id)).not.toBeNull();
+    expect(await repo.get(Number(last.id))).not.toBeNull();
     await close();
     expect(inFlight.length).toBeGreaterThan(0);
 

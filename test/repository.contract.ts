@@ -34,7 +34,7 @@ export function repositoryContract(name: string, open: () => Promise<ContractSto
         const { task } = await service.submit(submitInput({ title: 'nul \u0000 and 😀', payload: { n: 1 }, priority: 7 }), 'key-1');
         const read = await repo.get(task.id);
         expect(read).toEqual(task);
-        expect(await repo.get('00000000-0000-7000-8000-000000000000')).toBeNull();
+        expect(await repo.get(task.id + 1)).toBeNull();
         expect((await repo.getByIdempotencyKey('key-1'))?.task.id).toBe(task.id);
       }),
     );
@@ -42,10 +42,10 @@ export function repositoryContract(name: string, open: () => Promise<ContractSto
     it(
       'lists newest first, filters, and pages with a cursor without gaps or repeats',
       withStore(async ({ repo, service }) => {
-        const ids: string[] = [];
+        const ids: number[] = [];
         for (let i = 0; i < 7; i++) ids.push((await service.submit(submitInput({ type: i % 2 ? 'odd' : 'simulate' }))).task.id);
-        const seen: string[] = [];
-        let beforeId: string | undefined;
+        const seen: number[] = [];
+        let beforeId: number | undefined;
         for (;;) {
           const page = await repo.list({ limit: 3, beforeId });
           seen.push(...page.map((t) => t.id));
@@ -134,7 +134,7 @@ export function repositoryContract(name: string, open: () => Promise<ContractSto
     it(
       'inserts follow-up tasks with a transition only when it wins, and each key once',
       withStore(async ({ repo, service }) => {
-        const followUp = (parent: string, n: number) =>
+        const followUp = (parent: number, n: number) =>
           buildTask(submitInput({ title: `callback ${n}` }), { now: Date.now(), maxAttempts: 3, idempotencyKey: `callback:${parent}` });
         await service.submit(submitInput());
         const [claimed] = await repo.claimDueTasks({ limit: 1, workerId: 'w', leaseMs: 30_000 });

@@ -29,8 +29,7 @@ async function insertAged(repo: TestRepo['repo'], status: TaskStatus, finishedAg
     task.status = status;
     task.completedAt = finishedAgoMs === null ? null : T - finishedAgoMs;
     if (status === 'in_progress') task.leaseExpiresAt = T + 60_000;
-    await repo.insert(task);
-    tasks.push(task);
+    tasks.push((await repo.insert(task))!);
   }
   return tasks;
 }
@@ -120,7 +119,7 @@ describe('retention alongside three worker processes', () => {
     await driver.close();
     // Every DELETE of an unfinished row aborts; every deleted row is recorded.
     const db = new Database(filePath(url));
-    db.exec(`CREATE TABLE deleted_audit (id TEXT NOT NULL, status TEXT NOT NULL);
+    db.exec(`CREATE TABLE deleted_audit (id INTEGER NOT NULL, status TEXT NOT NULL);
       CREATE TRIGGER audit_delete BEFORE DELETE ON tasks BEGIN
         SELECT RAISE(ABORT, 'unfinished task deleted') WHERE old.status NOT IN ('completed', 'failed', 'cancelled');
         INSERT INTO deleted_audit VALUES (old.id, old.status);
@@ -135,7 +134,7 @@ describe('retention alongside three worker processes', () => {
     // History to delete, then 1,200 tasks submitted in batches while the workers claim and a
     // sweep runs in this process too (clock: now, every completed task is already too old).
     await insertAged(t.repo, 'completed', 0, 1000, 'history');
-    const ids: string[] = [];
+    const ids: number[] = [];
     let sweeping = true;
     let sweptHere = 0;
     const sweeps = (async () => {
@@ -152,7 +151,7 @@ describe('retention alongside three worker processes', () => {
 
     // Every submitted task ends completed, whether it is still there or was deleted after.
     const audit = new Database(filePath(url), { readonly: true });
-    const deletedStatus = () => new Map((audit.prepare('SELECT id, status FROM deleted_audit').all() as { id: string; status: string }[]).map((r) => [r.id, r.status]));
+    const deletedStatus = () => new Map((audit.prepare('SELECT id, status FROM deleted_audit').all() as { id: number; status: string }[]).map((r) => [r.id, r.status]));
     await waitFor(async () => {
       const deleted = deletedStatus();
       const left = (await t.driver.all("SELECT count(*) AS n FROM tasks WHERE status <> 'completed' OR title = 'history'"))[0]!.n;

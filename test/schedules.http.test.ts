@@ -103,7 +103,7 @@ describe('pause, resume, trigger, delete over HTTP', () => {
     const task = (await triggered.json()) as Record<string, unknown>;
     expect(task).toMatchObject({ title: 'report', description: 'nightly', status: 'pending', max_attempts: 5, payload: REPORT.task.payload });
     expect(task.idempotency_key).toMatch(/^schedule:nightly-report:trigger:\d{4}-.*Z$/);
-    expect((await runtime.repo.get(task.id as string))?.title).toBe('report');
+    expect((await runtime.repo.get(Number(task.id)))?.title).toBe('report');
     expect(((await (await request('/schedules/nightly-report')).json()) as { last_run_at: string }).last_run_at).toBe(task.created_at);
 
     const deleted = await request('/schedules/nightly-report', { method: 'DELETE' });

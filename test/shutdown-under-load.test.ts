@@ -3,6 +3,7 @@ import { Agent, request } from 'node:http';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { tempDir } from './helpers.ts';
+import { formatTaskId } from '../lib/tasks/ids.ts';
 import { killAll, startServe, type ServiceProcess } from './processes.ts';
 
 /**
@@ -103,7 +104,7 @@ describe('SIGTERM under load', () => {
     expect(code).toBe(0);
     const db = new Database(dbPath, { readonly: true });
     try {
-      const stored = new Set((db.prepare('SELECT id FROM tasks').all() as { id: string }[]).map((row) => row.id));
+      const stored = new Set((db.prepare('SELECT id FROM tasks').all() as { id: number }[]).map((row) => formatTaskId(row.id)));
       const accepted = outcomes.filter((o) => o.status === 202).map((o) => o.id!);
       expect(accepted.filter((id) => !stored.has(id))).toEqual([]);
     } finally {

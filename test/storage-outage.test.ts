@@ -1,5 +1,6 @@
 import { createClient } from '@libsql/client';
 import { writeFileSync, unlinkSync } from 'node:fs';
+import { formatTaskId } from '../lib/tasks/ids.ts';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { migrateDatabase } from '../local/database.ts';
@@ -102,7 +103,7 @@ describe('the database goes away under a stream of submits', () => {
     // Every task a client was told was accepted is in the database.
     const client = createClient({ url: sqld.url });
     const accepted = answers.filter((a) => a.status === 202).map((a) => a.id!);
-    const stored = new Set((await client.execute('SELECT id FROM tasks')).rows.map((row) => String(row.id)));
+    const stored = new Set((await client.execute('SELECT id FROM tasks')).rows.map((row) => formatTaskId(Number(row.id))));
     client.close();
     expect(accepted.filter((id) => !stored.has(id))).toEqual([]);
 

@@ -3,7 +3,7 @@ import { getTableColumns } from 'drizzle-orm';
 import { integer, sqliteTable, text } from 'drizzle-orm/sqlite-core';
 import { describe, expect, it } from 'vitest';
 import { tasks } from '../lib/db/schema.ts';
-import { taskFields, TaskSchema, type FieldKind } from '../lib/tasks/model.ts';
+import { TaskIdSchema, taskFields, TaskSchema, type FieldKind } from '../lib/tasks/model.ts';
 
 /**
  * The two places a task's fields are written down agree: the drizzle table (lib/db/schema.ts)
@@ -13,7 +13,7 @@ import { taskFields, TaskSchema, type FieldKind } from '../lib/tasks/model.ts';
  */
 
 /** Columns that are stored but never shown. */
-const INTERNAL_COLUMNS = new Set(['request_hash']);
+const INTERNAL_COLUMNS = new Set(['request_hash', 'legacy_id']);
 
 interface Field {
   name: string;
@@ -40,7 +40,8 @@ function disagreements(table: AnyTable, fields: readonly Field[]): string[] {
     byName.delete(column.name);
     if (field.key !== key) problems.push(`${column.name}: field key ${field.key}, table property ${key}`);
     const time = column.name.endsWith('_at');
-    const expected: FieldKind[] = column.columnType === 'SQLiteInteger' ? [time ? 'time' : 'int'] : column.columnType === 'SQLiteText' ? ['text', 'json'] : [];
+    // The integer primary key (the rowid) is the task id, a fixed-width string in JSON.
+    const expected: FieldKind[] = column.columnType === 'SQLiteInteger' ? [column.primary ? 'id' : time ? 'time' : 'int'] : column.columnType === 'SQLiteText' ? ['text', 'json'] : [];
     if (!expected.includes(field.kind)) problems.push(`${column.name}: ${column.columnType} column, field kind ${field.kind} (expected ${expected.join(' or ') || 'a known column type'})`);
     if (column.notNull === field.nullable) problems.push(`${column.name}: column ${column.notNull ? 'NOT NULL' : 'nullable'}, field ${field.nullable ? 'nullable' : 'not nullable'}`);
     const enumValues = (column as { enumValues?: readonly string[] }).enumValues;
@@ -58,7 +59,7 @@ function fieldsOf(schema: z.ZodObject): Field[] {
     const nullable = declared instanceof z.ZodNullable;
     const inner = (nullable ? declared.unwrap() : declared) as z.ZodType;
     const kind: FieldKind =
-      inner instanceof z.ZodUnknown ? 'json' : inner instanceof z.ZodNumber ? 'int' : inner instanceof z.ZodISODateTime ? 'time' : 'text';
+      inner === TaskIdSchema ? 'id' : inner instanceof z.ZodUnknown ? 'json' : inner instanceof z.ZodNumber ? 'int' : inner instanceof z.ZodISODateTime ? 'time' : 'text';
     const values = inner instanceof z.ZodEnum ? (inner.options as string[]) : undefined;
     const key = name.replace(/_([a-z])/g, (_, c: string) => c.toUpperCase());
     return { name, key, kind, nullable: nullable || kind === 'json', ...(values ? { values } : {}) };
@@ -71,7 +72,7 @@ describe('task fields: the drizzle table and the API schema agree', () => {
     expect(taskFields.map((f) => ({ name: f.name, key: f.key, kind: f.kind, nullable: f.nullable }))).toEqual(fromSchema);
   });
 
-  it('every column but request_hash has a field of the same name and type, and no field lacks a column', () => {
+  it('every column but request_hash and legacy_id has a field of the same name and type, and no field lacks a column', () => {
     const values = new Map(fieldsOf(TaskSchema).map((field) => [field.name, field.values]));
     const fields = taskFields.map((field) => ({ ...field, key: String(field.key), values: values.get(field.name) }));
     expect(disagreements(tasks, fields)).toEqual([]);
@@ -120,6 +121,7 @@ describe('task fields: the drizzle table and the API schema agree', () => {
         'run_at: SQLiteText column, field kind time (expected text or json)',
         'type: field key type, table property renamed',
         'column new_column has no field',
+        'id: SQLiteText column, field kind id (expected text or json)',
       ].sort(),
     );
   });

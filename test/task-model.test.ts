@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { newTask, rowToTask, taskFields, taskToJson, TaskSchema, type Task } from '../lib/tasks/model.ts';
+import { newTask, rowToTask, withId, taskFields, taskToJson, TaskSchema, type Task } from '../lib/tasks/model.ts';
 import { openTestRepo } from './helpers.ts';
 
 /**
@@ -12,7 +12,7 @@ const T0 = Date.UTC(2026, 10, 30, 12, 34, 56, 789);
 
 function sample(overrides: Partial<Task> = {}): Task {
   return {
-    ...newTask({ id: '01890a5d-ac96-774b-bcce-b302099a8057', title: 'title', description: 'description', type: 'simulate', priority: 3, runAt: T0 + 1000, maxAttempts: 5, createdAt: T0, updatedAt: T0 }),
+    ...withId(newTask({ title: 'title', description: 'description', type: 'simulate', priority: 3, runAt: T0 + 1000, maxAttempts: 5, createdAt: T0, updatedAt: T0 }), 1234),
     ...overrides,
   };
 }
@@ -21,7 +21,7 @@ describe('newTask', () => {
   it('starts pending at version 1 with no attempts; every field it was not given is null', () => {
     const task = sample();
     expect(task).toEqual({
-      id: '01890a5d-ac96-774b-bcce-b302099a8057',
+      id: 1234,
       title: 'title',
       description: 'description',
       status: 'pending',
@@ -47,7 +47,7 @@ describe('newTask', () => {
   });
 
   it('keeps the optional fields it is given, and a priority of 0', () => {
-    const task = newTask({ id: 'x', title: 't', description: 'd', type: 'y', priority: 0, runAt: 1, maxAttempts: 1, createdAt: 1, updatedAt: 1, payload: '{"a":1}', idempotencyKey: 'k' });
+    const task = newTask({ title: 't', description: 'd', type: 'y', priority: 0, runAt: 1, maxAttempts: 1, createdAt: 1, updatedAt: 1, payload: '{"a":1}', idempotencyKey: 'k' });
     expect(task).toMatchObject({ priority: 0, payload: '{"a":1}', idempotencyKey: 'k', status: 'pending', version: 1, attempts: 0 });
   });
 });
@@ -80,13 +80,13 @@ describe('taskToJson', () => {
 describe('rowToTask', () => {
   it('reads a row as the drivers return it: numbers from strings or bigints, undefined and null as null', () => {
     const row: Record<string, unknown> = {
-      id: 'a', title: 't', description: 'd', status: 'failed', version: 4n, type: 'x', payload: '[1]', priority: '2', run_at: 1000,
+      id: 4096n, title: 't', description: 'd', status: 'failed', version: 4n, type: 'x', payload: '[1]', priority: '2', run_at: 1000,
       attempts: 3, max_attempts: 3, lease_expires_at: null, locked_by: 'w', last_error: 'e', result: null, created_at: 10n,
       completed_at: 2000, updated_at: 2000, request_hash: 'ignored',
     };
     const task = rowToTask(row);
     expect(task).toEqual({
-      id: 'a', title: 't', description: 'd', status: 'failed', version: 4, type: 'x', payload: '[1]', priority: 2, runAt: 1000,
+      id: 4096, title: 't', description: 'd', status: 'failed', version: 4, type: 'x', payload: '[1]', priority: 2, runAt: 1000,
       attempts: 3, maxAttempts: 3, leaseExpiresAt: null, lockedBy: 'w', lastError: 'e', result: null, idempotencyKey: null,
       createdAt: 10, startedAt: null, completedAt: 2000, updatedAt: 2000,
     });
@@ -117,9 +117,10 @@ describe('awkward text through a real libSQL file', () => {
           idempotencyKey: `key 🚀`,
           result: JSON.stringify({ ok: awkward }),
         });
-        expect(await repo.insert(task)).toBe(true);
-        const stored = await repo.get(task.id);
-        expect(stored).toEqual(task);
+        const inserted = await repo.insert(task);
+        expect(inserted?.id).toBeGreaterThan(0);
+        const stored = await repo.get(inserted!.id);
+        expect(stored).toEqual(inserted);
         expect(stored!.title).toContain('\0');
         const json = taskToJson(stored!);
         expect(json.payload).toEqual(payload);

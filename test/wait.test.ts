@@ -174,7 +174,7 @@ describe('GET /tasks/:id?wait=N', () => {
 
     const batch = await Promise.all(Array.from({ length: 100 }, (_, i) => submit(url, { title: `now ${i}`, description: 'd', type: 'noop' })));
     await waitFor(
-      async () => (await Promise.all(batch.map((t) => runtime.repo.get(t.id)))).every((t) => t?.status === 'completed'),
+      async () => (await Promise.all(batch.map((t) => runtime.repo.get(Number(t.id))))).every((t) => t?.status === 'completed'),
       20_000,
       'the batch to complete while 200 requests wait',
     );

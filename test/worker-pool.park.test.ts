@@ -3,7 +3,7 @@ import { createLogger } from '../lib/log.ts';
 import type { RunTask } from '../lib/processing/worker-pool.ts';
 import { WorkerPool } from '../lib/processing/worker-pool.ts';
 import { buildTask } from '../lib/tasks/service.ts';
-import type { Task } from '../lib/tasks/model.ts';
+import { withId, type Task } from '../lib/tasks/model.ts';
 
 /**
  * `control.park` (a handler's `waitWithoutWorker`): the worker is lent out while the task
@@ -17,7 +17,9 @@ function deferred<T = void>() {
   return { promise, resolve };
 }
 
-const task = (title: string): Task => buildTask({ title, description: 'd', type: 'simulate' }, { now: Date.now(), maxAttempts: 3 });
+let nextId = 1;
+/** A task as the pool gets it (ids as the insert would give them). */
+const task = (title: string): Task => withId(buildTask({ title, description: 'd', type: 'simulate' }, { now: Date.now(), maxAttempts: 3 }), nextId++);
 const tick = () => new Promise((resolve) => setTimeout(resolve, 0));
 
 describe('WorkerPool: parked handlers', () => {

@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import type { TaskHandler } from '../lib/processing/handlers.ts';
+import { formatTaskId } from '../lib/tasks/ids.ts';
 import type { WorkerPool } from '../lib/processing/worker-pool.ts';
 import { submitInput, openTestRepo, startRuntime, waitFor, waitForStatus } from './helpers.ts';
 
@@ -155,7 +156,7 @@ describe('WorkerPool + Poller', () => {
     try {
       const stats = await repo.stats();
       expect(stats.counts).toMatchObject({ in_progress: 0, completed: 2, pending: 8 });
-      const completed = (await repo.list({ status: 'completed', limit: 100 })).map((task) => task.id);
+      const completed = (await repo.list({ status: 'completed', limit: 100 })).map((task) => formatTaskId(task.id));
       expect(completed.sort()).toEqual([...gate.started].sort());
       // Released tasks got their attempt back: a release is not a failed attempt.
       const released = (await repo.list({ status: 'pending', limit: 100 })).map((task) => task.attempts);

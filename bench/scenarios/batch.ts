@@ -3,6 +3,8 @@ import { execFile } from 'node:child_process';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
+import { idFloor } from '../../lib/tasks/ids.ts';
+import { NEXT_ID } from '../../lib/tasks/repository.ts';
 import { migrateDatabase } from '../../local/database.ts';
 import { listen } from '../../local/server.ts';
 import { benchConfig, noopProbe, NOOP_TYPE, startRuntime, tempDir, tinyPayload, type ScenarioOptions } from '../harness.ts';
@@ -35,7 +37,7 @@ export interface BatchResult {
 }
 
 const COLUMNS = 'id, title, description, status, version, type, payload, priority, run_at, attempts, max_attempts, lease_expires_at, locked_by, last_error, result, idempotency_key, request_hash, created_at, started_at, completed_at, updated_at';
-const RAW_INSERT = `INSERT INTO tasks (${COLUMNS}) VALUES (?, ?, ?, 'pending', 1, ?, ?, 0, ?, 0, 3, NULL, NULL, NULL, NULL, NULL, NULL, ?, NULL, NULL, ?)`;
+const RAW_INSERT = `INSERT INTO tasks (${COLUMNS}) VALUES (${NEXT_ID}, ?, ?, 'pending', 1, ?, ?, 0, ?, 0, 3, NULL, NULL, NULL, NULL, NULL, NULL, ?, NULL, NULL, ?)`;
 
 export async function batch(options: ScenarioOptions): Promise<BatchResult> {
   const batches = options.quick ? 3 : 30;
@@ -49,8 +51,8 @@ export async function batch(options: ScenarioOptions): Promise<BatchResult> {
     db.exec('PRAGMA journal_mode = WAL');
     db.exec('PRAGMA synchronous = NORMAL');
     const insert = db.prepare(RAW_INSERT);
-    let seq = 0;
-    const id = () => `0190${(seq++).toString(16).padStart(28, '0')}`.replace(/^(.{8})(.{4})(.{4})(.{4})/, '$1-$2-$3-$4-');
+    // The id is assigned by the insert as the product's is (NEXT_ID), bound with the time floor.
+    const id = () => idFloor(Date.now());
     const tx = db.transaction(() => {
       for (let i = 0; i < size; i++) {
         const now = Date.now();

@@ -1,5 +1,6 @@
 import Database from 'libsql';
 import { join } from 'node:path';
+import { formatTaskId, ID_EPOCH_MS, IDS_PER_MS } from '../../lib/tasks/ids.ts';
 import { migrateDatabase } from '../../local/database.ts';
 import { listen } from '../../local/server.ts';
 import { benchConfig, noopProbe, startRuntime, tempDir, type ScenarioOptions } from '../harness.ts';
@@ -28,7 +29,7 @@ export interface DashboardResult {
 const SEED = `WITH RECURSIVE seq(i) AS (SELECT 0 UNION ALL SELECT i + 1 FROM seq WHERE i + 1 < ?)
 INSERT INTO tasks (id, title, description, status, version, type, payload, priority, run_at, attempts, max_attempts,
   lease_expires_at, locked_by, last_error, result, created_at, started_at, completed_at, updated_at)
-SELECT printf('%08x-%04x-7000-8000-%012x', c >> 16, c & 65535, i), 'order ' || i, 'seeded', st, 2, 'type' || (i % 8), '{"i":1}', 0, c,
+SELECT (c - ${ID_EPOCH_MS}) * ${IDS_PER_MS} + (i % ${IDS_PER_MS}), 'order ' || i, 'seeded', st, 2, 'type' || (i % 8), '{"i":1}', 0, c,
   CASE WHEN st = 'pending' THEN 0 ELSE 1 END, 3, NULL, CASE WHEN st = 'pending' THEN NULL ELSE 'bench:1' END,
   CASE WHEN st = 'failed' THEN 'error number ' || (i % 5) END, NULL, c,
   CASE WHEN st = 'pending' THEN NULL ELSE c + 5 END, CASE WHEN st = 'pending' THEN NULL ELSE c + 10 + (i % 13) END, c
@@ -48,7 +49,7 @@ export async function dashboardPages(options: ScenarioOptions): Promise<Dashboar
     const span = 86_400_000;
     const start = Date.now() - span;
     db.prepare(SEED).run(rows, start, span, rows);
-    const pendingId = String((db.prepare("SELECT id FROM tasks WHERE status = 'pending' ORDER BY id DESC LIMIT 1 OFFSET 500").get() as { id: string }).id);
+    const pendingId = formatTaskId((db.prepare("SELECT id FROM tasks WHERE status = 'pending' ORDER BY id DESC LIMIT 1 OFFSET 500").get() as { id: number }).id);
     db.close();
     const seedS = (performance.now() - t0) / 1000;
 

@@ -1,6 +1,7 @@
 import Database from 'libsql';
 import { join } from 'node:path';
-import { v7 as uuidv7 } from 'uuid';
+import { idFloor } from '../../lib/tasks/ids.ts';
+import { NEXT_ID } from '../../lib/tasks/repository.ts';
 import { migrateDatabase } from '../../local/database.ts';
 import { tempDir, type ScenarioOptions } from '../harness.ts';
 import { perSecond } from '../stats.ts';
@@ -16,21 +17,21 @@ export interface DriverCeiling {
   single_insert_per_s: number;
   tx100_insert_per_s: number;
   /**
-   * Inserts in 25-row transactions with UUIDv7 ids (the product's id): about the group
+   * Inserts in 25-row transactions, ids assigned as the product's insert does: about the group
    * commits that 50 concurrent HTTP submits produce, so the floor under POST /tasks.
    */
-  tx25_uuid_insert_per_s: number;
+  tx25_insert_per_s: number;
   /** Claim 10 due rows (the product's claim shape) and complete each by id+version, one tx per batch. */
   claim_complete_per_s: number;
 }
 
 const INSERT = `INSERT INTO tasks (id, title, description, status, version, type, payload, priority, run_at,
   attempts, max_attempts, idempotency_key, request_hash, created_at, updated_at)
-  VALUES (?, ?, ?, 'pending', 1, 'noop', ?, 0, ?, 0, 3, NULL, NULL, ?, ?)`;
+  VALUES (${NEXT_ID}, ?, ?, 'pending', 1, 'noop', ?, 0, ?, 0, 3, NULL, NULL, ?, ?)`;
 const CLAIM = `UPDATE tasks SET status = 'in_progress', started_at = ?, locked_by = ?, lease_expires_at = ?,
   attempts = attempts + 1, version = version + 1, updated_at = ?
   WHERE id IN (SELECT id FROM tasks INDEXED BY tasks_claim_pending WHERE status = 'pending' AND run_at <= ?
-    ORDER BY priority DESC, run_at, created_at LIMIT ?) RETURNING id, version`;
+    ORDER BY priority DESC, run_at, id LIMIT ?) RETURNING id, version`;
 const COMPLETE = `UPDATE tasks SET status = 'completed', version = version + 1, updated_at = ?, result = 'null',
   completed_at = ?, lease_expires_at = NULL WHERE id = ? AND version = ?`;
 
@@ -44,8 +45,8 @@ export async function driverCeiling(options: ScenarioOptions): Promise<DriverCei
     db.exec('PRAGMA journal_mode = WAL');
     db.exec('PRAGMA synchronous = NORMAL');
     const insert = db.prepare(INSERT);
-    // UUIDv7-like ids (time-ordered, 36 chars) without the uuid package's cost in the loop.
-    const id = (i: number) => `0190${i.toString(16).padStart(28, '0')}`.replace(/^(.{8})(.{4})(.{4})(.{4})/, '$1-$2-$3-$4-');
+    // The id is assigned by the insert as the product's is (NEXT_ID), bound with the time floor.
+    const id = (_i: number) => idFloor(Date.now());
 
     let t0 = performance.now();
     for (let i = 0; i < n; i++) {
@@ -67,7 +68,7 @@ export async function driverCeiling(options: ScenarioOptions): Promise<DriverCei
     const tx25 = db.transaction(() => {
       for (let i = 0; i < 25; i++) {
         const now = Date.now();
-        insert.run(uuidv7(), 'bench', 'ceiling', '{"i":1}', now, now, now);
+        insert.run(idFloor(now), 'bench', 'ceiling', '{"i":1}', now, now, now);
       }
     });
     t0 = performance.now();
@@ -93,7 +94,7 @@ export async function driverCeiling(options: ScenarioOptions): Promise<DriverCei
     const cycle = perSecond(done, performance.now() - t0);
     if (done !== 3 * n) throw new Error(`claimed ${done} of ${3 * n}`);
     db.close();
-    return { single_insert_per_s: single, tx100_insert_per_s: tx100, tx25_uuid_insert_per_s: tx25Rate, claim_complete_per_s: cycle };
+    return { single_insert_per_s: single, tx100_insert_per_s: tx100, tx25_insert_per_s: tx25Rate, claim_complete_per_s: cycle };
   } finally {
     remove();
   }

@@ -2,6 +2,7 @@ import { join } from 'node:path';
 import type { Config } from '../../lib/config.ts';
 import { PromMetrics } from '../../local/metrics.ts';
 import { createLogger } from '../../lib/log.ts';
+import { formatTaskId } from '../../lib/tasks/ids.ts';
 import { listen } from '../../local/server.ts';
 import { benchConfig, completions, countByStatus, noopProbe, NOOP_TYPE, startRuntime, tempDir, tinyPayload, type ScenarioOptions } from '../harness.ts';
 import { median, percentile, perSecond } from '../stats.ts';
@@ -117,8 +118,8 @@ async function processRound(config: Config, n: number, withWaiters: boolean, aft
   if (withWaiters) {
     for (let i = 0; i < WAITERS; i++) {
       const { task } = await worker.service.submit({ title: 'later', description: 'waited for', type: NOOP_TYPE, delaySeconds: 3600 });
-      later.push(task.id);
-      parked.push(worker.service.waitUntilFinal(task.id, 60));
+      later.push(formatTaskId(task.id));
+      parked.push(worker.service.waitUntilFinal(formatTaskId(task.id), 60));
     }
   }
   const cpu0 = process.cpuUsage();

@@ -1,7 +1,12 @@
+import { createClient } from '@libsql/client';
+import { drizzle } from 'drizzle-orm/libsql';
+import { migrate } from 'drizzle-orm/libsql/migrator';
 import Database from 'libsql';
-import { mkdirSync, statSync } from 'node:fs';
+import { cpSync, mkdirSync, readFileSync, statSync, unlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { migrateDatabase } from '../../local/database.ts';
+import { idFloor } from '../../lib/tasks/ids.ts';
+import { NEXT_ID } from '../../lib/tasks/repository.ts';
+import { migrateDatabase, MIGRATIONS_FOLDER } from '../../local/database.ts';
 import { tempDir, type ScenarioOptions } from '../harness.ts';
 import { perSecond } from '../stats.ts';
 
@@ -14,13 +19,11 @@ import { perSecond } from '../stats.ts';
  *   group commits write them), counted as the WAL's growth with checkpoints off
  *   (`wal_autocheckpoint = 0`, the WAL truncated before each phase): each frame is one 4 KB
  *   page plus a 24-byte header. Over 10,000 finished tasks of history.
- * - For three schemas: today's (drizzle/, migrated as the product does), today's without the
- *   retention index `tasks_finished` (its cost), and a prototype keyed by the rowid: `id
- *   INTEGER PRIMARY KEY`, a time-ordered 64-bit integer (milliseconds × 1024 + a counter)
- *   that clients would see as an opaque string, so there is no separate primary-key index and
- *   every other index carries 8 bytes instead of a 36-character UUID; the listing indexes
- *   become `(status)` and `(type)` (the rowid is their tail, so newest-first listing stays
- *   indexed).
+ * - For three schemas: today's (drizzle/, migrated as the product does: the task id is the
+ *   rowid, assigned by the insert as the product's does, issue 13 part 5), today's without the
+ *   retention index `tasks_finished` (its cost), and the previous one (migrations 0000–0003:
+ *   a UUIDv7 text primary key with its own index, `(status, id)` and `(type, id)` listing
+ *   indexes and a claim index ending in created_at), for the before/after of the rowid key.
  * - The raw rates of the same three: single-row inserts, and claim 10 + complete 10 per
  *   transaction until 20,000 are done.
  * - The claim with the paused-types subquery: the claim statement before issue 13 (no
@@ -36,7 +39,7 @@ export interface PagesResult {
   paused: { before_issue: number; none: number; three: number; backlog_ahead: number; rounds: Record<string, number[]> };
 }
 
-// The prototype orders ties by its time-ordered integer id (its claim index ends in id).
+// Today's claim orders ties by id (its claim index ends in id); the previous schema's by created_at.
 const CLAIM = (paused: boolean, tieBreak = 'created_at', table = 'tasks') => `UPDATE ${table} SET status = 'in_progress', started_at = ?, locked_by = ?, lease_expires_at = ?,
   attempts = attempts + 1, version = version + 1, updated_at = ?
   WHERE id IN (SELECT id FROM ${table} INDEXED BY tasks_claim_pending WHERE status = 'pending' AND run_at <= ?
@@ -45,34 +48,34 @@ const CLAIM = (paused: boolean, tieBreak = 'created_at', table = 'tasks') => `UP
 const COMPLETE = `UPDATE tasks SET status = 'completed', version = version + 1, updated_at = ?, result = 'null',
   completed_at = ?, lease_expires_at = NULL WHERE id = ? AND version = ?`;
 
-const PROTOTYPE = `
-CREATE TABLE tasks (
-  id INTEGER PRIMARY KEY, title TEXT NOT NULL, description TEXT NOT NULL, status TEXT NOT NULL DEFAULT 'pending',
-  version INTEGER NOT NULL DEFAULT 1, type TEXT NOT NULL DEFAULT 'simulate', payload TEXT, priority INTEGER NOT NULL DEFAULT 0,
-  run_at INTEGER NOT NULL, attempts INTEGER NOT NULL DEFAULT 0, max_attempts INTEGER NOT NULL, lease_expires_at INTEGER,
-  locked_by TEXT, last_error TEXT, result TEXT, idempotency_key TEXT, request_hash TEXT, created_at INTEGER NOT NULL,
-  started_at INTEGER, completed_at INTEGER, updated_at INTEGER NOT NULL);
-CREATE INDEX tasks_claim_pending ON tasks (priority DESC, run_at, id) WHERE status = 'pending';
-CREATE INDEX tasks_claim_expired ON tasks (lease_expires_at) WHERE status = 'in_progress';
-CREATE INDEX tasks_status_id ON tasks (status);
-CREATE INDEX tasks_type_id ON tasks (type);
-CREATE UNIQUE INDEX tasks_idempotency_key ON tasks (idempotency_key) WHERE idempotency_key IS NOT NULL;
-CREATE INDEX tasks_finished ON tasks (status, completed_at) WHERE completed_at IS NOT NULL;
-CREATE TABLE paused_types (type TEXT PRIMARY KEY NOT NULL, paused_at INTEGER NOT NULL);`;
-
-const INSERT = `INSERT INTO tasks (id, title, description, status, version, type, payload, priority, run_at,
+// The first value is the id: today the product's id expression (lib/tasks/repository.ts,
+// NEXT_ID) bound with the floor of now; for the previous schema a UUIDv7-shaped string.
+const INSERT = (rowid: boolean) => `INSERT INTO tasks (id, title, description, status, version, type, payload, priority, run_at,
   attempts, max_attempts, idempotency_key, request_hash, created_at, updated_at)
-  VALUES (?, ?, ?, ?, 1, ?, ?, ?, ?, 0, 3, NULL, NULL, ?, ?)`;
+  VALUES (${rowid ? NEXT_ID : '?'}, ?, ?, ?, 1, ?, ?, ?, ?, 0, 3, NULL, NULL, ?, ?)`;
 
-type Schema = 'today' | 'today_without_tasks_finished' | 'rowid_prototype';
+type Schema = 'today' | 'today_without_tasks_finished' | 'previous_uuid';
+const isRowid = (schema: Schema) => schema !== 'previous_uuid';
 
-async function open(dir: string, schema: Schema): Promise<{ db: Database.Database; path: string; id: () => string | number }> {
+/** A copy of drizzle/ holding migrations 0000–0003 only: the schema before the rowid key. */
+function previousMigrations(dir: string): string {
+  const folder = join(dir, 'drizzle-0003');
+  cpSync(MIGRATIONS_FOLDER, folder, { recursive: true });
+  const journalPath = join(folder, 'meta', '_journal.json');
+  const journal = JSON.parse(readFileSync(journalPath, 'utf8')) as { entries: { tag: string }[] };
+  for (const entry of journal.entries.filter((e) => e.tag >= '0004')) unlinkSync(join(folder, `${entry.tag}.sql`));
+  journal.entries = journal.entries.filter((e) => e.tag < '0004');
+  writeFileSync(journalPath, JSON.stringify(journal));
+  return folder;
+}
+
+async function open(dir: string, schema: Schema): Promise<{ db: Database.Database; path: string; insert: Database.Statement; id: () => string | number }> {
   const path = join(dir, `${schema}.db`);
-  if (schema === 'rowid_prototype') {
-    const db = new Database(path);
-    db.exec('PRAGMA journal_mode = WAL');
-    db.exec(PROTOTYPE);
-    db.close();
+  if (schema === 'previous_uuid') {
+    const client = createClient({ url: `file:${path}` });
+    await client.execute('PRAGMA journal_mode = WAL');
+    await migrate(drizzle(client), { migrationsFolder: previousMigrations(dir) });
+    client.close();
   } else {
     await migrateDatabase({ url: `file:${path}` });
     if (schema === 'today_without_tasks_finished') {
@@ -85,11 +88,10 @@ async function open(dir: string, schema: Schema): Promise<{ db: Database.Databas
   db.exec('PRAGMA journal_mode = WAL');
   db.exec('PRAGMA synchronous = NORMAL');
   let seq = 0;
-  const id =
-    schema === 'rowid_prototype'
-      ? () => Date.now() * 1024 + (seq++ % 1024)
-      : () => `0190${(seq++).toString(16).padStart(28, '0')}`.replace(/^(.{8})(.{4})(.{4})(.{4})/, '$1-$2-$3-$4-');
-  return { db, path, id };
+  const id = isRowid(schema)
+    ? () => idFloor(Date.now())
+    : () => `0190${(seq++).toString(16).padStart(28, '0')}`.replace(/^(.{8})(.{4})(.{4})(.{4})/, '$1-$2-$3-$4-');
+  return { db, path, insert: db.prepare(INSERT(isRowid(schema))), id };
 }
 
 function walFrames(path: string): number {
@@ -122,7 +124,7 @@ function interleaved(contenders: { name: string; step: () => number }[]): Record
 
 /** A claim + complete step: up to 20 cycles of claim 10 / complete those 10 in one transaction. */
 function cycleStep(db: Database.Database, paused: boolean, schema: Schema = 'today'): () => number {
-  const claim = db.prepare(CLAIM(paused, schema === 'rowid_prototype' ? 'id' : 'created_at'));
+  const claim = db.prepare(CLAIM(paused, isRowid(schema) ? 'id' : 'created_at'));
   const complete = db.prepare(COMPLETE);
   const cycle = db.transaction((rows: { id: string | number; version: number }[]) => {
     const now = Date.now();
@@ -148,8 +150,7 @@ async function rates(dir: string, schemas: Schema[], n: number): Promise<Record<
     mkdirSync(sub, { recursive: true });
     return { schema, ...(await open(sub, schema)) };
   }));
-  const inserts = interleaved(opened.map(({ schema, db, id }) => {
-    const insert = db.prepare(INSERT);
+  const inserts = interleaved(opened.map(({ schema, insert, id }) => {
     let left = n;
     return {
       name: schema,
@@ -172,8 +173,7 @@ async function rates(dir: string, schemas: Schema[], n: number): Promise<Record<
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
 
 async function measureSchema(dir: string, schema: Schema, n: number) {
-  const { db, path, id } = await open(dir, schema);
-  const insert = db.prepare(INSERT);
+  const { db, path, insert, id } = await open(dir, schema);
   const now0 = Date.now();
   // History: 10,000 finished tasks.
   db.transaction(() => {
@@ -190,7 +190,7 @@ async function measureSchema(dir: string, schema: Schema, n: number) {
   }
   const submit = walFrames(path) / n;
 
-  const claim = db.prepare(CLAIM(true, schema === 'rowid_prototype' ? 'id' : 'created_at'));
+  const claim = db.prepare(CLAIM(true, isRowid(schema) ? 'id' : 'created_at'));
   reset();
   const claimed: { id: string | number; version: number }[] = [];
   for (;;) {
@@ -226,8 +226,7 @@ async function claimRates(dir: string, variants: Record<string, { paused: boolea
   const contenders = await Promise.all(Object.entries(variants).map(async ([name, v]) => {
     const sub = join(dir, `claim-${name}`);
     mkdirSync(sub, { recursive: true });
-    const { db, id } = await open(sub, 'today');
-    const insert = db.prepare(INSERT);
+    const { db, insert, id } = await open(sub, 'today');
     db.transaction(() => {
       const now = Date.now();
       for (let i = 0; i < n; i++) insert.run(id(), 'bench', 'claim', 'pending', 'noop', '{"i":1}', 0, now, now, now);
@@ -245,13 +244,13 @@ export async function pages(options: ScenarioOptions): Promise<PagesResult> {
   const { dir, remove } = tempDir();
   try {
     const frames: PagesResult['frames'] = {};
-    for (const schema of ['today', 'today_without_tasks_finished', 'rowid_prototype'] as Schema[]) {
+    for (const schema of ['today', 'today_without_tasks_finished', 'previous_uuid'] as Schema[]) {
       const sub = join(dir, schema);
       mkdirSync(sub);
       frames[schema] = await measureSchema(sub, schema, n);
     }
     const m = options.quick ? 2000 : 20_000;
-    const SCHEMAS: Schema[] = ['today', 'today_without_tasks_finished', 'rowid_prototype'];
+    const SCHEMAS: Schema[] = ['today', 'today_without_tasks_finished', 'previous_uuid'];
     const rateRounds: Record<string, { insert_per_s: number; claim_complete_per_s: number }[]> = {};
     for (let round = 0; round < 3; round++) {
       const r = await rates(join(dir, `rates-${round}`), SCHEMAS, m);
@@ -272,10 +271,10 @@ export async function pages(options: ScenarioOptions): Promise<PagesResult> {
         setup: (db) => {
           db.exec("INSERT INTO paused_types VALUES ('held', 1)");
           const insert = db.prepare(`INSERT INTO tasks (id, title, description, status, version, type, payload, priority, run_at, attempts, max_attempts, created_at, updated_at)
-            VALUES (?, 'held', 'paused backlog', 'pending', 1, 'held', NULL, 10, ?, 0, 3, ?, ?)`);
+            VALUES (${NEXT_ID}, 'held', 'paused backlog', 'pending', 1, 'held', NULL, 10, ?, 0, 3, ?, ?)`);
           const now = Date.now();
           db.transaction(() => {
-            for (let i = 0; i < 2000; i++) insert.run(`ffff${i.toString(16).padStart(28, '0')}`, now, now, now);
+            for (let i = 0; i < 2000; i++) insert.run(idFloor(now), now, now, now);
           })();
         },
       },

@@ -1,5 +1,6 @@
 import Database from 'libsql';
 import { join } from 'node:path';
+import { ID_EPOCH_MS, IDS_PER_MS } from '../../lib/tasks/ids.ts';
 import { migrateDatabase } from '../../local/database.ts';
 import { benchConfig, completions, noopProbe, rssSampler, startRuntime, tempDir, type ScenarioOptions } from '../harness.ts';
 import { perSecond } from '../stats.ts';
@@ -24,7 +25,7 @@ export interface ScaleResult {
 const SEED = `WITH RECURSIVE seq(i) AS (SELECT 0 UNION ALL SELECT i + 1 FROM seq WHERE i + 1 < ?)
 INSERT INTO tasks (id, title, description, status, version, type, payload, priority, run_at, attempts,
   max_attempts, lease_expires_at, locked_by, result, created_at, started_at, completed_at, updated_at)
-SELECT printf('%08x-%04x-7%03x-8000-%012x', (? + i) >> 16, (? + i) & 65535, 0, ? + i),
+SELECT (? - ${ID_EPOCH_MS}) * ${IDS_PER_MS} + ? + i,
   'bench', 'seeded', ?, ?, 'noop', '{"i":1}', 0, ? + i, ?, 3, NULL, ?, ?, ? + i, ?, ?, ? + i
 FROM seq`;
 
@@ -35,7 +36,7 @@ export function seed(path: string, status: 'completed' | 'pending', count: numbe
   db.exec('PRAGMA synchronous = NORMAL');
   const done = status === 'completed';
   db.prepare(SEED).run(
-    count, baseMs, baseMs, idOffset,
+    count, baseMs, idOffset,
     status, done ? 3 : 1, baseMs, done ? 1 : 0, done ? 'seed:0' : null, done ? 'null' : null,
     baseMs, done ? baseMs : null, done ? baseMs : null, baseMs,
   );

@@ -1,17 +1,17 @@
 import { badRequest } from '../errors.ts';
-import { isTaskId } from '../tasks/ids.ts';
+import { formatTaskId, parseTaskId } from '../tasks/ids.ts';
 
 /**
  * List cursors: the last task id of a page, base64url-encoded so clients treat it as opaque.
  * Ids are time-ordered, so "ids below the cursor" is the next page of a newest-first list.
  */
-export const encodeCursor = (id: string): string => btoa(id).replace(/\+/g, '-').replace(/\//g, '_').replace(/=+$/, '');
+export const encodeCursor = (id: number): string => btoa(formatTaskId(id)).replace(/\+/g, '-').replace(/\//g, '_').replace(/=+$/, '');
 
 /** The task id inside a cursor; 400 `cursor is invalid` for anything this did not encode. */
-export function decodeCursor(cursor: string): string {
+export function decodeCursor(cursor: string): number {
   try {
-    const id = atob(cursor.replace(/-/g, '+').replace(/_/g, '/'));
-    if (isTaskId(id)) return id;
+    const id = parseTaskId(atob(cursor.replace(/-/g, '+').replace(/_/g, '/')));
+    if (id !== null) return id;
   } catch {
     // not base64: invalid like any other
   }

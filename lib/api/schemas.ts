@@ -146,7 +146,7 @@ export const BulkFilterBody = z
   .strictObject(
     {
       ids: z
-        .array(z.string({ error: 'ids must be task ids (strings)' }), { error: 'ids must be an array of task ids' })
+        .array(z.string({ error: 'ids must be task ids (strings)' }).openapi({ example: '0247195238400000' }), { error: 'ids must be an array of task ids' })
         .min(1, { error: 'ids must not be empty' })
         .max(MAX_LIST_LIMIT, { error: `ids must hold at most ${MAX_LIST_LIMIT} ids` })
         .optional(),
@@ -177,7 +177,13 @@ export const BulkResultSchema = z
   })
   .openapi('BulkResult');
 
-export const TaskIdParam = z.object({ id: z.string().openapi({ param: { name: 'id', in: 'path' } }) });
+export const TaskIdParam = z.object({
+  id: z.string().openapi({
+    param: { name: 'id', in: 'path' },
+    description: 'The task id (16 digits); an id from before the rowid migration (a UUID) still finds its task.',
+    example: '0247195238400000',
+  }),
+});
 
 export const MAX_WAIT_SECONDS = 60;
 

@@ -26,7 +26,7 @@ export class ClientDriver implements SqlDriver {
 
   async run(sql: string, args: SqlValue[] = []): Promise<RunResult> {
     const result = await retryBusy(() => this.#client.execute({ sql, args: args as InArgs }));
-    return { changes: result.rowsAffected };
+    return runResult(result);
   }
 
   async batch(statements: Statement[]): Promise<RunResult[]> {
@@ -37,12 +37,16 @@ export class ClientDriver implements SqlDriver {
         'write',
       ),
     );
-    return results.map((r) => ({ changes: r.rowsAffected }));
+    return results.map(runResult);
   }
 
   async close(): Promise<void> {
     this.#client.close();
   }
+}
+
+function runResult(result: { rowsAffected: number; lastInsertRowid: bigint | undefined }): RunResult {
+  return { changes: result.rowsAffected, lastInsertRowid: result.lastInsertRowid === undefined ? null : Number(result.lastInsertRowid) };
 }
 
 function toSqlValue(value: unknown): SqlValue {

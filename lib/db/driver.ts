@@ -19,6 +19,12 @@ export type Row = Record<string, SqlValue>;
 
 export interface RunResult {
   changes: number;
+  /**
+   * The rowid of the last row an INSERT put in, as SQLite reports it for the statement; only
+   * meaningful when this statement inserted (`changes` > 0), since otherwise SQLite repeats the
+   * connection's previous one. Null when the driver did not say.
+   */
+  lastInsertRowid: number | null;
 }
 
 export interface SqlDriver {

@@ -26,13 +26,15 @@ export function callbackFollowUps(finished: Task): FollowUp[] {
   const kind = finished.status === 'completed' ? 'callback' : finished.status === 'failed' ? 'failure-callback' : undefined;
   const url = kind === 'callback' ? payload.callback_url : kind === 'failure-callback' ? payload.failure_callback_url : undefined;
   if (kind === undefined || typeof url !== 'string') return [];
+  const body = taskToJson(finished);
+  const id = body.id;
   return [
     {
-      title: `${kind} for ${finished.id}`,
-      description: `POST ${finished.status} task ${finished.id} to its ${kind === 'callback' ? 'callback_url' : 'failure_callback_url'}`,
+      title: `${kind} for ${id}`,
+      description: `POST ${finished.status} task ${id} to its ${kind === 'callback' ? 'callback_url' : 'failure_callback_url'}`,
       type: 'http',
-      payload: { url, method: 'POST', headers: { [PARENT_HEADER]: finished.id }, body: taskToJson(finished) },
-      idempotencyKey: `${kind}:${finished.id}`,
+      payload: { url, method: 'POST', headers: { [PARENT_HEADER]: id }, body },
+      idempotencyKey: `${kind}:${id}`,
     },
   ];
 }

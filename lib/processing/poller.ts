@@ -1,6 +1,7 @@
 import type { Logger } from '../log.ts';
 import { logFailure } from '../db/outage-log.ts';
 import { nextTurn } from '../next-turn.ts';
+import { formatTaskId } from '../tasks/ids.ts';
 import type { Task } from '../tasks/model.ts';
 import type { TaskRepository } from '../tasks/repository.ts';
 import type { WorkerPool } from './worker-pool.ts';
@@ -167,7 +168,7 @@ export class Poller {
         this.#lastFoundAt = performance.now();
         // One line per transition at debug; the level check keeps the hot path free of it.
         if (this.#o.logger.level === 'debug') {
-          for (const task of tasks) this.#o.logger.debug('task claimed', { task_id: task.id, attempt: task.attempts, type: task.type, worker: this.#o.workerId });
+          for (const task of tasks) this.#o.logger.debug('task claimed', { task_id: formatTaskId(task.id), attempt: task.attempts, type: task.type, worker: this.#o.workerId });
         }
       }
       if (this.#stopping) {

@@ -3,7 +3,8 @@ import { ErrOptimisticLock } from '../errors.ts';
 import type { Logger } from '../log.ts';
 import { NO_METRICS, type Metrics } from '../metrics/metrics.ts';
 import type { TaskEvents } from '../tasks/events.ts';
-import { taskToJson, type Task } from '../tasks/model.ts';
+import { formatTaskId } from '../tasks/ids.ts';
+import { taskToJson, type NewTask, type Task } from '../tasks/model.ts';
 import { transitioned, type TaskRepository } from '../tasks/repository.ts';
 import { buildTask } from '../tasks/service.ts';
 import type { HandlerContext, HandlerRegistry } from './handlers.ts';
@@ -30,7 +31,7 @@ export interface ProcessDeps {
   config: Pick<Config, 'leaseSeconds' | 'timeoutSeconds' | 'backoffBaseMs' | 'backoffMaxMs' | 'maxAttempts'>;
   logger: Logger;
   /** Follow-up tasks were committed (the local poller wakes for them, like for a submit). */
-  onFollowUps?(tasks: Task[]): void;
+  onFollowUps?(tasks: NewTask[]): void;
   /** Counts each attempt's outcome and timings (lib/metrics/); none by default. */
   metrics?: Metrics;
   /** Told of every final state written, so `?wait=` requests in this process answer at once. */
@@ -56,7 +57,7 @@ export async function processTask(deps: ProcessDeps, claimed: Task, control: Tas
   // The child logger is made on first use: most handlers never log through the context, and
   // for a no-op task it was one of the largest costs after the SQL (bench/README.md).
   let childLogger: Logger | undefined;
-  const log = (): Logger => (childLogger ??= deps.logger.child({ task_id: claimed.id, attempt: claimed.attempts, type: claimed.type }));
+  const log = (): Logger => (childLogger ??= deps.logger.child({ task_id: formatTaskId(claimed.id), attempt: claimed.attempts, type: claimed.type }));
 
   const stopper = new Stopper();
   control.bindAbort?.(stopper.abort);
@@ -78,7 +79,7 @@ export async function processTask(deps: ProcessDeps, claimed: Task, control: Tas
     return reportAttempt(deps, claimed, decision.outcome, handlerSeconds);
   }
 
-  let followUps: Task[] = [];
+  let followUps: NewTask[] = [];
   const written = await writeWhileLeased(
     heartbeat,
     (task) => {

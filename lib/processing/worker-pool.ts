@@ -2,6 +2,7 @@ import type { Logger } from '../log.ts';
 import { logFailure } from '../db/outage-log.ts';
 import { StopReason, type Outcome } from './outcome.ts';
 import type { TaskControl } from './process-task.ts';
+import { formatTaskId } from '../tasks/ids.ts';
 import type { Task } from '../tasks/model.ts';
 
 /**
@@ -40,7 +41,7 @@ export class WorkerPool {
   /** Parked handlers whose wait is over, each to be given a worker before any queued task. */
   readonly #resuming: (() => void)[] = [];
   /** Every task taken from the queue and not yet finished (handler running, or its write pending). */
-  readonly #running = new Map<string, Assignment>();
+  readonly #running = new Map<number, Assignment>();
   /** Handlers running now: at most `workers`. */
   #busy = 0;
   #accepting = true;
@@ -81,7 +82,7 @@ export class WorkerPool {
   }
 
   /** Aborts the handler running `taskId` in this process, if any. */
-  abort(taskId: string, reason: StopReason): boolean {
+  abort(taskId: number, reason: StopReason): boolean {
     const entry = this.#running.get(taskId);
     if (!entry) return false;
     entry.abort?.(reason);
@@ -119,7 +120,7 @@ export class WorkerPool {
         .run(task, assignment)
         .then(
           (outcome) => void this.counts[outcome]++,
-          (error) => logFailure(this.#options.logger, 'error', 'processing failed', error, { task_id: task.id }),
+          (error) => logFailure(this.#options.logger, 'error', 'processing failed', error, { task_id: formatTaskId(task.id) }),
         )
         .finally(() => {
           this.#running.delete(task.id);

@@ -1,5 +1,5 @@
 import type { Row, SqlDriver, SqlValue, Statement } from '../db/driver.ts';
-import type { Task } from '../tasks/model.ts';
+import { withId, type NewTask, type Task } from '../tasks/model.ts';
 import { guardedInsertStatement, IF_PREVIOUS_CHANGED } from '../tasks/repository.ts';
 import type { MissedPolicy, Schedule } from './model.ts';
 
@@ -69,7 +69,7 @@ export interface Fire {
   nextRunAt: number | null;
   /** The latest occurrence this fire creates a task for (null: none, e.g. policy `skip`). */
   lastRunAt: number | null;
-  tasks: Task[];
+  tasks: NewTask[];
   now: number;
 }
 
@@ -154,10 +154,12 @@ export class ScheduleRepository {
     }));
   }
 
-  /** Records a trigger and inserts its task; false when the schedule does not exist. */
-  async trigger(name: string, task: Task, now: number): Promise<boolean> {
+  /** Records a trigger and inserts its task; returns it with its id, or null when the schedule does not exist. */
+  async trigger(name: string, task: NewTask, now: number): Promise<Task | null> {
     const [, inserted] = await this.driver.batch([{ sql: SQL.touch, args: [now, now, name] }, guardedInsertStatement([task], IF_PREVIOUS_CHANGED)]);
-    return inserted!.changes === 1;
+    if (inserted!.changes !== 1) return null;
+    if (inserted!.lastInsertRowid === null) throw new Error('the database driver did not report the inserted task\'s id');
+    return withId(task, inserted!.lastInsertRowid);
   }
 }
 

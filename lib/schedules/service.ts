@@ -2,7 +2,8 @@ import type { Config } from '../config.ts';
 import { logFailure } from '../db/outage-log.ts';
 import { notFound } from '../errors.ts';
 import type { Logger } from '../log.ts';
-import type { Task } from '../tasks/model.ts';
+import { formatTaskId } from '../tasks/ids.ts';
+import type { NewTask, Task } from '../tasks/model.ts';
 import { buildTask } from '../tasks/service.ts';
 import {
   canonicalTimezone,
@@ -140,9 +141,9 @@ export class ScheduleService {
   async trigger(name: string): Promise<Task> {
     const schedule = await this.get(name);
     const now = this.#now();
-    const task = taskFromTemplate(schedule, now, triggerKey(name, now), now, this.#config.maxAttempts);
-    if (!(await this.repo.trigger(name, task, now))) throw notFound('schedule not found');
-    this.#logger.info('schedule triggered', { schedule: name, task_id: task.id });
+    const task = await this.repo.trigger(name, taskFromTemplate(schedule, now, triggerKey(name, now), now, this.#config.maxAttempts), now);
+    if (!task) throw notFound('schedule not found');
+    this.#logger.info('schedule triggered', { schedule: name, task_id: formatTaskId(task.id) });
     this.hooks.onTasksCreated?.(1);
     return task;
   }
@@ -199,7 +200,7 @@ export class ScheduleService {
 }
 
 /** The task of one occurrence: the template's fields, due at the occurrence (plus its delay). */
-export function taskFromTemplate(schedule: Pick<Schedule, 'task'>, occurrence: number, key: string, now: number, defaultMaxAttempts: number): Task {
+export function taskFromTemplate(schedule: Pick<Schedule, 'task'>, occurrence: number, key: string, now: number, defaultMaxAttempts: number): NewTask {
   const template = JSON.parse(schedule.task) as TaskTemplate;
   return buildTask(
     {

@@ -46,13 +46,13 @@ export function countBulk(insights: TaskInsights, action: BulkAction, search: Ta
 }
 
 export async function runBulk(service: TaskService, insights: TaskInsights, action: BulkAction, selection: BulkSelection): Promise<BulkResult> {
-  const apply = async (ids: readonly string[]) =>
-    (action === 'cancel' ? await service.cancelMatching({ ids: [...ids] }) : await service.retryMatching({ ids: [...ids] })).changed;
+  const apply = async (ids: number[]) =>
+    (action === 'cancel' ? await service.cancelMatching({ ids }) : await service.retryMatching({ ids })).changed;
 
   if ('ids' in selection) {
     const ids = [...new Set(selection.ids)].slice(0, BULK_MAX);
     let changed = 0;
-    for (let i = 0; i < ids.length; i += BULK_BATCH) changed += await apply(ids.slice(i, i + BULK_BATCH));
+    for (let i = 0; i < ids.length; i += BULK_BATCH) changed += await apply(await service.resolveIds(ids.slice(i, i + BULK_BATCH)));
     return { matched: ids.length, changed, more: new Set(selection.ids).size > BULK_MAX };
   }
 

@@ -1,7 +1,7 @@
 /** Re-reads of waited-for tasks shared by every wait in a process (local/shared-rereads.ts). */
 export interface SharedRereads {
   /** Include `id` in the shared re-reads until the returned function is called. */
-  watch(id: string): () => void;
+  watch(id: number): () => void;
 }
 
 /**
@@ -18,7 +18,7 @@ export interface SharedRereads {
  * waits for.
  */
 export class TaskEvents {
-  readonly #waiters = new Map<string, Set<() => void>>();
+  readonly #waiters = new Map<number, Set<() => void>>();
   /** Set by a long-lived process: waits then re-read through it instead of each on its own. */
   sharedRereads: SharedRereads | undefined;
   #closed = false;
@@ -34,7 +34,7 @@ export class TaskEvents {
   }
 
   /** A task reached a final state in this process: wake everyone waiting for it. */
-  finished(id: string): void {
+  finished(id: number): void {
     const waiters = this.#waiters.get(id);
     if (!waiters) return;
     this.#waiters.delete(id);
@@ -46,7 +46,7 @@ export class TaskEvents {
    * Register before reading the task, so a transition between the read and the wait is not
    * missed; `cancel()` when the read shows there is nothing to wait for.
    */
-  next(id: string, ms: number): { woken: Promise<boolean>; cancel(): void } {
+  next(id: number, ms: number): { woken: Promise<boolean>; cancel(): void } {
     let settle!: (woken: boolean) => void;
     const woken = new Promise<boolean>((resolve) => (settle = resolve));
     let waiters = this.#waiters.get(id);

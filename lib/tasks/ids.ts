@@ -1,40 +1,64 @@
-import { v7 } from 'uuid';
-
 /**
- * Task ids: UUIDv7, time-ordered and strictly increasing within a process, made exactly as
- * the uuid package's `v7()` makes them (a 31-bit counter seeded from random bits at each new
- * millisecond, +1 within the same millisecond; the millisecond moves on if it wraps), but with
- * the random bytes taken from a pool filled 256 ids at a time. `v7()` without options calls
- * `crypto.getRandomValues` for 16 bytes on every id, which on Node is a trip into OpenSSL
- * (`RAND_bytes`, a `getpid` syscall): ~9 µs of a ~120 µs submit, and the largest JavaScript
- * cost of `POST /tasks` after the commit (bench/README.md, change 6).
- * The bytes are the same CSPRNG output, only fetched in bulk. Edge-safe: Web Crypto only.
+ * Task ids. In the table a task's id is its rowid (`tasks.id INTEGER PRIMARY KEY`): a 64-bit
+ * integer the insert assigns inside the write lock (lib/tasks/repository.ts, `NEXT_ID`), so ids
+ * are unique across processes and hosts without coordination:
+ *
+ *   id = max(largest id in the table + 1, idFloor(now))
+ *
+ * `idFloor(t)` = (t − EPOCH) × 4096 with EPOCH = 2025-01-01T00:00:00Z: a task created at
+ * millisecond t has an id ≥ idFloor(t), so ids are time-ordered (up to 4,096 a millisecond
+ * before they run ahead of the clock), keep counting up when a clock steps back or another
+ * host's clock lags, and do not restart at 1 when retention empties the table. They stay
+ * below 2^53 (exact in a JavaScript number) until 2094-09.
+ *
+ * Reuse: deleting the newest tasks lowers max(id); the next insert still gets a fresh id as
+ * soon as the floor is above the deleted ones, i.e. from the next millisecond on (the floor
+ * moves 4,096 a millisecond). The exception: the newest task deleted and another created
+ * within the same millisecond, or while the clock is behind the deleted ids (stepped back,
+ * or ids ran more than 4,096 a millisecond ahead), can get a deleted id again. No delete path
+ * here removes the newest tasks that fast except DELETE /tasks/:id; closing the gap would
+ * need a high-water mark written by every delete (not done: see bench/README.md).
+ *
+ * Clients see an id as an opaque fixed-width string, 16 decimal digits zero-padded
+ * (`formatTaskId`), so string order is id order: cursors and any comparison a client makes
+ * stay right. In process `Task.id` is the number (the binding a rowid seek needs).
+ *
+ * Before migration 0004 ids were UUIDv7 strings; a migrated task keeps its old id in
+ * `legacy_id` and the service resolves either form (`isLegacyTaskId`).
  */
-const POOL_IDS = 256;
-const pool = new Uint8Array(16 * POOL_IDS);
-let next = POOL_IDS;
-let lastMs = -Infinity;
-let seq = 0;
 
-export function newTaskId(now: number = Date.now()): string {
-  if (next === POOL_IDS) {
-    crypto.getRandomValues(pool);
-    next = 0;
-  }
-  const random = pool.subarray(next * 16, ++next * 16);
-  if (now > lastMs) {
-    lastMs = now;
-    seq = ((random[6]! & 0x7f) << 24) | (random[7]! << 16) | (random[8]! << 8) | random[9]!;
-  } else {
-    seq = (seq + 1) | 0;
-    if (seq === 0) lastMs++;
-  }
-  return v7({ random, msecs: lastMs, seq });
+/** 2025-01-01T00:00:00Z in epoch milliseconds. */
+export const ID_EPOCH_MS = Date.UTC(2025, 0, 1);
+/** Ids per millisecond before ids run ahead of the clock. */
+export const IDS_PER_MS = 4096;
+
+const WIDTH = 16;
+const ID_SHAPE = /^\d{16}$/;
+const LEGACY_SHAPE = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
+
+/** The least id a task created at `ms` (epoch milliseconds) can have; 0 before EPOCH. */
+export function idFloor(ms: number): number {
+  return Math.max(0, Math.floor(ms) - ID_EPOCH_MS) * IDS_PER_MS;
 }
 
-const UUID_SHAPE = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
+/** The id as clients see it: 16 digits, zero-padded. */
+export function formatTaskId(id: number): string {
+  return String(id).padStart(WIDTH, '0');
+}
 
-/** Whether `value` has the shape of a task id (a lower-case UUID): for cursors and links. */
+/** The id inside a client's string, or null when it is not one (a legacy UUID is not). */
+export function parseTaskId(value: string): number | null {
+  if (!ID_SHAPE.test(value)) return null;
+  const id = Number(value);
+  return Number.isSafeInteger(id) ? id : null;
+}
+
+/** Whether `value` is a task id in its public form: for cursors and links. */
 export function isTaskId(value: string): boolean {
-  return UUID_SHAPE.test(value);
+  return parseTaskId(value) !== null;
+}
+
+/** Whether `value` has the shape of an id from before migration 0004 (a lower-case UUID). */
+export function isLegacyTaskId(value: string): boolean {
+  return LEGACY_SHAPE.test(value);
 }

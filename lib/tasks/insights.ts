@@ -1,4 +1,5 @@
 import type { SqlDriver, SqlValue } from '../db/driver.ts';
+import { idFloor } from './ids.ts';
 import { rowToTask, taskFields, type Task } from './model.ts';
 import { STATUSES, type TaskStatus } from './states.ts';
 
@@ -16,10 +17,11 @@ import { STATUSES, type TaskStatus } from './states.ts';
  * - Finishes per minute are range counts over `tasks_finished` (status, completed_at), one per
  *   minute and status: no sort, no table rows.
  * - Per-type figures and the failure groups read the newest TYPE_SAMPLE / FAILED_SAMPLE rows.
- * - A created-time range is an id range: ids are UUIDv7, whose first 48 bits are the
- *   creation millisecond, so it narrows `tasks_status_id` / `tasks_type_id` / the primary key
- *   instead of filtering every row. (A clock that steps back makes ids keep counting from the
- *   last millisecond used: such a task's id time is a little after its created_at.)
+ * - A created-time range is an id range: a task created at millisecond t has an id at or
+ *   above idFloor(t) (lib/tasks/ids.ts), so it narrows `tasks_status_id` / `tasks_type_id` /
+ *   the rowid instead of filtering every row. (Ids keep counting up when a clock steps back,
+ *   or past 4,096 tasks in one millisecond: such a task's id time is a little after its
+ *   created_at.)
  * - A title search scans at most TITLE_SCAN_ROWS tasks (newest first, within the other filters)
  *   per page; the page tells how far back it looked and offers the next stretch.
  */
@@ -45,13 +47,13 @@ export interface TaskSearch {
   /** Exact last_error (a failure group); null: tasks with none. */
   lastError?: string | null;
   /** Only tasks whose id is below this one (paging, newest first). */
-  beforeId?: string;
+  beforeId?: number;
 }
 
 export interface SearchPage {
   tasks: Task[];
   /** Where the next page starts (the last task shown, or the end of the scanned stretch). */
-  nextBeforeId: string | null;
+  nextBeforeId: number | null;
   /**
    * For a title search: how many tasks it looked through (null: the page filled up before the
    * bound), and whether that was every task matching the other filters.
@@ -95,17 +97,12 @@ export interface FailedGroup {
   type: string;
   lastError: string | null;
   count: number;
-  newestId: string;
+  newestId: number;
   newestAt: number | null;
 }
 
 const COLUMNS = taskFields.map(({ name }) => (['title', 'description', 'last_error'].includes(name) ? `CAST(${name} AS BLOB) AS ${name}` : name)).join(', ');
 
-/** The smallest UUIDv7 of millisecond `ms`: every id made at `ms` or later sorts at or above it. */
-export function idFloor(ms: number): string {
-  const hex = Math.max(0, Math.floor(ms)).toString(16).padStart(12, '0').slice(-12);
-  return `${hex.slice(0, 8)}-${hex.slice(8, 12)}-0000-0000-000000000000`;
-}
 
 /** `%`, `_` and `\` taken literally in a LIKE pattern with ESCAPE '\'. */
 const likeLiteral = (text: string) => text.replace(/[\\%_]/g, (c) => `\\${c}`);
@@ -216,14 +213,14 @@ export class TaskInsights {
     const pattern = `%${likeLiteral(search.title)}%`;
     // The window is a co-routine: the scan stops at the (limit + 1)-th match. (An `id IN (…)`
     // subquery would scan the whole window first.) Then the matching rows by primary key.
-    const matched = (await this.#driver.all(`SELECT id FROM (${window}) WHERE title LIKE ? ESCAPE '\\' LIMIT ?`, [...args, pattern, limit + 1])).map((r) => String(r.id));
+    const matched = (await this.#driver.all(`SELECT id FROM (${window}) WHERE title LIKE ? ESCAPE '\\' LIMIT ?`, [...args, pattern, limit + 1])).map((r) => Number(r.id));
     const rows = matched.length === 0 ? [] : await this.#driver.all(`SELECT ${COLUMNS} FROM tasks WHERE id IN (${matched.map(() => '?').join(', ')}) ORDER BY id DESC`, matched);
     const tasks = rows.slice(0, limit).map(rowToTask);
     if (rows.length > limit) return { tasks, nextBeforeId: tasks[tasks.length - 1]!.id, scan: { rows: null, complete: false } };
     const scanned = (await this.#driver.all(`SELECT count(*) AS n, min(id) AS oldest FROM (${window})`, args))[0]!;
     const rowsScanned = Number(scanned.n);
     const complete = rowsScanned < TITLE_SCAN_ROWS;
-    return { tasks, nextBeforeId: complete ? null : String(scanned.oldest), scan: { rows: rowsScanned, complete } };
+    return { tasks, nextBeforeId: complete ? null : Number(scanned.oldest), scan: { rows: rowsScanned, complete } };
   }
 
   /** How many tasks match (no title search), counting at most `cap`. */
@@ -233,9 +230,9 @@ export class TaskInsights {
   }
 
   /** Ids of matching tasks (no title search), newest first: the next batch of a bulk action. */
-  async ids(search: TaskSearch, limit: number): Promise<string[]> {
+  async ids(search: TaskSearch, limit: number): Promise<number[]> {
     const { sql: where, args } = whereOf(search);
-    return (await this.#driver.all(`SELECT id FROM tasks ${where} ORDER BY id DESC LIMIT ?`, [...args, limit])).map((r) => String(r.id));
+    return (await this.#driver.all(`SELECT id FROM tasks ${where} ORDER BY id DESC LIMIT ?`, [...args, limit])).map((r) => Number(r.id));
   }
 
   /** Failed tasks grouped by type and error, over the newest FAILED_SAMPLE failures; largest first. */
@@ -249,7 +246,7 @@ export class TaskInsights {
       type: String(r.type),
       lastError: r.last_error === null ? null : String(r.last_error),
       count: Number(r.n),
-      newestId: String(r.newest_id),
+      newestId: Number(r.newest_id),
       newestAt: r.newest_at === null ? null : Number(r.newest_at),
     }));
     return { groups, sampled: groups.reduce((sum, g) => sum + g.count, 0) };

@@ -1,6 +1,7 @@
-import type { SqlDriver, SqlValue, Statement } from '../db/driver.ts';
+import type { RunResult, SqlDriver, SqlValue, Statement } from '../db/driver.ts';
 import { ErrOptimisticLock } from '../errors.ts';
-import { columnOf, rowToTask, taskFields, type Task } from './model.ts';
+import { formatTaskId, idFloor } from './ids.ts';
+import { columnOf, rowToTask, taskFields, withId, type NewTask, type Task } from './model.ts';
 import { canTransition, STATUSES, type TaskStatus } from './states.ts';
 
 /**
@@ -14,7 +15,7 @@ export interface ListFilter {
   status?: TaskStatus;
   type?: string;
   /** Return tasks with ids strictly below this one (the cursor). */
-  beforeId?: string;
+  beforeId?: number;
   limit: number;
 }
 
@@ -33,7 +34,7 @@ export interface ClaimOptions {
 
 /** Which tasks a bulk action (POST /tasks/cancel, /tasks/retry) selects: ids, or a filter. */
 export interface BulkFilter {
-  ids?: string[];
+  ids?: number[];
   status?: TaskStatus;
   type?: string;
   /** created_at strictly before this (epoch ms). */
@@ -63,9 +64,9 @@ export interface TransitionRequest {
   /**
    * New tasks inserted in the same transaction, only if this transition wins (the outbox:
    * a callback exists exactly when its parent finished). Each should carry an idempotency key,
-   * so a follow-up is created once whatever happens around it.
+   * so a follow-up is created once whatever happens around it (and can be found by it).
    */
-  followUps?: Task[];
+  followUps?: NewTask[];
 }
 
 /** The outcome of one requested transition: the task as written, or the lost race. */
@@ -78,35 +79,51 @@ export type TransitionResult = { ok: true; task: Task } | { ok: false; error: Er
 const FREE_TEXT = new Set(['title', 'description', 'last_error']);
 
 const COLUMNS_READ = taskFields.map(({ name }) => (FREE_TEXT.has(name) ? `CAST(${name} AS BLOB) AS ${name}` : name)).join(', ');
-const INSERT_COLUMNS = [...taskFields.map(({ name }) => name), 'request_hash'].join(', ');
-const INSERT_VALUES = [...taskFields, 'request_hash'].map(() => '?').join(', ');
+
+/**
+ * A new task's id (lib/tasks/ids.ts), computed by the INSERT itself, inside the write lock, so
+ * two processes or hosts can never pick the same one: one past the largest id in the table,
+ * and at least the floor of the task's creation time (bound: `idFloor(createdAt)`). The max of
+ * the rowid is one B-tree seek to the last leaf, a page the insert writes anyway.
+ */
+export const NEXT_ID = 'max(coalesce((SELECT max(id) FROM tasks), 0) + 1, ?)';
+// The id is first in taskFields; every insert below binds idFloor(createdAt) in its place.
+const OTHER_FIELDS = taskFields.filter(({ key }) => key !== 'id');
+const INSERT_COLUMNS = ['id', ...OTHER_FIELDS.map(({ name }) => name), 'request_hash'].join(', ');
+const INSERT_VALUES = [NEXT_ID, ...[...OTHER_FIELDS, 'request_hash'].map(() => '?')].join(', ');
+// Only an existing idempotency key makes an insert a no-op. A clash on the id (which the
+// write lock rules out) would be an error, not a task silently not stored.
+const IF_KEY_EXISTS = 'ON CONFLICT (idempotency_key) WHERE idempotency_key IS NOT NULL DO NOTHING';
 
 // A new task's columns that vary; the rest (status, version, attempts, and the lease, result
 // and timing columns) are left to the table's defaults, which are a new task's values. A batch
 // binds 12 parameters a row instead of 21: 1,000-row transactions 18.5 → 12.5 ms in the raw
 // driver here, where binding, not the disk, dominated (bench/README.md, "batch").
 const NEW_TASK_DEFAULTS = new Set(['status', 'version', 'attempts', 'lease_expires_at', 'locked_by', 'last_error', 'result', 'started_at', 'completed_at']);
-const NEW_FIELDS = taskFields.filter(({ name }) => !NEW_TASK_DEFAULTS.has(name));
-const NEW_COLUMNS = [...NEW_FIELDS.map(({ name }) => name), 'request_hash'].join(', ');
-const NEW_VALUES = [...NEW_FIELDS, 'request_hash'].map(() => '?').join(', ');
-const newTaskArgs = (task: Task, requestHash: string | null): SqlValue[] => [...NEW_FIELDS.map(({ key }) => task[key]), requestHash];
+const NEW_FIELDS = OTHER_FIELDS.filter(({ name }) => !NEW_TASK_DEFAULTS.has(name)) as readonly { key: keyof NewTask; name: string }[];
+const NEW_COLUMNS = ['id', ...NEW_FIELDS.map(({ name }) => name), 'request_hash'].join(', ');
+const NEW_VALUES = [NEXT_ID, ...[...NEW_FIELDS, 'request_hash'].map(() => '?')].join(', ');
+const newTaskArgs = (task: NewTask, requestHash: string | null): SqlValue[] => [idFloor(task.createdAt), ...NEW_FIELDS.map(({ key }) => task[key]), requestHash];
 
 /** The values of an insert, in INSERT_COLUMNS order. */
-const insertArgs = (task: Task, requestHash: string | null): SqlValue[] => [...taskFields.map(({ key }) => task[key]), requestHash];
+const OTHER_KEYS = OTHER_FIELDS.map(({ key }) => key as keyof NewTask);
+const insertArgs = (task: NewTask, requestHash: string | null): SqlValue[] => [idFloor(task.createdAt), ...OTHER_KEYS.map((key) => task[key]), requestHash];
 
 const SQL = {
-  insert: `INSERT INTO tasks (${INSERT_COLUMNS}) VALUES (${INSERT_VALUES}) ON CONFLICT DO NOTHING`,
+  insert: `INSERT INTO tasks (${INSERT_COLUMNS}) VALUES (${INSERT_VALUES}) ${IF_KEY_EXISTS}`,
   // Backpressure in the same statement as the insert, so concurrent submits cannot overshoot.
   // Counting stops at the cap: the cost is bounded by TASK_MAX_PENDING, not by the backlog.
   insertCapped: `INSERT INTO tasks (${INSERT_COLUMNS}) SELECT ${INSERT_VALUES}
     WHERE (SELECT count(*) FROM (SELECT 1 FROM tasks WHERE status = 'pending' LIMIT ?)) < ?
-    ON CONFLICT DO NOTHING`,
+    ${IF_KEY_EXISTS}`,
   // Batch submit (insertMany): no ON CONFLICT, a key that exists fails the whole transaction.
   insertStrict: `INSERT INTO tasks (${NEW_COLUMNS}) VALUES (${NEW_VALUES})`,
   insertFirstOfBatch: `INSERT INTO tasks (${NEW_COLUMNS}) SELECT ${NEW_VALUES}
     WHERE (SELECT count(*) FROM (SELECT 1 FROM tasks WHERE status = 'pending' LIMIT ?)) <= ?`,
   insertAfterPrevious: `INSERT INTO tasks (${NEW_COLUMNS}) SELECT ${NEW_VALUES} WHERE changes() = 1`,
   get: `SELECT ${COLUMNS_READ} FROM tasks WHERE id = ?`,
+  // Only migrated tasks are in this index (lib/db/schema.ts): ids from before migration 0004.
+  idByLegacyId: 'SELECT id FROM tasks WHERE legacy_id = ?',
   status: 'SELECT status FROM tasks WHERE id = ?',
   getByKey: `SELECT ${COLUMNS_READ}, request_hash FROM tasks WHERE idempotency_key = ?`,
   stats: 'SELECT status, count(*) AS n FROM tasks GROUP BY status',
@@ -134,15 +151,15 @@ const SQL = {
         attempts = attempts + 1, version = version + 1, updated_at = ?
     WHERE id IN (
       SELECT id FROM (
-        SELECT * FROM (SELECT id, priority, run_at, created_at FROM tasks INDEXED BY tasks_claim_pending
+        SELECT * FROM (SELECT id, priority, run_at FROM tasks INDEXED BY tasks_claim_pending
           WHERE status = 'pending' AND run_at <= ? AND type NOT IN (SELECT type FROM paused_types)
-          ORDER BY priority DESC, run_at, created_at LIMIT ?)
+          ORDER BY priority DESC, run_at, id LIMIT ?)
         UNION ALL
-        SELECT * FROM (SELECT id, priority, run_at, created_at FROM tasks INDEXED BY tasks_claim_expired
+        SELECT * FROM (SELECT id, priority, run_at FROM tasks INDEXED BY tasks_claim_expired
           WHERE status = 'in_progress' AND lease_expires_at <= ? AND attempts < max_attempts
             AND type NOT IN (SELECT type FROM paused_types)
           ORDER BY lease_expires_at LIMIT ?)
-      ) ORDER BY priority DESC, run_at, created_at LIMIT ?)
+      ) ORDER BY priority DESC, run_at, id LIMIT ?)
     RETURNING ${COLUMNS_READ}`,
   // A task whose worker died on its last attempt is not claimed again (a poison task must
   // not crash workers forever): it fails with the reason.
@@ -178,18 +195,15 @@ export class TaskRepository {
   }
 
   /**
-   * Inserts a new task. Returns false when nothing was inserted: the idempotency key exists, or
-   * the backlog is at `maxPending`. The caller tells which by looking the key up.
+   * Inserts a new task; returns it with the id the insert gave it (the same object: see
+   * `withId`; an `id` it already had is ignored). Returns null when nothing
+   * was inserted: the idempotency key exists, or the backlog is at `maxPending`. The caller
+   * tells which by looking the key up.
    */
-  async insert(task: Task, requestHash: string | null = null, maxPending = 0): Promise<boolean> {
+  async insert(task: NewTask, requestHash: string | null = null, maxPending = 0): Promise<Task | null> {
     const args = insertArgs(task, requestHash);
     const statement = maxPending > 0 ? { sql: SQL.insertCapped, args: [...args, maxPending, maxPending] } : { sql: SQL.insert, args };
-    return (await this.#driver.run(statement.sql, statement.args)).changes === 1;
-  }
-
-  /** The statement that inserts `task` unless its idempotency key exists: for callers that write it together with other statements. */
-  insertStatement(task: Task, requestHash: string | null = null): Statement {
-    return { sql: SQL.insert, args: insertArgs(task, requestHash) };
+    return insertedTask(task, await this.#driver.run(statement.sql, statement.args));
   }
 
   /**
@@ -201,12 +215,13 @@ export class TaskRepository {
    * batch and each later row is inserted only if the row before it was (`changes() = 1`), so
    * a batch that does not fit inserts nothing. An idempotency key inserted by someone else
    * meanwhile is a unique violation that rolls the transaction back; the caller looks the keys
-   * up again. Returns how many rows were inserted: all, or 0 when the backlog is full.
+   * up again. Returns the tasks with the ids the inserts gave them: all, or none when the
+   * backlog is full.
    */
-  async insertMany(tasks: Task[], requestHashes: (string | null)[], maxPending = 0): Promise<number> {
-    if (tasks.length === 0) return 0;
+  async insertMany(tasks: NewTask[], requestHashes: (string | null)[], maxPending = 0): Promise<Task[]> {
+    if (tasks.length === 0) return [];
     const statements: Statement[] = tasks.map((task, i) => {
-      if (task.status !== 'pending' || task.version !== 1 || task.attempts !== 0) throw new Error(`insertMany takes new tasks only (task ${task.id} is ${task.status})`);
+      if (task.status !== 'pending' || task.version !== 1 || task.attempts !== 0) throw new Error(`insertMany takes new tasks only (task ${i} is ${task.status})`);
       const args = newTaskArgs(task, requestHashes[i] ?? null);
       if (maxPending <= 0) return { sql: SQL.insertStrict, args };
       return i === 0
@@ -214,7 +229,28 @@ export class TaskRepository {
         : { sql: SQL.insertAfterPrevious, args };
     });
     const results = await this.#driver.batch(statements);
-    return results.reduce((sum, r) => sum + r.changes, 0);
+    const inserted: Task[] = [];
+    results.forEach((result, i) => {
+      const task = insertedTask(tasks[i]!, result);
+      if (task) inserted.push(task);
+    });
+    return inserted;
+  }
+
+  /** The current ids of tasks by their ids from before migration 0004 (those not found are absent). */
+  async idsByLegacyId(legacyIds: string[]): Promise<Map<string, number>> {
+    const found = new Map<string, number>();
+    for (let i = 0; i < legacyIds.length; i += MAINTENANCE_BATCH) {
+      const chunk = legacyIds.slice(i, i + MAINTENANCE_BATCH);
+      const sql = chunk.length === 1 ? SQL.idByLegacyId : `SELECT id, legacy_id FROM tasks WHERE legacy_id IN (${chunk.map(() => '?').join(', ')})`;
+      const rows = await this.#driver.all(sql, chunk);
+      if (chunk.length === 1) {
+        if (rows[0]) found.set(chunk[0]!, Number(rows[0].id));
+      } else {
+        for (const row of rows) found.set(String(row.legacy_id), Number(row.id));
+      }
+    }
+    return found;
   }
 
   /** The tasks holding these idempotency keys, by key (with the hash of the request that made each). */
@@ -241,7 +277,7 @@ export class TaskRepository {
   }
 
   /** Deletes one task unless it is running; true when deleted. */
-  async deleteUnlessRunning(id: string): Promise<boolean> {
+  async deleteUnlessRunning(id: number): Promise<boolean> {
     return (await this.#driver.run(SQL.deleteUnlessRunning, [id])).changes === 1;
   }
 
@@ -249,7 +285,7 @@ export class TaskRepository {
    * One page of the tasks a bulk filter selects, in id order after `afterId` (keyset: each
    * page is one indexed range, whatever was changed on the pages before).
    */
-  async listForBulk(filter: BulkFilter, afterId: string | null, limit = MAINTENANCE_BATCH): Promise<Task[]> {
+  async listForBulk(filter: BulkFilter, afterId: number | null, limit = MAINTENANCE_BATCH): Promise<Task[]> {
     const where: string[] = [];
     const args: SqlValue[] = [];
     if (filter.ids) (where.push(`id IN (${filter.ids.map(() => '?').join(', ')})`), args.push(...filter.ids));
@@ -309,22 +345,22 @@ export class TaskRepository {
     }
   }
 
-  async get(id: string): Promise<Task | null> {
+  async get(id: number): Promise<Task | null> {
     const rows = await this.#driver.all(SQL.get, [id]);
     return rows[0] ? rowToTask(rows[0]) : null;
   }
 
   /** Only the status: what a `?wait=` re-read needs (the whole row is read once it is final). */
-  async status(id: string): Promise<TaskStatus | null> {
+  async status(id: number): Promise<TaskStatus | null> {
     const rows = await this.#driver.all(SQL.status, [id]);
     return rows[0] ? (rows[0].status as TaskStatus) : null;
   }
 
   /** The statuses of up to 500 tasks in one query (ids not found are absent): shared `?wait=` re-reads. */
-  async statuses(ids: string[]): Promise<Map<string, TaskStatus>> {
+  async statuses(ids: number[]): Promise<Map<number, TaskStatus>> {
     if (ids.length === 0) return new Map();
     const rows = await this.#driver.all(`SELECT id, status FROM tasks WHERE id IN (${ids.map(() => '?').join(', ')})`, ids);
-    return new Map(rows.map((row) => [String(row.id), row.status as TaskStatus]));
+    return new Map(rows.map((row) => [Number(row.id), row.status as TaskStatus]));
   }
 
   async getByIdempotencyKey(key: string): Promise<{ task: Task; requestHash: string | null } | null> {
@@ -371,7 +407,7 @@ export class TaskRepository {
 
   /**
    * Claims up to `limit` due tasks for `workerId` in one statement. Tasks returned are in
-   * claim order (priority, run_at, created_at).
+   * claim order (priority, run_at, id).
    */
   async claimDueTasks(options: ClaimOptions): Promise<Task[]> {
     if (options.limit <= 0) return [];
@@ -409,7 +445,7 @@ export class TaskRepository {
         const [update] = await this.#driver.batch(statements);
         return update!.changes === 1
           ? { ok: true as const, task }
-          : { ok: false as const, error: new ErrOptimisticLock(request.task.id, request.task.version) };
+          : { ok: false as const, error: new ErrOptimisticLock(formatTaskId(request.task.id), request.task.version) };
       }),
     );
   }
@@ -462,16 +498,34 @@ export const IF_PREVIOUS_CHANGED = { sql: 'changes() = 1', args: [] as SqlValue[
  * the write they depend on (a transition's follow-ups here, a schedule's occurrences in
  * lib/schedules/repository.ts). The WHERE also tells SQLite's parser that ON CONFLICT is the
  * upsert clause, not a join's ON.
+ *
+ * Ids: row i gets `base + i` from one base computed once for the statement (NEXT_ID with the
+ * first task's floor). SQLite may materialise an INSERT … SELECT that reads the same table
+ * before inserting, so a per-row NEXT_ID would give every row the same id, and a bare ON
+ * CONFLICT DO NOTHING would drop all but one of them without a word (the conflict target is
+ * the idempotency key only, so such a clash fails the statement instead). A row skipped for
+ * its key leaves a gap. The inserted tasks' ids are found by their idempotency keys where they are needed.
  */
-export function guardedInsertStatement(tasks: Task[], guard: { sql: string; args: SqlValue[] }): Statement {
-  const rows = tasks.map(() => `(${INSERT_VALUES})`).join(', ');
+export function guardedInsertStatement(tasks: NewTask[], guard: { sql: string; args: SqlValue[] }): Statement {
+  const width = OTHER_KEYS.length + 2;
+  const rows = tasks.map(() => `(${Array(width).fill('?').join(', ')})`).join(', ');
+  const columns = Array.from({ length: width - 1 }, (_, i) => `v.column${i + 2}`).join(', ');
+  const floor = Math.max(...tasks.map((task) => idFloor(task.createdAt)));
   return {
-    sql: `INSERT INTO tasks (${INSERT_COLUMNS}) SELECT * FROM (VALUES ${rows}) WHERE ${guard.sql} ON CONFLICT DO NOTHING`,
-    args: [...tasks.flatMap((task) => insertArgs(task, null)), ...guard.args],
+    sql: `INSERT INTO tasks (${INSERT_COLUMNS}) SELECT base.id + v.column1, ${columns}
+      FROM (VALUES ${rows}) AS v, (SELECT ${NEXT_ID} AS id) AS base WHERE ${guard.sql} ${IF_KEY_EXISTS}`,
+    args: [...tasks.flatMap((task, i) => [i, ...insertArgs(task, null).slice(1)]), floor, ...guard.args],
   };
 }
 
+/** The task an insert wrote, with the id it was given; null when the insert wrote nothing. */
+function insertedTask(task: NewTask, result: RunResult): Task | null {
+  if (result.changes !== 1) return null;
+  if (result.lastInsertRowid === null) throw new Error('the database driver did not report the inserted task\'s id');
+  return withId(task, result.lastInsertRowid);
+}
+
 function claimOrder(a: Task, b: Task): number {
-  return b.priority - a.priority || a.runAt - b.runAt || a.createdAt - b.createdAt;
+  return b.priority - a.priority || a.runAt - b.runAt || a.id - b.id;
 }
 

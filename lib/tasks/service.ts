@@ -1,12 +1,18 @@
 import type { Config } from '../config.ts';
 import { AppError, badRequest, conflict, ErrOptimisticLock, notFound } from '../errors.ts';
-import { newTaskId } from './ids.ts';
+import { formatTaskId, parseTaskId } from './ids.ts';
 import type { Logger } from '../log.ts';
-import { newTask, type Task } from './model.ts';
+import { newTask, type NewTask, type Task } from './model.ts';
 import { isFinal, type TaskStatus } from './states.ts';
 import { MAINTENANCE_BATCH, type BulkFilter, type ListFilter, type TaskRepository, type TaskStats, type TransitionFields, type TransitionRequest, type TypeStats } from './repository.ts';
 import { NO_METRICS, type Metrics } from '../metrics/metrics.ts';
 import { TaskEvents } from './events.ts';
+
+/**
+ * A task named by a caller: its id (in process), or a client's string, which is the public
+ * form (lib/tasks/ids.ts) or an id from before migration 0004 (a UUID, found by `legacy_id`).
+ */
+export type TaskRef = number | string;
 
 /** A validated submit request (lib/api/routes/tasks.ts validates; this trusts its input). */
 export interface SubmitInput {
@@ -87,10 +93,9 @@ export class TaskService {
   async submit(input: SubmitInput, idempotencyKey?: string): Promise<SubmitResult> {
     const now = Date.now();
     const requestHash = idempotencyKey === undefined ? null : await hashRequest(input);
-    const task = buildTask(input, { now, maxAttempts: this.#config.maxAttempts, idempotencyKey });
-    const inserted = await this.repo.insert(task, requestHash, this.#config.maxPending);
-    if (inserted) {
-      this.#logger.debug('task submitted', { task_id: task.id, type: task.type });
+    const task = await this.repo.insert(buildTask(input, { now, maxAttempts: this.#config.maxAttempts, idempotencyKey }), requestHash, this.#config.maxPending);
+    if (task) {
+      this.#logger.debug('task submitted', { task_id: formatTaskId(task.id), type: task.type });
       this.metrics.tasksSubmitted(task.type, 1);
       this.hooks.onSubmitted?.(task);
       return { task, replayed: false };
@@ -107,7 +112,42 @@ export class TaskService {
     throw new AppError(429, 'queue_full', 'task queue is full', { 'Retry-After': '1' });
   }
 
-  async get(id: string): Promise<Task> {
+  /** The task with this id (see `TaskRef`). */
+  async get(id: TaskRef): Promise<Task> {
+    return this.#get(await this.resolveId(id));
+  }
+
+  /**
+   * The task id a client's string names, or 404: the one place an id from before the rowid
+   * migration (its `legacy_id`) is turned into the task's id, so every route that takes an id
+   * accepts both. The task then shows its new id.
+   */
+  async resolveId(id: TaskRef): Promise<number> {
+    if (typeof id === 'number') return id;
+    const parsed = parseTaskId(id);
+    if (parsed !== null) return parsed;
+    const legacy = id.length <= 200 ? (await this.repo.idsByLegacyId([id])).get(id) : undefined;
+    if (legacy === undefined) throw notFound();
+    return legacy;
+  }
+
+  /**
+   * The ids a bulk action's `ids` name, in either form; ids that name no task are left out
+   * (like ids of tasks deleted meanwhile, they select nothing).
+   */
+  async resolveIds(ids: string[]): Promise<number[]> {
+    const resolved: number[] = [];
+    const legacy: string[] = [];
+    for (const id of ids) {
+      const parsed = parseTaskId(id);
+      if (parsed !== null) resolved.push(parsed);
+      else legacy.push(id);
+    }
+    if (legacy.length > 0) resolved.push(...(await this.repo.idsByLegacyId(legacy)).values());
+    return resolved;
+  }
+
+  async #get(id: number): Promise<Task> {
     const task = await this.repo.get(id);
     if (!task) throw notFound();
     return task;
@@ -128,8 +168,8 @@ export class TaskService {
    * interval when the process set that up (events.sharedRereads, Node), else per waiter with a
    * backoff. A client that goes away (`signal`) ends the wait; so does closeWaits().
    */
-  waitUntilFinal(id: string, seconds: number, signal?: AbortSignal): Promise<Task> {
-    const waiting = this.#waitUntilFinal(id, seconds, signal);
+  waitUntilFinal(id: TaskRef, seconds: number, signal?: AbortSignal): Promise<Task> {
+    const waiting = this.resolveId(id).then((resolved) => this.#waitUntilFinal(resolved, seconds, signal));
     const settled: Promise<void> = waiting.then(
       () => void this.#waits.delete(settled),
       () => void this.#waits.delete(settled),
@@ -147,7 +187,7 @@ export class TaskService {
     await Promise.all(this.#waits);
   }
 
-  async #waitUntilFinal(id: string, seconds: number, signal?: AbortSignal): Promise<Task> {
+  async #waitUntilFinal(id: number, seconds: number, signal?: AbortSignal): Promise<Task> {
     const deadline = Date.now() + seconds * 1000;
     for (let delay = WAIT_REREAD_MS.first; ; delay = Math.min(delay * 2, WAIT_REREAD_MS.max)) {
       const left = deadline - Date.now();
@@ -167,7 +207,7 @@ export class TaskService {
       }
       if (!wait || isFinal(status)) {
         wait?.cancel();
-        return this.get(id);
+        return this.#get(id);
       }
       const unwatch = shared?.watch(id);
       const onAbort = () => wait.cancel();
@@ -179,13 +219,13 @@ export class TaskService {
   }
 
   /** pending or in_progress → cancelled. A running handler is asked to stop via its signal. */
-  cancel(id: string): Promise<Task> {
-    return this.#transitionLatest(id, (task) => {
+  async cancel(id: TaskRef): Promise<Task> {
+    return this.#transitionLatest(await this.resolveId(id), (task) => {
       const decision = cancelDecision(task, Date.now());
       if (decision) return decision;
       throw conflict(`task is already ${task.status}`, 'task_finished');
     }).then((task) => {
-      this.#logger.info('task cancelled', { task_id: task.id });
+      this.#logger.info('task cancelled', { task_id: formatTaskId(task.id) });
       this.metrics.taskCancelled(task.type);
       this.events.finished(task.id);
       this.hooks.onCancelled?.(task);
@@ -194,13 +234,13 @@ export class TaskService {
   }
 
   /** failed or cancelled → pending, attempts reset, due now. */
-  retry(id: string): Promise<Task> {
-    return this.#transitionLatest(id, (task) => {
+  async retry(id: TaskRef): Promise<Task> {
+    return this.#transitionLatest(await this.resolveId(id), (task) => {
       const decision = retryDecision(task, Date.now());
       if (decision) return decision;
       throw conflict(`only failed or cancelled tasks can be retried (task is ${task.status})`, 'task_not_retryable');
     }).then((task) => {
-      this.#logger.info('task retried', { task_id: task.id });
+      this.#logger.info('task retried', { task_id: formatTaskId(task.id) });
       this.metrics.taskRetried(task.type);
       this.hooks.onSubmitted?.(task);
       return task;
@@ -231,8 +271,8 @@ export class TaskService {
     for (let attempt = 0; ; attempt++) {
       const existing = firstByKey.size > 0 ? await this.repo.getByIdempotencyKeys([...firstByKey.keys()]) : new Map();
       const now = Date.now();
-      const results: SubmitResult[] = [];
-      const fresh: Task[] = [];
+      const results: (SubmitResult | null)[] = [];
+      const fresh: NewTask[] = [];
       const freshHashes: (string | null)[] = [];
       items.forEach(({ input, idempotencyKey }, i) => {
         const found = idempotencyKey === undefined ? undefined : existing.get(idempotencyKey);
@@ -246,27 +286,30 @@ export class TaskService {
         const task = buildTask(input, { now, maxAttempts: this.#config.maxAttempts, idempotencyKey });
         fresh.push(task);
         freshHashes.push(hashes[i] ?? null);
-        results.push({ task, replayed: false });
+        results.push(null);
       });
-      let inserted: number;
+      let inserted: Task[];
       try {
         inserted = await this.repo.insertMany(fresh, freshHashes, this.#config.maxPending);
       } catch (error) {
         if (attempt === 0 && /UNIQUE constraint failed/i.test(String((error as Error)?.message))) continue;
         throw error;
       }
-      if (inserted !== fresh.length) throw new AppError(429, 'queue_full', 'task queue is full', { 'Retry-After': '1' });
+      if (inserted.length !== fresh.length) throw new AppError(429, 'queue_full', 'task queue is full', { 'Retry-After': '1' });
       if (fresh.length > 0) this.#logger.debug('tasks submitted', { count: fresh.length });
-      for (const task of fresh) this.hooks.onSubmitted?.(task);
-      return results;
+      for (const task of inserted) this.hooks.onSubmitted?.(task);
+      // The new tasks fill the places a replay did not take, in order.
+      let next = 0;
+      return results.map((result) => result ?? { task: inserted[next++]!, replayed: false });
     }
   }
 
   /** Deletes a task that is not running (409 while in_progress: cancel it first). */
-  async delete(id: string): Promise<void> {
+  async delete(publicId: TaskRef): Promise<void> {
+    const id = await this.resolveId(publicId);
     for (;;) {
       if (await this.repo.deleteUnlessRunning(id)) {
-        this.#logger.info('task deleted', { task_id: id });
+        this.#logger.info('task deleted', { task_id: formatTaskId(id) });
         return;
       }
       const task = await this.repo.get(id);
@@ -319,7 +362,7 @@ export class TaskService {
   async #bulk(filter: BulkFilter, decide: Decide, changedHook: (task: Task) => void): Promise<BulkResult> {
     let matched = 0;
     let changed = 0;
-    let afterId: string | null = null;
+    let afterId: number | null = null;
     for (;;) {
       const page = await this.repo.listForBulk(filter, afterId, MAINTENANCE_BATCH);
       if (page.length === 0) break;
@@ -334,7 +377,7 @@ export class TaskService {
           if (decision) requests.push({ task, ...decision, now });
         }
         const results = await this.repo.transitionMany(requests);
-        const lost: string[] = [];
+        const lost: number[] = [];
         results.forEach((result, i) => {
           if (result.ok) {
             changed++;
@@ -355,11 +398,11 @@ export class TaskService {
    * between (a heartbeat, a completion), reads again and decides again.
    */
   async #transitionLatest(
-    id: string,
+    id: number,
     decide: (task: Task) => { to: TaskStatus; fields: TransitionFields },
   ): Promise<Task> {
     for (let attempt = 0; ; attempt++) {
-      const task = await this.get(id);
+      const task = await this.#get(id);
       const { to, fields } = decide(task);
       try {
         return await this.repo.transition({ task, to, fields });
@@ -386,10 +429,9 @@ export const retryDecision: Decide = (task, now) =>
  * The new task a submit (or a handler's follow-up) asks for: the client's choices, the
  * configured defaults for the rest, times from `now`.
  */
-export function buildTask(input: SubmitInput, options: { now: number; maxAttempts: number; idempotencyKey?: string }): Task {
+export function buildTask(input: SubmitInput, options: { now: number; maxAttempts: number; idempotencyKey?: string }): NewTask {
   const { now } = options;
   return newTask({
-    id: newTaskId(now),
     title: input.title,
     description: input.description,
     type: input.type,

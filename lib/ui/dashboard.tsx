@@ -12,7 +12,7 @@ import type { SqlDriver } from '../db/driver.ts';
 import { TaskInsights, type TaskSearch } from '../tasks/insights.ts';
 import type { TaskService } from '../tasks/service.ts';
 import { ASSETS } from './assets.ts';
-import { isTaskId } from '../tasks/ids.ts';
+import { formatTaskId, isLegacyTaskId, isTaskId } from '../tasks/ids.ts';
 import { filterQuery, filterValues, toSearch, type FilterValues } from './filters.ts';
 import { formatCount } from './format.ts';
 import { FailedPage } from './pages/failed.tsx';
@@ -148,7 +148,7 @@ export const registerDashboard: DashboardRegistrar = (deps, schedules) => {
 
   ui.get('/tasks/:id', async (c) => {
     const id = c.req.param('id');
-    if (!isTaskId(id)) throw new AppError(404, 'not_found', 'task not found');
+    if (!isTaskId(id) && !isLegacyTaskId(id)) throw new AppError(404, 'not_found', 'task not found');
     const task = await deps.service.get(id);
     const now = Date.now();
     const ahead = task.status === 'pending' && task.runAt <= now ? await insights.claimedBefore(task, now, 10_001) : null;
@@ -161,9 +161,9 @@ export const registerDashboard: DashboardRegistrar = (deps, schedules) => {
   for (const action of ['cancel', 'retry'] as const) {
     ui.post(`/tasks/:id/${action}`, actionsAllowed, async (c) => {
       const id = c.req.param('id');
-      if (!isTaskId(id)) throw new AppError(404, 'not_found', 'task not found');
-      await (action === 'cancel' ? deps.service.cancel(id) : deps.service.retry(id));
-      return c.redirect(`/ui/tasks/${id}?done=${action}`, 303);
+      if (!isTaskId(id) && !isLegacyTaskId(id)) throw new AppError(404, 'not_found', 'task not found');
+      const task = await (action === 'cancel' ? deps.service.cancel(id) : deps.service.retry(id));
+      return c.redirect(`/ui/tasks/${formatTaskId(task.id)}?done=${action}`, 303);
     });
   }
 
@@ -184,7 +184,7 @@ export const registerDashboard: DashboardRegistrar = (deps, schedules) => {
       const raw = form.id;
       const ids = (Array.isArray(raw) ? raw : raw === undefined ? [] : [raw]).filter((v): v is string => typeof v === 'string');
       if (ids.length === 0) throw badRequest('no task selected: tick the tasks first, or use "all matching"');
-      if (!ids.every(isTaskId)) throw badRequest('id must be task ids');
+      if (!ids.every((id) => isTaskId(id) || isLegacyTaskId(id))) throw badRequest('id must be task ids');
       if (ids.length > BULK_MAX) throw badRequest(`at most ${BULK_MAX} tasks can be selected`);
       selection = { ids };
       count = ids.length;

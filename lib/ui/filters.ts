@@ -1,5 +1,5 @@
 import { badRequest } from '../errors.ts';
-import { isTaskId } from '../tasks/ids.ts';
+import { parseTaskId } from '../tasks/ids.ts';
 import type { TaskSearch } from '../tasks/insights.ts';
 import { STATUSES, type TaskStatus } from '../tasks/states.ts';
 
@@ -61,8 +61,9 @@ export function toSearch(values: FilterValues): TaskSearch {
   }
   if (values.error !== '') search.lastError = values.error;
   if (values.before !== '') {
-    if (!isTaskId(values.before)) throw badRequest('before must be a task id', 'invalid_query');
-    search.beforeId = values.before;
+    const before = parseTaskId(values.before);
+    if (before === null) throw badRequest('before must be a task id', 'invalid_query');
+    search.beforeId = before;
   }
   return search;
 }

@@ -46,7 +46,7 @@ export function registerBulkRoutes(app: OpenAPIHono, { service, config }: AppDep
 
   const filterFrom = async (c: Parameters<Parameters<typeof registerWithOwnBody>[2]>[0]): Promise<BulkFilter> => {
     const body = validate(BulkFilterBody, await readJsonBody(c, config.maxBodyBytes));
-    return { ids: body.ids, status: body.status, type: body.type, createdBefore: body.created_before === undefined ? undefined : Date.parse(body.created_before) };
+    return { ids: body.ids === undefined ? undefined : await service.resolveIds(body.ids), status: body.status, type: body.type, createdBefore: body.created_before === undefined ? undefined : Date.parse(body.created_before) };
   };
   registerWithOwnBody(app, cancelManyRoute, async (c) => c.json(await service.cancelMatching(await filterFrom(c)), 200));
   registerWithOwnBody(app, retryManyRoute, async (c) => c.json(await service.retryMatching(await filterFrom(c)), 200));

@@ -1,4 +1,5 @@
 import type { FC } from 'hono/jsx';
+import { formatTaskId } from '../../tasks/ids.ts';
 import { taskToJson, type Task } from '../../tasks/model.ts';
 import { formatCount, formatDuration, formatTime, prettyJson, relative } from '../format.ts';
 import { CsrfField, Layout, StatusBadge, type PageContext } from './layout.tsx';
@@ -55,7 +56,7 @@ export const TaskPage: FC<{ page: PageContext; task: Task; diagnosis: Diagnosis;
   const canRetry = page.canAct && (task.status === 'failed' || task.status === 'cancelled');
   return (
     <Layout title={task.title} section="tasks" page={page}>
-      <p class="muted"><a href="/ui/tasks">Tasks</a> / <span class="mono">{task.id}</span></p>
+      <p class="muted"><a href="/ui/tasks">Tasks</a> / <span class="mono">{formatTaskId(task.id)}</span></p>
       <h1>
         {task.title} <StatusBadge status={task.status} />
       </h1>
@@ -67,13 +68,13 @@ export const TaskPage: FC<{ page: PageContext; task: Task; diagnosis: Diagnosis;
       {canCancel || canRetry ? (
         <div class="actions">
           {canCancel ? (
-            <form method="post" action={`/ui/tasks/${task.id}/cancel`}>
+            <form method="post" action={`/ui/tasks/${formatTaskId(task.id)}/cancel`}>
               <CsrfField page={page} />
               <button type="submit" class="danger" id="cancel">Cancel task</button>
             </form>
           ) : null}
           {canRetry ? (
-            <form method="post" action={`/ui/tasks/${task.id}/retry`}>
+            <form method="post" action={`/ui/tasks/${formatTaskId(task.id)}/retry`}>
               <CsrfField page={page} />
               <button type="submit" class="primary" id="retry">Retry task</button>
             </form>

@@ -1,6 +1,7 @@
 import type { FC } from 'hono/jsx';
 import { BULK_BATCH, BULK_MAX } from '../../tasks/bulk.ts';
 import { TITLE_SCAN_ROWS, type SearchPage } from '../../tasks/insights.ts';
+import { formatTaskId } from '../../tasks/ids.ts';
 import type { Task } from '../../tasks/model.ts';
 import { STATUSES } from '../../tasks/states.ts';
 import { filterQuery, FILTER_NAMES, type FilterValues } from '../filters.ts';
@@ -28,20 +29,23 @@ export const HiddenFilters: FC<{ values: FilterValues }> = ({ values }) => (
   <>{FILTER_NAMES.filter((n) => n !== 'before' && values[n] !== '').map((n) => <input type="hidden" name={n} value={values[n]} />)}</>
 );
 
-export const TaskRow: FC<{ task: Task; selectable: boolean; now: number }> = ({ task, selectable }) => (
-  <tr data-task-id={task.id}>
-    {selectable ? (
-      <td><input type="checkbox" name="id" value={task.id} aria-label={`select ${task.id}`} /></td>
-    ) : null}
-    <td class="mono"><a href={`/ui/tasks/${task.id}`}>{task.id.slice(0, 13)}…</a></td>
-    <td class="truncate">{task.title}</td>
-    <td>{task.type}</td>
-    <td><StatusBadge status={task.status} /></td>
-    <td class="num">{task.attempts}/{task.maxAttempts}</td>
-    <td>{formatTime(task.createdAt)}</td>
-    <td>{task.completedAt !== null ? formatTime(task.completedAt) : task.status === 'pending' ? `runs ${formatTime(task.runAt)}` : '—'}</td>
-  </tr>
-);
+export const TaskRow: FC<{ task: Task; selectable: boolean; now: number }> = ({ task, selectable }) => {
+  const id = formatTaskId(task.id);
+  return (
+    <tr data-task-id={id}>
+      {selectable ? (
+        <td><input type="checkbox" name="id" value={id} aria-label={`select ${id}`} /></td>
+      ) : null}
+      <td class="mono"><a href={`/ui/tasks/${id}`}>{id}</a></td>
+      <td class="truncate">{task.title}</td>
+      <td>{task.type}</td>
+      <td><StatusBadge status={task.status} /></td>
+      <td class="num">{task.attempts}/{task.maxAttempts}</td>
+      <td>{formatTime(task.createdAt)}</td>
+      <td>{task.completedAt !== null ? formatTime(task.completedAt) : task.status === 'pending' ? `runs ${formatTime(task.runAt)}` : '—'}</td>
+    </tr>
+  );
+};
 
 export const TasksPage: FC<{ page: PageContext; values: FilterValues; result: SearchPage; types: string[]; notice: BulkNotice | null }> = ({ page, values, result, types, notice }) => {
   const titleSearch = values.title !== '';
@@ -131,7 +135,7 @@ export const TasksPage: FC<{ page: PageContext; values: FilterValues; result: Se
         <span>
           {values.before !== '' ? <a class="button" href={`/ui/tasks${filterQuery(values)}`}>Newest</a> : null}{' '}
           {result.nextBeforeId ? (
-            <a class="button" id="older" href={`/ui/tasks${filterQuery(values, { before: result.nextBeforeId })}`}>
+            <a class="button" id="older" href={`/ui/tasks${filterQuery(values, { before: formatTaskId(result.nextBeforeId) })}`}>
               {result.scan && result.tasks.length === 0 ? 'Search older tasks →' : 'Older →'}
             </a>
           ) : null}

@@ -1,7 +1,8 @@
 import Database from 'libsql';
 import { retryBusy, type Row, type RunResult, type SqlDriver, type SqlValue, type Statement } from '../lib/db/driver.ts';
 
-type Prepared = Database.Statement<SqlValue[]>;
+// Bound as one array argument (positional), see `all`.
+type Prepared = Database.Statement<[SqlValue[]]>;
 
 /**
  * SqlDriver over the synchronous `libsql` package (better-sqlite3's API) for a local file.
@@ -30,18 +31,20 @@ export class NativeDriver implements SqlDriver {
   #prepare(sql: string): Prepared {
     let statement = this.#cache.get(sql);
     if (!statement) {
-      statement = this.#db.prepare<SqlValue[]>(sql);
+      statement = this.#db.prepare<[SqlValue[]]>(sql);
       this.#cache.set(sql, statement);
     }
     return statement;
   }
 
+  // Arguments go to libsql as one array (bound by position): `run(...args)` would spread them
+  // and libsql's wrapper would `flat()` them again, two copies per statement.
   async all(sql: string, args: SqlValue[] = []): Promise<Row[]> {
-    return retryBusy(async () => (this.#prepare(sql).all(...args) as Record<string, unknown>[]).map(decodeRow));
+    return retryBusy(async () => (this.#prepare(sql).all(args) as Record<string, unknown>[]).map(decodeRow));
   }
 
   async run(sql: string, args: SqlValue[] = []): Promise<RunResult> {
-    return retryBusy(async () => runResult(this.#prepare(sql).run(...args)));
+    return retryBusy(async () => runResult(this.#prepare(sql).run(args)));
   }
 
   async batch(statements: Statement[]): Promise<RunResult[]> {
@@ -50,7 +53,15 @@ export class NativeDriver implements SqlDriver {
       // Synchronous from BEGIN to COMMIT: nothing else in this process interleaves.
       this.#db.exec('BEGIN IMMEDIATE');
       try {
-        const results = statements.map((s) => runResult(this.#prepare(s.sql).run(...s.args)));
+        // A batch is mostly one SQL text over and over (a batch submit, group-committed
+        // completions): the statement is looked up again only when the text changes.
+        const results: RunResult[] = [];
+        let sql: string | undefined;
+        let prepared: Prepared | undefined;
+        for (const statement of statements) {
+          if (statement.sql !== sql) prepared = this.#prepare((sql = statement.sql));
+          results.push(runResult(prepared!.run(statement.args)));
+        }
         this.#db.exec('COMMIT');
         return results;
       } catch (error) {

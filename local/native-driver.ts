@@ -18,6 +18,8 @@ export class NativeDriver implements SqlDriver {
   readonly description: string;
   readonly #db: Database.Database;
   readonly #cache = new Map<string, Prepared>();
+  /** The same, in raw mode (rows as arrays), for `values`. */
+  readonly #rawCache = new Map<string, Prepared>();
 
   constructor(path: string, options: { busyTimeoutMs?: number; description?: string } = {}) {
     const timeout = options.busyTimeoutMs ?? 5000;
@@ -41,6 +43,16 @@ export class NativeDriver implements SqlDriver {
   // and libsql's wrapper would `flat()` them again, two copies per statement.
   async all(sql: string, args: SqlValue[] = []): Promise<Row[]> {
     return retryBusy(async () => (this.#prepare(sql).all(args) as Record<string, unknown>[]).map(decodeRow));
+  }
+
+  async values(sql: string, args: SqlValue[] = []): Promise<SqlValue[][]> {
+    let statement = this.#rawCache.get(sql);
+    if (!statement) {
+      statement = this.#db.prepare<[SqlValue[]]>(sql).raw(true);
+      this.#rawCache.set(sql, statement);
+    }
+    const prepared = statement;
+    return retryBusy(async () => (prepared.all(args) as unknown as unknown[][]).map(decodeValues));
   }
 
   async run(sql: string, args: SqlValue[] = []): Promise<RunResult> {
@@ -73,6 +85,7 @@ export class NativeDriver implements SqlDriver {
 
   async close(): Promise<void> {
     this.#cache.clear();
+    this.#rawCache.clear();
     this.#db.close();
   }
 }
@@ -89,4 +102,14 @@ function decodeRow(row: Record<string, unknown>): Row {
     else if (typeof value === 'bigint') row[key] = Number(value);
   }
   return row as Row;
+}
+
+/** `decodeRow` for a row in raw mode. */
+function decodeValues(row: unknown[]): SqlValue[] {
+  for (let i = 0; i < row.length; i++) {
+    const value = row[i];
+    if (value instanceof ArrayBuffer || ArrayBuffer.isView(value)) row[i] = utf8.decode(value as ArrayBuffer);
+    else if (typeof value === 'bigint') row[i] = Number(value);
+  }
+  return row as SqlValue[];
 }

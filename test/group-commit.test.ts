@@ -28,6 +28,10 @@ class RecordingDriver implements SqlDriver {
     return this.#inner.all(sql, args);
   }
 
+  values(sql: string, args?: SqlValue[]): Promise<SqlValue[][]> {
+    return this.#inner.values(sql, args);
+  }
+
   run(sql: string, args?: SqlValue[]): Promise<RunResult> {
     return this.#inner.run(sql, args);
   }

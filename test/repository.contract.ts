@@ -36,6 +36,9 @@ export function repositoryContract(name: string, open: () => Promise<ContractSto
         expect(read).toEqual(task);
         expect(await repo.get(task.id + 1)).toBeNull();
         expect((await repo.getByIdempotencyKey('key-1'))?.task.id).toBe(task.id);
+        // The claim reads rows as arrays (SqlDriver.values): the same fields, NUL included.
+        const [claimed] = await repo.claimDueTasks({ limit: 1, workerId: 'w', leaseMs: 1000 });
+        expect(claimed).toEqual({ ...task, status: 'in_progress', version: 2, attempts: 1, lockedBy: 'w', startedAt: claimed!.startedAt, leaseExpiresAt: claimed!.startedAt! + 1000, updatedAt: claimed!.startedAt });
       }),
     );
 

@@ -24,6 +24,16 @@ export class ClientDriver implements SqlDriver {
     });
   }
 
+  async values(sql: string, args: SqlValue[] = []): Promise<SqlValue[][]> {
+    const result = await retryBusy(() => this.#client.execute({ sql, args: args as InArgs }));
+    const width = result.columns.length;
+    return result.rows.map((row) => {
+      const out: SqlValue[] = new Array(width);
+      for (let i = 0; i < width; i++) out[i] = toSqlValue(row[i]);
+      return out;
+    });
+  }
+
   async run(sql: string, args: SqlValue[] = []): Promise<RunResult> {
     const result = await retryBusy(() => this.#client.execute({ sql, args: args as InArgs }));
     return runResult(result);

@@ -32,6 +32,12 @@ export interface SqlDriver {
   readonly description: string;
   /** Rows of one statement (SELECT, or a write with RETURNING). */
   all(sql: string, args?: SqlValue[]): Promise<Row[]>;
+  /**
+   * The same rows as arrays of values in the statement's column order: for the claim, which
+   * reads every column of up to a batch of tasks. libsql builds a named object per row column
+   * by column; arrays cost about half as much (21 columns: 13 → 6–9 µs a row here).
+   */
+  values(sql: string, args?: SqlValue[]): Promise<SqlValue[][]>;
   /** One write statement in its own transaction. */
   run(sql: string, args?: SqlValue[]): Promise<RunResult>;
   /**

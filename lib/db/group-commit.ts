@@ -6,8 +6,8 @@ import type { Row, RunResult, SqlDriver, SqlValue, Statement } from './driver.ts
  * event loop go to the database as ONE transaction (`batch` of the driver underneath), each
  * caller still learning its own row counts. A caller is answered only after that commit, so
  * "durable before 202" holds; concurrent requests share one commit (one WAL append locally,
- * one round trip to sqld) instead of queueing for one each. Reads (`all`, including the
- * claim's UPDATE … RETURNING) go straight through. Measured in bench/README.md ("worker freed
+ * one round trip to sqld) instead of queueing for one each. Reads (`all`, `values`, including
+ * the claim's UPDATE … RETURNING) go straight through. Measured in bench/README.md ("worker freed
  * before the commit": completions sharing a commit took sqld processing 1,790 → 4,610/s).
  *
  * A `batch` is one unit: its statements stay together in one transaction and succeed or fail
@@ -33,6 +33,10 @@ export class GroupCommitDriver implements SqlDriver {
 
   all(sql: string, args?: SqlValue[]): Promise<Row[]> {
     return this.#inner.all(sql, args);
+  }
+
+  values(sql: string, args?: SqlValue[]): Promise<SqlValue[][]> {
+    return this.#inner.values(sql, args);
   }
 
   async run(sql: string, args: SqlValue[] = []): Promise<RunResult> {

@@ -67,13 +67,14 @@ export function logStorageOutages(driver: SqlDriver, logger: OutageLogger, optio
   return {
     description: driver.description,
     all: (sql, args) => observe(!READ.test(sql), () => driver.all(sql, args)),
+    values: (sql, args) => observe(!READ.test(sql), () => driver.values(sql, args)),
     run: (sql, args) => observe(true, () => driver.run(sql, args)),
     batch: (statements) => observe(true, () => driver.batch(statements)),
     close: () => driver.close(),
   };
 }
 
-/** `all` also runs writes with RETURNING (the claim): only a plain SELECT counts as a read. */
+/** `all` and `values` also run writes with RETURNING (the claim): only a plain SELECT counts as a read. */
 const READ = /^\s*SELECT\b/i;
 
 /**

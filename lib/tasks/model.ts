@@ -119,6 +119,17 @@ export function rowToTask(row: Record<string, unknown>): Task {
   return task as Task;
 }
 
+/** The same for a row as an array of values in `taskFields` order (the drivers' `values`). */
+export function valuesToTask(values: readonly unknown[]): Task {
+  const task: Record<string, unknown> = {};
+  for (let i = 0; i < taskFields.length; i++) {
+    const field = taskFields[i]!;
+    const value = values[i];
+    task[field.key] = value === null || value === undefined ? null : field.kind === 'text' || field.kind === 'json' ? String(value) : Number(value);
+  }
+  return task as Task;
+}
+
 export function taskToJson(task: Task): TaskJson {
   const json: Record<string, unknown> = {};
   for (const field of taskFields) {

@@ -1,7 +1,7 @@
 import type { RunResult, SqlDriver, SqlValue, Statement } from '../db/driver.ts';
 import { ErrOptimisticLock } from '../errors.ts';
 import { formatTaskId, idFloor } from './ids.ts';
-import { columnOf, rowToTask, taskFields, withId, type NewTask, type Task } from './model.ts';
+import { columnOf, rowToTask, taskFields, valuesToTask, withId, type NewTask, type Task } from './model.ts';
 import { canTransition, STATUSES, type TaskStatus } from './states.ts';
 
 /**
@@ -413,13 +413,14 @@ export class TaskRepository {
     if (options.limit <= 0) return [];
     const now = options.now ?? Date.now();
     const lease = now + options.leaseMs;
-    const rows = await this.#driver.all(SQL.claim, [
+    // Rows as arrays (`values`): the claim reads every column of up to a batch of tasks.
+    const rows = await this.#driver.values(SQL.claim, [
       now, options.workerId, lease, now,
       now, options.limit,
       now, options.limit,
       options.limit,
     ]);
-    return rows.map(rowToTask).sort(claimOrder);
+    return rows.map(valuesToTask).sort(claimOrder);
   }
 
   /** Fails in_progress tasks whose lease expired on their last attempt; returns how many. */

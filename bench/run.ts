@@ -118,15 +118,22 @@ const med = (samples: number[]) => (samples.length ? summarise(samples).median :
 
 const ceilingSingle = med(pick<DriverCeiling, 'single_insert_per_s'>('driver', 'single_insert_per_s'));
 const ceilingCycle = med(pick<DriverCeiling, 'claim_complete_per_s'>('driver', 'claim_complete_per_s'));
+const ceilingSinglePrevious = med(pick<DriverCeiling, 'single_insert_previous_schema_per_s'>('driver', 'single_insert_previous_schema_per_s'));
 add('raw libsql: single-row inserts', '/s', pick<DriverCeiling, 'single_insert_per_s'>('driver', 'single_insert_per_s'));
+add('raw libsql: single-row inserts, previous schema (UUID key)', '/s', pick<DriverCeiling, 'single_insert_previous_schema_per_s'>('driver', 'single_insert_previous_schema_per_s'));
 add('raw libsql: inserts in 100-row transactions', '/s', pick<DriverCeiling, 'tx100_insert_per_s'>('driver', 'tx100_insert_per_s'));
 add('raw libsql: inserts in 25-row tx', '/s', pick<DriverCeiling, 'tx25_insert_per_s'>('driver', 'tx25_insert_per_s'));
 add('raw libsql: claim 10 + complete 10 per tx', 'tasks/s', pick<DriverCeiling, 'claim_complete_per_s'>('driver', 'claim_complete_per_s'));
 
 add('enqueue (submit, one at a time, awaited)', '/s', pick<ThroughputResult, 'enqueue_per_s'>('throughput', 'enqueue_per_s'),
   { text: '>= 20,000', ok: (m) => m >= 20_000 }, { to: 'raw single-row inserts', ceiling: ceilingSingle });
+const enqueue = pick<ThroughputResult, 'enqueue_per_s'>('throughput', 'enqueue_per_s');
+add('  enqueue / raw single-row, previous schema (issue 13)', 'x', enqueue.map((e) => e / ceilingSinglePrevious).filter(Number.isFinite),
+  { text: '>= 0.85', ok: (m) => m >= 0.85 });
 add('processing (10 workers, no-op)', 'tasks/s', pick<ThroughputResult, 'process_per_s'>('throughput', 'process_per_s'),
   { text: '>= 20,000', ok: (m) => m >= 20_000 }, { to: 'raw claim+complete', ceiling: ceilingCycle });
+add('  processing / raw claim+complete (issue 13)', 'x', pick<ThroughputResult, 'process_per_s'>('throughput', 'process_per_s').map((p) => p / ceilingCycle).filter(Number.isFinite),
+  { text: '>= 0.6', ok: (m) => m >= 0.6 });
 add('end to end (first submit -> last completion)', 's', pick<ThroughputResult, 'end_to_end_s'>('throughput', 'end_to_end_s'),
   { text: '<= 2.0', ok: (m) => m <= 2.0 });
 add('  enqueue rate while processing', '/s', pick<ThroughputResult, 'end_to_end_enqueue_per_s'>('throughput', 'end_to_end_enqueue_per_s'),

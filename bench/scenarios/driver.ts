@@ -4,6 +4,7 @@ import { idFloor } from '../../lib/tasks/ids.ts';
 import { NEXT_ID } from '../../lib/tasks/repository.ts';
 import { migrateDatabase } from '../../local/database.ts';
 import { tempDir, type ScenarioOptions } from '../harness.ts';
+import { migratePreviousSchema, uuidShapedIds } from '../previous-schema.ts';
 import { perSecond } from '../stats.ts';
 
 /**
@@ -15,6 +16,12 @@ import { perSecond } from '../stats.ts';
  */
 export interface DriverCeiling {
   single_insert_per_s: number;
+  /**
+   * The same single-row inserts into the schema before the rowid key (migrations 0000–0003,
+   * UUIDv7 text ids), interleaved with the above in chunks: the ceiling issue 13 states its
+   * enqueue goal against.
+   */
+  single_insert_previous_schema_per_s: number;
   tx100_insert_per_s: number;
   /**
    * Inserts in 25-row transactions, ids assigned as the product's insert does: about the group
@@ -25,6 +32,9 @@ export interface DriverCeiling {
   claim_complete_per_s: number;
 }
 
+const INSERT_PREVIOUS = `INSERT INTO tasks (id, title, description, status, version, type, payload, priority, run_at,
+  attempts, max_attempts, idempotency_key, request_hash, created_at, updated_at)
+  VALUES (?, ?, ?, 'pending', 1, 'noop', ?, 0, ?, 0, 3, NULL, NULL, ?, ?)`;
 const INSERT = `INSERT INTO tasks (id, title, description, status, version, type, payload, priority, run_at,
   attempts, max_attempts, idempotency_key, request_hash, created_at, updated_at)
   VALUES (${NEXT_ID}, ?, ?, 'pending', 1, 'noop', ?, 0, ?, 0, 3, NULL, NULL, ?, ?)`;
@@ -48,12 +58,36 @@ export async function driverCeiling(options: ScenarioOptions): Promise<DriverCei
     // The id is assigned by the insert as the product's is (NEXT_ID), bound with the time floor.
     const id = (_i: number) => idFloor(Date.now());
 
-    let t0 = performance.now();
-    for (let i = 0; i < n; i++) {
-      const now = Date.now();
-      insert.run(id(i), 'bench', 'ceiling', '{"i":1}', now, now, now);
+    const previousPath = join(dir, 'previous.db');
+    await migratePreviousSchema(dir, previousPath);
+    const previous = new Database(previousPath, { timeout: 5000 });
+    previous.exec('PRAGMA journal_mode = WAL');
+    previous.exec('PRAGMA synchronous = NORMAL');
+    const insertPrevious = previous.prepare(INSERT_PREVIOUS);
+    const uuid = uuidShapedIds();
+
+    // Single-row inserts, today's table and the previous one alternately in chunks of 500.
+    let singleMs = 0;
+    let previousMs = 0;
+    const CHUNK = 500;
+    for (let from = 0; from < n; from += CHUNK) {
+      let t = performance.now();
+      for (let i = from; i < from + CHUNK; i++) {
+        const now = Date.now();
+        insert.run(id(i), 'bench', 'ceiling', '{"i":1}', now, now, now);
+      }
+      singleMs += performance.now() - t;
+      t = performance.now();
+      for (let i = from; i < from + CHUNK; i++) {
+        const now = Date.now();
+        insertPrevious.run(uuid(), 'bench', 'ceiling', '{"i":1}', now, now, now);
+      }
+      previousMs += performance.now() - t;
     }
-    const single = perSecond(n, performance.now() - t0);
+    previous.close();
+    const single = perSecond(n, singleMs);
+    const singlePrevious = perSecond(n, previousMs);
+    let t0: number;
 
     const tx = db.transaction((from: number) => {
       for (let i = from; i < from + 100; i++) {
@@ -94,7 +128,7 @@ export async function driverCeiling(options: ScenarioOptions): Promise<DriverCei
     const cycle = perSecond(done, performance.now() - t0);
     if (done !== 3 * n) throw new Error(`claimed ${done} of ${3 * n}`);
     db.close();
-    return { single_insert_per_s: single, tx100_insert_per_s: tx100, tx25_insert_per_s: tx25Rate, claim_complete_per_s: cycle };
+    return { single_insert_per_s: single, single_insert_previous_schema_per_s: singlePrevious, tx100_insert_per_s: tx100, tx25_insert_per_s: tx25Rate, claim_complete_per_s: cycle };
   } finally {
     remove();
   }

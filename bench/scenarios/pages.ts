@@ -1,13 +1,11 @@
-import { createClient } from '@libsql/client';
-import { drizzle } from 'drizzle-orm/libsql';
-import { migrate } from 'drizzle-orm/libsql/migrator';
 import Database from 'libsql';
-import { cpSync, mkdirSync, readFileSync, statSync, unlinkSync, writeFileSync } from 'node:fs';
+import { mkdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { idFloor } from '../../lib/tasks/ids.ts';
 import { NEXT_ID } from '../../lib/tasks/repository.ts';
-import { migrateDatabase, MIGRATIONS_FOLDER } from '../../local/database.ts';
+import { migrateDatabase } from '../../local/database.ts';
 import { tempDir, type ScenarioOptions } from '../harness.ts';
+import { migratePreviousSchema, uuidShapedIds } from '../previous-schema.ts';
 import { perSecond } from '../stats.ts';
 
 /**
@@ -57,25 +55,10 @@ const INSERT = (rowid: boolean) => `INSERT INTO tasks (id, title, description, s
 type Schema = 'today' | 'today_without_tasks_finished' | 'previous_uuid';
 const isRowid = (schema: Schema) => schema !== 'previous_uuid';
 
-/** A copy of drizzle/ holding migrations 0000–0003 only: the schema before the rowid key. */
-function previousMigrations(dir: string): string {
-  const folder = join(dir, 'drizzle-0003');
-  cpSync(MIGRATIONS_FOLDER, folder, { recursive: true });
-  const journalPath = join(folder, 'meta', '_journal.json');
-  const journal = JSON.parse(readFileSync(journalPath, 'utf8')) as { entries: { tag: string }[] };
-  for (const entry of journal.entries.filter((e) => e.tag >= '0004')) unlinkSync(join(folder, `${entry.tag}.sql`));
-  journal.entries = journal.entries.filter((e) => e.tag < '0004');
-  writeFileSync(journalPath, JSON.stringify(journal));
-  return folder;
-}
-
 async function open(dir: string, schema: Schema): Promise<{ db: Database.Database; path: string; insert: Database.Statement; id: () => string | number }> {
   const path = join(dir, `${schema}.db`);
   if (schema === 'previous_uuid') {
-    const client = createClient({ url: `file:${path}` });
-    await client.execute('PRAGMA journal_mode = WAL');
-    await migrate(drizzle(client), { migrationsFolder: previousMigrations(dir) });
-    client.close();
+    await migratePreviousSchema(dir, path);
   } else {
     await migrateDatabase({ url: `file:${path}` });
     if (schema === 'today_without_tasks_finished') {
@@ -87,10 +70,7 @@ async function open(dir: string, schema: Schema): Promise<{ db: Database.Databas
   const db = new Database(path, { timeout: 5000 });
   db.exec('PRAGMA journal_mode = WAL');
   db.exec('PRAGMA synchronous = NORMAL');
-  let seq = 0;
-  const id = isRowid(schema)
-    ? () => idFloor(Date.now())
-    : () => `0190${(seq++).toString(16).padStart(28, '0')}`.replace(/^(.{8})(.{4})(.{4})(.{4})/, '$1-$2-$3-$4-');
+  const id = isRowid(schema) ? () => idFloor(Date.now()) : uuidShapedIds();
   return { db, path, insert: db.prepare(INSERT(isRowid(schema))), id };
 }
 

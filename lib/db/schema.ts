@@ -75,6 +75,17 @@ export const tasks = sqliteTable(
 );
 
 /**
+ * The task-id high-water mark (lib/tasks/ids.ts): one row, `next` at least one past every id
+ * ever handed out. Every statement that deletes tasks raises it to one past the largest id
+ * first, in the same transaction, and the insert's id is at least `next`: so deleting the
+ * newest tasks never lets their ids be handed out again. Inserts only read it.
+ */
+export const taskIdMark = sqliteTable('task_id_mark', {
+  one: integer('one').primaryKey(),
+  next: integer('next').notNull(),
+});
+
+/**
  * Task types whose tasks no claim takes (POST /types/:type/pause). The claim reads it in the
  * same statement (lib/tasks/repository.ts), so every process and function skips them at once.
  */

@@ -3,7 +3,7 @@
  * integer the insert assigns inside the write lock (lib/tasks/repository.ts, `NEXT_ID`), so ids
  * are unique across processes and hosts without coordination:
  *
- *   id = max(largest id in the table + 1, idFloor(now))
+ *   id = max(largest id in the table + 1, idFloor(now), the high-water mark)
  *
  * `idFloor(t)` = (t − EPOCH) × 4096 with EPOCH = 2025-01-01T00:00:00Z: a task created at
  * millisecond t has an id ≥ idFloor(t), so ids are time-ordered (up to 4,096 a millisecond
@@ -11,13 +11,12 @@
  * host's clock lags, and do not restart at 1 when retention empties the table. They stay
  * below 2^53 (exact in a JavaScript number) until 2094-09.
  *
- * Reuse: deleting the newest tasks lowers max(id); the next insert still gets a fresh id as
- * soon as the floor is above the deleted ones, i.e. from the next millisecond on (the floor
- * moves 4,096 a millisecond). The exception: the newest task deleted and another created
- * within the same millisecond, or while the clock is behind the deleted ids (stepped back,
- * or ids ran more than 4,096 a millisecond ahead), can get a deleted id again. No delete path
- * here removes the newest tasks that fast except DELETE /tasks/:id; closing the gap would
- * need a high-water mark written by every delete (not done: see bench/README.md).
+ * Never reused: deleting the newest tasks lowers max(id), and the floor alone would hand a
+ * deleted id out again within its millisecond or while a clock is behind it. So every
+ * statement that deletes tasks (retention, DELETE /tasks/:id) first raises a one-row
+ * high-water mark, `task_id_mark.next`, to one past the largest id, in the same transaction
+ * (lib/tasks/repository.ts, `RAISE_ID_MARK`), and the insert's id is at least the mark.
+ * Inserts only read the mark; a delete statement writes it once.
  *
  * Clients see an id as an opaque fixed-width string, 16 decimal digits zero-padded
  * (`formatTaskId`), so string order is id order: cursors and any comparison a client makes

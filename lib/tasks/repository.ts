@@ -83,10 +83,23 @@ const COLUMNS_READ = taskFields.map(({ name }) => (FREE_TEXT.has(name) ? `CAST($
 /**
  * A new task's id (lib/tasks/ids.ts), computed by the INSERT itself, inside the write lock, so
  * two processes or hosts can never pick the same one: one past the largest id in the table,
- * and at least the floor of the task's creation time (bound: `idFloor(createdAt)`). The max of
- * the rowid is one B-tree seek to the last leaf, a page the insert writes anyway.
+ * at least the floor of the task's creation time (bound: `idFloor(createdAt)`), and at least
+ * the high-water mark that deletes leave (`task_id_mark`, below), so a deleted id is never
+ * handed out again. The max of the rowid is one B-tree seek to the last leaf, a page the insert
+ * writes anyway; the mark is a one-row table the insert only reads.
  */
-export const NEXT_ID = 'max(coalesce((SELECT max(id) FROM tasks), 0) + 1, ?)';
+export const NEXT_ID = 'max(coalesce((SELECT max(id) FROM tasks), 0) + 1, ?, coalesce((SELECT next FROM task_id_mark), 0))';
+
+/**
+ * Runs first in every transaction that deletes tasks: raises the high-water mark to one past
+ * the largest id now in the table, which may be among the rows about to go. One write to a
+ * one-row table per delete statement (retention deletes up to 500 rows a statement).
+ */
+const RAISE_ID_MARK: Statement = {
+  sql: `INSERT INTO task_id_mark (one, next) SELECT 1, coalesce(max(id), 0) + 1 FROM tasks WHERE true
+    ON CONFLICT (one) DO UPDATE SET next = max(next, excluded.next)`,
+  args: [],
+};
 // The id is first in taskFields; every insert below binds idFloor(createdAt) in its place.
 const OTHER_FIELDS = taskFields.filter(({ key }) => key !== 'id');
 const INSERT_COLUMNS = ['id', ...OTHER_FIELDS.map(({ name }) => name), 'request_hash'].join(', ');
@@ -273,12 +286,14 @@ export class TaskRepository {
    * the DELETE itself.
    */
   async deleteFinished(statuses: TaskStatus[], before: number, limit = MAINTENANCE_BATCH): Promise<number> {
-    return (await this.#driver.run(SQL.deleteFinished(statuses.length), [...statuses, before, limit])).changes;
+    const [, deleted] = await this.#driver.batch([RAISE_ID_MARK, { sql: SQL.deleteFinished(statuses.length), args: [...statuses, before, limit] }]);
+    return deleted!.changes;
   }
 
   /** Deletes one task unless it is running; true when deleted. */
   async deleteUnlessRunning(id: number): Promise<boolean> {
-    return (await this.#driver.run(SQL.deleteUnlessRunning, [id])).changes === 1;
+    const [, deleted] = await this.#driver.batch([RAISE_ID_MARK, { sql: SQL.deleteUnlessRunning, args: [id] }]);
+    return deleted!.changes === 1;
   }
 
   /**

@@ -1,20 +1,18 @@
 import { execFile } from 'node:child_process';
-import { cpSync, readFileSync, writeFileSync, unlinkSync } from 'node:fs';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { createClient } from '@libsql/client';
-import { drizzle } from 'drizzle-orm/libsql';
-import { migrate } from 'drizzle-orm/libsql/migrator';
 import { v7 } from 'uuid';
 import { describe, expect, it } from 'vitest';
 import { ScheduleRepository } from '../lib/schedules/repository.ts';
 import { formatTaskId, ID_EPOCH_MS, idFloor, IDS_PER_MS } from '../lib/tasks/ids.ts';
 import { TaskRepository, IF_PREVIOUS_CHANGED, guardedInsertStatement } from '../lib/tasks/repository.ts';
 import { buildTask } from '../lib/tasks/service.ts';
-import { migrateDatabase, MIGRATIONS_FOLDER } from '../local/database.ts';
+import { migrateDatabase } from '../local/database.ts';
 import { openTestRepo, startRuntime, submitInput, tempDbUrl, tempDir, waitFor, type TestRepo } from './helpers.ts';
 import { ROOT } from './processes.ts';
 import { forEachStorage, sqldAvailable, startSqld } from './sqld.ts';
+import { migratePreviousSchema } from './support/previous-schema.ts';
 
 /**
  * Task ids assigned by the database (lib/tasks/ids.ts, NEXT_ID in lib/tasks/repository.ts) on
@@ -177,17 +175,11 @@ describe('migration 0004 on a file made by migrations 0000–0003', () => {
   it('keeps every row, orders ids as before, keeps state and leases, resolves old ids, and processes the pending ones', async () => {
     // A database as the previous release left it: migrations 0000–0003 only.
     const dir = tempDir();
-    const before = join(dir, 'drizzle-0003');
-    cpSync(MIGRATIONS_FOLDER, before, { recursive: true });
-    const journalPath = join(before, 'meta', '_journal.json');
-    const journal = JSON.parse(readFileSync(journalPath, 'utf8')) as { entries: { tag: string }[] };
-    for (const entry of journal.entries.filter((e) => e.tag >= '0004')) unlinkSync(join(before, `${entry.tag}.sql`));
-    journal.entries = journal.entries.filter((entry) => entry.tag < '0004');
-    expect(journal.entries.map((e) => e.tag)).toEqual(['0000_init', '0001_schedules', '0002_dashboard_finished_index', '0003_paused_types']);
-    writeFileSync(journalPath, JSON.stringify(journal));
     const url = `file:${join(dir, 'old.db')}`;
+    await migratePreviousSchema(dir, join(dir, 'old.db'));
     const client = createClient({ url });
-    await migrate(drizzle(client), { migrationsFolder: before });
+    const applied = await client.execute('SELECT count(*) AS n FROM __drizzle_migrations');
+    expect(Number(applied.rows[0]!.n)).toBe(4);
 
     // Old rows: UUIDv7 ids, several in one millisecond (ordered by the uuid counter), a pending
     // task, a running one with a live lease, finished ones, and one with a hand-made id.

@@ -5,7 +5,7 @@ import { idFloor } from '../../lib/tasks/ids.ts';
 import { NEXT_ID } from '../../lib/tasks/repository.ts';
 import { migrateDatabase } from '../../local/database.ts';
 import { tempDir, type ScenarioOptions } from '../harness.ts';
-import { migratePreviousSchema, uuidShapedIds } from '../previous-schema.ts';
+import { migratePreviousSchema, uuidShapedIds } from '../../test/support/previous-schema.ts';
 import { perSecond } from '../stats.ts';
 
 /**

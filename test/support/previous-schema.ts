@@ -3,12 +3,12 @@ import { drizzle } from 'drizzle-orm/libsql';
 import { migrate } from 'drizzle-orm/libsql/migrator';
 import { cpSync, readFileSync, unlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { MIGRATIONS_FOLDER } from '../local/database.ts';
+import { MIGRATIONS_FOLDER } from '../../local/database.ts';
 
 /**
- * The schema before task ids became the rowid (migrations 0000–0003: a UUIDv7 text key):
- * issue 13 states its enqueue goal against that schema's raw single-row ceiling, and the
- * `pages` scenario compares the two.
+ * The schema before task ids became the rowid (migrations 0000–0003: a UUIDv7 text key): the
+ * migration test starts from it (test/ids.storage.test.ts), issue 13 states its enqueue goal
+ * against its raw single-row ceiling (bench `driver`), and the `pages` scenario compares it.
  */
 
 /** Creates the database at `path` with migrations 0000–0003 only (a copy of drizzle/ in `dir`). */

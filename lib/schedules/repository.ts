@@ -1,6 +1,6 @@
 import type { Row, SqlDriver, SqlValue, Statement } from '../db/driver.ts';
-import { withId, type NewTask, type Task } from '../tasks/model.ts';
-import { guardedInsertStatement, IF_PREVIOUS_CHANGED } from '../tasks/repository.ts';
+import type { NewTask, Task } from '../tasks/model.ts';
+import { guardedInsertStatement, IF_PREVIOUS_CHANGED, insertedTask } from '../tasks/repository.ts';
 import type { MissedPolicy, Schedule } from './model.ts';
 
 /**
@@ -157,9 +157,7 @@ export class ScheduleRepository {
   /** Records a trigger and inserts its task; returns it with its id, or null when the schedule does not exist. */
   async trigger(name: string, task: NewTask, now: number): Promise<Task | null> {
     const [, inserted] = await this.driver.batch([{ sql: SQL.touch, args: [now, now, name] }, guardedInsertStatement([task], IF_PREVIOUS_CHANGED)]);
-    if (inserted!.changes !== 1) return null;
-    if (inserted!.lastInsertRowid === null) throw new Error('the database driver did not report the inserted task\'s id');
-    return withId(task, inserted!.lastInsertRowid);
+    return insertedTask(task, inserted!);
   }
 }
 

@@ -109,24 +109,21 @@ export function columnOf(key: keyof Task): string {
   return field.name;
 }
 
+/** One column's SQL value → the stored field. */
+const storedValue = (field: TaskField, value: unknown): unknown =>
+  value === null || value === undefined ? null : field.kind === 'text' || field.kind === 'json' ? String(value) : Number(value);
+
 /** A row as the drivers return it (column name → SQL value) → the stored task. */
 export function rowToTask(row: Record<string, unknown>): Task {
   const task: Record<string, unknown> = {};
-  for (const field of taskFields) {
-    const value = row[field.name];
-    task[field.key] = value === null || value === undefined ? null : field.kind === 'text' || field.kind === 'json' ? String(value) : Number(value);
-  }
+  for (const field of taskFields) task[field.key] = storedValue(field, row[field.name]);
   return task as Task;
 }
 
 /** The same for a row as an array of values in `taskFields` order (the drivers' `values`). */
 export function valuesToTask(values: readonly unknown[]): Task {
   const task: Record<string, unknown> = {};
-  for (let i = 0; i < taskFields.length; i++) {
-    const field = taskFields[i]!;
-    const value = values[i];
-    task[field.key] = value === null || value === undefined ? null : field.kind === 'text' || field.kind === 'json' ? String(value) : Number(value);
-  }
+  for (let i = 0; i < taskFields.length; i++) task[taskFields[i]!.key] = storedValue(taskFields[i]!, values[i]);
   return task as Task;
 }
 

@@ -135,8 +135,6 @@ const SQL = {
     WHERE (SELECT count(*) FROM (SELECT 1 FROM tasks WHERE status = 'pending' LIMIT ?)) <= ?`,
   insertAfterPrevious: `INSERT INTO tasks (${NEW_COLUMNS}) SELECT ${NEW_VALUES} WHERE changes() = 1`,
   get: `SELECT ${COLUMNS_READ} FROM tasks WHERE id = ?`,
-  // Only migrated tasks are in this index (lib/db/schema.ts): ids from before migration 0004.
-  idByLegacyId: 'SELECT id FROM tasks WHERE legacy_id = ?',
   status: 'SELECT status FROM tasks WHERE id = ?',
   getByKey: `SELECT ${COLUMNS_READ}, request_hash FROM tasks WHERE idempotency_key = ?`,
   stats: 'SELECT status, count(*) AS n FROM tasks GROUP BY status',
@@ -255,13 +253,8 @@ export class TaskRepository {
     const found = new Map<string, number>();
     for (let i = 0; i < legacyIds.length; i += MAINTENANCE_BATCH) {
       const chunk = legacyIds.slice(i, i + MAINTENANCE_BATCH);
-      const sql = chunk.length === 1 ? SQL.idByLegacyId : `SELECT id, legacy_id FROM tasks WHERE legacy_id IN (${chunk.map(() => '?').join(', ')})`;
-      const rows = await this.#driver.all(sql, chunk);
-      if (chunk.length === 1) {
-        if (rows[0]) found.set(chunk[0]!, Number(rows[0].id));
-      } else {
-        for (const row of rows) found.set(String(row.legacy_id), Number(row.id));
-      }
+      const rows = await this.#driver.all(`SELECT id, legacy_id FROM tasks WHERE legacy_id IN (${chunk.map(() => '?').join(', ')})`, chunk);
+      for (const row of rows) found.set(String(row.legacy_id), Number(row.id));
     }
     return found;
   }
@@ -520,7 +513,9 @@ export const IF_PREVIOUS_CHANGED = { sql: 'changes() = 1', args: [] as SqlValue[
  * before inserting, so a per-row NEXT_ID would give every row the same id, and a bare ON
  * CONFLICT DO NOTHING would drop all but one of them without a word (the conflict target is
  * the idempotency key only, so such a clash fails the statement instead). A row skipped for
- * its key leaves a gap. The inserted tasks' ids are found by their idempotency keys where they are needed.
+ * its key leaves a gap. A caller that needs the inserted ids finds them by the tasks' idempotency
+ * keys (none does: follow-ups only wake the poller and count metrics; a one-row insert can use
+ * `insertedTask`).
  */
 export function guardedInsertStatement(tasks: NewTask[], guard: { sql: string; args: SqlValue[] }): Statement {
   const width = OTHER_KEYS.length + 2;
@@ -534,8 +529,8 @@ export function guardedInsertStatement(tasks: NewTask[], guard: { sql: string; a
   };
 }
 
-/** The task an insert wrote, with the id it was given; null when the insert wrote nothing. */
-function insertedTask(task: NewTask, result: RunResult): Task | null {
+/** The task a one-row insert wrote, with the id it was given; null when the insert wrote nothing. */
+export function insertedTask(task: NewTask, result: RunResult): Task | null {
   if (result.changes !== 1) return null;
   if (result.lastInsertRowid === null) throw new Error('the database driver did not report the inserted task\'s id');
   return withId(task, result.lastInsertRowid);

@@ -1,4 +1,4 @@
-import type { EnvRecord } from '../lib/config.ts';
+import type { EnvRecord } from '../lib/config/config.ts';
 import { dashboardPages } from './scenarios/dashboard.ts';
 import { batch } from './scenarios/batch.ts';
 import { driverCeiling } from './scenarios/driver.ts';

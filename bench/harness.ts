@@ -1,7 +1,7 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { loadConfig, type Config, type EnvRecord } from '../lib/config.ts';
+import { loadConfig, type Config, type EnvRecord } from '../lib/config/config.ts';
 import type { TaskHandler } from '../lib/processing/handlers.ts';
 import { createRuntime, type Runtime } from '../local/runtime.ts';
 import { perSecond } from './stats.ts';

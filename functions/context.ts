@@ -1,10 +1,10 @@
 import type { ClientAddress } from '../lib/api/client-identity.ts';
-import { loadConfig, type EnvRecord } from '../lib/config.ts';
-import { createCore, type Core } from '../lib/core.ts';
+import { loadConfig, type EnvRecord } from '../lib/config/config.ts';
+import { createAppServices, type AppServices } from '../lib/wiring/app-services.ts';
 import type { TaskHandler } from '../lib/processing/handlers.ts';
-import { createLogger, type LogSink } from '../lib/log.ts';
-import { pollOnce, pollOptionsFromConfig, type PollSummary } from '../lib/processing/poll.ts';
-import { registerPollRoute } from '../lib/api/routes/poll.ts';
+import { createLogger, type LogSink } from '../lib/foundation/log.ts';
+import { pollOnce, pollOptionsFromConfig, type PollSummary } from '../lib/processing/deadline-poll.ts';
+import { registerPollRoute } from '../lib/api/routes/cron-poll.ts';
 import { fireDueSchedules } from '../lib/schedules/service.ts';
 import { cacheByConfig, remoteDriver } from './environment.ts';
 import { pollRetentionBudgetMs, retentionPolicy, sweepFinishedTasks } from '../lib/tasks/retention.ts';
@@ -16,9 +16,9 @@ import { pollRetentionBudgetMs, retentionPolicy, sweepFinishedTasks } from '../l
  * Nothing is built at import time: Workers forbid I/O outside a request, and a bad config
  * must surface as a logged 500, not a failed deploy-time import.
  */
-export interface FunctionContext extends Core {
+export interface FunctionContext extends AppServices {
   workerId: string;
-  /** One budgeted poll (lib/processing/poll.ts) with this isolate's worker id. */
+  /** One budgeted poll (lib/processing/deadline-poll.ts) with this isolate's worker id. */
   poll(): Promise<PollSummary>;
 }
 
@@ -38,7 +38,7 @@ export function createFunctionContext(env: EnvRecord, options: FunctionContextOp
   // No host or pid on the edge: a random id per isolate keeps `locked_by` distinct.
   const workerId = `${options.platform}:${crypto.randomUUID().slice(0, 8)}`;
   const logger = createLogger(config.logLevel, options.logSink, { platform: options.platform });
-  const core = createCore({ config, logger, driver, handlers: options.handlers, clientAddress: options.clientAddress });
+  const core = createAppServices({ config, logger, driver, handlers: options.handlers, clientAddress: options.clientAddress });
   const { repo, handlers, app } = core;
   const pollLogger = logger.child({ worker: workerId });
   const poll = async () => {

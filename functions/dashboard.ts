@@ -2,17 +2,17 @@ import { Hono } from 'hono';
 import { applyAccessControl } from '../lib/api/access-control.ts';
 import type { ClientAddress } from '../lib/api/client-identity.ts';
 import { handleErrors } from '../lib/api/error-handler.ts';
-import { loadConfig, type EnvRecord } from '../lib/config.ts';
-import { createLogger, type LogSink } from '../lib/log.ts';
+import { loadConfig, type EnvRecord } from '../lib/config/config.ts';
+import { createLogger, type LogSink } from '../lib/foundation/log.ts';
 import type { TaskHandler } from '../lib/processing/handlers.ts';
 import { ScheduleRepository } from '../lib/schedules/repository.ts';
-import { createTaskCore } from '../lib/task-core.ts';
+import { createTaskServices } from '../lib/wiring/task-services.ts';
 import { registerDashboard } from '../lib/ui/dashboard.tsx';
 import { cacheByConfig, misconfigured, remoteDriver } from './environment.ts';
 
 /**
  * The dashboard (/ui, and / redirecting there) as a function of its own. It is built from the
- * task core alone (lib/task-core.ts: the same repository, handler registry and task service
+ * task core alone (lib/wiring/task-services.ts: the same repository, handler registry and task service
  * as the API, so its forms' actions run the same code) on a small app with the API's access
  * control and error path, and reads schedules for the overview straight from their table.
  * It carries none of the API's routes, OpenAPI generation or croner: with them the dashboard
@@ -32,7 +32,7 @@ export function createDashboardFunction(options: DashboardFunctionOptions): (req
   const appFor = cacheByConfig((env) => {
     const config = loadConfig(env);
     const logger = createLogger(config.logLevel, options.logSink, { platform: options.platform });
-    const core = createTaskCore({ config, logger, driver: remoteDriver(config), handlers: options.handlers });
+    const core = createTaskServices({ config, logger, driver: remoteDriver(config), handlers: options.handlers });
     const app = new Hono();
     applyAccessControl(app, { config, logger, clientAddress: options.clientAddress });
     registerDashboard({ ...core, app }, new ScheduleRepository(core.driver));

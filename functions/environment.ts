@@ -3,11 +3,11 @@
 import { createClient } from '@libsql/client/http';
 import { Hono } from 'hono';
 import { handleErrors } from '../lib/api/error-handler.ts';
-import { CONFIG_VARIABLES, ConfigError, redactUrl, type Config, type EnvRecord } from '../lib/config.ts';
+import { CONFIG_VARIABLES, ConfigError, redactUrl, type Config, type EnvRecord } from '../lib/config/config.ts';
 import { ClientDriver } from '../lib/db/client-driver.ts';
 import type { SqlDriver } from '../lib/db/driver.ts';
-import { AppError } from '../lib/errors.ts';
-import { createLogger, type LogSink } from '../lib/log.ts';
+import { AppError } from '../lib/foundation/errors.ts';
+import { createLogger, type LogSink } from '../lib/foundation/log.ts';
 
 /**
  * What every deployable function does with its platform's environment, whichever app it

@@ -1,12 +1,12 @@
 import { OpenAPIHono } from '@hono/zod-openapi';
 import { handleErrors } from '../lib/api/error-handler.ts';
 import { honoPath } from '../lib/api/openapi.ts';
-import { pollRoute } from '../lib/api/routes/poll.ts';
+import { pollRoute } from '../lib/api/routes/cron-poll.ts';
 import { SYSTEM_ROUTES } from '../lib/api/routes/system.ts';
 import { taskRoutes } from '../lib/api/routes/tasks.ts';
 import { TYPE_ROUTES } from '../lib/api/routes/types.ts';
-import type { EnvRecord } from '../lib/config.ts';
-import type { PollSummary } from '../lib/processing/poll.ts';
+import type { EnvRecord } from '../lib/config/config.ts';
+import type { PollSummary } from '../lib/processing/deadline-poll.ts';
 import { contextCache, type FunctionContext, type FunctionContextOptions } from './context.ts';
 import { misconfigured } from './environment.ts';
 import { scheduleRoutes } from '../lib/schedules/routes.ts';

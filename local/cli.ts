@@ -1,7 +1,7 @@
 import { Command } from 'commander';
-import { ConfigError, loadConfig } from '../lib/config.ts';
-import { createLogger } from '../lib/log.ts';
-import { pollOnce, pollOptionsFromConfig } from '../lib/processing/poll.ts';
+import { ConfigError, loadConfig } from '../lib/config/config.ts';
+import { createLogger } from '../lib/foundation/log.ts';
+import { pollOnce, pollOptionsFromConfig } from '../lib/processing/deadline-poll.ts';
 import { registerTaskCommands } from './cli-tasks.ts';
 import { migrateDatabase } from './database.ts';
 import { handleSignals, listen, logStartup } from './server.ts';

@@ -3,7 +3,7 @@ import { drizzle } from 'drizzle-orm/libsql';
 import { migrate } from 'drizzle-orm/libsql/migrator';
 import { resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { redactUrl } from '../lib/config.ts';
+import { redactUrl } from '../lib/config/config.ts';
 import { ClientDriver } from '../lib/db/client-driver.ts';
 import type { SqlDriver } from '../lib/db/driver.ts';
 import { NativeDriver } from './native-driver.ts';

@@ -1,8 +1,8 @@
 import { getRequestListener } from '@hono/node-server';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { Socket } from 'node:net';
-import type { Config } from '../lib/config.ts';
-import type { Logger } from '../lib/log.ts';
+import type { Config } from '../lib/config/config.ts';
+import type { Logger } from '../lib/foundation/log.ts';
 
 /**
  * The Node HTTP server in front of the Hono app: what a hostile or broken client can do to a

@@ -1,5 +1,5 @@
 import { collectDefaultMetrics, Counter, Gauge, Registry, type Metric } from 'prom-client';
-import type { Logger } from '../lib/log.ts';
+import type { Logger } from '../lib/foundation/log.ts';
 import type { AttemptReport, Metrics } from '../lib/metrics/metrics.ts';
 import type { TaskStats } from '../lib/tasks/repository.ts';
 import { STATUSES } from '../lib/tasks/states.ts';

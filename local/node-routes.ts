@@ -1,6 +1,6 @@
 import type { Hono } from 'hono';
 import { requireBearer } from '../lib/api/auth.ts';
-import type { Config } from '../lib/config.ts';
+import type { Config } from '../lib/config/config.ts';
 import type { TaskService } from '../lib/tasks/service.ts';
 import { registerDocs } from './docs.ts';
 import type { PromMetrics } from './metrics.ts';

@@ -1,8 +1,8 @@
 import { createHash } from 'node:crypto';
 import { Redis } from 'ioredis';
-import type { Config } from '../lib/config.ts';
+import type { Config } from '../lib/config/config.ts';
 import type { RateLimiter } from '../lib/rate-limit/limiter.ts';
-import type { Logger } from '../lib/log.ts';
+import type { Logger } from '../lib/foundation/log.ts';
 import { createRateLimiter } from '../lib/rate-limit/select.ts';
 import type { ScriptClient } from '../lib/rate-limit/upstash.ts';
 

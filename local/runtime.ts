@@ -1,11 +1,11 @@
 import { hostname } from 'node:os';
 import { pathToFileURL } from 'node:url';
 import { resolve } from 'node:path';
-import { loadConfig, type Config, type EnvRecord } from '../lib/config.ts';
-import { createCore, type Core } from '../lib/core.ts';
+import { loadConfig, type Config, type EnvRecord } from '../lib/config/config.ts';
+import { createAppServices, type AppServices } from '../lib/wiring/app-services.ts';
 import { registerDashboard } from '../lib/ui/dashboard.tsx';
 import type { TaskHandler } from '../lib/processing/handlers.ts';
-import { createLogger, type LogSink } from '../lib/log.ts';
+import { createLogger, type LogSink } from '../lib/foundation/log.ts';
 import { StopReason } from '../lib/processing/outcome.ts';
 import { Poller } from '../lib/processing/poller.ts';
 import { processTask, releaseTasks } from '../lib/processing/process-task.ts';
@@ -42,7 +42,7 @@ export interface RuntimeOptions {
  * Everything a local process runs, wired once: database, repository, service, handlers,
  * pool and poller, and the Hono app. `serve` adds an HTTP server; `worker` does not.
  */
-export interface Runtime extends Core {
+export interface Runtime extends AppServices {
   /** The prom-client metrics behind `GET /metrics`; absent when METRICS_ENABLED=false. */
   metrics?: PromMetrics;
   pool: WorkerPool;
@@ -66,7 +66,7 @@ export async function createRuntime(options: RuntimeOptions = {}): Promise<Runti
   // A task committed by this process (a submit, a retry, a follow-up) wakes the poller when due.
   const wakeFor = (task: Pick<Task, 'runAt'>) => (task.runAt <= Date.now() ? poller.wakeForSubmit() : poller.wakeAt(task.runAt));
   const metrics = config.metricsEnabled ? new PromMetrics({ refreshSeconds: config.metricsRefreshSeconds, logger }) : undefined;
-  const core = createCore({
+  const core = createAppServices({
     config,
     logger,
     driver,

@@ -3,7 +3,7 @@ import type { ServerType } from '@hono/node-server';
 import { afterEach, describe, expect, it } from 'vitest';
 import { handleErrors } from '../lib/api/error-handler.ts';
 import { bearerToken, requireBearer } from '../lib/api/auth.ts';
-import { createLogger } from '../lib/log.ts';
+import { createLogger } from '../lib/foundation/log.ts';
 import { listen } from '../local/server.ts';
 import { captureLogs, startRuntime } from './helpers.ts';
 

@@ -3,8 +3,8 @@ import { describe, expect, it } from 'vitest';
 import { z } from 'zod';
 import { handleErrors } from '../lib/api/error-handler.ts';
 import { readJsonBody, validate, validationError } from '../lib/api/body.ts';
-import { AppError } from '../lib/errors.ts';
-import { createLogger } from '../lib/log.ts';
+import { AppError } from '../lib/foundation/errors.ts';
+import { createLogger } from '../lib/foundation/log.ts';
 
 /**
  * Reading a JSON body (lib/api/body.ts) through a real Hono app, with real Request objects:

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { CONFIG_VARIABLES, ConfigError, loadConfig, normalizeDatabaseUrl, redactUrl } from '../lib/config.ts';
+import { CONFIG_VARIABLES, ConfigError, loadConfig, normalizeDatabaseUrl, redactUrl } from '../lib/config/config.ts';
 import { readFileSync } from 'node:fs';
 
 describe('loadConfig', () => {

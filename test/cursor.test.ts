@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { decodeCursor, encodeCursor } from '../lib/api/cursor.ts';
-import { AppError } from '../lib/errors.ts';
+import { AppError } from '../lib/foundation/errors.ts';
 import { formatTaskId, idFloor } from '../lib/tasks/ids.ts';
 
 /** List cursors (lib/api/cursor.ts): opaque base64url of a task id; anything else is a 400. */

@@ -1,6 +1,6 @@
 import { describe, expect, it, onTestFinished } from 'vitest';
-import { createCore } from '../lib/core.ts';
-import { createLogger } from '../lib/log.ts';
+import { createAppServices } from '../lib/wiring/app-services.ts';
+import { createLogger } from '../lib/foundation/log.ts';
 import { registerDashboard } from '../lib/ui/dashboard.tsx';
 import type { ScheduleSummaryProvider } from '../lib/ui/schedules.ts';
 import { openDatabase } from '../local/database.ts';
@@ -240,17 +240,17 @@ describe('the dashboard app', () => {
         { name: 'cleanup', type: 'simulate', nextRunAt: null, paused: true },
       ].slice(0, limit),
     };
-    const withSchedules = createCore({ config, logger, driver });
+    const withSchedules = createAppServices({ config, logger, driver });
     registerDashboard(withSchedules, schedules);
     const html = await (await withSchedules.app.fetch(new Request('http://127.0.0.1/ui'))).text();
     expect(html).toContain('<section class="card" id="schedules">');
     expect(html).toContain('nightly-report');
     expect(html).toMatch(/cleanup<\/td><td>simulate<\/td><td><span class="badge">paused/);
-    const without = createCore({ config, logger, driver });
+    const without = createAppServices({ config, logger, driver });
     registerDashboard(without);
     expect(await (await without.app.fetch(new Request('http://127.0.0.1/ui'))).text()).not.toContain('id="schedules"');
     // And no dashboard at all unless the adapter mounts it.
-    expect((await createCore({ config, logger, driver }).app.fetch(new Request('http://127.0.0.1/ui'))).status).toBe(404);
+    expect((await createAppServices({ config, logger, driver }).app.fetch(new Request('http://127.0.0.1/ui'))).status).toBe(404);
   });
 
   const form = (origin: string | null, extra: Record<string, string> = {}) => ({

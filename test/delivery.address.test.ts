@@ -1,8 +1,9 @@
 import { describe, expect, it } from 'vitest';
 import { classifyAddress, type AddressKind } from '../lib/delivery/address.ts';
-import { DestinationGuard, parseAllowedHosts } from '../lib/delivery/guard.ts';
+import { parseAllowedHosts } from '../lib/config/parsers.ts';
+import { DestinationGuard } from '../lib/delivery/guard.ts';
 import { retryAfter } from '../lib/delivery/http-task.ts';
-import { loadConfig } from '../lib/config.ts';
+import { loadConfig } from '../lib/config/config.ts';
 
 /**
  * The SSRF guard's address classifier as a pure function: no address here is ever contacted

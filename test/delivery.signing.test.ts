@@ -1,7 +1,8 @@
 import { createHmac } from 'node:crypto';
 import { Webhook } from 'standardwebhooks';
 import { describe, expect, it } from 'vitest';
-import { base64ToBytes, webCryptoHmac, webhookHeaders } from '../lib/delivery/signing.ts';
+import { base64ToBytes } from '../lib/foundation/base64.ts';
+import { webCryptoHmac, webhookHeaders } from '../lib/delivery/signing.ts';
 import { verifyWebhook } from '../lib/delivery/verify.ts';
 
 /** Standard Webhooks signing (Web Crypto, as at the edge) checked against the reference package. */

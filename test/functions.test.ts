@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { ConfigError } from '../lib/config.ts';
+import { ConfigError } from '../lib/config/config.ts';
 import { createFunctions } from '../functions/functions.ts';
 import { envRecordFrom } from '../functions/environment.ts';
 import { sqldAvailable, useSqld } from './sqld.ts';

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { isoTime } from '../lib/iso-time.ts';
+import { isoTime } from '../lib/foundation/iso-time.ts';
 
 /** isoTime is toISOString, faster: the same string for every millisecond it is given. */
 describe('isoTime', () => {

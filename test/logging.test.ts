@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { createLogger } from '../lib/log.ts';
+import { createLogger } from '../lib/foundation/log.ts';
 import { captureLogs, startRuntime, testConfig, waitFor } from './helpers.ts';
 
 /** JSON lines, level filtering, a line per transition at debug, no secrets. */

@@ -1,9 +1,9 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import { createLogger } from '../lib/log.ts';
+import { createLogger } from '../lib/foundation/log.ts';
 import { createHandlerRegistry } from '../lib/processing/handlers.ts';
-import { pollOnce } from '../lib/processing/poll.ts';
+import { pollOnce } from '../lib/processing/deadline-poll.ts';
 import { startRuntime, submitInput, tempDbUrl, tempDir, testConfig, waitFor, type TestRepo } from './helpers.ts';
 import { killAll, spawnService, type ServiceProcess } from './processes.ts';
 import { forEachStorage, sqldAvailable } from './sqld.ts';

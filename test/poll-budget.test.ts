@@ -1,14 +1,14 @@
 import { createClient } from '@libsql/client';
 import { describe, expect, it } from 'vitest';
 import { formatTaskId } from '../lib/tasks/ids.ts';
-import type { EnvRecord } from '../lib/config.ts';
+import type { EnvRecord } from '../lib/config/config.ts';
 import { abortableSleep, type TaskHandler } from '../lib/processing/handlers.ts';
-import type { PollSummary } from '../lib/processing/poll.ts';
+import type { PollSummary } from '../lib/processing/deadline-poll.ts';
 import { createFunctionContext, type FunctionContext } from '../functions/context.ts';
 import { sqldAvailable, useSqld } from './sqld.ts';
 
 /**
- * The serverless poll (lib/processing/poll.ts through functions/context.ts, as every platform runs it)
+ * The serverless poll (lib/processing/deadline-poll.ts through functions/context.ts, as every platform runs it)
  * against sqld: 500 tasks of 50 ms, TASK_WORKERS=10, POLL_BUDGET_SECONDS=1. A handler type
  * `record` logs every execution, so "processed twice" is observed, not inferred.
  */

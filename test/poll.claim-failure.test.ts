@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { createHandlerRegistry, abortableSleep } from '../lib/processing/handlers.ts';
-import { createLogger } from '../lib/log.ts';
-import { pollOnce } from '../lib/processing/poll.ts';
+import { createLogger } from '../lib/foundation/log.ts';
+import { pollOnce } from '../lib/processing/deadline-poll.ts';
 import { TaskRepository, type ClaimOptions } from '../lib/tasks/repository.ts';
 import type { Task } from '../lib/tasks/model.ts';
 import { submitInput, openTestRepo, testConfig } from './helpers.ts';

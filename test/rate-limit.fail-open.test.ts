@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { createLogger } from '../lib/log.ts';
+import { createLogger } from '../lib/foundation/log.ts';
 import { failOpen } from '../lib/rate-limit/fail-open.ts';
 import type { RateLimiter, RateLimitResult } from '../lib/rate-limit/limiter.ts';
 import { captureLogs } from './helpers.ts';

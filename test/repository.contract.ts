@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { ErrOptimisticLock } from '../lib/errors.ts';
+import { ErrOptimisticLock } from '../lib/foundation/errors.ts';
 import type { TaskRepository } from '../lib/tasks/repository.ts';
 import { buildTask, type TaskService } from '../lib/tasks/service.ts';
 import { submitInput } from './helpers.ts';

@@ -1,7 +1,7 @@
 import { createClient } from '@libsql/client';
 import { describe } from 'vitest';
 import { ClientDriver } from '../lib/db/client-driver.ts';
-import { createLogger } from '../lib/log.ts';
+import { createLogger } from '../lib/foundation/log.ts';
 import { TaskRepository } from '../lib/tasks/repository.ts';
 import { TaskService } from '../lib/tasks/service.ts';
 import { repositoryContract } from './repository.contract.ts';

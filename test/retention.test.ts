@@ -1,6 +1,7 @@
 import Database from 'libsql';
 import { afterEach, describe, expect, it } from 'vitest';
-import { ConfigError, loadConfig, parseDuration } from '../lib/config.ts';
+import { ConfigError, loadConfig } from '../lib/config/config.ts';
+import { parseDuration } from '../lib/config/parsers.ts';
 import type { Task } from '../lib/tasks/model.ts';
 import { retentionPolicy, sweepFinishedTasks } from '../lib/tasks/retention.ts';
 import { buildTask } from '../lib/tasks/service.ts';

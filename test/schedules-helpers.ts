@@ -1,6 +1,6 @@
 import { onTestFinished } from 'vitest';
 import type { SqlDriver } from '../lib/db/driver.ts';
-import { createLogger } from '../lib/log.ts';
+import { createLogger } from '../lib/foundation/log.ts';
 import { ScheduleRepository } from '../lib/schedules/repository.ts';
 import { ScheduleService, type ScheduleInput } from '../lib/schedules/service.ts';
 import { openDatabase } from '../local/database.ts';

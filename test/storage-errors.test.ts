@@ -6,7 +6,7 @@ import { createServer as createTcpServer, type AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { retryBusy } from '../lib/db/driver.ts';
-import { storageErrorKind } from '../lib/db/errors.ts';
+import { storageErrorKind } from '../lib/foundation/storage-errors.ts';
 import { freePort, tempDir } from './helpers.ts';
 import { sqldAvailable, startSqld } from './sqld.ts';
 import { SQLD_BINARY } from './support/sqld-process.ts';

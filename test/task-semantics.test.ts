@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
-import { ErrOptimisticLock } from '../lib/errors.ts';
+import { ErrOptimisticLock } from '../lib/foundation/errors.ts';
 import { abortableSleep, createHandlerRegistry, type TaskHandler } from '../lib/processing/handlers.ts';
-import { createLogger } from '../lib/log.ts';
+import { createLogger } from '../lib/foundation/log.ts';
 import { backoffMs } from '../lib/processing/outcome.ts';
 import { processTask, type ProcessDeps } from '../lib/processing/process-task.ts';
 import { submitInput, openTestRepo, startRuntime, tempDbUrl, testConfig, waitFor, waitForStatus } from './helpers.ts';

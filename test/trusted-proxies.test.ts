@@ -1,7 +1,8 @@
 import { describe, expect, it } from 'vitest';
-import { inRange, limitingKey, parseIp, parseIpRange, type IpAddress } from '../lib/ip.ts';
-import { clientAddressFrom, parseTrustProxy, type TrustProxy } from '../lib/api/trusted-proxies.ts';
-import { ConfigError, loadConfig } from '../lib/config.ts';
+import { inRange, limitingKey, parseIp, parseIpRange, type IpAddress } from '../lib/foundation/ip.ts';
+import { parseTrustProxy, type TrustProxy } from '../lib/config/trust-proxy.ts';
+import { clientAddressFrom } from '../lib/api/trusted-proxies.ts';
+import { ConfigError, loadConfig } from '../lib/config/config.ts';
 
 /**
  * TRUST_PROXY as pure logic: parsing, and which address a request is counted as. Addresses

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { createLogger } from '../lib/log.ts';
+import { createLogger } from '../lib/foundation/log.ts';
 import type { RunTask } from '../lib/processing/worker-pool.ts';
 import { WorkerPool } from '../lib/processing/worker-pool.ts';
 import { buildTask } from '../lib/tasks/service.ts';

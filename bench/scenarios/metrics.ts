@@ -1,7 +1,7 @@
 import { join } from 'node:path';
-import type { Config } from '../../lib/config.ts';
+import type { Config } from '../../lib/config/config.ts';
 import { PromMetrics } from '../../local/metrics.ts';
-import { createLogger } from '../../lib/log.ts';
+import { createLogger } from '../../lib/foundation/log.ts';
 import { formatTaskId } from '../../lib/tasks/ids.ts';
 import { listen } from '../../local/server.ts';
 import { benchConfig, completions, countByStatus, noopProbe, NOOP_TYPE, startRuntime, tempDir, tinyPayload, type ScenarioOptions } from '../harness.ts';

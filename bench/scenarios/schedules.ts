@@ -1,5 +1,5 @@
 import { join } from 'node:path';
-import { createLogger } from '../../lib/log.ts';
+import { createLogger } from '../../lib/foundation/log.ts';
 import { ScheduleRepository } from '../../lib/schedules/repository.ts';
 import { ScheduleService } from '../../lib/schedules/service.ts';
 import type { Runtime } from '../../local/runtime.ts';

@@ -1,6 +1,6 @@
 import { Hono } from 'hono';
 import { handle, type LambdaContext, type LambdaEvent } from 'hono/aws-lambda';
-import type { PollSummary } from '../../lib/processing/poll.ts';
+import type { PollSummary } from '../../lib/processing/deadline-poll.ts';
 import { createFunctions } from '../functions.ts';
 import { handlers } from '../task-handlers.ts';
 import { processEnv } from './process-env.ts';

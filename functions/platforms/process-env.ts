@@ -1,4 +1,4 @@
-import type { EnvRecord } from '../../lib/config.ts';
+import type { EnvRecord } from '../../lib/config/config.ts';
 
 /**
  * Node-based function runtimes (AWS Lambda, Vercel and Netlify Functions) put configuration in

@@ -1,8 +1,8 @@
 import type { Hono } from 'hono';
 import { bearerCheck, requireBearer } from './auth.ts';
 import { clientIdentity, type ClientAddress } from './client-identity.ts';
-import type { Config } from '../config.ts';
-import type { Logger } from '../log.ts';
+import type { Config } from '../config/config.ts';
+import type { Logger } from '../foundation/log.ts';
 import type { RateLimiter } from '../rate-limit/limiter.ts';
 import { rateLimit } from '../rate-limit/middleware.ts';
 import { createRateLimiter } from '../rate-limit/select.ts';

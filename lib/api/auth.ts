@@ -1,5 +1,5 @@
 import type { Context, MiddlewareHandler } from 'hono';
-import { AppError } from '../errors.ts';
+import { AppError } from '../foundation/errors.ts';
 
 /**
  * Bearer-token checks for API_TOKEN (the API) and CRON_SECRET (the serverless `/poll`).
@@ -53,7 +53,7 @@ export const unauthorized = () =>
 /**
  * Middleware: 401 JSON `{"message","code":"unauthorized"}` unless the request carries
  * `Authorization: Bearer <secret>`. Use it for API_TOKEN (access-control.ts) and for CRON_SECRET on
- * `/poll` (routes/poll.ts). The secret is required and an empty one matches nothing:
+ * `/poll` (routes/cron-poll.ts). The secret is required and an empty one matches nothing:
  * what a route does when its secret is not configured is the caller's decision (`/poll`
  * answers 503), never "open".
  */

@@ -1,6 +1,6 @@
 import type { Context } from 'hono';
 import type { z } from 'zod';
-import { AppError, badRequest } from '../errors.ts';
+import { AppError, badRequest } from '../foundation/errors.ts';
 
 /**
  * Reads a JSON request body under a byte limit. JSON is `application/json` (any parameters) or

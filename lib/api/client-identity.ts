@@ -1,7 +1,8 @@
 import type { Context } from 'hono';
 import type { BearerCheck } from './auth.ts';
-import { limitingKey } from '../ip.ts';
-import { clientAddressFrom, type TrustProxy } from './trusted-proxies.ts';
+import { limitingKey } from '../foundation/ip.ts';
+import type { TrustProxy } from '../config/trust-proxy.ts';
+import { clientAddressFrom } from './trusted-proxies.ts';
 
 /**
  * Who a request is counted against for rate limiting.

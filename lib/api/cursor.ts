@@ -1,4 +1,4 @@
-import { badRequest } from '../errors.ts';
+import { badRequest } from '../foundation/errors.ts';
 import { formatTaskId, parseTaskId } from '../tasks/ids.ts';
 
 /**

@@ -1,8 +1,8 @@
 import type { Context, Env, Hono, Schema } from 'hono';
 import { HTTPException } from 'hono/http-exception';
 import type { ContentfulStatusCode } from 'hono/utils/http-status';
-import { AppError } from '../errors.ts';
-import type { Logger } from '../log.ts';
+import { AppError } from '../foundation/errors.ts';
+import type { Logger } from '../foundation/log.ts';
 import { storageAppError } from './storage-errors.ts';
 
 /**

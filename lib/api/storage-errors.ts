@@ -1,5 +1,5 @@
-import { storageErrorKind } from '../db/errors.ts';
-import { AppError } from '../errors.ts';
+import { storageErrorKind } from '../foundation/storage-errors.ts';
+import { AppError } from '../foundation/errors.ts';
 
 /**
  * Seconds a client is asked to wait before retrying while the database is unavailable:

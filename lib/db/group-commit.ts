@@ -1,4 +1,4 @@
-import { nextTurn } from '../next-turn.ts';
+import { nextTurn } from '../foundation/next-turn.ts';
 import type { Row, RunResult, SqlDriver, SqlValue, Statement } from './driver.ts';
 
 /**

@@ -1,9 +1,9 @@
 import type { SqlDriver } from './driver.ts';
-import { storageErrorKind, type StorageErrorKind } from './errors.ts';
+import { storageErrorKind, type StorageErrorKind } from '../foundation/storage-errors.ts';
 
 /**
  * Wraps a driver so that a storage outage is one warning when the first statement fails
- * (unavailable or full, see ./errors.ts) and one info line once statements succeed again,
+ * (unavailable or full, see lib/foundation/storage-errors.ts) and one info line once statements succeed again,
  * with how long it lasted and how many statements failed meanwhile. Under load a dead sqld
  * fails hundreds of statements a second, from requests and from the poller alike: one line
  * per statement (or a stack per request) would bury everything else. Same idea as
@@ -22,7 +22,7 @@ export interface OutageLogOptions {
   now?: () => number;
 }
 
-/** The two levels used, so lib/db needs nothing from lib/log.ts (lib/db/README.md). */
+/** The two levels used, so lib/db needs nothing from lib/foundation/log.ts (lib/db/README.md). */
 export interface OutageLogger {
   warn(msg: string, fields?: Record<string, unknown>): void;
   info(msg: string, fields?: Record<string, unknown>): void;
@@ -76,19 +76,3 @@ export function logStorageOutages(driver: SqlDriver, logger: OutageLogger, optio
 
 /** `all` and `values` also run writes with RETURNING (the claim): only a plain SELECT counts as a read. */
 const READ = /^\s*SELECT\b/i;
-
-/**
- * Logs a failure of background work (a poll, a heartbeat, a final write, firing schedules) at
- * `level`, unless the storage is down or full: that outage gets one warning when it starts
- * and one line when it ends (above), not a line per poll and per task; here it stays at debug.
- */
-export function logFailure(
-  logger: OutageLogger & { debug: OutageLogger['warn']; error: OutageLogger['warn'] },
-  level: 'warn' | 'error',
-  msg: string,
-  error: unknown,
-  fields: Record<string, unknown> = {},
-): void {
-  if (storageErrorKind(error) !== undefined) logger.debug(msg, { ...fields, error });
-  else logger[level](msg, { ...fields, error });
-}

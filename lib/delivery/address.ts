@@ -10,7 +10,7 @@
  * embedded address: ::ffff:127.0.0.1 is loopback, 64:ff9b::808:808 is public.
  */
 
-import { inRange, parseIp, type IpAddress } from '../ip.ts';
+import { inRange, parseIp, type IpAddress } from '../foundation/ip.ts';
 
 export type AddressKind =
   | 'public'
@@ -57,7 +57,7 @@ type Embedded = 'ipv4-in-low-32' | 'ipv4-in-6to4';
 const IPV6_RANGES: readonly (readonly [base: string, prefix: number, kind: AddressKind | Embedded])[] = [
   ['::', 128, 'unspecified'],
   ['::1', 128, 'loopback'],
-  // IPv4-mapped (::ffff:0:0/96) addresses parse as IPv4 (lib/ip.ts): classified above.
+  // IPv4-mapped (::ffff:0:0/96) addresses parse as IPv4 (lib/foundation/ip.ts): classified above.
   ['64:ff9b::', 96, 'ipv4-in-low-32'], // NAT64, well-known prefix
   ['64:ff9b:1::', 48, 'private'], // NAT64, local use
   ['::', 96, 'reserved'], // IPv4-compatible (deprecated)

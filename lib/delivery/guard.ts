@@ -1,3 +1,4 @@
+import { bareHost } from '../foundation/ip.ts';
 import { classifyAddress, type AddressKind } from './address.ts';
 
 /**
@@ -30,9 +31,6 @@ export class DestinationRefused extends Error {
 
 const HOW_TO_ALLOW = 'set HTTP_ALLOW_PRIVATE_NETWORKS=true or list the host in HTTP_ALLOWED_HOSTS to allow it';
 
-/** `[::1]` → `::1`; lower case. URL.hostname keeps IPv6 brackets. */
-export const bareHost = (hostname: string): string =>
-  (hostname.startsWith('[') && hostname.endsWith(']') ? hostname.slice(1, -1) : hostname).toLowerCase();
 
 export class DestinationGuard {
   readonly policy: GuardPolicy;
@@ -72,13 +70,6 @@ export class DestinationGuard {
 }
 
 /** HTTP_ALLOWED_HOSTS's comma-separated list → normalised entries. */
-export function parseAllowedHosts(value: string | undefined): string[] {
-  return (value ?? '')
-    .split(',')
-    .map((entry) => bareHost(entry.trim()))
-    .filter((entry) => entry !== '');
-}
-
 /** The guard HTTP_ALLOW_PRIVATE_NETWORKS and HTTP_ALLOWED_HOSTS describe. */
 export function guardFromConfig(config: { httpAllowPrivateNetworks: boolean; httpAllowedHosts: readonly string[] }): DestinationGuard {
   return new DestinationGuard({ allowPrivateNetworks: config.httpAllowPrivateNetworks, allowedHosts: config.httpAllowedHosts });

@@ -1,5 +1,5 @@
-import type { Config } from '../config.ts';
-import { AppError } from '../errors.ts';
+import type { Config } from '../config/config.ts';
+import { AppError } from '../foundation/errors.ts';
 import type { TaskHandler } from '../processing/handlers.ts';
 import { TaskFailure } from '../processing/task-failure.ts';
 import type { TaskJson } from '../tasks/model.ts';

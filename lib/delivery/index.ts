@@ -4,7 +4,7 @@
  * Standard Webhooks signing and verification (signing.ts, verify.ts), the per-host limit
  * (host-limit.ts), the handler (http-task.ts) and callbacks as follow-up tasks (callbacks.ts).
  *
- * May import: lib/config.ts, lib/errors.ts, lib/processing/{handlers,task-failure}.ts,
+ * May import: lib/config/config.ts, lib/foundation/errors.ts, lib/processing/{handlers,task-failure}.ts,
  * lib/tasks/model.ts, zod, and Web-standard APIs (fetch, Web Crypto) only. No `node:` modules
  * and no undici: the Node transport (undici `request()`, checking resolved addresses) is
  * injected from local/http-transport.ts.

@@ -1,5 +1,5 @@
 import { z } from '@hono/zod-openapi';
-import { badRequest } from '../errors.ts';
+import { badRequest } from '../foundation/errors.ts';
 import type { DestinationGuard } from './guard.ts';
 
 /**

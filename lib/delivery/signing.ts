@@ -9,32 +9,10 @@
  * signing adds nothing to the Workers bundle (TOOLCHAIN.md: the package would add KBs). The
  * tests verify these signatures with the package itself (test/delivery.http.test.ts).
  */
+import { WEBHOOK_SECRET_PREFIX } from '../config/parsers.ts';
+import { base64ToBytes, bytesToBase64 } from '../foundation/base64.ts';
 
-const PREFIX = 'whsec_';
-
-export function base64ToBytes(text: string): Uint8Array<ArrayBuffer> {
-  const binary = atob(text);
-  const bytes = new Uint8Array(binary.length);
-  for (let i = 0; i < binary.length; i++) bytes[i] = binary.charCodeAt(i);
-  return bytes;
-}
-
-export function bytesToBase64(bytes: Uint8Array): string {
-  let binary = '';
-  for (let i = 0; i < bytes.length; i++) binary += String.fromCharCode(bytes[i]!);
-  return btoa(binary);
-}
-
-/** `whsec_` + base64 of 24 to 64 bytes (the Standard Webhooks spec's bounds). */
-export function isWebhookSecret(secret: string): boolean {
-  if (!secret.startsWith(PREFIX)) return false;
-  try {
-    const length = base64ToBytes(secret.slice(PREFIX.length)).length;
-    return length >= 24 && length <= 64;
-  } catch {
-    return false;
-  }
-}
+const PREFIX = WEBHOOK_SECRET_PREFIX;
 
 const encoder = new TextEncoder();
 const secretBytes = new Map<string, Uint8Array<ArrayBuffer>>();

@@ -1,4 +1,4 @@
-import type { Logger } from '../log.ts';
+import type { Logger } from '../foundation/log.ts';
 import type { Task, TaskJson } from '../tasks/model.ts';
 import type { SubmitInput } from '../tasks/service.ts';
 

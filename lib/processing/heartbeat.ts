@@ -1,6 +1,6 @@
-import { ErrOptimisticLock } from '../errors.ts';
-import type { Logger } from '../log.ts';
-import { logFailure } from '../db/outage-log.ts';
+import { ErrOptimisticLock } from '../foundation/errors.ts';
+import type { Logger } from '../foundation/log.ts';
+import { logFailure } from '../foundation/log.ts';
 import type { Task } from '../tasks/model.ts';
 import type { TaskRepository } from '../tasks/repository.ts';
 import { StopReason } from './outcome.ts';

@@ -1,6 +1,6 @@
-import type { Logger } from '../log.ts';
-import { logFailure } from '../db/outage-log.ts';
-import { nextTurn } from '../next-turn.ts';
+import type { Logger } from '../foundation/log.ts';
+import { logFailure } from '../foundation/log.ts';
+import { nextTurn } from '../foundation/next-turn.ts';
 import { formatTaskId } from '../tasks/ids.ts';
 import type { Task } from '../tasks/model.ts';
 import type { TaskRepository } from '../tasks/repository.ts';
@@ -33,7 +33,7 @@ export interface PollerOptions {
  *   (TASK_POLL_INTERVAL_SECONDS) and on wake-ups: `wakeForSubmit()` for a submit in this
  *   process, `slotFreed()` after a full batch, `wakeAt(t)` when a delayed task or a retry
  *   backoff is due. Polls never overlap; a wake during a poll runs one more right after it.
- * - a budgeted invocation (poll.ts, the serverless poll): `runUntil(deadline)` claims whenever
+ * - a budgeted invocation (deadline-poll.ts, the serverless poll): `runUntil(deadline)` claims whenever
  *   a worker frees, until the deadline or until nothing is due and nothing runs. No timer.
  */
 export class Poller {

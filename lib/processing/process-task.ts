@@ -1,6 +1,6 @@
-import type { Config } from '../config.ts';
-import { ErrOptimisticLock } from '../errors.ts';
-import type { Logger } from '../log.ts';
+import type { Config } from '../config/config.ts';
+import { ErrOptimisticLock } from '../foundation/errors.ts';
+import type { Logger } from '../foundation/log.ts';
 import { NO_METRICS, type Metrics } from '../metrics/metrics.ts';
 import type { TaskEvents } from '../tasks/events.ts';
 import { formatTaskId } from '../tasks/ids.ts';
@@ -9,7 +9,7 @@ import { transitioned, type TaskRepository } from '../tasks/repository.ts';
 import { buildTask } from '../tasks/service.ts';
 import type { HandlerContext, HandlerRegistry } from './handlers.ts';
 import { Heartbeat } from './heartbeat.ts';
-import { logFailure } from '../db/outage-log.ts';
+import { logFailure } from '../foundation/log.ts';
 import { decideOutcome, releaseRequest, StopReason, type Decision, type HandlerEnd, type Outcome } from './outcome.ts';
 
 /**

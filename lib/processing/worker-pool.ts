@@ -1,5 +1,5 @@
-import type { Logger } from '../log.ts';
-import { logFailure } from '../db/outage-log.ts';
+import type { Logger } from '../foundation/log.ts';
+import { logFailure } from '../foundation/log.ts';
 import { StopReason, type Outcome } from './outcome.ts';
 import type { TaskControl } from './process-task.ts';
 import { formatTaskId } from '../tasks/ids.ts';

@@ -1,4 +1,4 @@
-import type { Logger } from '../log.ts';
+import type { Logger } from '../foundation/log.ts';
 import type { RateLimiter, RateLimitResult } from './limiter.ts';
 
 export interface FailOpenOptions {

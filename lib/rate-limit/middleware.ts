@@ -1,5 +1,5 @@
 import type { Context, MiddlewareHandler } from 'hono';
-import { AppError } from '../errors.ts';
+import { AppError } from '../foundation/errors.ts';
 import type { RateLimitDecision, RateLimiter } from './limiter.ts';
 
 export interface RateLimitMiddlewareOptions {

@@ -1,5 +1,5 @@
-import type { Config } from '../config.ts';
-import type { Logger } from '../log.ts';
+import type { Config } from '../config/config.ts';
+import type { Logger } from '../foundation/log.ts';
 import { failOpen } from './fail-open.ts';
 import type { RateLimiter } from './limiter.ts';
 import { MemoryRateLimiter } from './memory.ts';

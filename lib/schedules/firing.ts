@@ -1,5 +1,5 @@
-import { logFailure } from '../db/outage-log.ts';
-import type { Logger } from '../log.ts';
+import { logFailure } from '../foundation/log.ts';
+import type { Logger } from '../foundation/log.ts';
 import type { Schedule } from './model.ts';
 import { fireDueSchedules, type ScheduleService } from './service.ts';
 

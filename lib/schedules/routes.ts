@@ -1,7 +1,7 @@
 import { createRoute, z, type OpenAPIHono } from '@hono/zod-openapi';
 import type { HandlerRegistry } from '../processing/handlers.ts';
-import type { Config } from '../config.ts';
-import { AppError, badRequest } from '../errors.ts';
+import type { Config } from '../config/config.ts';
+import { AppError, badRequest } from '../foundation/errors.ts';
 import { readJsonBody, validate } from '../api/body.ts';
 import { registerWithOwnBody } from '../api/openapi.ts';
 import { ErrorSchema, ListTasksQuery, SubmitTaskBody } from '../api/schemas.ts';

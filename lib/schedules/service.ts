@@ -1,7 +1,7 @@
-import type { Config } from '../config.ts';
-import { logFailure } from '../db/outage-log.ts';
-import { notFound } from '../errors.ts';
-import type { Logger } from '../log.ts';
+import type { Config } from '../config/config.ts';
+import { logFailure } from '../foundation/log.ts';
+import { notFound } from '../foundation/errors.ts';
+import type { Logger } from '../foundation/log.ts';
 import { formatTaskId } from '../tasks/ids.ts';
 import type { NewTask, Task } from '../tasks/model.ts';
 import { buildTask } from '../tasks/service.ts';

@@ -1,6 +1,6 @@
 import { z } from '@hono/zod-openapi';
 import type { tasks } from '../db/schema.ts';
-import { isoTime } from '../iso-time.ts';
+import { isoTime } from '../foundation/iso-time.ts';
 import { formatTaskId } from './ids.ts';
 import { STATUSES } from './states.ts';
 

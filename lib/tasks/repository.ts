@@ -1,5 +1,5 @@
 import type { RunResult, SqlDriver, SqlValue, Statement } from '../db/driver.ts';
-import { ErrOptimisticLock } from '../errors.ts';
+import { ErrOptimisticLock } from '../foundation/errors.ts';
 import { formatTaskId, idFloor } from './ids.ts';
 import { columnOf, rowToTask, taskFields, valuesToTask, withId, type NewTask, type Task } from './model.ts';
 import { canTransition, STATUSES, type TaskStatus } from './states.ts';
@@ -8,7 +8,7 @@ import { canTransition, STATUSES, type TaskStatus } from './states.ts';
  * All SQL for `tasks`, one operation per method. Every change after the claim goes through
  * `transition()`, which checks the allowed edge (states.ts) and the row's version. The
  * column lists are built from the one field list (model.ts). Writes are group-committed by
- * the driver this is given (lib/db/group-commit.ts, wired in lib/core.ts).
+ * the driver this is given (lib/db/group-commit.ts, wired in lib/wiring/app-services.ts).
  */
 
 export interface ListFilter {

@@ -1,5 +1,5 @@
-import type { Config } from '../config.ts';
-import type { Logger } from '../log.ts';
+import type { Config } from '../config/config.ts';
+import type { Logger } from '../foundation/log.ts';
 import { MAINTENANCE_BATCH, type TaskRepository } from './repository.ts';
 import type { TaskStatus } from './states.ts';
 

@@ -1,7 +1,7 @@
-import type { Config } from '../config.ts';
-import { AppError, badRequest, conflict, ErrOptimisticLock, notFound } from '../errors.ts';
+import type { Config } from '../config/config.ts';
+import { AppError, badRequest, conflict, ErrOptimisticLock, notFound } from '../foundation/errors.ts';
 import { formatTaskId, parseTaskId } from './ids.ts';
-import type { Logger } from '../log.ts';
+import type { Logger } from '../foundation/log.ts';
 import { newTask, type NewTask, type Task } from './model.ts';
 import { isFinal, type TaskStatus } from './states.ts';
 import { MAINTENANCE_BATCH, type BulkFilter, type ListFilter, type TaskRepository, type TaskStats, type TransitionFields, type TransitionRequest, type TypeStats } from './repository.ts';

@@ -4,9 +4,9 @@ import { deleteCookie, getCookie, setCookie } from 'hono/cookie';
 import { csrf } from 'hono/csrf';
 import { HTTPException } from 'hono/http-exception';
 import type { ContentfulStatusCode } from 'hono/utils/http-status';
-import type { Config } from '../config.ts';
-import { AppError, badRequest } from '../errors.ts';
-import type { Logger } from '../log.ts';
+import type { Config } from '../config/config.ts';
+import { AppError, badRequest } from '../foundation/errors.ts';
+import type { Logger } from '../foundation/log.ts';
 import { BULK_MAX, countBulk, runBulk, type BulkAction, type BulkSelection } from '../tasks/bulk.ts';
 import type { SqlDriver } from '../db/driver.ts';
 import { TaskInsights, type TaskSearch } from '../tasks/insights.ts';
@@ -25,7 +25,7 @@ import { ConfirmPage, TasksPage, type BulkNotice } from './pages/tasks.tsx';
 import type { ScheduleSummaryProvider } from './schedules.ts';
 import { SESSION_COOKIE, sameText, sessionKeys, type Session } from './session.ts';
 
-/** What the dashboard is built from: lib/core.ts passes the core it built. */
+/** What the dashboard is built from: lib/wiring/app-services.ts passes the core it built. */
 export interface DashboardDeps {
   /** Where /ui is mounted: the API's app (Node), or the dashboard Worker's own. */
   app: { route(path: string, app: Hono): unknown };
@@ -51,7 +51,7 @@ const CSP = "default-src 'none'; script-src 'self'; style-src 'self'; img-src 's
 /**
  * The dashboard at /ui: server-rendered pages (hono/jsx), plain links and forms, so it works
  * without JavaScript; /ui/assets/app.js only adds "select this page". Mounted by
- * lib/core.ts on the same app as the API when the adapter asks for it (the Node server), and
+ * lib/wiring/app-services.ts on the same app as the API when the adapter asks for it (the Node server), and
  * on Workers by its own function (functions/dashboard.ts) on an app of its own.
  *
  * Access: with API_TOKEN set, a login form exchanges the token for a signed session cookie

@@ -1,4 +1,4 @@
-import { badRequest } from '../errors.ts';
+import { badRequest } from '../foundation/errors.ts';
 import { parseTaskId } from '../tasks/ids.ts';
 import type { TaskSearch } from '../tasks/insights.ts';
 import { STATUSES, type TaskStatus } from '../tasks/states.ts';

@@ -1,5 +1,5 @@
 /**
- * What the overview shows of cron schedules, when the deployment has them: lib/core.ts wires
+ * What the overview shows of cron schedules, when the deployment has them: lib/wiring/app-services.ts wires
  * a provider (from lib/schedules/) into the dashboard's dependencies. Absent, the overview
  * shows no schedule section at all.
  */

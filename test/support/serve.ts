@@ -1,5 +1,5 @@
 import { onTestFinished } from 'vitest';
-import type { EnvRecord } from '../../lib/config.ts';
+import type { EnvRecord } from '../../lib/config/config.ts';
 import type { Runtime, RuntimeOptions } from '../../local/runtime.ts';
 import { listen } from '../../local/server.ts';
 import { startRuntime } from '../helpers.ts';

@@ -1,7 +1,7 @@
 import { createRoute, type OpenAPIHono } from '@hono/zod-openapi';
 import { z } from '@hono/zod-openapi';
 import type { AppDeps } from '../deps.ts';
-import { AppError } from '../../errors.ts';
+import { AppError } from '../../foundation/errors.ts';
 import { ErrorSchema, StatsSchema } from '../schemas.ts';
 
 const statsRoute = createRoute({

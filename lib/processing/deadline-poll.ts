@@ -1,4 +1,4 @@
-import type { Config } from '../config.ts';
+import type { Config } from '../config/config.ts';
 import { Poller } from './poller.ts';
 import { processTask, releaseTasks, type ProcessDeps } from './process-task.ts';
 import { WorkerPool } from './worker-pool.ts';

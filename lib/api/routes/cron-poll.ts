@@ -1,8 +1,8 @@
 import { createRoute, z, type OpenAPIHono } from '@hono/zod-openapi';
 import type { MiddlewareHandler } from 'hono';
 import { requireBearer } from '../auth.ts';
-import { AppError } from '../../errors.ts';
-import type { PollSummary } from '../../processing/poll.ts';
+import { AppError } from '../../foundation/errors.ts';
+import type { PollSummary } from '../../processing/deadline-poll.ts';
 import { ErrorSchema } from '../schemas.ts';
 
 /**

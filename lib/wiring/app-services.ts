@@ -1,20 +1,20 @@
 import type { OpenAPIHono } from '@hono/zod-openapi';
-import { createApp } from './api/app.ts';
-import type { ClientAddress } from './api/client-identity.ts';
-import { HttpPayloadDoc } from './delivery/index.ts';
-import type { RateLimiter } from './rate-limit/limiter.ts';
-import { ScheduleRepository } from './schedules/repository.ts';
-import { registerScheduleRoutes } from './schedules/routes.ts';
-import { ScheduleService, type ScheduleServiceHooks } from './schedules/service.ts';
-import { createTaskCore, type TaskCore, type TaskCoreOptions } from './task-core.ts';
-import type { DashboardRegistrar } from './ui/dashboard.tsx';
+import { createApp } from '../api/app.ts';
+import type { ClientAddress } from '../api/client-identity.ts';
+import { HttpPayloadDoc } from '../delivery/index.ts';
+import type { RateLimiter } from '../rate-limit/limiter.ts';
+import { ScheduleRepository } from '../schedules/repository.ts';
+import { registerScheduleRoutes } from '../schedules/routes.ts';
+import { ScheduleService, type ScheduleServiceHooks } from '../schedules/service.ts';
+import { createTaskServices, type TaskServices, type TaskServicesOptions } from './task-services.ts';
+import type { DashboardRegistrar } from '../ui/dashboard.tsx';
 
 /**
- * The wiring the API's adapters share: the task core (task-core.ts: driver, repository,
+ * The wiring the API's adapters share: the task core (task-services.ts: driver, repository,
  * handlers, service), schedules (lib/schedules/: service and routes) and the HTTP app.
  * local/runtime.ts adds the pool and the poller; functions/context.ts adds the budgeted poll.
  */
-export interface CoreOptions extends TaskCoreOptions {
+export interface AppServicesOptions extends TaskServicesOptions {
   rateLimiter?: RateLimiter;
   clientAddress?: ClientAddress;
   /** Schedules (lib/schedules/): the local adapter wakes its poller from these. */
@@ -26,13 +26,13 @@ export interface CoreOptions extends TaskCoreOptions {
   dashboard?: DashboardRegistrar;
 }
 
-export interface Core extends TaskCore {
+export interface AppServices extends TaskServices {
   schedules: ScheduleService;
   app: OpenAPIHono;
 }
 
-export function createCore(options: CoreOptions): Core {
-  const tasks = createTaskCore(options);
+export function createAppServices(options: AppServicesOptions): AppServices {
+  const tasks = createTaskServices(options);
   const { config, logger, driver, handlers, service } = tasks;
   const schedules = new ScheduleService({ repo: new ScheduleRepository(driver), config, logger, hooks: options.scheduleHooks });
   const app = createApp({

@@ -3,6 +3,7 @@
  * secret are redacted, so a token passed by mistake never reaches the log.
  */
 import { isoTime } from './iso-time.ts';
+import { storageErrorKind } from './storage-errors.ts';
 
 export const LEVEL_NAMES = ['debug', 'info', 'warn', 'error', 'silent'] as const;
 export type LogLevel = (typeof LEVEL_NAMES)[number];
@@ -45,4 +46,20 @@ export function createLogger(level: LogLevel = 'info', sink: LogSink = (line) =>
     error: (msg, fields) => write('error', msg, fields),
     child: (fields) => createLogger(level, sink, { ...base, ...fields }),
   };
+}
+
+/**
+ * Logs a failure of background work (a poll, a heartbeat, a final write, firing schedules) at
+ * `level`, unless the storage is down or full: that outage gets one warning when it starts
+ * and one line when it ends (lib/db/outage-log.ts), not a line per poll and per task; here it stays at debug.
+ */
+export function logFailure(
+  logger: Pick<Logger, 'debug' | 'warn' | 'error'>,
+  level: 'warn' | 'error',
+  msg: string,
+  error: unknown,
+  fields: Record<string, unknown> = {},
+): void {
+  if (storageErrorKind(error) !== undefined) logger.debug(msg, { ...fields, error });
+  else logger[level](msg, { ...fields, error });
 }

@@ -1,23 +1,23 @@
-import type { Config } from './config.ts';
-import type { SqlDriver } from './db/driver.ts';
-import { GroupCommitDriver } from './db/group-commit.ts';
-import { logStorageOutages } from './db/outage-log.ts';
-import { registerHttpTask, type HttpTransport } from './delivery/index.ts';
-import type { Logger } from './log.ts';
-import type { Metrics } from './metrics/metrics.ts';
-import { createHandlerRegistry, type HandlerRegistry, type TaskHandler } from './processing/handlers.ts';
-import { TaskRepository } from './tasks/repository.ts';
-import { TaskService, type TaskServiceHooks } from './tasks/service.ts';
+import type { Config } from '../config/config.ts';
+import type { SqlDriver } from '../db/driver.ts';
+import { GroupCommitDriver } from '../db/group-commit.ts';
+import { logStorageOutages } from '../db/outage-log.ts';
+import { registerHttpTask, type HttpTransport } from '../delivery/index.ts';
+import type { Logger } from '../foundation/log.ts';
+import type { Metrics } from '../metrics/metrics.ts';
+import { createHandlerRegistry, type HandlerRegistry, type TaskHandler } from '../processing/handlers.ts';
+import { TaskRepository } from '../tasks/repository.ts';
+import { TaskService, type TaskServiceHooks } from '../tasks/service.ts';
 
 /**
  * The part of the wiring that every deployable needs, HTTP API or not: from a config and a
  * database driver, the driver as the app reads it (storage outages logged once), the
  * repository over group commit, the handler registry (the built-in `simulate` and `http`
- * plus the adapter's own) and the task service. lib/core.ts adds the API and schedules; the
+ * plus the adapter's own) and the task service. lib/wiring/app-services.ts adds the API and schedules; the
  * dashboard's own Worker (functions/dashboard.ts) adds only the dashboard, so it carries none
  * of the API's routes or croner.
  */
-export interface TaskCoreOptions {
+export interface TaskServicesOptions {
   config: Config;
   logger: Logger;
   driver: SqlDriver;
@@ -30,7 +30,7 @@ export interface TaskCoreOptions {
   metrics?: Metrics;
 }
 
-export interface TaskCore {
+export interface TaskServices {
   config: Config;
   logger: Logger;
   /** The driver for reads (outages logged); writes go through `repo`'s group commit. */
@@ -40,7 +40,7 @@ export interface TaskCore {
   service: TaskService;
 }
 
-export function createTaskCore(options: TaskCoreOptions): TaskCore {
+export function createTaskServices(options: TaskServicesOptions): TaskServices {
   const { config, logger } = options;
   const driver = logStorageOutages(options.driver, logger);
   const repo = new TaskRepository(new GroupCommitDriver(driver));

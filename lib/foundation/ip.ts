@@ -1,7 +1,7 @@
 /**
  * IP addresses and CIDR ranges, without `node:net` (lib/ runs on workerd too): parse
  * strictly, compare by prefix, print canonically. Used by the proxy settings and the rate
- * limiter (lib/api/trusted-proxies.ts, client-identity.ts) and by the SSRF guard's classifier
+ * limiter (lib/config/trust-proxy.ts, lib/api/client-identity.ts) and by the SSRF guard's classifier
  * (lib/delivery/address.ts). A value that does not parse is not an address.
  */
 export interface IpAddress {
@@ -109,3 +109,7 @@ export function limitingKey(address: IpAddress): string {
   while (groups.length > 0 && groups[groups.length - 1] === '0') groups.pop();
   return `${groups.join(':')}::/64`;
 }
+
+/** `[::1]` → `::1`; lower case. URL.hostname keeps IPv6 brackets. */
+export const bareHost = (hostname: string): string =>
+  (hostname.startsWith('[') && hostname.endsWith(']') ? hostname.slice(1, -1) : hostname).toLowerCase();

@@ -3,11 +3,10 @@ import { loadConfig, type EnvRecord } from '../lib/config/config.ts';
 import { createAppServices, type AppServices } from '../lib/wiring/app-services.ts';
 import type { TaskHandler } from '../lib/processing/handlers.ts';
 import { createLogger, type LogSink } from '../lib/foundation/log.ts';
-import { pollOnce, pollOptionsFromConfig, type PollSummary } from '../lib/processing/deadline-poll.ts';
+import type { PollSummary } from '../lib/processing/deadline-poll.ts';
 import { registerPollRoute } from '../lib/api/routes/cron-poll.ts';
-import { fireDueSchedules } from '../lib/schedules/service.ts';
 import { cacheByConfig, remoteDriver } from './environment.ts';
-import { pollRetentionBudgetMs, retentionPolicy, sweepFinishedTasks } from '../lib/tasks/retention.ts';
+import { pollWithinBudget } from '../lib/wiring/processing-cycle.ts';
 
 /**
  * Everything one function isolate needs, built from its env record on the first request and
@@ -18,7 +17,7 @@ import { pollRetentionBudgetMs, retentionPolicy, sweepFinishedTasks } from '../l
  */
 export interface FunctionContext extends AppServices {
   workerId: string;
-  /** One budgeted poll (lib/processing/deadline-poll.ts) with this isolate's worker id. */
+  /** One budgeted poll of the processing cycle (lib/wiring/processing-cycle.ts) with this isolate's worker id. */
   poll(): Promise<PollSummary>;
 }
 
@@ -38,24 +37,10 @@ export function createFunctionContext(env: EnvRecord, options: FunctionContextOp
   // No host or pid on the edge: a random id per isolate keeps `locked_by` distinct.
   const workerId = `${options.platform}:${crypto.randomUUID().slice(0, 8)}`;
   const logger = createLogger(config.logLevel, options.logSink, { platform: options.platform });
-  const core = createAppServices({ config, logger, driver, handlers: options.handlers, clientAddress: options.clientAddress });
-  const { repo, handlers, app } = core;
-  const pollLogger = logger.child({ worker: workerId });
-  const poll = async () => {
-    // Whatever fell due since the last poll, however late the platform's cron is.
-    await fireDueSchedules(core.schedules, pollLogger);
-    // Old finished tasks, within a bounded share of the budget (lib/tasks/retention.ts).
-    const options = pollOptionsFromConfig(config, workerId);
-    const sweepStarted = Date.now();
-    const swept = await sweepFinishedTasks(repo, retentionPolicy(config), { budgetMs: pollRetentionBudgetMs(options.budgetMs) });
-    options.budgetMs -= Date.now() - sweepStarted;
-    const summary = await pollOnce({ repo, handlers, config, logger: pollLogger }, options);
-    if (swept.deleted > 0) pollLogger.info('finished tasks deleted', { ...swept });
-    pollLogger.info('poll finished', { ...summary });
-    return summary;
-  };
-  registerPollRoute(app, { cronSecret: config.cronSecret, runPoll: poll });
-  return { ...core, workerId, poll };
+  const services = createAppServices({ config, logger, driver, handlers: options.handlers, clientAddress: options.clientAddress });
+  const poll = () => pollWithinBudget(services, { workerId });
+  registerPollRoute(services.app, { cronSecret: config.cronSecret, runPoll: poll });
+  return { ...services, workerId, poll };
 }
 
 /** One context per distinct configuration, built on first use (environment.ts). */

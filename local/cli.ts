@@ -1,13 +1,11 @@
 import { Command } from 'commander';
 import { ConfigError, loadConfig } from '../lib/config/config.ts';
 import { createLogger } from '../lib/foundation/log.ts';
-import { pollOnce, pollOptionsFromConfig } from '../lib/processing/deadline-poll.ts';
 import { registerTaskCommands } from './cli-tasks.ts';
 import { migrateDatabase } from './database.ts';
 import { handleSignals, listen, logStartup } from './server.ts';
 import { createRuntime, loadHandlersModule, type RuntimeOptions } from './runtime.ts';
-import { fireDueSchedules } from '../lib/schedules/service.ts';
-import { pollRetentionBudgetMs, retentionPolicy, sweepFinishedTasks } from '../lib/tasks/retention.ts';
+import { pollWithinBudget } from '../lib/wiring/processing-cycle.ts';
 
 /** `task-pool serve | worker | migrate | poll --once | tasks …`. Configuration comes from the environment. */
 const program = new Command('task-pool')
@@ -59,13 +57,7 @@ program
   .option(...handlersOption)
   .action(async (opts: { handlers?: string }) => {
     const runtime = await createRuntime({ ...(await runtimeOptions(opts)), processing: false });
-    const { config } = runtime;
-    await fireDueSchedules(runtime.schedules, runtime.logger);
-    const options = pollOptionsFromConfig(config, runtime.workerId);
-    const sweepStarted = Date.now();
-    await sweepFinishedTasks(runtime.repo, retentionPolicy(config), { budgetMs: pollRetentionBudgetMs(options.budgetMs) });
-    options.budgetMs -= Date.now() - sweepStarted;
-    const summary = await pollOnce({ repo: runtime.repo, handlers: runtime.handlers, config, logger: runtime.logger }, options);
+    const summary = await pollWithinBudget(runtime, { workerId: runtime.workerId, metrics: runtime.metrics });
     await runtime.shutdown();
     process.stdout.write(`${JSON.stringify(summary)}\n`);
   });

@@ -3,7 +3,7 @@ import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { createLogger } from '../lib/foundation/log.ts';
 import { createHandlerRegistry } from '../lib/processing/handlers.ts';
-import { pollOnce } from '../lib/processing/deadline-poll.ts';
+import { deadlinePoll } from '../lib/processing/deadline-poll.ts';
 import { startRuntime, submitInput, tempDbUrl, tempDir, testConfig, waitFor, type TestRepo } from './helpers.ts';
 import { killAll, spawnService, type ServiceProcess } from './processes.ts';
 import { forEachStorage, sqldAvailable } from './sqld.ts';
@@ -18,7 +18,7 @@ const sqldOk = await sqldAvailable();
 
 async function pollWith(t: TestRepo, budgetMs = 1000) {
   const config = testConfig();
-  return pollOnce(
+  return deadlinePoll(
     { repo: t.repo, handlers: createHandlerRegistry(config), config, logger: createLogger('silent') },
     { workerId: 'poll-test', concurrency: 4, batchSize: 10, budgetMs, leaseMs: 30_000, claimMarginMs: budgetMs / 2 },
   );

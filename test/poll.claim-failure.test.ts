@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { createHandlerRegistry, abortableSleep } from '../lib/processing/handlers.ts';
 import { createLogger } from '../lib/foundation/log.ts';
-import { pollOnce } from '../lib/processing/deadline-poll.ts';
+import { deadlinePoll } from '../lib/processing/deadline-poll.ts';
 import { TaskRepository, type ClaimOptions } from '../lib/tasks/repository.ts';
 import type { Task } from '../lib/tasks/model.ts';
 import { submitInput, openTestRepo, testConfig } from './helpers.ts';
@@ -15,7 +15,7 @@ class FailingClaims extends TaskRepository {
   }
 }
 
-describe('pollOnce when a claim fails', () => {
+describe('deadlinePoll when a claim fails', () => {
   it('rejects only after the handlers it started have finished and written their outcome', async () => {
     const { driver, service, close } = await openTestRepo();
     try {
@@ -25,7 +25,7 @@ describe('pollOnce when a claim fails', () => {
         await abortableSleep(150, signal);
         return 'done';
       });
-      const poll = pollOnce(
+      const poll = deadlinePoll(
         { repo, handlers, config: testConfig(), logger: createLogger('silent') },
         { workerId: 'w', concurrency: 2, batchSize: 2, budgetMs: 5000, leaseMs: 30_000 },
       );

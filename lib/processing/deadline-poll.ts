@@ -1,11 +1,11 @@
-import type { Config } from '../config/config.ts';
 import { Poller } from './poller.ts';
 import { processTask, releaseTasks, type ProcessDeps } from './process-task.ts';
 import { WorkerPool } from './worker-pool.ts';
 
 /**
- * The serverless poll: the same pool and claim loop as the local process (worker-pool.ts,
- * poller.ts), driven by a deadline instead of a timer. One invocation claims whenever a worker
+ * Claiming and processing until a deadline: the same pool and claim loop as the long-lived
+ * process (worker-pool.ts, poller.ts), driven by a deadline instead of a timer; the budgeted
+ * poll of the processing cycle (lib/wiring/processing-cycle.ts) runs it. One invocation claims whenever a worker
  * frees, with at most `concurrency` handlers at once, until its time budget is nearly spent
  * (or nothing is due and nothing runs); then running handlers get until the budget's end, the
  * rest are stopped and released to pending, and it returns a summary. Overlapping invocations
@@ -33,7 +33,7 @@ export interface PollSummary {
   duration_ms: number;
 }
 
-export async function pollOnce(deps: ProcessDeps, options: PollOptions): Promise<PollSummary> {
+export async function deadlinePoll(deps: ProcessDeps, options: PollOptions): Promise<PollSummary> {
   const started = Date.now();
   const deadline = started + options.budgetMs;
   const claimUntil = deadline - (options.claimMarginMs ?? Math.min(5000, options.budgetMs * 0.2));
@@ -59,18 +59,4 @@ export async function pollOnce(deps: ProcessDeps, options: PollOptions): Promise
   if (claiming) throw claiming.error;
 
   return { claimed: poller.claimed, ...pool.counts, expired_failed: expiredFailed, duration_ms: Date.now() - started };
-}
-
-/** The poll as configured: TASK_WORKERS at once, TASK_POLL_BATCH_SIZE per claim, POLL_BUDGET_SECONDS. */
-export function pollOptionsFromConfig(
-  config: Pick<Config, 'workers' | 'pollBatchSize' | 'pollBudgetSeconds' | 'leaseSeconds'>,
-  workerId: string,
-): PollOptions {
-  return {
-    workerId,
-    concurrency: config.workers,
-    batchSize: config.pollBatchSize,
-    budgetMs: config.pollBudgetSeconds * 1000,
-    leaseMs: config.leaseSeconds * 1000,
-  };
 }

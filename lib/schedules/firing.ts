@@ -4,8 +4,8 @@ import type { Schedule } from './model.ts';
 import { fireDueSchedules, type ScheduleService } from './service.ts';
 
 /**
- * Firing for a long-running poller (lib/schedules/README.md says what the folder owns). The
- * poller calls `fireIfDue()` at the start of every poll; it costs nothing until the earliest
+ * Firing for the processing cycle (lib/schedules/README.md says what the folder owns). The
+ * cycle calls `fireIfDue()` at the start of every poll; it costs nothing until the earliest
  * next_run_at it knows of has come, and after each fire it asks the poller to wake exactly
  * then (`wakeAt`), so an every-second schedule fires on the second with no extra polling,
  * and a backlog of tasks being claimed does not pay a schedule query per claim.
@@ -23,12 +23,18 @@ export interface ScheduleFirerOptions {
 }
 
 export class ScheduleFirer {
+  readonly name = 'schedules';
   readonly #o: ScheduleFirerOptions;
   /** Schedule-clock time before which nothing is due, as far as this process knows. */
   #quietUntil = -Infinity;
 
   constructor(options: ScheduleFirerOptions) {
     this.#o = options;
+  }
+
+  /** Its seat in the processing cycle (lib/wiring/processing-cycle.ts): before each claim. */
+  beforeClaim(): Promise<void> {
+    return this.fireIfDue();
   }
 
   async fireIfDue(): Promise<void> {

@@ -1,5 +1,5 @@
 import type { Config } from '../config/config.ts';
-import type { Logger } from '../foundation/log.ts';
+import { logFailure, type Logger } from '../foundation/log.ts';
 import { MAINTENANCE_BATCH, type TaskRepository } from './repository.ts';
 import type { TaskStatus } from './states.ts';
 
@@ -73,21 +73,17 @@ export async function sweepFinishedTasks(repo: TaskRepository, policy: Retention
   return { deleted, complete: true };
 }
 
-/** A serverless poll's share for retention: 10% of its budget, at most 2 s. */
-export const pollRetentionBudgetMs = (pollBudgetMs: number): number => Math.min(2000, pollBudgetMs * 0.1);
-
 /**
- * Retention for a long-lived process: a sweep at start and every `intervalMs` (the poll
- * interval), each bounded to 10% of the interval (at least 20 ms), never two at once.
+ * Retention's seat in the processing cycle (lib/wiring/processing-cycle.ts): each upkeep
+ * round deletes what has aged out, within the round's budget, never two rounds at once.
  */
 export class RetentionSweeper {
+  readonly name = 'retention';
   readonly #repo: TaskRepository;
   readonly #policy: RetentionPolicy;
   readonly #logger: Logger;
   readonly #now: () => number;
-  #timer: ReturnType<typeof setInterval> | undefined;
   #sweeping: Promise<SweepResult> | undefined;
-  #budgetMs = Infinity;
   deleted = 0;
 
   constructor(options: { repo: TaskRepository; policy: RetentionPolicy; logger: Logger; now?: () => number }) {
@@ -97,20 +93,14 @@ export class RetentionSweeper {
     this.#now = options.now ?? Date.now;
   }
 
-  get enabled(): boolean {
-    return this.#policy.completedMs > 0 || this.#policy.failedMs > 0;
-  }
-
-  start(intervalMs: number): void {
-    if (!this.enabled) return;
-    this.#budgetMs = Math.max(20, intervalMs * 0.1);
-    this.#timer = setInterval(() => void this.sweep(), intervalMs);
-    void this.sweep();
+  async upkeep(budgetMs: number): Promise<Record<string, number> | undefined> {
+    const { deleted } = await this.sweep(budgetMs);
+    return deleted > 0 ? { deleted } : undefined;
   }
 
   /** One sweep (or the one in flight). Failures are logged: retention tries again next time. */
-  sweep(): Promise<SweepResult> {
-    this.#sweeping ??= sweepFinishedTasks(this.#repo, this.#policy, { now: this.#now, budgetMs: this.#budgetMs })
+  sweep(budgetMs: number): Promise<SweepResult> {
+    this.#sweeping ??= sweepFinishedTasks(this.#repo, this.#policy, { now: this.#now, budgetMs })
       .then(
         (result) => {
           this.deleted += result.deleted;
@@ -118,16 +108,11 @@ export class RetentionSweeper {
           return result;
         },
         (error: unknown) => {
-          this.#logger.warn('retention sweep failed', { error });
+          logFailure(this.#logger, 'warn', 'retention sweep failed', error);
           return { deleted: 0, complete: false };
         },
       )
       .finally(() => (this.#sweeping = undefined));
     return this.#sweeping;
-  }
-
-  async stop(): Promise<void> {
-    clearInterval(this.#timer);
-    await this.#sweeping;
   }
 }

@@ -6,7 +6,7 @@ import { STATUSES, type TaskStatus } from '../lib/tasks/states.ts';
  * `task-pool tasks submit|get|list|cancel|retry|wait`: the API from a shell, through the typed
  * client (lib/client/). Output is a readable table by default, JSON with `--json` (one
  * document on stdout, for jq). Errors go to stderr as `task-pool: <status> <code>: <message>`
- * with an exit status a script can branch on (EXIT below, also in the README).
+ * with an exit status a script can branch on (EXIT below, also in docs/cli.md).
  */
 
 export const EXIT = {

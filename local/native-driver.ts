@@ -12,7 +12,7 @@ type Prepared = Database.Statement<[SqlValue[]]>;
  *
  * WAL with synchronous=NORMAL: a commit is durable against a process crash (the WAL is
  * written before the call returns); an OS crash or power loss can lose the last commits
- * since the previous checkpoint. README "Performance" says so.
+ * since the previous checkpoint. docs/performance.md says so.
  */
 export class NativeDriver implements SqlDriver {
   readonly description: string;

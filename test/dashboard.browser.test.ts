@@ -13,7 +13,7 @@ import { killAll, postTask, ROOT, startServe, type ServiceProcess } from './proc
  * against real `task-pool serve` processes: what a person sees and can do. Every page a test
  * opens is watched: a console error, an uncaught exception, a failed request or an HTTP error
  * the test did not ask for fails it. Each page is saved as a screenshot in test/screenshots/
- * (git-ignored) on every run; docs/screenshots/ holds copies for the README.
+ * (git-ignored) on every run; docs/screenshots/ holds copies for the README and docs/dashboard.md.
  */
 const CHROMIUM = '/usr/bin/chromium';
 const available = await requireService('chromium (apt-get install chromium)', () => promisify(access)(CHROMIUM, constants.X_OK));

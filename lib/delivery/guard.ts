@@ -12,7 +12,7 @@ import { classifyAddress, type AddressKind } from './address.ts';
  * - on Node, to every address a name resolves to, inside the connection's DNS lookup
  *   (local/http-transport.ts), so `localhost` or a name pointing at 169.254.169.254 is refused
  *   before any connection is made. Edge runtimes give code no DNS: there `localhost` names are
- *   refused by name and the platform blocks private ranges itself (README, "HTTP tasks").
+ *   refused by name and the platform blocks private ranges itself (docs/http-tasks.md, "SSRF guard").
  */
 export interface GuardPolicy {
   allowPrivateNetworks: boolean;

@@ -105,7 +105,7 @@ export function httpPayloadSchema(maxTimeoutSeconds: number) {
 
 /** For GET /openapi.json: the shape with the default bound. */
 export const HttpPayloadDoc = httpPayloadSchema(300).openapi('HttpPayload', {
-  description: 'The payload of a task of type `http` (README, "HTTP tasks").',
+  description: 'The payload of a task of type `http` (docs/http-tasks.md).',
 });
 
 /**

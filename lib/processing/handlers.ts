@@ -9,7 +9,7 @@ import type { SubmitInput } from '../tasks/service.ts';
  * shutdown, lost lease): after that its result is discarded anyway.
  *
  * Delivery is at-least-once: a handler may run again for the same task after a crash or an
- * expired lease, so handlers should be idempotent (see README, "Delivery guarantees").
+ * expired lease, so handlers should be idempotent (see docs/guarantees.md, "Delivery guarantees").
  */
 export interface HandlerContext {
   signal: AbortSignal;

@@ -7,7 +7,7 @@ import { openDatabase } from '../local/database.ts';
 import { ACTIONABLE, actionableSearch, BULK_BATCH, countBulk, runBulk } from '../lib/tasks/bulk.ts';
 import { formatTaskId, idFloor } from '../lib/tasks/ids.ts';
 import { COUNT_CAP, TaskInsights, TITLE_SCAN_ROWS } from '../lib/tasks/insights.ts';
-import { buildTask } from '../lib/tasks/service.ts';
+import { buildTask } from '../lib/tasks/model.ts';
 import type { NewTask, Task } from '../lib/tasks/model.ts';
 import { sessionKeys } from '../lib/ui/session.ts';
 import { filterValues, toSearch } from '../lib/ui/filters.ts';

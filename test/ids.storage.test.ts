@@ -7,7 +7,7 @@ import { describe, expect, it } from 'vitest';
 import { ScheduleRepository } from '../lib/schedules/repository.ts';
 import { formatTaskId, ID_EPOCH_MS, idFloor, IDS_PER_MS } from '../lib/tasks/ids.ts';
 import { TaskRepository, IF_PREVIOUS_CHANGED, guardedInsertStatement } from '../lib/tasks/repository.ts';
-import { buildTask } from '../lib/tasks/service.ts';
+import { buildTask } from '../lib/tasks/model.ts';
 import { migrateDatabase } from '../local/database.ts';
 import { openTestRepo, startRuntime, submitInput, tempDbUrl, tempDir, waitFor, type TestRepo } from './helpers.ts';
 import { ROOT } from './processes.ts';

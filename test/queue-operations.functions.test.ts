@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { createFunctions } from '../functions/functions.ts';
-import { buildTask } from '../lib/tasks/service.ts';
+import { buildTask } from '../lib/tasks/model.ts';
 import { startRuntime, submitInput } from './helpers.ts';
 import { sqldAvailable, useSqld } from './sqld.ts';
 

@@ -1,7 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import { ErrOptimisticLock } from '../lib/foundation/errors.ts';
 import type { TaskRepository } from '../lib/tasks/repository.ts';
-import { buildTask, type TaskService } from '../lib/tasks/service.ts';
+import { buildTask } from '../lib/tasks/model.ts';
+import type { TaskService } from '../lib/tasks/service.ts';
 import { submitInput } from './helpers.ts';
 
 /**

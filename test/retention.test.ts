@@ -4,7 +4,7 @@ import { ConfigError, loadConfig } from '../lib/config/config.ts';
 import { parseDuration } from '../lib/config/parsers.ts';
 import type { Task } from '../lib/tasks/model.ts';
 import { retentionPolicy, sweepFinishedTasks } from '../lib/tasks/retention.ts';
-import { buildTask } from '../lib/tasks/service.ts';
+import { buildTask } from '../lib/tasks/model.ts';
 import type { TaskStatus } from '../lib/tasks/states.ts';
 import { filePath, openDatabase } from '../local/database.ts';
 import { createRuntime } from '../local/runtime.ts';

@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { createLogger } from '../lib/foundation/log.ts';
 import type { RunTask } from '../lib/processing/worker-pool.ts';
 import { WorkerPool } from '../lib/processing/worker-pool.ts';
-import { buildTask } from '../lib/tasks/service.ts';
+import { buildTask } from '../lib/tasks/model.ts';
 import { withId, type Task } from '../lib/tasks/model.ts';
 
 /**

@@ -6,7 +6,7 @@ import { isWebhookSecret, parseAllowedHosts, parseDuration } from './parsers.ts'
 /**
  * Configuration from an env record (the process environment on Node, bindings on Workers). lib/ never
  * reads the global environment itself. Every variable, its default and its bounds are declared once here;
- * `.env.example` and the README list the same table.
+ * `.env.example` and docs/configuration.md list the same table.
  */
 export type EnvRecord = Record<string, string | undefined>;
 

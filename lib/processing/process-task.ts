@@ -5,12 +5,12 @@ import { NO_METRICS, type Metrics } from '../metrics/metrics.ts';
 import type { TaskEvents } from '../tasks/events.ts';
 import { formatTaskId } from '../tasks/ids.ts';
 import { taskToJson, type NewTask, type Task } from '../tasks/model.ts';
-import { transitioned, type TaskRepository } from '../tasks/repository.ts';
-import { buildTask } from '../tasks/service.ts';
+import { transitioned, type TaskRepository, type TransitionRequest } from '../tasks/repository.ts';
+import { buildTask } from '../tasks/model.ts';
 import type { HandlerContext, HandlerRegistry } from './handlers.ts';
 import { Heartbeat } from './heartbeat.ts';
 import { logFailure } from '../foundation/log.ts';
-import { decideOutcome, releaseRequest, StopReason, type Decision, type HandlerEnd, type Outcome } from './outcome.ts';
+import { decideOutcome, releaseRequest, StopReason, type HandlerEnd, type Outcome } from './outcome.ts';
 
 /**
  * Runs one claimed task to its next state: the step every pool runs (lib/processing/
@@ -71,8 +71,9 @@ export async function processTask(deps: ProcessDeps, claimed: Task, control: Tas
   control.handlerDone?.();
 
   // (Module-level functions below rather than closures here: see `Assignment` in worker-pool.ts.)
-  const decision = decide(deps, heartbeat.task, end);
-  if (!decision.request) {
+  const decision = decideOutcome(heartbeat.task, end, deps.config, Date.now());
+  const { request } = decision;
+  if (!request) {
     await heartbeat.settle();
     if (decision.outcome === 'cancelled') log().info('task cancelled while running');
     else log().warn('lease lost: result discarded');
@@ -83,9 +84,11 @@ export async function processTask(deps: ProcessDeps, claimed: Task, control: Tas
   const written = await writeWhileLeased(
     heartbeat,
     (task) => {
-      const { request } = decide(deps, task, end);
-      followUps = request!.followUps ?? [];
-      return deps.repo.transition(request!);
+      // The decision stands; only the version moves on if a heartbeat renewed the lease
+      // meanwhile. Follow-ups are built from the row this write makes (transitioned).
+      const latest = task === request.task ? request : { ...request, task };
+      followUps = followUpsOf(deps, latest);
+      return deps.repo.transition(followUps.length > 0 ? { ...latest, followUps } : latest);
     },
     log,
   );
@@ -105,11 +108,6 @@ export async function processTask(deps: ProcessDeps, claimed: Task, control: Tas
     log().warn(decision.outcome === 'failed' ? 'task failed' : 'task will be retried', { error: decision.error, run_at: written.runAt });
   }
   return reportAttempt(deps, claimed, decision.outcome, handlerSeconds);
-}
-
-/** What to write after the handler ended, for the task as last written (follow-ups included). */
-function decide(deps: ProcessDeps, task: Task, end: HandlerEnd): Decision {
-  return withFollowUps(deps, decideOutcome(task, end, deps.config, Date.now()));
 }
 
 /** Metrics for the attempt, and news of a final state for `?wait=` (lib/tasks/events.ts); returns `outcome`. */
@@ -187,16 +185,15 @@ async function runHandler(handlers: HandlerRegistry, task: Task, stopper: Stoppe
   }
 }
 
-/** A final transition of a type with follow-ups carries them (the outbox, repository.ts). */
-function withFollowUps(deps: ProcessDeps, decision: Decision): Decision {
-  const { request } = decision;
-  const followUps = request && (request.to === 'completed' || request.to === 'failed') ? deps.handlers.options(request.task.type).followUps : undefined;
-  if (!request || !followUps) return decision;
+/** The follow-ups a final transition of a type that declares them carries (the outbox, repository.ts). */
+function followUpsOf(deps: ProcessDeps, request: TransitionRequest): NewTask[] {
+  if (request.to !== 'completed' && request.to !== 'failed') return [];
+  const followUps = deps.handlers.options(request.task.type).followUps;
+  if (!followUps) return [];
   const now = request.now ?? Date.now();
-  const tasks = followUps(transitioned(request)).map((followUp) =>
+  return followUps(transitioned(request)).map((followUp) =>
     buildTask(followUp, { now, maxAttempts: deps.config.maxAttempts, idempotencyKey: followUp.idempotencyKey }),
   );
-  return { ...decision, request: { ...request, followUps: tasks } };
 }
 
 const FINAL_WRITE_RETRY_MS = { first: 50, max: 1000 };

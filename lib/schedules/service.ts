@@ -4,7 +4,7 @@ import { notFound } from '../foundation/errors.ts';
 import type { Logger } from '../foundation/log.ts';
 import { formatTaskId } from '../tasks/ids.ts';
 import type { NewTask, Task } from '../tasks/model.ts';
-import { buildTask } from '../tasks/service.ts';
+import { buildTask } from '../tasks/model.ts';
 import {
   canonicalTimezone,
   nextOccurrence,

@@ -159,6 +159,38 @@ export function newTask(fields: NewTaskFields): NewTask {
   return task as NewTask;
 }
 
+/** A validated submit request (lib/api/routes/tasks.ts validates; this trusts its input). */
+export interface SubmitInput {
+  title: string;
+  description: string;
+  type: string;
+  payload?: unknown;
+  priority?: number;
+  runAt?: number;
+  delaySeconds?: number;
+  maxAttempts?: number;
+}
+
+/**
+ * The new task a submit (or a handler's follow-up) asks for: the client's choices, the
+ * configured defaults for the rest, times from `now`.
+ */
+export function buildTask(input: SubmitInput, options: { now: number; maxAttempts: number; idempotencyKey?: string }): NewTask {
+  const { now } = options;
+  return newTask({
+    title: input.title,
+    description: input.description,
+    type: input.type,
+    payload: input.payload === undefined ? null : JSON.stringify(input.payload),
+    priority: input.priority ?? 0,
+    runAt: input.runAt ?? (input.delaySeconds !== undefined ? now + Math.round(input.delaySeconds * 1000) : now),
+    maxAttempts: input.maxAttempts ?? options.maxAttempts,
+    idempotencyKey: options.idempotencyKey ?? null,
+    createdAt: now,
+    updatedAt: now,
+  });
+}
+
 /**
  * The task once its insert assigned `id`: the same object, given its id in place (the template
  * already holds an `id` slot, so every task keeps one hidden class).

@@ -2,7 +2,9 @@ import type { Config } from '../config/config.ts';
 import { AppError, badRequest, conflict, ErrOptimisticLock, notFound } from '../foundation/errors.ts';
 import { formatTaskId, parseTaskId } from './ids.ts';
 import type { Logger } from '../foundation/log.ts';
-import { newTask, type NewTask, type Task } from './model.ts';
+import { buildTask, type NewTask, type SubmitInput, type Task } from './model.ts';
+
+export type { SubmitInput };
 import { isFinal, type TaskStatus } from './states.ts';
 import { MAINTENANCE_BATCH, type BulkFilter, type ListFilter, type TaskRepository, type TaskStats, type TransitionFields, type TransitionRequest, type TypeStats } from './repository.ts';
 import { NO_METRICS, type Metrics } from '../metrics/metrics.ts';
@@ -13,18 +15,6 @@ import { TaskEvents } from './events.ts';
  * form (lib/tasks/ids.ts) or an id from before migration 0004 (a UUID, found by `legacy_id`).
  */
 export type TaskRef = number | string;
-
-/** A validated submit request (lib/api/routes/tasks.ts validates; this trusts its input). */
-export interface SubmitInput {
-  title: string;
-  description: string;
-  type: string;
-  payload?: unknown;
-  priority?: number;
-  runAt?: number;
-  delaySeconds?: number;
-  maxAttempts?: number;
-}
 
 export interface SubmitResult {
   task: Task;
@@ -424,26 +414,6 @@ export const retryDecision: Decide = (task, now) =>
   task.status === 'failed' || task.status === 'cancelled'
     ? { to: 'pending', fields: { attempts: 0, runAt: now, startedAt: null, completedAt: null, leaseExpiresAt: null } }
     : null;
-
-/**
- * The new task a submit (or a handler's follow-up) asks for: the client's choices, the
- * configured defaults for the rest, times from `now`.
- */
-export function buildTask(input: SubmitInput, options: { now: number; maxAttempts: number; idempotencyKey?: string }): NewTask {
-  const { now } = options;
-  return newTask({
-    title: input.title,
-    description: input.description,
-    type: input.type,
-    payload: input.payload === undefined ? null : JSON.stringify(input.payload),
-    priority: input.priority ?? 0,
-    runAt: input.runAt ?? (input.delaySeconds !== undefined ? now + Math.round(input.delaySeconds * 1000) : now),
-    maxAttempts: input.maxAttempts ?? options.maxAttempts,
-    idempotencyKey: options.idempotencyKey ?? null,
-    createdAt: now,
-    updatedAt: now,
-  });
-}
 
 /** SHA-256 of the request's fields in a fixed order: the identity of an idempotent request. */
 async function hashRequest(input: SubmitInput): Promise<string> {

@@ -6,7 +6,8 @@ import { v7 } from 'uuid';
 import { describe, expect, it } from 'vitest';
 import { ScheduleRepository } from '../lib/schedules/repository.ts';
 import { formatTaskId, ID_EPOCH_MS, idFloor, IDS_PER_MS } from '../lib/tasks/ids.ts';
-import { TaskRepository, IF_PREVIOUS_CHANGED, guardedInsertStatement } from '../lib/tasks/repository.ts';
+import { IF_PREVIOUS_CHANGED, guardedInsertStatement } from '../lib/tasks/inserts.ts';
+import { TaskRepository } from '../lib/tasks/repository.ts';
 import { buildTask } from '../lib/tasks/model.ts';
 import { migrateDatabase } from '../local/database.ts';
 import { openTestRepo, startRuntime, submitInput, tempDbUrl, tempDir, waitFor, type TestRepo } from './helpers.ts';
@@ -15,7 +16,7 @@ import { forEachStorage, sqldAvailable, startSqld } from './sqld.ts';
 import { migratePreviousSchema } from './support/previous-schema.ts';
 
 /**
- * Task ids assigned by the database (lib/tasks/ids.ts, NEXT_ID in lib/tasks/repository.ts) on
+ * Task ids assigned by the database (lib/tasks/ids.ts, NEXT_ID in lib/tasks/inserts.ts) on
  * real storage: unique and increasing across processes, never handed out twice, right for
  * multi-row inserts; the query plans the rowid key was chosen for; and migration 0004, which
  * turns a file of UUIDv7 tasks into rowid tasks that keep their order, their state and their

@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { idFloor } from '../../lib/tasks/ids.ts';
-import { NEXT_ID } from '../../lib/tasks/repository.ts';
+import { NEXT_ID } from '../../lib/tasks/inserts.ts';
 import { migrateDatabase } from '../../local/database.ts';
 import { listen } from '../../local/server.ts';
 import { benchConfig, noopProbe, NOOP_TYPE, startRuntime, tempDir, tinyPayload, type ScenarioOptions } from '../harness.ts';

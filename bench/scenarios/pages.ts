@@ -2,7 +2,7 @@ import Database from 'libsql';
 import { mkdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { idFloor } from '../../lib/tasks/ids.ts';
-import { NEXT_ID } from '../../lib/tasks/repository.ts';
+import { NEXT_ID } from '../../lib/tasks/inserts.ts';
 import { migrateDatabase } from '../../local/database.ts';
 import { tempDir, type ScenarioOptions } from '../harness.ts';
 import { migratePreviousSchema, uuidShapedIds } from '../../test/support/previous-schema.ts';

@@ -1,6 +1,6 @@
 import type { Row, SqlDriver, SqlValue, Statement } from '../db/driver.ts';
 import type { NewTask, Task } from '../tasks/model.ts';
-import { guardedInsertStatement, IF_PREVIOUS_CHANGED, insertedTask } from '../tasks/repository.ts';
+import { guardedInsertStatement, IF_PREVIOUS_CHANGED, insertedTask } from '../tasks/inserts.ts';
 import type { MissedPolicy, Schedule } from './model.ts';
 
 /**

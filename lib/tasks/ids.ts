@@ -1,6 +1,6 @@
 /**
  * Task ids. In the table a task's id is its rowid (`tasks.id INTEGER PRIMARY KEY`): a 64-bit
- * integer the insert assigns inside the write lock (lib/tasks/repository.ts, `NEXT_ID`), so ids
+ * integer the insert assigns inside the write lock (lib/tasks/inserts.ts, `NEXT_ID`), so ids
  * are unique across processes and hosts without coordination:
  *
  *   id = max(largest id in the table + 1, idFloor(now), the high-water mark)
@@ -15,7 +15,7 @@
  * deleted id out again within its millisecond or while a clock is behind it. So every
  * statement that deletes tasks (retention, DELETE /tasks/:id) first raises a one-row
  * high-water mark, `task_id_mark.next`, to one past the largest id, in the same transaction
- * (lib/tasks/repository.ts, `RAISE_ID_MARK`), and the insert's id is at least the mark.
+ * (lib/tasks/inserts.ts, `RAISE_ID_MARK`), and the insert's id is at least the mark.
  * Inserts only read the mark; a delete statement writes it once.
  *
  * Clients see an id as an opaque fixed-width string, 16 decimal digits zero-padded

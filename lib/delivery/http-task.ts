@@ -1,7 +1,7 @@
 import type { Config } from '../config/config.ts';
 import { AppError } from '../foundation/errors.ts';
 import type { TaskHandler } from '../processing/handlers.ts';
-import { TaskFailure } from '../processing/task-failure.ts';
+import { isTaskFailure, TaskFailure } from '../processing/task-failure.ts';
 import type { TaskJson } from '../tasks/model.ts';
 import { DestinationRefused, guardFromConfig, type DestinationGuard } from './guard.ts';
 import { HostLimiter } from './host-limit.ts';
@@ -143,7 +143,7 @@ export function createHttpTask(config: HttpTaskConfig, transport: HttpTransport)
         throw new TaskFailure(message, { permanent: true });
       }
     } catch (error) {
-      if (timedOut && !(error instanceof TaskFailure)) throw new Error(`no response from ${new URL(url).host} within ${payload.timeout_seconds}s`);
+      if (timedOut && !isTaskFailure(error)) throw new Error(`no response from ${new URL(url).host} within ${payload.timeout_seconds}s`);
       throw error;
     } finally {
       clearTimeout(timer);

@@ -222,6 +222,46 @@ describe('http tasks: outcomes', () => {
   });
 });
 
+describe('http tasks: signatures across redirects', () => {
+  /** A POST with a JSON body to `first`, which redirects with `status` to a path on a second loopback server. */
+  async function redirected(status: number): Promise<{ landed: Receiver; id: number }> {
+    const landed = await receiver(() => ({ status: 200, body: 'landed' }));
+    const first = await receiver(() => ({ status, headers: { location: `${landed.url}/landed` } }));
+    const runtime = await runtimeWith({ HTTP_FOLLOW_REDIRECTS: '1' });
+    const id = await submitOk(runtime, { url: `${first.url}/hooks`, headers: { 'Content-Language': 'en' }, body: { order: 1234 } });
+    expect(JSON.parse((await waitForStatus(runtime.repo, id, 'completed')).result!)).toMatchObject({ status: 200, url: `${landed.url}/landed` });
+    expect(first.requests).toHaveLength(1);
+    expect(landed.requests).toHaveLength(1);
+    return { landed, id };
+  }
+
+  it.each([301, 302, 303])('%i after a POST → a GET without a body, signed over the empty body it carries', async (status) => {
+    const { landed, id } = await redirected(status);
+    const [request] = landed.requests;
+    expect(request!.method).toBe('GET');
+    expect(request!.path).toBe('/landed');
+    expect(request!.body).toBe('');
+    expect(request!.headers['webhook-id']).toBe(formatTaskId(id));
+    // Verified over what arrived: throws on a signature over the POST's body.
+    expect(new Webhook(SECRET).verify(request!.body, request!.headers as Record<string, string>)).toBeUndefined();
+    expect(await verifyWebhook(request!.body, request!.headers, SECRET)).toBe(true);
+    // No header describes a body that is not there (the fetch standard's list).
+    expect(request!.headers['content-type']).toBeUndefined();
+    expect(request!.headers['content-language']).toBeUndefined();
+  });
+
+  it.each([307, 308])('%i → the same method and body, and a signature that verifies', async (status) => {
+    const { landed, id } = await redirected(status);
+    const [request] = landed.requests;
+    expect(request!.method).toBe('POST');
+    expect(request!.body).toBe('{"order":1234}');
+    expect(request!.headers['content-type']).toBe('application/json');
+    expect(request!.headers['webhook-id']).toBe(formatTaskId(id));
+    expect(new Webhook(SECRET).verify(request!.body, request!.headers as Record<string, string>)).toEqual({ order: 1234 });
+    expect(await verifyWebhook(request!.body, request!.headers, SECRET)).toBe(true);
+  });
+});
+
 describe('http tasks: payload validation at submit', () => {
   const cases: [string, unknown, RegExp][] = [
     ['no payload', undefined, /^payload: must be an object/],

@@ -1,5 +1,5 @@
-import { Webhook } from 'standardwebhooks';
-import { afterEach, describe, expect, it } from 'vitest';
+import { Webhook, WebhookVerificationError } from 'standardwebhooks';
+import { afterEach, describe, expect, it, vi } from 'vitest';
 import { verifyWebhook } from '../lib/delivery/verify.ts';
 import type { TaskJson } from '../lib/tasks/model.ts';
 import type { Runtime } from '../local/runtime.ts';
@@ -259,6 +259,38 @@ describe('http tasks: signatures across redirects', () => {
     expect(request!.headers['webhook-id']).toBe(formatTaskId(id));
     expect(new Webhook(SECRET).verify(request!.body, request!.headers as Record<string, string>)).toEqual({ order: 1234 });
     expect(await verifyWebhook(request!.body, request!.headers, SECRET)).toBe(true);
+  });
+});
+
+describe("http tasks: the README's receiver examples", () => {
+  it('the standardwebhooks example verifies a body that is not JSON (text/plain)', async () => {
+    const r = await receiver(() => ({ status: 204 }));
+    const runtime = await runtimeWith();
+    const text = 'card 4242 declined: not JSON';
+    await waitForStatus(runtime.repo, await submitOk(runtime, { url: r.url, headers: { 'content-type': 'text/plain' }, body: text }), 'completed');
+    const [received] = r.requests;
+    // The receiver as the README writes it: a WHATWG Request, its raw text, WEBHOOK_SECRET in the environment.
+    const request = new Request(`${r.url}${received!.path}`, {
+      method: received!.method,
+      headers: Object.entries(received!.headers).map(([name, value]): [string, string] => [name, String(value)]),
+      body: received!.body,
+    });
+    vi.stubEnv('WEBHOOK_SECRET', SECRET);
+    try {
+      const body = await request.text();
+      expect(body).toBe(text);
+
+      // README, "Signing" (keep the two in step):
+      new Webhook(process.env.WEBHOOK_SECRET!).verify(body, Object.fromEntries(request.headers), { jsonParse: false });
+
+      // The example it replaces: the signature matched, then JSON.parse threw on the body.
+      expect(() => new Webhook(process.env.WEBHOOK_SECRET!).verify(body, Object.fromEntries(request.headers))).toThrow(SyntaxError);
+      // Not parsing does not mean not checking.
+      expect(() => new Webhook(process.env.WEBHOOK_SECRET!).verify(`${body}!`, Object.fromEntries(request.headers), { jsonParse: false })).toThrow(WebhookVerificationError);
+      expect(await verifyWebhook(body, request.headers, process.env.WEBHOOK_SECRET!)).toBe(true);
+    } finally {
+      vi.unstubAllEnvs();
+    }
   });
 });
 

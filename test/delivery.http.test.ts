@@ -262,14 +262,14 @@ describe('http tasks: signatures across redirects', () => {
   });
 });
 
-describe("http tasks: the README's receiver examples", () => {
+describe("http tasks: the receiver examples in docs/http-tasks.md", () => {
   it('the standardwebhooks example verifies a body that is not JSON (text/plain)', async () => {
     const r = await receiver(() => ({ status: 204 }));
     const runtime = await runtimeWith();
     const text = 'card 4242 declined: not JSON';
     await waitForStatus(runtime.repo, await submitOk(runtime, { url: r.url, headers: { 'content-type': 'text/plain' }, body: text }), 'completed');
     const [received] = r.requests;
-    // The receiver as the README writes it: a WHATWG Request, its raw text, WEBHOOK_SECRET in the environment.
+    // The receiver as docs/http-tasks.md writes it: a WHATWG Request, its raw text, WEBHOOK_SECRET in the environment.
     const request = new Request(`${r.url}${received!.path}`, {
       method: received!.method,
       headers: Object.entries(received!.headers).map(([name, value]): [string, string] => [name, String(value)]),
@@ -280,7 +280,7 @@ describe("http tasks: the README's receiver examples", () => {
       const body = await request.text();
       expect(body).toBe(text);
 
-      // README, "Signing" (keep the two in step):
+      // docs/http-tasks.md, "Signing" (keep the two in step):
       new Webhook(process.env.WEBHOOK_SECRET!).verify(body, Object.fromEntries(request.headers), { jsonParse: false });
 
       // The example it replaces: the signature matched, then JSON.parse threw on the body.

@@ -1,5 +1,5 @@
-import { Webhook } from 'standardwebhooks';
-import { afterEach, describe, expect, it } from 'vitest';
+import { Webhook, WebhookVerificationError } from 'standardwebhooks';
+import { afterEach, describe, expect, it, vi } from 'vitest';
 import { verifyWebhook } from '../lib/delivery/verify.ts';
 import type { TaskJson } from '../lib/tasks/model.ts';
 import type { Runtime } from '../local/runtime.ts';
@@ -219,6 +219,78 @@ describe('http tasks: outcomes', () => {
 
     const loop = await submitOk(runtime, { url: `${r.url}/loop` });
     expect((await waitForStatus(runtime.repo, loop, 'failed')).lastError).toMatch(/^HTTP 301 redirect to \/loop not followed/);
+  });
+});
+
+describe('http tasks: signatures across redirects', () => {
+  /** A POST with a JSON body to `first`, which redirects with `status` to a path on a second loopback server. */
+  async function redirected(status: number): Promise<{ landed: Receiver; id: number }> {
+    const landed = await receiver(() => ({ status: 200, body: 'landed' }));
+    const first = await receiver(() => ({ status, headers: { location: `${landed.url}/landed` } }));
+    const runtime = await runtimeWith({ HTTP_FOLLOW_REDIRECTS: '1' });
+    const id = await submitOk(runtime, { url: `${first.url}/hooks`, headers: { 'Content-Language': 'en' }, body: { order: 1234 } });
+    expect(JSON.parse((await waitForStatus(runtime.repo, id, 'completed')).result!)).toMatchObject({ status: 200, url: `${landed.url}/landed` });
+    expect(first.requests).toHaveLength(1);
+    expect(landed.requests).toHaveLength(1);
+    return { landed, id };
+  }
+
+  it.each([301, 302, 303])('%i after a POST → a GET without a body, signed over the empty body it carries', async (status) => {
+    const { landed, id } = await redirected(status);
+    const [request] = landed.requests;
+    expect(request!.method).toBe('GET');
+    expect(request!.path).toBe('/landed');
+    expect(request!.body).toBe('');
+    expect(request!.headers['webhook-id']).toBe(formatTaskId(id));
+    // Verified over what arrived: throws on a signature over the POST's body.
+    expect(new Webhook(SECRET).verify(request!.body, request!.headers as Record<string, string>)).toBeUndefined();
+    expect(await verifyWebhook(request!.body, request!.headers, SECRET)).toBe(true);
+    // No header describes a body that is not there (the fetch standard's list).
+    expect(request!.headers['content-type']).toBeUndefined();
+    expect(request!.headers['content-language']).toBeUndefined();
+  });
+
+  it.each([307, 308])('%i → the same method and body, and a signature that verifies', async (status) => {
+    const { landed, id } = await redirected(status);
+    const [request] = landed.requests;
+    expect(request!.method).toBe('POST');
+    expect(request!.body).toBe('{"order":1234}');
+    expect(request!.headers['content-type']).toBe('application/json');
+    expect(request!.headers['webhook-id']).toBe(formatTaskId(id));
+    expect(new Webhook(SECRET).verify(request!.body, request!.headers as Record<string, string>)).toEqual({ order: 1234 });
+    expect(await verifyWebhook(request!.body, request!.headers, SECRET)).toBe(true);
+  });
+});
+
+describe("http tasks: the receiver examples in docs/http-tasks.md", () => {
+  it('the standardwebhooks example verifies a body that is not JSON (text/plain)', async () => {
+    const r = await receiver(() => ({ status: 204 }));
+    const runtime = await runtimeWith();
+    const text = 'card 4242 declined: not JSON';
+    await waitForStatus(runtime.repo, await submitOk(runtime, { url: r.url, headers: { 'content-type': 'text/plain' }, body: text }), 'completed');
+    const [received] = r.requests;
+    // The receiver as docs/http-tasks.md writes it: a WHATWG Request, its raw text, WEBHOOK_SECRET in the environment.
+    const request = new Request(`${r.url}${received!.path}`, {
+      method: received!.method,
+      headers: Object.entries(received!.headers).map(([name, value]): [string, string] => [name, String(value)]),
+      body: received!.body,
+    });
+    vi.stubEnv('WEBHOOK_SECRET', SECRET);
+    try {
+      const body = await request.text();
+      expect(body).toBe(text);
+
+      // docs/http-tasks.md, "Signing" (keep the two in step):
+      new Webhook(process.env.WEBHOOK_SECRET!).verify(body, Object.fromEntries(request.headers), { jsonParse: false });
+
+      // The example it replaces: the signature matched, then JSON.parse threw on the body.
+      expect(() => new Webhook(process.env.WEBHOOK_SECRET!).verify(body, Object.fromEntries(request.headers))).toThrow(SyntaxError);
+      // Not parsing does not mean not checking.
+      expect(() => new Webhook(process.env.WEBHOOK_SECRET!).verify(`${body}!`, Object.fromEntries(request.headers), { jsonParse: false })).toThrow(WebhookVerificationError);
+      expect(await verifyWebhook(body, request.headers, process.env.WEBHOOK_SECRET!)).toBe(true);
+    } finally {
+      vi.unstubAllEnvs();
+    }
   });
 });
 

@@ -145,3 +145,39 @@ describe('errorText', () => {
     expect(decision.request?.fields?.lastError).toBe(`${'z'.repeat(2000)}…`);
   });
 });
+
+describe('a TaskFailure from another copy of its module (a handlers module loaded as CommonJS)', () => {
+  // A second module instance, as tsx's CommonJS loader gives a user's module
+  // (test/task-failure.processes.test.ts shows it with real processes).
+  const copyPath = '../lib/processing/task-failure.ts?another-copy';
+  const loadCopy = () => import(/* @vite-ignore */ copyPath) as Promise<typeof import('../lib/processing/task-failure.ts')>;
+
+  it('is another class, recognised all the same: permanent fails at once, retryAt steers, no class name in last_error', async () => {
+    const { TaskFailure: Foreign, isTaskFailure } = await loadCopy();
+    expect(Foreign).not.toBe(TaskFailure);
+    const permanent = new Foreign('card declined', { permanent: true });
+    expect(Object.getPrototypeOf(permanent)).not.toBe(TaskFailure.prototype);
+
+    const decision = decideOutcome(claimed(1, 3), threw(permanent), POLICY, NOW);
+    expect(decision.outcome).toBe('failed');
+    expect(decision.error).toBe('card declined');
+    expect(decideOutcome(claimed(1), threw(new Foreign('429', { retryAt: NOW + 7_000 })), POLICY, NOW).request!.fields!.runAt).toBe(NOW + 7_000);
+    // Either copy's guard and `instanceof` know the other's instances.
+    expect(isTaskFailure(new TaskFailure('x'))).toBe(true);
+    expect(permanent instanceof TaskFailure).toBe(true);
+    expect(new TaskFailure('x') instanceof Foreign).toBe(true);
+  });
+
+  it('an error that only looks like one (name, permanent) is not steered', () => {
+    const lookalike = Object.assign(new Error('declined'), { name: 'TaskFailure', permanent: true });
+    expect(decideOutcome(claimed(1, 3), threw(lookalike), POLICY, NOW).outcome).toBe('retried');
+    expect(lookalike instanceof TaskFailure).toBe(false);
+  });
+
+  it('a subclass keeps the ordinary prototype check', () => {
+    class CardDeclined extends TaskFailure {}
+    expect(new CardDeclined('no', { permanent: true }) instanceof CardDeclined).toBe(true);
+    expect(new TaskFailure('no') instanceof CardDeclined).toBe(false);
+    expect(decideOutcome(claimed(1, 3), threw(new CardDeclined('no', { permanent: true })), POLICY, NOW).outcome).toBe('failed');
+  });
+});

@@ -1,7 +1,7 @@
 import type { Config } from '../config/config.ts';
 import { AppError } from '../foundation/errors.ts';
 import type { TaskHandler } from '../processing/handlers.ts';
-import { TaskFailure } from '../processing/task-failure.ts';
+import { isTaskFailure, TaskFailure } from '../processing/task-failure.ts';
 import type { TaskJson } from '../tasks/model.ts';
 import { DestinationRefused, guardFromConfig, type DestinationGuard } from './guard.ts';
 import { HostLimiter } from './host-limit.ts';
@@ -33,6 +33,8 @@ export type HttpTaskConfig = Pick<
 /** Response headers kept in `result.headers`: enough to correlate, not the whole set. */
 const KEPT_HEADERS = ['content-type', 'content-length', 'location', 'etag', 'last-modified', 'date', 'retry-after', 'x-request-id'];
 const ERROR_BODY_CHARS = 300;
+/** The fetch standard's "request-body-header names": dropped with the body on a redirect to GET. */
+const BODY_HEADERS = ['content-type', 'content-encoding', 'content-language', 'content-location'];
 
 export interface HttpTask {
   handler: TaskHandler;
@@ -109,12 +111,15 @@ export function createHttpTask(config: HttpTaskConfig, transport: HttpTransport)
           if (next.protocol !== 'http:' && next.protocol !== 'https:') {
             throw new TaskFailure(`HTTP ${status} redirect to a ${next.protocol} URL refused`, { permanent: true });
           }
-          // As fetch does: 303 (and 301/302 after a POST) continue as GET without a body;
-          // credentials are not carried to another origin.
+          // As fetch does: 303 (and 301/302 after a POST) continue as GET without a body and
+          // without the headers that described it; credentials are not carried to another
+          // origin. The signature covered the body that is gone: signed again over the empty
+          // body this request carries, so the receiver can verify what it gets.
           if (status === 303 || ((status === 301 || status === 302) && method === 'POST')) {
             method = 'GET';
             sentBody = undefined;
-            delete headers['content-type'];
+            for (const name of BODY_HEADERS) delete headers[name];
+            Object.assign(headers, await webhookHeaders(config.webhookSecrets, task.id, '', transport.hmacSha256));
           }
           if (next.origin !== target.origin) {
             delete headers['authorization'];
@@ -143,7 +148,7 @@ export function createHttpTask(config: HttpTaskConfig, transport: HttpTransport)
         throw new TaskFailure(message, { permanent: true });
       }
     } catch (error) {
-      if (timedOut && !(error instanceof TaskFailure)) throw new Error(`no response from ${new URL(url).host} within ${payload.timeout_seconds}s`);
+      if (timedOut && !isTaskFailure(error)) throw new Error(`no response from ${new URL(url).host} within ${payload.timeout_seconds}s`);
       throw error;
     } finally {
       clearTimeout(timer);

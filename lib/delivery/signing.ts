@@ -5,6 +5,8 @@
  *   webhook-id: <task id>          (stable across retries: receivers deduplicate on it)
  *   webhook-timestamp: <unix seconds>
  *   webhook-signature: v1,<base64> [v1,<base64> …]   (one per secret, for rotation)
+ * over the body each request carries: a redirect that turns it into a GET is signed again over
+ * the empty body (http-task.ts).
  * Web Crypto, not the `standardwebhooks` package: it is in Node and workerd already, so
  * signing adds nothing to the Workers bundle (TOOLCHAIN.md: the package would add KBs). The
  * tests verify these signatures with the package itself (test/delivery.http.test.ts).

@@ -1,6 +1,6 @@
 import type { Task } from '../tasks/model.ts';
 import type { TransitionRequest } from '../tasks/repository.ts';
-import { TaskFailure } from './task-failure.ts';
+import { failureSteer, isTaskFailure } from './task-failure.ts';
 
 /**
  * Why a handler stopped decides what is written: a pure function of the task, the reason and
@@ -77,7 +77,8 @@ export function backoffMs(attempt: number, baseMs: number, maxMs: number, random
 
 function failure(task: Task, error: unknown, policy: RetryPolicy, now: number, random: () => number): Decision {
   const lastError = errorText(error);
-  const steer = error instanceof TaskFailure ? error : undefined;
+  // By brand: a user's handlers module may throw its own copy of the class (task-failure.ts).
+  const steer = failureSteer(error);
   if (task.attempts < task.maxAttempts && !steer?.permanent) {
     let runAt = now + backoffMs(task.attempts, policy.backoffBaseMs, policy.backoffMaxMs, random);
     if (steer?.retryAt !== undefined && steer.retryAt > now) runAt = Math.min(steer.retryAt, now + policy.backoffMaxMs);
@@ -90,7 +91,7 @@ const MAX_ERROR_LENGTH = 2000;
 
 /** An error as `last_error`: `Name: message` (no name for plain errors), at most 2,000 characters. */
 export function errorText(error: unknown): string {
-  const plain = error instanceof Error && (error.name === 'Error' || error instanceof TaskFailure);
+  const plain = error instanceof Error && (error.name === 'Error' || isTaskFailure(error));
   const text = error instanceof Error ? `${plain ? '' : `${error.name}: `}${error.message}` : String(error);
   return text.length > MAX_ERROR_LENGTH ? `${text.slice(0, MAX_ERROR_LENGTH)}…` : text;
 }

@@ -71,7 +71,7 @@ describe.skipIf(!available)('dashboard in a real browser', () => {
     mkdirSync(SHOTS, { recursive: true });
     browser = await chromium.launch({
       executablePath: CHROMIUM,
-      // Without these Chromium keeps dialling hosts this closed network refuses (TOOLCHAIN.md).
+      // Without these Chromium keeps dialling hosts this closed network refuses.
       // launch() gives it a fresh temporary profile of its own (it refuses --user-data-dir).
       args: ['--no-sandbox', '--headless', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
     });

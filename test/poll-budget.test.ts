@@ -16,8 +16,9 @@ const available = await sqldAvailable();
 
 const BUDGET_MS = 1000;
 // Stopping, releasing and the last round trips to sqld after the budget: what "returns within
-// budget" may overrun by. Measured ~20-60 ms here; 300 leaves room for a loaded CI machine.
-const MARGIN_MS = 300;
+// budget" may overrun by: a few tens of ms on a quiet machine; the margin is for a loaded one,
+// and still far below the 2.5 s that processing all 500 tasks would take.
+const MARGIN_MS = 600;
 const WORKERS = 10;
 const TASKS = 500;
 
@@ -107,10 +108,12 @@ describe.skipIf(!available)('scheduled poll: budget and overlap', () => {
     }
     const stats = await ctx.repo.stats();
     expect(stats.counts).toMatchObject({ completed: TASKS, pending: 0, in_progress: 0 });
-    // A poll that finds nothing returns at once.
-    const idle = await timed(() => ctx.poll());
+    // A poll that finds nothing returns instead of waiting out its budget: with a 60 s budget,
+    // returning within half of it is behaviour, not speed (speed is bench/'s).
+    const patient = createFunctionContext({ ...env(), POLL_BUDGET_SECONDS: '60' }, { platform: 'idle', handlers: { record: recorder('idle') } });
+    const idle = await timed(() => patient.poll());
     expect(idle.summary.claimed).toBe(0);
-    expect(idle.elapsed).toBeLessThan(200);
+    expect(idle.elapsed).toBeLessThan(30_000);
   });
 
   it('two polls running at once never process a task twice', async () => {

@@ -58,7 +58,7 @@ export const tasks = sqliteTable(
     index('tasks_claim_expired').on(t.leaseExpiresAt).where(sql`status = 'in_progress'`),
     // Listing is newest first (ids are time-ordered), optionally filtered. The rowid is the
     // implicit tail of every index, so `WHERE status = ? ORDER BY id DESC` walks (status)
-    // backwards without sorting (test/query-plans.test.ts holds it).
+    // backwards without sorting (the query-plan test in test/ids.storage.test.ts holds it).
     index('tasks_status_id').on(t.status),
     index('tasks_type_id').on(t.type),
     // Finished tasks by status and age: retention (lib/tasks/retention.ts) deletes by

@@ -8,7 +8,7 @@
  * over the body each request carries: a redirect that turns it into a GET is signed again over
  * the empty body (http-task.ts).
  * Web Crypto, not the `standardwebhooks` package: it is in Node and workerd already, so
- * signing adds nothing to the Workers bundle (TOOLCHAIN.md: the package would add KBs). The
+ * signing adds nothing to the Workers bundle (the package would add to it). The
  * tests verify these signatures with the package itself (test/delivery.http.test.ts).
  */
 import { WEBHOOK_SECRET_PREFIX } from '../config/parsers.ts';

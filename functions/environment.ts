@@ -1,5 +1,5 @@
 // HTTP only, not `@libsql/client/web` (HTTP + WebSocket): a WebSocket opened in one Workers
-// request cannot serve the next, and leaving it out saves 4 KB gzipped.
+// request cannot serve the next, and leaving it out makes the bundle smaller.
 import { createClient } from '@libsql/client/http';
 import { Hono } from 'hono';
 import { handleErrors } from '../lib/api/error-handler.ts';

@@ -10,7 +10,8 @@ import type { Hono } from 'hono';
  * Why Swagger UI and why here: Scalar's packages declare node >= 22 (this project runs on
  * Node 20), and swagger-ui-dist ships ready-built files. Its bundle is 1.4 MB, so it is read
  * from node_modules at run time by the Node server (local/) rather than built into lib/ or
- * the function bundles (the Workers bundle budget is 130 KB gzipped).
+ * the function bundles (the Workers bundle has a budget: DESIGN.md's, checked by
+ * test/bundles.test.ts).
  *
  * Strict CSP: the page has no inline script (the start-up code is `/docs/init.js`), every
  * fetch, script, style, font and image is same-origin. Two allowances, both same-origin:

@@ -11,8 +11,8 @@ import { STATUSES } from '../lib/tasks/states.ts';
  * Counters and histograms are bumped in memory on the hot path; label children are cached
  * per type so a report is a Map lookup and an add. The histograms are our own small class
  * (LabelledHistogram below) exposed through the registry: prom-client's Histogram validates
- * and hashes the labels on every observe, which made one attempt's report cost 2.2 µs, ~4%
- * of a no-op task's CPU (bench/scenarios/metrics.ts). The gauges
+ * and hashes the labels on every observe, a visible share of a no-op task's CPU
+ * (bench/scenarios/metrics.ts; bench/README.md, "Figures behind the code"). The gauges
  * read from the database (tasks by status, oldest pending age) are refreshed on a scrape,
  * at most once per METRICS_REFRESH_SECONDS, with concurrent scrapes sharing one read.
  */

@@ -7,9 +7,9 @@ import type { TaskStatus } from '../lib/tasks/states.ts';
  * the waits without each re-reading on its own (TaskService.waitUntilFinal's fallback, which
  * functions use: a Workers request must not do I/O for another).
  *
- * Measured here: 200 waits re-reading each on its own backoff (50 ms doubling to 1 s) made
- * ~1,000 status reads in 1.5 s, 191 ms of CPU (13% of a core); sharing one query per 250 ms,
- * the same 1.5 s cost 37 ms, mostly each wait's first and last read (bench/README.md).
+ * Waits re-reading each on its own backoff (50 ms doubling to 1 s) cost about five times the
+ * CPU of sharing one query per 250 ms, which leaves mostly each wait's first and last read
+ * (bench/README.md, "Figures behind the code").
  *
  * Here rather than in lib/: only a long-lived process has waits from many requests to share,
  * and the Workers bundle need not carry it. The timer runs only while something is watched.

@@ -35,7 +35,7 @@ export interface SqlDriver {
   /**
    * The same rows as arrays of values in the statement's column order: for the claim, which
    * reads every column of up to a batch of tasks. libsql builds a named object per row column
-   * by column; arrays cost about half as much (21 columns: 13 → 6–9 µs a row here).
+   * by column; arrays cost about half as much (bench/README.md, "Figures behind the code").
    */
   values(sql: string, args?: SqlValue[]): Promise<SqlValue[][]>;
   /** One write statement in its own transaction. */

@@ -7,8 +7,8 @@ import type { Row, RunResult, SqlDriver, SqlValue, Statement } from './driver.ts
  * caller still learning its own row counts. A caller is answered only after that commit, so
  * "durable before 202" holds; concurrent requests share one commit (one WAL append locally,
  * one round trip to sqld) instead of queueing for one each. Reads (`all`, `values`, including
- * the claim's UPDATE … RETURNING) go straight through. Measured in bench/README.md ("worker freed
- * before the commit": completions sharing a commit took sqld processing 1,790 → 4,610/s).
+ * the claim's UPDATE … RETURNING) go straight through. Completions sharing a commit more than
+ * doubled processing on sqld (bench/README.md, "worker freed before the commit").
  *
  * A `batch` is one unit: its statements stay together in one transaction and succeed or fail
  * together. If the shared transaction fails, each unit is retried alone, so one bad statement

@@ -17,9 +17,9 @@ export const tasks = sqliteTable(
   'tasks',
   {
     // The rowid: a time-ordered 64-bit integer the insert assigns inside the write lock
-    // (lib/tasks/repository.ts, "ID"), shown to clients as a fixed-width string (lib/tasks/ids.ts).
-    // No separate primary-key B-tree, and every index carries 8 bytes, not a 36-character UUID:
-    // WAL frames per submit 5.95 → 4.45 (bench/README.md, "Issue 13, part 5").
+    // (lib/tasks/inserts.ts, `NEXT_ID`), shown to clients as a fixed-width string (lib/tasks/ids.ts).
+    // No separate primary-key B-tree, and every index carries 8 bytes, not a 36-character UUID,
+    // so a submit writes fewer WAL frames (bench/README.md, "Issue 13, part 5").
     id: integer('id').primaryKey(),
     // The UUIDv7 a task had before the rowid migration (0004), so old ids keep resolving; null
     // for every task created since, which therefore never enters its index.

@@ -38,8 +38,8 @@ export interface HttpTransport {
   checksResolvedAddresses: boolean;
   /**
    * HMAC-SHA256 for the signature; default Web Crypto. Node's Web Crypto runs every sign as
-   * an async job: 22% of the CPU of the http-delivery bench went there, so local/ injects
-   * node:crypto's synchronous HMAC instead (bench/README.md, "http-delivery").
+   * an async job, a large share of the http-delivery bench's CPU, so local/ injects
+   * node:crypto's synchronous HMAC instead (bench/README.md, "Figures behind the code").
    */
   hmacSha256?: HmacSha256;
 }

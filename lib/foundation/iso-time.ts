@@ -1,8 +1,8 @@
 /**
  * `new Date(ms).toISOString()`, the same string, about ten times cheaper: every task sent to a
- * client or handed to a handler formats five timestamps, and `toISOString` took ~1.1 µs each
- * here, ~6 µs of the ~7 µs that `taskToJson` cost per task in a no-op processing profile
- * (bench/README.md, "ISO timestamps"). No library formats faster than the engine's own
+ * client or handed to a handler formats five timestamps, and `toISOString` was most of what
+ * `taskToJson` cost per task in a no-op processing profile (bench/README.md, "ISO
+ * timestamps"). No library formats faster than the engine's own
  * `toISOString`; what makes this cheaper is reusing the date part, which all of a task's times
  * (and a stream of tasks) nearly always share: only the time of day is built per call.
  * Outside years 0000–9999 (where the string changes shape) it is `toISOString` itself.

@@ -40,7 +40,7 @@ export interface ProcessDeps {
 
 /**
  * How the pool steers one task, without an AbortController per task: creating one and
- * listening to it was ~8% of a no-op task's CPU in a profile (bench/README.md, "lazy signal").
+ * listening to it was a visible share of a no-op task's CPU (bench/README.md, "lazy signal").
  */
 export interface TaskControl {
   /** Receives the function that stops this task's handler (cancel, shutdown). */

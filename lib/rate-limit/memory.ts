@@ -6,8 +6,8 @@ export interface MemoryRateLimiterOptions {
   /**
    * Most keys kept; the least recently seen is evicted beyond it. An evicted client starts
    * from zero, so the cap trades a little accuracy under a flood of distinct addresses for
-   * memory that cannot grow without bound. Measured here: 150–200 bytes of heap per
-   * key (test/rate-limit.memory.test.ts), so the default costs at most ~10 MB.
+   * memory that cannot grow without bound: a few hundred bytes of heap per key
+   * (test/rate-limit.memory.test.ts), so the default stays around ten megabytes.
    */
   maxKeys?: number;
   now?: () => number;

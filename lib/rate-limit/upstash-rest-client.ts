@@ -8,8 +8,8 @@ import type { ScriptClient } from './upstash.ts';
  * text, so `NOSCRIPT` still makes the limiter fall back to `eval`.
  *
  * Written here rather than using `@upstash/redis`, because that client brings a class for each
- * of ~250 commands: measured 17 KB gzipped of the Workers bundle, whose budget is 100 KB
- * (bench/README.md, "Bundle"). One attempt per call and no pipelining: failOpen
+ * of ~250 commands, a large share of the Workers bundle's budget
+ * (bench/README.md, "Figures behind the code"). One attempt per call and no pipelining: failOpen
  * (fail-open.ts) decides what a failure means, retries would only pile up.
  */
 export interface UpstashRestClientOptions {

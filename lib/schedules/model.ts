@@ -133,9 +133,10 @@ function remember<V>(cache: Map<string, V>, key: string, value: V): void {
 
 // Schedules that share a cron and zone fall due together and ask for the same next
 // occurrence: 10,000 every-minute schedules fired in one pass compute it once, not 10,000
-// times (~100-150 µs each in a zone, under load). The answer depends only on the key.
+// times, each a measurable cost in a zone (bench/README.md, "Figures behind the code"). The
+// answer depends only on the key.
 const nextCache = new Map<string, number | null>();
-// The same for the missed-occurrence look-back (previousRuns(101) is ~3 ms): after downtime,
+// The same for the missed-occurrence look-back (costlier still): after downtime,
 // every schedule of a cron asks it at the same `now`. Callers must not mutate the array.
 const previousCache = new Map<string, readonly number[]>();
 

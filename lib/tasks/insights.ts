@@ -9,9 +9,9 @@ import { STATUSES, type TaskStatus } from './states.ts';
  * holds (bench scenario `dashboard`: 1,000,000 rows). Where a question could read the whole
  * table, the bound is a number of rows, exported here, and the page says it.
  *
- * - Counts by status walk an index and stop at COUNT_CAP (shown as "10,000+"). Measured on
- *   1,000,000 rows under load (bench scenario `dashboard`): 800,000 index entries ~60 ms,
- *   100,000 ~13 ms, 10,000 under 1 ms. Exact counts of huge histories or backlogs would need
+ * - Counts by status walk an index and stop at COUNT_CAP (shown as "10,000+"), which keeps a
+ *   page's cost bounded on a table of millions (bench scenario `dashboard`; bench/README.md,
+ *   "Figures behind the code"). Exact counts of huge histories or backlogs would need
  *   counters kept on every write, which the hot path would pay for; the overview's signal of a
  *   backlog in trouble is the oldest pending task's age, which is one index seek.
  * - Finishes per minute are range counts over `tasks_finished` (status, completed_at), one per
@@ -132,7 +132,7 @@ export class TaskInsights {
 
   async overview(now = Date.now()): Promise<Overview> {
     // Pending: one walk of the claim index (it holds run_at, and only pending rows) counts the
-    // backlog and its due part together: half the time of two walks (measured), and its entries
+    // backlog and its due part together: about half the time of two walks, and its entries
     // are smaller than tasks_status_id's.
     const pending = (await this.#driver.all(
       `SELECT count(*) AS n, sum(run_at <= ?) AS due FROM (SELECT run_at FROM tasks INDEXED BY tasks_claim_pending WHERE status = 'pending' LIMIT ${COUNT_CAP})`,
@@ -159,7 +159,7 @@ export class TaskInsights {
   async finishesPerMinute(now = Date.now()): Promise<MinuteFinishes[]> {
     const first = Math.floor(now / MINUTE) * MINUTE - (CHART_MINUTES - 1) * MINUTE;
     // One range count per minute and status over (status, completed_at): a GROUP BY over the
-    // hour's rows sorted them all in a temp B-tree (~30x slower on 37,000 rows, measured).
+    // hour's rows sorted them all in a temp B-tree, many times slower (bench/README.md, "Figures behind the code").
     const rows = await this.#driver.all(
       `WITH RECURSIVE m(t) AS (SELECT ? UNION ALL SELECT t + ${MINUTE} FROM m WHERE t + ${MINUTE} <= ?)
        SELECT t,

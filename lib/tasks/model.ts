@@ -13,8 +13,8 @@ import { STATUSES } from './states.ts';
  * disagree; the type `_FieldsAgree` fails to compile when their names do.
  *
  * The field list is read from the zod schema rather than from the drizzle table because the
- * table's runtime objects would put drizzle's column classes into the Workers bundle (6.6 KB
- * gzipped, measured with esbuild, of a 100 KB budget); zod is there anyway. The table is
+ * table's runtime objects would put drizzle's column classes into the Workers bundle
+ * (bench/README.md, "Figures behind the code"); zod is there anyway. The table is
  * used for types only.
  */
 
@@ -152,7 +152,7 @@ const INITIAL: Pick<Task, Initial> = { status: 'pending', version: 1, attempts: 
 /** A task as it is before anything happened to it: pending, version 1, unset fields null, no id yet. */
 export function newTask(fields: NewTaskFields): NewTask {
   // Copied from one template, every task gets the same hidden class (fields in taskFields
-  // order): 4 µs → about 1 µs per task, which batch submits of 1,000 noticed (bench/README.md, "batch").
+  // order), which makes it several times cheaper; batch submits of 1,000 noticed (bench/README.md, "Figures behind the code").
   const task: Record<string, unknown> = { ...NEW_TASK_TEMPLATE };
   const given = fields as Record<string, unknown>;
   for (const key in given) if (given[key] !== undefined && key in task) task[key] = given[key];

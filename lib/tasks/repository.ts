@@ -97,9 +97,7 @@ const SQL = {
   // INDEXED BY is required, not a hint: without statistics the planner prefers
   // tasks_status_id (status = ?) and sorts every pending row in a temp B-tree on each claim,
   // so a claim costs O(backlog). Through the partial index it reads `limit` index entries
-  // whatever the backlog (raw libsql, 20k pending, claim 10 + complete 10: 1,650 tasks/s
-  // before, ~35,000 after; with 1,000,000 rows in the table the product processed 308
-  // tasks/s before; bench/README.md).
+  // whatever the backlog (bench/README.md, "Figures behind the code").
   // Paused types (POST /types/:type/pause) are skipped here, in the statement itself, so every
   // process and function honours a pause at its next claim. The NOT IN subquery is not
   // correlated: SQLite builds it once per statement (an empty or tiny ephemeral table) and

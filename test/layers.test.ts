@@ -15,7 +15,7 @@ const ALLOWED: Record<string, string[]> = {
   'lib/metrics': ['lib/metrics'],
   'lib/db': ['lib/db', 'lib/tasks/states.ts', F],
   'lib/tasks': ['lib/tasks', 'lib/db', 'lib/metrics', C, F],
-  'lib/processing': ['lib/processing', 'lib/tasks', 'lib/metrics', 'lib/db/outage-log.ts', C, F],
+  'lib/processing': ['lib/processing', 'lib/tasks', 'lib/metrics', 'lib/db/outage-log.ts', 'lib/db/driver.ts', C, F],
   'lib/rate-limit': ['lib/rate-limit', C, F],
   'lib/api': ['lib/api', 'lib/tasks', 'lib/processing', 'lib/rate-limit', C, F],
   'lib/schedules': ['lib/schedules', 'lib/tasks', 'lib/db', 'lib/api', 'lib/processing/handlers.ts', C, F],

@@ -1,5 +1,5 @@
 import { desc, sql } from 'drizzle-orm';
-import { index, integer, sqliteTable, text, uniqueIndex } from 'drizzle-orm/sqlite-core';
+import { index, integer, primaryKey, sqliteTable, text, uniqueIndex } from 'drizzle-orm/sqlite-core';
 import { STATUSES } from '../tasks/states.ts';
 
 /**
@@ -121,4 +121,56 @@ export const schedules = sqliteTable(
     // earliest one to know when to wake.
     index('schedules_due').on(s.nextRunAt).where(sql`paused = 0`),
   ],
+);
+
+/**
+ * Workflow steps (lib/workflows/): the one record of each step of a run, keyed by (run, step
+ * name). A run is a task (type `workflow:<name>`); its steps live beside it and go with it
+ * (a trigger in migration 0006 deletes them when the run is deleted, whatever deletes it).
+ * `wake_at` is when a sleep ends, when a wait times out, or when a failed step is retried;
+ * `output` is the step's JSON result as text; `event_id` is the event a finished wait took.
+ */
+export const workflowSteps = sqliteTable(
+  'workflow_steps',
+  {
+    runId: integer('run_id').notNull(),
+    name: text('name').notNull(),
+    kind: text('kind', { enum: ['step', 'sleep', 'wait', 'invoke'] }).notNull(),
+    status: text('status', { enum: ['completed', 'failed', 'waiting', 'retrying'] }).notNull(),
+    attempts: integer('attempts').notNull().default(0),
+    output: text('output'),
+    error: text('error'),
+    startedAt: integer('started_at').notNull(),
+    completedAt: integer('completed_at'),
+    wakeAt: integer('wake_at'),
+    event: text('event'),
+    eventKey: text('event_key'),
+    eventId: integer('event_id'),
+    childRunId: integer('child_run_id'),
+  },
+  (s) => [
+    primaryKey({ columns: [s.runId, s.name] }),
+    // POST /events wakes the runs waiting for an (event, key); only waiting waits enter it.
+    index('workflow_steps_waiting_event').on(s.event, s.eventKey).where(sql`status = 'waiting' AND kind = 'wait'`),
+    // A child run's end wakes its parent (the trigger in migration 0006); only waiting invokes enter it.
+    index('workflow_steps_waiting_child').on(s.childRunId).where(sql`status = 'waiting' AND kind = 'invoke'`),
+  ],
+);
+
+/**
+ * Events sent to workflow runs (POST /events), kept WORKFLOW_EVENT_RETENTION so that a run
+ * reaching its `waitForEvent` after the event arrived still gets it. AUTOINCREMENT: ids only
+ * grow, even after retention deletes the newest, so "events after the last one this run took"
+ * is an id comparison.
+ */
+export const workflowEvents = sqliteTable(
+  'workflow_events',
+  {
+    id: integer('id').primaryKey({ autoIncrement: true }),
+    event: text('event').notNull(),
+    key: text('key'),
+    payload: text('payload'),
+    createdAt: integer('created_at').notNull(),
+  },
+  (e) => [index('workflow_events_match').on(e.event, e.key, e.createdAt), index('workflow_events_age').on(e.createdAt)],
 );

@@ -9,7 +9,7 @@
  */
 
 /** How one attempt ended, as processTask reports it (lib/processing/outcome.ts's Outcome). */
-export type AttemptOutcome = 'completed' | 'retried' | 'failed' | 'cancelled' | 'released' | 'lost';
+export type AttemptOutcome = 'completed' | 'retried' | 'suspended' | 'failed' | 'cancelled' | 'released' | 'lost';
 
 export interface AttemptReport {
   type: string;

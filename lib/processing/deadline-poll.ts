@@ -26,6 +26,8 @@ export interface PollSummary {
   completed: number;
   failed: number;
   retried: number;
+  /** Workflow runs set aside until a sleep, an event, a child run or a step's retry (lib/workflows/). */
+  suspended: number;
   cancelled: number;
   released: number;
   lost: number;

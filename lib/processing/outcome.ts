@@ -1,5 +1,6 @@
 import type { Task } from '../tasks/model.ts';
 import type { TransitionRequest } from '../tasks/repository.ts';
+import { isSuspension } from './suspension.ts';
 import { failureSteer, isTaskFailure } from './task-failure.ts';
 
 /**
@@ -7,6 +8,8 @@ import { failureSteer, isTaskFailure } from './task-failure.ts';
  * the clock, so the table below is tested without a database (test/outcome.test.ts).
  *
  *   returned (JSON result)    → completed, with `result`
+ *   returned a suspension     → pending until its time (or at once when its wakeIf holds),
+ *                               the lease released and the attempt given back
  *   returned (not JSON)       → as if it threw: the result cannot be stored
  *   threw / timed out         → pending with backoff (or a TaskFailure's retryAt), or failed
  *                               on the last attempt or for a permanent TaskFailure
@@ -15,7 +18,7 @@ import { failureSteer, isTaskFailure } from './task-failure.ts';
  *   shutdown                  → released to pending, the attempt given back
  */
 
-export type Outcome = 'completed' | 'retried' | 'failed' | 'cancelled' | 'released' | 'lost';
+export type Outcome = 'completed' | 'retried' | 'suspended' | 'failed' | 'cancelled' | 'released' | 'lost';
 
 /** Why a running handler was stopped from outside. */
 export class StopReason extends Error {
@@ -45,6 +48,10 @@ export interface Decision {
 
 export function decideOutcome(task: Task, end: HandlerEnd, policy: RetryPolicy, now: number, random = Math.random): Decision {
   if (end.kind === 'returned') {
+    if (isSuspension(end.value)) {
+      const { runAt, wakeIf } = end.value;
+      return { outcome: 'suspended', request: { task, to: 'pending', now, fields: { runAt, leaseExpiresAt: null, attemptsDelta: -1, startedAt: null }, wakeIf } };
+    }
     const result = serialise(end.value);
     if (result.ok) {
       return { outcome: 'completed', request: { task, to: 'completed', now, fields: { result: result.json, completedAt: now, leaseExpiresAt: null, lastError: null } } };

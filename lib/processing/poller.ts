@@ -8,6 +8,7 @@ import type { WorkerPool } from './worker-pool.ts';
 
 /** How long a submit's wake-up may wait for company when the poller was just busy. */
 const SUBMIT_COALESCE_MS = 1;
+const MAX_TIMER_MS = 2 ** 31 - 1;
 
 export interface PollerOptions {
   repo: TaskRepository;
@@ -108,10 +109,12 @@ export class Poller {
     if (this.#stopped || time >= this.#dueAt) return;
     clearTimeout(this.#dueTimer);
     this.#dueAt = time;
+    // A timer longer than 2^31 − 1 ms fires at once (Node and workerd alike): a run sleeping
+    // for weeks gets a poll at that bound, which finds nothing due and sets the timer again.
     this.#dueTimer = setTimeout(() => {
       this.#dueAt = Infinity;
       this.wake();
-    }, Math.max(0, time - Date.now()) + 1);
+    }, Math.min(MAX_TIMER_MS, Math.max(0, time - Date.now()) + 1));
   }
 
   /** One poll of the long-lived process; a failed claim is logged and tried again later. */

@@ -1,5 +1,6 @@
 import type { Config } from '../config/config.ts';
 import { ErrOptimisticLock } from '../foundation/errors.ts';
+import { isoTime } from '../foundation/iso-time.ts';
 import type { Logger } from '../foundation/log.ts';
 import { NO_METRICS, type Metrics } from '../metrics/metrics.ts';
 import type { TaskEvents } from '../tasks/events.ts';
@@ -32,6 +33,8 @@ export interface ProcessDeps {
   logger: Logger;
   /** Follow-up tasks were committed (the local poller wakes for them, like for a submit). */
   onFollowUps?(tasks: NewTask[]): void;
+  /** The task went back to pending until `runAt` (a retry's backoff, a suspension): the local poller wakes then. */
+  onRescheduled?(runAt: number): void;
   /** Counts each attempt's outcome and timings (lib/metrics/); none by default. */
   metrics?: Metrics;
   /** Told of every final state written, so `?wait=` requests in this process answer at once. */
@@ -96,16 +99,24 @@ export async function processTask(deps: ProcessDeps, claimed: Task, control: Tas
     log().warn('task changed while running: result discarded', { outcome: decision.outcome });
     return reportAttempt(deps, claimed, 'lost', handlerSeconds);
   }
+  if (decision.outcome === 'retried' || decision.outcome === 'suspended') deps.onRescheduled?.(written.runAt);
   if (followUps.length > 0) {
     for (const task of followUps) deps.metrics?.tasksSubmitted(task.type, 1);
     deps.onFollowUps?.(followUps);
   }
   // The common outcome must not build a child logger only for a level that is off.
   const infoOn = deps.logger.level === 'debug' || deps.logger.level === 'info';
-  if (decision.outcome === 'completed' || decision.outcome === 'released') {
-    if (infoOn) log().info(decision.outcome === 'completed' ? 'task completed' : 'task released');
-  } else {
-    log().warn(decision.outcome === 'failed' ? 'task failed' : 'task will be retried', { error: decision.error, run_at: written.runAt });
+  switch (decision.outcome) {
+    case 'completed':
+    case 'released':
+      if (infoOn) log().info(decision.outcome === 'completed' ? 'task completed' : 'task released');
+      break;
+    case 'suspended':
+      // A workflow run logs its own steps (lib/workflows/); this is the task's side of it.
+      if (deps.logger.level === 'debug') log().debug('task suspended', { run_at: isoTime(written.runAt) });
+      break;
+    default:
+      log().warn(decision.outcome === 'failed' ? 'task failed' : 'task will be retried', { error: decision.error, run_at: isoTime(written.runAt) });
   }
   return reportAttempt(deps, claimed, decision.outcome, handlerSeconds);
 }

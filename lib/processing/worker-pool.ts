@@ -45,7 +45,7 @@ export class WorkerPool {
   /** Handlers running now: at most `workers`. */
   #busy = 0;
   #accepting = true;
-  readonly counts: Record<Outcome, number> = { completed: 0, retried: 0, failed: 0, cancelled: 0, released: 0, lost: 0 };
+  readonly counts: Record<Outcome, number> = { completed: 0, retried: 0, suspended: 0, failed: 0, cancelled: 0, released: 0, lost: 0 };
   /** The highest number of handlers seen running at once (the tests read it). */
   peakRunning = 0;
 

@@ -68,6 +68,11 @@ export interface TransitionRequest {
    * so a follow-up is created once whatever happens around it (and can be found by it).
    */
   followUps?: NewTask[];
+  /**
+   * For a move to pending (a suspension, lib/processing/suspension.ts): an SQL condition
+   * checked in the same transaction; when it holds, the task is due at once (`run_at = now`).
+   */
+  wakeIf?: { sql: string; args: SqlValue[] };
 }
 
 /** The outcome of one requested transition: the task as written, or the lost race. */
@@ -388,8 +393,10 @@ export class TaskRepository {
     return Promise.all(
       requests.map(async (request) => {
         const { statements, task } = buildTransition(request);
-        const [update] = await this.#driver.batch(statements);
-        return update!.changes === 1
+        const results = await this.#driver.batch(statements);
+        // The wake-up fired: the task is due now, not at the run_at it was suspended to.
+        if (request.wakeIf && results.at(-1)!.changes === 1) task.runAt = task.updatedAt;
+        return results[0]!.changes === 1
           ? { ok: true as const, task }
           : { ok: false as const, error: new ErrOptimisticLock(formatTaskId(request.task.id), request.task.version) };
       }),
@@ -425,6 +432,12 @@ function buildTransition(request: TransitionRequest): { statements: Statement[];
   const statements: Statement[] = [{ sql: `UPDATE tasks SET ${sets.join(', ')} WHERE id = ? AND version = ?`, args }];
   // Follow-ups are inserted only if the UPDATE just before them changed the row.
   if (request.followUps?.length) statements.push(guardedInsertStatement(request.followUps, IF_PREVIOUS_CHANGED));
+  if (request.wakeIf) {
+    statements.push({
+      sql: `UPDATE tasks SET run_at = ? WHERE id = ? AND status = 'pending' AND ${IF_PREVIOUS_CHANGED.sql} AND (${request.wakeIf.sql})`,
+      args: [next.updatedAt, task.id, ...request.wakeIf.args],
+    });
+  }
   return { statements, task: next };
 }
 

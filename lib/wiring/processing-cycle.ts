@@ -84,13 +84,14 @@ async function runUpkeep(participants: readonly CycleParticipant[], budgetMs: nu
   return counts;
 }
 
-function processDepsOf(services: CycleServices, options: CycleOptions, logger: Logger, onFollowUps?: (tasks: NewTask[]) => void): ProcessDeps {
+function processDepsOf(services: CycleServices, options: CycleOptions, logger: Logger, loop?: ProcessingLoop): ProcessDeps {
   return {
     repo: services.repo,
     handlers: services.handlers,
     config: services.config,
     logger: logger.child({ worker: options.workerId }),
-    onFollowUps,
+    onFollowUps: loop && ((tasks: NewTask[]) => tasks.forEach((task) => loop.taskCommitted(task))),
+    onRescheduled: loop && ((runAt: number) => loop.taskCommitted({ runAt })),
     metrics: options.metrics,
     events: services.service.events,
   };
@@ -144,7 +145,7 @@ export class ProcessingLoop {
   constructor(services: CycleServices, options: CycleOptions) {
     this.#services = services;
     const { config, logger } = services;
-    const deps = processDepsOf(services, options, logger, (tasks) => tasks.forEach((task) => this.taskCommitted(task)));
+    const deps = processDepsOf(services, options, logger, this);
     this.pool = new WorkerPool({
       workers: config.workers,
       queueSize: config.queueSize,

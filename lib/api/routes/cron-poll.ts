@@ -16,6 +16,7 @@ const PollSummarySchema = z
     completed: z.number().int(),
     failed: z.number().int(),
     retried: z.number().int(),
+    suspended: z.number().int(),
     cancelled: z.number().int(),
     released: z.number().int(),
     lost: z.number().int(),

@@ -7,6 +7,7 @@ import type { PollSummary } from '../lib/processing/deadline-poll.ts';
 import { registerPollRoute } from '../lib/api/routes/cron-poll.ts';
 import { cacheByConfig, remoteDriver } from './environment.ts';
 import { pollWithinBudget } from '../lib/wiring/processing-cycle.ts';
+import type { Workflow } from '../lib/workflows/define.ts';
 
 /**
  * Everything one function isolate needs, built from its env record on the first request and
@@ -26,6 +27,8 @@ export interface FunctionContextOptions {
   platform: string;
   /** Task types beyond the built-in `simulate`. */
   handlers?: Record<string, TaskHandler>;
+  /** Workflows (lib/workflows/), run by the same scheduled poll. */
+  workflows?: readonly Workflow[];
   logSink?: LogSink;
   /** The peer address as the platform reports it (rate-limit identity; lib/api/client-identity.ts). */
   clientAddress?: ClientAddress;
@@ -37,7 +40,7 @@ export function createFunctionContext(env: EnvRecord, options: FunctionContextOp
   // No host or pid on the edge: a random id per isolate keeps `locked_by` distinct.
   const workerId = `${options.platform}:${crypto.randomUUID().slice(0, 8)}`;
   const logger = createLogger(config.logLevel, options.logSink, { platform: options.platform });
-  const services = createAppServices({ config, logger, driver, handlers: options.handlers, clientAddress: options.clientAddress });
+  const services = createAppServices({ config, logger, driver, handlers: options.handlers, workflows: options.workflows, clientAddress: options.clientAddress });
   const poll = () => pollWithinBudget(services, { workerId });
   registerPollRoute(services.app, { cronSecret: config.cronSecret, runPoll: poll });
   return { ...services, workerId, poll };

@@ -12,10 +12,10 @@ const program = new Command('task-pool')
   .description('A durable task queue: REST API, libSQL storage, fixed-concurrency worker pool.')
   .showHelpAfterError();
 
-const handlersOption = ['--handlers <module>', 'module exporting `handlers` (task type → async function) to register'] as const;
+const handlersOption = ['--handlers <module>', 'module exporting `handlers` (task type → async function) and/or `workflows` (defineWorkflow results)'] as const;
 
 async function runtimeOptions(opts: { handlers?: string }): Promise<RuntimeOptions> {
-  return { handlers: opts.handlers ? await loadHandlersModule(opts.handlers) : undefined };
+  return opts.handlers ? await loadHandlersModule(opts.handlers) : {};
 }
 
 program

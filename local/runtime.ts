@@ -10,6 +10,7 @@ import type { WorkerPool } from '../lib/processing/worker-pool.ts';
 import type { RetentionSweeper } from '../lib/tasks/retention.ts';
 import { registerDashboard } from '../lib/ui/dashboard.tsx';
 import type { AppServices } from '../lib/wiring/app-services.ts';
+import type { Workflow } from '../lib/workflows/define.ts';
 import { createServicesWithLoop, type ProcessingLoop } from '../lib/wiring/processing-cycle.ts';
 import { nodeClientAddress } from './client-address.ts';
 import { openDatabase } from './database.ts';
@@ -29,6 +30,8 @@ export interface RuntimeOptions {
   config?: Config;
   /** Extra handlers by type, on top of the built-in `simulate`. */
   handlers?: Record<string, TaskHandler>;
+  /** Workflows (lib/workflows/). */
+  workflows?: readonly Workflow[];
   logSink?: LogSink;
   /** Run the pool and poller (serve, worker). Off for an API-only process. */
   processing?: boolean;
@@ -74,6 +77,7 @@ export async function createRuntime(options: RuntimeOptions = {}): Promise<Runti
     workerId,
     processing,
     handlers: options.handlers,
+    workflows: options.workflows,
     rateLimiter: redisRateLimit?.limiter,
     clientAddress: nodeClientAddress,
     httpTransport: guardedTransport(guardFromConfig(config)),
@@ -107,11 +111,20 @@ export async function createRuntime(options: RuntimeOptions = {}): Promise<Runti
   };
 }
 
-/** Loads `--handlers <module>`: a module exporting `handlers: Record<type, TaskHandler>`. */
-export async function loadHandlersModule(path: string): Promise<Record<string, TaskHandler>> {
-  const mod = (await import(pathToFileURL(resolve(path)).href)) as { handlers?: Record<string, TaskHandler> };
-  if (!mod.handlers || typeof mod.handlers !== 'object') {
-    throw new Error(`${path} must export \`handlers\`: an object mapping task type to an async function`);
+/**
+ * Loads `--handlers <module>`: a module exporting `handlers` (task type → async function),
+ * `workflows` (an array of defineWorkflow(...) results), or both.
+ */
+export async function loadHandlersModule(path: string): Promise<{ handlers?: Record<string, TaskHandler>; workflows?: Workflow[] }> {
+  const mod = (await import(pathToFileURL(resolve(path)).href)) as { handlers?: unknown; workflows?: unknown };
+  if (mod.handlers !== undefined && (typeof mod.handlers !== 'object' || mod.handlers === null)) {
+    throw new Error(`${path}: \`handlers\` must be an object mapping task type to an async function`);
   }
-  return mod.handlers;
+  if (mod.workflows !== undefined && !Array.isArray(mod.workflows)) {
+    throw new Error(`${path}: \`workflows\` must be an array of defineWorkflow(...) results`);
+  }
+  if (mod.handlers === undefined && mod.workflows === undefined) {
+    throw new Error(`${path} must export \`handlers\` (task type → async function) or \`workflows\` (defineWorkflow(...) results)`);
+  }
+  return { handlers: mod.handlers as Record<string, TaskHandler> | undefined, workflows: mod.workflows as Workflow[] | undefined };
 }

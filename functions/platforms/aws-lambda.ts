@@ -2,7 +2,7 @@ import { Hono } from 'hono';
 import { handle, type LambdaContext, type LambdaEvent } from 'hono/aws-lambda';
 import type { PollSummary } from '../../lib/processing/deadline-poll.ts';
 import { createFunctions } from '../functions.ts';
-import { handlers } from '../task-handlers.ts';
+import { handlers, workflows } from '../task-handlers.ts';
 import { processEnv } from './process-env.ts';
 
 /**
@@ -16,7 +16,7 @@ export interface ScheduledEvent {
   time: string;
 }
 
-const functions = createFunctions({ platform: 'lambda', handlers });
+const functions = createFunctions({ platform: 'lambda', handlers, workflows });
 const http = handle(new Hono().all('*', (c) => functions.api(c.req.raw, processEnv())));
 
 export function isScheduledEvent(event: unknown): event is ScheduledEvent {

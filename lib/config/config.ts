@@ -145,6 +145,11 @@ const VARIABLES = {
   // Finished tasks are deleted this long after they finished; 0 keeps them (lib/tasks/retention.ts).
   TASK_RETENTION_COMPLETED: ['retentionCompletedMs', duration.prefault('7d')],
   TASK_RETENTION_FAILED: ['retentionFailedMs', duration.prefault('30d')],
+  // Workflows (lib/workflows/): a step's recorded output, steps per run, how long events wait
+  // for a run to reach its waitForEvent.
+  WORKFLOW_MAX_STEP_BYTES: ['workflowMaxStepBytes', int(1024, 100 * 1024 * 1024).default(1_048_576)],
+  WORKFLOW_MAX_STEPS: ['workflowMaxSteps', int(1, 1_000_000).default(10_000)],
+  WORKFLOW_EVENT_RETENTION: ['workflowEventRetentionMs', duration.prefault('7d')],
 } as const satisfies Record<string, readonly [string, z.ZodType]>;
 
 type Variables = typeof VARIABLES;

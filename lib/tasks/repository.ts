@@ -15,6 +15,8 @@ import { canTransition, STATUSES, type TaskStatus } from './states.ts';
 export interface ListFilter {
   status?: TaskStatus;
   type?: string;
+  /** Only types starting with this (workflow runs: `workflow:`); a range over the type index. */
+  typePrefix?: string;
   /** Return tasks with ids strictly below this one (the cursor). */
   beforeId?: number;
   limit: number;
@@ -324,6 +326,7 @@ export class TaskRepository {
     const args: SqlValue[] = [];
     if (filter.status) (where.push('status = ?'), args.push(filter.status));
     if (filter.type) (where.push('type = ?'), args.push(filter.type));
+    if (filter.typePrefix) (where.push('type >= ? AND type < ?'), args.push(filter.typePrefix, prefixEnd(filter.typePrefix)));
     if (filter.beforeId) (where.push('id < ?'), args.push(filter.beforeId));
     args.push(filter.limit);
     const sql = `SELECT ${COLUMNS_READ} FROM tasks ${where.length ? `WHERE ${where.join(' AND ')}` : ''} ORDER BY id DESC LIMIT ?`;
@@ -439,6 +442,11 @@ function buildTransition(request: TransitionRequest): { statements: Statement[];
     });
   }
   return { statements, task: next };
+}
+
+/** The smallest string above every string starting with `prefix` (its last character plus one). */
+function prefixEnd(prefix: string): string {
+  return prefix.slice(0, -1) + String.fromCharCode(prefix.charCodeAt(prefix.length - 1) + 1);
 }
 
 function claimOrder(a: Task, b: Task): number {

@@ -10,6 +10,7 @@ import type { Schedule } from '../schedules/model.ts';
 import type { ScheduleService } from '../schedules/service.ts';
 import type { NewTask, Task } from '../tasks/model.ts';
 import { RetentionSweeper, retentionPolicy } from '../tasks/retention.ts';
+import { WorkflowEventSweeper } from '../workflows/engine.ts';
 import { createAppServices, type AppServices, type AppServicesOptions } from './app-services.ts';
 import type { TaskServices } from './task-services.ts';
 
@@ -36,8 +37,9 @@ import type { TaskServices } from './task-services.ts';
  */
 
 /**
- * Something the cycle runs besides claiming tasks: due schedules and retention today; due
- * workflow runs take a seat here too. One object serves both drivers.
+ * Something the cycle runs besides claiming tasks: due schedules, retention of tasks and of
+ * workflow events. (Workflow runs themselves are tasks: the claim takes them.) One object
+ * serves both drivers.
  */
 export interface CycleParticipant {
   readonly name: string;
@@ -70,7 +72,8 @@ function participantsOf(services: CycleServices, wakeups: CycleWakeups, logger: 
   const { config } = services;
   const schedules = new ScheduleFirer({ schedules: services.schedules, logger, wakeAt: (time) => wakeups.wakeAt(time), recheckMs: config.pollIntervalSeconds * 1000 });
   const retention = new RetentionSweeper({ repo: services.repo, policy: retentionPolicy(config), logger });
-  return { schedules, retention, all: [schedules, retention] };
+  const events = new WorkflowEventSweeper(services.workflowRepo, config.workflowEventRetentionMs, logger);
+  return { schedules, retention, all: [schedules, retention, events] };
 }
 
 /** Each participant's upkeep in turn, together within `budgetMs`; their counts merged. */

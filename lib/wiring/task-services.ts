@@ -8,6 +8,10 @@ import type { Metrics } from '../metrics/metrics.ts';
 import { createHandlerRegistry, type HandlerRegistry, type TaskHandler } from '../processing/handlers.ts';
 import { TaskRepository } from '../tasks/repository.ts';
 import { TaskService, type TaskServiceHooks } from '../tasks/service.ts';
+import type { Workflow } from '../workflows/define.ts';
+import { registerWorkflows } from '../workflows/engine.ts';
+import { WorkflowRepository } from '../workflows/repository.ts';
+import { WorkflowService } from '../workflows/service.ts';
 
 /**
  * The part of the wiring that every deployable needs, HTTP API or not: from a config and a
@@ -23,6 +27,8 @@ export interface TaskServicesOptions {
   driver: SqlDriver;
   /** Task types beyond `simulate` and `http`. */
   handlers?: Record<string, TaskHandler>;
+  /** Workflows (lib/workflows/), each run as tasks of type `workflow:<name>`. */
+  workflows?: readonly Workflow[];
   hooks?: TaskServiceHooks;
   /** How `http` tasks send requests (lib/delivery/); default the platform's fetch. */
   httpTransport?: HttpTransport;
@@ -38,15 +44,24 @@ export interface TaskServices {
   repo: TaskRepository;
   handlers: HandlerRegistry;
   service: TaskService;
+  /** Workflow runs, steps and events (lib/workflows/). */
+  workflows: WorkflowService;
+  workflowRepo: WorkflowRepository;
 }
 
 export function createTaskServices(options: TaskServicesOptions): TaskServices {
   const { config, logger } = options;
   const driver = logStorageOutages(options.driver, logger);
-  const repo = new TaskRepository(new GroupCommitDriver(driver));
+  // One group commit for tasks and workflow steps: a run's step records share commits with
+  // the completions around them.
+  const writes = new GroupCommitDriver(driver);
+  const repo = new TaskRepository(writes);
   const handlers = createHandlerRegistry(config);
   registerHttpTask(handlers, config, options.httpTransport);
   for (const [type, handler] of Object.entries(options.handlers ?? {})) handlers.register(type, handler);
+  const workflowRepo = new WorkflowRepository(writes);
+  const registry = registerWorkflows(handlers, options.workflows ?? [], { repo: workflowRepo, config, logger });
   const service = new TaskService(repo, config, logger, options.hooks, { metrics: options.metrics });
-  return { config, logger, driver, repo, handlers, service };
+  const workflows = new WorkflowService({ tasks: service, taskRepo: repo, repo: workflowRepo, registry });
+  return { config, logger, driver, repo, handlers, service, workflows, workflowRepo };
 }

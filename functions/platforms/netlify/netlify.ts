@@ -1,5 +1,5 @@
 import { createFunctions, type OperationName } from '../../functions.ts';
-import { handlers } from '../../task-handlers.ts';
+import { handlers, workflows } from '../../task-handlers.ts';
 import { processEnv } from '../process-env.ts';
 
 /**
@@ -14,6 +14,7 @@ export interface NetlifyConfig {
 const functions = createFunctions({
   platform: 'netlify',
   handlers,
+  workflows,
   // Set by Netlify's edge from the connection; clients cannot supply it.
   clientAddress: (c) => c.req.header('x-nf-client-connection-ip'),
 });

@@ -1,0 +1,246 @@
+import { AppError, badRequest, conflict } from '../foundation/errors.ts';
+import { isoTime } from '../foundation/iso-time.ts';
+import { formatTaskId } from '../tasks/ids.ts';
+import type { Task } from '../tasks/model.ts';
+import type { ListFilter, TaskRepository } from '../tasks/repository.ts';
+import type { TaskRef, TaskService } from '../tasks/service.ts';
+import { isFinal, type TaskStatus } from '../tasks/states.ts';
+import { runType, RUN_TYPE_PREFIX, workflowOfType } from './define.ts';
+import type { WorkflowRegistry } from './engine.ts';
+import type { StepRecord } from './protocol.ts';
+import type { WorkflowRepository } from './repository.ts';
+
+/**
+ * Workflow use cases for the API, the client, the CLI and the dashboard: start a run, read
+ * runs and their steps, cancel (children too), retry (resume), send events. A run is a task,
+ * so most of this is the task service's, seen through a run's shape.
+ */
+
+/** What a run waits for, as a client sees it. */
+export type WaitingFor =
+  | { kind: 'sleep'; step: string; until: string }
+  | { kind: 'event'; step: string; event: string; key: string | null; timeout_at: string }
+  | { kind: 'child'; step: string; run_id: string }
+  | { kind: 'retry'; step: string; at: string; attempts: number; error: string | null };
+
+export interface StepJson {
+  name: string;
+  kind: StepRecord['kind'];
+  status: StepRecord['status'];
+  attempts: number;
+  output: unknown;
+  error: string | null;
+  started_at: string;
+  completed_at: string | null;
+  wake_at: string | null;
+  event: string | null;
+  key: string | null;
+  child_run_id: string | null;
+}
+
+export interface RunJson {
+  id: string;
+  workflow: string;
+  status: TaskStatus;
+  input: unknown;
+  output: unknown;
+  error: string | null;
+  attempts: number;
+  created_at: string;
+  started_at: string | null;
+  completed_at: string | null;
+  updated_at: string;
+  run_at: string;
+  /** Null unless the run is pending on something: every sleep, wait, child or retry it awaits. */
+  waiting_for: WaitingFor[] | null;
+  steps?: StepJson[];
+}
+
+export interface StartRunInput {
+  input?: unknown;
+  idempotencyKey?: string;
+  runAt?: number;
+  delaySeconds?: number;
+}
+
+export interface RunFilter {
+  workflow?: string;
+  status?: TaskStatus;
+  beforeId?: number;
+  limit: number;
+}
+
+export interface WorkflowSummary {
+  name: string;
+  /** Runs by status. */
+  runs: Partial<Record<TaskStatus, number>>;
+  /** created_at of the oldest pending run, or null. */
+  oldest_pending_at: string | null;
+}
+
+const unknownWorkflow = (name: string) => new AppError(404, 'not_found', `workflow ${JSON.stringify(name)} is not registered`);
+const runNotFound = () => new AppError(404, 'not_found', 'run not found');
+
+export class WorkflowService {
+  readonly #tasks: TaskService;
+  readonly #taskRepo: TaskRepository;
+  readonly #repo: WorkflowRepository;
+  readonly registry: WorkflowRegistry;
+
+  constructor(options: { tasks: TaskService; taskRepo: TaskRepository; repo: WorkflowRepository; registry: WorkflowRegistry }) {
+    this.#tasks = options.tasks;
+    this.#taskRepo = options.taskRepo;
+    this.#repo = options.repo;
+    this.registry = options.registry;
+  }
+
+  /** 202 + run; an idempotency key replayed gives the same run (`replayed`). */
+  async startRun(workflow: string, start: StartRunInput): Promise<{ run: RunJson; replayed: boolean }> {
+    if (!this.registry.has(workflow)) throw unknownWorkflow(workflow);
+    if (start.runAt !== undefined && start.delaySeconds !== undefined) throw badRequest('run_at and delay_seconds are mutually exclusive', 'invalid_request');
+    const { task, replayed } = await this.#tasks.submit(
+      { title: workflow, description: 'workflow run', type: runType(workflow), payload: start.input ?? null, runAt: start.runAt, delaySeconds: start.delaySeconds },
+      start.idempotencyKey,
+    );
+    return { run: runToJson(task, []), replayed };
+  }
+
+  /** The run with its steps and what it waits for; 404 for an id that is no run. */
+  async getRun(ref: TaskRef): Promise<RunJson> {
+    const task = await this.#run(ref);
+    const steps = await this.#repo.steps(task.id);
+    return { ...runToJson(task, steps), steps: steps.map(stepToJson) };
+  }
+
+  /** Newest first; each with what it waits for, read in one query for the page. */
+  async listRuns(filter: RunFilter): Promise<RunJson[]> {
+    if (filter.workflow !== undefined && !this.registry.has(filter.workflow)) throw unknownWorkflow(filter.workflow);
+    const listFilter: ListFilter = { status: filter.status, beforeId: filter.beforeId, limit: filter.limit };
+    const tasks = filter.workflow !== undefined ? await this.#tasks.list({ ...listFilter, type: runType(filter.workflow) }) : await this.#taskRepo.list({ ...listFilter, typePrefix: RUN_TYPE_PREFIX });
+    const pending = tasks.filter((t) => t.status === 'pending').map((t) => t.id);
+    const steps = await this.#repo.stepsOf(pending);
+    return tasks.map((task) => runToJson(task, steps.get(task.id) ?? []));
+  }
+
+  /** Cancels the run and every child run it started that has not ended, depth first. */
+  async cancelRun(ref: TaskRef): Promise<RunJson> {
+    const task = await this.#run(ref);
+    const cancelled = await this.#tasks.cancel(task.id);
+    await this.#cancelChildren(task.id);
+    return runToJson(cancelled, await this.#repo.steps(task.id));
+  }
+
+  async #cancelChildren(runId: number): Promise<void> {
+    for (const childId of await this.#repo.children(runId)) {
+      const child = await this.#taskRepo.get(childId);
+      if (child && !isFinal(child.status)) {
+        try {
+          await this.#tasks.cancel(childId);
+        } catch (error) {
+          // Ended meanwhile (409): nothing left to cancel there.
+          if (!(error instanceof AppError && error.status === 409)) throw error;
+        }
+      }
+      await this.#cancelChildren(childId);
+    }
+  }
+
+  /**
+   * Resumes a failed or cancelled run from where it stopped: its failed steps run again,
+   * completed ones are not; 409 for a run that has not ended that way.
+   */
+  async retryRun(ref: TaskRef): Promise<RunJson> {
+    const task = await this.#run(ref);
+    if (task.status !== 'failed' && task.status !== 'cancelled') throw conflict(`run is ${task.status}: only failed or cancelled runs can be retried`, 'invalid_state');
+    await this.#repo.resetFailedSteps(task.id);
+    const retried = await this.#tasks.retry(task.id);
+    return runToJson(retried, await this.#repo.steps(task.id));
+  }
+
+  /** Stores the event and wakes every run waiting for it; `resumed` counts the runs made due. */
+  async sendEvent(event: string, key: string | null, payload: unknown): Promise<{ event: string; key: string | null; resumed: number }> {
+    const json = payload === undefined ? null : JSON.stringify(payload);
+    const resumed = await this.#repo.sendEvent(event, key, json, Date.now());
+    if (resumed > 0) this.#tasks.hooks.onResumed?.(RUN_TYPE_PREFIX);
+    return { event, key, resumed };
+  }
+
+  /** Every registered workflow with its runs by status (one grouped read over the type index). */
+  async summaries(): Promise<WorkflowSummary[]> {
+    const types = await this.#tasks.types(this.registry.names().map(runType));
+    const byName = new Map(types.map((t) => [workflowOfType(t.type), t]));
+    return this.registry.names().map((name) => {
+      const stats = byName.get(name);
+      return {
+        name,
+        runs: stats?.counts ?? {},
+        oldest_pending_at: iso(stats?.oldestPendingCreatedAt ?? null),
+      };
+    });
+  }
+
+  async #run(ref: TaskRef): Promise<Task> {
+    let task: Task;
+    try {
+      task = await this.#tasks.get(ref);
+    } catch (error) {
+      if (error instanceof AppError && error.status === 404) throw runNotFound();
+      throw error;
+    }
+    if (workflowOfType(task.type) === null) throw runNotFound();
+    return task;
+  }
+}
+
+const iso = (ms: number | null): string | null => (ms === null ? null : isoTime(ms));
+const parsed = (json: string | null): unknown => (json === null ? null : JSON.parse(json));
+
+export function stepToJson(step: StepRecord): StepJson {
+  return {
+    name: step.name,
+    kind: step.kind,
+    status: step.status,
+    attempts: step.attempts,
+    output: parsed(step.output),
+    error: step.error,
+    started_at: isoTime(step.startedAt),
+    completed_at: iso(step.completedAt),
+    wake_at: iso(step.wakeAt),
+    event: step.event,
+    key: step.eventKey,
+    child_run_id: step.childRunId === null ? null : formatTaskId(step.childRunId),
+  };
+}
+
+export function waitingFor(steps: readonly StepRecord[]): WaitingFor[] {
+  const waits: WaitingFor[] = [];
+  for (const step of steps) {
+    if (step.status === 'retrying') {
+      waits.push({ kind: 'retry', step: step.name, at: isoTime(step.wakeAt ?? step.startedAt), attempts: step.attempts, error: step.error });
+    } else if (step.status === 'waiting') {
+      if (step.kind === 'sleep') waits.push({ kind: 'sleep', step: step.name, until: isoTime(step.wakeAt!) });
+      else if (step.kind === 'wait') waits.push({ kind: 'event', step: step.name, event: step.event!, key: step.eventKey, timeout_at: isoTime(step.wakeAt!) });
+      else if (step.kind === 'invoke' && step.childRunId !== null) waits.push({ kind: 'child', step: step.name, run_id: formatTaskId(step.childRunId) });
+    }
+  }
+  return waits;
+}
+
+export function runToJson(task: Task, steps: readonly StepRecord[]): RunJson {
+  const waits = task.status === 'pending' ? waitingFor(steps) : [];
+  return {
+    id: formatTaskId(task.id),
+    workflow: workflowOfType(task.type) ?? task.type,
+    status: task.status,
+    input: parsed(task.payload),
+    output: parsed(task.result),
+    error: task.lastError,
+    attempts: task.attempts,
+    created_at: isoTime(task.createdAt),
+    started_at: iso(task.startedAt),
+    completed_at: iso(task.completedAt),
+    updated_at: isoTime(task.updatedAt),
+    run_at: isoTime(task.runAt),
+    waiting_for: waits.length > 0 ? waits : null,
+  };
+}

@@ -1,6 +1,7 @@
 import { OpenAPIHono, type RouteConfig } from '@hono/zod-openapi';
 import type { Handler } from 'hono';
 import { validationError } from './body.ts';
+import { ErrorSchema } from './schemas.ts';
 
 /**
  * How routes are declared: `createRoute` once (method, path, schemas), then
@@ -30,3 +31,13 @@ export function registerWithOwnBody(app: OpenAPIHono, route: RouteConfig, handle
   app.openAPIRegistry.registerPath(route);
   app.on(route.method.toUpperCase(), honoPath(route), handler);
 }
+
+/** A route's JSON response (`responses: { 200: jsonResponse(TaskSchema, 'the task') }`). */
+export const jsonResponse = <T>(schema: T, description: string) => ({ description, content: { 'application/json': { schema } } });
+
+/** The `{message, code}` error response (lib/api/error-handler.ts) under each of `statuses`. */
+export const errorResponses = (...statuses: number[]) =>
+  Object.fromEntries(statuses.map((s) => [String(s), jsonResponse(ErrorSchema, 'error')])) as Record<string, ReturnType<typeof jsonResponse>>;
+
+/** A route's required JSON request body (`request: { body: jsonBody(SubmitTaskBody) }`). */
+export const jsonBody = <T>(schema: T) => ({ required: true, content: { 'application/json': { schema } } });

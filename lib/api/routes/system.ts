@@ -2,28 +2,29 @@ import { createRoute, type OpenAPIHono } from '@hono/zod-openapi';
 import { z } from '@hono/zod-openapi';
 import type { AppDeps } from '../deps.ts';
 import { AppError } from '../../foundation/errors.ts';
+import { jsonResponse } from '../openapi.ts';
 import { ErrorSchema, StatsSchema } from '../schemas.ts';
 
 const statsRoute = createRoute({
   method: 'get',
   path: '/stats',
   summary: 'Task counts by status, the age of the oldest pending task, schedule counts',
-  responses: { 200: { description: 'stats', content: { 'application/json': { schema: StatsSchema } } } },
+  responses: { 200: jsonResponse(StatsSchema, 'stats') },
 });
 const Health = z.object({ status: z.string() }).openapi('Health');
 const healthRoute = createRoute({
   method: 'get',
   path: '/healthz',
   summary: 'Liveness: the process answers',
-  responses: { 200: { description: 'alive', content: { 'application/json': { schema: Health } } } },
+  responses: { 200: jsonResponse(Health, 'alive') },
 });
 const readyRoute = createRoute({
   method: 'get',
   path: '/readyz',
   summary: 'Readiness: the database answers',
   responses: {
-    200: { description: 'ready', content: { 'application/json': { schema: Health } } },
-    503: { description: 'not ready', content: { 'application/json': { schema: ErrorSchema } } },
+    200: jsonResponse(Health, 'ready'),
+    503: jsonResponse(ErrorSchema, 'not ready'),
   },
 });
 

@@ -3,7 +3,7 @@ import type { HandlerRegistry } from '../processing/handlers.ts';
 import type { Config } from '../config/config.ts';
 import { AppError, badRequest } from '../foundation/errors.ts';
 import { readJsonBody, validate } from '../api/body.ts';
-import { errorResponses, jsonBody, jsonResponse, registerWithOwnBody } from '../api/openapi.ts';
+import { errorResponses, jsonBody, jsonResponse, registerWithOwnBody, tag } from '../api/openapi.ts';
 import { ListTasksQuery, SubmitTaskBody } from '../api/schemas.ts';
 import { taskToJson, TaskSchema } from '../tasks/model.ts';
 import { cronProblem, MISSED_POLICIES, scheduleNamePattern, scheduleToJson, timezoneProblem } from './model.ts';
@@ -78,6 +78,7 @@ const NameParam = z.object({
 const putRoute = createRoute({
   method: 'put',
   path: '/schedules/{name}',
+  tags: tag('schedules'),
   summary: 'Create or replace a schedule',
   request: { params: NameParam, body: jsonBody(PutScheduleBody) },
   responses: { 201: jsonResponse(ScheduleSchema, 'created'), 200: jsonResponse(ScheduleSchema, 'replaced'), ...errorResponses(400, 401, 413, 415, 429) },
@@ -85,6 +86,7 @@ const putRoute = createRoute({
 const getRoute = createRoute({
   method: 'get',
   path: '/schedules/{name}',
+  tags: tag('schedules'),
   summary: 'Get one schedule',
   request: { params: NameParam },
   responses: { 200: jsonResponse(ScheduleSchema, 'the schedule'), ...errorResponses(400, 401, 404, 429) },
@@ -92,6 +94,7 @@ const getRoute = createRoute({
 const listRoute = createRoute({
   method: 'get',
   path: '/schedules',
+  tags: tag('schedules'),
   summary: 'List schedules by name',
   request: { query: ListSchedulesQuery },
   responses: { 200: jsonResponse(ScheduleListSchema, 'one page'), ...errorResponses(400, 401, 429) },
@@ -99,6 +102,7 @@ const listRoute = createRoute({
 const deleteRoute = createRoute({
   method: 'delete',
   path: '/schedules/{name}',
+  tags: tag('schedules'),
   summary: 'Delete a schedule (no task is created for it once this returns)',
   request: { params: NameParam },
   responses: { 204: { description: 'deleted' }, ...errorResponses(400, 401, 404, 429) },
@@ -106,6 +110,7 @@ const deleteRoute = createRoute({
 const pauseRoute = createRoute({
   method: 'post',
   path: '/schedules/{name}/pause',
+  tags: tag('schedules'),
   summary: 'Pause: no occurrence fires until resumed',
   request: { params: NameParam },
   responses: { 200: jsonResponse(ScheduleSchema, 'the schedule'), ...errorResponses(400, 401, 404, 429) },
@@ -113,6 +118,7 @@ const pauseRoute = createRoute({
 const resumeRoute = createRoute({
   method: 'post',
   path: '/schedules/{name}/resume',
+  tags: tag('schedules'),
   summary: 'Resume: occurrences that fell due while paused follow the missed policy',
   request: { params: NameParam },
   responses: { 200: jsonResponse(ScheduleSchema, 'the schedule'), ...errorResponses(400, 401, 404, 429) },
@@ -120,6 +126,7 @@ const resumeRoute = createRoute({
 const triggerRoute = createRoute({
   method: 'post',
   path: '/schedules/{name}/trigger',
+  tags: tag('schedules'),
   summary: 'Create one task from the template now',
   request: { params: NameParam },
   responses: { 202: jsonResponse(TaskSchema, 'stored'), ...errorResponses(400, 401, 404, 429) },

@@ -3,7 +3,7 @@ import type { MiddlewareHandler } from 'hono';
 import { requireBearer } from '../auth.ts';
 import { AppError } from '../../foundation/errors.ts';
 import type { PollSummary } from '../../processing/deadline-poll.ts';
-import { jsonResponse } from '../openapi.ts';
+import { jsonResponse, tag } from '../openapi.ts';
 import { ErrorSchema } from '../schemas.ts';
 
 /**
@@ -29,6 +29,7 @@ const PollSummarySchema = z
 export const pollRoute = createRoute({
   method: 'post',
   path: '/poll',
+  tags: tag('poll'),
   summary: 'Claim and process due tasks within POLL_BUDGET_SECONDS (needs Authorization: Bearer $CRON_SECRET)',
   responses: {
     200: jsonResponse(PollSummarySchema, 'what this poll did'),

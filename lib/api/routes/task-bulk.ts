@@ -2,7 +2,7 @@ import { createRoute, type OpenAPIHono } from '@hono/zod-openapi';
 import type { BulkFilter } from '../../tasks/repository.ts';
 import { readJsonBody, validate } from '../body.ts';
 import type { AppDeps } from '../deps.ts';
-import { errorResponses, jsonBody, jsonResponse, registerWithOwnBody } from '../openapi.ts';
+import { errorResponses, jsonBody, jsonResponse, registerWithOwnBody, tag } from '../openapi.ts';
 import { BulkFilterBody, BulkResultSchema, TaskIdParam } from '../schemas.ts';
 
 /**
@@ -15,6 +15,7 @@ import { BulkFilterBody, BulkResultSchema, TaskIdParam } from '../schemas.ts';
 const deleteRoute = createRoute({
   method: 'delete',
   path: '/tasks/{id}',
+  tags: tag('tasks'),
   summary: 'Delete a task that is not running',
   request: { params: TaskIdParam },
   responses: { 204: { description: 'deleted' }, ...errorResponses(401, 404, 409, 429) },
@@ -24,6 +25,7 @@ const bulkRoute = (action: 'cancel' | 'retry', summary: string) =>
   createRoute({
     method: 'post',
     path: `/tasks/${action}`,
+    tags: tag('bulk'),
     summary,
     request: { body: jsonBody(BulkFilterBody) },
     responses: { 200: jsonResponse(BulkResultSchema, 'how many the filter selected and how many changed'), ...errorResponses(400, 401, 413, 415, 429) },

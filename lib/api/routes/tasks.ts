@@ -4,7 +4,7 @@ import { taskToJson, TaskSchema } from '../../tasks/model.ts';
 import { readJsonBody, validate } from '../body.ts';
 import type { AppDeps } from '../deps.ts';
 import { decodeCursor, encodeCursor } from '../cursor.ts';
-import { errorResponses, jsonBody, jsonResponse, registerWithOwnBody } from '../openapi.ts';
+import { errorResponses, jsonBody, jsonResponse, registerWithOwnBody, tag } from '../openapi.ts';
 import { BatchResultSchema, BatchSubmitBody, BatchTaskItem, GetTaskQuery, ListTasksQuery, SubmitTaskBody, TaskIdParam, TaskListSchema, type SubmitTaskBody as SubmitTaskBodyType } from '../schemas.ts';
 import type { SubmitInput } from '../../tasks/service.ts';
 import { BULK_ROUTES, registerBulkRoutes } from './task-bulk.ts';
@@ -12,6 +12,7 @@ import { BULK_ROUTES, registerBulkRoutes } from './task-bulk.ts';
 const submitRoute = createRoute({
   method: 'post',
   path: '/tasks',
+  tags: tag('tasks'),
   summary: 'Submit a task (stored before the response)',
   request: {
     body: jsonBody(SubmitTaskBody),
@@ -21,6 +22,7 @@ const submitRoute = createRoute({
 const batchRoute = createRoute({
   method: 'post',
   path: '/tasks/batch',
+  tags: tag('batch'),
   summary: 'Submit up to MAX_BATCH_TASKS tasks at once: all stored in one transaction, or none',
   description:
     'Each item is the body of POST /tasks plus an optional `idempotency_key`. One invalid item is a 400 naming it ' +
@@ -34,6 +36,7 @@ const batchRoute = createRoute({
 const getRoute = createRoute({
   method: 'get',
   path: '/tasks/{id}',
+  tags: tag('tasks'),
   summary: 'Get one task; with ?wait=N, once it is final or N seconds have passed',
   request: { params: TaskIdParam, query: GetTaskQuery },
   responses: { 200: jsonResponse(TaskSchema, 'the task'), ...errorResponses(400, 401, 404, 429) },
@@ -41,6 +44,7 @@ const getRoute = createRoute({
 const listRoute = createRoute({
   method: 'get',
   path: '/tasks',
+  tags: tag('tasks'),
   summary: 'List tasks, newest first',
   request: { query: ListTasksQuery },
   responses: { 200: jsonResponse(TaskListSchema, 'one page'), ...errorResponses(400, 401, 429) },
@@ -48,6 +52,7 @@ const listRoute = createRoute({
 const cancelRoute = createRoute({
   method: 'post',
   path: '/tasks/{id}/cancel',
+  tags: tag('tasks'),
   summary: 'Cancel a pending or running task',
   request: { params: TaskIdParam },
   responses: { 200: jsonResponse(TaskSchema, 'cancelled'), ...errorResponses(401, 404, 409, 429) },
@@ -55,6 +60,7 @@ const cancelRoute = createRoute({
 const retryRoute = createRoute({
   method: 'post',
   path: '/tasks/{id}/retry',
+  tags: tag('tasks'),
   summary: 'Run a failed or cancelled task again',
   request: { params: TaskIdParam },
   responses: { 200: jsonResponse(TaskSchema, 'pending again'), ...errorResponses(401, 404, 409, 429) },

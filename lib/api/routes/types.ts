@@ -2,7 +2,7 @@ import { createRoute, z, type OpenAPIHono } from '@hono/zod-openapi';
 import type { TypeStats } from '../../tasks/repository.ts';
 import { STATUSES } from '../../tasks/states.ts';
 import type { AppDeps } from '../deps.ts';
-import { errorResponses, jsonResponse } from '../openapi.ts';
+import { errorResponses, jsonResponse, tag } from '../openapi.ts';
 
 /**
  * Task types: `GET /types` (per type: counts by status, paused, the oldest pending task's age)
@@ -35,12 +35,14 @@ const TypeParam = z.object({
 const listRoute = createRoute({
   method: 'get',
   path: '/types',
+  tags: tag('types'),
   summary: 'Task types: counts by status, paused or not, the oldest pending task',
   responses: { 200: jsonResponse(TypeListSchema, 'every registered type, every type with tasks, every paused type'), ...errorResponses(401, 429) },
 });
 const pauseRoute = createRoute({
   method: 'post',
   path: '/types/{type}/pause',
+  tags: tag('types'),
   summary: 'Stop claiming tasks of this type, in every process and function (submits are still accepted)',
   request: { params: TypeParam },
   responses: { 200: jsonResponse(PauseSchema, 'paused'), ...errorResponses(400, 401, 429) },
@@ -48,6 +50,7 @@ const pauseRoute = createRoute({
 const resumeRoute = createRoute({
   method: 'post',
   path: '/types/{type}/resume',
+  tags: tag('types'),
   summary: 'Claim tasks of this type again',
   request: { params: TypeParam },
   responses: { 200: jsonResponse(PauseSchema, 'resumed'), ...errorResponses(400, 401, 429) },

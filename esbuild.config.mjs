@@ -3,8 +3,8 @@
 //   node esbuild.config.mjs workers    only the named ones
 // Tests import `build()` to bundle into a temp dir (test/bundles.ts).
 import * as esbuild from 'esbuild';
-import { cpSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { dirname, join, relative, resolve } from 'node:path';
+import { cpSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { basename, dirname, join, relative, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { gzipSync } from 'node:zlib';
 
@@ -98,7 +98,16 @@ const WEB = {
   outExtension: { '.js': '.mjs' },
 };
 
-const entries = (dir, names) => Object.fromEntries(names.map((name) => [name, at(`${dir}/${name}.ts`)]));
+/**
+ * A platform that deploys one function per file (Vercel, Netlify): every file of its folder is
+ * an entry point but the module they share, named after the folder (`vercel.ts`). A new
+ * function file is built without an edit here.
+ */
+const functionEntries = (dir) => {
+  const shared = `${basename(dir)}.ts`;
+  const files = readdirSync(at(dir)).filter((file) => file.endsWith('.ts') && file !== shared).sort();
+  return Object.fromEntries(files.map((file) => [file.slice(0, -'.ts'.length), at(`${dir}/${file}`)]));
+};
 
 /** Each target: esbuild options (paths relative to its output dir) plus files to lay beside. */
 export const TARGETS = {
@@ -138,10 +147,7 @@ export const TARGETS = {
   },
   vercel: {
     // dist/vercel is a deployable project: api/<function>.mjs plus vercel.json.
-    options: { ...WEB, entryPoints: entries('functions/platforms/vercel', [
-      'index', 'tasks', 'task', 'cancel', 'retry', 'stats', 'poll', 'schedules', 'schedule', 'schedule-pause', 'schedule-resume', 'schedule-trigger',
-      'tasks-batch', 'tasks-cancel', 'tasks-retry', 'types', 'type-pause', 'type-resume',
-    ]), outdir: 'api' },
+    options: { ...WEB, entryPoints: functionEntries('functions/platforms/vercel'), outdir: 'api' },
     extras(outdir) {
       cpSync(at('deploy/vercel/vercel.json'), join(outdir, 'vercel.json'));
     },
@@ -155,11 +161,7 @@ export const TARGETS = {
     // dist/netlify is a deployable site: functions/<name>.mjs plus netlify.toml.
     options: {
       ...WEB,
-      entryPoints: entries('functions/platforms/netlify', [
-        'api', 'create-task', 'list-tasks', 'get-task', 'cancel-task', 'retry-task', 'stats', 'poll', 'poll-scheduled',
-        'put-schedule', 'list-schedules', 'get-schedule', 'delete-schedule', 'pause-schedule', 'resume-schedule', 'trigger-schedule',
-        'create-tasks', 'delete-task', 'cancel-tasks', 'retry-tasks', 'list-types', 'pause-type', 'resume-type',
-      ]),
+      entryPoints: functionEntries('functions/platforms/netlify'),
       outdir: 'functions',
     },
     extras(outdir) {

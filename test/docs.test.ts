@@ -1,4 +1,6 @@
 import { describe, expect, it } from 'vitest';
+import { createFunctions } from '../functions/functions.ts';
+import { API_TAGS } from '../lib/api/openapi.ts';
 import { serveRuntime } from './support/serve.ts';
 
 /** Every `src`/`href` in the page. */
@@ -80,5 +82,52 @@ describe('GET /docs', () => {
     for (const path of ['/docs/package.json', '/docs/..%2Fpackage.json', '/docs/swagger-ui-bundle.js.map', '/docs/index.html']) {
       expect((await fetch(`${url}${path}`)).status, path).toBe(404);
     }
+  });
+});
+
+type OpenApiDocument = {
+  tags?: { name: string; description?: string }[];
+  paths: Record<string, Record<string, { tags?: string[] }>>;
+};
+
+/**
+ * Every operation of the document sits under exactly one tag, a tag the document declares
+ * with a description, in API_TAGS' order; no declared tag is an empty group. Returns each
+ * operation (`METHOD path`) with its tag.
+ */
+function expectEveryOperationTagged(doc: OpenApiDocument): Map<string, string> {
+  const declared = (doc.tags ?? []).map((t) => t.name);
+  expect(declared.length).toBeGreaterThan(0);
+  for (const t of doc.tags ?? []) expect(t.description, t.name).toMatch(/\S/);
+  expect(declared).toEqual(API_TAGS.map((t) => t.name).filter((name) => declared.includes(name)));
+  const operations = Object.entries(doc.paths).flatMap(([path, item]) => Object.entries(item).map(([method, op]) => ({ op: `${method.toUpperCase()} ${path}`, tags: op.tags ?? [] })));
+  expect(operations.length).toBeGreaterThan(0);
+  expect(operations.filter((o) => o.tags.length !== 1).map((o) => o.op), 'operations without exactly one tag').toEqual([]);
+  expect(operations.filter((o) => !declared.includes(o.tags[0]!)).map((o) => `${o.op}: ${o.tags[0]}`), 'operations under an undeclared tag').toEqual([]);
+  expect(declared.filter((name) => !operations.some((o) => o.tags[0] === name)), 'declared tags without an operation').toEqual([]);
+  return new Map(operations.map((o) => [o.op, o.tags[0]!]));
+}
+
+describe('GET /openapi.json groups the operations by resource', () => {
+  it('on the Node server: every operation under a declared tag (no /poll there, so no poll group)', async () => {
+    const { url } = await serveRuntime({ processing: false });
+    const tags = expectEveryOperationTagged((await (await fetch(`${url}/openapi.json`)).json()) as OpenApiDocument);
+    expect(tags.get('POST /tasks')).toBe('tasks');
+    expect(tags.get('DELETE /tasks/{id}')).toBe('tasks');
+    expect(tags.get('POST /tasks/batch')).toBe('batch');
+    expect(tags.get('POST /tasks/cancel')).toBe('bulk');
+    expect(tags.get('POST /types/{type}/pause')).toBe('types');
+    expect(tags.get('PUT /schedules/{name}')).toBe('schedules');
+    expect(tags.get('GET /healthz')).toBe('system');
+    expect([...tags.values()]).not.toContain('poll');
+  });
+
+  it('in the functions: the same, with /poll; between them every tag of API_TAGS is used', async () => {
+    const functions = createFunctions({ platform: 'test', logSink: () => {} });
+    // /openapi.json answers before the database: nothing listens on this loopback port.
+    const response = await functions.api(new Request('https://x.test/openapi.json'), { DATABASE_URL: 'http://127.0.0.1:9', RATE_LIMIT_PER_MINUTE: '0', LOG_LEVEL: 'silent' });
+    const tags = expectEveryOperationTagged((await response.json()) as OpenApiDocument);
+    expect(tags.get('POST /poll')).toBe('poll');
+    expect(new Set(tags.values())).toEqual(new Set(API_TAGS.map((t) => t.name)));
   });
 });

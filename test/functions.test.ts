@@ -1,7 +1,12 @@
+import { readdirSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { pathToFileURL } from 'node:url';
 import { describe, expect, it } from 'vitest';
+import { honoPath } from '../lib/api/openapi.ts';
 import { ConfigError } from '../lib/config/config.ts';
-import { createFunctions } from '../functions/functions.ts';
+import { createFunctions, OPERATIONS, type OperationName } from '../functions/functions.ts';
 import { envRecordFrom } from '../functions/environment.ts';
+import { ROOT } from './processes.ts';
 import { sqldAvailable, useSqld } from './sqld.ts';
 
 /** functions/ from source: per-isolate contexts, operation functions, /poll's guard, bad config. */
@@ -27,6 +32,52 @@ describe('a misconfigured deployment', () => {
     expect(body).not.toContain('short');
     await expect(functions.scheduledPoll({ DATABASE_URL: 'file:tasks.db' })).rejects.toThrow(ConfigError);
     await expect(functions.scheduledPoll({ DATABASE_URL: 'file:tasks.db' })).rejects.toThrow(/DATABASE_URL.*remote libSQL URL/);
+  });
+});
+
+describe('the operations (functions/functions.ts OPERATIONS)', () => {
+  const operations = Object.entries(OPERATIONS) as [OperationName, (typeof OPERATIONS)[OperationName]][];
+  /** The route's path with each parameter filled in, as a client would send it. */
+  const samplePath = (route: { path: string }) => honoPath(route).replace(/:[^/]+/g, 'x');
+  /** `on('name')` calls in a platform file, by the export they are assigned to. */
+  const served = (file: string) => [...readFileSync(file, 'utf8').matchAll(/export (?:default|const (\w+) =) on\('(\w+)'\)/g)].map((m) => ({ exported: m[1] ?? 'default', name: m[2]! }));
+  const platformFiles = (platform: string) =>
+    readdirSync(join(ROOT, 'functions/platforms', platform))
+      .filter((file) => file.endsWith('.ts') && file !== `${platform}.ts`)
+      .map((file) => join(ROOT, 'functions/platforms', platform, file));
+
+  it('are every route of the app but the probes, each with its own function', async () => {
+    const functions = createFunctions({ platform: 'test', logSink: () => {} });
+    // /openapi.json answers before the database: nothing listens on this loopback port.
+    const response = await functions.api(new Request('https://x.test/openapi.json'), { DATABASE_URL: 'http://127.0.0.1:9', RATE_LIMIT_PER_MINUTE: '0', LOG_LEVEL: 'silent' });
+    const doc = (await response.json()) as { paths: Record<string, Record<string, unknown>> };
+    const documented = Object.entries(doc.paths).flatMap(([path, methods]) => Object.keys(methods).map((method) => `${method.toUpperCase()} ${path}`));
+    const probes = ['GET /healthz', 'GET /readyz'];
+    expect(operations.map(([, route]) => `${route.method.toUpperCase()} ${route.path}`).sort()).toEqual(documented.filter((op) => !probes.includes(op)).sort());
+    for (const [name] of operations) expect(typeof functions[name], name).toBe('function');
+  });
+
+  it('each have one Netlify function, whose config routes the operation\'s method and path to it', async () => {
+    const files = await Promise.all(
+      platformFiles('netlify').map(async (file) => ({ file, served: served(file), config: ((await import(pathToFileURL(file).href)) as { config?: { path: string | string[]; method?: string } }).config })),
+    );
+    for (const [name, route] of operations) {
+      const serving = files.filter((f) => f.served.some((s) => s.name === name));
+      expect(serving.map((f) => f.file), name).toHaveLength(1);
+      expect(serving[0]!.config, name).toEqual({ path: honoPath(route), method: route.method.toUpperCase() });
+    }
+  });
+
+  it('each have a Vercel function that vercel.json routes the operation\'s path to, exporting its method', () => {
+    const { rewrites } = JSON.parse(readFileSync(join(ROOT, 'deploy/vercel/vercel.json'), 'utf8')) as { rewrites: { source: string; destination: string }[] };
+    for (const [name, route] of operations) {
+      const path = samplePath(route);
+      // Vercel takes the first rewrite that matches.
+      const rewrite = rewrites.find((r) => new RegExp(`^${r.source.replace(/:[^/]+/g, '[^/]+')}$`).test(path));
+      expect(rewrite?.destination, `${name}: vercel.json routes ${path} to the catch-all`).not.toBe('/api');
+      const file = join(ROOT, 'functions/platforms/vercel', `${rewrite!.destination.replace(/^\/api\//, '')}.ts`);
+      expect(served(file), name).toContainEqual({ exported: route.method.toUpperCase(), name });
+    }
   });
 });
 

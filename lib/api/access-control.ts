@@ -11,11 +11,12 @@ export interface AccessControlDeps {
   config: Config;
   logger: Logger;
   /**
-   * The limiter to use; when absent, createRateLimiter(config) picks Upstash REST or memory
-   * (the Node adapter passes its ioredis limiter when REDIS_URL is set).
+   * The limiter to use; when absent, createRateLimiter(config) picks Upstash REST or memory,
+   * or none for RATE_LIMIT_PER_MINUTE=0 (the Node adapter passes its ioredis limiter when
+   * REDIS_URL is set).
    */
   rateLimiter?: RateLimiter;
-  /** The peer address as the platform sees it; see client-identity.ts. */
+  /** The peer address as the platform sees it (Node socket, `cf-connecting-ip` on Workers): the rate-limit identity; see client-identity.ts. */
   clientAddress?: ClientAddress;
 }
 

@@ -3,8 +3,8 @@ import type { HandlerRegistry } from '../processing/handlers.ts';
 import type { Config } from '../config/config.ts';
 import { AppError, badRequest } from '../foundation/errors.ts';
 import { readJsonBody, validate } from '../api/body.ts';
-import { registerWithOwnBody } from '../api/openapi.ts';
-import { ErrorSchema, ListTasksQuery, SubmitTaskBody } from '../api/schemas.ts';
+import { errorResponses, jsonBody, jsonResponse, registerWithOwnBody, tag } from '../api/openapi.ts';
+import { ListTasksQuery, SubmitTaskBody } from '../api/schemas.ts';
 import { taskToJson, TaskSchema } from '../tasks/model.ts';
 import { cronProblem, MISSED_POLICIES, scheduleNamePattern, scheduleToJson, timezoneProblem } from './model.ts';
 import type { ScheduleService } from './service.ts';
@@ -75,58 +75,61 @@ const NameParam = z.object({
   name: z.string().regex(scheduleNamePattern, { error: NAME_RULE }).openapi({ param: { name: 'name', in: 'path' }, description: '1 to 200 letters, digits, `.`, `_`, `-`.', example: 'nightly-report' }),
 });
 
-const json = <T>(schema: T, description: string) => ({ description, content: { 'application/json': { schema } } });
-const errors = (...statuses: number[]) =>
-  Object.fromEntries(statuses.map((s) => [String(s), json(ErrorSchema, 'error')])) as Record<string, ReturnType<typeof json>>;
-
 const putRoute = createRoute({
   method: 'put',
   path: '/schedules/{name}',
+  tags: tag('schedules'),
   summary: 'Create or replace a schedule',
-  request: { params: NameParam, body: { required: true, content: { 'application/json': { schema: PutScheduleBody } } } },
-  responses: { 201: json(ScheduleSchema, 'created'), 200: json(ScheduleSchema, 'replaced'), ...errors(400, 401, 413, 415, 429) },
+  request: { params: NameParam, body: jsonBody(PutScheduleBody) },
+  responses: { 201: jsonResponse(ScheduleSchema, 'created'), 200: jsonResponse(ScheduleSchema, 'replaced'), ...errorResponses(400, 401, 413, 415, 429) },
 });
 const getRoute = createRoute({
   method: 'get',
   path: '/schedules/{name}',
+  tags: tag('schedules'),
   summary: 'Get one schedule',
   request: { params: NameParam },
-  responses: { 200: json(ScheduleSchema, 'the schedule'), ...errors(400, 401, 404, 429) },
+  responses: { 200: jsonResponse(ScheduleSchema, 'the schedule'), ...errorResponses(400, 401, 404, 429) },
 });
 const listRoute = createRoute({
   method: 'get',
   path: '/schedules',
+  tags: tag('schedules'),
   summary: 'List schedules by name',
   request: { query: ListSchedulesQuery },
-  responses: { 200: json(ScheduleListSchema, 'one page'), ...errors(400, 401, 429) },
+  responses: { 200: jsonResponse(ScheduleListSchema, 'one page'), ...errorResponses(400, 401, 429) },
 });
 const deleteRoute = createRoute({
   method: 'delete',
   path: '/schedules/{name}',
+  tags: tag('schedules'),
   summary: 'Delete a schedule (no task is created for it once this returns)',
   request: { params: NameParam },
-  responses: { 204: { description: 'deleted' }, ...errors(400, 401, 404, 429) },
+  responses: { 204: { description: 'deleted' }, ...errorResponses(400, 401, 404, 429) },
 });
 const pauseRoute = createRoute({
   method: 'post',
   path: '/schedules/{name}/pause',
+  tags: tag('schedules'),
   summary: 'Pause: no occurrence fires until resumed',
   request: { params: NameParam },
-  responses: { 200: json(ScheduleSchema, 'the schedule'), ...errors(400, 401, 404, 429) },
+  responses: { 200: jsonResponse(ScheduleSchema, 'the schedule'), ...errorResponses(400, 401, 404, 429) },
 });
 const resumeRoute = createRoute({
   method: 'post',
   path: '/schedules/{name}/resume',
+  tags: tag('schedules'),
   summary: 'Resume: occurrences that fell due while paused follow the missed policy',
   request: { params: NameParam },
-  responses: { 200: json(ScheduleSchema, 'the schedule'), ...errors(400, 401, 404, 429) },
+  responses: { 200: jsonResponse(ScheduleSchema, 'the schedule'), ...errorResponses(400, 401, 404, 429) },
 });
 const triggerRoute = createRoute({
   method: 'post',
   path: '/schedules/{name}/trigger',
+  tags: tag('schedules'),
   summary: 'Create one task from the template now',
   request: { params: NameParam },
-  responses: { 202: json(TaskSchema, 'stored'), ...errors(400, 401, 404, 429) },
+  responses: { 202: jsonResponse(TaskSchema, 'stored'), ...errorResponses(400, 401, 404, 429) },
 });
 
 /** Every schedule route, by operation: functions/functions.ts deploys each as its own function. */

@@ -3,6 +3,7 @@ import type { MiddlewareHandler } from 'hono';
 import { requireBearer } from '../auth.ts';
 import { AppError } from '../../foundation/errors.ts';
 import type { PollSummary } from '../../processing/deadline-poll.ts';
+import { jsonResponse, tag } from '../openapi.ts';
 import { ErrorSchema } from '../schemas.ts';
 
 /**
@@ -28,11 +29,12 @@ const PollSummarySchema = z
 export const pollRoute = createRoute({
   method: 'post',
   path: '/poll',
+  tags: tag('poll'),
   summary: 'Claim and process due tasks within POLL_BUDGET_SECONDS (needs Authorization: Bearer $CRON_SECRET)',
   responses: {
-    200: { description: 'what this poll did', content: { 'application/json': { schema: PollSummarySchema } } },
-    401: { description: 'missing or wrong cron secret', content: { 'application/json': { schema: ErrorSchema } } },
-    503: { description: 'CRON_SECRET is not configured', content: { 'application/json': { schema: ErrorSchema } } },
+    200: jsonResponse(PollSummarySchema, 'what this poll did'),
+    401: jsonResponse(ErrorSchema, 'missing or wrong cron secret'),
+    503: jsonResponse(ErrorSchema, 'CRON_SECRET is not configured'),
   },
 });
 

@@ -2,28 +2,32 @@ import { createRoute, type OpenAPIHono } from '@hono/zod-openapi';
 import { z } from '@hono/zod-openapi';
 import type { AppDeps } from '../deps.ts';
 import { AppError } from '../../foundation/errors.ts';
+import { jsonResponse, openApiDocument, tag } from '../openapi.ts';
 import { ErrorSchema, StatsSchema } from '../schemas.ts';
 
 const statsRoute = createRoute({
   method: 'get',
   path: '/stats',
+  tags: tag('system'),
   summary: 'Task counts by status, the age of the oldest pending task, schedule counts',
-  responses: { 200: { description: 'stats', content: { 'application/json': { schema: StatsSchema } } } },
+  responses: { 200: jsonResponse(StatsSchema, 'stats') },
 });
 const Health = z.object({ status: z.string() }).openapi('Health');
 const healthRoute = createRoute({
   method: 'get',
   path: '/healthz',
+  tags: tag('system'),
   summary: 'Liveness: the process answers',
-  responses: { 200: { description: 'alive', content: { 'application/json': { schema: Health } } } },
+  responses: { 200: jsonResponse(Health, 'alive') },
 });
 const readyRoute = createRoute({
   method: 'get',
   path: '/readyz',
+  tags: tag('system'),
   summary: 'Readiness: the database answers',
   responses: {
-    200: { description: 'ready', content: { 'application/json': { schema: Health } } },
-    503: { description: 'not ready', content: { 'application/json': { schema: ErrorSchema } } },
+    200: jsonResponse(Health, 'ready'),
+    503: jsonResponse(ErrorSchema, 'not ready'),
   },
 });
 
@@ -52,16 +56,9 @@ export function registerSystemRoutes(app: OpenAPIHono, deps: AppDeps): void {
     return c.json({ status: 'ready' }, 200);
   });
 
-  // Optional bearer auth (`{}` or `bearer`): API_TOKEN when the server sets one. Declared so
-  // the docs UI (/docs) offers "Authorize" and sends the token with "Try it out".
+  // Optional bearer auth (the document's `security` is `{}` or `bearer`; openApiDocument):
+  // API_TOKEN when the server sets one. Declared so the docs UI (/docs) offers "Authorize"
+  // and sends the token with "Try it out".
   app.openAPIRegistry.registerComponent('securitySchemes', 'bearer', { type: 'http', scheme: 'bearer' });
-  app.get('/openapi.json', (c) =>
-    c.json(
-      app.getOpenAPI31Document({
-        openapi: '3.1.0',
-        info: { title: 'task-pool', version: '0.1.0', description: 'A durable task queue. Errors are {"message", "code"}.' },
-        security: [{}, { bearer: [] }],
-      }),
-    ),
-  );
+  app.get('/openapi.json', (c) => c.json(openApiDocument(app)));
 }

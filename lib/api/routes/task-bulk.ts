@@ -2,8 +2,8 @@ import { createRoute, type OpenAPIHono } from '@hono/zod-openapi';
 import type { BulkFilter } from '../../tasks/repository.ts';
 import { readJsonBody, validate } from '../body.ts';
 import type { AppDeps } from '../deps.ts';
-import { registerWithOwnBody } from '../openapi.ts';
-import { BulkFilterBody, BulkResultSchema, ErrorSchema, TaskIdParam } from '../schemas.ts';
+import { errorResponses, jsonBody, jsonResponse, registerWithOwnBody, tag } from '../openapi.ts';
+import { BulkFilterBody, BulkResultSchema, TaskIdParam } from '../schemas.ts';
 
 /**
  * Acting on many tasks: `DELETE /tasks/{id}`, and `POST /tasks/cancel` / `POST /tasks/retry`
@@ -12,25 +12,23 @@ import { BulkFilterBody, BulkResultSchema, ErrorSchema, TaskIdParam } from '../s
  * or retry (TaskService.cancelMatching / retryMatching); cancel aborts running handlers.
  */
 
-const json = <T>(schema: T, description: string) => ({ description, content: { 'application/json': { schema } } });
-const errors = (...statuses: number[]) =>
-  Object.fromEntries(statuses.map((s) => [String(s), json(ErrorSchema, 'error')])) as Record<string, ReturnType<typeof json>>;
-
 const deleteRoute = createRoute({
   method: 'delete',
   path: '/tasks/{id}',
+  tags: tag('tasks'),
   summary: 'Delete a task that is not running',
   request: { params: TaskIdParam },
-  responses: { 204: { description: 'deleted' }, ...errors(401, 404, 409, 429) },
+  responses: { 204: { description: 'deleted' }, ...errorResponses(401, 404, 409, 429) },
 });
 
 const bulkRoute = (action: 'cancel' | 'retry', summary: string) =>
   createRoute({
     method: 'post',
     path: `/tasks/${action}`,
+    tags: tag('bulk'),
     summary,
-    request: { body: { required: true, content: { 'application/json': { schema: BulkFilterBody } } } },
-    responses: { 200: json(BulkResultSchema, 'how many the filter selected and how many changed'), ...errors(400, 401, 413, 415, 429) },
+    request: { body: jsonBody(BulkFilterBody) },
+    responses: { 200: jsonResponse(BulkResultSchema, 'how many the filter selected and how many changed'), ...errorResponses(400, 401, 413, 415, 429) },
   });
 const cancelManyRoute = bulkRoute('cancel', 'Cancel every pending or running task the filter selects (running handlers are aborted)');
 const retryManyRoute = bulkRoute('retry', 'Run again every failed or cancelled task the filter selects');

@@ -4,27 +4,25 @@ import { taskToJson, TaskSchema } from '../../tasks/model.ts';
 import { readJsonBody, validate } from '../body.ts';
 import type { AppDeps } from '../deps.ts';
 import { decodeCursor, encodeCursor } from '../cursor.ts';
-import { registerWithOwnBody } from '../openapi.ts';
-import { BatchResultSchema, BatchSubmitBody, BatchTaskItem, ErrorSchema, GetTaskQuery, ListTasksQuery, SubmitTaskBody, TaskIdParam, TaskListSchema, type SubmitTaskBody as SubmitTaskBodyType } from '../schemas.ts';
+import { errorResponses, jsonBody, jsonResponse, registerWithOwnBody, tag } from '../openapi.ts';
+import { BatchResultSchema, BatchSubmitBody, BatchTaskItem, GetTaskQuery, ListTasksQuery, SubmitTaskBody, TaskIdParam, TaskListSchema, type SubmitTaskBody as SubmitTaskBodyType } from '../schemas.ts';
 import type { SubmitInput } from '../../tasks/service.ts';
 import { BULK_ROUTES, registerBulkRoutes } from './task-bulk.ts';
-
-const json = <T>(schema: T, description: string) => ({ description, content: { 'application/json': { schema } } });
-const errors = (...statuses: number[]) =>
-  Object.fromEntries(statuses.map((s) => [String(s), json(ErrorSchema, 'error')])) as Record<string, ReturnType<typeof json>>;
 
 const submitRoute = createRoute({
   method: 'post',
   path: '/tasks',
+  tags: tag('tasks'),
   summary: 'Submit a task (stored before the response)',
   request: {
-    body: { required: true, content: { 'application/json': { schema: SubmitTaskBody } } },
+    body: jsonBody(SubmitTaskBody),
   },
-  responses: { 202: json(TaskSchema, 'stored'), 200: json(TaskSchema, 'Idempotency-Key replay'), ...errors(400, 401, 409, 413, 415, 429) },
+  responses: { 202: jsonResponse(TaskSchema, 'stored'), 200: jsonResponse(TaskSchema, 'Idempotency-Key replay'), ...errorResponses(400, 401, 409, 413, 415, 429) },
 });
 const batchRoute = createRoute({
   method: 'post',
   path: '/tasks/batch',
+  tags: tag('batch'),
   summary: 'Submit up to MAX_BATCH_TASKS tasks at once: all stored in one transaction, or none',
   description:
     'Each item is the body of POST /tasks plus an optional `idempotency_key`. One invalid item is a 400 naming it ' +
@@ -32,36 +30,40 @@ const batchRoute = createRoute({
     'returns that task with `replayed: true`; a key used twice in one batch is a 400 naming both items. TASK_MAX_PENDING ' +
     'applies to the whole batch (429, nothing stored). 202 when anything was stored, 200 when every item was a replay. ' +
     'The body may be up to 16 × MAX_BODY_BYTES.',
-  request: { body: { required: true, content: { 'application/json': { schema: BatchSubmitBody } } } },
-  responses: { 202: json(BatchResultSchema, 'stored, in request order'), 200: json(BatchResultSchema, 'every item was a replay'), ...errors(400, 401, 409, 413, 415, 429) },
+  request: { body: jsonBody(BatchSubmitBody) },
+  responses: { 202: jsonResponse(BatchResultSchema, 'stored, in request order'), 200: jsonResponse(BatchResultSchema, 'every item was a replay'), ...errorResponses(400, 401, 409, 413, 415, 429) },
 });
 const getRoute = createRoute({
   method: 'get',
   path: '/tasks/{id}',
+  tags: tag('tasks'),
   summary: 'Get one task; with ?wait=N, once it is final or N seconds have passed',
   request: { params: TaskIdParam, query: GetTaskQuery },
-  responses: { 200: json(TaskSchema, 'the task'), ...errors(400, 401, 404, 429) },
+  responses: { 200: jsonResponse(TaskSchema, 'the task'), ...errorResponses(400, 401, 404, 429) },
 });
 const listRoute = createRoute({
   method: 'get',
   path: '/tasks',
+  tags: tag('tasks'),
   summary: 'List tasks, newest first',
   request: { query: ListTasksQuery },
-  responses: { 200: json(TaskListSchema, 'one page'), ...errors(400, 401, 429) },
+  responses: { 200: jsonResponse(TaskListSchema, 'one page'), ...errorResponses(400, 401, 429) },
 });
 const cancelRoute = createRoute({
   method: 'post',
   path: '/tasks/{id}/cancel',
+  tags: tag('tasks'),
   summary: 'Cancel a pending or running task',
   request: { params: TaskIdParam },
-  responses: { 200: json(TaskSchema, 'cancelled'), ...errors(401, 404, 409, 429) },
+  responses: { 200: jsonResponse(TaskSchema, 'cancelled'), ...errorResponses(401, 404, 409, 429) },
 });
 const retryRoute = createRoute({
   method: 'post',
   path: '/tasks/{id}/retry',
+  tags: tag('tasks'),
   summary: 'Run a failed or cancelled task again',
   request: { params: TaskIdParam },
-  responses: { 200: json(TaskSchema, 'pending again'), ...errors(401, 404, 409, 429) },
+  responses: { 200: jsonResponse(TaskSchema, 'pending again'), ...errorResponses(401, 404, 409, 429) },
 });
 
 const IDEMPOTENCY_KEY = /^[\x21-\x7e]{1,200}$/;

@@ -2,7 +2,7 @@ import { createRoute, z, type OpenAPIHono } from '@hono/zod-openapi';
 import type { TypeStats } from '../../tasks/repository.ts';
 import { STATUSES } from '../../tasks/states.ts';
 import type { AppDeps } from '../deps.ts';
-import { ErrorSchema } from '../schemas.ts';
+import { errorResponses, jsonResponse, tag } from '../openapi.ts';
 
 /**
  * Task types: `GET /types` (per type: counts by status, paused, the oldest pending task's age)
@@ -11,10 +11,6 @@ import { ErrorSchema } from '../schemas.ts';
  * type's tasks from its next claim; submits are still accepted. Any type name may be paused,
  * registered in this process or not (workers elsewhere may have the handler).
  */
-
-const json = <T>(schema: T, description: string) => ({ description, content: { 'application/json': { schema } } });
-const errors = (...statuses: number[]) =>
-  Object.fromEntries(statuses.map((s) => [String(s), json(ErrorSchema, 'error')])) as Record<string, ReturnType<typeof json>>;
 
 const TypeSchema = z
   .object({
@@ -39,22 +35,25 @@ const TypeParam = z.object({
 const listRoute = createRoute({
   method: 'get',
   path: '/types',
+  tags: tag('types'),
   summary: 'Task types: counts by status, paused or not, the oldest pending task',
-  responses: { 200: json(TypeListSchema, 'every registered type, every type with tasks, every paused type'), ...errors(401, 429) },
+  responses: { 200: jsonResponse(TypeListSchema, 'every registered type, every type with tasks, every paused type'), ...errorResponses(401, 429) },
 });
 const pauseRoute = createRoute({
   method: 'post',
   path: '/types/{type}/pause',
+  tags: tag('types'),
   summary: 'Stop claiming tasks of this type, in every process and function (submits are still accepted)',
   request: { params: TypeParam },
-  responses: { 200: json(PauseSchema, 'paused'), ...errors(400, 401, 429) },
+  responses: { 200: jsonResponse(PauseSchema, 'paused'), ...errorResponses(400, 401, 429) },
 });
 const resumeRoute = createRoute({
   method: 'post',
   path: '/types/{type}/resume',
+  tags: tag('types'),
   summary: 'Claim tasks of this type again',
   request: { params: TypeParam },
-  responses: { 200: json(PauseSchema, 'resumed'), ...errors(400, 401, 429) },
+  responses: { 200: jsonResponse(PauseSchema, 'resumed'), ...errorResponses(400, 401, 429) },
 });
 
 /** Operation name → route, for functions/functions.ts. */

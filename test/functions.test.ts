@@ -109,7 +109,7 @@ describe.skipIf(!available)('functions over sqld', () => {
 
     const ok = await poll({ authorization: `Bearer ${SECRET}` }, { CRON_SECRET: SECRET });
     expect(ok.status).toBe(200);
-    expect(Object.keys(await ok.json()).sort()).toEqual(['cancelled', 'claimed', 'completed', 'duration_ms', 'expired_failed', 'failed', 'lost', 'released', 'retried']);
+    expect(Object.keys(await ok.json()).sort()).toEqual(['cancelled', 'claimed', 'completed', 'duration_ms', 'expired_failed', 'failed', 'lost', 'released', 'retried', 'suspended']);
   });
 
   it('an operation function serves its own route and answers others like the API would', async () => {

@@ -1,7 +1,10 @@
+import type { Handler } from 'hono';
+import { AppError } from '../foundation/errors.ts';
+
 /**
  * The dashboard's static files, served from /ui/assets/ by the server itself (no CDN, no build
  * step): the style sheet, a few lines of progressive enhancement, the icon. The Content
- * Security Policy (dashboard.tsx) allows scripts and styles from 'self' only, so nothing here
+ * Security Policy (security-headers.ts) allows scripts and styles from 'self' only, so nothing here
  * is inline in a page.
  */
 const STYLE = `
@@ -83,3 +86,10 @@ export const ASSETS: Record<string, { body: string; type: string }> = {
 
 /** Bumped with the assets so a cached old copy is never used (they are cached for a day). */
 export const ASSET_VERSION = '1';
+
+/** `GET /ui/assets/:name`: public (the login page needs them too) and cached for a day. */
+export const serveAsset: Handler = (c) => {
+  const asset = ASSETS[c.req.param('name') ?? ''];
+  if (!asset) throw new AppError(404, 'not_found', 'no such asset');
+  return c.body(asset.body, 200, { 'Content-Type': asset.type, 'Cache-Control': 'public, max-age=86400' });
+};

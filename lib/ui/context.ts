@@ -1,0 +1,33 @@
+import type { Context } from 'hono';
+import type { Config } from '../config/config.ts';
+import type { Logger } from '../foundation/log.ts';
+import type { TaskInsights } from '../tasks/insights.ts';
+import type { TaskService } from '../tasks/service.ts';
+import type { PageContext } from './pages/layout.tsx';
+import type { ScheduleSummaryProvider } from './schedules.ts';
+import type { Session } from './session.ts';
+
+/**
+ * What the dashboard's middleware hands its routes: the login session, when API_TOKEN is set
+ * and the request carries a valid one (session-middleware.ts); null otherwise.
+ */
+export type DashboardEnv = { Variables: { session: Session | null } };
+
+/** What every page shows about the request: who is looking and what they may do. */
+export function pageContext(c: Context<DashboardEnv>, config: Pick<Config, 'dashboardReadOnly'>, now = Date.now()): PageContext {
+  const session = c.get('session') ?? null;
+  return { canAct: !config.dashboardReadOnly, readOnly: config.dashboardReadOnly, csrfToken: session?.csrfToken ?? null, loggedIn: session !== null, now };
+}
+
+/** What the page and action routes are built from (dashboard.tsx assembles it). */
+export interface DashboardRouteDeps {
+  config: Config;
+  logger: Logger;
+  service: TaskService;
+  /** The dashboard's bounded read queries. */
+  insights: TaskInsights;
+  /** The registered task types (the type filter's suggestions). */
+  handlers: { types(): string[] };
+  /** Cron schedules, when the deployment has them (the overview's "due next"). */
+  schedules?: ScheduleSummaryProvider;
+}

@@ -1,6 +1,6 @@
 import { Hono } from 'hono';
 import { applyAccessControl } from '../lib/api/access-control.ts';
-import type { ClientAddress } from '../lib/api/client-identity.ts';
+import { clientAddressKey, type ClientAddress } from '../lib/api/client-identity.ts';
 import { handleErrors } from '../lib/api/error-handler.ts';
 import { loadConfig, type EnvRecord } from '../lib/config/config.ts';
 import { createLogger, type LogSink } from '../lib/foundation/log.ts';
@@ -8,6 +8,7 @@ import type { TaskHandler } from '../lib/processing/handlers.ts';
 import { ScheduleRepository } from '../lib/schedules/repository.ts';
 import { createTaskServices } from '../lib/wiring/task-services.ts';
 import { registerDashboard } from '../lib/ui/dashboard.tsx';
+import { isDashboardPath } from '../lib/ui/paths.ts';
 import { cacheByConfig, misconfigured, remoteDriver } from './environment.ts';
 
 /**
@@ -34,8 +35,11 @@ export function createDashboardFunction(options: DashboardFunctionOptions): (req
     const logger = createLogger(config.logLevel, options.logSink, { platform: options.platform });
     const core = createTaskServices({ config, logger, driver: remoteDriver(config), handlers: options.handlers });
     const app = new Hono();
-    applyAccessControl(app, { config, logger, clientAddress: options.clientAddress });
-    registerDashboard({ ...core, app }, new ScheduleRepository(core.driver));
+    // The dashboard's paths have their own page limit (lib/ui/page-limit.ts); any other path
+    // of this Worker counts against the API's.
+    applyAccessControl(app, { config, logger, clientAddress: options.clientAddress, selfLimited: isDashboardPath });
+    const request = { clientKey: clientAddressKey({ clientAddress: options.clientAddress, trustProxy: config.trustProxy }) };
+    registerDashboard({ ...core, app, request }, new ScheduleRepository(core.driver));
     handleErrors(app, logger);
     return app;
   });

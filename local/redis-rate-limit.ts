@@ -3,7 +3,7 @@ import { Redis } from 'ioredis';
 import type { Config } from '../lib/config/config.ts';
 import type { RateLimiter } from '../lib/rate-limit/limiter.ts';
 import type { Logger } from '../lib/foundation/log.ts';
-import { createRateLimiter } from '../lib/rate-limit/select.ts';
+import { createRateLimiter, type RedisBackend } from '../lib/rate-limit/select.ts';
 import type { ScriptClient } from '../lib/rate-limit/upstash.ts';
 
 const sha1 = (text: string) => createHash('sha1').update(text).digest('hex');
@@ -122,17 +122,22 @@ export interface IoredisRateLimit {
   redis: Redis;
 }
 
+/**
+ * REDIS_URL's connection for every limit counted in Redis (the API's, the dashboard's pages
+ * and failed logins): one lazy ioredis client; `close` disconnects it.
+ */
+export function createIoredisBackend(config: Config & { redisUrl: string }, logger: Logger): RedisBackend & { redis: Redis } {
+  const redis = createIoredisClient({ url: config.redisUrl, timeoutMs: config.rateLimitTimeoutMs, connectionName: `${config.rateLimitPrefix.replace(/[^\w:.-]/g, '_')}-ratelimit`, logger });
+  return { backend: 'redis', client: new IoredisScriptClient(redis), close: async () => redis.disconnect(), redis };
+}
+
 /** REDIS_URL's limiter: @upstash/ratelimit over ioredis, failing open. */
 export function createIoredisRateLimiter(config: Config & { redisUrl: string }, logger: Logger): IoredisRateLimit | undefined {
-  const redis = createIoredisClient({ url: config.redisUrl, timeoutMs: config.rateLimitTimeoutMs, connectionName: `${config.rateLimitPrefix.replace(/[^\w:.-]/g, '_')}-ratelimit`, logger });
-  const limiter = createRateLimiter(config, logger, {
-    backend: 'redis',
-    client: new IoredisScriptClient(redis),
-    close: async () => redis.disconnect(),
-  });
+  const backend = createIoredisBackend(config, logger);
+  const limiter = createRateLimiter(config, logger, backend);
   if (!limiter) {
-    redis.disconnect();
+    backend.redis.disconnect();
     return undefined;
   }
-  return { limiter, redis };
+  return { limiter, redis: backend.redis };
 }

@@ -17,7 +17,8 @@ import { openDatabase } from './database.ts';
 import { guardedTransport } from './http-transport.ts';
 import { PromMetrics } from './metrics.ts';
 import { registerNodeRoutes } from './node-routes.ts';
-import { createIoredisRateLimiter } from './redis-rate-limit.ts';
+import { createIoredisBackend } from './redis-rate-limit.ts';
+import { createRateLimiter } from '../lib/rate-limit/select.ts';
 import { StatusRereads } from './shared-rereads.ts';
 
 /** Names the process holding a lease: host, pid and a random suffix (pids get reused). */
@@ -64,9 +65,10 @@ export async function createRuntime(options: RuntimeOptions = {}): Promise<Runti
   const logger = createLogger(config.logLevel, options.logSink);
   const driver = await openDatabase({ url: config.databaseUrl, authToken: config.databaseAuthToken, fileDriver: options.fileDriver });
   const processing = options.processing ?? true;
-  // REDIS_URL: ioredis, which only Node has; without it lib/api/access-control.ts builds the
-  // limiter from config (Upstash REST or memory).
-  const redisRateLimit = config.redisUrl ? createIoredisRateLimiter({ ...config, redisUrl: config.redisUrl }, logger) : undefined;
+  // REDIS_URL: ioredis, which only Node has, for the API's limit and the dashboard's; without
+  // it lib/ builds the limiters from config (Upstash REST or memory).
+  const redis = config.redisUrl ? createIoredisBackend({ ...config, redisUrl: config.redisUrl }, logger) : undefined;
+  const shared = redis && { backend: redis.backend, client: redis.client };
   const metrics = config.metricsEnabled ? new PromMetrics({ refreshSeconds: config.metricsRefreshSeconds, logger }) : undefined;
   const workerId = makeWorkerId();
   const { services, loop } = createServicesWithLoop({
@@ -78,7 +80,8 @@ export async function createRuntime(options: RuntimeOptions = {}): Promise<Runti
     processing,
     handlers: options.handlers,
     workflows: options.workflows,
-    rateLimiter: redisRateLimit?.limiter,
+    rateLimiter: shared && createRateLimiter(config, logger, shared),
+    redis: shared,
     clientAddress: nodeClientAddress,
     httpTransport: guardedTransport(guardFromConfig(config)),
     dashboard: registerDashboard,
@@ -105,7 +108,7 @@ export async function createRuntime(options: RuntimeOptions = {}): Promise<Runti
         await services.service.closeWaits();
         // Let those answers reach their sockets before the server drops its connections.
         await new Promise((resolve) => setImmediate(resolve));
-        await redisRateLimit?.limiter.close();
+        redis?.redis.disconnect();
         await driver.close();
       })()),
   };

@@ -18,6 +18,12 @@ export interface AccessControlDeps {
   rateLimiter?: RateLimiter;
   /** The peer address as the platform sees it (Node socket, `cf-connecting-ip` on Workers): the rate-limit identity; see client-identity.ts. */
   clientAddress?: ClientAddress;
+  /**
+   * Paths whose routes limit themselves and are left out of the API's limit: the dashboard's
+   * (lib/wiring/ passes them when it mounts one), which has a budget of its own and answers a
+   * refusal as a page.
+   */
+  selfLimited?: (path: string) => boolean;
 }
 
 /** Probes must answer while the API is flooded: orchestrators restart what fails them. */
@@ -27,7 +33,7 @@ const isProtected = (path: string) =>
   path === '/stats' || path === '/tasks' || path.startsWith('/tasks/') || path === '/schedules' || path.startsWith('/schedules/') || path === '/types' || path.startsWith('/types/');
 
 /**
- * Rate limiting on every route but the probes, then API_TOKEN on `/tasks…`, `/schedules…`, `/types…` and `/stats`.
+ * Rate limiting on every route but the probes (and `selfLimited` ones), then API_TOKEN on `/tasks…`, `/schedules…`, `/types…` and `/stats`.
  * The limiter runs first so that requests with a wrong token are counted (against their
  * address) and token guessing is throttled. Register before the routes.
  */
@@ -37,7 +43,8 @@ export function applyAccessControl(app: Pick<Hono, 'use'>, deps: AccessControlDe
   const limiter = deps.rateLimiter ?? createRateLimiter(config, deps.logger);
   if (limiter) {
     const limited = rateLimit({ limiter, identify: clientIdentity({ clientAddress: deps.clientAddress, trustProxy: config.trustProxy, apiToken }) });
-    app.use(async (c, next) => (UNLIMITED_PATHS.has(c.req.path) ? next() : limited(c, next)));
+    const exempt = (path: string) => UNLIMITED_PATHS.has(path) || (deps.selfLimited?.(path) ?? false);
+    app.use(async (c, next) => (exempt(c.req.path) ? next() : limited(c, next)));
   }
   if (apiToken) {
     const guard = requireBearer(apiToken);

@@ -32,8 +32,19 @@ export interface ClientIdentityOptions {
  * `ip:unknown`.
  */
 export function clientIdentity(options: ClientIdentityOptions): (c: Context) => Promise<string> {
+  const addressKey = clientAddressKey(options);
   return async (c) => {
     if (options.apiToken && (await options.apiToken.matches(c.req.raw))) return 'token:api';
+    return addressKey(c);
+  };
+}
+
+/**
+ * The client's address as a limiting key: `ip:<address>` (IPv6: its /64), `ip:unknown` when
+ * the platform does not say. The dashboard's limits (lib/ui/) count by it too.
+ */
+export function clientAddressKey(options: Omit<ClientIdentityOptions, 'apiToken'>): (c: Context) => string {
+  return (c) => {
     const address = clientAddressFrom(options.clientAddress?.(c), c.req.header('x-forwarded-for'), options.trustProxy);
     return `ip:${address ? limitingKey(address) : 'unknown'}`;
   };

@@ -130,10 +130,12 @@ const VARIABLES = {
   ],
   // Missed policy `all`: at most this many missed occurrences get a task (lib/schedules/).
   SCHEDULE_MAX_CATCHUP: ['scheduleMaxCatchup', int(1, 10_000).default(100)],
-  // The dashboard at /ui (lib/ui/): served at all, actions allowed, session length.
+  // The dashboard at /ui (lib/ui/): served at all, actions allowed, session length, page views
+  // per client and minute (its own budget, apart from the API's; 0 = off).
   DASHBOARD_ENABLED: ['dashboardEnabled', bool.default(true)],
   DASHBOARD_READ_ONLY: ['dashboardReadOnly', bool.default(false)],
   DASHBOARD_SESSION_HOURS: ['dashboardSessionHours', int(1, 720).default(12)],
+  DASHBOARD_RATE_LIMIT_PER_MINUTE: ['dashboardRateLimitPerMinute', int(0, 10_000_000).default(300)],
   // `GET /metrics` on the Node server (local/metrics.ts); its token defaults to API_TOKEN; the
   // database gauges are read at most once per METRICS_REFRESH_SECONDS, however often scraped.
   METRICS_ENABLED: ['metricsEnabled', bool.default(true)],

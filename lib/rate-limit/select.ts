@@ -15,6 +15,13 @@ export interface RedisBackend {
   close?: () => Promise<void>;
 }
 
+/** The Redis to count in: the adapter's TCP client, else Upstash over HTTP when configured, else none (memory). */
+export function redisBackend(config: Omit<RateLimitConfig, 'rateLimitPerMinute'>, redis?: RedisBackend): RedisBackend | undefined {
+  if (redis) return redis;
+  if (!config.upstashUrl || !config.upstashToken) return undefined;
+  return { backend: 'upstash', client: new UpstashRestClient({ url: config.upstashUrl, token: config.upstashToken, timeoutMs: config.rateLimitTimeoutMs }) };
+}
+
 /**
  * The limiter the config asks for, or undefined when RATE_LIMIT_PER_MINUTE=0 (off).
  * `redis` is a TCP client the platform adapter built (local/ passes ioredis when REDIS_URL
@@ -23,11 +30,7 @@ export interface RedisBackend {
  */
 export function createRateLimiter(config: RateLimitConfig, logger: Logger, redis?: RedisBackend): RateLimiter | undefined {
   if (config.rateLimitPerMinute === 0) return undefined;
-  const chosen: RedisBackend | undefined =
-    redis ??
-    (config.upstashUrl && config.upstashToken
-      ? { backend: 'upstash', client: new UpstashRestClient({ url: config.upstashUrl, token: config.upstashToken, timeoutMs: config.rateLimitTimeoutMs }) }
-      : undefined);
+  const chosen = redisBackend(config, redis);
   if (!chosen) return new MemoryRateLimiter({ limit: config.rateLimitPerMinute });
   const limiter = new UpstashRateLimiter({ client: chosen.client, backend: chosen.backend, limit: config.rateLimitPerMinute, prefix: config.rateLimitPrefix, close: chosen.close });
   return failOpen(limiter, { timeoutMs: config.rateLimitTimeoutMs, logger });

@@ -87,9 +87,18 @@ export const ASSETS: Record<string, { body: string; type: string }> = {
 /** Bumped with the assets so a cached old copy is never used (they are cached for a day). */
 export const ASSET_VERSION = '1';
 
-/** `GET /ui/assets/:name`: public (the login page needs them too) and cached for a day. */
+/**
+ * `GET /ui/assets/:name`: public (the login page needs them too), cached for a day, and never
+ * rate limited: a page view is counted once, not once per file it loads.
+ */
 export const serveAsset: Handler = (c) => {
   const asset = ASSETS[c.req.param('name') ?? ''];
   if (!asset) throw new AppError(404, 'not_found', 'no such asset');
   return c.body(asset.body, 200, { 'Content-Type': asset.type, 'Cache-Control': 'public, max-age=86400' });
+};
+
+/** `GET /favicon.ico`: the icon (SVG; browsers go by the Content-Type), like the assets. */
+export const serveIcon: Handler = (c) => {
+  const icon = ASSETS['icon.svg']!;
+  return c.body(icon.body, 200, { 'Content-Type': icon.type, 'Cache-Control': 'public, max-age=86400', 'X-Content-Type-Options': 'nosniff' });
 };

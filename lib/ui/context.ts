@@ -31,3 +31,16 @@ export interface DashboardRouteDeps {
   /** Cron schedules, when the deployment has them (the overview's "due next"). */
   schedules?: ScheduleSummaryProvider;
 }
+
+/**
+ * What the platform knows about a request that the dashboard cannot tell from the request
+ * alone: lib/wiring/ builds it from the adapter's peer address and TRUST_PROXY (the same
+ * reading as the API's rate limit, lib/api/client-identity.ts).
+ */
+export interface RequestFacts {
+  /** The client's address as a limiting key (`ip:…`; `ip:unknown` when the platform does not say). */
+  clientKey(c: Context): string;
+}
+
+/** Without the platform's word: every client is `ip:unknown`. */
+export const UNKNOWN_CLIENT: RequestFacts = { clientKey: () => 'ip:unknown' };

@@ -5,13 +5,15 @@ import type { Config } from '../config/config.ts';
 import type { SqlDriver } from '../db/driver.ts';
 import { AppError } from '../foundation/errors.ts';
 import type { Logger } from '../foundation/log.ts';
+import type { RedisBackend } from '../rate-limit/select.ts';
 import { TaskInsights } from '../tasks/insights.ts';
 import type { TaskService } from '../tasks/service.ts';
 import { registerActionRoutes } from './actions.tsx';
-import { serveAsset } from './assets.ts';
-import type { DashboardEnv } from './context.ts';
+import { serveAsset, serveIcon } from './assets.ts';
+import { UNKNOWN_CLIENT, type DashboardEnv, type RequestFacts } from './context.ts';
 import { dashboardErrorPage } from './error-page.tsx';
 import { registerLoginRoutes, registerLogoutRoute } from './login.tsx';
+import { pageLimit } from './page-limit.ts';
 import { registerPageRoutes } from './page-routes.tsx';
 import type { ScheduleSummaryProvider } from './schedules.ts';
 import { securityHeaders } from './security-headers.ts';
@@ -29,6 +31,10 @@ export interface DashboardDeps {
   logger: Logger;
   /** The registered task types (the type filter's suggestions). */
   handlers: { types(): string[] };
+  /** The client's address as the platform and TRUST_PROXY say (the page limit's key). */
+  request?: RequestFacts;
+  /** The adapter's Redis connection (ioredis on Node) for the dashboard's limits; else config decides. */
+  redis?: RedisBackend;
 }
 
 export type DashboardRegistrar = (deps: DashboardDeps, schedules?: ScheduleSummaryProvider) => void;
@@ -41,7 +47,8 @@ export type DashboardRegistrar = (deps: DashboardDeps, schedules?: ScheduleSumma
  * own. `schedules`: cron schedules, when the deployment has them (the overview's "due next").
  *
  * In request order: security headers on every answer (security-headers.ts), the public
- * assets, hono's csrf check on every form post (Origin or Sec-Fetch-Site must be this
+ * assets (never rate limited), the dashboard's own page limit (page-limit.ts; the API's limit
+ * leaves the dashboard's paths to it, paths.ts), hono's csrf check on every form post (Origin or Sec-Fetch-Site must be this
  * origin) and the body limit; with API_TOKEN set, the login form (login.tsx) and then the
  * session every other route needs (session-middleware.ts: a signed cookie, and the session's
  * CSRF token on every form post); the pages (page-routes.tsx) and the actions (actions.tsx);
@@ -51,12 +58,15 @@ export type DashboardRegistrar = (deps: DashboardDeps, schedules?: ScheduleSumma
 export const registerDashboard: DashboardRegistrar = (deps, schedules) => {
   const { config, app, logger } = deps;
   if (!config.dashboardEnabled) return;
+  const request = deps.request ?? UNKNOWN_CLIENT;
   const keys = config.apiToken ? sessionKeys(config.apiToken) : null;
   const routeDeps = { config, logger, service: deps.service, insights: new TaskInsights(deps.driver), handlers: deps.handlers, schedules };
   const ui = new Hono<DashboardEnv>();
 
   ui.use(securityHeaders());
   ui.get('/assets/:name', serveAsset);
+  const limited = pageLimit({ config, logger, redis: deps.redis, clientKey: (c) => request.clientKey(c) });
+  if (limited) ui.use(limited);
   ui.use(csrf());
   ui.use(bodyLimit({ maxSize: config.maxBodyBytes, onError: () => { throw new AppError(413, 'body_too_large', 'the form is too large'); } }));
   if (keys) {
@@ -73,6 +83,8 @@ export const registerDashboard: DashboardRegistrar = (deps, schedules) => {
 
   const site = new Hono();
   site.get('/', (c) => c.redirect('/ui', 302));
+  // Browsers ask for it on pages without an icon link (a JSON answer of the API, an image).
+  site.get('/favicon.ico', serveIcon);
   site.route('/ui', ui);
   app.route('/', site);
 };

@@ -1,13 +1,15 @@
 import type { OpenAPIHono } from '@hono/zod-openapi';
 import { createApp } from '../api/app.ts';
-import type { ClientAddress } from '../api/client-identity.ts';
+import { clientAddressKey, type ClientAddress } from '../api/client-identity.ts';
 import { HttpPayloadDoc } from '../delivery/index.ts';
 import type { RateLimiter } from '../rate-limit/limiter.ts';
+import type { RedisBackend } from '../rate-limit/select.ts';
 import { ScheduleRepository } from '../schedules/repository.ts';
 import { registerScheduleRoutes } from '../schedules/routes.ts';
 import { ScheduleService, type ScheduleServiceHooks } from '../schedules/service.ts';
 import { createTaskServices, type TaskServices, type TaskServicesOptions } from './task-services.ts';
 import type { DashboardRegistrar } from '../ui/dashboard.tsx';
+import { isDashboardPath } from '../ui/paths.ts';
 
 /**
  * The wiring the API's adapters share: the task core (task-services.ts: driver, repository,
@@ -16,6 +18,8 @@ import type { DashboardRegistrar } from '../ui/dashboard.tsx';
  */
 export interface AppServicesOptions extends TaskServicesOptions {
   rateLimiter?: RateLimiter;
+  /** The adapter's Redis connection (ioredis on Node), for the limits built here (the dashboard's). */
+  redis?: RedisBackend;
   clientAddress?: ClientAddress;
   /** Schedules (lib/schedules/): the local adapter wakes its poller from these. */
   scheduleHooks?: ScheduleServiceHooks;
@@ -35,14 +39,18 @@ export function createAppServices(options: AppServicesOptions): AppServices {
   const tasks = createTaskServices(options);
   const { config, logger, driver, handlers, service } = tasks;
   const schedules = new ScheduleService({ repo: new ScheduleRepository(driver), config, logger, hooks: options.scheduleHooks });
+  const dashboard = options.dashboard && config.dashboardEnabled ? options.dashboard : undefined;
   const app = createApp({
     service, handlers, config, logger, rateLimiter: options.rateLimiter, clientAddress: options.clientAddress,
     scheduleCounts: () => schedules.counts(),
+    // The dashboard limits its pages itself, with a budget of its own (lib/ui/page-limit.ts).
+    selfLimited: dashboard ? isDashboardPath : undefined,
   });
   // Registered after createApp's middleware (access control, rate limits) like its own routes.
   registerScheduleRoutes(app, { schedules, handlers, config });
   app.openAPIRegistry.register('HttpPayload', HttpPayloadDoc);
   const core = { ...tasks, schedules, app };
-  options.dashboard?.(core, schedules.repo);
+  const request = { clientKey: clientAddressKey({ clientAddress: options.clientAddress, trustProxy: config.trustProxy }) };
+  dashboard?.({ ...core, request, redis: options.redis }, schedules.repo);
   return core;
 }

@@ -290,6 +290,40 @@ describe('the dashboard app', () => {
     expect(html).not.toMatch(/<script>|<style|\sstyle="|\son[a-z]+="/);
   });
 
+  it('a pending task of a paused type says the type is paused and offers to resume it (read-only: says how)', async () => {
+    const runtime = await startRuntime({ processing: false });
+    const { task } = await runtime.service.submit(submitInput({ type: 'simulate' }));
+    const later = (await runtime.service.submit(submitInput({ type: 'simulate', delaySeconds: 3600 }))).task;
+    await runtime.service.pauseType('simulate');
+    const id = formatTaskId(task.id);
+    const html = await (await runtime.app.fetch(new Request(`http://127.0.0.1/ui/tasks/${id}`))).text();
+    const why = /<div class="why" id="why">([\s\S]*?)<\/div>\s*<\/div>/.exec(html)?.[1] ?? '';
+    expect(why).toContain('type “simulate” is paused');
+    expect(why).not.toContain('workers are busy');
+    expect(html).toContain('<form method="post" action="/ui/types/resume"');
+    // A task waiting for its run_at says both.
+    const future = await (await runtime.app.fetch(new Request(`http://127.0.0.1/ui/tasks/${formatTaskId(later.id)}`))).text();
+    expect(future).toContain('type “simulate” is paused');
+    expect(future).toContain('run_at');
+
+    const resumed = await runtime.app.fetch(new Request('http://127.0.0.1/ui/types/resume', { ...form('http://127.0.0.1'), body: `type=simulate&task=${id}` }));
+    expect(resumed.status).toBe(303);
+    expect(resumed.headers.get('location')).toBe(`/ui/tasks/${id}?done=resume`);
+    expect((await runtime.service.types()).find((t) => t.type === 'simulate')?.paused).toBe(false);
+    const after = await (await runtime.app.fetch(new Request(`http://127.0.0.1${resumed.headers.get('location')}`))).text();
+    expect(after).toContain('Type “simulate” resumed');
+    expect(after).toContain('waiting for a worker');
+
+    const readOnly = await startRuntime({ processing: false, env: { DASHBOARD_READ_ONLY: 'true' } });
+    const other = (await readOnly.service.submit(submitInput({ type: 'simulate' }))).task;
+    await readOnly.service.pauseType('simulate');
+    const shown = await (await readOnly.app.fetch(new Request(`http://127.0.0.1/ui/tasks/${formatTaskId(other.id)}`))).text();
+    expect(shown).toContain('type “simulate” is paused');
+    expect(shown).not.toContain('action="/ui/types/resume"');
+    expect(shown).toContain('POST /types/simulate/resume');
+    expect((await readOnly.app.fetch(new Request('http://127.0.0.1/ui/types/resume', { ...form('http://127.0.0.1'), body: 'type=simulate' }))).status).toBe(403);
+  });
+
   it('with API_TOKEN: the login form redirects only within /ui, and sets a Secure cookie over HTTPS', async () => {
     const runtime = await startRuntime({ processing: false, env: { API_TOKEN: 'login-token-0123456789' } });
     const login = (url: string, next: string) =>

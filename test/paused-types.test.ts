@@ -92,6 +92,27 @@ describe('a paused type across processes', () => {
     await waitFor(() => existsSync(file) && readFileSync(file, 'utf8').trim().split('\n').length === 5, 20_000, 'the record tasks to run');
   });
 
+  it('a type with no tasks and no handler may be paused (before its first task) and a resume removes it from /types', async () => {
+    const rt = await startRuntime({ processing: false });
+    const call = async (method: string, path: string) => {
+      const response = await rt.app.fetch(new Request(`http://test${path}`, { method }));
+      return { status: response.status, body: (await response.json()) as { types?: { type: string; paused: boolean }[] } };
+    };
+    const listed = async () => (await call('GET', '/types')).body.types!.map((t) => `${t.type}${t.paused ? ' (paused)' : ''}`);
+    expect((await call('POST', '/types/never-seen/pause')).status).toBe(200);
+    expect(await listed()).toContain('never-seen (paused)');
+    expect((await call('POST', '/types/never-seen/resume')).status).toBe(200);
+    expect(await listed()).not.toContain('never-seen');
+    expect((await listed()).some((t) => t.startsWith('never-seen'))).toBe(false);
+    // A resume of a type that was never paused is accepted too, and lists nothing new.
+    expect((await call('POST', '/types/nothing-here/resume')).status).toBe(200);
+    expect((await listed()).some((t) => t.startsWith('nothing-here'))).toBe(false);
+    // A registered type stays listed after its resume (it has a handler), unpaused.
+    await call('POST', '/types/simulate/pause');
+    await call('POST', '/types/simulate/resume');
+    expect(await listed()).toContain('simulate');
+  });
+
   it('bad type names: 400 naming the field', async () => {
     const rt = await startRuntime({ processing: false });
     const response = await rt.app.fetch(new Request(`http://test/types/${'x'.repeat(101)}/pause`, { method: 'POST' }));

@@ -254,12 +254,20 @@ export class TaskInsights {
 
   /** Due pending tasks the claim takes before `task` (claim order), counting at most `cap`. */
   async claimedBefore(task: Task, now: number, cap: number): Promise<number> {
+    // Tasks of paused types are not ahead of anything: the claim skips them (repository.ts).
     const rows = await this.#driver.all(
       `SELECT count(*) AS n FROM (SELECT 1 FROM tasks INDEXED BY tasks_claim_pending
          WHERE status = 'pending' AND run_at <= ? AND (priority > ? OR (priority = ? AND (run_at < ? OR (run_at = ? AND created_at < ?))))
+           AND type NOT IN (SELECT type FROM paused_types)
          LIMIT ?)`,
       [now, task.priority, task.priority, task.runAt, task.runAt, task.createdAt, cap],
     );
     return Number(rows[0]?.n ?? 0);
+  }
+
+  /** When `type` was paused (POST /types/:type/pause), or null when it is not. */
+  async typePausedAt(type: string): Promise<number | null> {
+    const rows = await this.#driver.all('SELECT paused_at FROM paused_types WHERE type = ?', [type]);
+    return rows[0] ? Number(rows[0].paused_at) : null;
   }
 }

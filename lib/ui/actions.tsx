@@ -10,7 +10,7 @@ import { ConfirmPage } from './pages/tasks.tsx';
 
 /**
  * What the dashboard's forms change: cancel or retry one task, bulk cancel/retry from the task
- * list (selected or all matching), retry a failure group. A bulk action shows its count
+ * list (selected or all matching), retry a failure group, resume a paused type. A bulk action shows its count
  * first (ConfirmPage) and runs only when the same form comes back with confirm=yes. Every
  * change goes through the task service, like the API's. DASHBOARD_READ_ONLY refuses them all
  * with 403.
@@ -67,6 +67,16 @@ export function registerActionRoutes(ui: Hono<DashboardEnv>, deps: DashboardRout
     const result = await runBulk(service, insights, action, selection);
     logger.info('dashboard bulk action', { action, matched: result.matched, changed: result.changed });
     return c.redirect(`${back}${back.includes('?') ? '&' : '?'}${noticeQuery(action, result)}`, 303);
+  });
+
+  // A paused type's resume, offered on the page of a task it holds (pages/task.tsx).
+  ui.post('/types/resume', actionsAllowed, async (c) => {
+    const form = await c.req.parseBody();
+    const type = typeof form.type === 'string' ? form.type : '';
+    if (type === '' || type.length > 100) throw badRequest('type must be a type name of 1 to 100 characters');
+    await service.resumeType(type);
+    const task = typeof form.task === 'string' && (isTaskId(form.task) || isLegacyTaskId(form.task)) ? form.task : null;
+    return c.redirect(task ? `/ui/tasks/${task}?done=resume` : `/ui/tasks?type=${encodeURIComponent(type)}`, 303);
   });
 
   ui.post('/failed/retry', actionsAllowed, async (c) => {

@@ -31,10 +31,15 @@ export function registerPageRoutes(ui: Hono<DashboardEnv>, deps: DashboardRouteD
     if (!isTaskId(id) && !isLegacyTaskId(id)) throw new AppError(404, 'not_found', 'task not found');
     const task = await deps.service.get(id);
     const now = Date.now();
-    const ahead = task.status === 'pending' && task.runAt <= now ? await insights.claimedBefore(task, now, 10_001) : null;
-    const diagnosis = diagnose(task, now, ahead, ahead !== null && ahead > 10_000);
+    const pausedAt = task.status === 'pending' || task.status === 'in_progress' ? await insights.typePausedAt(task.type) : null;
+    const ahead = task.status === 'pending' && task.runAt <= now && pausedAt === null ? await insights.claimedBefore(task, now, 10_001) : null;
+    const diagnosis = diagnose(task, now, ahead, ahead !== null && ahead > 10_000, pausedAt);
     const done = c.req.query('done');
-    const notice = done === 'cancel' ? 'Task cancelled.' : done === 'retry' ? 'Task queued again (pending, attempts reset).' : null;
+    const notice =
+      done === 'cancel' ? 'Task cancelled.'
+      : done === 'retry' ? 'Task queued again (pending, attempts reset).'
+      : done === 'resume' ? `Type “${task.type}” resumed: its tasks are claimed again.`
+      : null;
     return c.html(<TaskPage page={pageContext(c, config, now)} task={task} diagnosis={diagnosis} notice={notice} />);
   });
 

@@ -9,7 +9,10 @@ import { errorResponses, jsonResponse, tag } from '../openapi.ts';
  * and `POST /types/{type}/pause` / `resume`. A pause is a row in `paused_types`, which the
  * claim statement reads (lib/tasks/repository.ts): every process and function skips the
  * type's tasks from its next claim; submits are still accepted. Any type name may be paused,
- * registered in this process or not (workers elsewhere may have the handler).
+ * registered in this process or not (workers elsewhere may have the handler), also before its
+ * first task. A resume deletes the row: a type with neither tasks nor a handler here then
+ * leaves `GET /types` (which lists registered types, types with tasks and paused types), so a
+ * pause of a mistyped name is undone by its resume.
  */
 
 const TypeSchema = z
@@ -51,7 +54,7 @@ const resumeRoute = createRoute({
   method: 'post',
   path: '/types/{type}/resume',
   tags: tag('types'),
-  summary: 'Claim tasks of this type again',
+  summary: 'Claim tasks of this type again (a type with no tasks and no handler then leaves GET /types)',
   request: { params: TypeParam },
   responses: { 200: jsonResponse(PauseSchema, 'resumed'), ...errorResponses(400, 401, 429) },
 });

@@ -8,10 +8,25 @@ import { CsrfField, Layout, StatusBadge, type PageContext } from './layout.tsx';
 export interface Diagnosis {
   headline: string;
   detail: string;
+  /** Set when what holds the task is its paused type: the page offers to resume it. */
+  pausedType?: string;
 }
 
-/** `ahead`: due pending tasks the claim takes before this one (capped; `aheadCapped`). */
-export function diagnose(task: Task, now: number, ahead: number | null, aheadCapped: boolean): Diagnosis {
+/**
+ * `ahead`: due pending tasks the claim takes before this one (capped; `aheadCapped`).
+ * `pausedAt`: when the task's type was paused, or null: no claim takes a paused type's tasks
+ * (pending, or running with an expired lease), so that is the answer, not busy workers.
+ */
+export function diagnose(task: Task, now: number, ahead: number | null, aheadCapped: boolean, pausedAt: number | null = null): Diagnosis {
+  const waitsForClaim = task.status === 'pending' || (task.status === 'in_progress' && (task.leaseExpiresAt === null || task.leaseExpiresAt <= now) && task.attempts < task.maxAttempts);
+  if (pausedAt !== null && waitsForClaim) {
+    const then = task.status === 'pending' && task.runAt > now ? ` Once resumed, it still waits for its run_at, ${formatTime(task.runAt)} (${relative(task.runAt, now)}).` : '';
+    return {
+      headline: `Not claimed: its type “${task.type}” is paused (since ${formatTime(pausedAt)}, ${relative(pausedAt, now)}).`,
+      detail: `No worker, in any process or function, claims a task of a paused type; new tasks of the type are still accepted. Resuming the type lets the next poll claim it.${then}`,
+      pausedType: task.type,
+    };
+  }
   switch (task.status) {
     case 'pending':
       if (task.runAt > now) {
@@ -50,6 +65,21 @@ export function diagnose(task: Task, now: number, ahead: number | null, aheadCap
   }
 }
 
+/** The type's resume: a button (it changes every task of the type), or in read-only mode how to do it. */
+const ResumeType: FC<{ type: string; taskId: string; page: PageContext }> = ({ type, taskId, page }) =>
+  page.canAct ? (
+    <form method="post" action="/ui/types/resume" class="actions">
+      <CsrfField page={page} />
+      <input type="hidden" name="type" value={type} />
+      <input type="hidden" name="task" value={taskId} />
+      <button type="submit" class="primary" id="resume-type">Resume type “{type}”</button>
+    </form>
+  ) : (
+    <p class="note">
+      The dashboard is read-only: resume the type with <code>POST /types/{encodeURIComponent(type)}/resume</code>.
+    </p>
+  );
+
 export const TaskPage: FC<{ page: PageContext; task: Task; diagnosis: Diagnosis; notice: string | null }> = ({ page, task, diagnosis, notice }) => {
   const json = taskToJson(task) as Record<string, unknown>;
   const canCancel = page.canAct && (task.status === 'pending' || task.status === 'in_progress');
@@ -64,6 +94,7 @@ export const TaskPage: FC<{ page: PageContext; task: Task; diagnosis: Diagnosis;
       <div class="why" id="why">
         <strong>{diagnosis.headline}</strong>
         <div>{diagnosis.detail}</div>
+        {diagnosis.pausedType !== undefined ? <ResumeType type={diagnosis.pausedType} taskId={formatTaskId(task.id)} page={page} /> : null}
       </div>
       {canCancel || canRetry ? (
         <div class="actions">

@@ -295,6 +295,43 @@ describe.skipIf(!available)('dashboard in a real browser', () => {
     expect((await taskOf(url, task.id)).status).toBe('pending');
   });
 
+  it('at phone width (390 px) every page fits the screen: no horizontal page overflow, a wide table scrolls in its own box', async () => {
+    // With API_TOKEN: the header has its "Log out" button too.
+    const server = await startServe({ DATABASE_URL: tempDbUrl(), TASK_WORKERS: '2', API_TOKEN: TOKEN });
+    services.push(server);
+    const { url } = server;
+    const submit = async (body: object) => (await api(url, '/tasks', { method: 'POST', body: JSON.stringify(body) }, TOKEN)).id;
+    for (let i = 0; i < 3; i++) await submit({ title: `report ${i}`, description: 'd', type: 'noop' });
+    const failed = await submit({ title: 'charge card for the quarterly subscription renewal', description: 'd', type: 'fail', max_attempts: 1, payload: { error: 'card declined by the issuing bank: insufficient funds on the account' } });
+    const running = await submit({ title: 'rebuild the search index for every customer workspace', description: 'd', type: 'sleep', payload: { ms: 120_000 } });
+    for (let i = 0; i < 3; i++) await submit({ title: `invoice ${i} for a customer with a rather long name`, description: 'd', type: 'noop', delay_seconds: 3600 });
+    // The overview's "schedules due next": a long name (no break in it) and a next run with its distance.
+    await api(url, '/schedules/nightly_customer_report_for_every_region', { method: 'PUT', body: JSON.stringify({ cron: '30 2 * * *', task: { title: 'report', description: 'd', type: 'noop' } }) }, TOKEN);
+    await statusBecomes(url, failed, 'failed', TOKEN);
+    await statusBecomes(url, running, 'in_progress', TOKEN);
+
+    const phone = await browser.newContext({ viewport: { width: 390, height: 844 }, deviceScaleFactor: 1, isMobile: true, hasTouch: true });
+    const { page, problems } = await watch(phone);
+    const widths: Record<string, number> = {};
+    await page.goto(`${url}/ui`);
+    widths.login = await page.evaluate(() => document.documentElement.scrollWidth);
+    await page.fill('#token', TOKEN);
+    await page.click('button[type=submit]');
+    for (const [name, path] of [['overview', '/ui'], ['tasks', '/ui/tasks'], ['task', `/ui/tasks/${running}`], ['failed', '/ui/failed']] as const) {
+      await page.goto(`${url}${path}`);
+      widths[name] = await page.evaluate(() => document.documentElement.scrollWidth);
+      await shot(page, `${name}-phone`);
+    }
+    expect(widths).toEqual({ login: 390, overview: 390, tasks: 390, task: 390, failed: 390 });
+    // The task list keeps its columns: the table scrolls sideways inside its own container.
+    await page.goto(`${url}/ui/tasks`);
+    const box = await page.locator('#task-list .table-scroll').evaluate((el) => ({ client: el.clientWidth, scroll: el.scrollWidth, overflow: getComputedStyle(el).overflowX }));
+    expect(box.client).toBeLessThanOrEqual(390);
+    expect(box.overflow).toBe('auto');
+    expect(problems).toEqual([]);
+    await phone.close();
+  });
+
   it('DASHBOARD_ENABLED=false: /ui and / are 404', async () => {
     const server = await startServe({ DATABASE_URL: tempDbUrl(), DASHBOARD_ENABLED: 'false' });
     services.push(server);

@@ -245,7 +245,7 @@ describe('the dashboard app', () => {
     const html = await (await withSchedules.app.fetch(new Request('http://127.0.0.1/ui'))).text();
     expect(html).toContain('<section class="card" id="schedules">');
     expect(html).toContain('nightly-report');
-    expect(html).toMatch(/cleanup<\/td><td>simulate<\/td><td><span class="badge">paused/);
+    expect(html).toMatch(/cleanup<\/td><td>simulate<\/td><td class="time"><span class="badge">paused/);
     const without = createAppServices({ config, logger, driver });
     registerDashboard(without);
     expect(await (await without.app.fetch(new Request('http://127.0.0.1/ui'))).text()).not.toContain('id="schedules"');

@@ -11,9 +11,9 @@ const STYLE = `
 :root{--fg:#1d232b;--muted:#5d6b7a;--line:#dfe3e8;--bg:#f6f7f9;--card:#fff;--accent:#2f5fd0;--ok:#1f8a4c;--bad:#c23b32;--warn:#a86400;--info:#6b5bd2}
 *{box-sizing:border-box}
 body{margin:0;font:14px/1.45 system-ui,-apple-system,"Segoe UI",Roboto,sans-serif;color:var(--fg);background:var(--bg)}
-header{display:flex;align-items:center;gap:24px;padding:10px 24px;background:#1d232b;color:#fff}
+header{display:flex;flex-wrap:wrap;align-items:center;gap:8px 24px;padding:10px 24px;background:#1d232b;color:#fff}
 header .brand{font-weight:700;letter-spacing:.02em}
-header nav{display:flex;gap:4px;flex:1}
+header nav{display:flex;gap:4px;flex:1;min-width:0}
 header nav a{color:#c9d1db;text-decoration:none;padding:6px 10px;border-radius:6px}
 header nav a[aria-current=page]{background:#36404c;color:#fff}
 header form{margin:0}
@@ -29,8 +29,12 @@ h2{font-size:15px;margin:0 0 10px}
 .stat .n{font-size:24px;font-weight:700}
 .stat .l{color:var(--muted);font-size:12px;text-transform:uppercase;letter-spacing:.04em}
 .cols{display:grid;grid-template-columns:1fr 1fr;gap:16px}
+.cols>*{min-width:0}
 @media (max-width:900px){.cols{grid-template-columns:1fr}}
+.table-scroll{overflow-x:auto;max-width:100%}
 table{border-collapse:collapse;width:100%}
+td.time{white-space:nowrap}
+td .actions{flex-wrap:nowrap}
 th,td{text-align:left;padding:6px 8px;border-bottom:1px solid var(--line);vertical-align:top}
 th{font-size:12px;color:var(--muted);font-weight:600;text-transform:uppercase;letter-spacing:.03em}
 td.num,th.num{text-align:right;font-variant-numeric:tabular-nums}
@@ -54,7 +58,7 @@ button.danger{background:#fff;border-color:#e3aaa5;color:var(--bad)}
 .error{background:#fbe6e4;border:1px solid #f0bdb8;color:#7a1f18;border-radius:8px;padding:8px 12px;margin-bottom:14px}
 .why{border-left:4px solid var(--accent);background:#f3f6fd;padding:10px 14px;border-radius:6px;margin-bottom:16px}
 dl.fields{display:grid;grid-template-columns:180px 1fr;gap:4px 16px;margin:0}
-dl.fields dt{color:var(--muted)}dl.fields dd{margin:0;word-break:break-all}
+dl.fields dt{color:var(--muted)}dl.fields dd{margin:0;overflow-wrap:anywhere}
 .pager{display:flex;justify-content:space-between;align-items:center;margin-top:10px}
 .chart text{font-size:10px;fill:#5d6b7a}
 .legend{display:flex;gap:14px;font-size:12px;color:var(--muted);margin-top:6px}
@@ -64,6 +68,18 @@ figure.chart{margin:0}
 .login{max-width:380px;margin:80px auto}
 .login input{width:100%;margin:6px 0 12px}
 .truncate{max-width:460px;overflow:hidden;text-overflow:ellipsis;white-space:nowrap}
+@media (max-width:600px){
+header{padding:8px 12px;gap:6px 12px}
+header nav a{padding:6px 8px}
+main{padding:12px 12px 32px}
+.card{padding:12px}
+.grid{grid-template-columns:repeat(auto-fit,minmax(130px,1fr));gap:8px}
+dl.fields{grid-template-columns:1fr}
+dl.fields dt{margin-top:6px}
+.truncate{max-width:55vw}
+.pager{flex-wrap:wrap;gap:8px}
+.login{margin:24px auto}
+}
 `;
 
 // Progressive enhancement only: every form works without it.
@@ -85,7 +101,7 @@ export const ASSETS: Record<string, { body: string; type: string }> = {
 };
 
 /** Bumped with the assets so a cached old copy is never used (they are cached for a day). */
-export const ASSET_VERSION = '1';
+export const ASSET_VERSION = '2';
 
 /**
  * `GET /ui/assets/:name`: public (the login page needs them too), cached for a day, and never

@@ -17,6 +17,7 @@ export const FailedPage: FC<{ page: PageContext; groups: FailedGroup[]; sampled:
       {groups.length === 0 ? (
         <p class="muted">No failed tasks.</p>
       ) : (
+        <div class="table-scroll">
         <table id="failed-groups">
           <thead>
             <tr><th>type</th><th>error</th><th class="num">tasks</th><th>newest</th><th></th></tr>
@@ -27,7 +28,7 @@ export const FailedPage: FC<{ page: PageContext; groups: FailedGroup[]; sampled:
                 <td>{g.type}</td>
                 <td><div class="truncate mono" title={g.lastError ?? ''}>{g.lastError ?? <span class="muted">(no error recorded)</span>}</div></td>
                 <td class="num">{formatCount(g.count)}</td>
-                <td>{formatTime(g.newestAt)}</td>
+                <td class="time">{formatTime(g.newestAt)}</td>
                 <td>
                   <div class="actions">
                     <a href={`/ui/tasks?status=failed&type=${encodeURIComponent(g.type)}${g.lastError === null ? '' : `&error=${encodeURIComponent(g.lastError)}`}`}>tasks</a>
@@ -45,6 +46,7 @@ export const FailedPage: FC<{ page: PageContext; groups: FailedGroup[]; sampled:
             ))}
           </tbody>
         </table>
+        </div>
       )}
     </section>
   </Layout>

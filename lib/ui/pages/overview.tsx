@@ -46,7 +46,7 @@ export const OverviewPage: FC<{ page: PageContext; overview: Overview; schedules
           {slowest.length === 0 ? (
             <p class="muted">No completions in the last hour.</p>
           ) : (
-            <table>
+            <div class="table-scroll"><table>
               <thead>
                 <tr><th>type</th><th class="num">completed</th><th class="num">average</th><th class="num">slowest</th></tr>
               </thead>
@@ -60,7 +60,7 @@ export const OverviewPage: FC<{ page: PageContext; overview: Overview; schedules
                   </tr>
                 ))}
               </tbody>
-            </table>
+            </table></div>
           )}
           <p class="note">Run time of the last attempt (started → finished), over the newest {formatCount(TYPE_SAMPLE)} completions.</p>
         </section>
@@ -69,7 +69,7 @@ export const OverviewPage: FC<{ page: PageContext; overview: Overview; schedules
           {failing.length === 0 ? (
             <p class="muted">No failures in the last hour.</p>
           ) : (
-            <table>
+            <div class="table-scroll"><table>
               <thead>
                 <tr><th>type</th><th class="num">failed</th><th class="num">completed</th><th class="num">failure rate</th></tr>
               </thead>
@@ -83,7 +83,7 @@ export const OverviewPage: FC<{ page: PageContext; overview: Overview; schedules
                   </tr>
                 ))}
               </tbody>
-            </table>
+            </table></div>
           )}
           <p class="note">Tasks that failed for good (no attempts left), over the newest {formatCount(TYPE_SAMPLE)} failures. <a href="/ui/failed">Failed tasks by error →</a></p>
         </section>
@@ -95,7 +95,7 @@ export const OverviewPage: FC<{ page: PageContext; overview: Overview; schedules
           {schedules.length === 0 ? (
             <p class="muted">No schedules.</p>
           ) : (
-            <table>
+            <div class="table-scroll"><table>
               <thead>
                 <tr><th>schedule</th><th>type</th><th>next run</th></tr>
               </thead>
@@ -104,11 +104,11 @@ export const OverviewPage: FC<{ page: PageContext; overview: Overview; schedules
                   <tr>
                     <td>{s.name}</td>
                     <td>{s.type}</td>
-                    <td>{s.paused || s.nextRunAt === null ? <span class="badge">paused</span> : `${formatTime(s.nextRunAt)} (${relative(s.nextRunAt, now)})`}</td>
+                    <td class="time">{s.paused || s.nextRunAt === null ? <span class="badge">paused</span> : `${formatTime(s.nextRunAt)} (${relative(s.nextRunAt, now)})`}</td>
                   </tr>
                 ))}
               </tbody>
-            </table>
+            </table></div>
           )}
         </section>
       ) : null}

@@ -41,8 +41,8 @@ export const TaskRow: FC<{ task: Task; selectable: boolean; now: number }> = ({ 
       <td>{task.type}</td>
       <td><StatusBadge status={task.status} /></td>
       <td class="num">{task.attempts}/{task.maxAttempts}</td>
-      <td>{formatTime(task.createdAt)}</td>
-      <td>{task.completedAt !== null ? formatTime(task.completedAt) : task.status === 'pending' ? `runs ${formatTime(task.runAt)}` : '—'}</td>
+      <td class="time">{formatTime(task.createdAt)}</td>
+      <td class="time">{task.completedAt !== null ? formatTime(task.completedAt) : task.status === 'pending' ? `runs ${formatTime(task.runAt)}` : '—'}</td>
     </tr>
   );
 };
@@ -116,6 +116,7 @@ export const TasksPage: FC<{ page: PageContext; values: FilterValues; result: Se
         {result.tasks.length === 0 ? (
           <p class="muted">No tasks match.</p>
         ) : (
+          <div class="table-scroll">
           <table>
             <thead>
               <tr>
@@ -127,6 +128,7 @@ export const TasksPage: FC<{ page: PageContext; values: FilterValues; result: Se
               {result.tasks.map((task) => <TaskRow task={task} selectable={selectable} now={page.now} />)}
             </tbody>
           </table>
+          </div>
         )}
         {selectable ? <p class="note">Bulk actions show the count first, then run in batches of {BULK_BATCH}, at most {formatCount(BULK_MAX)} per run.</p> : null}
       </form>

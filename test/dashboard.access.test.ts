@@ -1,14 +1,19 @@
-import { describe, expect, it } from 'vitest';
-import { startRuntime, tempDbUrl } from './helpers.ts';
+import { afterAll, describe, expect, it } from 'vitest';
+import { formatTaskId } from '../lib/tasks/ids.ts';
+import { startRuntime, submitInput, tempDbUrl } from './helpers.ts';
+import { killAll, startServe, type ServiceProcess } from './processes.ts';
 import { inspector, redisAvailable, REDIS_URL, uniquePrefix } from './redis-helpers.ts';
 
 /**
  * Who may use the dashboard and how often, below the browser (test/dashboard.browser.test.ts
  * drives the pages): its own page limit apart from the API's, with assets never limited and a
- * limited page answered as a page.
+ * limited page answered as a page; sessions that a logout or a new API_TOKEN ends on every
+ * instance.
  */
 
 const redisOk = await redisAvailable();
+const services: ServiceProcess[] = [];
+afterAll(() => killAll(services));
 
 const page = (app: { fetch(request: Request): Response | Promise<Response> }, path: string, init: RequestInit = {}) =>
   Promise.resolve(app.fetch(new Request(`http://127.0.0.1${path}`, init)));
@@ -66,5 +71,92 @@ describe('dashboard rate limit', () => {
   it('DASHBOARD_RATE_LIMIT_PER_MINUTE=0 turns the page limit off', async () => {
     const runtime = await startRuntime({ processing: false, env: { DASHBOARD_RATE_LIMIT_PER_MINUTE: '0', RATE_LIMIT_PER_MINUTE: '2' } });
     for (let i = 0; i < 10; i++) expect((await page(runtime.app, '/ui/failed')).status).toBe(200);
+  });
+});
+
+const TOKEN = 'dashboard-access-token-0123456789';
+const ORIGIN = 'http://127.0.0.1';
+type App = { fetch(request: Request): Response | Promise<Response> };
+
+/** Logs in through the form: the session cookie (`name=value`) and its CSRF token. */
+async function logIn(app: App, token = TOKEN): Promise<{ cookie: string; csrf: string }> {
+  const response = await page(app, '/ui/login', { method: 'POST', headers: { origin: ORIGIN, 'content-type': 'application/x-www-form-urlencoded' }, body: `token=${encodeURIComponent(token)}&next=%2Fui` });
+  expect(response.status).toBe(303);
+  const cookie = /^(task_pool_session=[^;]+)/.exec(response.headers.get('set-cookie') ?? '')?.[1];
+  expect(cookie).toBeDefined();
+  const html = await (await page(app, '/ui/tasks', { headers: { cookie: cookie! } })).text();
+  const csrf = /name="_csrf" value="([^"]+)"/.exec(html)?.[1];
+  expect(csrf).toBeDefined();
+  return { cookie: cookie!, csrf: csrf! };
+}
+
+const post = (app: App, path: string, session: { cookie: string; csrf: string }, body = '') =>
+  page(app, path, { method: 'POST', headers: { origin: ORIGIN, cookie: session.cookie, 'content-type': 'application/x-www-form-urlencoded' }, body: `_csrf=${encodeURIComponent(session.csrf)}${body ? `&${body}` : ''}` });
+
+/** 200 when the cookie opens the task list, else the redirect's status (303 to the login form). */
+const opens = async (app: App, cookie: string) => (await page(app, '/ui/tasks', { headers: { cookie } })).status;
+
+describe('dashboard sessions end on the server', () => {
+  it('logout ends the session: the old cookie opens no page and its CSRF token cancels nothing', async () => {
+    const runtime = await startRuntime({ processing: false, env: { API_TOKEN: TOKEN } });
+    const { task } = await runtime.service.submit(submitInput({ delaySeconds: 3600 }));
+    const session = await logIn(runtime.app);
+    expect(await opens(runtime.app, session.cookie)).toBe(200);
+    const out = await post(runtime.app, '/ui/logout', session);
+    expect(out.status).toBe(303);
+    expect(out.headers.get('location')).toBe('/ui/login?ended=1');
+    const loginPage = await (await page(runtime.app, out.headers.get('location')!)).text();
+    expect(loginPage).toContain('every dashboard session');
+
+    // The browser dropped the cookie; someone who kept a copy gets nothing with it.
+    expect(await opens(runtime.app, session.cookie)).toBe(303);
+    const cancel = await post(runtime.app, `/ui/tasks/${formatTaskId(task.id)}/cancel`, session);
+    expect(cancel.status).toBe(401);
+    expect((await runtime.service.get(task.id)).status).toBe('pending');
+    // A new login works.
+    expect(await opens(runtime.app, (await logIn(runtime.app)).cookie)).toBe(200);
+  });
+
+  it('one identity (the API token): a logout ends every session, on every instance sharing the database', async () => {
+    const env = { API_TOKEN: TOKEN, DATABASE_URL: tempDbUrl() };
+    const [a, b] = [await startRuntime({ processing: false, env }), await startRuntime({ processing: false, env })];
+    const first = await logIn(a.app);
+    const second = await logIn(b.app);
+    for (const app of [a.app, b.app]) for (const s of [first, second]) expect(await opens(app, s.cookie)).toBe(200);
+    expect((await post(b.app, '/ui/logout', second)).status).toBe(303);
+    for (const app of [a.app, b.app]) for (const s of [first, second]) expect(await opens(app, s.cookie)).toBe(303);
+    expect((await post(a.app, '/ui/logout', first)).status).toBe(401);
+    const again = await logIn(a.app);
+    expect(await opens(b.app, again.cookie)).toBe(200);
+  });
+
+  it('a logout in one process ends the session in another process on the same file', async () => {
+    const env = { API_TOKEN: TOKEN, DATABASE_URL: tempDbUrl(), RATE_LIMIT_PER_MINUTE: '0' };
+    const [a, b] = [await startServe(env), await startServe(env)];
+    services.push(a, b);
+    // The same requests as in process, sent to a server (its own origin in Origin).
+    const over = (url: string): App => ({
+      fetch: async (request) => {
+        const { pathname, search } = new URL(request.url);
+        const headers = new Headers(request.headers);
+        if (headers.has('origin')) headers.set('origin', url);
+        return fetch(`${url}${pathname}${search}`, { method: request.method, headers, body: request.method === 'POST' ? await request.text() : undefined, redirect: 'manual' });
+      },
+    });
+    const session = await logIn(over(a.url));
+    expect(await opens(over(b.url), session.cookie)).toBe(200);
+    expect((await post(over(a.url), '/ui/logout', session)).status).toBe(303);
+    expect(await opens(over(b.url), session.cookie)).toBe(303);
+    expect(await opens(over(a.url), session.cookie)).toBe(303);
+  });
+
+  it('a changed API_TOKEN ends every session issued under the old one', async () => {
+    const url = tempDbUrl();
+    const before = await startRuntime({ processing: false, env: { API_TOKEN: TOKEN, DATABASE_URL: url } });
+    const session = await logIn(before.app);
+    const after = await startRuntime({ processing: false, env: { API_TOKEN: `${TOKEN}-rotated`, DATABASE_URL: url } });
+    expect(await opens(after.app, session.cookie)).toBe(303);
+    expect((await post(after.app, '/ui/tasks/bulk', session, 'op=cancel-all&confirm=yes')).status).toBe(401);
+    expect(await opens(after.app, (await logIn(after.app, `${TOKEN}-rotated`)).cookie)).toBe(200);
   });
 });

@@ -192,9 +192,14 @@ describe('session cookie', () => {
     expect(value).not.toContain('a-token');
     expect(await keys.verify(value, now + 1000)).toEqual(session);
     expect(await keys.verify(value, now + 3_600_000)).toBeNull();
-    const [expires, nonce, signature] = value.split('.') as [string, string, string];
+    const [generation, expires, nonce, signature] = value.split('.') as [string, string, string, string];
+    expect(generation).toBe('0');
     expect(await keys.verify(`${Number(expires) + 1}.${nonce}.${signature}`, now)).toBeNull();
-    expect(await keys.verify(`${expires}.${nonce.replace(/^./, (c) => (c === 'A' ? 'B' : 'A'))}.${signature}`, now)).toBeNull();
+    expect(await keys.verify(`${generation}.${Number(expires) + 1}.${nonce}.${signature}`, now)).toBeNull();
+    expect(await keys.verify(`${generation}.${expires}.${nonce.replace(/^./, (c) => (c === 'A' ? 'B' : 'A'))}.${signature}`, now)).toBeNull();
+    // A cookie cannot be moved to another generation: the generation is signed too.
+    expect(await keys.verify(`1.${expires}.${nonce}.${signature}`, now)).toBeNull();
+    expect((await keys.verify((await keys.issue(now, 1000, 7)).value, now))?.generation).toBe(7);
     expect(await sessionKeys('another-token-of-sixteen-chars').verify(value, now)).toBeNull();
     expect(await keys.verify(undefined, now)).toBeNull();
     expect(await keys.verify('garbage', now)).toBeNull();

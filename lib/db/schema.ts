@@ -86,6 +86,18 @@ export const taskIdMark = sqliteTable('task_id_mark', {
 });
 
 /**
+ * The dashboard's session generation (lib/ui/session-generation.ts), one row (`one` = 1; no
+ * row is generation 0). A session cookie is signed with the generation it was issued in and
+ * is valid only while that is still the current one: a logout raises it, which ends every
+ * dashboard session on every process and function sharing this database, and nothing is
+ * stored per session.
+ */
+export const dashboardSessionGeneration = sqliteTable('dashboard_session_generation', {
+  one: integer('one').primaryKey(),
+  generation: integer('generation').notNull(),
+});
+
+/**
  * Task types whose tasks no claim takes (POST /types/:type/pause). The claim reads it in the
  * same statement (lib/tasks/repository.ts), so every process and function skips them at once.
  */

@@ -17,6 +17,7 @@ import { pageLimit } from './page-limit.ts';
 import { registerPageRoutes } from './page-routes.tsx';
 import type { ScheduleSummaryProvider } from './schedules.ts';
 import { securityHeaders } from './security-headers.ts';
+import { SessionGeneration } from './session-generation.ts';
 import { requireSession } from './session-middleware.ts';
 import { sessionKeys } from './session.ts';
 
@@ -50,8 +51,9 @@ export type DashboardRegistrar = (deps: DashboardDeps, schedules?: ScheduleSumma
  * assets (never rate limited), the dashboard's own page limit (page-limit.ts; the API's limit
  * leaves the dashboard's paths to it, paths.ts), hono's csrf check on every form post (Origin or Sec-Fetch-Site must be this
  * origin) and the body limit; with API_TOKEN set, the login form (login.tsx) and then the
- * session every other route needs (session-middleware.ts: a signed cookie, and the session's
- * CSRF token on every form post); the pages (page-routes.tsx) and the actions (actions.tsx);
+ * session every other route needs (session-middleware.ts: a signed cookie of the current
+ * session generation, session-generation.ts, which a logout advances; and the session's CSRF
+ * token on every form post); the pages (page-routes.tsx) and the actions (actions.tsx);
  * errors as pages (error-page.tsx). DASHBOARD_READ_ONLY hides the actions and refuses their
  * posts with 403. DASHBOARD_ENABLED=false mounts nothing (404, like any unknown path).
  */
@@ -70,9 +72,10 @@ export const registerDashboard: DashboardRegistrar = (deps, schedules) => {
   ui.use(csrf());
   ui.use(bodyLimit({ maxSize: config.maxBodyBytes, onError: () => { throw new AppError(413, 'body_too_large', 'the form is too large'); } }));
   if (keys) {
-    registerLoginRoutes(ui, { keys, config, logger });
-    ui.use(requireSession(keys));
-    registerLogoutRoute(ui, { config });
+    const generations = new SessionGeneration(deps.driver);
+    registerLoginRoutes(ui, { keys, generations, config, logger });
+    ui.use(requireSession(keys, generations));
+    registerLogoutRoute(ui, { generations, config, logger });
   }
   registerPageRoutes(ui, routeDeps);
   registerActionRoutes(ui, routeDeps);

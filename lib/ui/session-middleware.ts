@@ -2,16 +2,20 @@ import type { MiddlewareHandler } from 'hono';
 import { getCookie } from 'hono/cookie';
 import { AppError } from '../foundation/errors.ts';
 import type { DashboardEnv } from './context.ts';
+import type { SessionGeneration } from './session-generation.ts';
 import { SESSION_COOKIE, sameText, type SessionKeys } from './session.ts';
 
 /**
  * With API_TOKEN set, every dashboard route registered after this needs a session: a page
  * without one redirects to the login form (and back afterwards), a form post without one is
- * a 401 page, and a form post must carry the session's CSRF token (403 otherwise).
+ * a 401 page, and a form post must carry the session's CSRF token (403 otherwise). A session
+ * is a cookie signed with the current token whose generation is still the database's
+ * (session-generation.ts): after a logout, a kept copy of the cookie opens nothing.
  */
-export function requireSession(keys: SessionKeys): MiddlewareHandler<DashboardEnv> {
+export function requireSession(keys: SessionKeys, generations: SessionGeneration): MiddlewareHandler<DashboardEnv> {
   return async (c, next) => {
-    const session = await keys.verify(getCookie(c, SESSION_COOKIE), Date.now());
+    const signed = await keys.verify(getCookie(c, SESSION_COOKIE), Date.now());
+    const session = signed && signed.generation === (await generations.current()) ? signed : null;
     if (!session) {
       if (c.req.method === 'GET' || c.req.method === 'HEAD') {
         const url = new URL(c.req.url);

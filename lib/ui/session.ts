@@ -1,8 +1,12 @@
 /**
  * The dashboard's login session when API_TOKEN is set: an HMAC-signed cookie value, never the
- * token itself. Value: `<expires ms>.<nonce>.<signature>`, signature = HMAC-SHA256 over
- * `<expires>.<nonce>` with a key derived from API_TOKEN (so rotating the token ends every
- * session). The nonce also keys the session's CSRF token, which every form carries.
+ * token itself. Value: `<generation>.<expires ms>.<nonce>.<signature>`, signature =
+ * HMAC-SHA256 over `<generation>.<expires>.<nonce>` with a key derived from API_TOKEN (so a
+ * new token ends every session, on every instance: none can verify the old signatures). The
+ * generation is the database's session generation when the session was issued
+ * (session-generation.ts); the session middleware honours the cookie only while it is still
+ * the current one, which is how a logout ends sessions on the server. The nonce also keys the
+ * session's CSRF token, which every form carries.
  * Web Crypto only (Node and every function platform have it); `crypto.subtle.verify` compares
  * signatures in constant time.
  */
@@ -11,6 +15,8 @@ const encoder = new TextEncoder();
 export const SESSION_COOKIE = 'task_pool_session';
 
 export interface Session {
+  /** The session generation it was issued in: valid only while that is current. */
+  generation: number;
   expires: number;
   /** The per-session token every dashboard form post must carry. */
   csrfToken: string;
@@ -29,9 +35,12 @@ function fromBase64url(text: string): Uint8Array<ArrayBuffer> | null {
 }
 
 export interface SessionKeys {
-  /** A new session's cookie value. */
-  issue(now: number, lifetimeMs: number): Promise<{ value: string; session: Session }>;
-  /** The session a cookie value stands for, or null (malformed, forged, expired). */
+  /** A new session's cookie value, in session generation `generation`. */
+  issue(now: number, lifetimeMs: number, generation?: number): Promise<{ value: string; session: Session }>;
+  /**
+   * The session a cookie value stands for, or null (malformed, forged, expired). Whether its
+   * generation is still current is the caller's question (session-middleware.ts).
+   */
   verify(value: string | undefined, now: number): Promise<Session | null>;
   /** Whether `presented` is the API token (both hashed, compared without an early exit). */
   tokenMatches(presented: string): Promise<boolean>;
@@ -49,21 +58,21 @@ export function sessionKeys(apiToken: string): SessionKeys {
   const sha = async (text: string) => new Uint8Array(await crypto.subtle.digest('SHA-256', encoder.encode(text)));
 
   return {
-    async issue(now, lifetimeMs) {
+    async issue(now, lifetimeMs, generation = 0) {
       const expires = now + lifetimeMs;
       const nonce = base64url(crypto.getRandomValues(new Uint8Array(18)));
-      const payload = `${expires}.${nonce}`;
-      return { value: `${payload}.${await sign(payload)}`, session: { expires, csrfToken: await csrfFor(nonce) } };
+      const payload = `${generation}.${expires}.${nonce}`;
+      return { value: `${payload}.${await sign(payload)}`, session: { generation, expires, csrfToken: await csrfFor(nonce) } };
     },
     async verify(value, now) {
-      const match = /^(\d{1,16})\.([A-Za-z0-9_-]{24})\.([A-Za-z0-9_-]{43})$/.exec(value ?? '');
+      const match = /^(\d{1,15})\.(\d{1,16})\.([A-Za-z0-9_-]{24})\.([A-Za-z0-9_-]{43})$/.exec(value ?? '');
       if (!match) return null;
-      const [, expires, nonce, signature] = match as unknown as [string, string, string, string];
+      const [, generation, expires, nonce, signature] = match as unknown as [string, string, string, string, string];
       const bytes = fromBase64url(signature);
       if (!bytes) return null;
-      const valid = await crypto.subtle.verify('HMAC', await hmacKey(), bytes, encoder.encode(`${expires}.${nonce}`));
+      const valid = await crypto.subtle.verify('HMAC', await hmacKey(), bytes, encoder.encode(`${generation}.${expires}.${nonce}`));
       if (!valid || Number(expires) <= now) return null;
-      return { expires: Number(expires), csrfToken: await csrfFor(nonce) };
+      return { generation: Number(generation), expires: Number(expires), csrfToken: await csrfFor(nonce) };
     },
     async tokenMatches(presented) {
       const [want, got] = await Promise.all([(tokenDigest ??= sha(apiToken)), sha(presented)]);

@@ -1,10 +1,15 @@
 import type { FC } from 'hono/jsx';
 import { Layout } from './layout.tsx';
 
-export const LoginPage: FC<{ next: string; failed: boolean }> = ({ next, failed }) => (
+export const LoginPage: FC<{ next: string; failed: boolean; ended?: boolean }> = ({ next, failed, ended }) => (
   <Layout title="Log in" section="none" page={null}>
     <div class="card login">
       <h1>Log in</h1>
+      {ended ? (
+        <div class="notice" id="notice">
+          Logged out. Logging out ends every dashboard session, in every browser: they all log in with the one API token.
+        </div>
+      ) : null}
       <p class="muted">This dashboard is protected by the service's API token (API_TOKEN).</p>
       {failed ? <div class="error">That token is not valid.</div> : null}
       <form method="post" action="/ui/login">

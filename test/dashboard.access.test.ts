@@ -1,6 +1,10 @@
-import { afterAll, describe, expect, it } from 'vitest';
+import { afterAll, describe, expect, it, onTestFinished } from 'vitest';
+import { createLogger } from '../lib/foundation/log.ts';
 import { formatTaskId } from '../lib/tasks/ids.ts';
-import { startRuntime, submitInput, tempDbUrl } from './helpers.ts';
+import { registerDashboard } from '../lib/ui/dashboard.tsx';
+import { createAppServices } from '../lib/wiring/app-services.ts';
+import { openDatabase } from '../local/database.ts';
+import { startRuntime, submitInput, tempDbUrl, testConfig } from './helpers.ts';
 import { killAll, startServe, type ServiceProcess } from './processes.ts';
 import { inspector, redisAvailable, REDIS_URL, uniquePrefix } from './redis-helpers.ts';
 
@@ -8,7 +12,7 @@ import { inspector, redisAvailable, REDIS_URL, uniquePrefix } from './redis-help
  * Who may use the dashboard and how often, below the browser (test/dashboard.browser.test.ts
  * drives the pages): its own page limit apart from the API's, with assets never limited and a
  * limited page answered as a page; sessions that a logout or a new API_TOKEN ends on every
- * instance.
+ * instance; failed log-ins held back per address.
  */
 
 const redisOk = await redisAvailable();
@@ -158,5 +162,60 @@ describe('dashboard sessions end on the server', () => {
     expect(await opens(after.app, session.cookie)).toBe(303);
     expect((await post(after.app, '/ui/tasks/bulk', session, 'op=cancel-all&confirm=yes')).status).toBe(401);
     expect(await opens(after.app, (await logIn(after.app, `${TOKEN}-rotated`)).cookie)).toBe(200);
+  });
+});
+
+/** An app whose client address is the request's `x-peer` header (the platform's word, as on Node or Workers). */
+async function appWithPeers(env: Record<string, string>): Promise<App> {
+  const config = testConfig({ API_TOKEN: TOKEN, ...env });
+  const driver = await openDatabase({ url: config.databaseUrl });
+  onTestFinished(() => driver.close());
+  return createAppServices({ config, logger: createLogger('silent'), driver, clientAddress: (c) => c.req.header('x-peer'), dashboard: registerDashboard }).app;
+}
+
+const tryLogIn = (app: App, peer: string, token: string) =>
+  page(app, '/ui/login', { method: 'POST', headers: { origin: ORIGIN, 'x-peer': peer, 'content-type': 'application/x-www-form-urlencoded' }, body: `token=${encodeURIComponent(token)}` });
+
+describe('failed log-ins are throttled per address', () => {
+  it('a burst of wrong tokens: five refused, one more, then 429 pages with Retry-After, with rate limiting off; another address logs in', async () => {
+    const app = await appWithPeers({ RATE_LIMIT_PER_MINUTE: '0' });
+    const burst = await Promise.all(Array.from({ length: 30 }, (_, i) => tryLogIn(app, '198.51.100.7', `wrong-token-${i}-0123456789`)));
+    const statuses = burst.map((r) => r.status).sort();
+    expect(statuses.filter((s) => s === 401)).toHaveLength(6);
+    expect(statuses.filter((s) => s === 429)).toHaveLength(24);
+    const limited = burst.find((r) => r.status === 429)!;
+    expect(limited.headers.get('retry-after')).toBe('1');
+    expect(limited.headers.get('content-type')).toContain('text/html');
+    const html = await limited.text();
+    expect(html).toContain('Too many failed log-ins from your address');
+    expect(html).toContain('<form method="post" action="/ui/login"');
+
+    // The right token from that address waits too (it cannot be told from a lucky guess) ...
+    expect((await tryLogIn(app, '198.51.100.7', TOKEN)).status).toBe(429);
+    // ... but not from another address (IPv4 or IPv6).
+    expect((await tryLogIn(app, '203.0.113.9', TOKEN)).status).toBe(303);
+    expect((await tryLogIn(app, '2001:db8:0:2::1', TOKEN)).status).toBe(303);
+
+    // After the wait, the right token passes and the address starts over.
+    await new Promise((resolve) => setTimeout(resolve, 1100));
+    expect((await tryLogIn(app, '198.51.100.7', TOKEN)).status).toBe(303);
+    for (let i = 0; i < 5; i++) expect((await tryLogIn(app, '198.51.100.7', 'wrong-again-0123456789')).status).toBe(401);
+  });
+
+  it('failed log-ins do not spend the API budget of their address', async () => {
+    const app = await appWithPeers({ RATE_LIMIT_PER_MINUTE: '3' });
+    for (let i = 0; i < 10; i++) await tryLogIn(app, '198.51.100.8', `wrong-token-${i}-0123456789`);
+    const api = await page(app, '/stats', { headers: { 'x-peer': '198.51.100.8', authorization: 'Bearer not-the-token-0123456789' } });
+    expect(api.status).toBe(401);
+  });
+
+  it.skipIf(!redisOk)('with REDIS_URL every instance counts the same failures', async () => {
+    const env = { API_TOKEN: TOKEN, DATABASE_URL: tempDbUrl(), REDIS_URL, RATE_LIMIT_PREFIX: uniquePrefix('login'), RATE_LIMIT_PER_MINUTE: '0' };
+    const [a, b] = [await startRuntime({ processing: false, env }), await startRuntime({ processing: false, env })];
+    const statuses = [];
+    for (let i = 0; i < 8; i++) statuses.push((await tryLogIn(i % 2 ? a.app : b.app, '198.51.100.9', `wrong-${i}-0123456789abcdef`)).status);
+    expect(statuses).toEqual([401, 401, 401, 401, 401, 401, 429, 429]);
+    const keys = await inspector().keys(`${env.RATE_LIMIT_PREFIX}:login:*`);
+    expect(keys).toHaveLength(1);
   });
 });

@@ -1,5 +1,6 @@
 import type { Config } from '../config/config.ts';
 import type { Logger } from '../foundation/log.ts';
+import { MemoryAttemptThrottle, RedisAttemptThrottle, withMemoryFallback, type AttemptPolicy, type AttemptThrottle } from './attempt-throttle.ts';
 import { failOpen } from './fail-open.ts';
 import type { RateLimiter } from './limiter.ts';
 import { MemoryRateLimiter } from './memory.ts';
@@ -34,4 +35,17 @@ export function createRateLimiter(config: RateLimitConfig, logger: Logger, redis
   if (!chosen) return new MemoryRateLimiter({ limit: config.rateLimitPerMinute });
   const limiter = new UpstashRateLimiter({ client: chosen.client, backend: chosen.backend, limit: config.rateLimitPerMinute, prefix: config.rateLimitPrefix, close: chosen.close });
   return failOpen(limiter, { timeoutMs: config.rateLimitTimeoutMs, logger });
+}
+
+/**
+ * An attempt throttle (attempt-throttle.ts) in the same place as the limiter: Redis (the
+ * adapter's, or Upstash from config) shared by every instance, falling back to this process's
+ * memory while Redis is down; memory alone when there is none. Keys: `<RATE_LIMIT_PREFIX>:<name>:…`.
+ */
+export function createAttemptThrottle(config: Omit<RateLimitConfig, 'rateLimitPerMinute'>, logger: Logger, options: { name: string; policy: AttemptPolicy; redis?: RedisBackend }): AttemptThrottle {
+  const memory = new MemoryAttemptThrottle(options.policy);
+  const chosen = redisBackend(config, options.redis);
+  if (!chosen) return memory;
+  const shared = new RedisAttemptThrottle({ client: chosen.client, backend: chosen.backend, prefix: `${config.rateLimitPrefix}:${options.name}`, policy: options.policy });
+  return withMemoryFallback(shared, memory, { timeoutMs: config.rateLimitTimeoutMs, logger });
 }

@@ -5,14 +5,14 @@ import type { Config } from '../config/config.ts';
 import type { SqlDriver } from '../db/driver.ts';
 import { AppError } from '../foundation/errors.ts';
 import type { Logger } from '../foundation/log.ts';
-import type { RedisBackend } from '../rate-limit/select.ts';
+import { createAttemptThrottle, type RedisBackend } from '../rate-limit/select.ts';
 import { TaskInsights } from '../tasks/insights.ts';
 import type { TaskService } from '../tasks/service.ts';
 import { registerActionRoutes } from './actions.tsx';
 import { serveAsset, serveIcon } from './assets.ts';
 import { UNKNOWN_CLIENT, type DashboardEnv, type RequestFacts } from './context.ts';
 import { dashboardErrorPage } from './error-page.tsx';
-import { registerLoginRoutes, registerLogoutRoute } from './login.tsx';
+import { LOGIN_POLICY, registerLoginRoutes, registerLogoutRoute } from './login.tsx';
 import { pageLimit } from './page-limit.ts';
 import { registerPageRoutes } from './page-routes.tsx';
 import type { ScheduleSummaryProvider } from './schedules.ts';
@@ -73,7 +73,8 @@ export const registerDashboard: DashboardRegistrar = (deps, schedules) => {
   ui.use(bodyLimit({ maxSize: config.maxBodyBytes, onError: () => { throw new AppError(413, 'body_too_large', 'the form is too large'); } }));
   if (keys) {
     const generations = new SessionGeneration(deps.driver);
-    registerLoginRoutes(ui, { keys, generations, config, logger });
+    const throttle = createAttemptThrottle(config, logger, { name: 'login', policy: LOGIN_POLICY, redis: deps.redis });
+    registerLoginRoutes(ui, { keys, generations, config, logger, throttle, clientKey: (c) => request.clientKey(c) });
     ui.use(requireSession(keys, generations));
     registerLogoutRoute(ui, { generations, config, logger });
   }

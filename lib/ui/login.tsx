@@ -2,6 +2,7 @@ import type { Context, Hono } from 'hono';
 import { deleteCookie, setCookie } from 'hono/cookie';
 import type { Config } from '../config/config.ts';
 import type { Logger } from '../foundation/log.ts';
+import type { AttemptPolicy, AttemptThrottle } from '../rate-limit/attempt-throttle.ts';
 import type { DashboardEnv } from './context.ts';
 import { LoginPage } from './pages/login.tsx';
 import type { SessionGeneration } from './session-generation.ts';
@@ -12,24 +13,46 @@ export interface LoginDeps {
   generations: SessionGeneration;
   config: Config;
   logger: Logger;
+  /** Failed log-ins per client address (LOGIN_POLICY). */
+  throttle: AttemptThrottle;
+  /** The client's address as a key (`ip:…`). */
+  clientKey: (c: Context) => string;
 }
+
+/**
+ * Failed log-ins per client address: 5 at once (typos), then each waits for the previous
+ * one's delay, 1 s doubling up to 15 min; a correct log-in clears the address, an hour of
+ * quiet after its delay forgets it. Apart from the API's rate limit: a token guesser is held
+ * back even with RATE_LIMIT_PER_MINUTE=0, and one address's guessing never locks out a
+ * correct log-in from another address (nor the API). Held where the rate limit is (Redis or
+ * Upstash: every instance counts together; else per process).
+ */
+export const LOGIN_POLICY: AttemptPolicy = { free: 5, baseMs: 1000, maxMs: 15 * 60_000, forgetMs: 60 * 60_000 };
 
 /**
  * `GET/POST /ui/login`: the form that exchanges API_TOKEN for a signed session cookie
  * (session.ts; HttpOnly, SameSite=Strict, Path=/ui, Secure over HTTPS). Registered before the
  * session middleware: these routes answer without a session.
  */
-export function registerLoginRoutes(ui: Hono<DashboardEnv>, { keys, generations, config, logger }: LoginDeps): void {
+export function registerLoginRoutes(ui: Hono<DashboardEnv>, { keys, generations, config, logger, throttle, clientKey }: LoginDeps): void {
   const lifetimeMs = config.dashboardSessionHours * 3_600_000;
   ui.get('/login', (c) => c.html(<LoginPage next={safeNext(c.req.query('next'))} failed={false} ended={c.req.query('ended') === '1'} />));
   ui.post('/login', async (c) => {
     const form = await c.req.parseBody();
     const next = safeNext(typeof form.next === 'string' ? form.next : undefined);
     const token = typeof form.token === 'string' ? form.token : '';
+    const client = clientKey(c);
+    const decision = await throttle.attempt(client);
+    if (!decision.allowed) {
+      const seconds = Math.max(1, Math.ceil((decision.retryAt - Date.now()) / 1000));
+      c.header('Retry-After', String(seconds));
+      return c.html(<LoginPage next={next} failed={false} waitSeconds={seconds} />, 429);
+    }
     if (!(await keys.tokenMatches(token))) {
-      logger.warn('dashboard login refused', {});
+      logger.warn('dashboard login refused', { client });
       return c.html(<LoginPage next={next} failed={true} />, 401);
     }
+    await throttle.succeeded(client);
     const { value } = await keys.issue(Date.now(), lifetimeMs, await generations.current());
     setCookie(c, SESSION_COOKIE, value, { path: '/ui', httpOnly: true, sameSite: 'Strict', secure: isHttps(c, config), maxAge: Math.floor(lifetimeMs / 1000) });
     return c.redirect(next, 303);
@@ -41,7 +64,7 @@ export function registerLoginRoutes(ui: Hono<DashboardEnv>, { keys, generations,
  * CSRF token (a cross-site post cannot log anyone out). It ends every dashboard session, on
  * every instance, by advancing the session generation (session-generation.ts says why all).
  */
-export function registerLogoutRoute(ui: Hono<DashboardEnv>, { generations, config, logger }: Omit<LoginDeps, 'keys'>): void {
+export function registerLogoutRoute(ui: Hono<DashboardEnv>, { generations, config, logger }: Pick<LoginDeps, 'generations' | 'config' | 'logger'>): void {
   ui.post('/logout', async (c) => {
     const generation = await generations.advance();
     logger.info('dashboard logout: every session ended', { generation });

@@ -1,7 +1,8 @@
 import type { FC } from 'hono/jsx';
 import { Layout } from './layout.tsx';
 
-export const LoginPage: FC<{ next: string; failed: boolean; ended?: boolean }> = ({ next, failed, ended }) => (
+/** `waitSeconds`: too many failed log-ins from this address; the form works again after that. */
+export const LoginPage: FC<{ next: string; failed: boolean; ended?: boolean; waitSeconds?: number }> = ({ next, failed, ended, waitSeconds }) => (
   <Layout title="Log in" section="none" page={null}>
     <div class="card login">
       <h1>Log in</h1>
@@ -12,6 +13,11 @@ export const LoginPage: FC<{ next: string; failed: boolean; ended?: boolean }> =
       ) : null}
       <p class="muted">This dashboard is protected by the service's API token (API_TOKEN).</p>
       {failed ? <div class="error">That token is not valid.</div> : null}
+      {waitSeconds !== undefined ? (
+        <div class="error" data-status="429">
+          Too many failed log-ins from your address. Try again in {waitSeconds} s; each further failure doubles the wait.
+        </div>
+      ) : null}
       <form method="post" action="/ui/login">
         <input type="hidden" name="next" value={next} />
         <label for="token">API token</label>

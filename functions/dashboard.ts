@@ -1,6 +1,6 @@
 import { Hono } from 'hono';
 import { applyAccessControl } from '../lib/api/access-control.ts';
-import { clientAddressKey, type ClientAddress } from '../lib/api/client-identity.ts';
+import { requestFacts, type ClientAddress } from '../lib/api/client-identity.ts';
 import { handleErrors } from '../lib/api/error-handler.ts';
 import { loadConfig, type EnvRecord } from '../lib/config/config.ts';
 import { createLogger, type LogSink } from '../lib/foundation/log.ts';
@@ -38,7 +38,7 @@ export function createDashboardFunction(options: DashboardFunctionOptions): (req
     // The dashboard's paths have their own page limit (lib/ui/page-limit.ts); any other path
     // of this Worker counts against the API's.
     applyAccessControl(app, { config, logger, clientAddress: options.clientAddress, selfLimited: isDashboardPath });
-    const request = { clientKey: clientAddressKey({ clientAddress: options.clientAddress, trustProxy: config.trustProxy }) };
+    const request = requestFacts({ clientAddress: options.clientAddress, trustProxy: config.trustProxy });
     registerDashboard({ ...core, app, request }, new ScheduleRepository(core.driver));
     handleErrors(app, logger);
     return app;

@@ -4,6 +4,7 @@ import { formatTaskId } from '../lib/tasks/ids.ts';
 import { registerDashboard } from '../lib/ui/dashboard.tsx';
 import { createAppServices } from '../lib/wiring/app-services.ts';
 import { openDatabase } from '../local/database.ts';
+import { listen } from '../local/server.ts';
 import { startRuntime, submitInput, tempDbUrl, testConfig } from './helpers.ts';
 import { killAll, startServe, type ServiceProcess } from './processes.ts';
 import { inspector, redisAvailable, REDIS_URL, uniquePrefix } from './redis-helpers.ts';
@@ -12,7 +13,7 @@ import { inspector, redisAvailable, REDIS_URL, uniquePrefix } from './redis-help
  * Who may use the dashboard and how often, below the browser (test/dashboard.browser.test.ts
  * drives the pages): its own page limit apart from the API's, with assets never limited and a
  * limited page answered as a page; sessions that a logout or a new API_TOKEN ends on every
- * instance; failed log-ins held back per address.
+ * instance; failed log-ins held back per address; a Secure cookie only on a trusted proxy's word.
  */
 
 const redisOk = await redisAvailable();
@@ -217,5 +218,42 @@ describe('failed log-ins are throttled per address', () => {
     expect(statuses).toEqual([401, 401, 401, 401, 401, 401, 429, 429]);
     const keys = await inspector().keys(`${env.RATE_LIMIT_PREFIX}:login:*`);
     expect(keys).toHaveLength(1);
+  });
+});
+
+describe('the session cookie is Secure only when a trusted proxy says the scheme is https', () => {
+  const secure = async (env: Record<string, string>, peer: string, proto?: string) => {
+    const app = await appWithPeers({ RATE_LIMIT_PER_MINUTE: '0', ...env });
+    const response = await page(app, '/ui/login', {
+      method: 'POST',
+      headers: { origin: ORIGIN, 'x-peer': peer, 'content-type': 'application/x-www-form-urlencoded', ...(proto ? { 'x-forwarded-proto': proto } : {}) },
+      body: `token=${TOKEN}`,
+    });
+    expect(response.status).toBe(303);
+    return /;\s*Secure/i.test(response.headers.get('set-cookie') ?? '');
+  };
+
+  it('through the app: the peer decides whether X-Forwarded-Proto counts', async () => {
+    expect(await secure({ TRUST_PROXY: '10.0.0.0/8' }, '127.0.0.1', 'https')).toBe(false);
+    expect(await secure({ TRUST_PROXY: '10.0.0.0/8' }, '10.9.8.7', 'https')).toBe(true);
+    expect(await secure({ TRUST_PROXY: '10.0.0.0/8' }, '10.9.8.7', 'http')).toBe(false);
+    expect(await secure({ TRUST_PROXY: 'false' }, '10.9.8.7', 'https')).toBe(false);
+    expect(await secure({ TRUST_PROXY: '1' }, '203.0.113.5', 'https')).toBe(true);
+  });
+
+  it('over a real socket on 127.0.0.1: TRUST_PROXY=10.0.0.0/8 ignores the header, 127.0.0.0/8 believes it', async () => {
+    for (const [trust, expected] of [['10.0.0.0/8', false], ['127.0.0.0/8', true]] as const) {
+      const runtime = await startRuntime({ processing: false, env: { API_TOKEN: TOKEN, APP_PORT: '0', TRUST_PROXY: trust } });
+      const { server, url } = await listen(runtime);
+      onTestFinished(() => void server.close());
+      const response = await fetch(`${url}/ui/login`, {
+        method: 'POST',
+        redirect: 'manual',
+        headers: { origin: url, 'x-forwarded-proto': 'https', 'content-type': 'application/x-www-form-urlencoded' },
+        body: `token=${TOKEN}`,
+      });
+      expect(response.status).toBe(303);
+      expect(/;\s*Secure/i.test(response.headers.get('set-cookie') ?? ''), `TRUST_PROXY=${trust}`).toBe(expected);
+    }
   });
 });

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { inRange, limitingKey, parseIp, parseIpRange, type IpAddress } from '../lib/foundation/ip.ts';
 import { parseTrustProxy, type TrustProxy } from '../lib/config/trust-proxy.ts';
-import { clientAddressFrom } from '../lib/api/trusted-proxies.ts';
+import { clientAddressFrom, forwardedScheme } from '../lib/api/trusted-proxies.ts';
 import { ConfigError, loadConfig } from '../lib/config/config.ts';
 
 /**
@@ -113,5 +113,28 @@ describe('clientAddressFrom', () => {
   it('an unknown or non-IP peer is no address', () => {
     expect(client(undefined, '203.0.113.5', false)).toBeUndefined();
     expect(client('not-an-ip', '203.0.113.5', parseTrustProxy('1'))).toBeUndefined();
+  });
+});
+
+describe('forwardedScheme: X-Forwarded-Proto is believed from a trusted proxy only', () => {
+  const ranges = (text: string) => parseTrustProxy(text);
+  it('ignores the header without TRUST_PROXY, from a peer outside the ranges, or with no peer', () => {
+    expect(forwardedScheme('127.0.0.1', 'https', false)).toBeUndefined();
+    expect(forwardedScheme('127.0.0.1', 'https', ranges('10.0.0.0/8'))).toBeUndefined();
+    expect(forwardedScheme(undefined, 'https', ranges('true'))).toBeUndefined();
+    expect(forwardedScheme('garbage', 'https', ranges('true'))).toBeUndefined();
+    expect(forwardedScheme('10.0.0.1', 'https', ranges('0'))).toBeUndefined();
+  });
+
+  it('believes the entry its proxy wrote: the nearest for a range, the outermost of n hops', () => {
+    expect(forwardedScheme('10.1.2.3', 'https', ranges('10.0.0.0/8'))).toBe('https');
+    expect(forwardedScheme('::ffff:10.1.2.3', 'HTTPS', ranges('10.0.0.0/8'))).toBe('https');
+    expect(forwardedScheme('192.0.2.1', 'https', ranges('true'))).toBe('https');
+    // A client-written entry left of the proxy's is not the proxy's word.
+    expect(forwardedScheme('10.1.2.3', 'https, http', ranges('10.0.0.0/8'))).toBe('http');
+    expect(forwardedScheme('192.0.2.1', 'https, http', ranges('1'))).toBe('http');
+    expect(forwardedScheme('192.0.2.1', 'https, http', ranges('2'))).toBe('https');
+    expect(forwardedScheme('192.0.2.1', 'https', ranges('2'))).toBe('https');
+    expect(forwardedScheme('10.1.2.3', undefined, ranges('10.0.0.0/8'))).toBeUndefined();
   });
 });

@@ -2,7 +2,7 @@ import type { Context } from 'hono';
 import type { BearerCheck } from './auth.ts';
 import { limitingKey } from '../foundation/ip.ts';
 import type { TrustProxy } from '../config/trust-proxy.ts';
-import { clientAddressFrom } from './trusted-proxies.ts';
+import { clientAddressFrom, forwardedScheme } from './trusted-proxies.ts';
 
 /**
  * Who a request is counted against for rate limiting.
@@ -47,5 +47,19 @@ export function clientAddressKey(options: Omit<ClientIdentityOptions, 'apiToken'
   return (c) => {
     const address = clientAddressFrom(options.clientAddress?.(c), c.req.header('x-forwarded-for'), options.trustProxy);
     return `ip:${address ? limitingKey(address) : 'unknown'}`;
+  };
+}
+
+/**
+ * What the platform and TRUST_PROXY say about a request beyond its own bytes, for parts that
+ * do not read headers themselves (the dashboard, lib/ui/): the client's address key, and
+ * whether the client connected over HTTPS (the request URL's scheme, or X-Forwarded-Proto from
+ * a trusted proxy: ./trusted-proxies.ts `forwardedScheme`).
+ */
+export function requestFacts(options: Omit<ClientIdentityOptions, 'apiToken'>): { clientKey: (c: Context) => string; isHttps: (c: Context) => boolean } {
+  return {
+    clientKey: clientAddressKey(options),
+    isHttps: (c) =>
+      new URL(c.req.url).protocol === 'https:' || forwardedScheme(options.clientAddress?.(c), c.req.header('x-forwarded-proto'), options.trustProxy) === 'https',
   };
 }

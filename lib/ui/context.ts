@@ -40,7 +40,12 @@ export interface DashboardRouteDeps {
 export interface RequestFacts {
   /** The client's address as a limiting key (`ip:…`; `ip:unknown` when the platform does not say). */
   clientKey(c: Context): string;
+  /**
+   * Whether the browser reached us over HTTPS (the session cookie's Secure flag): the URL's
+   * scheme, or X-Forwarded-Proto when a proxy TRUST_PROXY trusts sent it, never any peer's.
+   */
+  isHttps(c: Context): boolean;
 }
 
-/** Without the platform's word: every client is `ip:unknown`. */
-export const UNKNOWN_CLIENT: RequestFacts = { clientKey: () => 'ip:unknown' };
+/** Without the platform's word: every client is `ip:unknown`, and only the URL tells HTTPS. */
+export const UNKNOWN_CLIENT: RequestFacts = { clientKey: () => 'ip:unknown', isHttps: (c) => new URL(c.req.url).protocol === 'https:' };

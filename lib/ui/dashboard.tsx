@@ -32,7 +32,7 @@ export interface DashboardDeps {
   logger: Logger;
   /** The registered task types (the type filter's suggestions). */
   handlers: { types(): string[] };
-  /** The client's address as the platform and TRUST_PROXY say (the page limit's key). */
+  /** The client's address and scheme as the platform and TRUST_PROXY say (limits' key, Secure cookie). */
   request?: RequestFacts;
   /** The adapter's Redis connection (ioredis on Node) for the dashboard's limits; else config decides. */
   redis?: RedisBackend;
@@ -74,9 +74,9 @@ export const registerDashboard: DashboardRegistrar = (deps, schedules) => {
   if (keys) {
     const generations = new SessionGeneration(deps.driver);
     const throttle = createAttemptThrottle(config, logger, { name: 'login', policy: LOGIN_POLICY, redis: deps.redis });
-    registerLoginRoutes(ui, { keys, generations, config, logger, throttle, clientKey: (c) => request.clientKey(c) });
+    registerLoginRoutes(ui, { keys, generations, config, logger, throttle, request });
     ui.use(requireSession(keys, generations));
-    registerLogoutRoute(ui, { generations, config, logger });
+    registerLogoutRoute(ui, { generations, logger, request });
   }
   registerPageRoutes(ui, routeDeps);
   registerActionRoutes(ui, routeDeps);

@@ -1,9 +1,9 @@
-import type { Context, Hono } from 'hono';
+import type { Hono } from 'hono';
 import { deleteCookie, setCookie } from 'hono/cookie';
 import type { Config } from '../config/config.ts';
 import type { Logger } from '../foundation/log.ts';
 import type { AttemptPolicy, AttemptThrottle } from '../rate-limit/attempt-throttle.ts';
-import type { DashboardEnv } from './context.ts';
+import type { DashboardEnv, RequestFacts } from './context.ts';
 import { LoginPage } from './pages/login.tsx';
 import type { SessionGeneration } from './session-generation.ts';
 import { SESSION_COOKIE, type SessionKeys } from './session.ts';
@@ -15,8 +15,8 @@ export interface LoginDeps {
   logger: Logger;
   /** Failed log-ins per client address (LOGIN_POLICY). */
   throttle: AttemptThrottle;
-  /** The client's address as a key (`ip:…`). */
-  clientKey: (c: Context) => string;
+  /** The client's address key and scheme, as the platform and TRUST_PROXY say. */
+  request: RequestFacts;
 }
 
 /**
@@ -34,14 +34,14 @@ export const LOGIN_POLICY: AttemptPolicy = { free: 5, baseMs: 1000, maxMs: 15 * 
  * (session.ts; HttpOnly, SameSite=Strict, Path=/ui, Secure over HTTPS). Registered before the
  * session middleware: these routes answer without a session.
  */
-export function registerLoginRoutes(ui: Hono<DashboardEnv>, { keys, generations, config, logger, throttle, clientKey }: LoginDeps): void {
+export function registerLoginRoutes(ui: Hono<DashboardEnv>, { keys, generations, config, logger, throttle, request }: LoginDeps): void {
   const lifetimeMs = config.dashboardSessionHours * 3_600_000;
   ui.get('/login', (c) => c.html(<LoginPage next={safeNext(c.req.query('next'))} failed={false} ended={c.req.query('ended') === '1'} />));
   ui.post('/login', async (c) => {
     const form = await c.req.parseBody();
     const next = safeNext(typeof form.next === 'string' ? form.next : undefined);
     const token = typeof form.token === 'string' ? form.token : '';
-    const client = clientKey(c);
+    const client = request.clientKey(c);
     const decision = await throttle.attempt(client);
     if (!decision.allowed) {
       const seconds = Math.max(1, Math.ceil((decision.retryAt - Date.now()) / 1000));
@@ -54,7 +54,7 @@ export function registerLoginRoutes(ui: Hono<DashboardEnv>, { keys, generations,
     }
     await throttle.succeeded(client);
     const { value } = await keys.issue(Date.now(), lifetimeMs, await generations.current());
-    setCookie(c, SESSION_COOKIE, value, { path: '/ui', httpOnly: true, sameSite: 'Strict', secure: isHttps(c, config), maxAge: Math.floor(lifetimeMs / 1000) });
+    setCookie(c, SESSION_COOKIE, value, { path: '/ui', httpOnly: true, sameSite: 'Strict', secure: request.isHttps(c), maxAge: Math.floor(lifetimeMs / 1000) });
     return c.redirect(next, 303);
   });
 }
@@ -64,11 +64,11 @@ export function registerLoginRoutes(ui: Hono<DashboardEnv>, { keys, generations,
  * CSRF token (a cross-site post cannot log anyone out). It ends every dashboard session, on
  * every instance, by advancing the session generation (session-generation.ts says why all).
  */
-export function registerLogoutRoute(ui: Hono<DashboardEnv>, { generations, config, logger }: Pick<LoginDeps, 'generations' | 'config' | 'logger'>): void {
+export function registerLogoutRoute(ui: Hono<DashboardEnv>, { generations, logger, request }: Pick<LoginDeps, 'generations' | 'logger' | 'request'>): void {
   ui.post('/logout', async (c) => {
     const generation = await generations.advance();
     logger.info('dashboard logout: every session ended', { generation });
-    deleteCookie(c, SESSION_COOKIE, { path: '/ui', secure: isHttps(c, config) });
+    deleteCookie(c, SESSION_COOKIE, { path: '/ui', secure: request.isHttps(c) });
     return c.redirect('/ui/login?ended=1', 303);
   });
 }
@@ -79,9 +79,4 @@ export function registerLogoutRoute(ui: Hono<DashboardEnv>, { generations, confi
  */
 export function safeNext(next: string | undefined): string {
   return next && /^\/ui(?:[/?][\x21-\x5b\x5d-\x7e]*)?$/.test(next) ? next : '/ui';
-}
-
-function isHttps(c: Context, config: Config): boolean {
-  if (new URL(c.req.url).protocol === 'https:') return true;
-  return config.trustProxy && (c.req.header('x-forwarded-proto') ?? '').split(',')[0]!.trim() === 'https';
 }

@@ -1,6 +1,6 @@
 import type { OpenAPIHono } from '@hono/zod-openapi';
 import { createApp } from '../api/app.ts';
-import { clientAddressKey, type ClientAddress } from '../api/client-identity.ts';
+import { requestFacts, type ClientAddress } from '../api/client-identity.ts';
 import { HttpPayloadDoc } from '../delivery/index.ts';
 import type { RateLimiter } from '../rate-limit/limiter.ts';
 import type { RedisBackend } from '../rate-limit/select.ts';
@@ -50,7 +50,7 @@ export function createAppServices(options: AppServicesOptions): AppServices {
   registerScheduleRoutes(app, { schedules, handlers, config });
   app.openAPIRegistry.register('HttpPayload', HttpPayloadDoc);
   const core = { ...tasks, schedules, app };
-  const request = { clientKey: clientAddressKey({ clientAddress: options.clientAddress, trustProxy: config.trustProxy }) };
+  const request = requestFacts({ clientAddress: options.clientAddress, trustProxy: config.trustProxy });
   dashboard?.({ ...core, request, redis: options.redis }, schedules.repo);
   return core;
 }

@@ -8,7 +8,6 @@ import type { TaskHandler } from '../lib/processing/handlers.ts';
 import { ScheduleRepository } from '../lib/schedules/repository.ts';
 import { createTaskServices } from '../lib/wiring/task-services.ts';
 import { registerDashboard } from '../lib/ui/dashboard.tsx';
-import { isDashboardPath } from '../lib/ui/paths.ts';
 import { cacheByConfig, misconfigured, remoteDriver } from './environment.ts';
 
 /**
@@ -37,7 +36,7 @@ export function createDashboardFunction(options: DashboardFunctionOptions): (req
     const app = new Hono();
     // The dashboard's paths have their own page limit (lib/ui/page-limit.ts); any other path
     // of this Worker counts against the API's.
-    applyAccessControl(app, { config, logger, clientAddress: options.clientAddress, selfLimited: isDashboardPath });
+    applyAccessControl(app, { config, logger, clientAddress: options.clientAddress, selfLimited: registerDashboard.owns });
     const request = requestFacts({ clientAddress: options.clientAddress, trustProxy: config.trustProxy });
     registerDashboard({ ...core, app, request }, new ScheduleRepository(core.driver));
     handleErrors(app, logger);

@@ -263,8 +263,49 @@ describe.skipIf(!available)('dashboard in a real browser', () => {
     expect(forged.status).toBe(403);
     expect((await taskOf(url, task.id, TOKEN)).status).toBe('cancelled');
 
+    // Logging out ends the session on the server: a kept copy of the cookie opens nothing, and
+    // its CSRF token changes nothing.
+    const csrf = await page.locator('input[name=_csrf]').first().getAttribute('value');
     await page.click('header button');
     expect(new URL(page.url()).pathname).toBe('/ui/login');
+    expect(await page.textContent('#notice')).toContain('ends every dashboard session');
+    await shot(page, 'logged-out');
+    const kept = { cookie: `task_pool_session=${cookie!.value}` };
+    expect((await fetch(`${url}/ui/tasks`, { headers: kept, redirect: 'manual' })).status).toBe(303);
+    const replayed = await fetch(`${url}/ui/tasks/${task.id}/retry`, {
+      method: 'POST',
+      headers: { ...kept, origin: url, 'content-type': 'application/x-www-form-urlencoded' },
+      body: `_csrf=${encodeURIComponent(csrf!)}`,
+    });
+    expect(replayed.status).toBe(401);
+    expect((await taskOf(url, task.id, TOKEN)).status).toBe('cancelled');
+    expect(problems).toEqual([]);
+    await ctx.close();
+  });
+
+  it('quick page views never meet the API\'s limit; past the dashboard\'s own, a styled 429 page, not JSON', async () => {
+    const server = await startServe({ DATABASE_URL: tempDbUrl(), RATE_LIMIT_PER_MINUTE: '10', DASHBOARD_RATE_LIMIT_PER_MINUTE: '25' });
+    services.push(server);
+    const { url } = server;
+    const ctx = await context();
+    const watched = await watch(ctx);
+    const { page, problems } = watched;
+    // 25 page views, each with its style sheet, script and icon: 100 requests, ten times the API's limit.
+    const paths = ['/ui', '/ui/tasks', '/ui/failed', '/ui/tasks?status=pending', '/ui/tasks?status=failed'];
+    for (let i = 0; i < 25; i++) {
+      const response = await page.goto(`${url}${paths[i % paths.length]}`);
+      expect(response!.status(), `view ${i + 1}`).toBe(200);
+    }
+    expect(problems).toEqual([]);
+    watched.allow.add(429);
+    const limited = await page.goto(`${url}/ui/tasks`);
+    expect(limited!.status()).toBe(429);
+    expect(Number(limited!.headers()['retry-after'])).toBeGreaterThanOrEqual(1);
+    expect(await page.textContent('h1')).toBe('Too many requests');
+    expect(await page.textContent('.error')).toMatch(/try again in \d+ s/);
+    // The page is styled: its assets were served although pages are limited.
+    expect(await page.evaluate(() => getComputedStyle(document.querySelector('header')!).backgroundColor)).toBe('rgb(29, 35, 43)');
+    await shot(page, 'limited');
     expect(problems).toEqual([]);
     await ctx.close();
   });

@@ -8,8 +8,9 @@ import { sqldAvailable, useSqld } from './sqld.ts';
 /**
  * The dashboard's own Workers bundle (dist/workers-dashboard/index.mjs) in real workerd
  * against a real sqld: every page answers 200 with the same HTML structure (elements, ids,
- * classes, in order) as the Node server renders from the same database. The `api` Worker
- * has no dashboard (it answers /ui with the API's 404).
+ * classes, in order) as the Node server renders from the same database; a logout on the Node
+ * server ends the Worker's sessions too, and the Worker limits pages, never assets. The `api`
+ * Worker has no dashboard (it answers /ui with the API's 404).
  */
 const available = await sqldAvailable();
 
@@ -73,6 +74,44 @@ describe.skipIf(!available)('dashboard in workerd (its own Worker)', () => {
     expect(root.status).toBe(302);
     expect(root.headers.get('location')).toBe('/ui');
     expect((await dashboard.dispatchFetch('http://task-pool.test/tasks')).status).toBe(404);
+  });
+
+  it('with API_TOKEN: a logout on the Node server ends the Worker\'s session too (they share only sqld); pages have their own limit, assets none', async () => {
+    const token = 'workers-dashboard-token-0123456789';
+    const bindings = { ...env, DATABASE_URL: sqld.url, API_TOKEN: token, DASHBOARD_RATE_LIMIT_PER_MINUTE: '8' };
+    const edge = await startWorkerd(bundles, bindings, 'workers-dashboard');
+    const local = await createRuntime({ env: bindings, processing: false });
+    try {
+      const form = { 'content-type': 'application/x-www-form-urlencoded', origin: 'http://task-pool.test' };
+      const login = await edge.dispatchFetch('http://task-pool.test/ui/login', { method: 'POST', headers: form, body: `token=${token}`, redirect: 'manual' });
+      expect(login.status).toBe(303);
+      const cookie = /^(task_pool_session=[^;]+)/.exec(login.headers.get('set-cookie') ?? '')![1]!;
+      const opens = async (fetcher: (url: string, init: RequestInit) => Promise<{ status: number }>) =>
+        (await fetcher('http://task-pool.test/ui/tasks', { headers: { cookie }, redirect: 'manual' })).status;
+      const viaEdge = (url: string, init: RequestInit) => edge.dispatchFetch(url, init as never);
+      const viaNode = async (url: string, init: RequestInit) => local.app.fetch(new Request(url, init));
+      expect(await opens(viaEdge)).toBe(200);
+      expect(await opens(viaNode)).toBe(200);
+      const html = await (await local.app.fetch(new Request('http://task-pool.test/ui', { headers: { cookie } }))).text();
+      const csrf = /name="_csrf" value="([^"]+)"/.exec(html)![1]!;
+      const out = await local.app.fetch(new Request('http://task-pool.test/ui/logout', { method: 'POST', headers: { ...form, cookie }, body: `_csrf=${encodeURIComponent(csrf)}` }));
+      expect(out.status).toBe(303);
+      expect(await opens(viaEdge)).toBe(303);
+      expect(await opens(viaNode)).toBe(303);
+
+      // 8 page views a minute on this Worker (3 spent above): assets are not counted, the 6th page is a 429 page.
+      for (let i = 0; i < 20; i++) expect((await edge.dispatchFetch('http://task-pool.test/ui/assets/style.css')).status).toBe(200);
+      const statuses = [];
+      for (let i = 0; i < 6; i++) statuses.push((await edge.dispatchFetch('http://task-pool.test/ui/login')).status);
+      expect(statuses).toEqual([200, 200, 200, 200, 200, 429]);
+      const limited = await edge.dispatchFetch('http://task-pool.test/ui/login');
+      expect(limited.headers.get('content-type')).toContain('text/html');
+      expect(Number(limited.headers.get('retry-after'))).toBeGreaterThanOrEqual(1);
+      expect(await limited.text()).toContain('Too many requests');
+    } finally {
+      await edge.dispose();
+      await local.shutdown();
+    }
   });
 
   it('the api Worker carries no dashboard: /ui is the API\'s 404', async () => {

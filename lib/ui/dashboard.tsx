@@ -14,6 +14,7 @@ import { UNKNOWN_CLIENT, type DashboardEnv, type RequestFacts } from './context.
 import { dashboardErrorPage } from './error-page.tsx';
 import { LOGIN_POLICY, registerLoginRoutes, registerLogoutRoute } from './login.tsx';
 import { pageLimit } from './page-limit.ts';
+import { isDashboardPath } from './paths.ts';
 import { registerPageRoutes } from './page-routes.tsx';
 import type { ScheduleSummaryProvider } from './schedules.ts';
 import { securityHeaders } from './security-headers.ts';
@@ -38,7 +39,12 @@ export interface DashboardDeps {
   redis?: RedisBackend;
 }
 
-export type DashboardRegistrar = (deps: DashboardDeps, schedules?: ScheduleSummaryProvider) => void;
+/**
+ * Mounts the dashboard; `owns(path)` says which paths it then serves (paths.ts), which the
+ * API's rate limit leaves to the dashboard's own. Injected by the adapters that want a
+ * dashboard, so a bundle without one carries none of lib/ui/.
+ */
+export type DashboardRegistrar = ((deps: DashboardDeps, schedules?: ScheduleSummaryProvider) => void) & { owns(path: string): boolean };
 
 /**
  * The dashboard at /ui: server-rendered pages (hono/jsx), plain links and forms, so it works
@@ -57,7 +63,7 @@ export type DashboardRegistrar = (deps: DashboardDeps, schedules?: ScheduleSumma
  * errors as pages (error-page.tsx). DASHBOARD_READ_ONLY hides the actions and refuses their
  * posts with 403. DASHBOARD_ENABLED=false mounts nothing (404, like any unknown path).
  */
-export const registerDashboard: DashboardRegistrar = (deps, schedules) => {
+export const registerDashboard: DashboardRegistrar = Object.assign((deps: DashboardDeps, schedules?: ScheduleSummaryProvider): void => {
   const { config, app, logger } = deps;
   if (!config.dashboardEnabled) return;
   const request = deps.request ?? UNKNOWN_CLIENT;
@@ -91,4 +97,4 @@ export const registerDashboard: DashboardRegistrar = (deps, schedules) => {
   site.get('/favicon.ico', serveIcon);
   site.route('/ui', ui);
   app.route('/', site);
-};
+}, { owns: isDashboardPath });

@@ -9,7 +9,6 @@ import { registerScheduleRoutes } from '../schedules/routes.ts';
 import { ScheduleService, type ScheduleServiceHooks } from '../schedules/service.ts';
 import { createTaskServices, type TaskServices, type TaskServicesOptions } from './task-services.ts';
 import type { DashboardRegistrar } from '../ui/dashboard.tsx';
-import { isDashboardPath } from '../ui/paths.ts';
 
 /**
  * The wiring the API's adapters share: the task core (task-services.ts: driver, repository,
@@ -44,7 +43,7 @@ export function createAppServices(options: AppServicesOptions): AppServices {
     service, handlers, config, logger, rateLimiter: options.rateLimiter, clientAddress: options.clientAddress,
     scheduleCounts: () => schedules.counts(),
     // The dashboard limits its pages itself, with a budget of its own (lib/ui/page-limit.ts).
-    selfLimited: dashboard ? isDashboardPath : undefined,
+    selfLimited: dashboard ? (path) => dashboard.owns(path) : undefined,
   });
   // Registered after createApp's middleware (access control, rate limits) like its own routes.
   registerScheduleRoutes(app, { schedules, handlers, config });

@@ -187,6 +187,18 @@ describe.skipIf(!available)('dashboard in a real browser', () => {
     for (const id of waiting) expect((await taskOf(url, id)).status).toBe('cancelled');
     expect(problems).toEqual([]);
 
+    // A task of a paused type says so, not "workers are busy", and its type can be resumed there.
+    await api(url, '/types/noop/pause', { method: 'POST' });
+    const held = (await postTask(url, { title: 'held by its type', description: 'd', type: 'noop' })).id;
+    await page.goto(`${url}/ui/tasks/${held}`);
+    expect(await page.textContent('#why')).toContain('its type “noop” is paused');
+    expect(await page.textContent('#why')).not.toContain('workers are busy');
+    await shot(page, 'task-paused');
+    await page.click('#resume-type');
+    expect(await page.textContent('#notice')).toContain('Type “noop” resumed');
+    await statusBecomes(url, held, 'completed');
+    expect(problems).toEqual([]);
+
     // Without JavaScript: filter, tick a task, confirm, done (the script only adds "this page").
     const plain = await browser.newContext({ viewport: { width: 1280, height: 860 }, javaScriptEnabled: false });
     const noScript = await watch(plain);

@@ -55,8 +55,8 @@ export type DashboardRegistrar = ((deps: DashboardDeps, schedules?: ScheduleSumm
  *
  * In request order: security headers on every answer (security-headers.ts), the public
  * assets (never rate limited), the dashboard's own page limit (page-limit.ts; the API's limit
- * leaves the dashboard's paths to it, paths.ts), hono's csrf check on every form post (Origin or Sec-Fetch-Site must be this
- * origin) and the body limit; with API_TOKEN set, the login form (login.tsx) and then the
+ * leaves the dashboard's paths to it, paths.ts), hono's csrf check on every form post (Origin
+ * or Sec-Fetch-Site must be this origin) and the body limit; with API_TOKEN set, the login form (login.tsx) and then the
  * session every other route needs (session-middleware.ts: a signed cookie of the current
  * session generation, session-generation.ts, which a logout advances; and the session's CSRF
  * token on every form post); the pages (page-routes.tsx) and the actions (actions.tsx);

@@ -1,8 +1,10 @@
 import { getRequestListener } from '@hono/node-server';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { Socket } from 'node:net';
+import { UNLIMITED_PATHS } from '../lib/api/access-control.ts';
 import type { Config } from '../lib/config/config.ts';
 import type { Logger } from '../lib/foundation/log.ts';
+import { ConnectionTable } from './connection-table.ts';
 
 /**
  * The Node HTTP server in front of the Hono app: what a hostile or broken client can do to a
@@ -14,8 +16,10 @@ import type { Logger } from '../lib/foundation/log.ts';
  *   more, so a client reusing the socket at the last moment is not cut mid-request). Node enforces the first two only when it sweeps its connection
  *   list, every `connectionsCheckingInterval` (30 s by default: a 10 s limit became up to
  *   40 s), so the sweep runs every 250 ms.
- * - SERVER_MAX_CONNECTIONS: beyond it Node closes new sockets at once; those already open
- *   keep being served (a warning per burst of refusals, not per socket).
+ * - SERVER_MAX_CONNECTIONS and SERVER_MAX_CONNECTIONS_PER_ADDRESS: local/connection-table.ts
+ *   decides, for each new socket, whether it is admitted (closing idle ones to make room), may
+ *   carry one health check only (others answer 503 `too_many_connections`), or is closed at
+ *   once; one warning per 10 s counts what the limits did.
  * - Parser errors answer the API's JSON shape instead of Node's bare status line: 414 for a
  *   request line over 8 KB (Node's header limit, 16 KB, covers the request line too, so a
  *   100 KB URL was a 431 written while the client was still sending, i.e. a reset), 431 for
@@ -31,6 +35,7 @@ type FetchCallback = Parameters<typeof getRequestListener>[0];
 export const MAX_URL_BYTES = 8 * 1024;
 const CONNECTIONS_CHECK_MS = 250;
 const LINGER_MS = 2000;
+const LIMIT_WARNING_EVERY_MS = 10_000;
 /**
  * How long the listening socket stays open after drain() begins, answering 503. Closing it
  * resets every connection still in the kernel's accept queue, and with 50 clients on 2 shared
@@ -62,7 +67,10 @@ export interface HttpServer {
 
 export interface HttpServerOptions {
   fetch: FetchCallback;
-  config: Pick<Config, 'serverHeadersTimeoutSeconds' | 'serverRequestTimeoutSeconds' | 'serverKeepAliveTimeoutSeconds' | 'serverMaxConnections'>;
+  config: Pick<
+    Config,
+    'serverHeadersTimeoutSeconds' | 'serverRequestTimeoutSeconds' | 'serverKeepAliveTimeoutSeconds' | 'serverMaxConnections' | 'serverMaxConnectionsPerAddress'
+  >;
   logger: Logger;
 }
 
@@ -75,6 +83,25 @@ export function createHttpServer(options: HttpServerOptions): HttpServer {
   let draining = false;
   let onIdle: (() => void) | undefined;
 
+  const limitCounts = { closed_idle: 0, probes_only: 0, refused: 0 };
+  let limitWarnedAt = 0;
+  const noteLimit = (what: keyof typeof limitCounts) => {
+    limitCounts[what] += 1;
+    const now = Date.now();
+    if (now - limitWarnedAt < LIMIT_WARNING_EVERY_MS) return;
+    logger.warn('connection limits reached', {
+      max_connections: config.serverMaxConnections,
+      max_connections_per_address: config.serverMaxConnectionsPerAddress,
+      ...limitCounts,
+    });
+    limitWarnedAt = now;
+    for (const key of Object.keys(limitCounts) as (keyof typeof limitCounts)[]) limitCounts[key] = 0;
+  };
+  const connections = new ConnectionTable({ maxConnections: config.serverMaxConnections, maxPerAddress: config.serverMaxConnectionsPerAddress }, (socket) => {
+    noteLimit('closed_idle');
+    socket.destroy();
+  });
+
   const server = createServer(
     {
       headersTimeout: Math.round(config.serverHeadersTimeoutSeconds * 1000),
@@ -83,6 +110,8 @@ export function createHttpServer(options: HttpServerOptions): HttpServer {
       connectionsCheckingInterval: CONNECTIONS_CHECK_MS,
     },
     (req: IncomingMessage, res: ServerResponse) => {
+      const socket = req.socket;
+      connections.requestStarted(socket);
       if ((req.url ?? '').length > MAX_URL_BYTES) {
         res.shouldKeepAlive = false;
         return writeError(res, 414, 'uri_too_long', `URI too long: at most ${MAX_URL_BYTES} bytes`);
@@ -91,14 +120,22 @@ export function createHttpServer(options: HttpServerOptions): HttpServer {
         res.shouldKeepAlive = false;
         return writeError(res, 503, 'shutting_down', 'the server is shutting down; send the request again (to another instance)');
       }
+      if (connections.isProbesOnly(socket)) {
+        res.shouldKeepAlive = false;
+        if (!UNLIMITED_PATHS.has(pathOf(req.url))) {
+          return writeError(res, 503, 'too_many_connections', 'too many open connections; send the request again shortly', { 'Retry-After': '1' });
+        }
+      }
       inFlight.add(res);
-      const socket = req.socket;
       keptAlive.delete(socket);
       res.once('finish', () => {
         // A response that went out with keep-alive before drain() began: close its socket
         // now that it is answered. Otherwise the socket waits for its next request.
         if (draining) socket.end();
-        else if (!socket.destroyed) keptAlive.add(socket);
+        else if (!socket.destroyed) {
+          keptAlive.add(socket);
+          connections.requestAnswered(socket);
+        }
       });
       res.once('close', () => {
         inFlight.delete(res);
@@ -109,19 +146,18 @@ export function createHttpServer(options: HttpServerOptions): HttpServer {
   );
   // keepAliveTimeout as a server option needs Node 20.? in some lines; the property always works.
   server.keepAliveTimeout = Math.round(config.serverKeepAliveTimeoutSeconds * 1000);
-  server.on('connection', (socket: Socket) => socket.once('close', () => keptAlive.delete(socket)));
-  server.maxConnections = config.serverMaxConnections;
-
-  let refused = 0;
-  let refusalLoggedAt = 0;
-  server.on('drop', () => {
-    refused += 1;
-    const now = Date.now();
-    if (now - refusalLoggedAt >= 10_000) {
-      logger.warn('connection limit reached: refusing new connections', { max_connections: config.serverMaxConnections, refused_since_last_warning: refused });
-      refusalLoggedAt = now;
-      refused = 0;
+  server.on('connection', (socket: Socket) => {
+    const admission = connections.admit(socket);
+    if (admission === 'refused') {
+      noteLimit('refused');
+      socket.destroy();
+      return;
     }
+    if (admission === 'probes-only') noteLimit('probes_only');
+    socket.once('close', () => {
+      keptAlive.delete(socket);
+      connections.remove(socket);
+    });
   });
 
   const answered = new WeakSet<Socket>();
@@ -186,6 +222,13 @@ function afterPendingReads(fn: () => void, turns = 3): void {
   setImmediate(() => (turns <= 1 ? fn() : afterPendingReads(fn, turns - 1)));
 }
 
+/** The path of a request target (`/healthz?x=1` → `/healthz`). */
+function pathOf(url: string | undefined): string {
+  const target = url ?? '';
+  const query = target.indexOf('?');
+  return query === -1 ? target : target.slice(0, query);
+}
+
 interface ErrorAnswer {
   status: number;
   code: string;
@@ -221,8 +264,8 @@ function rawResponse(status: number, code: string, message: string): string {
   return `HTTP/1.1 ${status} ${REASONS[status] ?? 'Error'}\r\nContent-Type: application/json\r\nContent-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`;
 }
 
-function writeError(res: ServerResponse, status: number, code: string, message: string): void {
+function writeError(res: ServerResponse, status: number, code: string, message: string, headers: Record<string, string> = {}): void {
   const body = JSON.stringify({ message, code });
-  res.writeHead(status, { 'Content-Type': 'application/json', 'Content-Length': Buffer.byteLength(body), Connection: 'close' });
+  res.writeHead(status, { 'Content-Type': 'application/json', 'Content-Length': Buffer.byteLength(body), Connection: 'close', ...headers });
   res.end(body);
 }

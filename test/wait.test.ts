@@ -167,7 +167,9 @@ describe('GET /tasks/:id?wait=N', () => {
   }, 30_000);
 
   it('200 waiting clients do not hold up the pool: a batch still completes while they wait, and a cancel wakes each', async () => {
-    const { runtime, url } = await serveRuntime({ handlers: { noop: async () => null } });
+    // 300 connections at once from one address: past SERVER_MAX_CONNECTIONS_PER_ADDRESS's
+    // default, which test/http-server.connections.test.ts is about, not this.
+    const { runtime, url } = await serveRuntime({ handlers: { noop: async () => null }, env: { SERVER_MAX_CONNECTIONS_PER_ADDRESS: '1024' } });
     const parked = await Promise.all(Array.from({ length: 200 }, (_, i) => submit(url, { title: `later ${i}`, description: 'd', delay_seconds: 3600 })));
     const held = parked.map((task) => fetch(`${url}/tasks/${task.id}?wait=60`).then((r) => r.json() as Promise<{ status: string }>));
     await waitFor(() => runtime.service.events.waiting === 200, 20_000, '200 requests to park');

@@ -89,6 +89,7 @@ const VARIABLES = {
   SERVER_REQUEST_TIMEOUT_SECONDS: ['serverRequestTimeoutSeconds', seconds(0.1, 3600).default(30)],
   SERVER_KEEP_ALIVE_TIMEOUT_SECONDS: ['serverKeepAliveTimeoutSeconds', seconds(0.1, 3600).default(5)],
   SERVER_MAX_CONNECTIONS: ['serverMaxConnections', int(1, 1_000_000).default(1024)],
+  SERVER_MAX_CONNECTIONS_PER_ADDRESS: ['serverMaxConnectionsPerAddress', int(1, 1_000_000).default(256)],
   RATE_LIMIT_PER_MINUTE: ['rateLimitPerMinute', int(0, 10_000_000).default(60)],
   RATE_LIMIT_PREFIX: ['rateLimitPrefix', z.string().min(1).default('task-pool')],
   RATE_LIMIT_TIMEOUT_MS: ['rateLimitTimeoutMs', int(1, 60_000).default(200)],

@@ -1,6 +1,6 @@
 import { getRequestListener } from '@hono/node-server';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
-import type { Socket } from 'node:net';
+import { Server as NetServer, type Socket } from 'node:net';
 import { UNLIMITED_PATHS } from '../lib/api/access-control.ts';
 import type { Config } from '../lib/config/config.ts';
 import type { Logger } from '../lib/foundation/log.ts';
@@ -25,7 +25,8 @@ import { ConnectionTable } from './connection-table.ts';
  *   100 KB URL was a 431 written while the client was still sending, i.e. a reset), 431 for
  *   headers too large, 400 for malformed requests. The socket then lingers, reading and
  *   discarding what the client still sends, so the client reads the answer instead of a reset.
- * - `drain()` for shutdown (local/server.ts sequences it): see its comment.
+ * - `stopListening()` and `drain()` for shutdown (local/server.ts sequences them): see their
+ *   comments.
  *
  * Error bodies are written here by hand: these requests never reach the app (lib/api/app.ts
  * owns every other error response).
@@ -37,28 +38,42 @@ const CONNECTIONS_CHECK_MS = 250;
 const LINGER_MS = 2000;
 const LIMIT_WARNING_EVERY_MS = 10_000;
 /**
- * How long the listening socket stays open after drain() begins, answering 503. Closing it
- * resets every connection still in the kernel's accept queue, and with 50 clients on 2 shared
- * cores requests sent 50–140 ms before the signal were still unserved when it closed three
- * event-loop turns after the signal: 17–22 resets (test/shutdown-under-load.test.ts). 300 ms
- * had none alone but one run with 22 while the whole suite ran; 1 s costs a second of
- * shutdown and answers clients still arriving with 503 rather than a refused connection.
+ * After the listener closed, how long a connection that is open but idle (accepted with no
+ * request yet, or kept alive) may still bring a request, answered 503 `shutting_down`, before
+ * it is closed. A client whose previous answer came just before the signal sends its next
+ * request on that connection at once, and a busy client process may take a while to do so:
+ * closing the connection under that request would reset it.
  */
-const LISTEN_GRACE_MS = 1000;
+const IDLE_GRACE_MS = 1000;
+/**
+ * stopListening(): the listener closes after a turn of the event loop that accepted no
+ * connection and took at most QUIET_TURN_MS (only a connection completed during that turn can
+ * still be in the accept queue), or after MAX_HOLD_MS whatever comes. Answers are held until
+ * then, so the clients that keep the queue busy are waiting for them, not reconnecting: in
+ * test/shutdown-listener.test.ts the close comes a few turns after the signal.
+ */
+const QUIET_TURN_MS = 2;
+const MAX_HOLD_MS = 250;
 
 export interface HttpServer {
   server: Server;
   /** Requests being handled right now (the app has them). */
   readonly inFlight: number;
   /**
-   * Stops taking work and waits for the requests being handled, at most `timeoutMs`:
-   * - from now on every response carries `Connection: close`, and a request that arrives is
-   *   answered 503 `shutting_down` (never handed to the app);
-   * - a few turns of the event loop later (a request already in an open socket's buffer when
-   *   the signal came is read and dispatched by then, so it counts as being handled), the
-   *   idle keep-alive sockets are closed;
-   * - LISTEN_GRACE_MS later the listening socket closes (new connections are refused);
-   * - resolves when every request being handled has its answer (their sockets close after it).
+   * Shutdown, step one (call it in the signal handler itself, before anything answers): from
+   * now on no request reaches the app (each is answered 503 `shutting_down`, `Connection:
+   * close`), and the listening socket closes as soon as a turn of the event loop accepted no
+   * connection (within MAX_HOLD_MS). Closing it resets every connection still in the kernel's
+   * accept queue, a request sent on it included; a client connecting after the close is
+   * refused instead, which it can retry at once (elsewhere), and every connection accepted gets
+   * an answer. No answer leaves before the close, in-flight ones included: a client that read
+   * one would reconnect at once, into that queue. Resolves once the listener is closed.
+   */
+  stopListening(): Promise<void>;
+  /**
+   * Shutdown, step two (stopListening first, if not called yet): resolves once every request
+   * being handled has its answer and every connection is closed, at most `timeoutMs`. Answered
+   * connections close after their answer; idle ones get IDLE_GRACE_MS to bring a request.
    */
   drain(timeoutMs: number): Promise<{ answered: boolean }>;
   /** Destroys every socket left (after drain, or when giving up). */
@@ -76,12 +91,19 @@ export interface HttpServerOptions {
 
 export function createHttpServer(options: HttpServerOptions): HttpServer {
   const { config, logger } = options;
-  const appListener = getRequestListener(options.fetch);
   const inFlight = new Set<ServerResponse>();
-  /** Sockets that were answered and wait for their next request: closed first on drain. */
-  const keptAlive = new Set<Socket>();
   let draining = false;
-  let onIdle: (() => void) | undefined;
+  let listenerClosed: Promise<void> | undefined;
+  /** Between stopListening() and the listener's close, answers wait for this (see there). */
+  let answersHeld: Promise<void> | undefined;
+  let acceptedWhileHolding = 0;
+  const appListener = getRequestListener(async (request, env) => {
+    const response = await options.fetch(request, env);
+    if (answersHeld) await answersHeld;
+    return response;
+  });
+  /** Called whenever a request or a connection ends while draining. */
+  let onSettled: (() => void) | undefined;
 
   const limitCounts = { closed_idle: 0, probes_only: 0, refused: 0 };
   let limitWarnedAt = 0;
@@ -112,13 +134,18 @@ export function createHttpServer(options: HttpServerOptions): HttpServer {
     (req: IncomingMessage, res: ServerResponse) => {
       const socket = req.socket;
       connections.requestStarted(socket);
+      res.once('close', () => {
+        inFlight.delete(res);
+        onSettled?.();
+      });
       if ((req.url ?? '').length > MAX_URL_BYTES) {
         res.shouldKeepAlive = false;
         return writeError(res, 414, 'uri_too_long', `URI too long: at most ${MAX_URL_BYTES} bytes`);
       }
       if (draining) {
         res.shouldKeepAlive = false;
-        return writeError(res, 503, 'shutting_down', 'the server is shutting down; send the request again (to another instance)');
+        const answer = () => writeError(res, 503, 'shutting_down', 'the server is shutting down; send the request again (to another instance)');
+        return answersHeld ? void answersHeld.then(answer) : answer();
       }
       if (connections.isProbesOnly(socket)) {
         res.shouldKeepAlive = false;
@@ -127,19 +154,11 @@ export function createHttpServer(options: HttpServerOptions): HttpServer {
         }
       }
       inFlight.add(res);
-      keptAlive.delete(socket);
       res.once('finish', () => {
-        // A response that went out with keep-alive before drain() began: close its socket
+        connections.requestAnswered(socket);
+        // A response that went out with keep-alive before draining began: close its socket
         // now that it is answered. Otherwise the socket waits for its next request.
         if (draining) socket.end();
-        else if (!socket.destroyed) {
-          keptAlive.add(socket);
-          connections.requestAnswered(socket);
-        }
-      });
-      res.once('close', () => {
-        inFlight.delete(res);
-        if (inFlight.size === 0) onIdle?.();
       });
       void appListener(req, res);
     },
@@ -154,9 +173,10 @@ export function createHttpServer(options: HttpServerOptions): HttpServer {
       return;
     }
     if (admission === 'probes-only') noteLimit('probes_only');
+    if (answersHeld) acceptedWhileHolding += 1;
     socket.once('close', () => {
-      keptAlive.delete(socket);
       connections.remove(socket);
+      onSettled?.();
     });
   });
 
@@ -179,47 +199,70 @@ export function createHttpServer(options: HttpServerOptions): HttpServer {
     setTimeout(() => socket.destroy(), LINGER_MS).unref();
   });
 
+  const stopListening = () =>
+    (listenerClosed ??= new Promise<void>((resolve) => {
+      draining = true;
+      let release!: () => void;
+      answersHeld = new Promise((resolveHeld) => (release = resolveHeld));
+      for (const res of inFlight) if (!res.headersSent) res.shouldKeepAlive = false;
+      // The first turn is the one that ran the signal handler: the connections the kernel
+      // reported with the signal are accepted in it. Then close after a turn that accepted
+      // nothing and ran quickly (QUIET_TURN_MS).
+      const startedAt = performance.now();
+      let turnStartedAt = startedAt;
+      let acceptedBefore = -1;
+      const closeWhenQuiet = () => {
+        const now = performance.now();
+        const quiet = acceptedWhileHolding === acceptedBefore && now - turnStartedAt <= QUIET_TURN_MS;
+        if (!quiet && now - startedAt < MAX_HOLD_MS) {
+          acceptedBefore = acceptedWhileHolding;
+          turnStartedAt = now;
+          setImmediate(closeWhenQuiet);
+          return;
+        }
+        // net's close, not http's: http's also closes the connections it counts as idle,
+        // among them those just accepted whose request is not read yet (a reset).
+        NetServer.prototype.close.call(server);
+        answersHeld = undefined;
+        release();
+        resolve();
+      };
+      setImmediate(closeWhenQuiet);
+    }));
+
   return {
     server,
     get inFlight() {
       return inFlight.size;
     },
-    drain(timeoutMs) {
-      draining = true;
-      for (const res of inFlight) if (!res.headersSent) res.shouldKeepAlive = false;
+    stopListening,
+    async drain(timeoutMs) {
+      const deadline = Date.now() + timeoutMs;
+      await stopListening();
       return new Promise((resolve) => {
-        const timer = setTimeout(() => done(false), timeoutMs);
-        timer.unref();
         const done = (answeredAll: boolean) => {
           clearTimeout(timer);
-          onIdle = undefined;
+          clearTimeout(grace);
+          onSettled = undefined;
           resolve({ answered: answeredAll });
         };
-        afterPendingReads(() => {
-          for (const socket of keptAlive) socket.end();
-          keptAlive.clear();
-        });
-        setTimeout(() => {
-          // Also closes the connections that never sent a request (Node counts them idle).
-          server.close();
-          if (inFlight.size === 0) done(true);
-          else onIdle = () => done(true);
-        }, LISTEN_GRACE_MS);
+        const timer = setTimeout(() => done(inFlight.size === 0), Math.max(0, deadline - Date.now()));
+        const grace = setTimeout(() => {
+          for (const socket of connections.idleSockets()) socket.destroy();
+          onSettled?.();
+        }, IDLE_GRACE_MS);
+        timer.unref();
+        grace.unref();
+        onSettled = () => {
+          if (inFlight.size === 0 && connections.size === 0) done(true);
+        };
+        onSettled();
       });
     },
     closeAll() {
       server.closeAllConnections();
     },
   };
-}
-
-/**
- * Three turns of the event loop: bytes already in an open socket's buffer are read and parsed
- * in the next one. Idle keep-alive sockets are closed only after that: closing one that holds
- * an unread request would reset a request the client sent before the signal.
- */
-function afterPendingReads(fn: () => void, turns = 3): void {
-  setImmediate(() => (turns <= 1 ? fn() : afterPendingReads(fn, turns - 1)));
 }
 
 /** The path of a request target (`/healthz?x=1` → `/healthz`). */

@@ -19,11 +19,13 @@ export function listen(runtime: Runtime): Promise<{ server: Server; http: HttpSe
 }
 
 /**
- * SIGINT/SIGTERM: the HTTP server stops taking work (503 `shutting_down` and
- * `Connection: close` from now on, idle keep-alive sockets closed) and every request already
- * being handled gets its answer (local/http-server.ts `drain`); then polling stops, running
- * handlers get SHUTDOWN_TIMEOUT_SECONDS to finish, the rest are aborted and released, the
- * database closes, exit 0. HTTP goes first: its requests still need the database.
+ * SIGINT/SIGTERM: the HTTP server stops taking work at once (its listener closes within this
+ * turn of the event loop, after accepting what the kernel already connected; 503
+ * `shutting_down` and `Connection: close` for any request read from then on), then held
+ * `?wait=` requests answer, and every request already being handled gets its answer
+ * (local/http-server.ts `stopListening`, `drain`); then polling stops, running handlers get
+ * SHUTDOWN_TIMEOUT_SECONDS to finish, the rest are aborted and released, the database
+ * closes, exit 0. HTTP goes first: its requests still need the database.
  * A second signal exits at once (tasks still leased are reclaimed when their lease expires).
  */
 export function handleSignals(runtime: Runtime, http?: HttpServer): void {
@@ -38,6 +40,9 @@ export function handleSignals(runtime: Runtime, http?: HttpServer): void {
     void (async () => {
       try {
         if (http) {
+          // The listener first: a long-poller answered before it closes would reconnect into
+          // the kernel's accept queue, which closing the listener resets.
+          await http.stopListening();
           // Held `?wait=` requests answer now with the task as it is: otherwise the drain
           // would wait for each until its own deadline (up to 60 s).
           runtime.service.events.close();

@@ -53,7 +53,7 @@ const IDLE_GRACE_MS = 1000;
  * test/shutdown-listener.test.ts the close comes a few turns after the signal.
  */
 const QUIET_TURN_MS = 2;
-const MAX_HOLD_MS = 250;
+const MAX_HOLD_MS = 1000;
 
 export interface HttpServer {
   server: Server;

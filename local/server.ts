@@ -19,9 +19,9 @@ export function listen(runtime: Runtime): Promise<{ server: Server; http: HttpSe
 }
 
 /**
- * SIGINT/SIGTERM: the HTTP server stops taking work at once (its listener closes within this
- * turn of the event loop, after accepting what the kernel already connected; 503
- * `shutting_down` and `Connection: close` for any request read from then on), then held
+ * SIGINT/SIGTERM: the HTTP server stops taking work at once (503 `shutting_down` and
+ * `Connection: close` for any request read from then on; its listener closes as soon as a turn
+ * of the event loop accepted no connection, every answer held until then), then held
  * `?wait=` requests answer, and every request already being handled gets its answer
  * (local/http-server.ts `stopListening`, `drain`); then polling stops, running handlers get
  * SHUTDOWN_TIMEOUT_SECONDS to finish, the rest are aborted and released, the database

@@ -7,9 +7,10 @@ import { AppError, badRequest } from '../foundation/errors.ts';
  * `application/*+json`. A missing Content-Type is read as JSON, and so is
  * `application/x-www-form-urlencoded`: that is what `curl -d '{…}'` sends when the user forgot
  * `-H 'Content-Type: application/json'`, and no client sends a real form to this API.
- * Anything else is 415.
+ * Anything else is 415. `options.empty` is what an empty body reads as, for routes whose
+ * every field is optional (POST /workflows/:name/runs); without it an empty body is invalid JSON.
  */
-export async function readJsonBody(c: Context, maxBytes: number): Promise<unknown> {
+export async function readJsonBody(c: Context, maxBytes: number, options: { empty?: unknown } = {}): Promise<unknown> {
   const type = c.req.header('content-type');
   if (type !== undefined && type.trim() !== '') {
     const mediaType = type.split(';')[0]!.trim().toLowerCase();
@@ -58,6 +59,7 @@ export async function readJsonBody(c: Context, maxBytes: number): Promise<unknow
     }
     bytes = chunks.length === 1 ? chunks[0]! : concat(chunks, size);
   }
+  if (bytes.byteLength === 0 && options.empty !== undefined) return options.empty;
   let text: string;
   try {
     text = new TextDecoder('utf-8', { fatal: true }).decode(bytes);

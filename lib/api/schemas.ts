@@ -30,6 +30,22 @@ const integer = (field: string, min: number, max: number) =>
 
 export const MAX_DELAY_SECONDS = 365 * 24 * 3600;
 
+/** `run_at` of POST /tasks (and of a workflow run): an ISO-8601 date-time with a zone. */
+export const runAtField = z
+  .string({ error: 'run_at must be an ISO-8601 date-time string' })
+  .refine((s) => /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(:\d{2}(\.\d+)?)?(Z|[+-]\d{2}:\d{2})$/.test(s) && !Number.isNaN(Date.parse(s)), {
+    error: 'run_at must be an ISO-8601 date-time with a time zone, e.g. 2026-01-02T03:04:05Z',
+  });
+
+/** `delay_seconds` of POST /tasks (and of a workflow run). */
+export const delaySecondsField = z
+  .number({ error: 'delay_seconds must be a number' })
+  .min(0, { error: 'delay_seconds must not be negative' })
+  .max(MAX_DELAY_SECONDS, { error: `delay_seconds must be at most ${MAX_DELAY_SECONDS}` });
+
+/** What an idempotency key may be, as a header (`Idempotency-Key`) or a body field. */
+export const IDEMPOTENCY_KEY = /^[\x21-\x7e]{1,200}$/;
+
 export const SubmitTaskBody = z
   .object({
     title: requiredText('title', 200).openapi({ example: 'resize avatar' }),
@@ -48,19 +64,8 @@ export const SubmitTaskBody = z
         anyOf: [{ $ref: '#/components/schemas/HttpPayload' }, {}],
       }),
     priority: integer('priority', -1_000_000, 1_000_000).optional().openapi({ description: 'Higher runs first. Default 0.' }),
-    run_at: z
-      .string({ error: 'run_at must be an ISO-8601 date-time string' })
-      .refine((s) => /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(:\d{2}(\.\d+)?)?(Z|[+-]\d{2}:\d{2})$/.test(s) && !Number.isNaN(Date.parse(s)), {
-        error: 'run_at must be an ISO-8601 date-time with a time zone, e.g. 2026-01-02T03:04:05Z',
-      })
-      .optional()
-      .openapi({ description: 'Not before this time. Exclusive with delay_seconds.' }),
-    delay_seconds: z
-      .number({ error: 'delay_seconds must be a number' })
-      .min(0, { error: 'delay_seconds must not be negative' })
-      .max(MAX_DELAY_SECONDS, { error: `delay_seconds must be at most ${MAX_DELAY_SECONDS}` })
-      .optional()
-      .openapi({ description: 'Not before now + this many seconds. Exclusive with run_at.' }),
+    run_at: runAtField.optional().openapi({ description: 'Not before this time. Exclusive with delay_seconds.' }),
+    delay_seconds: delaySecondsField.optional().openapi({ description: 'Not before now + this many seconds. Exclusive with run_at.' }),
     max_attempts: integer('max_attempts', 1, 1000).optional().openapi({ description: 'Default TASK_MAX_ATTEMPTS.' }),
   })
   .refine((body) => body.run_at === undefined || body.delay_seconds === undefined, {
@@ -125,7 +130,7 @@ const ISO_DATE_TIME = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(:\d{2}(\.\d+)?)?(Z|[+-]\d{
 export const BatchTaskItem = SubmitTaskBody.extend({
   idempotency_key: z
     .string({ error: 'idempotency_key must be a string' })
-    .regex(/^[\x21-\x7e]{1,200}$/, { error: 'idempotency_key must be 1 to 200 visible ASCII characters' })
+    .regex(IDEMPOTENCY_KEY, { error: 'idempotency_key must be 1 to 200 visible ASCII characters' })
     .optional()
     .openapi({ description: 'Like the Idempotency-Key header of POST /tasks, for this item.' }),
 }).openapi('BatchTaskItem');

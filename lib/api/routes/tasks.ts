@@ -5,7 +5,7 @@ import { readJsonBody, validate } from '../body.ts';
 import type { AppDeps } from '../deps.ts';
 import { decodeCursor, encodeCursor } from '../cursor.ts';
 import { errorResponses, jsonBody, jsonResponse, registerWithOwnBody, tag } from '../openapi.ts';
-import { BatchResultSchema, BatchSubmitBody, BatchTaskItem, GetTaskQuery, ListTasksQuery, SubmitTaskBody, TaskIdParam, TaskListSchema, type SubmitTaskBody as SubmitTaskBodyType } from '../schemas.ts';
+import { BatchResultSchema, BatchSubmitBody, BatchTaskItem, GetTaskQuery, IDEMPOTENCY_KEY, ListTasksQuery, SubmitTaskBody, TaskIdParam, TaskListSchema, type SubmitTaskBody as SubmitTaskBodyType } from '../schemas.ts';
 import type { SubmitInput } from '../../tasks/service.ts';
 import { BULK_ROUTES, registerBulkRoutes } from './task-bulk.ts';
 
@@ -65,8 +65,6 @@ const retryRoute = createRoute({
   request: { params: TaskIdParam },
   responses: { 200: jsonResponse(TaskSchema, 'pending again'), ...errorResponses(401, 404, 409, 429) },
 });
-
-const IDEMPOTENCY_KEY = /^[\x21-\x7e]{1,200}$/;
 
 /** Every task route, by operation: functions/functions.ts deploys each as its own function. */
 export const taskRoutes = {

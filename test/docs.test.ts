@@ -118,6 +118,11 @@ describe('GET /openapi.json groups the operations by resource', () => {
     expect(tags.get('POST /tasks/cancel')).toBe('bulk');
     expect(tags.get('POST /types/{type}/pause')).toBe('types');
     expect(tags.get('PUT /schedules/{name}')).toBe('schedules');
+    expect(tags.get('POST /workflows/{name}/runs')).toBe('workflows');
+    expect(tags.get('GET /workflows')).toBe('workflows');
+    expect(tags.get('GET /runs/{id}')).toBe('runs');
+    expect(tags.get('POST /runs/{id}/retry')).toBe('runs');
+    expect(tags.get('POST /events')).toBe('events');
     expect(tags.get('GET /healthz')).toBe('system');
     expect([...tags.values()]).not.toContain('poll');
   });

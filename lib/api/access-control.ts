@@ -29,11 +29,14 @@ export interface AccessControlDeps {
 /** Probes must answer while the API is flooded: orchestrators restart what fails them. */
 export const UNLIMITED_PATHS: ReadonlySet<string> = new Set(['/healthz', '/readyz']);
 
+const PROTECTED_PREFIXES = ['/tasks', '/schedules', '/types', '/workflows', '/runs'];
+
 const isProtected = (path: string) =>
-  path === '/stats' || path === '/tasks' || path.startsWith('/tasks/') || path === '/schedules' || path.startsWith('/schedules/') || path === '/types' || path.startsWith('/types/');
+  path === '/stats' || path === '/events' || PROTECTED_PREFIXES.some((prefix) => path === prefix || path.startsWith(`${prefix}/`));
 
 /**
- * Rate limiting on every route but the probes (and `selfLimited` ones), then API_TOKEN on `/tasks…`, `/schedules…`, `/types…` and `/stats`.
+ * Rate limiting on every route but the probes (and `selfLimited` ones), then API_TOKEN on
+ * `/tasks…`, `/schedules…`, `/types…`, `/workflows…`, `/runs…`, `/events` and `/stats`.
  * The limiter runs first so that requests with a wrong token are counted (against their
  * address) and token guessing is throttled. Register before the routes.
  */

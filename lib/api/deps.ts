@@ -11,4 +11,6 @@ export interface AppDeps extends AccessControlDeps {
   handlers: HandlerRegistry;
   /** Schedules and paused ones, for /stats (lib/schedules/; its routes are registered by lib/wiring/app-services.ts). */
   scheduleCounts?: () => Promise<{ total: number; paused: number }>;
+  /** Workflow runs by status, for /stats (lib/workflows/; its routes are registered by lib/wiring/app-services.ts). */
+  runCounts?: () => Promise<{ counts: Record<string, number>; total: number }>;
 }

@@ -53,6 +53,9 @@ export const API_TAGS = [
   { name: 'bulk', description: 'Cancel or retry every task a filter selects (ids, status, type, created_before), in bounded pages: {matched, changed}.' },
   { name: 'types', description: 'Task types: counts by status per type; pause and resume claiming a type in every process and function.' },
   { name: 'schedules', description: 'Cron schedules in an IANA time zone with a missed-run policy; each occurrence creates one task.' },
+  { name: 'workflows', description: 'Workflows registered in this deployment (defineWorkflow): their runs by status; start a run with an input.' },
+  { name: 'runs', description: 'Workflow runs: read one with its steps and what it waits for, list, cancel (with its child runs), retry from the failed step.' },
+  { name: 'events', description: 'Send an event (name, optional key, JSON payload): every run waiting for it resumes; one sent before the run reaches its wait is kept for it.' },
   { name: 'system', description: 'Counts by status (/stats), liveness (/healthz) and readiness (/readyz).' },
   { name: 'poll', description: 'The scheduled poll over HTTP, for crons that call a URL (Authorization: Bearer $CRON_SECRET). Served by the function deployments; the Node server polls on its own.' },
 ] as const;

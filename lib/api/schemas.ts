@@ -119,6 +119,10 @@ export const StatsSchema = z
     total: z.number().int(),
     oldest_pending_age_seconds: z.number().nullable(),
     schedules: z.object({ total: z.number().int(), paused: z.number().int() }).optional().openapi({ description: 'How many schedules exist, and how many are paused.' }),
+    runs: z
+      .object({ counts: z.record(z.string(), z.number().int()), total: z.number().int() })
+      .optional()
+      .openapi({ description: 'Workflow runs (tasks of type `workflow:<name>`, also counted above) by status, summed over workflows.' }),
     database_bytes: z.number().int().nullable().openapi({ description: 'The database size (page_count × page_size); null where the server does not say.' }),
     database_free_bytes: z.number().int().nullable().openapi({ description: 'Of which free pages, reused by new rows (retention frees them).' }),
   })

@@ -7,12 +7,14 @@ import type { RedisBackend } from '../rate-limit/select.ts';
 import { ScheduleRepository } from '../schedules/repository.ts';
 import { registerScheduleRoutes } from '../schedules/routes.ts';
 import { ScheduleService, type ScheduleServiceHooks } from '../schedules/service.ts';
+import { registerWorkflowRoutes } from '../workflows/routes.ts';
 import { createTaskServices, type TaskServices, type TaskServicesOptions } from './task-services.ts';
 import type { DashboardRegistrar } from '../ui/dashboard.tsx';
 
 /**
  * The wiring the API's adapters share: the task core (task-services.ts: driver, repository,
- * handlers, service), schedules (lib/schedules/: service and routes) and the HTTP app.
+ * handlers, service, workflows), schedules (lib/schedules/: service and routes), the workflow
+ * routes (lib/workflows/routes.ts) and the HTTP app.
  * local/runtime.ts adds the pool and the poller; functions/context.ts adds the budgeted poll.
  */
 export interface AppServicesOptions extends TaskServicesOptions {
@@ -44,9 +46,11 @@ export function createAppServices(options: AppServicesOptions): AppServices {
     scheduleCounts: () => schedules.counts(),
     // The dashboard limits its pages itself, with a budget of its own (lib/ui/page-limit.ts).
     selfLimited: dashboard ? (path) => dashboard.owns(path) : undefined,
+    runCounts: () => tasks.workflows.runCounts(),
   });
   // Registered after createApp's middleware (access control, rate limits) like its own routes.
   registerScheduleRoutes(app, { schedules, handlers, config });
+  registerWorkflowRoutes(app, { workflows: tasks.workflows, config });
   app.openAPIRegistry.register('HttpPayload', HttpPayloadDoc);
   const core = { ...tasks, schedules, app };
   const request = requestFacts({ clientAddress: options.clientAddress, trustProxy: config.trustProxy });

@@ -9,7 +9,8 @@
  * step not yet recorded runs, and its record is committed before any later step starts.
  */
 
-export type StepKind = 'step' | 'sleep' | 'wait' | 'invoke';
+export const STEP_KINDS = ['step', 'sleep', 'wait', 'invoke'] as const;
+export type StepKind = (typeof STEP_KINDS)[number];
 
 /**
  * - `completed`: done; `output` holds its JSON result (a sleep's is null; a wait's is the
@@ -20,7 +21,8 @@ export type StepKind = 'step' | 'sleep' | 'wait' | 'invoke';
  *   the wait times out.
  * - `retrying`: a step that failed with retries left; it runs again at `wakeAt`.
  */
-export type StepStatus = 'completed' | 'failed' | 'waiting' | 'retrying';
+export const STEP_STATUSES = ['completed', 'failed', 'waiting', 'retrying'] as const;
+export type StepStatus = (typeof STEP_STATUSES)[number];
 
 export interface StepRecord {
   name: string;

@@ -1,7 +1,8 @@
 import type { Row, SqlDriver, SqlValue, Statement } from '../db/driver.ts';
 import { insertStatement } from '../tasks/inserts.ts';
 import type { NewTask } from '../tasks/model.ts';
-import type { TaskStatus } from '../tasks/states.ts';
+import { STATUSES, type TaskStatus } from '../tasks/states.ts';
+import { RUN_TYPE_PREFIX } from './define.ts';
 import type { StepRecord } from './protocol.ts';
 
 /**
@@ -42,6 +43,8 @@ const SQL = {
   child: 'SELECT status, result, last_error FROM tasks WHERE id = ?',
   children: "SELECT child_run_id FROM workflow_steps WHERE run_id = ? AND kind = 'invoke' AND child_run_id IS NOT NULL",
   resetFailed: "DELETE FROM workflow_steps WHERE run_id = ? AND status = 'failed'",
+  // A range over the type index (tasks_type_id): runs of every workflow, registered or not.
+  runCounts: 'SELECT status, count(*) AS n FROM tasks WHERE type >= ? AND type < ? GROUP BY status',
   deleteEvents: 'DELETE FROM workflow_events WHERE id IN (SELECT id FROM workflow_events INDEXED BY workflow_events_age WHERE created_at < ? LIMIT ?)',
 } as const;
 
@@ -125,6 +128,15 @@ export class WorkflowRepository {
 
   async children(runId: number): Promise<number[]> {
     return (await this.#driver.all(SQL.children, [runId])).map((row) => Number(row.child_run_id));
+  }
+
+  /** Workflow runs by status, every status present. */
+  async runCounts(): Promise<Record<TaskStatus, number>> {
+    const counts = Object.fromEntries(STATUSES.map((status) => [status, 0])) as Record<TaskStatus, number>;
+    // `workflow:` … `workflow;`: ';' is the character after ':'.
+    const end = RUN_TYPE_PREFIX.slice(0, -1) + String.fromCharCode(RUN_TYPE_PREFIX.charCodeAt(RUN_TYPE_PREFIX.length - 1) + 1);
+    for (const row of await this.#driver.all(SQL.runCounts, [RUN_TYPE_PREFIX, end])) counts[row.status as TaskStatus] = Number(row.n);
+    return counts;
   }
 
   /** A retried run runs its failed steps again. */

@@ -1,3 +1,4 @@
+import type { z } from '@hono/zod-openapi';
 import { AppError, badRequest, conflict } from '../foundation/errors.ts';
 import { isoTime } from '../foundation/iso-time.ts';
 import { formatTaskId } from '../tasks/ids.ts';
@@ -9,6 +10,7 @@ import { runType, RUN_TYPE_PREFIX, workflowOfType } from './define.ts';
 import type { WorkflowRegistry } from './engine.ts';
 import type { StepRecord } from './protocol.ts';
 import type { WorkflowRepository } from './repository.ts';
+import type { RunDetailSchema, RunSchema, StepSchema, WaitingForSchema, WorkflowSummarySchema } from './schemas.ts';
 
 /**
  * Workflow use cases for the API, the client, the CLI and the dashboard: start a run, read
@@ -17,44 +19,11 @@ import type { WorkflowRepository } from './repository.ts';
  */
 
 /** What a run waits for, as a client sees it. */
-export type WaitingFor =
-  | { kind: 'sleep'; step: string; until: string }
-  | { kind: 'event'; step: string; event: string; key: string | null; timeout_at: string }
-  | { kind: 'child'; step: string; run_id: string }
-  | { kind: 'retry'; step: string; at: string; attempts: number; error: string | null };
-
-export interface StepJson {
-  name: string;
-  kind: StepRecord['kind'];
-  status: StepRecord['status'];
-  attempts: number;
-  output: unknown;
-  error: string | null;
-  started_at: string;
-  completed_at: string | null;
-  wake_at: string | null;
-  event: string | null;
-  key: string | null;
-  child_run_id: string | null;
-}
-
-export interface RunJson {
-  id: string;
-  workflow: string;
-  status: TaskStatus;
-  input: unknown;
-  output: unknown;
-  error: string | null;
-  attempts: number;
-  created_at: string;
-  started_at: string | null;
-  completed_at: string | null;
-  updated_at: string;
-  run_at: string;
-  /** Null unless the run is pending on something: every sleep, wait, child or retry it awaits. */
-  waiting_for: WaitingFor[] | null;
-  steps?: StepJson[];
-}
+export type WaitingFor = z.infer<typeof WaitingForSchema>;
+export type StepJson = z.infer<typeof StepSchema>;
+/** A run as lists show it; `GET /runs/:id` adds its `steps` (RunDetailJson). */
+export type RunJson = z.infer<typeof RunSchema>;
+export type RunDetailJson = z.infer<typeof RunDetailSchema>;
 
 export interface StartRunInput {
   input?: unknown;
@@ -70,15 +39,11 @@ export interface RunFilter {
   limit: number;
 }
 
-export interface WorkflowSummary {
-  name: string;
-  /** Runs by status. */
-  runs: Partial<Record<TaskStatus, number>>;
-  /** created_at of the oldest pending run, or null. */
-  oldest_pending_at: string | null;
-}
+/** A registered workflow with its runs by status and the created_at of its oldest pending run. */
+export type WorkflowSummary = z.infer<typeof WorkflowSummarySchema>;
 
-const unknownWorkflow = (name: string) => new AppError(404, 'not_found', `workflow ${JSON.stringify(name)} is not registered`);
+/** 404 naming a workflow that is not registered here. */
+export const unknownWorkflow = (name: string) => new AppError(404, 'not_found', `workflow ${JSON.stringify(name)} is not registered`);
 const runNotFound = () => new AppError(404, 'not_found', 'run not found');
 
 export class WorkflowService {
@@ -106,7 +71,7 @@ export class WorkflowService {
   }
 
   /** The run with its steps and what it waits for; 404 for an id that is no run. */
-  async getRun(ref: TaskRef): Promise<RunJson> {
+  async getRun(ref: TaskRef): Promise<RunDetailJson> {
     const task = await this.#run(ref);
     const steps = await this.#repo.steps(task.id);
     return { ...runToJson(task, steps), steps: steps.map(stepToJson) };
@@ -125,7 +90,14 @@ export class WorkflowService {
   /** Cancels the run and every child run it started that has not ended, depth first. */
   async cancelRun(ref: TaskRef): Promise<RunJson> {
     const task = await this.#run(ref);
-    const cancelled = await this.#tasks.cancel(task.id);
+    let cancelled: Task;
+    try {
+      cancelled = await this.#tasks.cancel(task.id);
+    } catch (error) {
+      // The task service says "task is already …"; the caller asked about a run.
+      if (error instanceof AppError && error.status === 409) throw conflict(error.message.replace(/^task /, 'run '), 'run_finished');
+      throw error;
+    }
     await this.#cancelChildren(task.id);
     return runToJson(cancelled, await this.#repo.steps(task.id));
   }
@@ -163,6 +135,14 @@ export class WorkflowService {
     const resumed = await this.#repo.sendEvent(event, key, json, Date.now());
     if (resumed > 0) this.#tasks.hooks.onResumed?.(RUN_TYPE_PREFIX);
     return { event, key, resumed };
+  }
+
+  /** Runs of every workflow by status (every status present, 0 when none), and their total: for /stats. */
+  async runCounts(): Promise<{ counts: Record<TaskStatus, number>; total: number }> {
+    const counts = await this.#repo.runCounts();
+    let total = 0;
+    for (const n of Object.values(counts)) total += n;
+    return { counts, total };
   }
 
   /** Every registered workflow with its runs by status (one grouped read over the type index). */

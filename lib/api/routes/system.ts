@@ -9,7 +9,7 @@ const statsRoute = createRoute({
   method: 'get',
   path: '/stats',
   tags: tag('system'),
-  summary: 'Task counts by status, the age of the oldest pending task, schedule counts',
+  summary: 'Task counts by status, the age of the oldest pending task, schedule and workflow run counts',
   responses: { 200: jsonResponse(StatsSchema, 'stats') },
 });
 const Health = z.object({ status: z.string() }).openapi('Health');
@@ -36,10 +36,10 @@ export const SYSTEM_ROUTES = { stats: statsRoute } as const;
 
 export function registerSystemRoutes(app: OpenAPIHono, deps: AppDeps): void {
   app.openapi(statsRoute, async (c) => {
-    const [stats, schedules, size] = await Promise.all([deps.service.stats(), deps.scheduleCounts?.(), deps.service.repo.databaseSize()]);
+    const [stats, schedules, runs, size] = await Promise.all([deps.service.stats(), deps.scheduleCounts?.(), deps.runCounts?.(), deps.service.repo.databaseSize()]);
     const age = stats.oldestPendingCreatedAt === null ? null : Math.max(0, (Date.now() - stats.oldestPendingCreatedAt) / 1000);
     return c.json({
-      counts: stats.counts, total: stats.total, oldest_pending_age_seconds: age, schedules,
+      counts: stats.counts, total: stats.total, oldest_pending_age_seconds: age, schedules, runs,
       database_bytes: size?.bytes ?? null, database_free_bytes: size?.freeBytes ?? null,
     }, 200);
   });

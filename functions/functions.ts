@@ -10,6 +10,7 @@ import type { PollSummary } from '../lib/processing/deadline-poll.ts';
 import { contextCache, type FunctionContext, type FunctionContextOptions } from './context.ts';
 import { misconfigured } from './environment.ts';
 import { scheduleRoutes } from '../lib/schedules/routes.ts';
+import { workflowRoutes } from '../lib/workflows/routes.ts';
 
 /**
  * The deployable functions, Web-standard: `(Request, env) → Response`. `api` serves every
@@ -24,7 +25,7 @@ import { scheduleRoutes } from '../lib/schedules/routes.ts';
 export type FetchHandler = (request: Request, env: EnvRecord) => Promise<Response>;
 
 /** Each operation's route, as the app declares it (method and path written once, there). */
-export const OPERATIONS = { ...taskRoutes, ...SYSTEM_ROUTES, poll: pollRoute, ...scheduleRoutes, ...TYPE_ROUTES } as const;
+export const OPERATIONS = { ...taskRoutes, ...SYSTEM_ROUTES, poll: pollRoute, ...scheduleRoutes, ...TYPE_ROUTES, ...workflowRoutes } as const;
 
 export type OperationName = keyof typeof OPERATIONS;
 

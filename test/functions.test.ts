@@ -5,6 +5,7 @@ import { describe, expect, it } from 'vitest';
 import { honoPath } from '../lib/api/openapi.ts';
 import { ConfigError } from '../lib/config/config.ts';
 import { createFunctions, OPERATIONS, type OperationName } from '../functions/functions.ts';
+import { defineWorkflow } from '../lib/workflows/define.ts';
 import { envRecordFrom } from '../functions/environment.ts';
 import { ROOT } from './processes.ts';
 import { sqldAvailable, useSqld } from './sqld.ts';
@@ -129,5 +130,22 @@ describe.skipIf(!available)('functions over sqld', () => {
     const invalid = await functions.createTask(new Request('https://x.test/tasks', { method: 'POST', headers: JSON_HEADERS, body: '{"title":""}' }), env());
     expect(invalid.status).toBe(400);
     expect(await invalid.json()).toEqual({ message: 'title is required', code: 'invalid_field' });
+  });
+
+  it('workflow runs: the startRun and getRun functions, the scheduled poll runs the run to its end', async () => {
+    const greet = defineWorkflow('greet', async (ctx, input: { name: string }) => ctx.step('greeting', () => `hello ${input.name}`));
+    const functions = createFunctions({ platform: 'test', workflows: [greet] });
+    const started = await functions.startRun(new Request('https://x.test/workflows/greet/runs', { method: 'POST', headers: JSON_HEADERS, body: JSON.stringify({ input: { name: 'edge' } }) }), env());
+    expect(started.status).toBe(202);
+    const { id } = (await started.json()) as { id: string };
+    expect(await (await functions.getRun(new Request(`https://x.test/runs/${id}`), env())).json()).toMatchObject({ id, workflow: 'greet', status: 'pending', steps: [] });
+    const unknown = await functions.startRun(new Request('https://x.test/workflows/nope/runs', { method: 'POST', headers: JSON_HEADERS, body: '{}' }), env());
+    expect(unknown.status).toBe(404);
+    // An operation function answers only its own route.
+    expect((await functions.startRun(new Request(`https://x.test/runs/${id}`), env())).status).toBe(404);
+
+    await functions.scheduledPoll(env());
+    const done = (await (await functions.getRun(new Request(`https://x.test/runs/${id}`), env())).json()) as { status: string; output: unknown; steps: { name: string; status: string }[] };
+    expect(done).toMatchObject({ status: 'completed', output: 'hello edge', steps: [{ name: 'greeting', status: 'completed' }] });
   });
 });

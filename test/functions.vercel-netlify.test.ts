@@ -70,6 +70,7 @@ describe.skipIf(!available)('Vercel and Netlify bundles', () => {
       expect((await call('GET', '/stats')).status).toBe(200);
       await expectScheduleRoutes(call);
       await expectQueueOperationRoutes(call);
+      await expectWorkflowRoutes(call);
       expect((await call('GET', '/healthz')).body).toEqual({ status: 'ok' });
       expect((await call('GET', '/nope')).status).toBe(404);
     });
@@ -141,6 +142,7 @@ describe.skipIf(!available)('Vercel and Netlify bundles', () => {
       expect((await call('GET', '/readyz')).body).toEqual({ status: 'ready' });
       await expectScheduleRoutes(call);
       await expectQueueOperationRoutes(call);
+      await expectWorkflowRoutes(call);
       expect((await call('POST', '/poll')).status).toBe(401);
     });
 
@@ -171,6 +173,22 @@ async function expectScheduleRoutes(call: (method: string, path: string, body?: 
   expect((await call('PUT', '/schedules/bad%20name', {})).status).toBe(400);
   expect((await call('DELETE', `/schedules/${name}`)).status).toBe(204);
   expect((await call('GET', `/schedules/${name}`)).status).toBe(404);
+}
+
+/**
+ * The workflow routes, each through the function the platform routes it to. The deployed
+ * bundles register no workflow (functions/task-handlers.ts), so runs are 404s here; starting
+ * and running one is test/functions.test.ts's.
+ */
+async function expectWorkflowRoutes(call: (method: string, path: string, body?: unknown) => Promise<{ status: number; body: Record<string, unknown> }>) {
+  expect(await call('GET', '/workflows')).toEqual({ status: 200, body: { workflows: [] } });
+  expect(await call('POST', '/workflows/nope/runs', { input: 1 })).toEqual({ status: 404, body: { message: 'workflow "nope" is not registered', code: 'not_found' } });
+  expect(await call('GET', '/runs?limit=5')).toMatchObject({ status: 200, body: { runs: expect.any(Array) } });
+  for (const [method, path] of [['GET', '/runs/0000000000000001'], ['POST', '/runs/0000000000000001/cancel'], ['POST', '/runs/0000000000000001/retry']]) {
+    expect(await call(method!, path!), `${method} ${path}`).toEqual({ status: 404, body: { message: 'run not found', code: 'not_found' } });
+  }
+  expect(await call('POST', '/events', { event: 'routed', key: 'k' })).toEqual({ status: 202, body: { event: 'routed', key: 'k', resumed: 0 } });
+  expect((await call('POST', '/events', { key: 'k' })).body).toEqual({ message: 'event is required', code: 'invalid_field' });
 }
 
 /** Batch submit, delete, bulk cancel/retry and type pausing, through whichever function the platform routes each to. */

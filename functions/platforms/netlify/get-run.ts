@@ -1,0 +1,4 @@
+import { on, type NetlifyConfig } from './netlify.ts';
+
+export default on('getRun');
+export const config: NetlifyConfig = { path: '/runs/:id', method: 'GET' };

@@ -1,6 +1,6 @@
 import { collectDefaultMetrics, Counter, Gauge, Registry, type Metric } from 'prom-client';
 import type { Logger } from '../lib/foundation/log.ts';
-import type { AttemptReport, Metrics } from '../lib/metrics/metrics.ts';
+import type { AttemptReport, Metrics, RunOutcome } from '../lib/metrics/metrics.ts';
 import type { TaskStats } from '../lib/tasks/repository.ts';
 import { STATUSES } from '../lib/tasks/states.ts';
 
@@ -19,6 +19,8 @@ import { STATUSES } from '../lib/tasks/states.ts';
 
 /** 1 ms … 1 h: handlers and queue waits range from no-ops to long jobs. */
 const taskSecondsBuckets = [0.001, 0.005, 0.01, 0.05, 0.1, 0.5, 1, 2.5, 5, 10, 30, 60, 300, 900, 3600];
+/** 1 ms … 7 d: a step's own work is short; a sleep, a wait for an event or a child run can last days. */
+const stepSecondsBuckets = [0.001, 0.01, 0.1, 1, 10, 60, 300, 3600, 21_600, 86_400, 604_800];
 /** 0.5 ms … 10 s: API requests, including `?wait=` holds up to 60 s in the +Inf bucket. */
 const httpSecondsBuckets = [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 10];
 
@@ -47,8 +49,12 @@ export class PromMetrics implements Metrics {
   readonly #handlerSeconds: LabelledHistogram;
   readonly #queueWaitSeconds: LabelledHistogram;
   readonly #httpSeconds: LabelledHistogram;
+  readonly #runsStarted: Counter<'workflow'>;
+  readonly #runsFinished: Counter<'workflow' | 'outcome'>;
+  readonly #stepSeconds: LabelledHistogram;
   readonly #children = new Map<string, TypeChildren>();
   readonly #httpChildren = new Map<string, HistogramSeries>();
+  readonly #workflowChildren = new Map<string, WorkflowChildren>();
 
   constructor(options: PromMetricsOptions) {
     this.#refreshMs = options.refreshSeconds * 1000;
@@ -76,6 +82,17 @@ export class PromMetrics implements Metrics {
       taskSecondsBuckets,
     );
     this.#httpSeconds = histogram('task_pool_http_request_duration_seconds', 'HTTP request duration by method, route pattern and status.', httpSecondsBuckets);
+    this.#runsStarted = counter('task_pool_workflow_runs_started_total', 'Workflow runs created: POST /workflows/:name/runs (replays excluded) and child runs.', ['workflow']);
+    this.#runsFinished = counter(
+      'task_pool_workflow_runs_finished_total',
+      'Workflow runs that reached a final status, by outcome: completed, failed, cancelled.',
+      ['workflow', 'outcome'],
+    );
+    this.#stepSeconds = histogram(
+      'task_pool_workflow_step_duration_seconds',
+      'Workflow steps from start to end by kind (step: its last attempt; sleep, wait, invoke: the whole wait), counted once when the final record commits.',
+      stepSecondsBuckets,
+    );
 
     const self = this;
     new Gauge({
@@ -149,6 +166,38 @@ export class PromMetrics implements Metrics {
     series.observe(seconds);
   }
 
+  runStarted(workflow: string): void {
+    this.#forWorkflow(workflow).started.inc();
+  }
+
+  runFinished(workflow: string, outcome: RunOutcome): void {
+    this.#forWorkflow(workflow).finished[outcome].inc();
+  }
+
+  stepFinished(workflow: string, kind: string, seconds: number): void {
+    const children = this.#forWorkflow(workflow);
+    let series = children.steps.get(kind);
+    if (!series) children.steps.set(kind, (series = this.#stepSeconds.series({ workflow, kind })));
+    series.observe(seconds);
+  }
+
+  #forWorkflow(workflow: string): WorkflowChildren {
+    let children = this.#workflowChildren.get(workflow);
+    if (!children) {
+      children = {
+        started: this.#runsStarted.labels(workflow),
+        finished: {
+          completed: this.#runsFinished.labels(workflow, 'completed'),
+          failed: this.#runsFinished.labels(workflow, 'failed'),
+          cancelled: this.#runsFinished.labels(workflow, 'cancelled'),
+        },
+        steps: new Map(),
+      };
+      this.#workflowChildren.set(workflow, children);
+    }
+    return children;
+  }
+
   #for(type: string): TypeChildren {
     let children = this.#children.get(type);
     if (!children) {
@@ -201,6 +250,13 @@ interface TypeChildren {
   cancelled: { inc(n?: number): void };
   handlerSeconds: { observe(value: number): void };
   queueWaitSeconds: { observe(value: number): void };
+}
+
+interface WorkflowChildren {
+  started: { inc(n?: number): void };
+  finished: Record<RunOutcome, { inc(n?: number): void }>;
+  /** Step duration series by kind. */
+  steps: Map<string, HistogramSeries>;
 }
 
 /** One label set's observations: per-bucket counts (not cumulative until exported), sum, count. */

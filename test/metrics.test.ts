@@ -1,5 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import type { TaskHandler } from '../lib/processing/handlers.ts';
+import { TaskFailure } from '../lib/processing/task-failure.ts';
+import { defineWorkflow } from '../lib/workflows/define.ts';
 import { waitFor } from './helpers.ts';
 import { parsePrometheusText, sampleValue } from './support/prometheus-text.ts';
 import { serveRuntime } from './support/serve.ts';
@@ -107,6 +109,53 @@ describe('GET /metrics', () => {
     // Process metrics from prom-client's default collectors.
     expect(after.get('process_cpu_user_seconds_total')?.type).toBe('counter');
     expect(after.get('nodejs_heap_size_used_bytes')?.type).toBe('gauge');
+  });
+
+  it('counts workflow runs started and finished by outcome, and step durations by kind', async () => {
+    const child = defineWorkflow('wf-child', async (ctx) => ctx.step('c', () => 'child done'));
+    const ok = defineWorkflow('wf-ok', async (ctx) => {
+      await ctx.step('a', () => 1);
+      await ctx.sleep('nap', '100ms');
+      return ctx.invoke('child', child, {});
+    });
+    const fail = defineWorkflow('wf-fail', async (ctx) => ctx.step('boom', () => {
+      throw new TaskFailure('declined', { permanent: true });
+    }));
+    const wait = defineWorkflow('wf-wait', async (ctx) => ctx.waitForEvent('never', { event: 'never', timeout: '1h' }));
+    const { url } = await serveRuntime({ env: { API_TOKEN: TOKEN, METRICS_REFRESH_SECONDS: '0' }, workflows: [child, ok, fail, wait] });
+    const start = async (workflow: string, headers: Record<string, string> = {}) => {
+      const response = await fetch(`${url}/workflows/${workflow}/runs`, { method: 'POST', headers: { authorization: `Bearer ${TOKEN}`, ...headers } });
+      expect(response.status).toBeLessThan(300);
+      return (await response.json()) as { id: string };
+    };
+    await start('wf-ok', { 'idempotency-key': 'ok-1' });
+    await start('wf-ok', { 'idempotency-key': 'ok-1' }); // a replay: not a new run
+    await start('wf-fail');
+    const [w1, w2] = [await start('wf-wait'), await start('wf-wait')];
+    // Any cancel of a run counts: through /runs, and through /tasks (a run is a task).
+    expect((await post(url, `/runs/${w1.id}/cancel`)).status).toBe(200);
+    expect((await post(url, `/tasks/${w2.id}/cancel`)).status).toBe(200);
+
+    const finished = (families: Awaited<ReturnType<typeof metrics>>, workflow: string, outcome: string) => sampleValue(families, 'task_pool_workflow_runs_finished_total', { workflow, outcome });
+    const after = await waitFor(async () => {
+      const families = await metrics(url);
+      return finished(families, 'wf-ok', 'completed') === 1 && finished(families, 'wf-fail', 'failed') === 1 ? families : null;
+    }, 15_000, 'the runs to finish');
+    const value = (name: string, labels: Record<string, string>) => sampleValue(after, name, labels);
+    expect(value('task_pool_workflow_runs_started_total', { workflow: 'wf-ok' })).toBe(1);
+    expect(value('task_pool_workflow_runs_started_total', { workflow: 'wf-child' })).toBe(1);
+    expect(value('task_pool_workflow_runs_started_total', { workflow: 'wf-fail' })).toBe(1);
+    expect(value('task_pool_workflow_runs_started_total', { workflow: 'wf-wait' })).toBe(2);
+    expect(finished(after, 'wf-child', 'completed')).toBe(1);
+    expect(finished(after, 'wf-wait', 'cancelled')).toBe(2);
+    expect(finished(after, 'wf-ok', 'failed') ?? 0).toBe(0);
+    // A child run is a task committed like a submit.
+    expect(value('task_pool_tasks_submitted_total', { type: 'workflow:wf-child' })).toBe(1);
+
+    const steps = (workflow: string, kind: string) => value('task_pool_workflow_step_duration_seconds_count', { workflow, kind });
+    expect([steps('wf-ok', 'step'), steps('wf-ok', 'sleep'), steps('wf-ok', 'invoke'), steps('wf-child', 'step'), steps('wf-fail', 'step')]).toEqual([1, 1, 1, 1, 1]);
+    expect(value('task_pool_workflow_step_duration_seconds_sum', { workflow: 'wf-ok', kind: 'sleep' })).toBeGreaterThanOrEqual(0.1);
+    expect(steps('wf-wait', 'wait')).toBeUndefined();
   });
 
   it('reads the database gauges at most once per METRICS_REFRESH_SECONDS, however often scraped', async () => {

@@ -1,7 +1,7 @@
 /**
  * What task-pool reports about itself, as method calls: the core (lib/tasks/service.ts,
- * lib/processing/process-task.ts, the request middleware in lib/api/app.ts) calls these at
- * the moments worth counting, and knows nothing of how they are kept. local/metrics.ts
+ * lib/processing/process-task.ts, the request middleware in lib/api/app.ts, lib/workflows/)
+ * calls these at the moments worth counting, and knows nothing of how they are kept. local/metrics.ts
  * implements them with prom-client for `GET /metrics`; everywhere else NO_METRICS drops them.
  *
  * Calls sit on the hot path (one per submit, one per finished attempt, one per request), so
@@ -23,6 +23,9 @@ export interface AttemptReport {
   queueWaitSeconds: number | null;
 }
 
+/** How a workflow run ended (lib/workflows/). */
+export type RunOutcome = 'completed' | 'failed' | 'cancelled';
+
 export interface Metrics {
   /** Tasks newly committed by a submit or as follow-ups (an Idempotency-Key replay is not new). */
   tasksSubmitted(type: string, count: number): void;
@@ -34,6 +37,18 @@ export interface Metrics {
   taskRetried(type: string): void;
   /** An HTTP request was answered; `route` is the matched pattern (`/tasks/:id`), never the raw path. */
   httpRequest(method: string, route: string, status: number, seconds: number): void;
+  /**
+   * A workflow run was created: POST /workflows/:name/runs (not a replay) or a child run
+   * started by `invoke`. `workflow` is a registered name, so the label set is bounded.
+   */
+  runStarted(workflow: string): void;
+  /** A workflow run reached a final status (its task's final write committed, or a cancel). */
+  runFinished(workflow: string, outcome: RunOutcome): void;
+  /**
+   * A step's final record (completed or failed) was committed; `kind` is step, sleep, wait or
+   * invoke, `seconds` from its start to its end.
+   */
+  stepFinished(workflow: string, kind: string, seconds: number): void;
 }
 
 /** The default: every report dropped. */
@@ -43,4 +58,7 @@ export const NO_METRICS: Metrics = {
   taskCancelled() {},
   taskRetried() {},
   httpRequest() {},
+  runStarted() {},
+  runFinished() {},
+  stepFinished() {},
 };

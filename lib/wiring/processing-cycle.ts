@@ -11,6 +11,7 @@ import type { ScheduleService } from '../schedules/service.ts';
 import type { NewTask, Task } from '../tasks/model.ts';
 import { RetentionSweeper, retentionPolicy } from '../tasks/retention.ts';
 import { WorkflowEventSweeper } from '../workflows/engine.ts';
+import { withRunMetrics } from '../workflows/metrics.ts';
 import { createAppServices, type AppServices, type AppServicesOptions } from './app-services.ts';
 import type { TaskServices } from './task-services.ts';
 
@@ -95,7 +96,8 @@ function processDepsOf(services: CycleServices, options: CycleOptions, logger: L
     logger: logger.child({ worker: options.workerId }),
     onFollowUps: loop && ((tasks: NewTask[]) => tasks.forEach((task) => loop.taskCommitted(task))),
     onRescheduled: loop && ((runAt: number) => loop.taskCommitted({ runAt })),
-    metrics: options.metrics,
+    // As the task service's: a run's final write is also the run's end (lib/workflows/metrics.ts).
+    metrics: options.metrics && withRunMetrics(options.metrics),
     events: services.service.events,
   };
 }

@@ -10,6 +10,7 @@ import { TaskRepository } from '../tasks/repository.ts';
 import { TaskService, type TaskServiceHooks } from '../tasks/service.ts';
 import type { Workflow } from '../workflows/define.ts';
 import { registerWorkflows } from '../workflows/engine.ts';
+import { withRunMetrics } from '../workflows/metrics.ts';
 import { WorkflowRepository } from '../workflows/repository.ts';
 import { WorkflowService } from '../workflows/service.ts';
 
@@ -59,9 +60,11 @@ export function createTaskServices(options: TaskServicesOptions): TaskServices {
   const handlers = createHandlerRegistry(config);
   registerHttpTask(handlers, config, options.httpTransport);
   for (const [type, handler] of Object.entries(options.handlers ?? {})) handlers.register(type, handler);
+  // A run's end is counted from its task's reports (lib/workflows/metrics.ts).
+  const metrics = options.metrics && withRunMetrics(options.metrics);
   const workflowRepo = new WorkflowRepository(writes);
-  const registry = registerWorkflows(handlers, options.workflows ?? [], { repo: workflowRepo, config, logger });
-  const service = new TaskService(repo, config, logger, options.hooks, { metrics: options.metrics });
-  const workflows = new WorkflowService({ tasks: service, taskRepo: repo, repo: workflowRepo, registry });
+  const registry = registerWorkflows(handlers, options.workflows ?? [], { repo: workflowRepo, config, logger, metrics });
+  const service = new TaskService(repo, config, logger, options.hooks, { metrics });
+  const workflows = new WorkflowService({ tasks: service, taskRepo: repo, repo: workflowRepo, registry, metrics });
   return { config, logger, driver, repo, handlers, service, workflows, workflowRepo };
 }

@@ -1,6 +1,7 @@
 import type { Config } from '../config/config.ts';
 import type { Logger } from '../foundation/log.ts';
 import type { SqlValue } from '../db/driver.ts';
+import { NO_METRICS, type Metrics } from '../metrics/metrics.ts';
 import type { HandlerRegistry, TaskHandler } from '../processing/handlers.ts';
 import { backoffMs } from '../processing/outcome.ts';
 import { suspension, type Suspension } from '../processing/suspension.ts';
@@ -9,7 +10,7 @@ import { parseTaskId } from '../tasks/ids.ts';
 import { buildTask } from '../tasks/model.ts';
 import { isWorkflow, runType, type Workflow } from './define.ts';
 import { execute, type ExecutionIO, type ExecutionSettings } from './executor.ts';
-import type { Need } from './protocol.ts';
+import type { Need, StepKind } from './protocol.ts';
 import { childEndedCondition, eventArrivedCondition, WorkflowRepository } from './repository.ts';
 
 /**
@@ -59,6 +60,8 @@ export interface WorkflowEngineDeps {
   repo: WorkflowRepository;
   config: WorkflowEngineConfig;
   logger: Logger;
+  /** Child runs started, steps' durations (lib/metrics/); dropped when absent. */
+  metrics?: Metrics;
 }
 
 /** Registers a handler for each workflow (type `workflow:<name>`) and returns the registry. */
@@ -77,6 +80,8 @@ export function registerWorkflows(handlers: HandlerRegistry, workflows: readonly
 }
 
 function runHandler(workflow: Workflow, registry: WorkflowRegistry, deps: WorkflowEngineDeps, settings: ExecutionSettings): TaskHandler {
+  const metrics = deps.metrics ?? NO_METRICS;
+  const stepEnded = metrics === NO_METRICS ? undefined : (kind: StepKind, seconds: number) => metrics.stepFinished(workflow.name, kind, seconds);
   return async (task, context) => {
     const runId = parseTaskId(task.id)!;
     const createdAt = Date.parse(task.created_at);
@@ -92,7 +97,13 @@ function runHandler(workflow: Workflow, registry: WorkflowRegistry, deps: Workfl
           // The parent's id and the step's name make the child exist once, however often the parent replays.
           { now: Date.now(), maxAttempts: deps.config.maxAttempts, idempotencyKey: `run:${task.id}:${step.name}` },
         );
-        return deps.repo.startChild(fence, step, child);
+        return deps.repo.startChild(fence, step, child).then((started) => {
+          if (started?.created) {
+            metrics.tasksSubmitted(child.type, 1);
+            metrics.runStarted(name);
+          }
+          return started?.id ?? null;
+        });
       },
       childState: (id) => deps.repo.childState(id),
     };
@@ -101,6 +112,7 @@ function runHandler(workflow: Workflow, registry: WorkflowRegistry, deps: Workfl
       signal: context.signal,
       logger: context.logger,
       settings,
+      stepEnded,
     });
     switch (end.kind) {
       case 'completed':

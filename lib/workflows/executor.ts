@@ -48,6 +48,11 @@ export interface ExecutionOptions {
   logger: Logger;
   settings: ExecutionSettings;
   now?: () => number;
+  /**
+   * A step's final record (completed or failed) was committed: its kind and seconds from its
+   * start to its end (a sleep's or a wait's whole length; a step's last attempt). Once per step.
+   */
+  stepEnded?(kind: StepKind, seconds: number): void;
 }
 
 /** What a step that failed for good throws into the code, the same on every replay. */
@@ -192,6 +197,9 @@ class Execution {
       }
       if (isNew) this.#stepCount++;
       this.#records.set(step.name, step);
+      if (this.#o.stepEnded && step.completedAt !== null && (step.status === 'completed' || step.status === 'failed')) {
+        this.#o.stepEnded(step.kind, Math.max(0, step.completedAt - step.startedAt) / 1000);
+      }
       if (this.#o.logger.level === 'debug') this.#o.logger.debug('workflow step recorded', { step: step.name, kind: step.kind, status: step.status, attempts: step.attempts });
     } finally {
       this.#inFlight--;

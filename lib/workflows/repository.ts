@@ -92,18 +92,19 @@ export class WorkflowRepository {
   /**
    * Starts a child run (skipped when its idempotency key exists: a replay after a crash finds
    * the child it started) and records the parent's waiting invoke step pointing at it, in one
-   * transaction. Returns the child's id, or null when the fence did not hold.
+   * transaction. Returns the child's id and whether this call created it, or null when the
+   * fence did not hold.
    */
-  async startChild(fence: Fence, step: StepRecord, child: NewTask): Promise<number | null> {
+  async startChild(fence: Fence, step: StepRecord, child: NewTask): Promise<{ id: number; created: boolean } | null> {
     const key = child.idempotencyKey!;
     const statements: Statement[] = [
       insertStatement(child, null, 0),
       { sql: SQL.record('(SELECT id FROM tasks WHERE idempotency_key = ?)'), args: [...stepArgs(fence.runId, step), key, ...fenceArgs(fence)] },
     ];
-    const [, recorded] = await this.#driver.batch(statements);
+    const [inserted, recorded] = await this.#driver.batch(statements);
     if (recorded!.changes !== 1) return null;
     const row = (await this.#driver.all('SELECT id FROM tasks WHERE idempotency_key = ?', [key]))[0];
-    return row ? Number(row.id) : null;
+    return row ? { id: Number(row.id), created: inserted!.changes === 1 } : null;
   }
 
   /** The oldest event a wait would take: sent since `since`, newer than `afterId`. */

@@ -4,6 +4,7 @@ import { isoTime } from '../foundation/iso-time.ts';
 import { formatTaskId } from '../tasks/ids.ts';
 import type { Task } from '../tasks/model.ts';
 import type { ListFilter, TaskRepository } from '../tasks/repository.ts';
+import { NO_METRICS, type Metrics } from '../metrics/metrics.ts';
 import type { TaskRef, TaskService } from '../tasks/service.ts';
 import { isFinal, type TaskStatus } from '../tasks/states.ts';
 import { runType, RUN_TYPE_PREFIX, workflowOfType } from './define.ts';
@@ -50,13 +51,15 @@ export class WorkflowService {
   readonly #tasks: TaskService;
   readonly #taskRepo: TaskRepository;
   readonly #repo: WorkflowRepository;
+  readonly #metrics: Metrics;
   readonly registry: WorkflowRegistry;
 
-  constructor(options: { tasks: TaskService; taskRepo: TaskRepository; repo: WorkflowRepository; registry: WorkflowRegistry }) {
+  constructor(options: { tasks: TaskService; taskRepo: TaskRepository; repo: WorkflowRepository; registry: WorkflowRegistry; metrics?: Metrics }) {
     this.#tasks = options.tasks;
     this.#taskRepo = options.taskRepo;
     this.#repo = options.repo;
     this.registry = options.registry;
+    this.#metrics = options.metrics ?? NO_METRICS;
   }
 
   /** 202 + run; an idempotency key replayed gives the same run (`replayed`). */
@@ -67,6 +70,7 @@ export class WorkflowService {
       { title: workflow, description: 'workflow run', type: runType(workflow), payload: start.input ?? null, runAt: start.runAt, delaySeconds: start.delaySeconds },
       start.idempotencyKey,
     );
+    if (!replayed) this.#metrics.runStarted(workflow);
     return { run: runToJson(task, []), replayed };
   }
 

@@ -27,28 +27,50 @@ export const EXIT = {
   failed: 8,
 } as const;
 
-interface CommonOptions {
+/** The options every client command takes (`--url`, `--token`, `--json`). */
+export interface CommonOptions {
   url: string;
   token?: string;
   json?: boolean;
 }
 
-const number = (name: string) => (value: string) => {
+export const number = (name: string) => (value: string) => {
   const n = Number(value);
   if (value.trim() === '' || !Number.isFinite(n)) throw new InvalidArgumentError(`${name} must be a number`);
   return n;
 };
 
+export const common = (command: Command): CommonOptions => command.opts<CommonOptions>();
+
+/** Adds the common options to a client command, and its exit status on a usage error. */
+export const withCommon = (command: Command) =>
+  command
+    .option('--url <url>', 'server base URL (env TASK_POOL_URL)', process.env.TASK_POOL_URL ?? 'http://127.0.0.1:8080')
+    .option('--token <token>', 'bearer token (env TASK_POOL_TOKEN, else API_TOKEN)', process.env.TASK_POOL_TOKEN ?? process.env.API_TOKEN)
+    .option('--json', 'print JSON instead of a table')
+    // A usage error (missing option, bad number) exits with EXIT.invalid, help with 0.
+    .exitOverride((error) => process.exit(error.exitCode === 0 ? EXIT.ok : EXIT.invalid));
+
+/** Writes one document to stdout, ending with a newline. */
+export const print = (text: string) => process.stdout.write(text.endsWith('\n') ? text : `${text}\n`);
+
+/**
+ * Runs a client command: `body` returns the exit status; an error becomes one line on stderr
+ * and the status EXIT gives its HTTP status.
+ */
+export async function withClient(options: CommonOptions, body: (client: TaskPoolClient) => Promise<number>): Promise<void> {
+  const client = createClient(options.url, { token: options.token });
+  let code: number;
+  try {
+    code = await body(client);
+  } catch (error) {
+    code = report(error);
+  }
+  process.exitCode = code;
+}
+
 export function registerTaskCommands(program: Command): void {
   const tasks = new Command('tasks').description('submit, inspect and steer tasks on a running server (through the typed client)');
-  const common = (command: Command): CommonOptions => command.opts<CommonOptions>();
-  const withCommon = (command: Command) =>
-    command
-      .option('--url <url>', 'server base URL (env TASK_POOL_URL)', process.env.TASK_POOL_URL ?? 'http://127.0.0.1:8080')
-      .option('--token <token>', 'bearer token (env TASK_POOL_TOKEN, else API_TOKEN)', process.env.TASK_POOL_TOKEN ?? process.env.API_TOKEN)
-      .option('--json', 'print JSON instead of a table')
-      // A usage error (missing option, bad number) exits with EXIT.invalid, help with 0.
-      .exitOverride((error) => process.exit(error.exitCode === 0 ? EXIT.ok : EXIT.invalid));
 
   withCommon(tasks.command('submit'))
     .description('submit a task (prints it; with --wait, once it is final)')
@@ -127,9 +149,7 @@ interface Output {
   waited(task: TaskJson): number;
 }
 
-async function run(options: CommonOptions, body: (client: TaskPoolClient, out: Output) => Promise<number>): Promise<void> {
-  const client = createClient(options.url, { token: options.token });
-  const print = (text: string) => process.stdout.write(text.endsWith('\n') ? text : `${text}\n`);
+function run(options: CommonOptions, body: (client: TaskPoolClient, out: Output) => Promise<number>): Promise<void> {
   const out: Output = {
     task(task) {
       print(options.json ? JSON.stringify(task, null, 2) : taskTable(task));
@@ -145,13 +165,7 @@ async function run(options: CommonOptions, body: (client: TaskPoolClient, out: O
       return task.status === 'completed' ? EXIT.ok : EXIT.failed;
     },
   };
-  let code: number;
-  try {
-    code = await body(client, out);
-  } catch (error) {
-    code = report(error);
-  }
-  process.exitCode = code;
+  return withClient(options, (client) => body(client, out));
 }
 
 function report(error: unknown): number {
@@ -180,19 +194,28 @@ function cell(value: unknown): string {
   return typeof value === 'string' ? value : JSON.stringify(value);
 }
 
+/** One record: `field  value` lines, every field, those named in `order` first. */
+export function fieldTable<T extends object>(record: T, order: readonly (keyof T)[] = []): string {
+  const keys = [...order.filter((k) => k in record), ...(Object.keys(record) as (keyof T)[]).filter((k) => !order.includes(k))];
+  const width = Math.max(...keys.map((k) => String(k).length));
+  return keys.map((k) => `${String(k).padEnd(width)}  ${cell(record[k])}`).join('\n');
+}
+
 /** One task: `field  value` lines, every field. */
 export function taskTable(task: TaskJson): string {
-  const keys = [...FIELDS.filter((k) => k in task), ...(Object.keys(task) as (keyof TaskJson)[]).filter((k) => !FIELDS.includes(k))];
-  const width = Math.max(...keys.map((k) => k.length));
-  return keys.map((k) => `${k.padEnd(width)}  ${cell(task[k])}`).join('\n');
+  return fieldTable(task, FIELDS);
+}
+
+/** Rows under a header line, columns padded, the last one cut at 60 characters. */
+export function rowsTable<T>(items: readonly T[], columns: readonly (keyof T)[]): string[] {
+  const rows = [columns.map(String), ...items.map((t) => columns.map((c) => cell(t[c]).replace(/\s+/g, ' ').slice(0, 60)))];
+  const widths = columns.map((_, i) => Math.max(...rows.map((r) => r[i]!.length)));
+  return rows.map((r) => r.map((v, i) => (i === r.length - 1 ? v : v.padEnd(widths[i]!))).join('  '));
 }
 
 /** A page: one row per task, then the count and the next cursor. */
 export function listTable(list: TaskList): string {
-  const columns: (keyof TaskJson)[] = ['id', 'status', 'type', 'attempts', 'created_at', 'title'];
-  const rows = [columns.map(String), ...list.tasks.map((t) => columns.map((c) => cell(t[c]).replace(/\s+/g, ' ').slice(0, 60)))];
-  const widths = columns.map((_, i) => Math.max(...rows.map((r) => r[i]!.length)));
-  const lines = rows.map((r) => r.map((v, i) => (i === r.length - 1 ? v : v.padEnd(widths[i]!))).join('  '));
+  const lines = rowsTable(list.tasks, ['id', 'status', 'type', 'attempts', 'created_at', 'title']);
   lines.push(`${list.count} task${list.count === 1 ? '' : 's'}${list.next_cursor ? `; next page: --cursor ${list.next_cursor}` : ''}`);
   return lines.join('\n');
 }

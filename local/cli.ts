@@ -2,12 +2,13 @@ import { Command } from 'commander';
 import { ConfigError, loadConfig } from '../lib/config/config.ts';
 import { createLogger } from '../lib/foundation/log.ts';
 import { registerTaskCommands } from './cli-tasks.ts';
+import { registerWorkflowCommands } from './cli-workflows.ts';
 import { migrateDatabase } from './database.ts';
 import { handleSignals, listen, logStartup } from './server.ts';
 import { createRuntime, loadHandlersModule, type RuntimeOptions } from './runtime.ts';
 import { pollWithinBudget } from '../lib/wiring/processing-cycle.ts';
 
-/** `task-pool serve | worker | migrate | poll --once | tasks …`. Configuration comes from the environment. */
+/** `task-pool serve | worker | migrate | poll --once | tasks … | runs … | events send | workflows list`. Configuration comes from the environment. */
 const program = new Command('task-pool')
   .description('A durable task queue: REST API, libSQL storage, fixed-concurrency worker pool.')
   .showHelpAfterError();
@@ -63,6 +64,7 @@ program
   });
 
 registerTaskCommands(program);
+registerWorkflowCommands(program);
 
 program.parseAsync(process.argv).catch((error: unknown) => {
   if (error instanceof ConfigError) {

@@ -51,10 +51,11 @@ describe('bundles', () => {
   // DESIGN.md's budget for a Worker with every capability in it. The dashboard is its own
   // Worker (functions/platforms/cloudflare-workers-dashboard.ts) so that the `api` Worker keeps
   // room for schedules and HTTP delivery; the `api` Worker carries none of lib/ui.
-  it('each Workers bundle stays within 130 KB gzipped; the api Worker has no dashboard in it', () => {
+  // Raised from 130 KB to 150 KB for workflows (DESIGN.md, "The package").
+  it('each Workers bundle stays within 150 KB gzipped; the api Worker has no dashboard in it', () => {
     for (const target of ['workers', 'workers-dashboard'] as const) {
       const [bundle] = bundles.files.filter((f) => f.target === target);
-      expect(bundle!.gzipBytes, target).toBeLessThan(130 * 1024);
+      expect(bundle!.gzipBytes, target).toBeLessThan(150 * 1024);
     }
     const inputs = (target: 'workers' | 'workers-dashboard') => Object.keys(Object.values(bundles.metafiles[target]!.outputs)[0]!.inputs);
     expect(inputs('workers').filter((path) => path.includes('lib/ui/') || path.includes('hono/dist/jsx'))).toEqual([]);

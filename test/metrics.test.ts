@@ -131,10 +131,12 @@ describe('GET /metrics', () => {
     await start('wf-ok', { 'idempotency-key': 'ok-1' });
     await start('wf-ok', { 'idempotency-key': 'ok-1' }); // a replay: not a new run
     await start('wf-fail');
-    const [w1, w2] = [await start('wf-wait'), await start('wf-wait')];
-    // Any cancel of a run counts: through /runs, and through /tasks (a run is a task).
+    const [w1, w2, w3] = [await start('wf-wait'), await start('wf-wait'), await start('wf-wait')];
+    // Any cancel of a run counts: through /runs, and through /tasks (a run is a task), one or in bulk.
     expect((await post(url, `/runs/${w1.id}/cancel`)).status).toBe(200);
     expect((await post(url, `/tasks/${w2.id}/cancel`)).status).toBe(200);
+    const bulk = await fetch(`${url}/tasks/cancel`, { method: 'POST', headers: { authorization: `Bearer ${TOKEN}`, 'content-type': 'application/json' }, body: JSON.stringify({ ids: [w3.id] }) });
+    expect(await bulk.json()).toEqual({ matched: 1, changed: 1 });
 
     const finished = (families: Awaited<ReturnType<typeof metrics>>, workflow: string, outcome: string) => sampleValue(families, 'task_pool_workflow_runs_finished_total', { workflow, outcome });
     const after = await waitFor(async () => {
@@ -145,9 +147,10 @@ describe('GET /metrics', () => {
     expect(value('task_pool_workflow_runs_started_total', { workflow: 'wf-ok' })).toBe(1);
     expect(value('task_pool_workflow_runs_started_total', { workflow: 'wf-child' })).toBe(1);
     expect(value('task_pool_workflow_runs_started_total', { workflow: 'wf-fail' })).toBe(1);
-    expect(value('task_pool_workflow_runs_started_total', { workflow: 'wf-wait' })).toBe(2);
+    expect(value('task_pool_workflow_runs_started_total', { workflow: 'wf-wait' })).toBe(3);
     expect(finished(after, 'wf-child', 'completed')).toBe(1);
-    expect(finished(after, 'wf-wait', 'cancelled')).toBe(2);
+    expect(finished(after, 'wf-wait', 'cancelled')).toBe(3);
+    expect(value('task_pool_tasks_cancelled_total', { type: 'workflow:wf-wait' })).toBe(3);
     expect(finished(after, 'wf-ok', 'failed') ?? 0).toBe(0);
     // A child run is a task committed like a submit.
     expect(value('task_pool_tasks_submitted_total', { type: 'workflow:wf-child' })).toBe(1);

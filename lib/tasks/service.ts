@@ -311,14 +311,20 @@ export class TaskService {
 
   /** Cancels every pending or running task the filter selects (running handlers are aborted). */
   async cancelMatching(filter: BulkFilter): Promise<BulkResult> {
-    const result = await this.#bulk(filter, cancelDecision, (task) => this.hooks.onCancelled?.(task));
+    const result = await this.#bulk(filter, cancelDecision, (task) => {
+      this.metrics.taskCancelled(task.type);
+      this.hooks.onCancelled?.(task);
+    });
     this.#logger.info('tasks cancelled', { ...result });
     return result;
   }
 
   /** Retries every failed or cancelled task the filter selects. */
   async retryMatching(filter: BulkFilter): Promise<BulkResult> {
-    const result = await this.#bulk(filter, retryDecision, (task) => this.hooks.onSubmitted?.(task));
+    const result = await this.#bulk(filter, retryDecision, (task) => {
+      this.metrics.taskRetried(task.type);
+      this.hooks.onSubmitted?.(task);
+    });
     this.#logger.info('tasks retried', { ...result });
     return result;
   }

@@ -66,7 +66,7 @@ export class PromMetrics implements Metrics {
     this.#failed = counter('task_pool_tasks_failed_total', 'Tasks that failed for good (no attempts left, or a permanent failure).', ['type']);
     this.#retried = counter(
       'task_pool_tasks_retried_total',
-      'Tasks sent back to pending: source="attempt" after a failed attempt with attempts left, source="api" by POST /tasks/:id/retry.',
+      'Tasks sent back to pending: source="attempt" after a failed attempt with attempts left, source="api" by the API (POST /tasks/:id/retry, POST /tasks/retry, the dashboard).',
       ['type', 'source'],
     );
     this.#cancelled = counter('task_pool_tasks_cancelled_total', 'Tasks cancelled through the API.', ['type']);

@@ -153,6 +153,16 @@ describe('workflow engine (in process)', () => {
     expect(await finished(runtime, bad.id)).toMatchObject({ status: 'completed', output: { error: 'negative' } });
   });
 
+  it("a child's start and end wake this process's poller: with a 30 s poll interval, parent and child finish long before a tick", async () => {
+    const child = defineWorkflow('quick-child', async (ctx) => ctx.step('work', () => 'done'));
+    const parent = defineWorkflow('quick-parent', async (ctx) => ctx.invoke('child', child, {}));
+    const runtime = await runtimeWith([child, parent], { TASK_POLL_INTERVAL_SECONDS: '30' });
+    // The start-up poll has run; from here only wake-ups can start the child and resume the parent.
+    await waitFor(() => runtime.poller.polls >= 1, 10_000, 'the start-up poll');
+    const { run } = await runtime.workflows.startRun('quick-parent', {});
+    expect(await finished(runtime, run.id, 15_000)).toMatchObject({ status: 'completed', output: 'done' });
+  });
+
   it('limits: an output over WORKFLOW_MAX_STEP_BYTES fails that step naming the size; more than WORKFLOW_MAX_STEPS fails the run', async () => {
     const big = defineWorkflow('big', async (ctx) => {
       try {

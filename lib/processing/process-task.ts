@@ -35,6 +35,8 @@ export interface ProcessDeps {
   onFollowUps?(tasks: NewTask[]): void;
   /** The task went back to pending until `runAt` (a retry's backoff, a suspension): the local poller wakes then. */
   onRescheduled?(runAt: number): void;
+  /** The task's final state (completed, failed) was written. */
+  onFinished?(task: Task): void;
   /** Counts each attempt's outcome and timings (lib/metrics/); none by default. */
   metrics?: Metrics;
   /** Told of every final state written, so `?wait=` requests in this process answer at once. */
@@ -123,7 +125,10 @@ export async function processTask(deps: ProcessDeps, claimed: Task, control: Tas
 
 /** Metrics for the attempt, and news of a final state for `?wait=` (lib/tasks/events.ts); returns `outcome`. */
 function reportAttempt(deps: ProcessDeps, claimed: Task, outcome: Outcome, handlerSeconds: number): Outcome {
-  if (outcome === 'completed' || outcome === 'failed') deps.events?.finished(claimed.id);
+  if (outcome === 'completed' || outcome === 'failed') {
+    deps.events?.finished(claimed.id);
+    deps.onFinished?.(claimed);
+  }
   const metrics = deps.metrics ?? NO_METRICS;
   if (metrics === NO_METRICS) return outcome;
   const queueWaitSeconds = claimed.attempts === 1 && claimed.startedAt !== null ? Math.max(0, (claimed.startedAt - claimed.createdAt) / 1000) : null;

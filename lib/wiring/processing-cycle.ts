@@ -10,6 +10,7 @@ import type { Schedule } from '../schedules/model.ts';
 import type { ScheduleService } from '../schedules/service.ts';
 import type { NewTask, Task } from '../tasks/model.ts';
 import { RetentionSweeper, retentionPolicy } from '../tasks/retention.ts';
+import { workflowOfType } from '../workflows/define.ts';
 import { WorkflowEventSweeper } from '../workflows/engine.ts';
 import { withRunMetrics } from '../workflows/metrics.ts';
 import { createAppServices, type AppServices, type AppServicesOptions } from './app-services.ts';
@@ -96,6 +97,7 @@ function processDepsOf(services: CycleServices, options: CycleOptions, logger: L
     logger: logger.child({ worker: options.workerId }),
     onFollowUps: loop && ((tasks: NewTask[]) => tasks.forEach((task) => loop.taskCommitted(task))),
     onRescheduled: loop && ((runAt: number) => loop.taskCommitted({ runAt })),
+    onFinished: loop && ((task: Task) => loop.taskEnded(task)),
     // As the task service's: a run's final write is also the run's end (lib/workflows/metrics.ts).
     metrics: options.metrics && withRunMetrics(options.metrics),
     events: services.service.events,
@@ -195,8 +197,17 @@ export class ProcessingLoop {
   }
 
   /** A task was cancelled: stop its handler if it runs here. */
-  taskCancelled(task: Pick<Task, 'id'>): void {
+  taskCancelled(task: Pick<Task, 'id' | 'type'>): void {
     this.pool.abort(task.id, new StopReason('cancelled', 'task was cancelled'));
+    this.taskEnded(task);
+  }
+
+  /**
+   * A task reached a final state in this process. A workflow run's end may have made its
+   * parent due (the database trigger workflow_wake_parent): poll for it now, not at the next tick.
+   */
+  taskEnded(task: Pick<Task, 'type'>): void {
+    if (workflowOfType(task.type) !== null) this.poller.wake();
   }
 
   /** A paused type was resumed, or tasks were created outside the poll (a schedule trigger). */

@@ -63,7 +63,14 @@ export function createTaskServices(options: TaskServicesOptions): TaskServices {
   // A run's end is counted from its task's reports (lib/workflows/metrics.ts).
   const metrics = options.metrics && withRunMetrics(options.metrics);
   const workflowRepo = new WorkflowRepository(writes);
-  const registry = registerWorkflows(handlers, options.workflows ?? [], { repo: workflowRepo, config, logger, metrics });
+  const registry = registerWorkflows(handlers, options.workflows ?? [], {
+    repo: workflowRepo,
+    config,
+    logger,
+    metrics,
+    // A child run is a task committed in this process, like a submit.
+    onChildStarted: (child) => options.hooks?.onSubmitted?.(child),
+  });
   const service = new TaskService(repo, config, logger, options.hooks, { metrics });
   const workflows = new WorkflowService({ tasks: service, taskRepo: repo, repo: workflowRepo, registry, metrics });
   return { config, logger, driver, repo, handlers, service, workflows, workflowRepo };

@@ -7,7 +7,7 @@ import { backoffMs } from '../processing/outcome.ts';
 import { suspension, type Suspension } from '../processing/suspension.ts';
 import { TaskFailure } from '../processing/task-failure.ts';
 import { parseTaskId } from '../tasks/ids.ts';
-import { buildTask } from '../tasks/model.ts';
+import { buildTask, withId, type Task } from '../tasks/model.ts';
 import { isWorkflow, runType, type Workflow } from './define.ts';
 import { execute, type ExecutionIO, type ExecutionSettings } from './executor.ts';
 import type { Need, StepKind } from './protocol.ts';
@@ -62,6 +62,8 @@ export interface WorkflowEngineDeps {
   logger: Logger;
   /** Child runs started, steps' durations (lib/metrics/); dropped when absent. */
   metrics?: Metrics;
+  /** A child run was created: the local poller wakes for it as for a submit. */
+  onChildStarted?(child: Task): void;
 }
 
 /** Registers a handler for each workflow (type `workflow:<name>`) and returns the registry. */
@@ -101,6 +103,7 @@ function runHandler(workflow: Workflow, registry: WorkflowRegistry, deps: Workfl
           if (started?.created) {
             metrics.tasksSubmitted(child.type, 1);
             metrics.runStarted(name);
+            deps.onChildStarted?.(withId(child, started.id));
           }
           return started?.id ?? null;
         });

@@ -58,7 +58,7 @@ function contract(name: string, databaseUrl: () => string) {
       tasks[3] = item(3, { run_at: '2026-01-01T00:00:00Z', delay_seconds: 1 });
       expect((await post(rt, { tasks })).body.message).toBe('tasks[3]: use either run_at or delay_seconds, not both');
       tasks[3] = item(3, { idempotency_key: 'has space' });
-      expect((await post(rt, { tasks })).body.message).toBe('tasks[3]: idempotency_key must be 1 to 200 visible ASCII characters');
+      expect((await post(rt, { tasks })).body.message).toBe('tasks[3]: idempotency_key must be 1 to 200 visible ASCII characters, not starting with run: or schedule: (reserved)');
       tasks[3] = 'a string' as never;
       expect((await post(rt, { tasks })).body.message).toBe('tasks[3]: must be an object (the body of POST /tasks)');
       expect(await count(rt)).toBe(before);

@@ -101,7 +101,10 @@ describe('POST /workflows/:name/runs', () => {
       [{ run_at: 'tomorrow' }, /^run_at must be an ISO-8601 date-time/],
       [{ delay_seconds: -1 }, /^delay_seconds must not be negative$/],
       [{ delay_seconds: '5' }, /^delay_seconds must be a number$/],
-      [{ idempotency_key: 'has space' }, /^idempotency_key must be 1 to 200 visible ASCII characters$/],
+      [{ idempotency_key: 'has space' }, /^idempotency_key must be 1 to 200 visible ASCII characters, not starting with run: or schedule: \(reserved\)$/],
+      // The keys of child runs and schedule occurrences: a client could otherwise create the task first and take its place.
+      [{ idempotency_key: 'run:0000000000000001:child' }, /^idempotency_key must be .* \(reserved\)$/],
+      [{ idempotency_key: 'schedule:nightly:2026-01-01T00:00:00.000Z' }, /^idempotency_key must be .* \(reserved\)$/],
       [{ email: 'a@example.com' }, /^unknown field "email" \(the body takes input, idempotency_key, run_at, delay_seconds; the workflow's input goes in `input`\)$/],
       [[1, 2], /^request body must be a JSON object$/],
       ['input', /^request body must be a JSON object$/],

@@ -43,8 +43,13 @@ export const delaySecondsField = z
   .min(0, { error: 'delay_seconds must not be negative' })
   .max(MAX_DELAY_SECONDS, { error: `delay_seconds must be at most ${MAX_DELAY_SECONDS}` });
 
-/** What an idempotency key may be, as a header (`Idempotency-Key`) or a body field. */
-export const IDEMPOTENCY_KEY = /^[\x21-\x7e]{1,200}$/;
+/**
+ * What an idempotency key may be, as a header (`Idempotency-Key`) or a body field. Keys the
+ * service makes itself are reserved (`run:` for child runs, `schedule:` for occurrences), so a
+ * client cannot create the task one of them will name and take its place.
+ */
+export const IDEMPOTENCY_KEY = /^(?!run:|schedule:)[\x21-\x7e]{1,200}$/;
+export const IDEMPOTENCY_KEY_RULE = 'must be 1 to 200 visible ASCII characters, not starting with run: or schedule: (reserved)';
 
 export const SubmitTaskBody = z
   .object({
@@ -134,7 +139,7 @@ const ISO_DATE_TIME = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(:\d{2}(\.\d+)?)?(Z|[+-]\d{
 export const BatchTaskItem = SubmitTaskBody.extend({
   idempotency_key: z
     .string({ error: 'idempotency_key must be a string' })
-    .regex(IDEMPOTENCY_KEY, { error: 'idempotency_key must be 1 to 200 visible ASCII characters' })
+    .regex(IDEMPOTENCY_KEY, { error: `idempotency_key ${IDEMPOTENCY_KEY_RULE}` })
     .optional()
     .openapi({ description: 'Like the Idempotency-Key header of POST /tasks, for this item.' }),
 }).openapi('BatchTaskItem');

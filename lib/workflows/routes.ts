@@ -5,7 +5,7 @@ import { badRequest } from '../foundation/errors.ts';
 import { readJsonBody, validate } from '../api/body.ts';
 import { decodeCursor, encodeCursor } from '../api/cursor.ts';
 import { errorResponses, jsonBody, jsonResponse, registerWithOwnBody, tag } from '../api/openapi.ts';
-import { IDEMPOTENCY_KEY, ListTasksQuery, TaskIdParam } from '../api/schemas.ts';
+import { IDEMPOTENCY_KEY, IDEMPOTENCY_KEY_RULE, ListTasksQuery, TaskIdParam } from '../api/schemas.ts';
 import { parseTaskId } from '../tasks/ids.ts';
 import { EventResultSchema, RunDetailSchema, RunListSchema, RunSchema, SendEventBody, StartRunBody, WorkflowListSchema } from './schemas.ts';
 import { unknownWorkflow, type WorkflowService } from './service.ts';
@@ -129,7 +129,7 @@ export function registerWorkflowRoutes(app: OpenAPIHono, deps: WorkflowRouteDeps
     // Before the body: an unknown workflow is 404 whatever is sent.
     if (!workflows.registry.has(name)) throw unknownWorkflow(name);
     const header = c.req.header('idempotency-key');
-    if (header !== undefined && !IDEMPOTENCY_KEY.test(header)) throw badRequest('Idempotency-Key must be 1 to 200 visible ASCII characters', 'invalid_header');
+    if (header !== undefined && !IDEMPOTENCY_KEY.test(header)) throw badRequest(`Idempotency-Key ${IDEMPOTENCY_KEY_RULE}`, 'invalid_header');
     const body = validate(StartRunBody, await readObject(c, config.maxBodyBytes, {}));
     if (header !== undefined && body.idempotency_key !== undefined && header !== body.idempotency_key) {
       throw badRequest('idempotency_key differs from the Idempotency-Key header (send one, or the same in both)', 'invalid_field');

@@ -1,5 +1,5 @@
 import { z } from '@hono/zod-openapi';
-import { IDEMPOTENCY_KEY, delaySecondsField, runAtField } from '../api/schemas.ts';
+import { IDEMPOTENCY_KEY, IDEMPOTENCY_KEY_RULE, delaySecondsField, runAtField } from '../api/schemas.ts';
 import { TaskIdSchema } from '../tasks/model.ts';
 import { STATUSES } from '../tasks/states.ts';
 import { STEP_KINDS, STEP_STATUSES } from './protocol.ts';
@@ -86,7 +86,7 @@ export const StartRunBody = z
       input: z.unknown().optional().openapi({ description: 'Any JSON value: the workflow function\'s second argument (default null).', example: { email: 'a@example.com' } }),
       idempotency_key: z
         .string({ error: 'idempotency_key must be a string' })
-        .regex(IDEMPOTENCY_KEY, { error: 'idempotency_key must be 1 to 200 visible ASCII characters' })
+        .regex(IDEMPOTENCY_KEY, { error: `idempotency_key ${IDEMPOTENCY_KEY_RULE}` })
         .optional()
         .openapi({ description: 'A replay with the same key and body answers 200 with the same run; or send the Idempotency-Key header.' }),
       run_at: runAtField.optional().openapi({ description: 'Not before this time. Exclusive with delay_seconds.' }),

@@ -5,7 +5,7 @@ import { readJsonBody, validate } from '../body.ts';
 import type { AppDeps } from '../deps.ts';
 import { decodeCursor, encodeCursor } from '../cursor.ts';
 import { errorResponses, jsonBody, jsonResponse, registerWithOwnBody, tag } from '../openapi.ts';
-import { BatchResultSchema, BatchSubmitBody, BatchTaskItem, GetTaskQuery, IDEMPOTENCY_KEY, ListTasksQuery, SubmitTaskBody, TaskIdParam, TaskListSchema, type SubmitTaskBody as SubmitTaskBodyType } from '../schemas.ts';
+import { BatchResultSchema, BatchSubmitBody, BatchTaskItem, GetTaskQuery, IDEMPOTENCY_KEY, IDEMPOTENCY_KEY_RULE, ListTasksQuery, SubmitTaskBody, TaskIdParam, TaskListSchema, type SubmitTaskBody as SubmitTaskBodyType } from '../schemas.ts';
 import type { SubmitInput } from '../../tasks/service.ts';
 import { BULK_ROUTES, registerBulkRoutes } from './task-bulk.ts';
 
@@ -99,7 +99,7 @@ export function registerTaskRoutes(app: OpenAPIHono, deps: AppDeps) {
   registerWithOwnBody(app, submitRoute, async (c) => {
     const key = c.req.header('idempotency-key');
     if (key !== undefined && !IDEMPOTENCY_KEY.test(key)) {
-      throw badRequest('Idempotency-Key must be 1 to 200 visible ASCII characters', 'invalid_header');
+      throw badRequest(`Idempotency-Key ${IDEMPOTENCY_KEY_RULE}`, 'invalid_header');
     }
     const raw = await readJsonBody(c, config.maxBodyBytes);
     if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) {

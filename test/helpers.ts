@@ -41,7 +41,8 @@ export function tempDbUrl(): string {
 /** Config for tests: fast polls, no simulated sleep, quiet logs; `overrides` win. */
 export function testConfig(overrides: EnvRecord = {}): Config {
   return loadConfig({
-    DATABASE_URL: tempDbUrl(),
+    // Only made when none is given: outside a test (a beforeAll) there is no test to remove it after.
+    DATABASE_URL: overrides.DATABASE_URL ?? tempDbUrl(),
     SIMULATE_MIN_MS: '0',
     SIMULATE_MAX_MS: '0',
     TASK_POLL_INTERVAL_SECONDS: '0.2',

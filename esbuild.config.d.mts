@@ -15,3 +15,5 @@ export function build(options?: { outdir?: string; targets?: TargetName[]; log?:
   files: BuiltFile[];
   metafiles: Partial<Record<TargetName, Metafile>>;
 }>;
+
+export function buildWorkersEntry(options: { entry: string; outdir: string }): Promise<string>;

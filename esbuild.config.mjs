@@ -197,6 +197,16 @@ export async function build({ outdir = at('dist'), targets = Object.keys(TARGETS
   return { files, metafiles };
 }
 
+/**
+ * A Workers module built exactly as the `workers` target is, from another entry: tests build
+ * their own entries this way (test/bundles.ts, `useWorkersEntry`) to run test-only workflows
+ * in workerd without putting them into functions/task-handlers.ts. Writes `outdir/index.mjs`.
+ */
+export async function buildWorkersEntry({ entry, outdir }) {
+  await esbuild.build({ ...TARGETS.workers.options, entryPoints: { index: entry }, outdir, logLevel: 'warning', absWorkingDir: ROOT });
+  return join(outdir, 'index.mjs');
+}
+
 function printSizes(files, outdir) {
   const kb = (n) => `${(n / 1024).toFixed(1)} KB`;
   const rows = files.map((f) => [f.target, relative(outdir, f.path), kb(f.bytes), kb(f.gzipBytes)]);

@@ -1,6 +1,7 @@
+import { writeFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { waitFor } from './helpers.ts';
-import { executed, runWaitingFor, useWorkflowProcess, whenExecuted } from './support/workflow-processes.ts';
+import { executed, runEnded, runWaitingFor, useWorkflowProcess, whenExecuted } from './support/workflow-processes.ts';
 
 /**
  * Cancelling runs that a real `serve` process runs: during a step (the step's signal aborts,
@@ -61,5 +62,22 @@ describe('cancelling workflow runs in a serve process', () => {
     await whenExecuted(file, childId, 'aborted:cancelled');
     await stoppedAt(childId, ['block', 'aborted:cancelled']);
     await stoppedAt(run.id, []);
+  });
+
+  it('retrying a parent cancelled with its child resumes both: the child runs its step again and the parent gets its output', async () => {
+    const { file, gate, client } = shared;
+    const { run } = await client.workflows.startRun('parent-of-blocked', { input: { file, gate: `${gate}.retry` } });
+    const childId = await waitFor(async () => (await client.workflows.getRun(run.id)).steps?.[0]?.child_run_id, 20_000, 'the child run to start');
+    await whenExecuted(file, childId, 'block');
+    await client.workflows.cancelRun(run.id);
+    await whenExecuted(file, childId, 'aborted:cancelled');
+
+    writeFileSync(`${gate}.retry`, '');
+    expect((await client.workflows.retryRun(run.id)).status).toBe('pending');
+    const done = await runEnded(client, run.id);
+    expect(done).toMatchObject({ status: 'completed', output: expect.stringMatching(/^after@/) });
+    expect(await client.workflows.getRun(childId)).toMatchObject({ status: 'completed', output: expect.stringMatching(/^after@/) });
+    expect(executed(file, childId)).toEqual(['block', 'aborted:cancelled', 'block', 'after']);
+    expect(executed(file, run.id)).toEqual(['after']);
   });
 });

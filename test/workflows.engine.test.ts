@@ -183,6 +183,26 @@ describe('workflow engine (in process)', () => {
     expect(await finished(runtime, b.id)).toMatchObject({ status: 'failed', error: expect.stringMatching(/more than 5 steps/) });
   });
 
+  it('retrying a parent that failed with its child resumes the child at its failed step, then the parent', async () => {
+    let fail = true;
+    let first = 0;
+    const child = defineWorkflow('flaky-child', async (ctx) => {
+      await ctx.step('first', () => ++first);
+      return ctx.step('may fail', () => {
+        if (fail) throw new TaskFailure('not yet', { permanent: true });
+        return 'ok';
+      });
+    });
+    const parent = defineWorkflow('parent-of-flaky', async (ctx) => ({ child: await ctx.invoke('child', child, {}) }));
+    const runtime = await runtimeWith([child, parent]);
+    const { run } = await runtime.workflows.startRun('parent-of-flaky', {});
+    expect(await finished(runtime, run.id)).toMatchObject({ status: 'failed', error: 'not yet' });
+    fail = false;
+    await runtime.workflows.retryRun(run.id);
+    expect(await finished(runtime, run.id)).toMatchObject({ status: 'completed', output: { child: 'ok' } });
+    expect(first).toBe(1);
+  });
+
   it('cancelling a sleeping parent cancels its running child', async () => {
     const child = defineWorkflow('slow-child', async (ctx) => {
       await ctx.sleep('long', '1h');

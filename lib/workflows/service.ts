@@ -123,14 +123,37 @@ export class WorkflowService {
 
   /**
    * Resumes a failed or cancelled run from where it stopped: its failed steps run again,
-   * completed ones are not; 409 for a run that has not ended that way.
+   * completed ones are not, and so do the child runs that ended failed or cancelled (resumed
+   * first, depth first); 409 for a run that has not ended that way.
    */
   async retryRun(ref: TaskRef): Promise<RunJson> {
     const task = await this.#run(ref);
     if (task.status !== 'failed' && task.status !== 'cancelled') throw conflict(`run is ${task.status}: only failed or cancelled runs can be retried`, 'invalid_state');
+    await this.#retryChildren(task.id);
     await this.#repo.resetFailedSteps(task.id);
     const retried = await this.#tasks.retry(task.id);
     return runToJson(retried, await this.#repo.steps(task.id));
+  }
+
+  /**
+   * A replayed invoke finds the child it started before (its idempotency key), so a child left
+   * cancelled (by cancelRun's cascade) or failed would end the resumed parent again at once,
+   * on every retry. Children are resumed before their parent, so the parent's replay finds
+   * them pending and waits.
+   */
+  async #retryChildren(runId: number): Promise<void> {
+    for (const childId of await this.#repo.children(runId)) {
+      const child = await this.#taskRepo.get(childId);
+      if (child?.status !== 'failed' && child?.status !== 'cancelled') continue;
+      await this.#retryChildren(childId);
+      await this.#repo.resetFailedSteps(childId);
+      try {
+        await this.#tasks.retry(childId);
+      } catch (error) {
+        // Retried meanwhile (409): it runs again already.
+        if (!(error instanceof AppError && error.status === 409)) throw error;
+      }
+    }
   }
 
   /** Stores the event and wakes every run waiting for it; `resumed` counts the runs made due. */

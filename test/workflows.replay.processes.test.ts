@@ -5,45 +5,14 @@ import { killAll, type ServiceProcess } from './processes.ts';
 import { executed, executions, runEnded, startWorkflowProcess, whenExecuted, workflowClient, workspace } from './support/workflow-processes.ts';
 
 /**
- * Replay across real processes on one libSQL file (DESIGN.md, "Workflows": a crash re-runs
- * only the step in flight). The executions file is the ground truth: each step appends a line
- * every time its function runs, whichever process runs it.
+ * Replay across several real processes on one libSQL file (DESIGN.md, "Workflows": a crash
+ * re-runs only the step in flight; a step's result is recorded once). The executions file is
+ * the ground truth: each step appends a line every time its function runs, whichever process
+ * runs it. A process replaced by another is test/workflows.restart.processes.test.ts.
  */
-describe('workflow replay across processes', () => {
+describe('workflow replay across several processes', () => {
   const services: ServiceProcess[] = [];
   afterEach(() => killAll(services.splice(0)));
-
-  it('SIGKILL during step 3: a new process re-runs only step 3, and the output keeps what steps 1 and 2 returned then', async () => {
-    const { file, gate, dbUrl } = workspace();
-    const client = await workflowClient(dbUrl);
-    // A short lease: the killed process's claim must expire before another may take the run.
-    const env = { DATABASE_URL: dbUrl, TASK_LEASE_SECONDS: '2' };
-    const first = await startWorkflowProcess(env);
-    services.push(first);
-    const { run } = await client.workflows.startRun('five-steps', { input: { file, gate } });
-
-    await whenExecuted(file, run.id, 's3');
-    first.proc.kill('SIGKILL');
-    expect(await first.exited).toBe('SIGKILL');
-    writeFileSync(gate, '');
-
-    const second = await startWorkflowProcess(env);
-    services.push(second);
-    const done = await runEnded(client, run.id);
-    const [a, b] = [first.proc.pid!, second.proc.pid!];
-    expect(done.status).toBe('completed');
-    expect(done.output).toEqual([`s1@${a}`, `s2@${a}`, `s3@${b}`, `s4@${b}`, `s5@${b}`]);
-    expect(executions(file).map((e) => `${e.what}@${e.pid}`)).toEqual([`s1@${a}`, `s2@${a}`, `s3@${a}`, `s3@${b}`, `s4@${b}`, `s5@${b}`]);
-    // The killed attempt counts; nothing else did.
-    expect(done.attempts).toBe(2);
-    expect(done.steps!.map((s) => [s.name, s.status, s.attempts])).toEqual([
-      ['s1', 'completed', 1],
-      ['s2', 'completed', 1],
-      ['s3', 'completed', 1],
-      ['s4', 'completed', 1],
-      ['s5', 'completed', 1],
-    ]);
-  });
 
   it('a process frozen (SIGSTOP) during step 3 past its lease, then thawed: the run is finished by another, and the frozen one records nothing and runs no further step', async () => {
     const { file, gate, dbUrl } = workspace();

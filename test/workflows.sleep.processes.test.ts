@@ -1,12 +1,13 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { waitFor } from './helpers.ts';
 import { killAll, type ServiceProcess } from './processes.ts';
-import { executed, executions, runEnded, runWaitingFor, startWorkflowProcess, workflowClient, workspace } from './support/workflow-processes.ts';
+import { executions, runEnded, runWaitingFor, startWorkflowProcess, workflowClient, workspace } from './support/workflow-processes.ts';
 
 /**
  * Sleeping runs in real `serve` processes (DESIGN.md, "Workflows": a sleeping run holds no
  * worker, lease or attempt). Timing is asserted generously: the claim is that a run wakes at
- * the poller's precision, not to the millisecond.
+ * the poller's precision, not to the millisecond. A sleep across a restart is in
+ * test/workflows.restart.processes.test.ts.
  */
 describe('workflow sleeps in a serve process', () => {
   const services: ServiceProcess[] = [];
@@ -56,25 +57,5 @@ describe('workflow sleeps in a serve process', () => {
     let most = 0;
     for (const [, delta] of edges) most = Math.max(most, (asleep += delta));
     expect(most).toBeGreaterThan(10 * 10);
-  });
-
-  it('a run sleeping through a restart (SIGTERM during the sleep): the new process completes it; the step before the sleep ran once', async () => {
-    const { file, dbUrl } = workspace();
-    const client = await workflowClient(dbUrl);
-    const first = await startWorkflowProcess({ DATABASE_URL: dbUrl });
-    services.push(first);
-    const { run } = await client.workflows.startRun('nap', { input: { file, duration: 2 } });
-    await runWaitingFor(client, run.id, 'sleep');
-    first.proc.kill('SIGTERM');
-    expect(await first.exited).toBe(0);
-    expect((await client.workflows.getRun(run.id)).status).toBe('pending');
-
-    const second = await startWorkflowProcess({ DATABASE_URL: dbUrl });
-    services.push(second);
-    const done = await runEnded(client, run.id);
-    expect(done).toMatchObject({ status: 'completed', output: { before: `before@${first.proc.pid}`, after: `after@${second.proc.pid}` }, attempts: 1 });
-    expect(executed(file, run.id)).toEqual(['before', 'after']);
-    const sleep = done.steps!.find((s) => s.name === 'nap')!;
-    expect(Date.parse(sleep.completed_at!)).toBeGreaterThanOrEqual(Date.parse(sleep.wake_at!));
   });
 });

@@ -1,3 +1,4 @@
+import { once } from 'node:events';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -24,8 +25,17 @@ export type WorkflowProcess = ServiceProcess & { url?: string };
 /** `serve` or `worker` with the fixture's workflows and handlers; resolves once it processes. */
 export async function startWorkflowProcess(env: Record<string, string>, mode: 'serve' | 'worker' = 'serve'): Promise<WorkflowProcess> {
   const service = spawnService([mode, '--handlers', WORKFLOWS_FIXTURE], env);
-  const started = await service.waitForLog((r) => r.mode === mode && typeof r.worker === 'string');
+  // Generous: a start under tsx on a busy machine has taken over 20 s.
+  const started = await service.waitForLog((r) => r.mode === mode && typeof r.worker === 'string', 40_000);
   return Object.assign(service, { url: started.url as string | undefined });
+}
+
+/** SIGTERM to each, then their exit codes once each has exited and its log was read to the end. */
+export async function stopAll(processes: ServiceProcess[]): Promise<(number | string)[]> {
+  for (const p of processes) p.proc.kill('SIGTERM');
+  const codes = await Promise.all(processes.map((p) => p.exited));
+  await Promise.all(processes.map((p) => (p.proc.stdout!.readableEnded ? undefined : once(p.proc.stdout!, 'end'))));
+  return codes;
 }
 
 /**

@@ -1,5 +1,6 @@
 import { writeFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
+import { createClient } from 'task-pool/client';
 import { waitFor } from './helpers.ts';
 import { executed, runEnded, runWaitingFor, useWorkflowProcess, whenExecuted } from './support/workflow-processes.ts';
 
@@ -30,12 +31,11 @@ describe('cancelling workflow runs in a serve process', () => {
     expect((await client.workflows.getRun(run.id)).steps).toEqual([]);
   });
 
-  it('during a step, through POST /tasks/:id/cancel to the process running it: the same abort, from within', async () => {
+  it('during a step, through POST /runs/:id/cancel to the process running it: the same abort, from within', async () => {
     const { file, client, service } = shared;
     const { run } = await client.workflows.startRun('blocked', { input: { file } });
     await whenExecuted(file, run.id, 'block');
-    const response = await fetch(`${service.url}/tasks/${run.id}/cancel`, { method: 'POST' });
-    expect(response.status).toBe(200);
+    expect((await createClient(service.url!).cancelRun(run.id)).status).toBe('cancelled');
     await whenExecuted(file, run.id, 'aborted:cancelled');
     await stoppedAt(run.id, ['block', 'aborted:cancelled']);
   });

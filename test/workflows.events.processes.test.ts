@@ -1,14 +1,16 @@
 import { writeFileSync } from 'node:fs';
 import { afterEach, describe, expect, it } from 'vitest';
+import { createClient } from 'task-pool/client';
 import { waitFor } from './helpers.ts';
 import { killAll, type ServiceProcess } from './processes.ts';
 import { executed, executions, runEnded, runWaitingFor, startWorkflowProcess, useWorkflowProcess, workflowClient, workspace } from './support/workflow-processes.ts';
 
 /**
  * Events to runs in real `serve` processes (DESIGN.md, "Workflows": an event sent after a run
- * was created is never lost, also when it arrives before the run reaches its wait). Events are
- * sent by the test process's WorkflowService on the same file (what `POST /events` does:
- * WorkflowRepository.sendEvent), so a run only learns of one through the database.
+ * was created is never lost, also when it arrives before the run reaches its wait). Most
+ * events are sent by the test process's WorkflowService on the same file (what `POST /events`
+ * does), so a run learns of one through the database only; some through `POST /events` of a
+ * serve process (the typed client), the way users send them.
  */
 describe('workflow events to a serve process', () => {
   // One process for these: each test has its own runs, events and keys.
@@ -27,11 +29,12 @@ describe('workflow events to a serve process', () => {
     expect(executed(file, run.id)).toEqual(['before', 'after']);
   });
 
-  it('sent while the run waits: it resumes at once with the payload; each step ran once', async () => {
-    const { file, client } = shared;
-    const { run } = await client.workflows.startRun('await-event', { input: { file, event: 'paid', key: 'order-2', timeout: '1m' } });
+  it('sent to the serve process (POST /events) while the run waits: it resumes at once with the payload; each step ran once', async () => {
+    const { file, client, service } = shared;
+    const api = createClient(service.url!);
+    const { run } = await api.startRun('await-event', { input: { file, event: 'paid', key: 'order-2', timeout: '1m' } });
     await runWaitingFor(client, run.id, 'event');
-    expect(await client.workflows.sendEvent('paid', 'order-2', 'ok')).toMatchObject({ resumed: 1 });
+    expect(await api.sendEvent({ event: 'paid', key: 'order-2', payload: 'ok' })).toEqual({ event: 'paid', key: 'order-2', resumed: 1 });
     const done = await runEnded(client, run.id);
     expect(done).toMatchObject({ status: 'completed', output: { payload: 'ok' }, attempts: 1 });
     // Resumed by the event, not by the one-minute timeout.
@@ -90,7 +93,7 @@ describe('workflow events across two serve processes', () => {
   const services: ServiceProcess[] = [];
   afterEach(() => killAll(services.splice(0)));
 
-  it('two serve processes on one file: a run set aside by one resumes on the other, whose only news of the event is the database', async () => {
+  it('two serve processes on one file: the event sent to one (POST /events) resumes the run on the other, whose only news of it is the database', async () => {
     const { file, gate, dbUrl } = workspace();
     const client = await workflowClient(dbUrl);
     // One worker and no queue: while it holds a task, this process claims nothing.
@@ -103,7 +106,8 @@ describe('workflow events across two serve processes', () => {
 
     const second = await startWorkflowProcess({ DATABASE_URL: dbUrl });
     services.push(second);
-    expect(await client.workflows.sendEvent('approved', 'doc-3', 'yes')).toMatchObject({ resumed: 1 });
+    // The first process takes the event; it cannot run the run it wakes: its worker is held.
+    expect(await createClient(first.url!).sendEvent({ event: 'approved', key: 'doc-3', payload: 'yes' })).toMatchObject({ resumed: 1 });
     const done = await runEnded(client, run.id);
     expect(done).toMatchObject({ status: 'completed', output: { payload: 'yes', after: `after@${second.proc.pid}` } });
     expect(executions(file).filter((e) => e.run === run.id).map((e) => `${e.what}@${e.pid}`)).toEqual([`before@${first.proc.pid}`, `after@${second.proc.pid}`]);

@@ -67,6 +67,22 @@ describe('workflow engine (in process)', () => {
     expect(done).toMatchObject({ status: 'completed', output: { a: 1, b: 2, none: null } });
   });
 
+  it('which events a run takes is decided by the database\'s order, not clocks', async () => {
+    const flow = defineWorkflow('ordered', async (ctx) => {
+      const early = await ctx.waitForEvent('early', { event: 'sent-before', timeout: '300ms' });
+      const late = await ctx.waitForEvent('late', { event: 'sent-after', timeout: '10s' });
+      return { early, late };
+    });
+    const runtime = await runtimeWith([flow]);
+    // Sent before the run exists, by a host whose clock runs a minute ahead: not for this run.
+    await runtime.workflowRepo.sendEvent('sent-before', null, '"early"', Date.now() + 60_000);
+    const { run } = await runtime.workflows.startRun('ordered', {});
+    await waitFor(async () => (await runtime.workflows.getRun(run.id)).waiting_for?.some((w) => w.kind === 'event' && w.event === 'sent-after'), 10_000, 'the second wait');
+    // Sent after, by a host whose clock runs a minute behind: for this run.
+    expect(await runtime.workflowRepo.sendEvent('sent-after', null, '"late"', Date.now() - 60_000)).toBe(1);
+    expect(await finished(runtime, run.id)).toMatchObject({ status: 'completed', output: { early: null, late: 'late' } });
+  });
+
   it('a step failing twice then succeeding is retried without a worker; one always failing is caught by the code', async () => {
     let flaky = 0;
     let broken = 0;

@@ -88,10 +88,12 @@ function runHandler(workflow: Workflow, registry: WorkflowRegistry, deps: Workfl
     const runId = parseTaskId(task.id)!;
     const createdAt = Date.parse(task.created_at);
     const fence = { runId, lockedBy: task.locked_by ?? '', attempt: task.attempts };
-    const steps = await deps.repo.steps(runId);
+    const { steps, eventMark } = await deps.repo.run(runId);
+    // Runs from before migration 0008 have no mark: they compare the events' times instead.
+    const eventsSince = eventMark === null ? createdAt : 0;
     const io: ExecutionIO = {
       record: (step) => deps.repo.record(fence, step),
-      findEvent: (event, key, afterId) => deps.repo.findEvent(event, key, createdAt, afterId),
+      findEvent: (event, key, afterId) => deps.repo.findEvent(event, key, eventsSince, afterId),
       startChild: (step, name, input) => {
         if (!registry.has(name)) throw new TaskFailure(`invoke "${step.name}": no workflow named ${JSON.stringify(name)} is registered`, { permanent: true });
         const child = buildTask(
@@ -110,7 +112,7 @@ function runHandler(workflow: Workflow, registry: WorkflowRegistry, deps: Workfl
       },
       childState: (id) => deps.repo.childState(id),
     };
-    const end = await execute(workflow, { runId, workflow: workflow.name, input: task.payload, attempt: context.attempt, createdAt, steps }, io, {
+    const end = await execute(workflow, { runId, workflow: workflow.name, input: task.payload, attempt: context.attempt, createdAt, eventMark: eventMark ?? 0, steps }, io, {
       runId: task.id,
       signal: context.signal,
       logger: context.logger,
@@ -125,13 +127,13 @@ function runHandler(workflow: Workflow, registry: WorkflowRegistry, deps: Workfl
         context.logger.info('workflow run failed', { workflow: workflow.name, error: end.error, ...(end.code ? { code: end.code } : {}) });
         throw new TaskFailure(end.error, { permanent: true });
       case 'suspended':
-        return suspendFor(end.needs, createdAt);
+        return suspendFor(end.needs, eventsSince);
     }
   };
 }
 
 /** One suspension for everything the run waits on: the earliest time, and any wake-up condition. */
-export function suspendFor(needs: readonly Need[], runCreatedAt: number, now = Date.now()): Suspension {
+export function suspendFor(needs: readonly Need[], eventsSince: number, now = Date.now()): Suspension {
   let runAt = Infinity;
   const conditions: { sql: string; args: SqlValue[] }[] = [];
   for (const need of needs) {
@@ -144,7 +146,7 @@ export function suspendFor(needs: readonly Need[], runCreatedAt: number, now = D
         break;
       case 'wait':
         runAt = Math.min(runAt, need.timeoutAt);
-        conditions.push(eventArrivedCondition(need.event, need.key, runCreatedAt, need.afterEventId));
+        conditions.push(eventArrivedCondition(need.event, need.key, eventsSince, need.afterEventId));
         break;
       case 'invoke':
         conditions.push(childEndedCondition(need.childRunId));

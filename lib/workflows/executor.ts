@@ -343,7 +343,7 @@ class Execution {
 
   /** The newest event this run's finished waits for `event`/`key` took: a new wait takes a later one. */
   #lastEventTaken(event: string, key: string | null): number {
-    let last = 0;
+    let last = this.#snapshot.eventMark;
     for (const step of this.#records.values()) {
       if (step.kind === 'wait' && step.event === event && step.eventKey === key && step.eventId !== null) last = Math.max(last, step.eventId);
     }

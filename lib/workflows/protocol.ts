@@ -50,6 +50,8 @@ export interface RunSnapshot {
   /** The run's attempt (a crash mid-step counts; a suspension does not). */
   attempt: number;
   createdAt: number;
+  /** Events with ids up to this one were sent before the run existed: no wait takes them. */
+  eventMark: number;
   steps: StepRecord[];
 }
 

@@ -22,6 +22,9 @@ export interface Fence {
   attempt: number;
 }
 
+/** The name of the event-mark record (migration 0008): empty, which no step's name can be. */
+const EVENT_MARK = '';
+
 const STEP_COLUMNS = ['run_id', 'name', 'kind', 'status', 'attempts', 'output', 'error', 'started_at', 'completed_at', 'wake_at', 'event', 'event_key', 'event_id', 'child_run_id'];
 const UPDATED_ON_CONFLICT = STEP_COLUMNS.filter((c) => c !== 'run_id' && c !== 'name' && c !== 'kind' && c !== 'started_at');
 const HELD = "EXISTS (SELECT 1 FROM tasks WHERE id = ? AND status = 'in_progress' AND locked_by = ? AND attempts = ?)";
@@ -65,8 +68,23 @@ export class WorkflowRepository {
     this.#driver = driver;
   }
 
+  /** The run's step records, in the order they were first recorded. */
   async steps(runId: number): Promise<StepRecord[]> {
-    return (await this.#driver.all(SQL.steps, [runId])).map(rowToStep);
+    return (await this.run(runId)).steps;
+  }
+
+  /**
+   * The run's step records and its event mark: the highest event id issued when the run was
+   * inserted (the trigger of migration 0008), or null for a run from before that migration.
+   */
+  async run(runId: number): Promise<{ steps: StepRecord[]; eventMark: number | null }> {
+    const steps: StepRecord[] = [];
+    let eventMark: number | null = null;
+    for (const row of await this.#driver.all(SQL.steps, [runId])) {
+      if (row.name === EVENT_MARK) eventMark = Number(row.event_id);
+      else steps.push(rowToStep(row));
+    }
+    return { steps, eventMark };
   }
 
   /** The steps of several runs (a page of runs: what each waits for). */
@@ -76,6 +94,7 @@ export class WorkflowRepository {
     const rows = await this.#driver.all(`SELECT ${STEP_COLUMNS.join(', ')} FROM workflow_steps WHERE run_id IN (${runIds.map(() => '?').join(', ')}) ORDER BY rowid`, runIds);
     for (const row of rows) {
       const runId = Number(row.run_id);
+      if (row.name === EVENT_MARK) continue;
       let list = byRun.get(runId);
       if (!list) byRun.set(runId, (list = []));
       list.push(rowToStep(row));
@@ -107,7 +126,10 @@ export class WorkflowRepository {
     return row ? { id: Number(row.id), created: inserted!.changes === 1 } : null;
   }
 
-  /** The oldest event a wait would take: sent since `since`, newer than `afterId`. */
+  /**
+   * The oldest event a wait would take: newer than `afterId` (the run's event mark, or the last
+   * event an earlier wait took) and, for runs from before the event mark, stamped since `since`.
+   */
   async findEvent(event: string, key: string | null, since: number, afterId: number): Promise<{ id: number; payload: string | null } | null> {
     const row = (await this.#driver.all(SQL.findEvent, [event, key, since, afterId]))[0];
     return row ? { id: Number(row.id), payload: (row.payload as string | null) ?? null } : null;

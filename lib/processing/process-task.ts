@@ -233,7 +233,7 @@ async function writeWhileLeased(heartbeat: Heartbeat, write: (task: Task) => Pro
         heartbeat.stop();
         throw error;
       }
-      if (delay === FINAL_WRITE_RETRY_MS.first) logFailure(log(), 'warn', 'final write failed: retrying while the lease holds', error, { lease_expires_at: new Date(leaseEnds).toISOString() });
+      if (delay === FINAL_WRITE_RETRY_MS.first) logFailure(log(), 'warn', 'final write failed: retrying while the lease holds', error, { lease_expires_at: isoTime(leaseEnds) });
       await new Promise((resolve) => setTimeout(resolve, delay));
     }
   }

@@ -1,5 +1,6 @@
 import type { Config } from '../config/config.ts';
 import { logFailure } from '../foundation/log.ts';
+import { isoTime } from '../foundation/iso-time.ts';
 import { notFound } from '../foundation/errors.ts';
 import type { Logger } from '../foundation/log.ts';
 import { formatTaskId } from '../tasks/ids.ts';
@@ -175,10 +176,10 @@ export class ScheduleService {
         summary.dropped += fire.dropped;
         this.#logger.info('schedule fired', {
           schedule: fire.schedule.name,
-          occurrence: fire.lastRunAt === null ? null : new Date(fire.lastRunAt).toISOString(),
+          occurrence: fire.lastRunAt === null ? null : isoTime(fire.lastRunAt),
           tasks: result.inserted,
           missed_skipped: fire.dropped || undefined,
-          next_run_at: fire.nextRunAt === null ? null : new Date(fire.nextRunAt).toISOString(),
+          next_run_at: fire.nextRunAt === null ? null : isoTime(fire.nextRunAt),
         });
       });
       // A short batch was the last; a full one may have more behind it. Lost races are not

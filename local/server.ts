@@ -64,11 +64,22 @@ export function handleSignals(runtime: Runtime, http?: HttpServer): void {
   process.on('SIGTERM', onSignal);
 }
 
+/**
+ * The start-up line. With an HTTP server it names the pages a person opens next, the
+ * dashboard (lib/ui/dashboard.tsx, at /ui unless DASHBOARD_ENABLED=false) and the API docs
+ * (local/docs.ts, /docs, always on the Node server), as fields and in the message, so they can
+ * be clicked in a terminal; and the pid, for whoever has to signal this process.
+ */
 export function logStartup(runtime: Runtime, mode: string, url?: string): void {
   const { config } = runtime;
-  runtime.logger.info(url ? `task-pool listening on ${url}` : `task-pool ${mode} started`, {
+  const pages = url === undefined ? undefined : startupPages(url, config.dashboardEnabled);
+  const links = pages && [pages.dashboard && `dashboard ${pages.dashboard}`, `API docs ${pages.docs}`].filter(Boolean).join(', ');
+  runtime.logger.info(url ? `task-pool listening on ${url} (${links})` : `task-pool ${mode} started`, {
     mode,
     url,
+    dashboard: pages?.dashboard,
+    docs: pages?.docs,
+    pid: process.pid,
     database: runtime.driver.description,
     workers: config.workers,
     queue_size: config.queueSize,
@@ -78,4 +89,17 @@ export function logStartup(runtime: Runtime, mode: string, url?: string): void {
     handlers: runtime.handlers.types(),
     worker: runtime.workerId,
   });
+}
+
+/**
+ * The dashboard's and the docs' URLs on a server listening at `url`. A wildcard address
+ * (APP_HOST=0.0.0.0 or ::) is where the server listens, not an address to browse to (Windows
+ * browsers refuse 0.0.0.0): the links use the loopback address of the same family instead.
+ */
+export function startupPages(url: string, dashboardEnabled: boolean): { dashboard?: string; docs: string } {
+  const base = new URL(url);
+  if (base.hostname === '0.0.0.0') base.hostname = '127.0.0.1';
+  if (base.hostname === '[::]') base.hostname = '[::1]';
+  const at = (path: string) => new URL(path, base).href;
+  return { dashboard: dashboardEnabled ? at('/ui') : undefined, docs: at('/docs') };
 }

@@ -1,3 +1,4 @@
+/** @jsxRuntime automatic @jsxImportSource hono/jsx */
 import type { Hono, MiddlewareHandler } from 'hono';
 import { AppError, badRequest } from '../foundation/errors.ts';
 import { BULK_MAX, countBulk, runBulk, type BulkAction, type BulkSelection } from '../tasks/bulk.ts';

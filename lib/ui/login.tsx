@@ -1,3 +1,4 @@
+/** @jsxRuntime automatic @jsxImportSource hono/jsx */
 import type { Hono } from 'hono';
 import { deleteCookie, setCookie } from 'hono/cookie';
 import type { Config } from '../config/config.ts';

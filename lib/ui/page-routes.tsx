@@ -1,3 +1,4 @@
+/** @jsxRuntime automatic @jsxImportSource hono/jsx */
 import type { Context, Hono } from 'hono';
 import { AppError } from '../foundation/errors.ts';
 import { BULK_MAX } from '../tasks/bulk.ts';

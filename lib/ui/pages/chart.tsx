@@ -1,3 +1,4 @@
+/** @jsxRuntime automatic @jsxImportSource hono/jsx */
 import type { FC } from 'hono/jsx';
 import type { MinuteFinishes } from '../../tasks/insights.ts';
 import { formatCount, formatTime } from '../format.ts';

@@ -1,3 +1,4 @@
+/** @jsxRuntime automatic @jsxImportSource hono/jsx */
 import type { FC } from 'hono/jsx';
 import { FAILED_SAMPLE, type FailedGroup } from '../../tasks/insights.ts';
 import { formatCount, formatTime } from '../format.ts';

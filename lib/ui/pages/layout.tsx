@@ -1,3 +1,4 @@
+/** @jsxRuntime automatic @jsxImportSource hono/jsx */
 import { raw } from 'hono/html';
 import type { Child, FC } from 'hono/jsx';
 import { ASSET_VERSION } from '../assets.ts';

@@ -1,3 +1,4 @@
+/** @jsxRuntime automatic @jsxImportSource hono/jsx */
 import type { FC } from 'hono/jsx';
 import { COUNT_CAP, TYPE_SAMPLE, type Overview, type StatusCount } from '../../tasks/insights.ts';
 import { formatCount, formatDuration, formatTime, relative } from '../format.ts';

@@ -1,3 +1,4 @@
+/** @jsxRuntime automatic @jsxImportSource hono/jsx */
 import type { FC } from 'hono/jsx';
 import { formatTaskId } from '../../tasks/ids.ts';
 import { taskToJson, type Task } from '../../tasks/model.ts';

@@ -1,3 +1,4 @@
+/** @jsxRuntime automatic @jsxImportSource hono/jsx */
 import type { FC } from 'hono/jsx';
 import { BULK_BATCH, BULK_MAX } from '../../tasks/bulk.ts';
 import { TITLE_SCAN_ROWS, type SearchPage } from '../../tasks/insights.ts';

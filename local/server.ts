@@ -27,6 +27,7 @@ export function listen(runtime: Runtime): Promise<{ server: Server; http: HttpSe
  * SHUTDOWN_TIMEOUT_SECONDS to finish, the rest are aborted and released, the database
  * closes, exit 0. HTTP goes first: its requests still need the database.
  * A second signal exits at once (tasks still leased are reclaimed when their lease expires).
+ * Started by npm, a parent that goes away is a first signal too (onParentGone below).
  */
 export function handleSignals(runtime: Runtime, http?: HttpServer): void {
   let stopping = false;
@@ -62,6 +63,28 @@ export function handleSignals(runtime: Runtime, http?: HttpServer): void {
   };
   process.on('SIGINT', onSignal);
   process.on('SIGTERM', onSignal);
+  onParentGone(() => {
+    if (!stopping) onSignal('SIGTERM');
+  });
+}
+
+/**
+ * Under npm, the parent going away counts as SIGTERM. `npx task-pool serve` runs
+ * `sh -c "task-pool serve"` and passes SIGTERM (a `kill`, `docker stop`, a supervisor) to
+ * that shell only; dash, Debian's sh, exits without passing it on, and the server went on
+ * serving with init as its parent (npm 11.19, test/bin.test.ts). Not outside npm (no
+ * `npm_command`): `nohup task-pool serve &` from a shell that then exits must keep running.
+ * Node has no parent-death signal, so the parent pid is looked at four times a second.
+ */
+function onParentGone(stop: () => void): void {
+  if (!process.env.npm_command) return;
+  const parent = process.ppid;
+  const timer = setInterval(() => {
+    if (process.ppid === parent) return;
+    clearInterval(timer);
+    stop();
+  }, 250);
+  timer.unref();
 }
 
 /**

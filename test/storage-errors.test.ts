@@ -1,6 +1,5 @@
 import { createClient } from '@libsql/client';
 import Database from 'libsql';
-import { spawn } from 'node:child_process';
 import { createServer as createHttpServer } from 'node:http';
 import { createServer as createTcpServer, type AddressInfo } from 'node:net';
 import { join } from 'node:path';
@@ -9,7 +8,7 @@ import { retryBusy } from '../lib/db/driver.ts';
 import { storageErrorKind } from '../lib/foundation/storage-errors.ts';
 import { freePort, tempDir } from './helpers.ts';
 import { sqldAvailable, startSqld } from './sqld.ts';
-import { SQLD_BINARY } from './support/sqld-process.ts';
+import { startSqldProcess } from './support/sqld-process.ts';
 import { mountTmpfs, tmpfsAvailable, type Tmpfs } from './tmpfs.ts';
 
 /** Every error here is produced for real: a closed port, a killed sqld, a full disk. */
@@ -21,6 +20,9 @@ async function caught(fn: () => unknown): Promise<unknown> {
   }
   throw new Error('expected an error');
 }
+
+// A missing sqld skips its tests with the reason (fails them in CI).
+const sqldOk = await sqldAvailable();
 
 const cleanups: (() => unknown)[] = [];
 afterEach(async () => {
@@ -41,8 +43,7 @@ describe('storageErrorKind over HTTP (@libsql/client → sqld)', () => {
     expect(storageErrorKind(error)).toBe('unavailable');
   });
 
-  it('a killed sqld is unavailable, for reads and for write batches', async () => {
-    if (!(await sqldAvailable())) return;
+  it.skipIf(!sqldOk)('a killed sqld is unavailable, for reads and for write batches', async () => {
     const sqld = await startSqld();
     cleanups.push(() => sqld.stop());
     const client = createClient({ url: sqld.url });
@@ -66,19 +67,13 @@ describe('storageErrorKind over HTTP (@libsql/client → sqld)', () => {
     expect(storageErrorKind(error)).toBe('unavailable');
   });
 
-  it('sqld on a full disk answers SQLITE_IOERR: unavailable; its reads keep working', async () => {
-    if (!(await sqldAvailable()) || !(await tmpfsAvailable())) return;
+  it.skipIf(!sqldOk)('sqld on a full disk answers SQLITE_IOERR: unavailable; its reads keep working', async ({ skip }) => {
+    if (!(await tmpfsAvailable())) return skip('no tmpfs mount (needs root)');
     const disk = mountTmpfs(2 * 1024 * 1024);
     cleanups.push(() => disk.unmount());
-    const port = await freePort();
-    const proc = spawn(SQLD_BINARY, ['--db-path', join(disk.dir, 'data.sqld'), '--http-listen-addr', `127.0.0.1:${port}`, '--no-welcome'], { stdio: 'ignore' });
-    cleanups.push(() => proc.kill('SIGKILL'));
-    const url = `http://127.0.0.1:${port}`;
-    for (let i = 0; !(await fetch(`${url}/health`).then((r) => r.ok, () => false)); i++) {
-      if (i > 300) throw new Error('sqld did not start');
-      await new Promise((resolve) => setTimeout(resolve, 50));
-    }
-    const client = createClient({ url });
+    const sqld = await startSqldProcess({ dbPath: join(disk.dir, 'data.sqld') });
+    cleanups.push(() => sqld.kill());
+    const client = createClient({ url: sqld.url });
     await client.execute('CREATE TABLE t (x)');
     const error = await caught(async () => {
       for (let i = 0; i < 1000; i++) await client.execute({ sql: 'INSERT INTO t VALUES (?)', args: ['x'.repeat(20_000)] });

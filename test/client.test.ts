@@ -1,11 +1,10 @@
-import { spawn } from 'node:child_process';
 import { describe, expect, expectTypeOf, it } from 'vitest';
 // The package's own export, as a user imports it (package.json "exports": "./client").
 import { createClient, isFinal, TaskPoolError, type TaskJson, type TaskList } from 'task-pool/client';
 import type { TaskJson as ModelTaskJson } from '../lib/tasks/model.ts';
 import type { TaskHandler } from '../lib/processing/handlers.ts';
-import { EXIT } from '../local/cli-tasks.ts';
-import { ROOT } from './processes.ts';
+import { EXIT } from '../local/cli-api.ts';
+import { cli as runCli, cliJson } from './support/cli.ts';
 import { freePort, waitFor } from './helpers.ts';
 import { serveRuntime } from './support/serve.ts';
 
@@ -90,30 +89,9 @@ describe('typed client (task-pool/client) against a real server', () => {
   });
 });
 
-interface CliResult {
-  code: number | null;
-  stdout: string;
-  stderr: string;
-}
-
-/** Runs `task-pool tasks …` as a real process (the CLI entry point, through tsx). */
-function cli(args: string[], env: Record<string, string> = {}): Promise<CliResult> {
-  return new Promise((resolve, reject) => {
-    const { API_TOKEN: _a, TASK_POOL_TOKEN: _t, TASK_POOL_URL: _u, ...inherited } = process.env;
-    const proc = spawn('node', ['--import', 'tsx', 'local/cli.ts', 'tasks', ...args], { cwd: ROOT, env: { ...inherited, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
-    let stdout = '';
-    let stderr = '';
-    proc.stdout.on('data', (c: Buffer) => (stdout += c.toString()));
-    proc.stderr.on('data', (c: Buffer) => (stderr += c.toString()));
-    proc.once('error', reject);
-    proc.once('close', (code) => resolve({ code, stdout, stderr }));
-  });
-}
-
-const json = <T>(result: CliResult): T => {
-  expect(result.code, result.stderr).toBe(EXIT.ok);
-  return JSON.parse(result.stdout) as T;
-};
+/** Runs `task-pool tasks …` as a real process. */
+const cli = (args: string[], env: Record<string, string> = {}) => runCli(['tasks', ...args], { env });
+const json = cliJson;
 
 describe('task-pool tasks … against a real server', () => {
   it('every command, as JSON and as a table', async () => {

@@ -6,7 +6,7 @@ import { describe, expect, expectTypeOf, it } from 'vitest';
 import { createClient, isFinal, TaskPoolError, type RunDetail, type RunJson, type WorkflowList } from 'task-pool/client';
 import type { RunDetailJson, RunJson as ServiceRunJson } from '../lib/workflows/service.ts';
 import { defineWorkflow } from '../lib/workflows/define.ts';
-import { EXIT } from '../local/cli-tasks.ts';
+import { EXIT } from '../local/cli-api.ts';
 import { ROOT } from './processes.ts';
 import { tempDir, waitFor } from './helpers.ts';
 import { serveRuntime } from './support/serve.ts';

@@ -1,6 +1,6 @@
 import { describe, expect, expectTypeOf, it } from 'vitest';
 // The package's own export, as a user imports it (package.json "exports": "./client").
-import { createClient, isFinal, TaskPoolError, type TaskJson, type TaskList } from 'task-pool/client';
+import { createClient, isFinal, TaskPoolError, type BatchResult, type BatchTask, type ScheduleJson, type TaskJson, type TaskList, type TaskTypeList } from 'task-pool/client';
 import type { TaskJson as ModelTaskJson } from '../lib/tasks/model.ts';
 import type { TaskHandler } from '../lib/processing/handlers.ts';
 import { EXIT } from '../local/cli-api.ts';
@@ -35,6 +35,11 @@ describe('typed client (task-pool/client) against a real server', () => {
     expectTypeOf<TaskList['tasks'][number]>().toEqualTypeOf<TaskJson>();
     expectTypeOf<TaskList['next_cursor']>().toEqualTypeOf<string | null>();
     expectTypeOf(createClient('http://127.0.0.1:1').get).returns.resolves.toEqualTypeOf<TaskJson>();
+    expectTypeOf<ScheduleJson['next_run_at']>().toEqualTypeOf<string | null>();
+    expectTypeOf<ScheduleJson['missed']>().toEqualTypeOf<'skip' | 'once' | 'all'>();
+    expectTypeOf<TaskTypeList['types'][number]['paused']>().toEqualTypeOf<boolean>();
+    expectTypeOf<BatchResult['tasks'][number]['replayed']>().toEqualTypeOf<boolean>();
+    expectTypeOf<keyof BatchResult['tasks'][number]>().toEqualTypeOf<keyof ModelTaskJson | 'replayed'>();
   });
 
   it('submits, gets, waits, lists, cancels and retries', async () => {
@@ -92,6 +97,47 @@ describe('typed client (task-pool/client) against a real server', () => {
 /** Runs `task-pool tasks …` as a real process. */
 const cli = (args: string[], env: Record<string, string> = {}) => runCli(['tasks', ...args], { env });
 const json = cliJson;
+
+describe('typed client: batches, schedules and types', () => {
+  it('submits a batch (replays marked, a bad item named), runs a schedule through its life, pauses and resumes a type', async () => {
+    const { url } = await serve();
+    const client = createClient(url, { token: TOKEN });
+
+    const batch = await client.submitBatch([
+      { title: 'a', description: 'd', type: 'ok' },
+      { title: 'b', description: 'd', type: 'ok', idempotency_key: 'b-1' },
+    ]);
+    expect(batch.count).toBe(2);
+    expect(batch.tasks.map((t) => t.replayed)).toEqual([false, false]);
+    const replay = await client.submitBatch([{ title: 'b', description: 'd', type: 'ok', idempotency_key: 'b-1' }]);
+    expect(replay.tasks[0]).toMatchObject({ id: batch.tasks[1]!.id, replayed: true });
+    const bad = await rejection(client.submitBatch([{ title: 'x', description: 'd' }, { title: 'y' } as BatchTask]));
+    expect(bad).toMatchObject({ status: 400, message: 'tasks[1]: description is required' });
+    for (const task of batch.tasks) expect((await client.wait(task.id, 20)).status).toBe('completed');
+
+    const created = await client.schedules.put('nightly', { cron: '30 2 * * *', timezone: 'Europe/Berlin', task: { title: 'report', description: 'd', type: 'ok' } });
+    expect(created).toMatchObject({ created: true, schedule: { name: 'nightly', timezone: 'Europe/Berlin', paused: false, version: 1 } });
+    const replaced = await client.schedules.put('nightly', { cron: '0 3 * * *', task: { title: 'report', description: 'd', type: 'ok' } });
+    expect(replaced).toMatchObject({ created: false, schedule: { cron: '0 3 * * *', timezone: 'UTC', version: 2 } });
+    expect(await client.schedules.get('nightly')).toEqual(replaced.schedule);
+    expect(await client.schedules.list({ limit: 10 })).toMatchObject({ count: 1, next_cursor: null, schedules: [{ name: 'nightly' }] });
+    expect((await client.schedules.pause('nightly')).paused).toBe(true);
+    expect((await client.schedules.resume('nightly')).paused).toBe(false);
+    const triggered = await client.schedules.trigger('nightly');
+    expect(triggered).toMatchObject({ title: 'report', type: 'ok' });
+    expect((await client.wait(triggered.id, 20)).status).toBe('completed');
+    await client.schedules.delete('nightly');
+    expect(await rejection(client.schedules.get('nightly'))).toMatchObject({ status: 404, code: 'not_found' });
+    // Names go into the path encoded: `/` is a bad name (400), not another route (404).
+    expect(await rejection(client.schedules.get('no/such'))).toMatchObject({ status: 400 });
+
+    expect(await client.types.pause('mail/send')).toMatchObject({ type: 'mail/send', paused: true });
+    const { types } = await client.types.list();
+    expect(types.find((t) => t.type === 'mail/send')).toMatchObject({ paused: true });
+    expect(types.find((t) => t.type === 'ok')).toMatchObject({ paused: false, counts: { completed: 3, pending: 0 } });
+    expect(await client.types.resume('mail/send')).toEqual({ type: 'mail/send', paused: false, paused_at: null });
+  });
+});
 
 describe('task-pool tasks … against a real server', () => {
   it('every command, as JSON and as a table', async () => {

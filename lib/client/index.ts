@@ -1,18 +1,22 @@
 import { hc, type InferResponseType } from 'hono/client';
+import type { z } from 'zod';
 import type { TaskRoutes } from '../api/routes/tasks.ts';
-import type { SubmitTaskBody } from '../api/schemas.ts';
+import type { TypeRoutes } from '../api/routes/types.ts';
+import type { BatchResultSchema, BatchTaskItem, SubmitTaskBody } from '../api/schemas.ts';
+import type { PutScheduleBody, ScheduleRoutes } from '../schedules/routes.ts';
 import type { WorkflowRoutes } from '../workflows/routes.ts';
 import type { SendEventBody, StartRunBody } from '../workflows/schemas.ts';
 
 /**
  * The typed client of the task API: `import { createClient } from 'task-pool/client'`.
  *
- * Built on hono/client from the server's own route types (`TaskRoutes`, the return type of
- * lib/api/routes/tasks.ts's registerTaskRoutes): a changed path, query or response shape is a
- * type error here, not a surprise at run time. `POST /tasks` is the exception: it reads its
- * body itself (limits, 415 rules; lib/api/openapi.ts's registerWithOwnBody), so hono cannot
- * infer it; `submit` is typed by hand from the same zod schema (`SubmitTaskBody`) and the
- * task's JSON type.
+ * Built on hono/client from the server's own route types (`TaskRoutes`, `TypeRoutes`,
+ * `ScheduleRoutes`: the return types of registerTaskRoutes, registerTypeRoutes and
+ * registerScheduleRoutes): a changed path, query or response shape is a type error here, not
+ * a surprise at run time. The routes that read their body themselves (limits, 415 rules;
+ * lib/api/openapi.ts's registerWithOwnBody) are the exception, as hono cannot infer them:
+ * `submit`, `submitBatch` and `schedules.put` are typed by hand from the same zod schemas
+ * (`SubmitTaskBody`, `BatchTaskItem`, `PutScheduleBody`) and the JSON types inferred here.
  *
  * The workflow routes are the same, from `WorkflowRoutes` (lib/workflows/routes.ts); starting
  * a run and sending an event read their own bodies and are typed by hand like `submit`.
@@ -22,6 +26,8 @@ import type { SendEventBody, StartRunBody } from '../workflows/schemas.ts';
  */
 
 type Api = ReturnType<typeof hc<TaskRoutes>>;
+type TypesApi = ReturnType<typeof hc<TypeRoutes>>;
+type SchedulesApi = ReturnType<typeof hc<ScheduleRoutes>>;
 /** A task as the API answers it, inferred from `GET /tasks/:id`'s 200 response. */
 export type TaskJson = InferResponseType<Api['tasks'][':id']['$get'], 200>;
 /** One page of `GET /tasks`, inferred from its 200 response. */
@@ -29,6 +35,20 @@ export type TaskList = InferResponseType<Api['tasks']['$get'], 200>;
 export type TaskStatus = TaskJson['status'];
 /** The body of `POST /tasks` (typed by hand: see above). */
 export type SubmitTask = SubmitTaskBody;
+/** One item of `POST /tasks/batch`: the body of `POST /tasks` and an optional `idempotency_key`. */
+export type BatchTask = z.infer<typeof BatchTaskItem>;
+/** The answer of `POST /tasks/batch`: the tasks in request order, each marked `replayed`. */
+export type BatchResult = z.infer<typeof BatchResultSchema>;
+/** `GET /types`: per type, counts by status, paused or not, the oldest pending task's age. */
+export type TaskTypeList = InferResponseType<TypesApi['types']['$get'], 200>;
+/** The answer of `POST /types/:type/pause` and `/resume`. */
+export type TaskTypePause = InferResponseType<TypesApi['types'][':type']['pause']['$post'], 200>;
+/** A schedule as the API answers it, inferred from `GET /schedules/:name`'s 200 response. */
+export type ScheduleJson = InferResponseType<SchedulesApi['schedules'][':name']['$get'], 200>;
+/** One page of `GET /schedules`, by name. */
+export type ScheduleList = InferResponseType<SchedulesApi['schedules']['$get'], 200>;
+/** The body of `PUT /schedules/:name` (typed by hand: see above); `task` is a `POST /tasks` body without `run_at`. */
+export type PutSchedule = Omit<z.input<typeof PutScheduleBody>, 'task'> & { task: Omit<SubmitTask, 'run_at'> };
 
 type WorkflowApi = ReturnType<typeof hc<WorkflowRoutes>>;
 /** A run with its steps and what it waits for, inferred from `GET /runs/:id`'s 200 response. */
@@ -97,15 +117,20 @@ export function createClient(baseUrl: string, options: ClientOptions = {}) {
   if (options.token) headers.authorization = `Bearer ${options.token}`;
   const doFetch = options.fetch ?? ((input: RequestInfo | URL, init?: RequestInit) => fetch(input, init));
   const api: Api = hc<TaskRoutes>(baseUrl, { headers, fetch: doFetch });
+  const typesApi: TypesApi = hc<TypeRoutes>(baseUrl, { headers, fetch: doFetch });
+  const schedulesApi: SchedulesApi = hc<ScheduleRoutes>(baseUrl, { headers, fetch: doFetch });
   const workflowApi: WorkflowApi = hc<WorkflowRoutes>(baseUrl, { headers, fetch: doFetch });
   const root = baseUrl.replace(/\/+$/, '');
-  const postJson = (path: string, body: unknown, extra: Record<string, string> = {}) =>
-    doFetch(`${root}${path}`, { method: 'POST', headers: { ...headers, 'content-type': 'application/json', ...extra }, body: JSON.stringify(body) });
+  /** A path segment: hono/client puts params in the path as they are (a type name may hold `/`). */
+  const segment = (value: string) => encodeURIComponent(value);
+  /** A request with a JSON body, for the routes hono/client cannot type (see above). */
+  const sendJson = (method: string, path: string, body: unknown, extra: Record<string, string> = {}) =>
+    doFetch(`${root}${path}`, { method, headers: { ...headers, 'content-type': 'application/json', ...extra }, body: JSON.stringify(body) });
 
   /** `GET /tasks/:id`; with `wait` (seconds, at most 60) once it is final or the time is up. */
   const get = async (id: string, options: { wait?: number } = {}): Promise<TaskJson> => {
     const query = options.wait === undefined ? {} : { wait: String(options.wait) };
-    return read<TaskJson>(await api.tasks[':id'].$get({ param: { id }, query }));
+    return read<TaskJson>(await api.tasks[':id'].$get({ param: { id: segment(id) }, query }));
   };
 
   /**
@@ -131,8 +156,16 @@ export function createClient(baseUrl: string, options: ClientOptions = {}) {
 
     /** `POST /tasks`. `replayed` is true when an Idempotency-Key matched an earlier request. */
     async submit(task: SubmitTask, options: { idempotencyKey?: string } = {}): Promise<{ task: TaskJson; replayed: boolean }> {
-      const response = await postJson('/tasks', task, options.idempotencyKey ? { 'idempotency-key': options.idempotencyKey } : {});
+      const response = await sendJson('POST', '/tasks', task, options.idempotencyKey ? { 'idempotency-key': options.idempotencyKey } : {});
       return { task: await read<TaskJson>(response), replayed: response.status === 200 };
+    },
+
+    /**
+     * `POST /tasks/batch`: up to MAX_BATCH_TASKS tasks stored in one transaction, or none (a
+     * 400 names the first bad item, `tasks[3]: …`).
+     */
+    async submitBatch(tasks: BatchTask[]): Promise<BatchResult> {
+      return read<BatchResult>(await sendJson('POST', '/tasks/batch', { tasks }));
     },
 
     /** `GET /tasks`, newest first; pass `next_cursor` back as `cursor` for the next page. */
@@ -145,11 +178,11 @@ export function createClient(baseUrl: string, options: ClientOptions = {}) {
     },
 
     async cancel(id: string): Promise<TaskJson> {
-      return read<TaskJson>(await api.tasks[':id'].cancel.$post({ param: { id } }));
+      return read<TaskJson>(await api.tasks[':id'].cancel.$post({ param: { id: segment(id) } }));
     },
 
     async retry(id: string): Promise<TaskJson> {
-      return read<TaskJson>(await api.tasks[':id'].retry.$post({ param: { id } }));
+      return read<TaskJson>(await api.tasks[':id'].retry.$post({ param: { id: segment(id) } }));
     },
 
     wait,
@@ -159,13 +192,13 @@ export function createClient(baseUrl: string, options: ClientOptions = {}) {
      * earlier request (the run is that one).
      */
     async startRun(workflow: string, start: StartRun = {}, options: { idempotencyKey?: string } = {}): Promise<{ run: RunJson; replayed: boolean }> {
-      const response = await postJson(`/workflows/${encodeURIComponent(workflow)}/runs`, start, options.idempotencyKey ? { 'idempotency-key': options.idempotencyKey } : {});
+      const response = await sendJson('POST', `/workflows/${segment(workflow)}/runs`, start, options.idempotencyKey ? { 'idempotency-key': options.idempotencyKey } : {});
       return { run: await read<RunJson>(response), replayed: response.status === 200 };
     },
 
     /** `GET /runs/:id`: the run with its steps and what it waits for. */
     async getRun(id: string): Promise<RunDetail> {
-      return read<RunDetail>(await workflowApi.runs[':id'].$get({ param: { id } }));
+      return read<RunDetail>(await workflowApi.runs[':id'].$get({ param: { id: segment(id) } }));
     },
 
     /** `GET /runs`, newest first; pass `next_cursor` back as `cursor` for the next page. */
@@ -179,12 +212,12 @@ export function createClient(baseUrl: string, options: ClientOptions = {}) {
 
     /** `POST /runs/:id/cancel`: the run and the child runs it started that have not ended. */
     async cancelRun(id: string): Promise<RunJson> {
-      return read<RunJson>(await workflowApi.runs[':id'].cancel.$post({ param: { id } }));
+      return read<RunJson>(await workflowApi.runs[':id'].cancel.$post({ param: { id: segment(id) } }));
     },
 
     /** `POST /runs/:id/retry`: resumes a failed or cancelled run at the step that failed. */
     async retryRun(id: string): Promise<RunJson> {
-      return read<RunJson>(await workflowApi.runs[':id'].retry.$post({ param: { id } }));
+      return read<RunJson>(await workflowApi.runs[':id'].retry.$post({ param: { id: segment(id) } }));
     },
 
     /**
@@ -193,17 +226,61 @@ export function createClient(baseUrl: string, options: ClientOptions = {}) {
      */
     async waitRun(id: string, timeoutSeconds = MAX_WAIT_SECONDS): Promise<RunDetail> {
       await wait(id, timeoutSeconds);
-      return read<RunDetail>(await workflowApi.runs[':id'].$get({ param: { id } }));
+      return read<RunDetail>(await workflowApi.runs[':id'].$get({ param: { id: segment(id) } }));
     },
 
     /** `POST /events`: `resumed` counts the runs waiting for it that were made due. */
     async sendEvent(event: SendEvent): Promise<EventResult> {
-      return read<EventResult>(await postJson('/events', event));
+      return read<EventResult>(await sendJson('POST', '/events', event));
     },
 
     /** `GET /workflows`: the workflows registered on the server, with their runs by status. */
     async listWorkflows(): Promise<WorkflowList> {
       return read<WorkflowList>(await workflowApi.workflows.$get());
+    },
+
+    /** Task types: counts, pause and resume (a paused type is claimed nowhere; submits still go in). */
+    types: {
+      async list(): Promise<TaskTypeList> {
+        return read<TaskTypeList>(await typesApi.types.$get());
+      },
+      async pause(type: string): Promise<TaskTypePause> {
+        return read<TaskTypePause>(await typesApi.types[':type'].pause.$post({ param: { type: segment(type) } }));
+      },
+      async resume(type: string): Promise<TaskTypePause> {
+        return read<TaskTypePause>(await typesApi.types[':type'].resume.$post({ param: { type: segment(type) } }));
+      },
+    },
+
+    /** Cron schedules, by name. */
+    schedules: {
+      /** `GET /schedules`, by name; pass `next_cursor` back as `cursor` for the next page. */
+      async list(query: { limit?: number; cursor?: string } = {}): Promise<ScheduleList> {
+        return read<ScheduleList>(
+          await schedulesApi.schedules.$get({ query: { cursor: query.cursor, limit: query.limit === undefined ? undefined : String(query.limit) } }),
+        );
+      },
+      async get(name: string): Promise<ScheduleJson> {
+        return read<ScheduleJson>(await schedulesApi.schedules[':name'].$get({ param: { name: segment(name) } }));
+      },
+      /** `PUT /schedules/:name`: creates (`created: true`) or replaces it. */
+      async put(name: string, schedule: PutSchedule): Promise<{ schedule: ScheduleJson; created: boolean }> {
+        const response = await sendJson('PUT', `/schedules/${segment(name)}`, schedule);
+        return { schedule: await read<ScheduleJson>(response), created: response.status === 201 };
+      },
+      async delete(name: string): Promise<void> {
+        await read<undefined>(await schedulesApi.schedules[':name'].$delete({ param: { name: segment(name) } }));
+      },
+      async pause(name: string): Promise<ScheduleJson> {
+        return read<ScheduleJson>(await schedulesApi.schedules[':name'].pause.$post({ param: { name: segment(name) } }));
+      },
+      async resume(name: string): Promise<ScheduleJson> {
+        return read<ScheduleJson>(await schedulesApi.schedules[':name'].resume.$post({ param: { name: segment(name) } }));
+      },
+      /** Creates one task from the schedule's template now. */
+      async trigger(name: string): Promise<TaskJson> {
+        return read<TaskJson>(await schedulesApi.schedules[':name'].trigger.$post({ param: { name: segment(name) } }));
+      },
     },
   };
 }

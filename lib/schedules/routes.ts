@@ -150,7 +150,12 @@ export interface ScheduleRouteDeps {
   config: Pick<Config, 'maxBodyBytes'>;
 }
 
-export function registerScheduleRoutes(app: OpenAPIHono, deps: ScheduleRouteDeps): void {
+/**
+ * Registers the schedule routes. Returns the app typed with those `app.openapi` registered:
+ * lib/client/ builds its typed client from that type (`ScheduleRoutes`). PUT reads its own
+ * body (registerWithOwnBody), so it is not in the type; the client types it by hand.
+ */
+export function registerScheduleRoutes(app: OpenAPIHono, deps: ScheduleRouteDeps) {
   const { schedules, handlers, config } = deps;
 
   registerWithOwnBody(app, putRoute, async (c) => {
@@ -175,23 +180,26 @@ export function registerScheduleRoutes(app: OpenAPIHono, deps: ScheduleRouteDeps
     return c.json(scheduleToJson(schedule), created ? 201 : 200);
   });
 
-  app.openapi(listRoute, async (c) => {
-    const query = c.req.valid('query');
-    const page = await schedules.list({ afterName: query.cursor, limit: query.limit + 1 });
-    const items = page.slice(0, query.limit);
-    const next = page.length > query.limit ? items[items.length - 1]!.name : null;
-    return c.json({ count: items.length, schedules: items.map(scheduleToJson), next_cursor: next }, 200);
-  });
-
-  app.openapi(getRoute, async (c) => c.json(scheduleToJson(await schedules.get(c.req.valid('param').name)), 200));
-  app.openapi(deleteRoute, async (c) => {
-    await schedules.delete(c.req.valid('param').name);
-    return c.body(null, 204);
-  });
-  app.openapi(pauseRoute, async (c) => c.json(scheduleToJson(await schedules.pause(c.req.valid('param').name)), 200));
-  app.openapi(resumeRoute, async (c) => c.json(scheduleToJson(await schedules.resume(c.req.valid('param').name)), 200));
-  app.openapi(triggerRoute, async (c) => c.json(taskToJson(await schedules.trigger(c.req.valid('param').name)), 202));
+  return app
+    .openapi(listRoute, async (c) => {
+      const query = c.req.valid('query');
+      const page = await schedules.list({ afterName: query.cursor, limit: query.limit + 1 });
+      const items = page.slice(0, query.limit);
+      const next = page.length > query.limit ? items[items.length - 1]!.name : null;
+      return c.json({ count: items.length, schedules: items.map(scheduleToJson), next_cursor: next }, 200);
+    })
+    .openapi(getRoute, async (c) => c.json(scheduleToJson(await schedules.get(c.req.valid('param').name)), 200))
+    .openapi(deleteRoute, async (c) => {
+      await schedules.delete(c.req.valid('param').name);
+      return c.body(null, 204);
+    })
+    .openapi(pauseRoute, async (c) => c.json(scheduleToJson(await schedules.pause(c.req.valid('param').name)), 200))
+    .openapi(resumeRoute, async (c) => c.json(scheduleToJson(await schedules.resume(c.req.valid('param').name)), 200))
+    .openapi(triggerRoute, async (c) => c.json(taskToJson(await schedules.trigger(c.req.valid('param').name)), 202));
 }
+
+/** The type of the app with the schedule routes, for hono/client (lib/client/). */
+export type ScheduleRoutes = ReturnType<typeof registerScheduleRoutes>;
 
 /**
  * The first issue as a 400 naming the field by its full path (`task.title is required`).

@@ -74,18 +74,26 @@ function typeToJson(stats: TypeStats, now: number) {
   };
 }
 
-export function registerTypeRoutes(app: OpenAPIHono, { service, handlers }: AppDeps): void {
-  app.openapi(listRoute, async (c) => {
-    const types = await service.types(handlers.types());
-    const now = Date.now();
-    return c.json({ count: types.length, types: types.map((t) => typeToJson(t, now)) }, 200);
-  });
-  app.openapi(pauseRoute, async (c) => {
-    const paused = await service.pauseType(c.req.valid('param').type);
-    return c.json({ type: paused.type, paused: true, paused_at: iso(paused.pausedAt) }, 200);
-  });
-  app.openapi(resumeRoute, async (c) => {
-    const resumed = await service.resumeType(c.req.valid('param').type);
-    return c.json({ type: resumed.type, paused: false, paused_at: null }, 200);
-  });
+/**
+ * Registers the type routes. Returns the app typed with them: lib/client/ builds its typed
+ * client from that type (`TypeRoutes`).
+ */
+export function registerTypeRoutes(app: OpenAPIHono, { service, handlers }: AppDeps) {
+  return app
+    .openapi(listRoute, async (c) => {
+      const types = await service.types(handlers.types());
+      const now = Date.now();
+      return c.json({ count: types.length, types: types.map((t) => typeToJson(t, now)) }, 200);
+    })
+    .openapi(pauseRoute, async (c) => {
+      const paused = await service.pauseType(c.req.valid('param').type);
+      return c.json({ type: paused.type, paused: true, paused_at: iso(paused.pausedAt) }, 200);
+    })
+    .openapi(resumeRoute, async (c) => {
+      const resumed = await service.resumeType(c.req.valid('param').type);
+      return c.json({ type: resumed.type, paused: false, paused_at: null }, 200);
+    });
 }
+
+/** The type of the app with the type routes, for hono/client (lib/client/). */
+export type TypeRoutes = ReturnType<typeof registerTypeRoutes>;

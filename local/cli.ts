@@ -1,14 +1,21 @@
 import { Command } from 'commander';
 import { ConfigError, loadConfig } from '../lib/config/config.ts';
 import { createLogger } from '../lib/foundation/log.ts';
+import { registerBatchCommand } from './cli-batch.ts';
+import { registerScheduleCommands } from './cli-schedules.ts';
 import { registerTaskCommands } from './cli-tasks.ts';
+import { registerTypeCommands } from './cli-types.ts';
 import { registerWorkflowCommands } from './cli-workflows.ts';
 import { migrateDatabase } from './database.ts';
 import { handleSignals, listen, logStartup } from './server.ts';
 import { createRuntime, loadHandlersModule, type RuntimeOptions } from './runtime.ts';
 import { pollWithinBudget } from '../lib/wiring/processing-cycle.ts';
 
-/** `task-pool serve | worker | migrate | poll --once | tasks … | runs … | events send | workflows list`. Configuration comes from the environment. */
+/**
+ * `task-pool serve | worker | migrate | poll --once`, configured by the environment; and
+ * `tasks | batch | schedules | types | runs | events | workflows …`, which talk to a running
+ * server (local/cli-api.ts).
+ */
 const program = new Command('task-pool')
   .description('A durable task queue: REST API, libSQL storage, fixed-concurrency worker pool.')
   .showHelpAfterError();
@@ -64,6 +71,9 @@ program
   });
 
 registerTaskCommands(program);
+registerBatchCommand(program);
+registerScheduleCommands(program);
+registerTypeCommands(program);
 registerWorkflowCommands(program);
 
 program.parseAsync(process.argv).catch((error: unknown) => {

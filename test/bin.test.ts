@@ -29,7 +29,8 @@ function alive(pid: number): boolean {
 }
 
 async function startupLine(service: ServiceProcess): Promise<{ url: string; pid: number }> {
-  const line = await service.waitForLog((r) => r.mode === 'serve');
+  // Generous: a loaded machine takes seconds to start tsx, and the npx run starts npm first.
+  const line = await service.waitForLog((r) => r.mode === 'serve', 60_000);
   return { url: line.url as string, pid: line.pid as number };
 }
 

@@ -1,4 +1,4 @@
-import { existsSync, mkdirSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { tempDir, waitFor } from './helpers.ts';
@@ -72,6 +72,17 @@ describe('the task-pool bin', () => {
     await waitFor(() => !alive(pid), 15_000, `the server (pid ${pid}) to exit`);
     expect(npx.lines.some((l) => l.includes('"shutdown complete"'))).toBe(true);
     await expect(fetch(url)).rejects.toThrow();
+  });
+
+  it('every .tsx file names its JSX runtime: run from another project, tsx compiles ours without our tsconfig', () => {
+    const sources = (dir: string): string[] =>
+      readdirSync(join(ROOT, dir), { withFileTypes: true }).flatMap((entry) =>
+        entry.isDirectory() ? sources(join(dir, entry.name)) : entry.name.endsWith('.tsx') ? [join(dir, entry.name)] : [],
+      );
+    const files = ['lib', 'functions', 'local'].flatMap(sources);
+    expect(files.length).toBeGreaterThan(0);
+    const without = files.filter((file) => !readFileSync(join(ROOT, file), 'utf8').startsWith('/** @jsxRuntime automatic @jsxImportSource hono/jsx */\n'));
+    expect(without).toEqual([]);
   });
 
   it('outside npm, a server whose parent shell exits keeps serving (`nohup task-pool serve &`)', async () => {

@@ -45,6 +45,8 @@ function userProject(): string {
 
 const env = () => ({ DATABASE_DSN: join(tempDir(), 'tasks.db'), SHUTDOWN_TIMEOUT_SECONDS: '5' });
 
+// Each process test may take two minutes: tsx start-up (and npm's, under npx) takes many
+// seconds on a loaded machine.
 describe('the task-pool bin', () => {
   it('runs the CLI in its own process: SIGTERM to the bin shuts the server down, exit 0', async () => {
     const bin = spawnService(['serve'], env(), ['node', 'local/bin.mjs']);
@@ -55,7 +57,7 @@ describe('the task-pool bin', () => {
     expect(await bin.exited).toBe(0);
     expect(bin.lines.some((l) => l.includes('"shutdown complete"'))).toBe(true);
     await expect(fetch(url)).rejects.toThrow();
-  });
+  }, 120_000);
 
   it('npx task-pool serve from another project: the dashboard renders; SIGTERM to npx stops the server', async () => {
     // npm runs `sh -c "task-pool serve"` and passes SIGTERM to that shell only; dash exits
@@ -72,7 +74,7 @@ describe('the task-pool bin', () => {
     await waitFor(() => !alive(pid), 15_000, `the server (pid ${pid}) to exit`);
     expect(npx.lines.some((l) => l.includes('"shutdown complete"'))).toBe(true);
     await expect(fetch(url)).rejects.toThrow();
-  });
+  }, 120_000);
 
   it('every .tsx file names its JSX runtime: run from another project, tsx compiles ours without our tsconfig', () => {
     const sources = (dir: string): string[] =>
@@ -98,5 +100,5 @@ describe('the task-pool bin', () => {
     expect((await fetch(`${url}/healthz`)).status).toBe(200);
     process.kill(pid, 'SIGTERM');
     await waitFor(() => !alive(pid), 15_000, `the server (pid ${pid}) to exit`);
-  });
+  }, 120_000);
 });

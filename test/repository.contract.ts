@@ -115,6 +115,50 @@ export function repositoryContract(name: string, open: () => Promise<ContractSto
     );
 
     it(
+      'a cancelled running task keeps its lease, a retry waits for it, and only that attempt clears it',
+      withStore(async ({ repo, service }) => {
+        const { task } = await service.submit(submitInput());
+        const [claimed] = await repo.claimDueTasks({ limit: 1, workerId: 'w', leaseMs: 30_000 });
+        const lease = claimed!.leaseExpiresAt!;
+        expect(await service.cancel(task.id)).toMatchObject({ status: 'cancelled', lockedBy: 'w', leaseExpiresAt: lease });
+        const retried = await service.retry(task.id);
+        expect(retried).toMatchObject({ status: 'pending', attempts: 0, runAt: lease, lockedBy: 'w', leaseExpiresAt: lease });
+        expect(await repo.claimDueTasks({ limit: 1, workerId: 'x', leaseMs: 30_000 })).toEqual([]);
+
+        // Another worker's lease, or another lease of this worker, is not this attempt's.
+        expect(await repo.clearLease({ ...claimed!, lockedBy: 'x' })).toBe(false);
+        expect(await repo.clearLease({ ...claimed!, leaseExpiresAt: lease - 1 })).toBe(false);
+        // Cleared, the task is due now, or at the time given if that is later (a backoff),
+        // never later than it was.
+        const before = Date.now();
+        expect(await repo.clearLease(claimed!, before + 10_000)).toBe(true);
+        expect(await repo.get(task.id)).toMatchObject({ status: 'pending', leaseExpiresAt: null, version: retried.version + 1, runAt: before + 10_000 });
+        await repo.transition({ task: (await repo.get(task.id))!, to: 'cancelled' });
+        const again = await service.retry(task.id);
+        expect(again).toMatchObject({ leaseExpiresAt: null });
+        expect(again.runAt).toBeLessThanOrEqual(Date.now());
+        const [next] = await repo.claimDueTasks({ limit: 1, workerId: 'x', leaseMs: 30_000 });
+        expect(next).toMatchObject({ id: task.id, lockedBy: 'x', attempts: 1 });
+        // A task in progress is never touched, even by its own attempt.
+        expect(await repo.clearLease(next!)).toBe(false);
+        expect(await repo.clearLease(claimed!)).toBe(false);
+        expect(await repo.get(task.id)).toEqual(next);
+      }),
+    );
+
+    it(
+      'a cancel or retry after the lease ran out leaves no lease: the task is due at once',
+      withStore(async ({ repo, service }) => {
+        const { task } = await service.submit(submitInput());
+        await repo.claimDueTasks({ limit: 1, workerId: 'dead', leaseMs: 1000, now: Date.now() - 5000 });
+        expect(await service.cancel(task.id)).toMatchObject({ status: 'cancelled', leaseExpiresAt: null });
+        const retried = await service.retry(task.id);
+        expect(retried).toMatchObject({ status: 'pending', leaseExpiresAt: null });
+        expect(retried.runAt).toBeLessThanOrEqual(Date.now());
+      }),
+    );
+
+    it(
       'rejects a write with a stale version (ErrOptimisticLock) and leaves the row alone',
       withStore(async ({ repo, service }) => {
         await service.submit(submitInput());

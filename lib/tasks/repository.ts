@@ -131,6 +131,15 @@ const SQL = {
     SET status = 'failed', version = version + 1, updated_at = ?, completed_at = ?, lease_expires_at = NULL,
         last_error = 'lease expired on the last attempt (worker died or stalled)'
     WHERE status = 'in_progress' AND lease_expires_at <= ? AND attempts >= max_attempts`,
+  // A stopped attempt's handler has returned: its process clears the lease it left on a task
+  // that moved on without it (cancelled, retried, released or retried after a timeout while
+  // the handler still ran), so a pending task is due at once instead of when the lease ends.
+  // The attempt is named by its worker and the lease as it last wrote it: a later claim writes
+  // another lease, so a task claimed again is never touched, nor one still in progress.
+  clearLease: `UPDATE tasks
+    SET lease_expires_at = NULL, version = version + 1, updated_at = ?,
+        run_at = CASE WHEN status = 'pending' THEN min(run_at, ?) ELSE run_at END
+    WHERE id = ? AND locked_by = ? AND lease_expires_at = ? AND status <> 'in_progress'`,
   // Retention (lib/tasks/retention.ts): a bounded number of old finished rows per statement,
   // found through the partial index on (status, completed_at), so each DELETE holds the write
   // lock for a few milliseconds whatever the history. The status test is in the statement:
@@ -374,6 +383,19 @@ export class TaskRepository {
       options.limit,
     ]);
     return rows.map(valuesToTask).sort(claimOrder);
+  }
+
+  /**
+   * The handler of a stopped attempt (`attempt`: the task as that attempt last wrote it) has
+   * returned: clears the lease the attempt left on its task, if the task still carries it and
+   * is no longer in progress, and makes a pending task due at `dueAt` or now, whichever is
+   * later (never later than it was). True when the task was changed. Not a transition: the
+   * status stays; the attempt is checked, not the version, since others wrote the task since.
+   */
+  async clearLease(attempt: Pick<Task, 'id' | 'lockedBy' | 'leaseExpiresAt'>, dueAt = 0, now = Date.now()): Promise<boolean> {
+    if (attempt.lockedBy === null || attempt.leaseExpiresAt === null) return false;
+    const result = await this.#driver.run(SQL.clearLease, [now, Math.max(now, dueAt), attempt.id, attempt.lockedBy, attempt.leaseExpiresAt]);
+    return result.changes === 1;
   }
 
   /** Fails in_progress tasks whose lease expired on their last attempt; returns how many. */

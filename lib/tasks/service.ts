@@ -208,7 +208,10 @@ export class TaskService {
     }
   }
 
-  /** pending or in_progress → cancelled. A running handler is asked to stop via its signal. */
+  /**
+   * pending or in_progress → cancelled. A running handler is asked to stop via its signal; its
+   * lease stays on the task until its process reports it stopped (see cancelDecision).
+   */
   async cancel(id: TaskRef): Promise<Task> {
     return this.#transitionLatest(await this.resolveId(id), (task) => {
       const decision = cancelDecision(task, Date.now());
@@ -223,7 +226,10 @@ export class TaskService {
     });
   }
 
-  /** failed or cancelled → pending, attempts reset, due now. */
+  /**
+   * failed or cancelled → pending, attempts reset, due now, or once the last attempt has
+   * stopped (see retryDecision).
+   */
   async retry(id: TaskRef): Promise<Task> {
     return this.#transitionLatest(await this.resolveId(id), (task) => {
       const decision = retryDecision(task, Date.now());
@@ -411,15 +417,34 @@ export class TaskService {
 
 type Decide = (task: Task, now: number) => { to: TaskStatus; fields: TransitionFields } | null;
 
-/** pending or in_progress → cancelled; null for any other status. */
-export const cancelDecision: Decide = (task, now) =>
-  task.status === 'pending' || task.status === 'in_progress' ? { to: 'cancelled', fields: { completedAt: now, leaseExpiresAt: null } } : null;
+/**
+ * The lease an attempt still holds on the task, or null once it has run out. A task that
+ * left in_progress keeps its attempt's lease while that attempt's handler may still be running
+ * (it was cancelled, or stopped and has not returned): its process clears the lease once the
+ * handler returns (TaskRepository.clearLease); if that process died, the lease runs out.
+ */
+export function heldLease(task: Task, now: number): number | null {
+  return task.leaseExpiresAt !== null && task.leaseExpiresAt > now ? task.leaseExpiresAt : null;
+}
 
-/** failed or cancelled → pending, attempts reset, due now; null for any other status. */
-export const retryDecision: Decide = (task, now) =>
-  task.status === 'failed' || task.status === 'cancelled'
-    ? { to: 'pending', fields: { attempts: 0, runAt: now, startedAt: null, completedAt: null, leaseExpiresAt: null } }
-    : null;
+/**
+ * pending or in_progress → cancelled; null for any other status. A running attempt's lease
+ * stays on the task: its handler is only asked to stop, and a retry must wait for it.
+ */
+export const cancelDecision: Decide = (task, now) =>
+  task.status === 'pending' || task.status === 'in_progress' ? { to: 'cancelled', fields: { completedAt: now, leaseExpiresAt: heldLease(task, now) } } : null;
+
+/**
+ * failed or cancelled → pending, attempts reset, due now; null for any other status. Never
+ * two attempts at once: while the last attempt's lease holds (its handler may still be
+ * running), the task is due when that lease ends, or earlier if the attempt's process reports
+ * its handler returned (it clears the lease and brings `run_at` forward).
+ */
+export const retryDecision: Decide = (task, now) => {
+  if (task.status !== 'failed' && task.status !== 'cancelled') return null;
+  const lease = heldLease(task, now);
+  return { to: 'pending', fields: { attempts: 0, runAt: Math.max(now, lease ?? now), startedAt: null, completedAt: null, leaseExpiresAt: lease } };
+};
 
 /** SHA-256 of the request's fields in a fixed order: the identity of an idempotent request. */
 async function hashRequest(input: SubmitInput): Promise<string> {

@@ -124,6 +124,36 @@ describe('decideOutcome', () => {
     expect(failed.outcome).toBe('failed');
     expect(failed.error).toBe(`StopReason: ${message}`);
   });
+
+  describe('a stopped handler that has not returned yet: the lease stays, and a pending task waits for it', () => {
+    const running = (kind: StopReason['kind']): HandlerEnd => ({ kind: 'stopped', reason: new StopReason(kind, kind), running: true });
+    const lease = NOW + 30_000;
+
+    it('shutdown → released, due when the lease ends; due now once the handler returns', () => {
+      const task = claimed(1);
+      const decision = decideOutcome(task, running('shutdown'), POLICY, NOW);
+      expect(decision).toEqual({ outcome: 'released', dueAt: NOW, request: { task, to: 'pending', now: NOW, fields: { attemptsDelta: -1, startedAt: null, runAt: lease } } });
+    });
+
+    it('timeout with attempts left → retried when the lease ends; at its backoff once the handler returns', () => {
+      const decision = decideOutcome(claimed(1), running('timeout'), POLICY, NOW, () => 1);
+      expect(decision).toMatchObject({ outcome: 'retried', dueAt: NOW + 1000 });
+      expect(decision.request!.fields).toEqual({ lastError: 'StopReason: timeout', runAt: lease });
+      // A backoff beyond the lease is kept.
+      expect(decideOutcome(claimed(6, 9), running('timeout'), POLICY, NOW, () => 1).request!.fields!.runAt).toBe(NOW + 32_000);
+    });
+
+    it('timeout on the last attempt → failed with the lease kept (a retry waits for it)', () => {
+      const decision = decideOutcome(claimed(3), running('timeout'), POLICY, NOW);
+      expect(decision).toMatchObject({ outcome: 'failed', dueAt: 0 });
+      expect(decision.request!.fields).toEqual({ lastError: 'StopReason: timeout', completedAt: NOW });
+    });
+
+    it('cancelled, lease lost → no request, as when the handler has returned', () => {
+      expect(decideOutcome(claimed(1), running('cancelled'), POLICY, NOW)).toEqual({ outcome: 'cancelled' });
+      expect(decideOutcome(claimed(1), running('lease_lost'), POLICY, NOW)).toEqual({ outcome: 'lost' });
+    });
+  });
 });
 
 describe('errorText', () => {

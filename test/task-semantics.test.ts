@@ -158,12 +158,49 @@ describe('timeouts', () => {
     expect(seen).toBeInstanceOf(Error);
   });
 
-  it('does not wait for a handler that ignores its signal', async () => {
-    const runtime = await startRuntime({ env: { TASK_TIMEOUT_SECONDS: '0.2' }, handlers: { deaf: () => new Promise(() => {}) } });
+  it('does not wait for a handler that ignores its signal, but its next attempt waits for its lease to run out', async () => {
+    const starts: number[] = [];
+    const deaf: TaskHandler = () => (starts.push(Date.now()), new Promise(() => {}));
+    const runtime = await startRuntime({
+      env: { TASK_TIMEOUT_SECONDS: '0.2', TASK_LEASE_SECONDS: '1', TASK_BACKOFF_BASE_MS: '10', TASK_WORKERS: '1' },
+      handlers: { deaf, quick: async () => 'ok' },
+    });
     runtime.start();
     const { task } = await runtime.service.submit(submitInput({ type: 'deaf', maxAttempts: 2 }));
+    await waitFor(() => starts.length === 1, 5000, 'first attempt');
+    const { task: quick } = await runtime.service.submit(submitInput({ type: 'quick' }));
     const done = await waitForStatus(runtime.repo, task.id, 'failed', 10_000);
     expect(done.attempts).toBe(2);
+    // The first handler never returned: the second attempt waited for its 1 s lease, while
+    // the only worker ran another task.
+    expect(starts[1]! - starts[0]!).toBeGreaterThanOrEqual(900);
+    expect((await runtime.repo.get(quick.id))!.completedAt!).toBeLessThan(starts[1]!);
+  });
+
+  it('a handler that returns late after its timeout: the next attempt starts once it has returned, not when its lease ends', async () => {
+    const runs: { start: number; end?: number }[] = [];
+    const late: TaskHandler = async (_task, { signal }) => {
+      const run: { start: number; end?: number } = { start: Date.now() };
+      runs.push(run);
+      try {
+        await abortableSleep(60_000, signal).catch(async (reason: unknown) => {
+          await new Promise((resolve) => setTimeout(resolve, 300));
+          throw reason;
+        });
+      } finally {
+        run.end = Date.now();
+      }
+    };
+    const runtime = await startRuntime({ env: { TASK_TIMEOUT_SECONDS: '0.2', TASK_LEASE_SECONDS: '30', TASK_BACKOFF_BASE_MS: '10' }, handlers: { late } });
+    runtime.start();
+    const { task } = await runtime.service.submit(submitInput({ type: 'late', maxAttempts: 2 }));
+    await waitForStatus(runtime.repo, task.id, 'failed', 10_000);
+    expect(runs).toHaveLength(2);
+    expect(runs[1]!.start).toBeGreaterThanOrEqual(runs[0]!.end!);
+    expect(runs[1]!.start - runs[0]!.end!).toBeLessThan(5000);
+    // On the last attempt the handler again outlived its timeout: the failed task keeps the
+    // lease until the handler returns, then its process clears it.
+    await waitFor(async () => (await runtime.repo.get(task.id))!.leaseExpiresAt === null, 5000, 'lease cleared');
   });
 });
 
@@ -227,6 +264,46 @@ describe('cancel', () => {
     await api.service.cancel(task.id);
     await waitFor(() => aborted, 5000, 'handler aborted by heartbeat');
     expect((await api.repo.get(task.id))!.status).toBe('cancelled');
+  });
+
+  it('cancelled and retried from another process between two heartbeats: the handler is stopped as cancelled, and the retry runs once it has returned', async () => {
+    const url = tempDbUrl();
+    const runs: { start: number; end?: number }[] = [];
+    const wait: TaskHandler = async (_task, { signal }) => {
+      const run: { start: number; end?: number } = { start: Date.now() };
+      runs.push(run);
+      try {
+        await abortableSleep(60_000, signal);
+      } finally {
+        run.end = Date.now();
+      }
+    };
+    const worker = await startRuntime({ config: testConfig({ DATABASE_URL: url, TASK_LEASE_SECONDS: '3', SHUTDOWN_TIMEOUT_SECONDS: '0' }), handlers: { wait } });
+    const api = await startRuntime({ config: testConfig({ DATABASE_URL: url }), processing: false, handlers: { wait: async () => null } });
+    worker.start();
+    const { task } = await api.service.submit(submitInput({ type: 'wait' }));
+    await waitFor(() => runs.length === 1, 5000, 'handler start');
+    await api.service.cancel(task.id);
+    const retried = await api.service.retry(task.id);
+    // Pending, but not due before the running attempt's lease ends.
+    expect(retried.runAt).toBe(retried.leaseExpiresAt);
+    expect(retried.runAt).toBeGreaterThan(Date.now());
+    await waitFor(() => runs.length === 2, 5000, 'the retried run');
+    expect(runs[1]!.start).toBeGreaterThanOrEqual(runs[0]!.end!);
+    // It did not wait for the lease: the worker reported its handler stopped.
+    expect(runs[1]!.start).toBeLessThan(retried.leaseExpiresAt!);
+    expect(worker.pool.counts).toMatchObject({ cancelled: 1, lost: 0 });
+  });
+
+  it("a cancel between the handler's return and its final write: the result is discarded, the lease cleared", async () => {
+    const { repo, service, close } = await openTestRepo();
+    const { task } = await service.submit(submitInput({ type: 'x' }));
+    const d = deps(repo, { x: async () => (await service.cancel(task.id), 'done') });
+    const [claimed] = await repo.claimDueTasks({ limit: 1, workerId: 'A', leaseMs: 30_000 });
+    expect(await processTask(d, claimed!)).toBe('lost');
+    await waitFor(async () => (await repo.get(task.id))!.leaseExpiresAt === null, 5000, 'lease cleared');
+    expect(await repo.get(task.id)).toMatchObject({ status: 'cancelled', result: null, lockedBy: 'A' });
+    await close();
   });
 
   it('retry moves a failed task back to pending with attempts reset, and it runs again', async () => {

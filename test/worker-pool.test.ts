@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import type { TaskHandler } from '../lib/processing/handlers.ts';
+import { abortableSleep, type TaskHandler } from '../lib/processing/handlers.ts';
 import { formatTaskId } from '../lib/tasks/ids.ts';
 import type { WorkerPool } from '../lib/processing/worker-pool.ts';
 import { submitInput, openTestRepo, startRuntime, waitFor, waitForStatus } from './helpers.ts';
@@ -161,6 +161,39 @@ describe('WorkerPool + Poller', () => {
       // Released tasks got their attempt back: a release is not a failed attempt.
       const released = (await repo.list({ status: 'pending', limit: 100 })).map((task) => task.attempts);
       expect(released).toEqual(Array(8).fill(0));
+    } finally {
+      await close();
+    }
+  });
+
+  it('at shutdown, a handler that ignores its abort leaves its task pending until its lease ends; one that stops leaves it due at once', async () => {
+    let deafStarted = false;
+    let politeStarted = false;
+    const runtime = await startRuntime({
+      env: { TASK_WORKERS: '2', SHUTDOWN_TIMEOUT_SECONDS: '0.1', TASK_LEASE_SECONDS: '30' },
+      handlers: {
+        deaf: () => ((deafStarted = true), new Promise(() => {})),
+        polite: (_task, { signal }) => ((politeStarted = true), abortableSleep(60_000, signal)),
+      },
+    });
+    const { task: deaf } = await runtime.service.submit(submitInput({ type: 'deaf' }));
+    const { task: polite } = await runtime.service.submit(submitInput({ type: 'polite' }));
+    runtime.start();
+    await waitFor(() => deafStarted && politeStarted, 5000, 'both running');
+    const stopping = Date.now();
+    await runtime.shutdown();
+    // The deaf handler got a short grace after the abort, not its lease.
+    expect(Date.now() - stopping).toBeLessThan(5000);
+
+    const { repo, close } = await openTestRepo(runtime.config.databaseUrl);
+    try {
+      const kept = (await repo.get(deaf.id))!;
+      expect(kept).toMatchObject({ status: 'pending', attempts: 0, startedAt: null });
+      expect(kept.leaseExpiresAt).toBeGreaterThan(Date.now());
+      expect(kept.runAt).toBe(kept.leaseExpiresAt);
+      const released = (await repo.get(polite.id))!;
+      expect(released).toMatchObject({ status: 'pending', attempts: 0, leaseExpiresAt: null });
+      expect(released.runAt).toBeLessThanOrEqual(Date.now());
     } finally {
       await close();
     }

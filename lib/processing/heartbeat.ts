@@ -11,7 +11,9 @@ import { StopReason } from './outcome.ts';
  * taken over (`onLost` gets which). Renewals and the task's final write run one at a time
  * through `finish()`, always with the latest version, so a late renewal can never race the
  * completion; renewals go on while a final write is being retried (processTask), which is
- * what keeps the lease ours through a short database outage.
+ * what keeps the lease ours through a short database outage. A renewal never touches a task
+ * that left in_progress: once cancelled, its lease ends where the last renewal put it, which
+ * bounds how long a retry waits for a handler that ignores its signal.
  */
 export class Heartbeat {
   readonly #repo: TaskRepository;
@@ -77,9 +79,19 @@ export class Heartbeat {
         this.stop();
         const row = await this.#repo.get(this.#task.id).catch(() => null);
         this.#onLost(
-          row?.status === 'cancelled' ? new StopReason('cancelled', 'task was cancelled') : new StopReason('lease_lost', 'lease lost to another worker'),
+          row && cancelled(row, this.#task) ? new StopReason('cancelled', 'task was cancelled') : new StopReason('lease_lost', 'lease lost to another worker'),
         );
       }
     });
   };
+}
+
+/**
+ * The task was cancelled under this attempt: it is cancelled, or it was cancelled and retried
+ * since the last renewal, so it is pending and still carries this attempt's lease (a retry keeps
+ * it until the attempt's handler has stopped: lib/tasks/service.ts).
+ */
+function cancelled(row: Task, mine: Task): boolean {
+  if (row.status === 'cancelled') return true;
+  return row.status === 'pending' && row.lockedBy === mine.lockedBy && row.leaseExpiresAt === mine.leaseExpiresAt;
 }

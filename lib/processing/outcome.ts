@@ -16,6 +16,13 @@ import { failureSteer, isTaskFailure } from './task-failure.ts';
  *   cancelled (API)           → nothing: the cancel already wrote `cancelled`
  *   lease lost                → nothing: another worker owns the task now
  *   shutdown                  → released to pending, the attempt given back
+ *
+ * A handler stopped from outside (timeout, shutdown) may not have returned yet when this is
+ * written: it ignores its signal, or is still finishing. Then the write keeps the attempt's
+ * lease on the row and a pending task is not due before that lease ends (`run_at` at least
+ * the lease), so no other attempt can start while this one may still run; `dueAt` says when it
+ * would be due otherwise. Once the handler returns, its process clears the lease and brings
+ * `run_at` back to `dueAt` (processTask, TaskRepository.clearLease).
  */
 
 export type Outcome = 'completed' | 'retried' | 'suspended' | 'failed' | 'cancelled' | 'released' | 'lost';
@@ -30,8 +37,11 @@ export class StopReason extends Error {
   }
 }
 
-/** How the handler's run ended. */
-export type HandlerEnd = { kind: 'returned'; value: unknown } | { kind: 'threw'; error: unknown } | { kind: 'stopped'; reason: StopReason };
+/**
+ * How the handler's run ended. `stopped`: stopped from outside; `running` while the handler
+ * itself has not returned yet (processTask does not wait for it).
+ */
+export type HandlerEnd = { kind: 'returned'; value: unknown } | { kind: 'threw'; error: unknown } | { kind: 'stopped'; reason: StopReason; running?: boolean };
 
 export interface RetryPolicy {
   backoffBaseMs: number;
@@ -44,6 +54,11 @@ export interface Decision {
   request?: TransitionRequest;
   /** The error recorded as `last_error`, for failures and retries. */
   error?: string;
+  /**
+   * Set when the write keeps the attempt's lease because its handler is still running: when
+   * the task would be due without it (a pending task; 0 otherwise: whenever it is retried).
+   */
+  dueAt?: number;
 }
 
 export function decideOutcome(task: Task, end: HandlerEnd, policy: RetryPolicy, now: number, random = Math.random): Decision {
@@ -65,10 +80,37 @@ export function decideOutcome(task: Task, end: HandlerEnd, policy: RetryPolicy, 
     case 'lease_lost':
       return { outcome: 'lost' };
     case 'shutdown':
-      return { outcome: 'released', request: releaseRequest(task, now) };
+      return keepingLease({ outcome: 'released', request: releaseRequest(task, now) }, end.running);
     case 'timeout':
-      return failure(task, end.reason, policy, now, random);
+      return keepingLease(failure(task, end.reason, policy, now, random), end.running);
   }
+}
+
+/**
+ * The write for a handler that may still be running: the attempt's lease stays on the row
+ * (not cleared), and a pending task waits for it (`run_at` at least the lease's end).
+ */
+function keepingLease(decision: Decision, running: boolean | undefined): Decision {
+  const { request } = decision;
+  const lease = request?.task.leaseExpiresAt;
+  if (!running || !request || lease === null || lease === undefined) return decision;
+  const { leaseExpiresAt: _cleared, ...fields } = request.fields ?? {};
+  if (request.to !== 'pending') return { ...decision, dueAt: 0, request: { ...request, fields } };
+  const dueAt = fields.runAt ?? request.now ?? 0;
+  return { ...decision, dueAt, request: { ...request, fields: { ...fields, runAt: Math.max(dueAt, lease) } } };
+}
+
+/**
+ * The decision's write for the task as last written: a heartbeat may have renewed the lease
+ * since the decision, so the version moves on, and a write that keeps the lease keeps a pending
+ * task waiting for the newer lease.
+ */
+export function requestFor(decision: Decision, task: Task): TransitionRequest {
+  const request = decision.request!;
+  if (task === request.task) return request;
+  const runAt = request.fields?.runAt;
+  if (decision.dueAt === undefined || request.to !== 'pending' || runAt === undefined) return { ...request, task };
+  return { ...request, task, fields: { ...request.fields, runAt: Math.max(runAt, task.leaseExpiresAt ?? 0) } };
 }
 
 /** Back to pending, unleased, with the attempt given back: a release is not a failed attempt. */

@@ -11,7 +11,8 @@ import { buildTask } from '../tasks/model.ts';
 import type { HandlerContext, HandlerRegistry } from './handlers.ts';
 import { Heartbeat } from './heartbeat.ts';
 import { logFailure } from '../foundation/log.ts';
-import { decideOutcome, releaseRequest, StopReason, type HandlerEnd, type Outcome } from './outcome.ts';
+import { decideOutcome, releaseRequest, requestFor, StopReason, type HandlerEnd, type Outcome } from './outcome.ts';
+import { nextTurn } from '../foundation/next-turn.ts';
 
 /**
  * Runs one claimed task to its next state: the step every pool runs (lib/processing/
@@ -24,6 +25,11 @@ import { decideOutcome, releaseRequest, StopReason, type HandlerEnd, type Outcom
  * 4. Write it, version-checked, with any follow-up tasks in the same transaction; retried with
  *    backoff while the lease is still ours, so a database blip shorter than the lease delays
  *    the write instead of letting the task run a second time.
+ * 5. Never two attempts at once: a handler stopped from outside may still be running after
+ *    its task moved on (cancelled and retried, or written by step 4 while it ignores its
+ *    signal), so the task keeps this attempt's lease and no other attempt starts before it ends
+ *    (lib/tasks/service.ts retryDecision, outcome.ts). Once the handler has really returned,
+ *    this process clears that lease (TaskRepository.clearLease): a retried task is due at once.
  */
 
 export interface ProcessDeps {
@@ -41,6 +47,8 @@ export interface ProcessDeps {
   metrics?: Metrics;
   /** Told of every final state written, so `?wait=` requests in this process answer at once. */
   events?: TaskEvents;
+  /** A stopped attempt's lease was cleared: its task may be due now (the local poller wakes). */
+  onLeaseCleared?(): void;
 }
 
 /**
@@ -54,6 +62,11 @@ export interface TaskControl {
   handlerDone?(): void;
   /** Awaits `wait` without holding a worker (the handler's `waitWithoutWorker`). */
   park?<T>(wait: Promise<T>): Promise<T>;
+  /**
+   * The handler was stopped and has not returned yet: `released` settles once it has and its
+   * lease is cleared (or failed to be). A draining pool waits for it, briefly.
+   */
+  releasing?(released: Promise<void>): void;
 }
 
 /** Resolves with what happened; never rejects for handler errors or lost races. */
@@ -74,14 +87,21 @@ export async function processTask(deps: ProcessDeps, claimed: Task, control: Tas
   const handlerSeconds = (performance.now() - handlerStarted) / 1000;
   clearTimeout(timeout);
   control.handlerDone?.();
+  // Stopped from outside: from now on, watch for the handler itself to return, and give one
+  // that honours its signal a turn to do so, so that what is written need not keep its lease.
+  const handlerReturned = end.kind === 'stopped' ? stopper.handlerReturned() : undefined;
+  if (handlerReturned) await Promise.race([handlerReturned, new Promise<void>((resolve) => nextTurn(resolve))]);
 
   // (Module-level functions below rather than closures here: see `Assignment` in worker-pool.ts.)
-  const decision = decideOutcome(heartbeat.task, end, deps.config, Date.now());
+  const decision = decideOutcome(heartbeat.task, end.kind === 'stopped' ? { ...end, running: !stopper.returned } : end, deps.config, Date.now());
   const { request } = decision;
   if (!request) {
     await heartbeat.settle();
     if (decision.outcome === 'cancelled') log().info('task cancelled while running');
     else log().warn('lease lost: result discarded');
+    // The cancel left this attempt's lease on the task (a retry waits for it); a lost lease
+    // may be one too (cancelled and retried between two renewals).
+    clearLeaseOnReturn(deps, heartbeat.task, 0, handlerReturned!, control, log);
     return reportAttempt(deps, claimed, decision.outcome, handlerSeconds);
   }
 
@@ -89,9 +109,10 @@ export async function processTask(deps: ProcessDeps, claimed: Task, control: Tas
   const written = await writeWhileLeased(
     heartbeat,
     (task) => {
-      // The decision stands; only the version moves on if a heartbeat renewed the lease
-      // meanwhile. Follow-ups are built from the row this write makes (transitioned).
-      const latest = task === request.task ? request : { ...request, task };
+      // The decision stands; only the version (and the lease it may keep) moves on if a
+      // heartbeat renewed the lease meanwhile. Follow-ups are built from the row this write
+      // makes (transitioned).
+      const latest = requestFor(decision, task);
       followUps = followUpsOf(deps, latest);
       return deps.repo.transition(followUps.length > 0 ? { ...latest, followUps } : latest);
     },
@@ -99,9 +120,13 @@ export async function processTask(deps: ProcessDeps, claimed: Task, control: Tas
   );
   if (written === 'lost') {
     log().warn('task changed while running: result discarded', { outcome: decision.outcome });
+    // A cancel got there first and left this attempt's lease on the task.
+    clearLeaseOnReturn(deps, heartbeat.task, 0, handlerReturned ?? Promise.resolve(), control, log);
     return reportAttempt(deps, claimed, 'lost', handlerSeconds);
   }
   if (decision.outcome === 'retried' || decision.outcome === 'suspended') deps.onRescheduled?.(written.runAt);
+  // Written while the handler still runs: the task kept the lease until the handler returns.
+  if (decision.dueAt !== undefined) clearLeaseOnReturn(deps, written, decision.dueAt, handlerReturned!, control, log);
   if (followUps.length > 0) {
     for (const task of followUps) deps.metrics?.tasksSubmitted(task.type, 1);
     deps.onFollowUps?.(followUps);
@@ -121,6 +146,23 @@ export async function processTask(deps: ProcessDeps, claimed: Task, control: Tas
       log().warn(decision.outcome === 'failed' ? 'task failed' : 'task will be retried', { error: decision.error, run_at: isoTime(written.runAt) });
   }
   return reportAttempt(deps, claimed, decision.outcome, handlerSeconds);
+}
+
+/**
+ * Once a stopped handler has returned, clears the lease its attempt left on the task (named
+ * by `attempt`, the task as this attempt last wrote it): a retried task is then due at once
+ * (or at `dueAt`), not when the lease ends. Nothing changes if the task no longer carries
+ * that lease. A failure only delays the next attempt until the lease runs out.
+ */
+function clearLeaseOnReturn(deps: ProcessDeps, attempt: Task, dueAt: number, handlerReturned: Promise<void>, control: TaskControl, log: () => Logger): void {
+  const released = handlerReturned.then(async () => {
+    try {
+      if (await deps.repo.clearLease(attempt, dueAt)) deps.onLeaseCleared?.();
+    } catch (error) {
+      logFailure(log(), 'warn', 'clearing the lease of a stopped attempt failed: its task waits for the lease to run out', error);
+    }
+  });
+  control.releasing?.(released);
 }
 
 /** Metrics for the attempt, and news of a final state for `?wait=` (lib/tasks/events.ts); returns `outcome`. */
@@ -150,6 +192,10 @@ export async function releaseTasks(repo: TaskRepository, tasks: Task[], logger: 
  */
 class Stopper {
   reason: StopReason | undefined;
+  /** The handler's own promise, which a stop does not wait for. */
+  running: Promise<unknown> | undefined;
+  /** The handler itself has returned or thrown (known once `handlerReturned()` was called). */
+  returned = false;
   #controller: AbortController | undefined;
   #reject: ((reason: StopReason) => void) | undefined;
 
@@ -175,6 +221,16 @@ class Stopper {
       else this.#reject = reject;
     });
   }
+
+  /**
+   * Resolves once the handler itself has returned or thrown, and sets `returned`. Asked only
+   * after a stop, so a task that ends normally pays nothing for it.
+   */
+  handlerReturned(): Promise<void> {
+    const done = () => void (this.returned = true);
+    // Promise.resolve: a plain-JavaScript handler may return a value rather than a promise.
+    return Promise.resolve(this.running).then(done, done);
+  }
 }
 
 const holdWorker = <T>(wait: Promise<T>): Promise<T> => wait;
@@ -195,7 +251,8 @@ async function runHandler(handlers: HandlerRegistry, task: Task, stopper: Stoppe
         return control.park ? <T>(wait: Promise<T>) => control.park!(wait) : holdWorker;
       },
     };
-    return { kind: 'returned', value: await Promise.race([handler(taskToJson(task), context), stopper.stopped()]) };
+    stopper.running = handler(taskToJson(task), context);
+    return { kind: 'returned', value: await Promise.race([stopper.running, stopper.stopped()]) };
   } catch (error) {
     return stopper.reason ? { kind: 'stopped', reason: stopper.reason } : { kind: 'threw', error };
   }

@@ -42,6 +42,11 @@ export class WorkerPool {
   readonly #resuming: (() => void)[] = [];
   /** Every task taken from the queue and not yet finished (handler running, or its write pending). */
   readonly #running = new Map<number, Assignment>();
+  /**
+   * Handlers stopped from outside that have not returned yet, each until it has and its lease
+   * is cleared (processTask): they no longer hold a worker, but drain() waits for them.
+   */
+  readonly #releasing = new Set<Promise<void>>();
   /** Handlers running now: at most `workers`. */
   #busy = 0;
   #accepting = true;
@@ -92,20 +97,21 @@ export class WorkerPool {
   /**
    * Stops taking work and hands back the tasks that were queued but never started (the caller
    * releases them). Running handlers get `timeoutMs` to finish; then they are aborted with a
-   * shutdown reason (processTask releases them) and awaited.
+   * shutdown reason (processTask releases them) and awaited. Handlers stopped but not returned
+   * yet (aborted now, or cancelled before) get RELEASE_GRACE_MS more to return, so that their
+   * process can still clear their tasks' leases.
    */
   async drain(timeoutMs: number): Promise<Task[]> {
     this.#accepting = false;
     const unstarted = this.#queue.splice(0);
     const all = () => Promise.all([...this.#running.values()].map((r) => r.done));
-    let timer: ReturnType<typeof setTimeout> | undefined;
-    const timedOut = new Promise<'timeout'>((resolve) => (timer = setTimeout(() => resolve('timeout'), timeoutMs)));
-    const result = await Promise.race([all().then(() => 'done' as const), timedOut]);
-    clearTimeout(timer);
-    if (result === 'timeout') {
+    if ((await within(timeoutMs, all())) === 'timeout') {
       this.#options.logger.warn('shutdown timeout: aborting running handlers', { running: this.#running.size });
       for (const entry of this.#running.values()) entry.abort?.(new StopReason('shutdown', 'shutting down'));
       await all();
+    }
+    if (this.#releasing.size > 0 && (await within(RELEASE_GRACE_MS, Promise.all(this.#releasing))) === 'timeout') {
+      this.#options.logger.warn('stopped handlers still running: their tasks wait for their leases to run out', { handlers: this.#releasing.size });
     }
     return unstarted;
   }
@@ -123,7 +129,9 @@ export class WorkerPool {
           (error) => logFailure(this.#options.logger, 'error', 'processing failed', error, { task_id: formatTaskId(task.id) }),
         )
         .finally(() => {
-          this.#running.delete(task.id);
+          // The task may be running here again already (claimed anew once this attempt's
+          // lease was cleared): only this assignment's entry goes.
+          if (this.#running.get(task.id) === assignment) this.#running.delete(task.id);
           assignment.handlerDone();
           this.#options.onSlotFree?.();
         });
@@ -145,13 +153,38 @@ export class WorkerPool {
       if (this.#busy < this.#options.workers && this.#resuming.length === 0) resume();
       else this.#resuming.push(resume);
     },
+    releasing: (released: Promise<void>) => {
+      this.#releasing.add(released);
+      void released.finally(() => this.#releasing.delete(released));
+    },
   };
+}
+
+/**
+ * How long a drain waits, after its timeout, for aborted handlers to return. A handler that
+ * honours its signal returns at once, and its process then clears its task's lease (one
+ * write), so a task released at shutdown is due again at once; one that ignores its signal
+ * leaves its task to wait until its lease runs out instead of holding the shutdown.
+ */
+const RELEASE_GRACE_MS = 1000;
+
+/** `work`'s end, or 'timeout' after `ms`, whichever comes first. */
+async function within(ms: number, work: Promise<unknown>): Promise<'done' | 'timeout'> {
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const timedOut = new Promise<'timeout'>((resolve) => (timer = setTimeout(() => resolve('timeout'), ms)));
+  try {
+    return await Promise.race([work.then(() => 'done' as const), timedOut]);
+  } finally {
+    clearTimeout(timer);
+  }
 }
 
 interface Workers {
   take(): void;
   give(): void;
   takeWhenFree(resume: () => void): void;
+  /** A stopped handler has not returned yet: see `WorkerPool.#releasing`. */
+  releasing(released: Promise<void>): void;
 }
 
 /**
@@ -174,6 +207,10 @@ class Assignment implements Required<TaskControl> {
 
   bindAbort(abort: (reason: StopReason) => void): void {
     this.abort = abort;
+  }
+
+  releasing(released: Promise<void>): void {
+    this.#workers.releasing(released);
   }
 
   handlerDone(): void {

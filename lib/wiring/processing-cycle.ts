@@ -100,6 +100,8 @@ function processDepsOf(services: CycleServices, options: CycleOptions, logger: L
     onFinished: loop && ((task: Task) => loop.taskEnded(task)),
     // As the task service's: a run's final write is also the run's end (lib/workflows/metrics.ts).
     metrics: options.metrics && withRunMetrics(options.metrics),
+    // A stopped handler returned and its task's lease was cleared: a retry waiting for it is due.
+    onLeaseCleared: loop && (() => loop.wake()),
     events: services.service.events,
   };
 }

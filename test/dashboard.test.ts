@@ -329,6 +329,17 @@ describe('the dashboard app', () => {
     expect((await readOnly.app.fetch(new Request('http://127.0.0.1/ui/types/resume', { ...form('http://127.0.0.1'), body: 'type=simulate' }))).status).toBe(403);
   });
 
+  it("a cancelled running task's page says its handler may still run, and once retried, that it waits for it", async () => {
+    const runtime = await startRuntime({ processing: false });
+    const { task } = await runtime.service.submit(submitInput());
+    await runtime.repo.claimDueTasks({ limit: 1, workerId: 'host-a:4242', leaseMs: 60_000 });
+    const why = async () => (await runtime.app.fetch(new Request(`http://127.0.0.1/ui/tasks/${formatTaskId(task.id)}`))).text();
+    await runtime.service.cancel(task.id);
+    expect(await why()).toContain('on host-a:4242, was asked to stop and may still be running');
+    await runtime.service.retry(task.id);
+    expect(await why()).toContain('Waiting for its previous attempt to stop');
+  });
+
   it('with API_TOKEN: the login form redirects only within /ui, and sets a Secure cookie over HTTPS', async () => {
     const runtime = await startRuntime({ processing: false, env: { API_TOKEN: 'login-token-0123456789' } });
     const login = (url: string, next: string) =>

@@ -28,8 +28,15 @@ export function diagnose(task: Task, now: number, ahead: number | null, aheadCap
       pausedType: task.type,
     };
   }
+  const stopping = previousAttempt(task, now);
   switch (task.status) {
     case 'pending':
+      if (stopping && task.runAt <= task.leaseExpiresAt!) {
+        return {
+          headline: `Waiting for its previous attempt to stop, until ${formatTime(task.leaseExpiresAt)} at the latest (${relative(task.leaseExpiresAt, now)}).`,
+          detail: `${stopping} A task never runs twice at once: it is due as soon as that worker reports the handler stopped, or when the lease runs out.`,
+        };
+      }
       if (task.runAt > now) {
         return {
           headline: `Waiting until ${formatTime(task.runAt)} (${relative(task.runAt, now)}).`,
@@ -60,9 +67,9 @@ export function diagnose(task: Task, now: number, ahead: number | null, aheadCap
     case 'completed':
       return { headline: `Completed ${formatTime(task.completedAt)} after ${task.attempts} ${task.attempts === 1 ? 'attempt' : 'attempts'}.`, detail: `The last attempt ran ${formatDuration(task.completedAt !== null && task.startedAt !== null ? task.completedAt - task.startedAt : null)}.` };
     case 'failed':
-      return { headline: `Failed for good ${formatTime(task.completedAt)} after ${task.attempts} of ${task.maxAttempts} attempts.`, detail: 'Retry runs it again from attempt 1.' };
+      return { headline: `Failed for good ${formatTime(task.completedAt)} after ${task.attempts} of ${task.maxAttempts} attempts.`, detail: `Retry runs it again from attempt 1.${stopping ? ` ${stopping} The retry waits for it.` : ''}` };
     case 'cancelled':
-      return { headline: `Cancelled ${formatTime(task.completedAt)}.`, detail: 'Retry runs it again from attempt 1.' };
+      return { headline: `Cancelled ${formatTime(task.completedAt)}.`, detail: `Retry runs it again from attempt 1.${stopping ? ` ${stopping} The retry waits for it.` : ''}` };
   }
 }
 
@@ -80,6 +87,16 @@ const ResumeType: FC<{ type: string; taskId: string; page: PageContext }> = ({ t
       The dashboard is read-only: resume the type with <code>POST /types/{encodeURIComponent(type)}/resume</code>.
     </p>
   );
+
+/**
+ * A task out of in_progress that still carries a lease: its last attempt's handler was asked
+ * to stop and its worker has not reported it returned (lib/tasks/service.ts, heldLease).
+ */
+function previousAttempt(task: Task, now: number): string | null {
+  const lease = task.leaseExpiresAt;
+  if (task.status === 'in_progress' || lease === null || lease <= now) return null;
+  return `The handler of its previous attempt, on ${task.lockedBy ?? 'a worker'}, was asked to stop and may still be running, until ${formatTime(lease)} at the latest.`;
+}
 
 export const TaskPage: FC<{ page: PageContext; task: Task; diagnosis: Diagnosis; notice: string | null }> = ({ page, task, diagnosis, notice }) => {
   const json = taskToJson(task) as Record<string, unknown>;

@@ -8,7 +8,11 @@
  * - attempt: one run of a handler for a task. `attempts` counts claims; the handler sees it.
  * - claim: the one atomic UPDATE that moves due tasks to `in_progress` for one worker process.
  * - lease: how long a claim holds (`lease_expires_at`). Running handlers renew it (heartbeat);
- *   a task whose lease expired is due again, so a dead process never strands its tasks.
+ *   a task whose lease expired is due again, so a dead process never strands its tasks. A task
+ *   that leaves in_progress while its handler may still be running (cancelled; stopped by a
+ *   timeout or a shutdown and not returned yet) keeps that attempt's lease: no other attempt
+ *   starts before it ends, unless the attempt's process reports the handler returned and clears
+ *   it first. Never two attempts of a task at once.
  * - version: bumped by every write. Every transition after the claim names the version it
  *   read; if the row moved on meanwhile, zero rows change and the writer has lost the task
  *   (ErrOptimisticLock): its result is discarded.
@@ -29,6 +33,9 @@
  *
  *   in_progress ──► in_progress: heartbeat (lease renewed) or re-claim after lease expiry.
  *   in_progress ──► pending: release at shutdown (the attempt is given back).
+ *   Any edge to pending while the last attempt's lease holds: run_at is at least its end.
+ *   Not an edge: the stopped attempt's process clears its lease once its handler has
+ *   returned (TaskRepository.clearLease, attempt-checked), and a pending task is due at once.
  */
 
 export const STATUSES = ['pending', 'in_progress', 'completed', 'failed', 'cancelled'] as const;

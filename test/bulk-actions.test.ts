@@ -56,6 +56,17 @@ function contract(name: string, open: () => Promise<TestRepo>) {
       expect(await service.retryMatching({ ids: [a!.task.id, c!.task.id + 1] })).toEqual({ matched: 1, changed: 1 });
       expect((await service.get(a!.task.id)).status).toBe('pending');
     });
+
+    it('a running task cancelled and retried in bulk waits for its attempt, like a single cancel and retry', async () => {
+      const { service, repo, driver } = await open();
+      await driver.run('DELETE FROM tasks');
+      const { task } = await service.submit(submitInput({ type: 'bulk-lease' }));
+      const [claimed] = await repo.claimDueTasks({ limit: 1, workerId: 'w', leaseMs: 60_000 });
+      expect(await service.cancelMatching({ type: 'bulk-lease' })).toEqual({ matched: 1, changed: 1 });
+      expect(await service.retryMatching({ type: 'bulk-lease' })).toEqual({ matched: 1, changed: 1 });
+      expect(await service.get(task.id)).toMatchObject({ status: 'pending', runAt: claimed!.leaseExpiresAt, leaseExpiresAt: claimed!.leaseExpiresAt });
+      expect(await repo.claimDueTasks({ limit: 1, workerId: 'x', leaseMs: 60_000 })).toEqual([]);
+    });
   });
 }
 

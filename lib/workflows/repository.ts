@@ -39,8 +39,11 @@ const SQL = {
     WHERE event = ? AND key IS ? AND created_at >= ? AND id > ? ORDER BY id LIMIT 1`,
   insertEvent: 'INSERT INTO workflow_events (event, key, payload, created_at) VALUES (?, ?, ?, ?)',
   // The runs waiting for this event and key become due; a run that is running or about to
-  // suspend finds the event itself (its suspension's wake-up condition, engine.ts).
-  wakeWaiting: `UPDATE tasks SET run_at = min(run_at, ?) WHERE status = 'pending' AND id IN (
+  // suspend finds the event itself (its suspension's wake-up condition, engine.ts). Not before
+  // a lease its last attempt still holds: a run cancelled while its handler ran and retried
+  // at once waits for that attempt (docs/architecture.md, "Never two attempts of a task at
+  // once"; migration 0009 does the same for a child's end).
+  wakeWaiting: `UPDATE tasks SET run_at = min(run_at, max(?, coalesce(lease_expires_at, 0))) WHERE status = 'pending' AND id IN (
     SELECT run_id FROM workflow_steps INDEXED BY workflow_steps_waiting_event
     WHERE event = ? AND event_key IS ? AND status = 'waiting' AND kind = 'wait')`,
   child: 'SELECT status, result, last_error FROM tasks WHERE id = ?',

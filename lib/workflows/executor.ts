@@ -73,7 +73,14 @@ export class LeaseLostError extends Error {
   }
 }
 
-const NEVER = new Promise<never>(() => undefined);
+/**
+ * A promise that never settles, new for each use. One shared promise would keep every
+ * suspended execution alive: each `await` on it adds a reaction that holds the code's frame,
+ * its context and this execution's records, and a shared promise lives as long as the module
+ * (measured: bench/README.md, "Workflows (issue 20)"). A fresh one is referenced only by the
+ * chain awaiting it, so a suspended execution is garbage once it has ended.
+ */
+const never = (): Promise<never> => new Promise<never>(() => undefined);
 const ENCODER = new TextEncoder();
 const KIND_NAMES: Record<StepKind, string> = { step: 'a step', sleep: 'a sleep', wait: 'a wait for an event', invoke: 'a child run' };
 
@@ -186,7 +193,7 @@ class Execution {
   }
 
   async #commit(step: StepRecord): Promise<void> {
-    if (this.#ended) return NEVER;
+    if (this.#ended) return never();
     this.#inFlight++;
     try {
       const isNew = !this.#records.has(step.name);
@@ -211,7 +218,7 @@ class Execution {
   #suspendOn(need: Need): Promise<never> {
     this.#needs.push(need);
     this.#scheduleCheck();
-    return NEVER;
+    return never();
   }
 
   /**
@@ -233,10 +240,10 @@ class Execution {
   }
 
   async #step<T>(base: string, fn: (ctx: StepContext) => T | Promise<T>, options: StepOptions = {}): Promise<T> {
-    if (this.#ended) return NEVER;
+    if (this.#ended) return never();
     const name = this.#name(base);
     const record = this.#recorded(name, 'step');
-    if (record === 'changed') return NEVER;
+    if (record === 'changed') return never();
     if (record?.status === 'completed') return parseOutput(record.output) as T;
     if (record?.status === 'failed') throw new StepError(name, record.error ?? 'step failed');
     const now = this.#now();
@@ -297,10 +304,10 @@ class Execution {
   }
 
   async #sleep(base: string, duration: Duration | Date): Promise<void> {
-    if (this.#ended) return NEVER;
+    if (this.#ended) return never();
     const name = this.#name(base);
     const record = this.#recorded(name, 'sleep');
-    if (record === 'changed') return NEVER;
+    if (record === 'changed') return never();
     if (record?.status === 'completed') return;
     const now = this.#now();
     let wakeAt = record?.wakeAt ?? null;
@@ -317,11 +324,11 @@ class Execution {
   }
 
   async #wait(base: string, options: WaitOptions): Promise<unknown> {
-    if (this.#ended) return NEVER;
+    if (this.#ended) return never();
     const name = this.#name(base);
     if (typeof options?.event !== 'string' || options.event === '') throw new TypeError(`waitForEvent "${name}": event must be a non-empty string`);
     const record = this.#recorded(name, 'wait');
-    if (record === 'changed') return NEVER;
+    if (record === 'changed') return never();
     if (record?.status === 'completed') return parseOutput(record.output);
     const now = this.#now();
     const key = options.key ?? null;
@@ -351,10 +358,10 @@ class Execution {
   }
 
   async #invoke(base: string, workflow: Workflow | string, input: unknown): Promise<unknown> {
-    if (this.#ended) return NEVER;
+    if (this.#ended) return never();
     const name = this.#name(base);
     const record = this.#recorded(name, 'invoke');
-    if (record === 'changed') return NEVER;
+    if (record === 'changed') return never();
     if (record?.status === 'completed') return parseOutput(record.output);
     if (record?.status === 'failed') throw new StepError(name, record.error ?? 'child run failed');
     const now = this.#now();

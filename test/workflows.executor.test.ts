@@ -1,3 +1,4 @@
+import { getEventListeners } from 'node:events';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
@@ -55,5 +56,21 @@ describe('workflow executor', () => {
       gc();
     }
     expect(contexts.filter((ref) => ref.deref() !== undefined)).toHaveLength(0);
+  });
+
+  it('removes each step’s abort listener when the step ends, and a step still stops on abort', async () => {
+    const controller = new AbortController();
+    const many = defineWorkflow('many', async (ctx) => {
+      for (let i = 0; i < 30; i++) await ctx.step(`s${i}`, () => i);
+      return getEventListeners(controller.signal, 'abort').length;
+    });
+    expect(await run(many, memoryIO(), controller.signal)).toEqual({ kind: 'completed', output: 0 });
+
+    const stuck = defineWorkflow('stuck', async (ctx) => {
+      await ctx.step('forever', () => new Promise(() => undefined));
+    });
+    const stopping = run(stuck, memoryIO(), controller.signal);
+    setTimeout(() => controller.abort(new Error('shutdown')), 10);
+    await expect(stopping).rejects.toThrow('shutdown');
   });
 });

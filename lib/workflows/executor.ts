@@ -404,11 +404,19 @@ class Execution {
 
 async function runStep<T>(fn: (ctx: StepContext) => T | Promise<T>, ctx: StepContext, signal: AbortSignal): Promise<T> {
   if (signal.aborted) throw signal.reason;
-  // A step that ignores its signal is not waited for once it fires (as for handlers).
-  return Promise.race([
-    Promise.resolve().then(() => fn(ctx)),
-    new Promise<never>((_, reject) => signal.addEventListener('abort', () => reject(signal.reason), { once: true })),
-  ]);
+  // A step that ignores its signal is not waited for once it fires (as for handlers). The
+  // listener goes when the step ends: the run's signal outlives its steps, and one listener
+  // left per step made Node warn of a leak past ten steps (MaxListenersExceededWarning).
+  let onAbort: () => void = () => undefined;
+  const stopped = new Promise<never>((_, reject) => {
+    onAbort = () => reject(signal.reason);
+    signal.addEventListener('abort', onAbort, { once: true });
+  });
+  try {
+    return await Promise.race([Promise.resolve().then(() => fn(ctx)), stopped]);
+  } finally {
+    signal.removeEventListener('abort', onAbort);
+  }
 }
 
 function parseOutput(json: string | null): unknown {

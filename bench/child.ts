@@ -12,6 +12,7 @@ import { remote } from './scenarios/remote.ts';
 import { scale } from './scenarios/scale.ts';
 import { schedules } from './scenarios/schedules.ts';
 import { throughput } from './scenarios/throughput.ts';
+import { workflows } from './scenarios/workflows.ts';
 
 /**
  * Runs one scenario in this (fresh) process and prints `BENCH_RESULT <json>`: every trial
@@ -19,7 +20,7 @@ import { throughput } from './scenarios/throughput.ts';
  *
  *   node --import tsx bench/child.ts <scenario> '{"quick":false,"env":{}}'
  */
-const SCENARIOS = ['driver', 'throughput', 'throughput-defaults', 'latency', 'http', 'scale-empty', 'scale-1m', 'remote', 'schedules', 'http-delivery', 'dashboard', 'metrics', 'batch', 'retention', 'pages'] as const;
+const SCENARIOS = ['driver', 'throughput', 'throughput-defaults', 'latency', 'http', 'scale-empty', 'scale-1m', 'remote', 'schedules', 'http-delivery', 'dashboard', 'metrics', 'batch', 'retention', 'pages', 'workflows'] as const;
 type ScenarioName = (typeof SCENARIOS)[number];
 
 const [name, optionsJson] = process.argv.slice(2);
@@ -61,6 +62,8 @@ async function runScenario(scenario: string): Promise<unknown> {
       return retention(o);
     case 'pages':
       return pages(o);
+    case 'workflows':
+      return workflows(o);
     default:
       throw new Error(`unknown scenario ${JSON.stringify(scenario)}; one of ${SCENARIOS.join(', ')}`);
   }

@@ -15,6 +15,7 @@ import type { BatchResult } from './scenarios/batch.ts';
 import type { PagesResult } from './scenarios/pages.ts';
 import type { RetentionResult } from './scenarios/retention.ts';
 import type { ThroughputResult } from './scenarios/throughput.ts';
+import type { WorkflowsResult } from './scenarios/workflows.ts';
 import { BENCH_ENV } from './harness.ts';
 import { currentLoad, describeMachine, summarise, type Summary } from './stats.ts';
 
@@ -29,7 +30,7 @@ import { currentLoad, describeMachine, summarise, type Summary } from './stats.t
  * Exit status: 1 when a trial failed or lost a task (an error), never because a figure missed
  * its target: --quick is CI's smoke test, and speed on a shared runner is not a verdict.
  */
-const SCENARIOS = ['driver', 'throughput', 'throughput-defaults', 'latency', 'http', 'scale-empty', 'scale-1m', 'remote', 'schedules', 'http-delivery', 'dashboard', 'metrics', 'batch', 'retention', 'pages'] as const;
+const SCENARIOS = ['driver', 'throughput', 'throughput-defaults', 'latency', 'http', 'scale-empty', 'scale-1m', 'remote', 'schedules', 'http-delivery', 'dashboard', 'metrics', 'batch', 'retention', 'pages', 'workflows'] as const;
 type Scenario = (typeof SCENARIOS)[number];
 
 const { values } = parseArgs({
@@ -236,6 +237,33 @@ add('claim+complete, claim without the paused subquery', 'tasks/s', pagesRuns.ma
 add('  with it, 0 paused types', 'tasks/s', pagesRuns.map((p) => p.paused.none));
 add('  with it, 3 paused types', 'tasks/s', pagesRuns.map((p) => p.paused.three));
 add('  2,000 paused tasks ahead in claim order', 'tasks/s', pagesRuns.map((p) => p.paused.backlog_ahead));
+
+// Issue 20: each workflow figure against its ceiling measured in the same trial (same process).
+const wf = (runs.workflows ?? []) as WorkflowsResult[];
+const wfTasks = wf.map((w) => w.tasks_per_s);
+add('workflows: no-op tasks, 10 workers (interleaved with runs)', 'tasks/s', wfTasks, undefined, { to: 'raw claim+complete', ceiling: ceilingCycle });
+add('workflows: 10-step runs of no-op steps', 'steps/s', wf.map((w) => w.steps_per_s), undefined, { to: 'no-op tasks (same trials)', ceiling: med(wfTasks) });
+add('  steps/s / tasks/s (same process)', 'x', wf.map((w) => w.steps_tasks_ratio), { text: '>= 0.5', ok: (m) => m >= 0.5 });
+add('workflows: wake-up after a sleep, lateness p50', 'ms', wf.map((w) => w.sleep_late_p50_ms), { text: '<= 20', ok: (m) => m <= 20 });
+add('  lateness p99', 'ms', wf.map((w) => w.sleep_late_p99_ms), { text: '<= 100', ok: (m) => m <= 100 });
+add('workflows: sendEvent -> step after the wait, p50', 'ms', wf.map((w) => w.event_p50_ms), { text: '<= 20', ok: (m) => m <= 20 });
+add('  event -> step p99', 'ms', wf.map((w) => w.event_p99_ms));
+const sleepers = (wf[0]?.sleepers ?? 0).toLocaleString('en-US');
+add('workflows: RSS, idle runtime (after GC)', 'MB', wf.map((w) => w.rss_idle_mb));
+add(`  RSS with ${sleepers} runs sleeping`, 'MB', wf.map((w) => w.rss_sleeping_mb));
+add('  RSS with / idle', 'x', wf.map((w) => w.rss_ratio), { text: '<= 1.10', ok: (m) => m <= 1.1 });
+add('  heap used, idle', 'MB', wf.map((w) => w.heap_idle_mb));
+add(`  heap used with ${sleepers} sleeping`, 'MB', wf.map((w) => w.heap_sleeping_mb));
+add('workflows: processing without sleeping runs', 'tasks/s', wf.map((w) => w.process_per_s_without_sleepers), undefined, { to: 'raw claim+complete', ceiling: ceilingCycle });
+add(`  with ${sleepers} runs sleeping`, 'tasks/s', wf.map((w) => w.process_per_s_with_sleepers), undefined, { to: 'raw claim+complete', ceiling: ceilingCycle });
+add('  with / without (interleaved)', 'x', wf.map((w) => w.process_ratio_sleepers), { text: '>= 0.9', ok: (m) => m >= 0.9 });
+add('  tasks submitted one at a time, processed, without', 'tasks/s', wf.map((w) => w.trickle_per_s_without_sleepers));
+add(`  the same, ${sleepers} runs sleeping`, 'tasks/s', wf.map((w) => w.trickle_per_s_with_sleepers));
+add('  one at a time: with / without', 'x', wf.map((w) => w.trickle_ratio_sleepers));
+add('  one short claim (nothing due), without them', 'µs', wf.map((w) => w.short_claim_us_without));
+add(`  one short claim, ${sleepers} runs sleeping`, 'µs', wf.map((w) => w.short_claim_us_with));
+add('  next-due query, without them', 'µs', wf.map((w) => w.next_run_at_us_without));
+add(`  next-due query, ${sleepers} runs sleeping`, 'µs', wf.map((w) => w.next_run_at_us_with));
 
 const fmt = (v: number) => (Number.isNaN(v) ? '-' : Math.abs(v) >= 100 ? Math.round(v).toLocaleString('en-US') : Math.abs(v) >= 10 ? v.toFixed(1) : v.toFixed(2));
 const table = [

@@ -246,6 +246,9 @@ add('workflows: 10-step runs of no-op steps', 'steps/s', wf.map((w) => w.steps_p
 add('  steps/s / tasks/s (same process)', 'x', wf.map((w) => w.steps_tasks_ratio), { text: '>= 0.5', ok: (m) => m >= 0.5 });
 add('workflows: wake-up after a sleep, lateness p50', 'ms', wf.map((w) => w.sleep_late_p50_ms), { text: '<= 20', ok: (m) => m <= 20 });
 add('  lateness p99', 'ms', wf.map((w) => w.sleep_late_p99_ms), { text: '<= 100', ok: (m) => m <= 100 });
+add('  lateness max', 'ms', wf.map((w) => w.sleep_late_max_ms));
+add('  event-loop lag meanwhile, p99', 'ms', wf.map((w) => w.sleep_loop_delay_p99_ms));
+add('  event-loop lag meanwhile, max', 'ms', wf.map((w) => w.sleep_loop_delay_max_ms));
 add('workflows: sendEvent -> step after the wait, p50', 'ms', wf.map((w) => w.event_p50_ms), { text: '<= 20', ok: (m) => m <= 20 });
 add('  event -> step p99', 'ms', wf.map((w) => w.event_p99_ms));
 const sleepers = (wf[0]?.sleepers ?? 0).toLocaleString('en-US');

@@ -20,9 +20,9 @@ import { percentile, perSecond } from '../stats.ts';
  *     first, on this process's fresh heap.
  * 4b. claim path: N no-op tasks processed by a runtime with those SLEEPERS sleeping runs in
  *     its database (their workflow registered, its wake-up timer set) vs a database without
- *     them; the two alternate round by round. Target ≥ 0.9x. The same with tasks submitted
- *     one at a time into the processing runtime (every claim short), and one short claim
- *     (nothing due) and the next-due query timed alone, with and without them.
+ *     them; the two alternate round by round. The same with tasks submitted one at a time
+ *     into the processing runtime (every claim short). Target ≥ 0.9x for both. And one short
+ *     claim (nothing due) and the next-due query timed alone, with and without them.
  * 1.  steps vs tasks: N no-op tasks processed by a runtime with 10 workers (first handler
  *     start → last completion) vs M runs of a 10-step workflow of no-op steps (first step
  *     start → last run completed), alternating, each round on a fresh file; each figure is

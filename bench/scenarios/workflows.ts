@@ -1,5 +1,4 @@
 import { join } from 'node:path';
-import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
@@ -70,9 +69,12 @@ export interface WorkflowsResult {
   sleep_late_p50_ms: number;
   sleep_late_p99_ms: number;
   sleep_late_max_ms: number;
-  /** Event-loop lag of this process while the sleepers woke (monitorEventLoopDelay), p99 and max. */
-  sleep_loop_delay_p99_ms: number;
-  sleep_loop_delay_max_ms: number;
+  /** Lateness minus the time this process was stalled (ran nothing for > 20 ms) within it. */
+  sleep_late_unstalled_p50_ms: number;
+  sleep_late_unstalled_p99_ms: number;
+  /** Stalls of the process while the sleepers woke, and the longest. */
+  sleep_stalls: number;
+  sleep_stall_max_ms: number;
 
   event_samples: number;
   event_p50_ms: number;
@@ -304,14 +306,45 @@ async function noopTasks(config: Config, flows: Flows, n: number): Promise<numbe
 
 // ---- 2. wake-up lateness -------------------------------------------------------------------
 
-async function sleepLateness(config: Config, flows: Flows, samples: number, spanMs: [number, number]): Promise<{ late: number[]; loopDelayP99: number; loopDelayMax: number }> {
+/**
+ * Stretches when this process ran nothing at all (another process had the cores, or a GC):
+ * a 5 ms interval whose tick came more than STALL_MS late. Each is [from, to] in epoch ms, the
+ * clock the sleeps are recorded in.
+ */
+const STALL_MS = 20;
+function stallRecorder(): { stop(): [number, number][] } {
+  const stalls: [number, number][] = [];
+  let last = Date.now();
+  const timer = setInterval(() => {
+    const now = Date.now();
+    if (now - last - 5 > STALL_MS) stalls.push([last + 5, now]);
+    last = now;
+  }, 5);
+  return { stop: () => (clearInterval(timer), stalls) };
+}
+
+/** Milliseconds of [from, to] that fall inside a stall. */
+function stalledWithin(stalls: readonly [number, number][], from: number, to: number): number {
+  let ms = 0;
+  for (const [a, b] of stalls) ms += Math.max(0, Math.min(b, to) - Math.max(a, from));
+  return ms;
+}
+
+interface Lateness {
+  late: number[];
+  /** Each lateness minus the time the process was stalled within it: the engine's own share. */
+  unstalled: number[];
+  stalls: number;
+  stallMaxMs: number;
+}
+
+async function sleepLateness(config: Config, flows: Flows, samples: number, spanMs: [number, number]): Promise<Lateness> {
   const runtime = await runtimeOf(config, flows, noopProbe());
   runtime.start();
   flows.calls.reset();
-  // How late this process's own timers ran meanwhile: a wake-up cannot be earlier than the
-  // event loop lets it, so this tells the machine's share of the lateness from the engine's.
-  const loop = monitorEventLoopDelay({ resolution: 5 });
-  loop.enable();
+  // A wake-up cannot come sooner than the process runs again: one stall of 150 ms delays every
+  // wake-up due within it, about 15 of 300 here, enough to set p99 alone.
+  const recorder = stallRecorder();
   const ids: string[] = [];
   for (let i = 0; i < samples; i++) {
     const ms = Math.round(spanMs[0] + Math.random() * (spanMs[1] - spanMs[0]));
@@ -319,18 +352,19 @@ async function sleepLateness(config: Config, flows: Flows, samples: number, span
     await sleep(10);
   }
   await until('the sleeping runs to complete', async () => runtime.pool.counts.completed >= samples);
-  loop.disable();
+  const stalls = recorder.stop();
   await expectRunsCompleted(runtime, 'nap', samples, 3);
   const late: number[] = [];
+  const unstalled: number[] = [];
   for (const id of ids) {
-    const nap = (await runtime.workflowRepo.steps(parseTaskId(id)!)).find((s) => s.name === 'nap')!;
-    late.push(flows.afterSleep.get(id)! - nap.wakeAt!);
+    const wakeAt = (await runtime.workflowRepo.steps(parseTaskId(id)!)).find((s) => s.name === 'nap')!.wakeAt!;
+    const started = flows.afterSleep.get(id)!;
+    late.push(started - wakeAt);
+    unstalled.push(started - wakeAt - stalledWithin(stalls, wakeAt, started));
   }
   await runtime.shutdown();
   if (flows.calls.of('nap.before') !== samples || flows.calls.of('nap.after') !== samples) throw new Error(`nap steps ran ${JSON.stringify([...flows.calls.byName])} for ${samples} runs`);
-  // The histogram counts the sampling interval in every delay: what is left is the lag.
-  const lag = (ns: number) => Math.max(0, ns / 1e6 - 5);
-  return { late, loopDelayP99: lag(loop.percentile(99)), loopDelayMax: lag(loop.max) };
+  return { late, unstalled, stalls: stalls.length, stallMaxMs: Math.max(0, ...stalls.map(([a, b]) => b - a)) };
 }
 
 // ---- 3. event → resumed step ---------------------------------------------------------------
@@ -422,7 +456,7 @@ export async function workflows(options: ScenarioOptions): Promise<WorkflowsResu
     const stepsPerS = perSecond(rounds * runs * STEPS, stepsMs);
 
     // 2. and 3.
-    const { late, loopDelayP99, loopDelayMax } = await sleepLateness(config('nap'), flows, q ? 20 : 300, q ? [100, 200] : [200, 500]);
+    const { late, unstalled, stalls, stallMaxMs } = await sleepLateness(config('nap'), flows, q ? 20 : 300, q ? [100, 200] : [200, 500]);
     const eventMs = await eventLatency(config('ping'), flows, q ? 20 : 200, q ? 10 : 20);
 
     const withoutRate = perSecond(rounds * n, withoutMs);
@@ -456,8 +490,10 @@ export async function workflows(options: ScenarioOptions): Promise<WorkflowsResu
       sleep_late_p50_ms: percentile(late, 50),
       sleep_late_p99_ms: percentile(late, 99),
       sleep_late_max_ms: Math.max(...late),
-      sleep_loop_delay_p99_ms: loopDelayP99,
-      sleep_loop_delay_max_ms: loopDelayMax,
+      sleep_late_unstalled_p50_ms: percentile(unstalled, 50),
+      sleep_late_unstalled_p99_ms: percentile(unstalled, 99),
+      sleep_stalls: stalls,
+      sleep_stall_max_ms: stallMaxMs,
       event_samples: eventMs.length,
       event_p50_ms: percentile(eventMs, 50),
       event_p99_ms: percentile(eventMs, 99),

@@ -88,35 +88,50 @@ const FREE_TEXT = new Set(['title', 'description', 'last_error']);
 
 const COLUMNS_READ = taskFields.map(({ name }) => (FREE_TEXT.has(name) ? `CAST(${name} AS BLOB) AS ${name}` : name)).join(', ');
 
+/**
+ * The distinct priorities of pending tasks, found by one index seek each (a hand-written skip
+ * scan: SQLite has none). With them the claim and `nextRunAt` seek within each priority by
+ * `run_at`, instead of walking every pending entry: future tasks (delayed ones, sleeping
+ * workflow runs) sit in the claim index too, and a claim that came back short used to walk
+ * all of them, as did `nextRunAt` (bench/README.md, "Workflows (issue 20)").
+ */
+const PENDING_PRIORITIES = `WITH RECURSIVE pending_priorities(priority) AS (
+    SELECT max(priority) FROM tasks INDEXED BY tasks_claim_pending WHERE status = 'pending'
+    UNION ALL
+    SELECT (SELECT max(priority) FROM tasks INDEXED BY tasks_claim_pending WHERE status = 'pending' AND priority < p.priority)
+    FROM pending_priorities p WHERE p.priority IS NOT NULL)`;
+
 const SQL = {
   get: `SELECT ${COLUMNS_READ} FROM tasks WHERE id = ?`,
   status: 'SELECT status FROM tasks WHERE id = ?',
   getByKey: `SELECT ${COLUMNS_READ}, request_hash FROM tasks WHERE idempotency_key = ?`,
   stats: 'SELECT status, count(*) AS n FROM tasks GROUP BY status',
   oldestPending: "SELECT created_at FROM tasks WHERE status = 'pending' ORDER BY id LIMIT 1",
-  // min() over the claim index (it holds run_at): no temp B-tree sorting every pending row.
-  // Still a scan of pending entries, but the poller asks only after a claim came back short,
-  // when every pending task left is a future one.
-  nextRunAt: "SELECT min(run_at) AS run_at FROM tasks INDEXED BY tasks_claim_pending WHERE status = 'pending' AND type NOT IN (SELECT type FROM paused_types)",
+  // The earliest run_at per pending priority, one index seek each (PENDING_PRIORITIES): no walk
+  // over the pending entries, which after a short claim are all future ones.
+  nextRunAt: `${PENDING_PRIORITIES} SELECT min((SELECT run_at FROM tasks INDEXED BY tasks_claim_pending WHERE status = 'pending' AND priority = p.priority
+    AND type NOT IN (SELECT type FROM paused_types) ORDER BY run_at LIMIT 1)) AS run_at FROM pending_priorities p WHERE p.priority IS NOT NULL`,
   // One statement claims: due pending tasks in claim order, plus in_progress tasks whose lease
   // expired (their worker died). Each arm walks its own partial index; SQLite serialises
   // writers, so two claimers never get the same row for the same lease.
   // INDEXED BY is required, not a hint: without statistics the planner prefers
   // tasks_status_id (status = ?) and sorts every pending row in a temp B-tree on each claim,
   // so a claim costs O(backlog). Through the partial index it reads `limit` index entries
-  // whatever the backlog (bench/README.md, "Figures behind the code").
+  // whatever the backlog (bench/README.md, "Figures behind the code"), seeking by `run_at`
+  // within each pending priority (PENDING_PRIORITIES), so future entries are never walked.
   // Paused types (POST /types/:type/pause) are skipped here, in the statement itself, so every
   // process and function honours a pause at its next claim. The NOT IN subquery is not
   // correlated: SQLite builds it once per statement (an empty or tiny ephemeral table) and
   // probes it per candidate row, which the arm reads anyway for its id; measured in
   // bench/README.md ("paused types").
-  claim: `UPDATE tasks
+  claim: `${PENDING_PRIORITIES} UPDATE tasks
     SET status = 'in_progress', started_at = ?, locked_by = ?, lease_expires_at = ?,
         attempts = attempts + 1, version = version + 1, updated_at = ?
     WHERE id IN (
       SELECT id FROM (
         SELECT * FROM (SELECT id, priority, run_at FROM tasks INDEXED BY tasks_claim_pending
-          WHERE status = 'pending' AND run_at <= ? AND type NOT IN (SELECT type FROM paused_types)
+          WHERE status = 'pending' AND priority IN (SELECT priority FROM pending_priorities WHERE priority IS NOT NULL)
+            AND run_at <= ? AND type NOT IN (SELECT type FROM paused_types)
           ORDER BY priority DESC, run_at, id LIMIT ?)
         UNION ALL
         SELECT * FROM (SELECT id, priority, run_at FROM tasks INDEXED BY tasks_claim_expired

@@ -1,4 +1,4 @@
-import { OpenAPIHono } from '@hono/zod-openapi';
+import { OpenAPIHono } from '../lib/api/openapi-hono.ts';
 import { handleErrors } from '../lib/api/error-handler.ts';
 import { honoPath } from '../lib/api/openapi.ts';
 import { pollRoute } from '../lib/api/routes/cron-poll.ts';

@@ -1,4 +1,4 @@
-import { OpenAPIHono } from '@hono/zod-openapi';
+import { OpenAPIHono } from './openapi-hono.ts';
 import { applyAccessControl } from './access-control.ts';
 import type { AppDeps } from './deps.ts';
 import { handleErrors } from './error-handler.ts';

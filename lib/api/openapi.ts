@@ -1,4 +1,4 @@
-import { OpenAPIHono, type RouteConfig } from '@hono/zod-openapi';
+import { OpenAPIHono, type RouteConfig } from './openapi-hono.ts';
 import type { Handler } from 'hono';
 import { validationError } from './body.ts';
 import { ErrorSchema } from './schemas.ts';

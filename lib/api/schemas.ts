@@ -1,4 +1,5 @@
-import { z } from '@hono/zod-openapi';
+import * as z from 'zod';
+import './zod-openapi.ts';
 import { TaskSchema } from '../tasks/model.ts';
 import { STATUSES } from '../tasks/states.ts';
 

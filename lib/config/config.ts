@@ -1,4 +1,4 @@
-import { z } from 'zod';
+import * as z from 'zod';
 import { parseTrustProxy } from './trust-proxy.ts';
 import { LEVEL_NAMES, type LogLevel } from '../foundation/log.ts';
 import { isWebhookSecret, parseAllowedHosts, parseDuration } from './parsers.ts';

@@ -1,4 +1,5 @@
-import { z } from '@hono/zod-openapi';
+import * as z from 'zod';
+import '../api/zod-openapi.ts';
 import { badRequest } from '../foundation/errors.ts';
 import type { DestinationGuard } from './guard.ts';
 

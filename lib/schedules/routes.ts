@@ -1,4 +1,5 @@
-import { createRoute, z, type OpenAPIHono } from '@hono/zod-openapi';
+import * as z from 'zod';
+import { createRoute, type OpenAPIHono } from '../api/openapi-hono.ts';
 import type { HandlerRegistry } from '../processing/handlers.ts';
 import type { Config } from '../config/config.ts';
 import { AppError, badRequest } from '../foundation/errors.ts';

@@ -1,4 +1,4 @@
-import type { OpenAPIHono } from '@hono/zod-openapi';
+import type { OpenAPIHono } from '../api/openapi-hono.ts';
 import { createApp } from '../api/app.ts';
 import { requestFacts, type ClientAddress } from '../api/client-identity.ts';
 import { HttpPayloadDoc } from '../delivery/index.ts';

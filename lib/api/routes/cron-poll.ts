@@ -1,4 +1,5 @@
-import { createRoute, z, type OpenAPIHono } from '@hono/zod-openapi';
+import * as z from 'zod';
+import { createRoute, type OpenAPIHono } from '../openapi-hono.ts';
 import type { MiddlewareHandler } from 'hono';
 import { requireBearer } from '../auth.ts';
 import { AppError } from '../../foundation/errors.ts';

@@ -1,5 +1,5 @@
-import { createRoute, type OpenAPIHono } from '@hono/zod-openapi';
-import { z } from '@hono/zod-openapi';
+import { createRoute, type OpenAPIHono } from '../openapi-hono.ts';
+import * as z from 'zod';
 import type { AppDeps } from '../deps.ts';
 import { AppError } from '../../foundation/errors.ts';
 import { jsonResponse, openApiDocument, tag } from '../openapi.ts';

@@ -1,4 +1,4 @@
-import { createRoute, type OpenAPIHono } from '@hono/zod-openapi';
+import { createRoute, type OpenAPIHono } from '../openapi-hono.ts';
 import { AppError, badRequest } from '../../foundation/errors.ts';
 import { taskToJson, TaskSchema } from '../../tasks/model.ts';
 import { readJsonBody, validate } from '../body.ts';

@@ -1,4 +1,5 @@
-import { createRoute, z, type OpenAPIHono } from '@hono/zod-openapi';
+import * as z from 'zod';
+import { createRoute, type OpenAPIHono } from '../openapi-hono.ts';
 import type { TypeStats } from '../../tasks/repository.ts';
 import { STATUSES } from '../../tasks/states.ts';
 import type { AppDeps } from '../deps.ts';

@@ -74,6 +74,20 @@ describe('lib/ layers', () => {
     expect(valueImports).toEqual([]);
   });
 
+  // A zod namespace used as a value keeps all of zod in every bundle built from the package
+  // (lib/foundation/zod-openapi.ts says why; test/package.test.ts measures a user's Worker).
+  it("zod is imported as `* as z`, and @hono/zod-openapi only for types (lib/api/openapi-hono.ts is its port)", () => {
+    const violations = [...sources(join(ROOT, 'lib')), ...sources(join(ROOT, 'functions')), ...sources(join(ROOT, 'local'))].flatMap((file) => {
+      const text = readFileSync(file, 'utf8');
+      const found = [
+        ...text.matchAll(/^import\s+(?!type\b)(?!\*\s+as\s+\w+\s+from)[^;]*?from\s*['"]zod(?:\/[^'"]*)?['"]/gm),
+        ...text.matchAll(/^import\s+(?!type\b)[^;]*?from\s*['"]@hono\/zod-openapi['"]/gm),
+      ];
+      return found.map((m) => `${relative(ROOT, file)}: ${m[0].replace(/\s+/g, ' ')}`);
+    });
+    expect(violations).toEqual([]);
+  });
+
   it('nothing in lib/ or functions/ imports local/', () => {
     const violations = [...sources(join(ROOT, 'lib')), ...sources(join(ROOT, 'functions'))].flatMap((file) =>
       relativeImports(file).filter((t) => t.startsWith('local/')).map((t) => `${relative(ROOT, file)} imports ${t}`),

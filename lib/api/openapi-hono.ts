@@ -4,7 +4,7 @@ import { zValidator } from '@hono/zod-validator';
 import { Hono, type Context, type Env, type MiddlewareHandler, type Next, type Schema } from 'hono';
 import { HTTPException } from 'hono/http-exception';
 import { mergePath } from 'hono/utils/url';
-import './zod-openapi.ts';
+import '../foundation/zod-openapi.ts';
 
 /**
  * `OpenAPIHono` and `createRoute` of @hono/zod-openapi (MIT), ported so that the module that

@@ -1,5 +1,5 @@
 import * as z from 'zod';
-import './zod-openapi.ts';
+import '../foundation/zod-openapi.ts';
 import { TaskSchema } from '../tasks/model.ts';
 import { STATUSES } from '../tasks/states.ts';
 

@@ -1,5 +1,5 @@
 import * as z from 'zod';
-import '../api/zod-openapi.ts';
+import '../foundation/zod-openapi.ts';
 import { badRequest } from '../foundation/errors.ts';
 import type { DestinationGuard } from './guard.ts';
 

@@ -1,5 +1,5 @@
 import * as z from 'zod';
-import '../api/zod-openapi.ts';
+import '../foundation/zod-openapi.ts';
 import type { tasks } from '../db/schema.ts';
 import { isoTime } from '../foundation/iso-time.ts';
 import { formatTaskId } from './ids.ts';

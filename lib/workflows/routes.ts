@@ -1,4 +1,5 @@
-import { createRoute, z, type OpenAPIHono } from '@hono/zod-openapi';
+import * as z from 'zod';
+import { createRoute, type OpenAPIHono } from '../api/openapi-hono.ts';
 import type { Context } from 'hono';
 import type { Config } from '../config/config.ts';
 import { badRequest } from '../foundation/errors.ts';

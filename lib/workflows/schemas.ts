@@ -1,4 +1,5 @@
-import { z } from '@hono/zod-openapi';
+import * as z from 'zod';
+import '../foundation/zod-openapi.ts';
 import { IDEMPOTENCY_KEY, IDEMPOTENCY_KEY_RULE, delaySecondsField, runAtField } from '../api/schemas.ts';
 import { TaskIdSchema } from '../tasks/model.ts';
 import { STATUSES } from '../tasks/states.ts';

@@ -1,4 +1,4 @@
-import type { z } from '@hono/zod-openapi';
+import type * as z from 'zod';
 import { AppError, badRequest, conflict } from '../foundation/errors.ts';
 import { isoTime } from '../foundation/iso-time.ts';
 import { formatTaskId } from '../tasks/ids.ts';

@@ -4,7 +4,7 @@ import * as z from 'zod';
 /**
  * Gives zod's schemas `.openapi(…)` (@asteasolutions/zod-to-openapi), which the API's schemas
  * call as they are defined: a module that defines schemas imports this one for that effect
- * (`import '../api/zod-openapi.ts'`), and package.json's `sideEffects` names it so that no
+ * (`import '../foundation/zod-openapi.ts'`), and package.json's `sideEffects` names it so that no
  * bundler drops the import.
  *
  * The extension reads only `ZodType` from what it is given, so it gets only that. Handing it

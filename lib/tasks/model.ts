@@ -7,11 +7,12 @@ import { STATUSES } from './states.ts';
 
 /**
  * A task's fields, derived from the two places they are written down: the drizzle table
- * (lib/db/schema.ts: columns, SQL types, nullability) gives the stored `Task` type, and the
- * API schema below (`TaskSchema`: JSON names and shapes) gives `TaskJson` and, at run time,
- * the field list (`taskFields`) that the repository builds its SQL column lists from and the
- * mappers below walk. test/task-fields.test.ts fails when the table and the API schema
- * disagree; the type `_FieldsAgree` fails to compile when their names do.
+ * (lib/db/schema.ts: columns, SQL types, nullability) and the API schema below (`TaskSchema`:
+ * JSON names and shapes), which gives `TaskJson`, the stored `Task` (each field's stored form
+ * by its kind, below) and, at run time, the field list (`taskFields`) that the repository
+ * builds its SQL column lists from and the mappers below walk. The type `_TableAgrees` fails
+ * to compile when `Task` and the table's row differ in a name or a type;
+ * test/task-fields.test.ts fails when the table and the API schema disagree at run time.
  *
  * The field list is read from the zod schema rather than from the drizzle table because the
  * table's runtime objects would put drizzle's column classes into the Workers bundle
@@ -55,17 +56,26 @@ export const TaskSchema = z
 
 export type TaskJson = z.infer<typeof TaskSchema>;
 
-/** A task as stored: the integer id, timestamps in epoch milliseconds, JSON values as JSON text. */
-export type Task = Omit<typeof tasks.$inferSelect, 'requestHash' | 'legacyId'>;
+type Shape = typeof TaskSchema.shape;
+/** A field's stored form: ISO times as epoch milliseconds, JSON values as their JSON text (SQL NULL when absent). */
+type Stored<S> = S extends z.ZodNullable<infer Inner> ? Stored<Inner> | null : S extends z.ZodISODateTime ? number : S extends z.ZodUnknown ? string | null : z.output<S>;
+
+/**
+ * A task as stored: the integer id, timestamps in epoch milliseconds, JSON values as JSON text.
+ * Derived from the API schema rather than from the table's row type so that the package's
+ * declarations never load drizzle's, which do not compile under a user's default `tsc`
+ * (docs/package.md, "TypeScript"); `_TableAgrees` holds it to the table.
+ */
+export type Task = { -readonly [K in keyof Shape as Camel<K & string>]: K extends 'id' ? number : Stored<Shape[K]> };
 
 /** A task not yet inserted: the insert assigns its id (lib/tasks/repository.ts). */
 export type NewTask = Omit<Task, 'id'>;
 
 type Camel<S extends string> = S extends `${infer Head}_${infer Tail}` ? `${Head}${Capitalize<Camel<Tail>>}` : S;
 type Same<A, B> = [A] extends [B] ? ([B] extends [A] ? true : false) : false;
-/** Compile-time: the API's fields are the table's (less internal columns), name for name. */
-const _FieldsAgree: Same<Camel<keyof TaskJson & string>, keyof Task> = true;
-void _FieldsAgree;
+/** Compile-time: `Task` is the table's row (less internal columns), name for name and type for type. */
+const _TableAgrees: Same<Task, Omit<typeof tasks.$inferSelect, 'requestHash' | 'legacyId'>> = true;
+void _TableAgrees;
 
 /**
  * How a field is stored and shown: `id` integer ↔ fixed-width string (lib/tasks/ids.ts);

@@ -6,7 +6,7 @@ import type { AppDeps } from '../deps.ts';
 import { decodeCursor, encodeCursor } from '../cursor.ts';
 import { errorResponses, jsonBody, jsonResponse, registerWithOwnBody, tag } from '../openapi.ts';
 import { BatchResultSchema, BatchSubmitBody, BatchTaskItem, GetTaskQuery, IDEMPOTENCY_KEY, IDEMPOTENCY_KEY_RULE, ListTasksQuery, SubmitTaskBody, TaskIdParam, TaskListSchema, type SubmitTaskBody as SubmitTaskBodyType } from '../schemas.ts';
-import type { SubmitInput } from '../../tasks/service.ts';
+import type { SubmitInput, SubmitResult } from '../../tasks/service.ts';
 import { BULK_ROUTES, registerBulkRoutes } from './task-bulk.ts';
 
 const submitRoute = createRoute({
@@ -88,6 +88,29 @@ function submitInput(body: SubmitTaskBodyType, type: string): SubmitInput {
   };
 }
 
+function checkIdempotencyKey(key: string | undefined): void {
+  if (key !== undefined && !IDEMPOTENCY_KEY.test(key)) {
+    throw badRequest(`Idempotency-Key ${IDEMPOTENCY_KEY_RULE}`, 'invalid_header');
+  }
+}
+
+/**
+ * A submit as POST /tasks takes it: its body (parsed JSON) validated, its type registered and
+ * its payload accepted by that type, then stored. The route and an embedding app's in-process
+ * submit (lib/wiring/in-process.ts) both come here, so they accept and refuse the same.
+ */
+export async function submitTaskBody(deps: Pick<AppDeps, 'service' | 'handlers'>, raw: unknown, idempotencyKey?: string): Promise<SubmitResult> {
+  checkIdempotencyKey(idempotencyKey);
+  if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) {
+    throw badRequest('request body must be a JSON object', 'invalid_json');
+  }
+  const body = validate(SubmitTaskBody, raw);
+  const type = body.type ?? 'simulate';
+  if (!deps.handlers.has(type)) throw badRequest(`unknown task type ${JSON.stringify(type)}`, 'unknown_type');
+  deps.handlers.options(type).validatePayload?.(body.payload);
+  return deps.service.submit(submitInput(body, type), idempotencyKey);
+}
+
 /**
  * Registers the task routes. Returns the app typed with the routes `app.openapi` registered:
  * lib/client/ builds its typed client from that type (`TaskRoutes`). The submit route reads
@@ -98,18 +121,9 @@ export function registerTaskRoutes(app: OpenAPIHono, deps: AppDeps) {
 
   registerWithOwnBody(app, submitRoute, async (c) => {
     const key = c.req.header('idempotency-key');
-    if (key !== undefined && !IDEMPOTENCY_KEY.test(key)) {
-      throw badRequest(`Idempotency-Key ${IDEMPOTENCY_KEY_RULE}`, 'invalid_header');
-    }
-    const raw = await readJsonBody(c, config.maxBodyBytes);
-    if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) {
-      throw badRequest('request body must be a JSON object', 'invalid_json');
-    }
-    const body = validate(SubmitTaskBody, raw);
-    const type = body.type ?? 'simulate';
-    if (!handlers.has(type)) throw badRequest(`unknown task type ${JSON.stringify(type)}`, 'unknown_type');
-    handlers.options(type).validatePayload?.(body.payload);
-    const { task, replayed } = await service.submit(submitInput(body, type), key);
+    // Before the body: a bad header is 400 whatever is sent.
+    checkIdempotencyKey(key);
+    const { task, replayed } = await submitTaskBody(deps, await readJsonBody(c, config.maxBodyBytes), key);
     if (replayed) c.header('Idempotent-Replayed', 'true');
     return c.json(taskToJson(task), replayed ? 200 : 202);
   });

@@ -8,6 +8,7 @@ import { registerPollRoute } from '../lib/api/routes/cron-poll.ts';
 import { cacheByConfig, remoteDriver } from './environment.ts';
 import { pollWithinBudget } from '../lib/wiring/processing-cycle.ts';
 import type { Workflow } from '../lib/workflows/define.ts';
+import type { DashboardRegistrar } from '../lib/ui/dashboard.tsx';
 
 /**
  * Everything one function isolate needs, built from its env record on the first request and
@@ -29,6 +30,11 @@ export interface FunctionContextOptions {
   handlers?: Record<string, TaskHandler>;
   /** Workflows (lib/workflows/), run by the same scheduled poll. */
   workflows?: readonly Workflow[];
+  /**
+   * The dashboard at /ui on the same app (lib/ui/dashboard.tsx `registerDashboard`), passed in
+   * so that a bundle without it carries none of it.
+   */
+  dashboard?: DashboardRegistrar;
   logSink?: LogSink;
   /** The peer address as the platform reports it (rate-limit identity; lib/api/client-identity.ts). */
   clientAddress?: ClientAddress;
@@ -40,7 +46,7 @@ export function createFunctionContext(env: EnvRecord, options: FunctionContextOp
   // No host or pid on the edge: a random id per isolate keeps `locked_by` distinct.
   const workerId = `${options.platform}:${crypto.randomUUID().slice(0, 8)}`;
   const logger = createLogger(config.logLevel, options.logSink, { platform: options.platform });
-  const services = createAppServices({ config, logger, driver, handlers: options.handlers, workflows: options.workflows, clientAddress: options.clientAddress });
+  const services = createAppServices({ config, logger, driver, handlers: options.handlers, workflows: options.workflows, clientAddress: options.clientAddress, dashboard: options.dashboard });
   const poll = () => pollWithinBudget(services, { workerId });
   registerPollRoute(services.app, { cronSecret: config.cronSecret, runPoll: poll });
   return { ...services, workerId, poll };

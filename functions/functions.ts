@@ -38,7 +38,11 @@ export type TaskPoolFunctions = Record<OperationName | 'api', FetchHandler> & {
   context(env: EnvRecord): FunctionContext;
 };
 
-export function createFunctions(options: FunctionContextOptions): TaskPoolFunctions {
+/** `platform` names the deployment in logs and in `locked_by`; default `functions`. */
+export type FunctionsOptions = Omit<FunctionContextOptions, 'platform'> & { platform?: string };
+
+export function createFunctions(functionsOptions: FunctionsOptions = {}): TaskPoolFunctions {
+  const options: FunctionContextOptions = { ...functionsOptions, platform: functionsOptions.platform ?? 'functions' };
   const contextFor = contextCache(options);
   const operationApps = new WeakMap<FunctionContext, Map<OperationName, OpenAPIHono>>();
 

@@ -1,5 +1,5 @@
 import { hostname } from 'node:os';
-import { pathToFileURL } from 'node:url';
+import { fileURLToPath, pathToFileURL } from 'node:url';
 import { resolve } from 'node:path';
 import { loadConfig, type Config, type EnvRecord } from '../lib/config/config.ts';
 import { guardFromConfig } from '../lib/delivery/guard.ts';
@@ -116,9 +116,12 @@ export async function createRuntime(options: RuntimeOptions = {}): Promise<Runti
 
 /**
  * Loads `--handlers <module>`: a module exporting `handlers` (task type → async function),
- * `workflows` (an array of defineWorkflow(...) results), or both.
+ * `workflows` (an array of defineWorkflow(...) results), or both. A TypeScript module is
+ * loaded through tsx, registered only then: the package runs as built JavaScript, and a
+ * JavaScript handlers module needs no loader.
  */
 export async function loadHandlersModule(path: string): Promise<{ handlers?: Record<string, TaskHandler>; workflows?: Workflow[] }> {
+  if (TYPESCRIPT_FILE.test(path)) await registerTypeScript();
   const mod = (await import(pathToFileURL(resolve(path)).href)) as { handlers?: unknown; workflows?: unknown };
   if (mod.handlers !== undefined && (typeof mod.handlers !== 'object' || mod.handlers === null)) {
     throw new Error(`${path}: \`handlers\` must be an object mapping task type to an async function`);
@@ -130,4 +133,21 @@ export async function loadHandlersModule(path: string): Promise<{ handlers?: Rec
     throw new Error(`${path} must export \`handlers\` (task type → async function) or \`workflows\` (defineWorkflow(...) results)`);
   }
   return { handlers: mod.handlers as Record<string, TaskHandler> | undefined, workflows: mod.workflows as Workflow[] | undefined };
+}
+
+const TYPESCRIPT_FILE = /\.[cm]?tsx?$/;
+let typeScriptRegistered = false;
+
+/**
+ * tsx's loaders for ESM and CommonJS (a handlers module in a project without `"type": "module"`
+ * is CommonJS). Not when this module is itself TypeScript: then the repository's source runs
+ * under tsx already (`npm start`, local/bin.mjs), and a second registration would compile
+ * every file twice.
+ */
+async function registerTypeScript(): Promise<void> {
+  if (typeScriptRegistered || TYPESCRIPT_FILE.test(fileURLToPath(import.meta.url))) return;
+  typeScriptRegistered = true;
+  const [esm, cjs] = await Promise.all([import('tsx/esm/api'), import('tsx/cjs/api')]);
+  cjs.register();
+  esm.register();
 }

@@ -62,9 +62,11 @@ export const TARGETS = {
       // local/database.ts finds migrations at `../drizzle` from the module: bin/ → drizzle/.
       cpSync(at('drizzle'), join(outdir, 'drizzle'), { recursive: true });
       const libsql = JSON.parse(readFileSync(at('node_modules/libsql/package.json'), 'utf8')).version;
+      // `version` is what `task-pool --version` prints (local/version.ts).
+      const { version } = JSON.parse(readFileSync(at('package.json'), 'utf8'));
       writeFileSync(
         join(outdir, 'package.json'),
-        `${JSON.stringify({ name: 'task-pool-dist', private: true, type: 'module', bin: { 'task-pool': 'bin/cli.mjs' }, dependencies: { libsql } }, null, 2)}\n`,
+        `${JSON.stringify({ name: 'task-pool-dist', version, private: true, type: 'module', bin: { 'task-pool': 'bin/cli.mjs' }, dependencies: { libsql } }, null, 2)}\n`,
       );
     },
   },

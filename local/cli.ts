@@ -5,6 +5,7 @@ import type { ServerCommandOptions } from './cli-server.ts';
 import { registerTaskCommands } from './cli-tasks.ts';
 import { registerTypeCommands } from './cli-types.ts';
 import { registerWorkflowCommands } from './cli-workflows.ts';
+import { packageVersion } from './version.ts';
 
 /**
  * `task-pool serve | worker | migrate | poll --once`, configured by the environment; and
@@ -13,6 +14,7 @@ import { registerWorkflowCommands } from './cli-workflows.ts';
  */
 const program = new Command('task-pool')
   .description('A durable task queue: REST API, libSQL storage, fixed-concurrency worker pool.')
+  .version(packageVersion())
   .showHelpAfterError();
 
 const handlersOption = ['--handlers <module>', 'module exporting `handlers` (task type → async function) and/or `workflows` (defineWorkflow results)'] as const;

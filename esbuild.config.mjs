@@ -43,8 +43,10 @@ const functionEntries = (dir) => {
 export const TARGETS = {
   // `task-pool serve|worker|migrate|poll` as one file. `libsql` stays external: its native
   // part is loaded with a dynamic require, so it is installed next to the bundle
-  // (package.json written below; the Dockerfile runs `npm install` there). The createRequire
-  // banner serves CommonJS dependencies that `require()` Node built-ins.
+  // (package.json written below; the Dockerfile runs `npm install` there). So does `tsx`,
+  // imported only for a TypeScript handlers module (local/runtime.ts): bundled, it would carry
+  // esbuild's JavaScript without its binary; the image runs JavaScript handlers. The
+  // createRequire banner serves CommonJS dependencies that `require()` Node built-ins.
   node: {
     options: {
       bundle: true,
@@ -52,7 +54,7 @@ export const TARGETS = {
       format: 'esm',
       target: 'node20',
       entryPoints: { 'bin/cli': at('local/cli.ts') },
-      external: ['libsql'],
+      external: ['libsql', 'tsx'],
       banner: { js: "import { createRequire as __createRequire } from 'node:module'; const require = __createRequire(import.meta.url);" },
       minify: true,
       legalComments: 'none',

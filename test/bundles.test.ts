@@ -62,15 +62,16 @@ describe('bundles', () => {
     expect(inputs('workers-dashboard').some((path) => path.includes('lib/ui/dashboard.tsx'))).toBe(true);
   });
 
-  it('the Node bundle keeps only libsql external, and serves, migrates and shuts down', async () => {
+  it('the Node bundle keeps only libsql (and tsx, for TypeScript handlers) external, and serves, migrates and shuts down', async () => {
     const external = new Set(
       Object.values(bundles.metafiles.node!.outputs).flatMap((o) => o.imports.filter((i) => i.external && !NODE_BUILTINS.has(i.path)).map((i) => i.path)),
     );
     // ws (under @libsql/client) tries two optional native speed-ups inside try/catch and runs
     // without them; esbuild leaves such requires alone. Anything else external would be missing
     // from the image. `node:sqlite` is a built-in Node 20 lacks: undici requires it only when
-    // its SQLite cache store is constructed, which task-pool never does.
-    expect(external).toEqual(new Set(['libsql', 'bufferutil', 'utf-8-validate', 'node:sqlite']));
+    // its SQLite cache store is constructed, which task-pool never does. tsx is imported only
+    // for a TypeScript handlers module (local/runtime.ts); the image runs JavaScript ones.
+    expect(external).toEqual(new Set(['libsql', 'bufferutil', 'utf-8-validate', 'node:sqlite', 'tsx/esm/api', 'tsx/cjs/api']));
     const pkg = JSON.parse(readFileSync(bundles.path('node', 'package.json'), 'utf8')) as { dependencies: Record<string, string> };
     expect(Object.keys(pkg.dependencies)).toEqual(['libsql']);
 

@@ -1,4 +1,5 @@
 import { cloudflareClientAddress } from '../lib/api/client-identity.ts';
+import { createDashboardFunction } from './dashboard.ts';
 import { envRecordFrom } from './environment.ts';
 import { createFunctions, type FunctionsOptions } from './functions.ts';
 
@@ -9,8 +10,8 @@ import { createFunctions, type FunctionsOptions } from './functions.ts';
  * (functions/platforms/cloudflare-workers.ts) is one of these.
  *
  * `dashboard` mounts /ui on the same Worker: pass this module's `dashboard`. Left out, no byte
- * of it is in the bundle (package.json `sideEffects`); the repository deploys it as a Worker
- * of its own (functions/platforms/cloudflare-workers-dashboard.ts).
+ * of it is in the bundle (package.json `sideEffects`). Or run it as a Worker of its own
+ * (`createDashboardWorker`), as the repository deploys it.
  */
 export type WorkerOptions = Omit<FunctionsOptions, 'platform' | 'clientAddress'>;
 
@@ -32,6 +33,16 @@ export function createWorker(options: WorkerOptions = {}): TaskPoolWorker {
       ctx.waitUntil(functions.scheduledPoll(envRecordFrom(env)));
     },
   };
+}
+
+/**
+ * The dashboard (/ui, and / redirecting there) as a Worker of its own, routed beside the API's
+ * Worker (deploy/cloudflare/wrangler.dashboard.toml): each stays smaller than the two in one
+ * (functions/dashboard.ts). No cron trigger: the API's Worker polls.
+ */
+export function createDashboardWorker(options: Pick<WorkerOptions, 'handlers' | 'logSink'> = {}): Pick<TaskPoolWorker, 'fetch'> {
+  const dashboard = createDashboardFunction({ ...options, platform: 'workers', clientAddress: cloudflareClientAddress });
+  return { fetch: (request, env) => dashboard(request, envRecordFrom(env)) };
 }
 
 export { registerDashboard as dashboard, type DashboardRegistrar } from '../lib/ui/dashboard.tsx';

@@ -1,6 +1,4 @@
-import { cloudflareClientAddress } from '../../lib/api/client-identity.ts';
-import { createDashboardFunction } from '../dashboard.ts';
-import { envRecordFrom } from '../environment.ts';
+import { createDashboardWorker } from '../workers.ts';
 import { handlers } from '../task-handlers.ts';
 
 /**
@@ -8,8 +6,4 @@ import { handlers } from '../task-handlers.ts';
  * by deploy/cloudflare/wrangler.dashboard.toml (functions/dashboard.ts says why it is apart).
  * No cron trigger: polling stays with the `api` Worker.
  */
-const dashboard = createDashboardFunction({ platform: 'workers', handlers, clientAddress: cloudflareClientAddress });
-
-export default {
-  fetch: (request: Request, env: object): Promise<Response> => dashboard(request, envRecordFrom(env)),
-};
+export default createDashboardWorker({ handlers });

@@ -26,16 +26,19 @@ const BASE_ENV = {
   APP_PORT: '0',
 };
 
-/** Spawns `node --import tsx local/cli.ts <args>` (or any command, in `cwd`: the repository by default) with a test environment. */
+/**
+ * Spawns `node --import tsx local/cli.ts <args>` (or any command, in `cwd`: the repository by
+ * default) with a test environment, over `baseEnv` (default: this process's environment).
+ */
 export function spawnService(
   args: string[],
   env: Record<string, string>,
   command: string[] = ['node', '--import', 'tsx', 'local/cli.ts'],
-  options: { cwd?: string } = {},
+  options: { cwd?: string; baseEnv?: NodeJS.ProcessEnv } = {},
 ): ServiceProcess {
   const proc = spawn(command[0]!, [...command.slice(1), ...args], {
     cwd: options.cwd ?? ROOT,
-    env: { ...process.env, ...BASE_ENV, ...env, CI: process.env.CI ?? '' },
+    env: { ...(options.baseEnv ?? process.env), ...BASE_ENV, ...env, CI: process.env.CI ?? '' },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   const lines: string[] = [];

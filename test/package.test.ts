@@ -113,6 +113,11 @@ import { handlers, workflows } from './handlers.js';
 
 export default createWorker({ handlers, workflows });
 `,
+  'dashboard-worker.js': `import { createDashboardWorker } from 'task-pool/workers';
+import { handlers } from './handlers.js';
+
+export default createDashboardWorker({ handlers });
+`,
   'worker-dashboard.js': `import { createWorker, dashboard } from 'task-pool/workers';
 import { handlers, workflows } from './handlers.js';
 
@@ -291,13 +296,19 @@ describe.skipIf(!npmOk)('the npm package, installed into a project of its own', 
       return { outfile, gzipBytes: gzipSync(readFileSync(outfile), { level: 9 }).length, inputs };
     };
 
-    it(`stays within ${WORKER_BUDGET_BYTES / 1024} KB gzipped, with the dashboard too; without it, none of it`, async () => {
+    it(`stays within ${WORKER_BUDGET_BYTES / 1024} KB gzipped, and so does the dashboard's own Worker; the dashboard only when passed`, async () => {
       const plain = await bundle('worker.js');
+      const dashboardOnly = await bundle('dashboard-worker.js');
       const withDashboard = await bundle('worker-dashboard.js');
-      console.log(`a user's Worker: ${(plain.gzipBytes / 1024).toFixed(1)} KB gzipped, ${(withDashboard.gzipBytes / 1024).toFixed(1)} KB with the dashboard`);
+      const kb = (bytes: number) => `${(bytes / 1024).toFixed(1)} KB`;
+      console.log(`a user's Worker: ${kb(plain.gzipBytes)} gzipped; the dashboard's own Worker ${kb(dashboardOnly.gzipBytes)}; both in one ${kb(withDashboard.gzipBytes)}`);
+      // DESIGN.md's budget is the API's Worker with every capability; the dashboard is a Worker
+      // of its own on the edge (DESIGN.md, "Decisions"), so the two in one is not held to it.
       expect(plain.gzipBytes).toBeLessThanOrEqual(WORKER_BUDGET_BYTES);
-      expect(withDashboard.gzipBytes).toBeLessThanOrEqual(WORKER_BUDGET_BYTES);
-      expect(plain.inputs.filter((path) => path.includes('/lib/ui/') || path.includes('hono/dist/jsx'))).toEqual([]);
+      expect(dashboardOnly.gzipBytes).toBeLessThanOrEqual(WORKER_BUDGET_BYTES);
+      const ui = (inputs: string[]) => inputs.filter((path) => path.includes('/lib/ui/') || path.includes('hono/dist/jsx'));
+      expect(ui(plain.inputs)).toEqual([]);
+      expect(ui(withDashboard.inputs).length).toBeGreaterThan(0);
       // zod's translations and its namespace object stay out (lib/foundation/zod-openapi.ts).
       expect(plain.inputs.filter((path) => /zod\/v4\/locales\/(?!en\.js)/.test(path))).toEqual([]);
       // The Node entry of 'task-pool' (createTaskPool) is never reached from a Worker.
@@ -345,6 +356,18 @@ describe.skipIf(!npmOk)('the npm package, installed into a project of its own', 
         await scheduled();
         const { body } = await call('GET', `/tasks/${created.body.id as string}`);
         expect(body).toMatchObject({ status: 'completed', result: { hello: 'Worker', attempt: 1 }, locked_by: expect.stringMatching(/^workers:/) });
+      }, 60_000);
+
+      it('with `dashboard` passed, the same Worker serves the dashboard at /ui', async () => {
+        const { outfile } = await bundle('worker-dashboard.js');
+        const withDashboard = new Miniflare({ modules: true, scriptPath: outfile, modulesRoot: '/', compatibilityDate: '2026-04-01', bindings: { DATABASE_URL: sqld.url, LOG_LEVEL: 'warn' } });
+        try {
+          const page = await withDashboard.dispatchFetch('http://worker.test/ui');
+          expect(page.status).toBe(200);
+          expect(await page.text()).toContain('<h1>Overview</h1>');
+        } finally {
+          await withDashboard.dispose();
+        }
       }, 60_000);
 
       it("the project's workflow, with a step and a 1 s sleep, completes across scheduled polls", async () => {

@@ -11,9 +11,9 @@ import '../foundation/zod-openapi.ts';
  * builds the API does not import that package at run time: its module runs
  * `extendZodWithOpenApi(z)` with zod's whole namespace (`import { z } from 'zod'`), and a
  * namespace passed as a value keeps every export of zod in any bundle, whatever bundler or
- * config builds it. A user's own Worker built from this package with plain esbuild measured
- * 185 KB gzipped with it and 121 KB without (docs/package.md, "Bundle size"). The extension
- * itself is ./zod-openapi.ts.
+ * config builds it: a user's own Worker built from this package went over its size budget
+ * (docs/package.md, "Bundle size", has the figures). The extension itself is
+ * lib/foundation/zod-openapi.ts.
  *
  * The types are @hono/zod-openapi's own (`import type`, gone from any bundle), so routes,
  * handlers and the typed client (lib/client/) infer exactly as they did; every member of its

@@ -15,8 +15,8 @@ import { cacheByConfig, misconfigured, remoteDriver } from './environment.ts';
  * task core alone (lib/wiring/task-services.ts: the same repository, handler registry and task service
  * as the API, so its forms' actions run the same code) on a small app with the API's access
  * control and error path, and reads schedules for the overview straight from their table.
- * It carries none of the API's routes, OpenAPI generation or croner: with them the dashboard
- * Worker measured 135.6 KB gzipped, over the 130 KB budget (docs/architecture.md).
+ * It carries none of the API's routes, OpenAPI generation or croner: with them one Worker
+ * came out over the budget (docs/dashboard.md, "On Cloudflare Workers").
  */
 export interface DashboardFunctionOptions {
   /** Names the platform in logs. */

@@ -32,8 +32,7 @@ export interface WorkerPoolOptions {
  * is still waiting for its group commit: completions of many tasks then share one commit
  * (one round trip to sqld) instead of at most one per worker. Capacity still counts a task
  * until its write is committed, so claimed tasks in memory never exceed workers + queue.
- * (10 workers, no-op handler: 20,200 → 23,000 tasks/s on a file, 1,790 → 4,610 on sqld;
- * bench/README.md, "worker freed before the commit".)
+ * (It more than doubled processing on sqld: bench/README.md, "Figures behind the code".)
  */
 export class WorkerPool {
   readonly #options: WorkerPoolOptions;

@@ -1,6 +1,7 @@
 import type { EnvRecord } from '../lib/config/config.ts';
 import { dashboardPages } from './scenarios/dashboard.ts';
 import { batch } from './scenarios/batch.ts';
+import { batchMemory } from './scenarios/batch-memory.ts';
 import { driverCeiling } from './scenarios/driver.ts';
 import { pages } from './scenarios/pages.ts';
 import { retention } from './scenarios/retention.ts';
@@ -20,7 +21,7 @@ import { workflows } from './scenarios/workflows.ts';
  *
  *   node --import tsx bench/child.ts <scenario> '{"quick":false,"env":{}}'
  */
-const SCENARIOS = ['driver', 'throughput', 'throughput-defaults', 'latency', 'http', 'scale-empty', 'scale-1m', 'remote', 'schedules', 'http-delivery', 'dashboard', 'metrics', 'batch', 'retention', 'pages', 'workflows'] as const;
+const SCENARIOS = ['driver', 'throughput', 'throughput-defaults', 'latency', 'http', 'scale-empty', 'scale-1m', 'remote', 'schedules', 'http-delivery', 'dashboard', 'metrics', 'batch', 'batch-memory', 'batch-memory-3', 'retention', 'pages', 'workflows'] as const;
 type ScenarioName = (typeof SCENARIOS)[number];
 
 const [name, optionsJson] = process.argv.slice(2);
@@ -58,6 +59,10 @@ async function runScenario(scenario: string): Promise<unknown> {
       return metricsCost(o);
     case 'batch':
       return batch(o);
+    case 'batch-memory':
+      return batchMemory(o, 1);
+    case 'batch-memory-3':
+      return batchMemory(o, 3);
     case 'retention':
       return retention(o);
     case 'pages':

@@ -12,6 +12,7 @@ import type { RemoteResult } from './scenarios/remote.ts';
 import type { ScaleResult } from './scenarios/scale.ts';
 import type { SchedulesResult } from './scenarios/schedules.ts';
 import type { BatchResult } from './scenarios/batch.ts';
+import type { BatchMemoryResult } from './scenarios/batch-memory.ts';
 import type { PagesResult } from './scenarios/pages.ts';
 import type { RetentionResult } from './scenarios/retention.ts';
 import type { ThroughputResult } from './scenarios/throughput.ts';
@@ -30,7 +31,7 @@ import { currentLoad, describeMachine, summarise, type Summary } from './stats.t
  * Exit status: 1 when a trial failed or lost a task (an error), never because a figure missed
  * its target: --quick is CI's smoke test, and speed on a shared runner is not a verdict.
  */
-const SCENARIOS = ['driver', 'throughput', 'throughput-defaults', 'latency', 'http', 'scale-empty', 'scale-1m', 'remote', 'schedules', 'http-delivery', 'dashboard', 'metrics', 'batch', 'retention', 'pages', 'workflows'] as const;
+const SCENARIOS = ['driver', 'throughput', 'throughput-defaults', 'latency', 'http', 'scale-empty', 'scale-1m', 'remote', 'schedules', 'http-delivery', 'dashboard', 'metrics', 'batch', 'batch-memory', 'batch-memory-3', 'retention', 'pages', 'workflows'] as const;
 type Scenario = (typeof SCENARIOS)[number];
 
 const { values } = parseArgs({
@@ -215,6 +216,20 @@ add('  in process / raw', 'x', batchRuns.map((b) => b.in_process_ratio), { text:
 add('batch: POST /tasks/batch, 1,000 a request, 10 conns', 'tasks/s', batchRuns.map((b) => b.http.tasks_per_s));
 add('  HTTP / in process', 'x', batchRuns.map((b) => b.http_ratio), { text: '>= 0.5', ok: (m) => m >= 0.5 });
 add('  accepted but not stored', 'count', batchRuns.map((b) => b.http_missing), { text: '0', ok: (m) => m === 0 });
+
+for (const name of ['batch-memory', 'batch-memory-3'] as const) {
+  const memoryRuns = (runs[name] ?? []) as BatchMemoryResult[];
+  const first = memoryRuns[0];
+  if (!first) continue;
+  add(`batch memory: ${first.concurrency} x ${first.body_mb.toFixed(1)} MiB POST /tasks/batch at once, RSS growth / body bytes sent`, 'x', memoryRuns.map((m) => m.growth_per_body_byte));
+  add('  RSS growth / bytes of the bodies answered 202', 'x', memoryRuns.map((m) => m.growth_per_accepted_byte));
+  add('  RSS before', 'MB', memoryRuns.map((m) => m.rss_before_mb));
+  add('  RSS peak while answered', 'MB', memoryRuns.map((m) => m.rss_peak_mb));
+  add('  RSS 5 s after the last answer', 'MB', memoryRuns.map((m) => m.rss_after_mb));
+  add('  kept 5 s after / body bytes sent', 'x', memoryRuns.map((m) => m.kept_per_body_byte));
+  add('  refused (503)', 'count', memoryRuns.map((m) => m.statuses['503'] ?? 0));
+  add('  accepted but not stored', 'count', memoryRuns.map((m) => m.missing), { text: '0', ok: (m) => m === 0 });
+}
 
 const retentionRuns = (runs.retention ?? []) as RetentionResult[];
 add('retention: processing, history kept', 'tasks/s', retentionRuns.map((r) => r.process_per_s_without));

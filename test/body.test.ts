@@ -3,6 +3,7 @@ import { describe, expect, it } from 'vitest';
 import { z } from 'zod';
 import { handleErrors } from '../lib/api/error-handler.ts';
 import { readJsonBody, validate, validationError } from '../lib/api/body.ts';
+import { BodyMemory } from '../lib/api/body-memory.ts';
 import { AppError } from '../lib/foundation/errors.ts';
 import { createLogger } from '../lib/foundation/log.ts';
 
@@ -17,13 +18,16 @@ const LIMIT = 64;
 function app(): OpenAPIHono {
   const app = new OpenAPIHono();
   handleErrors(app, createLogger('silent'));
-  app.post('/echo', async (c) => c.json({ body: await readJsonBody(c, LIMIT) }));
+  const memory = new BodyMemory(16 * 1024 * 1024);
+  app.use(memory.releaseAfterAnswer);
+  app.post('/echo', async (c) => c.json({ body: await readJsonBody(c, LIMIT, memory) }));
+  app.post('/large', async (c) => c.json({ body: await readJsonBody(c, 4 * 1024 * 1024, memory) }));
   const Input = z.object({
     title: z.string({ error: 'title must be a string' }),
     count: z.number().int().optional(),
     nested: z.object({ flag: z.boolean() }).optional(),
   });
-  app.post('/validate', async (c) => c.json(validate(Input, await readJsonBody(c, 1024))));
+  app.post('/validate', async (c) => c.json(validate(Input, await readJsonBody(c, 1024, memory))));
   return app;
 }
 
@@ -36,9 +40,13 @@ async function post(init: RequestInit & { path?: string } = {}): Promise<{ statu
 /** A body that arrives in chunks, with no Content-Length (like chunked transfer encoding). */
 function streamed(...chunks: string[]): { body: ReadableStream<Uint8Array>; duplex: 'half' } {
   const encoder = new TextEncoder();
+  return streamedBytes(...chunks.map((chunk) => encoder.encode(chunk)));
+}
+
+function streamedBytes(...chunks: Uint8Array[]): { body: ReadableStream<Uint8Array>; duplex: 'half' } {
   const body = new ReadableStream<Uint8Array>({
     start(controller) {
-      for (const chunk of chunks) controller.enqueue(encoder.encode(chunk));
+      for (const chunk of chunks) controller.enqueue(chunk);
       controller.close();
     },
   });
@@ -116,6 +124,24 @@ describe('readJsonBody', () => {
     });
   });
 
+  it('reads a body over 1 MiB as a stream, declared or not: a character split between chunks is read whole', async () => {
+    const value = { text: `${'a'.repeat(700_000)}é${'b'.repeat(700_000)}` };
+    const bytes = new TextEncoder().encode(JSON.stringify(value));
+    const cut = bytes.indexOf(0xc3) + 1; // between the two bytes of é
+    for (const headers of [{}, { 'content-length': String(bytes.byteLength) }] as Record<string, string>[]) {
+      const answer = await post({ path: '/large', headers: { 'content-type': 'application/json', ...headers }, ...streamedBytes(bytes.subarray(0, cut), bytes.subarray(cut)) });
+      expect(answer, JSON.stringify(headers)).toEqual({ status: 200, json: { body: value } });
+    }
+  });
+
+  it('refuses invalid UTF-8 in a later chunk, and a body cut inside a character, with 400', async () => {
+    const start = new TextEncoder().encode(`{"a":"${'x'.repeat(1_100_000)}`);
+    const bad = await post({ path: '/large', headers: { 'content-type': 'application/json' }, ...streamedBytes(start, new Uint8Array([0xff, 0x22, 0x7d])) });
+    expect(bad).toEqual({ status: 400, json: { code: 'invalid_json', message: 'request body is not valid UTF-8' } });
+    const cut = await post({ path: '/large', headers: { 'content-type': 'application/json' }, ...streamedBytes(start, new Uint8Array([0x22, 0x7d, 0xc3])) });
+    expect(cut).toEqual({ status: 400, json: { code: 'invalid_json', message: 'request body is not valid UTF-8' } });
+  });
+
   it('refuses invalid JSON, and an empty body, with 400 invalid_json', async () => {
     for (const body of ['{"a":', "{'a':1}", '{"a":1} trailing', '']) {
       expect(await post({ headers: { 'content-type': 'application/json' }, body }), JSON.stringify(body)).toEqual({
@@ -123,6 +149,58 @@ describe('readJsonBody', () => {
         json: { code: 'invalid_json', message: 'invalid JSON payload' },
       });
     }
+  });
+});
+
+describe('BodyMemory (MAX_BODY_MEMORY_BYTES)', () => {
+  /** An app whose route holds each body until `release()`; `entered` resolves once a body was read. */
+  function holdingApp(limit: number) {
+    const memory = new BodyMemory(limit);
+    const app = new OpenAPIHono();
+    handleErrors(app, createLogger('silent'));
+    app.use(memory.releaseAfterAnswer);
+    let release!: () => void;
+    const gate = new Promise<void>((resolve) => (release = resolve));
+    let entered!: () => void;
+    const read = new Promise<void>((resolve) => (entered = resolve));
+    app.post('/hold', async (c) => {
+      const body = await readJsonBody(c, 1024 * 1024, memory);
+      entered();
+      await gate;
+      return c.json({ body });
+    });
+    const send = (body: string, headers: Record<string, string> = { 'content-length': String(body.length) }) =>
+      app.request(new Request('http://localhost/hold', { method: 'POST', headers: { 'content-type': 'application/json', ...headers }, body }));
+    return { memory, send, release, read };
+  }
+
+  it('holds a body until it is answered; one that does not fit beside it is 503 with Retry-After, declared or not', async () => {
+    const { memory, send, release, read } = holdingApp(100);
+    const body = JSON.stringify({ a: 'x'.repeat(50) });
+    const first = send(body);
+    await read;
+    expect(memory.held).toBe(body.length);
+    const second = await send(body);
+    expect(second.status).toBe(503);
+    expect(second.headers.get('retry-after')).toBe('1');
+    expect(await second.json()).toEqual({ code: 'server_busy', message: 'too many request bodies are being handled at once (MAX_BODY_MEMORY_BYTES=100); send it again shortly' });
+    const chunked = await send(body, {}); // no Content-Length: counted as it arrives
+    expect(chunked.status).toBe(503);
+    expect(memory.held).toBe(body.length);
+    release();
+    expect((await first).status).toBe(200);
+    expect(memory.held).toBe(0);
+    expect((await send(body)).status).toBe(200);
+    expect(memory.held).toBe(0);
+  });
+
+  it('reads one body larger than the bound when it is the only one held', async () => {
+    const { memory, send, release } = holdingApp(10);
+    release();
+    const body = JSON.stringify({ a: 'x'.repeat(50) });
+    expect((await send(body)).status).toBe(200);
+    expect((await send(body, {})).status).toBe(200);
+    expect(memory.held).toBe(0);
   });
 });
 

@@ -30,6 +30,7 @@ export function createApp(deps: AppDeps): OpenAPIHono {
     });
   });
 
+  app.use(deps.bodyMemory.releaseAfterAnswer);
   applyAccessControl(app, deps);
   registerTaskRoutes(app, deps);
   registerTypeRoutes(app, deps);

@@ -84,6 +84,8 @@ const VARIABLES = {
   SHUTDOWN_TIMEOUT_SECONDS: ['shutdownTimeoutSeconds', seconds(0, 3600).default(20)],
   POLL_BUDGET_SECONDS: ['pollBudgetSeconds', seconds(0.1, 900).default(25)],
   MAX_BODY_BYTES: ['maxBodyBytes', int(256, 100 * 1024 * 1024).default(65_536)],
+  // Bytes of request bodies held at once, all requests together, until each is answered; beyond it 503 (lib/api/body-memory.ts).
+  MAX_BODY_MEMORY_BYTES: ['maxBodyMemoryBytes', int(1, 2 ** 40).default(32 * 1024 * 1024)],
   // Node server limits (local/http-server.ts): slow or idle clients, open sockets.
   SERVER_HEADERS_TIMEOUT_SECONDS: ['serverHeadersTimeoutSeconds', seconds(0.1, 3600).default(10)],
   SERVER_REQUEST_TIMEOUT_SECONDS: ['serverRequestTimeoutSeconds', seconds(0.1, 3600).default(30)],

@@ -6,6 +6,7 @@ import { AppError, badRequest } from '../foundation/errors.ts';
 import { readJsonBody, validate } from '../api/body.ts';
 import { errorResponses, jsonBody, jsonResponse, registerWithOwnBody, tag } from '../api/openapi.ts';
 import { ListTasksQuery, SubmitTaskBody } from '../api/schemas.ts';
+import type { BodyMemory } from '../api/body-memory.ts';
 import { taskToJson, TaskSchema } from '../tasks/model.ts';
 import { cronProblem, MISSED_POLICIES, scheduleNamePattern, scheduleToJson, timezoneProblem } from './model.ts';
 import type { ScheduleService } from './service.ts';
@@ -149,6 +150,7 @@ export interface ScheduleRouteDeps {
   /** Which task types exist and how their payloads are checked (the handler registry). */
   handlers: Pick<HandlerRegistry, 'has' | 'options'>;
   config: Pick<Config, 'maxBodyBytes'>;
+  bodyMemory: BodyMemory;
 }
 
 /**
@@ -157,11 +159,11 @@ export interface ScheduleRouteDeps {
  * body (registerWithOwnBody), so it is not in the type; the client types it by hand.
  */
 export function registerScheduleRoutes(app: OpenAPIHono, deps: ScheduleRouteDeps) {
-  const { schedules, handlers, config } = deps;
+  const { schedules, handlers, config, bodyMemory } = deps;
 
   registerWithOwnBody(app, putRoute, async (c) => {
     const name = validate(NameParam, { name: c.req.param('name') }).name;
-    const raw = await readJsonBody(c, config.maxBodyBytes);
+    const raw = await readJsonBody(c, config.maxBodyBytes, bodyMemory);
     if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) throw badRequest('request body must be a JSON object', 'invalid_json');
     const body = validateField(PutScheduleBody, raw);
     if (body.task.run_at !== undefined) {

@@ -1,5 +1,6 @@
 import type { OpenAPIHono } from '../api/openapi-hono.ts';
 import { createApp } from '../api/app.ts';
+import { BodyMemory } from '../api/body-memory.ts';
 import { requestFacts, type ClientAddress } from '../api/client-identity.ts';
 import { HttpPayloadDoc } from '../delivery/index.ts';
 import type { RateLimiter } from '../rate-limit/limiter.ts';
@@ -41,16 +42,17 @@ export function createAppServices(options: AppServicesOptions): AppServices {
   const { config, logger, driver, handlers, service } = tasks;
   const schedules = new ScheduleService({ repo: new ScheduleRepository(driver), config, logger, hooks: options.scheduleHooks });
   const dashboard = options.dashboard && config.dashboardEnabled ? options.dashboard : undefined;
+  const bodyMemory = new BodyMemory(config.maxBodyMemoryBytes);
   const app = createApp({
-    service, handlers, config, logger, rateLimiter: options.rateLimiter, clientAddress: options.clientAddress,
+    service, handlers, config, logger, bodyMemory, rateLimiter: options.rateLimiter, clientAddress: options.clientAddress,
     scheduleCounts: () => schedules.counts(),
     // The dashboard limits its pages itself, with a budget of its own (lib/ui/page-limit.ts).
     selfLimited: dashboard ? (path) => dashboard.owns(path) : undefined,
     runCounts: () => tasks.workflows.runCounts(),
   });
-  // Registered after createApp's middleware (access control, rate limits) like its own routes.
-  registerScheduleRoutes(app, { schedules, handlers, config });
-  registerWorkflowRoutes(app, { workflows: tasks.workflows, config });
+  // Registered after createApp's middleware (access control, rate limits, body memory) like its own routes.
+  registerScheduleRoutes(app, { schedules, handlers, config, bodyMemory });
+  registerWorkflowRoutes(app, { workflows: tasks.workflows, config, bodyMemory });
   app.openAPIRegistry.register('HttpPayload', HttpPayloadDoc);
   const core = { ...tasks, schedules, app };
   const request = requestFacts({ clientAddress: options.clientAddress, trustProxy: config.trustProxy });

@@ -4,6 +4,7 @@ import type { Context } from 'hono';
 import type { Config } from '../config/config.ts';
 import { badRequest } from '../foundation/errors.ts';
 import { readJsonBody, validate } from '../api/body.ts';
+import type { BodyMemory } from '../api/body-memory.ts';
 import { decodeCursor, encodeCursor } from '../api/cursor.ts';
 import { errorResponses, jsonBody, jsonResponse, registerWithOwnBody, tag } from '../api/openapi.ts';
 import { IDEMPOTENCY_KEY, IDEMPOTENCY_KEY_RULE, ListTasksQuery, TaskIdParam } from '../api/schemas.ts';
@@ -108,11 +109,12 @@ export const workflowRoutes = {
 export interface WorkflowRouteDeps {
   workflows: WorkflowService;
   config: Pick<Config, 'maxBodyBytes'>;
+  bodyMemory: BodyMemory;
 }
 
 /** A JSON object body, else 400 (an array or a bare value is not a request). */
-async function readObject(c: Context, maxBytes: number, empty?: object): Promise<object> {
-  const raw = await readJsonBody(c, maxBytes, { empty });
+async function readObject(c: Context, maxBytes: number, memory: BodyMemory, empty?: object): Promise<object> {
+  const raw = await readJsonBody(c, maxBytes, memory, { empty });
   if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) throw badRequest('request body must be a JSON object', 'invalid_json');
   return raw;
 }
@@ -123,7 +125,7 @@ async function readObject(c: Context, maxBytes: number, empty?: object): Promise
  * own body (start, events) are typed by hand there, as POST /tasks is.
  */
 export function registerWorkflowRoutes(app: OpenAPIHono, deps: WorkflowRouteDeps) {
-  const { workflows, config } = deps;
+  const { workflows, config, bodyMemory } = deps;
 
   registerWithOwnBody(app, startRoute, async (c) => {
     const name = c.req.param('name')!;
@@ -131,7 +133,7 @@ export function registerWorkflowRoutes(app: OpenAPIHono, deps: WorkflowRouteDeps
     if (!workflows.registry.has(name)) throw unknownWorkflow(name);
     const header = c.req.header('idempotency-key');
     if (header !== undefined && !IDEMPOTENCY_KEY.test(header)) throw badRequest(`Idempotency-Key ${IDEMPOTENCY_KEY_RULE}`, 'invalid_header');
-    const body = validate(StartRunBody, await readObject(c, config.maxBodyBytes, {}));
+    const body = validate(StartRunBody, await readObject(c, config.maxBodyBytes, bodyMemory, {}));
     if (header !== undefined && body.idempotency_key !== undefined && header !== body.idempotency_key) {
       throw badRequest('idempotency_key differs from the Idempotency-Key header (send one, or the same in both)', 'invalid_field');
     }
@@ -146,7 +148,7 @@ export function registerWorkflowRoutes(app: OpenAPIHono, deps: WorkflowRouteDeps
   });
 
   registerWithOwnBody(app, sendEventRoute, async (c) => {
-    const body = validate(SendEventBody, await readObject(c, config.maxBodyBytes));
+    const body = validate(SendEventBody, await readObject(c, config.maxBodyBytes, bodyMemory));
     return c.json(await workflows.sendEvent(body.event, body.key ?? null, body.payload), 202);
   });
 

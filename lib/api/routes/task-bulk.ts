@@ -36,14 +36,14 @@ const retryManyRoute = bulkRoute('retry', 'Run again every failed or cancelled t
 /** Operation name → route, for functions/functions.ts. */
 export const BULK_ROUTES = { deleteTask: deleteRoute, cancelTasks: cancelManyRoute, retryTasks: retryManyRoute } as const;
 
-export function registerBulkRoutes(app: OpenAPIHono, { service, config }: AppDeps): void {
+export function registerBulkRoutes(app: OpenAPIHono, { service, config, bodyMemory }: AppDeps): void {
   app.openapi(deleteRoute, async (c) => {
     await service.delete(c.req.valid('param').id);
     return c.body(null, 204);
   });
 
   const filterFrom = async (c: Parameters<Parameters<typeof registerWithOwnBody>[2]>[0]): Promise<BulkFilter> => {
-    const body = validate(BulkFilterBody, await readJsonBody(c, config.maxBodyBytes));
+    const body = validate(BulkFilterBody, await readJsonBody(c, config.maxBodyBytes, bodyMemory));
     return { ids: body.ids === undefined ? undefined : await service.resolveIds(body.ids), status: body.status, type: body.type, createdBefore: body.created_before === undefined ? undefined : Date.parse(body.created_before) };
   };
   registerWithOwnBody(app, cancelManyRoute, async (c) => c.json(await service.cancelMatching(await filterFrom(c)), 200));

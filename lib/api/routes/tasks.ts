@@ -17,7 +17,7 @@ const submitRoute = createRoute({
   request: {
     body: jsonBody(SubmitTaskBody),
   },
-  responses: { 202: jsonResponse(TaskSchema, 'stored'), 200: jsonResponse(TaskSchema, 'Idempotency-Key replay'), ...errorResponses(400, 401, 409, 413, 415, 429) },
+  responses: { 202: jsonResponse(TaskSchema, 'stored'), 200: jsonResponse(TaskSchema, 'Idempotency-Key replay'), ...errorResponses(400, 401, 409, 413, 415, 429, 503) },
 });
 const batchRoute = createRoute({
   method: 'post',
@@ -29,9 +29,9 @@ const batchRoute = createRoute({
     '(`tasks[3]: title is required`) and nothing is stored. An item whose key was used before with the same request ' +
     'returns that task with `replayed: true`; a key used twice in one batch is a 400 naming both items. TASK_MAX_PENDING ' +
     'applies to the whole batch (429, nothing stored). 202 when anything was stored, 200 when every item was a replay. ' +
-    'The body may be up to 16 × MAX_BODY_BYTES.',
+    'The body may be up to 16 × MAX_BODY_BYTES; bodies beyond MAX_BODY_MEMORY_BYTES held at once are refused with 503 and Retry-After.',
   request: { body: jsonBody(BatchSubmitBody) },
-  responses: { 202: jsonResponse(BatchResultSchema, 'stored, in request order'), 200: jsonResponse(BatchResultSchema, 'every item was a replay'), ...errorResponses(400, 401, 409, 413, 415, 429) },
+  responses: { 202: jsonResponse(BatchResultSchema, 'stored, in request order'), 200: jsonResponse(BatchResultSchema, 'every item was a replay'), ...errorResponses(400, 401, 409, 413, 415, 429, 503) },
 });
 const getRoute = createRoute({
   method: 'get',
@@ -117,19 +117,19 @@ export async function submitTaskBody(deps: Pick<AppDeps, 'service' | 'handlers'>
  * its own body (registerWithOwnBody), so it is not in the type; the client types it by hand.
  */
 export function registerTaskRoutes(app: OpenAPIHono, deps: AppDeps) {
-  const { service, handlers, config } = deps;
+  const { service, handlers, config, bodyMemory } = deps;
 
   registerWithOwnBody(app, submitRoute, async (c) => {
     const key = c.req.header('idempotency-key');
     // Before the body: a bad header is 400 whatever is sent.
     checkIdempotencyKey(key);
-    const { task, replayed } = await submitTaskBody(deps, await readJsonBody(c, config.maxBodyBytes), key);
+    const { task, replayed } = await submitTaskBody(deps, await readJsonBody(c, config.maxBodyBytes, bodyMemory), key);
     if (replayed) c.header('Idempotent-Replayed', 'true');
     return c.json(taskToJson(task), replayed ? 200 : 202);
   });
 
   registerWithOwnBody(app, batchRoute, async (c) => {
-    const raw = await readJsonBody(c, config.maxBodyBytes * BATCH_BODY_FACTOR);
+    const raw = await readJsonBody(c, config.maxBodyBytes * BATCH_BODY_FACTOR, bodyMemory);
     if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) {
       throw badRequest('request body must be a JSON object: {"tasks": [...]}', 'invalid_json');
     }

@@ -4,8 +4,10 @@ import type { Runtime } from '../local/runtime.ts';
 import { serveRuntime } from './support/serve.ts';
 
 /**
- * POST /tasks/batch against MAX_BODY_MEMORY_BYTES, over a real node server on loopback with a
- * real libSQL file: bodies beyond the memory bound are refused with 503 and Retry-After while
+ * POST /tasks/batch against the limits of POST /tasks and against MAX_BODY_MEMORY_BYTES, over
+ * a real node server on loopback with a real libSQL file: every item is held to the size,
+ * title and description limits a POST /tasks body is held to (the item and field named,
+ * nothing stored); bodies beyond the memory bound are refused with 503 and Retry-After while
  * those admitted are stored whole, and the bound is given back once they are answered.
  * What the memory actually does is measured by `npm run bench -- --only batch-memory`.
  */
@@ -57,6 +59,52 @@ function batch(tag: string, count: number, payloadBytes: number): { tasks: unkno
 async function stored(runtime: Runtime, tag: string): Promise<number> {
   return Number((await runtime.driver.all('SELECT count(*) AS n FROM tasks WHERE title LIKE ?', [`${tag} %`]))[0]!.n);
 }
+
+describe('POST /tasks/batch holds every item to the limits of POST /tasks', () => {
+  it('a 900 KB payload: 413 on POST /tasks, and 413 naming the item and its field inside a batch; nothing stored', async () => {
+    const { runtime, url } = await serveRuntime({ processing: false });
+    const big = { title: 'big', description: 'too large for POST /tasks', payload: { data: 'x'.repeat(900_000) } };
+    const alone = await post(url, '/tasks', big);
+    expect(alone.status).toBe(413);
+    expect(alone.json.code).toBe('payload_too_large');
+
+    const items = [{ title: 'small 0', description: 'fits' }, { title: 'small 1', description: 'fits' }, big, { title: 'small 3', description: 'fits' }];
+    const inBatch = await post(url, '/tasks/batch', { tasks: items });
+    expect(inBatch.status).toBe(alone.status);
+    expect(inBatch.json.code).toBe('payload_too_large');
+    expect(inBatch.json.message).toMatch(/^tasks\[2\]\.payload: /);
+    expect(inBatch.json.message).toContain('65536 bytes (MAX_BODY_BYTES)');
+    expect(Number((await runtime.driver.all('SELECT count(*) AS n FROM tasks'))[0]!.n)).toBe(0);
+  });
+
+  it('an item that POST /tasks takes is taken in a batch too, up to MAX_BODY_BYTES as JSON', async () => {
+    const { runtime, url } = await serveRuntime({ processing: false });
+    // 65,536 bytes exactly as compact JSON: the largest body POST /tasks accepts by default.
+    const room = 65_536 - JSON.stringify({ title: 'edge', description: 'fits exactly', payload: '' }).length;
+    // Two-byte characters, so bytes and not characters are what is counted.
+    const edge = { title: 'edge', description: 'fits exactly', payload: 'a'.repeat(room % 2) + 'é'.repeat(Math.floor(room / 2)) };
+    expect(Buffer.byteLength(JSON.stringify(edge))).toBe(65_536);
+    expect((await post(url, '/tasks', edge)).status).toBe(202);
+    const accepted = await post(url, '/tasks/batch', { tasks: [edge, { ...edge, idempotency_key: 'edge-key' }] });
+    expect(accepted.status).toBe(202);
+    // One byte more is refused by both.
+    const over = { ...edge, description: 'fits exactly!' };
+    expect((await post(url, '/tasks', over)).status).toBe(413);
+    expect((await post(url, '/tasks/batch', { tasks: [edge, over] })).json.message).toMatch(/^tasks\[1\]\.payload: /);
+    expect(Number((await runtime.driver.all("SELECT count(*) AS n FROM tasks WHERE title = 'edge'"))[0]!.n)).toBe(3);
+  });
+
+  it('title and description limits: the same 400 as POST /tasks, naming the item', async () => {
+    const { runtime, url } = await serveRuntime({ processing: false });
+    const longTitle = { title: 't'.repeat(201), description: 'd' };
+    const longDescription = { title: 't', description: 'd'.repeat(10_001) };
+    expect((await post(url, '/tasks', longTitle)).json.message).toBe('title must be at most 200 characters');
+    expect((await post(url, '/tasks/batch', { tasks: [{ title: 'ok', description: 'd' }, longTitle] })).json).toEqual({ message: 'tasks[1]: title must be at most 200 characters', code: 'invalid_field' });
+    expect((await post(url, '/tasks', longDescription)).json.message).toBe('description must be at most 10000 characters');
+    expect((await post(url, '/tasks/batch', { tasks: [longDescription] })).json).toEqual({ message: 'tasks[0]: description must be at most 10000 characters', code: 'invalid_field' });
+    expect(Number((await runtime.driver.all('SELECT count(*) AS n FROM tasks'))[0]!.n)).toBe(0);
+  });
+});
 
 describe('MAX_BODY_MEMORY_BYTES bounds the request bodies held at once', () => {
   // Batches may be 16 MiB; bodies held at once 12 MiB: one 8 MiB batch fits, two do not.

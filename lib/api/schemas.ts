@@ -1,6 +1,7 @@
 import * as z from 'zod';
 import '../foundation/zod-openapi.ts';
 import { TaskSchema } from '../tasks/model.ts';
+import type { SubmitInput } from '../tasks/model.ts';
 import { STATUSES } from '../tasks/states.ts';
 
 /**
@@ -81,6 +82,20 @@ export const SubmitTaskBody = z
   .openapi('SubmitTask');
 
 export type SubmitTaskBody = z.infer<typeof SubmitTaskBody>;
+
+/** A validated body of POST /tasks (or a batch item) as the service takes it. */
+export function submitInput(body: SubmitTaskBody, type: string): SubmitInput {
+  return {
+    title: body.title,
+    description: body.description,
+    type,
+    payload: body.payload,
+    priority: body.priority,
+    runAt: body.run_at === undefined ? undefined : Date.parse(body.run_at),
+    delaySeconds: body.delay_seconds,
+    maxAttempts: body.max_attempts,
+  };
+}
 
 export const ErrorSchema = z
   .object({ message: z.string(), code: z.string() })

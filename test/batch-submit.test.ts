@@ -111,6 +111,19 @@ function contract(name: string, databaseUrl: () => string) {
       expect(await count(rt)).toBe(before + 1);
     });
 
+    it('a key first used by POST /tasks, then by a batch item with the same request: replayed, the same task', async () => {
+      const rt = await runtime();
+      const key = `k-${Math.random()}`;
+      // The item's payload reaches the service as JSON text, the single submit's as a value:
+      // both are the same request.
+      const single = { title: 'single', description: 'then batched', payload: { n: [1, 2], s: 'é' }, priority: 2 };
+      const submitted = await rt.app.fetch(new Request('http://test/tasks', { method: 'POST', headers: { 'content-type': 'application/json', 'idempotency-key': key }, body: JSON.stringify(single) }));
+      expect(submitted.status).toBe(202);
+      const batched = await post(rt, { tasks: [{ ...single, idempotency_key: key }] });
+      expect(batched.status).toBe(200);
+      expect(batched.body.tasks).toEqual([{ ...((await submitted.json()) as object), replayed: true }]);
+    });
+
     it('TASK_MAX_PENDING counts the whole batch: 429 and nothing stored when it does not fit', async () => {
       const rt = await runtime({ TASK_MAX_PENDING: '100' });
       await rt.driver.run("UPDATE tasks SET status = 'completed', completed_at = 1 WHERE status = 'pending'");

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { newTask, rowToTask, withId, taskFields, taskToJson, TaskSchema, type Task } from '../lib/tasks/model.ts';
+import { newTask, rowToTask, withId, taskFields, taskJsonText, taskToJson, TaskSchema, type Task } from '../lib/tasks/model.ts';
 import { openTestRepo } from './helpers.ts';
 
 /**
@@ -74,6 +74,27 @@ describe('taskToJson', () => {
     expect(json.created_at).toBe('2026-01-01T00:00:00.000Z');
     expect(json.payload).toBe('text');
     expect(json.result).toBe(0);
+  });
+});
+
+describe('taskJsonText', () => {
+  it('is JSON.stringify(taskToJson(task)), the stored JSON written as it is, with a tail before the brace', () => {
+    const payloads = [null, { n: [1, 2.5, -0, 1e21], s: 'é"\\\n\u2028😀', 2: true, b: { '': null } }, 'text', 0, [], JSON.parse('"\\ud800"')];
+    for (const payload of payloads) {
+      const task = sample({
+        payload: payload === null ? null : JSON.stringify(payload),
+        result: JSON.stringify({ ok: 'done' }),
+        lastError: 'boom\u0000"',
+        lockedBy: 'host:1',
+        startedAt: T0 + 5,
+        completedAt: T0 + 6,
+        leaseExpiresAt: T0 + 7,
+        idempotencyKey: 'key-1',
+      });
+      expect(taskJsonText(task), JSON.stringify(payload)).toBe(JSON.stringify(taskToJson(task)));
+      expect(JSON.parse(taskJsonText(task, ',"replayed":true'))).toEqual({ ...taskToJson(task), replayed: true });
+    }
+    expect(taskJsonText(sample())).toBe(JSON.stringify(taskToJson(sample())));
   });
 });
 

@@ -1,7 +1,6 @@
 import * as z from 'zod';
 import '../foundation/zod-openapi.ts';
-import { TaskSchema } from '../tasks/model.ts';
-import type { SubmitInput } from '../tasks/model.ts';
+import { TaskSchema, type SubmitInput } from '../tasks/model.ts';
 import { STATUSES } from '../tasks/states.ts';
 
 /**
@@ -83,13 +82,18 @@ export const SubmitTaskBody = z
 
 export type SubmitTaskBody = z.infer<typeof SubmitTaskBody>;
 
-/** A validated body of POST /tasks (or a batch item) as the service takes it. */
-export function submitInput(body: SubmitTaskBody, type: string): SubmitInput {
+/**
+ * A validated body of POST /tasks (or a batch item) as the service takes it; `payloadJson`, the
+ * payload already serialized, in place of the parsed one (SubmitInput.payloadJson). Every input
+ * is built with the same fields in the same order: one object shape for the service to read.
+ */
+export function submitInput(body: SubmitTaskBody, type: string, payloadJson?: string): SubmitInput {
   return {
     title: body.title,
     description: body.description,
     type,
-    payload: body.payload,
+    payload: payloadJson === undefined ? body.payload : undefined,
+    payloadJson,
     priority: body.priority,
     runAt: body.run_at === undefined ? undefined : Date.parse(body.run_at),
     delaySeconds: body.delay_seconds,

@@ -2,7 +2,7 @@ import type { Config } from '../config/config.ts';
 import { AppError, badRequest, conflict, ErrOptimisticLock, notFound } from '../foundation/errors.ts';
 import { formatTaskId, parseTaskId } from './ids.ts';
 import type { Logger } from '../foundation/log.ts';
-import { buildTask, type NewTask, type SubmitInput, type Task } from './model.ts';
+import { buildTask, storedPayload, type NewTask, type SubmitInput, type Task } from './model.ts';
 
 export type { SubmitInput };
 import { isFinal, type TaskStatus } from './states.ts';
@@ -259,9 +259,13 @@ export class TaskService {
       if (first !== undefined) throw badRequest(`tasks[${i}].idempotency_key repeats the key of tasks[${first}]`, 'duplicate_idempotency_key');
       firstByKey.set(key, i);
     });
-    const hashes: (string | null)[] = firstByKey.size === 0
-      ? items.map(() => null)
-      : await Promise.all(items.map(({ input, idempotencyKey }) => (idempotencyKey === undefined ? null : hashRequest(input))));
+    const hashes: (string | null)[] = firstByKey.size === 0 ? items.map(() => null) : [];
+    // A few at a time: each hash holds a copy of its request while the digest runs, and a
+    // whole batch of them at once would hold the batch again (bench/README.md, "Batch memory").
+    for (let i = 0; firstByKey.size > 0 && i < items.length; i += HASH_CONCURRENCY) {
+      const slice = items.slice(i, i + HASH_CONCURRENCY);
+      hashes.push(...(await Promise.all(slice.map(({ input, idempotencyKey }) => (idempotencyKey === undefined ? null : hashRequest(input))))));
+    }
     // Twice at most: a key inserted by someone else between the look-up and the insert fails
     // the whole INSERT; the second look-up finds it and replays it.
     for (let attempt = 0; ; attempt++) {
@@ -446,12 +450,18 @@ export const retryDecision: Decide = (task, now) => {
   return { to: 'pending', fields: { attempts: 0, runAt: Math.max(now, lease ?? now), startedAt: null, completedAt: null, leaseExpiresAt: lease } };
 };
 
-/** SHA-256 of the request's fields in a fixed order: the identity of an idempotent request. */
+const HASH_CONCURRENCY = 16;
+
+/**
+ * SHA-256 of the request's fields in a fixed order: the identity of an idempotent request.
+ * The text is `JSON.stringify([title, description, type, payload ?? null, priority ?? null,
+ * runAt ?? null, delaySeconds ?? null, maxAttempts ?? null])`, written with the payload's JSON
+ * text in its place (the same characters), so a payload given as text is not parsed again and
+ * stored hashes keep matching.
+ */
 async function hashRequest(input: SubmitInput): Promise<string> {
-  const canonical = JSON.stringify([
-    input.title, input.description, input.type, input.payload ?? null, input.priority ?? null,
-    input.runAt ?? null, input.delaySeconds ?? null, input.maxAttempts ?? null,
-  ]);
+  const rest = [input.priority ?? null, input.runAt ?? null, input.delaySeconds ?? null, input.maxAttempts ?? null].map((v) => JSON.stringify(v)).join(',');
+  const canonical = `[${JSON.stringify(input.title)},${JSON.stringify(input.description)},${JSON.stringify(input.type)},${storedPayload(input) ?? 'null'},${rest}]`;
   const digest = await crypto.subtle.digest('SHA-256', new TextEncoder().encode(canonical));
   return [...new Uint8Array(digest)].map((b) => b.toString(16).padStart(2, '0')).join('');
 }

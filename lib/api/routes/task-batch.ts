@@ -1,8 +1,8 @@
 import { createRoute, type OpenAPIHono } from '../openapi-hono.ts';
 import { AppError, badRequest } from '../../foundation/errors.ts';
 import type { HandlerRegistry } from '../../processing/handlers.ts';
-import { taskToJson } from '../../tasks/model.ts';
-import type { BatchItem } from '../../tasks/service.ts';
+import { taskJsonText } from '../../tasks/model.ts';
+import type { BatchItem, SubmitResult } from '../../tasks/service.ts';
 import { readJsonBody, validate } from '../body.ts';
 import type { AppDeps } from '../deps.ts';
 import { errorResponses, jsonBody, jsonResponse, registerWithOwnBody, tag } from '../openapi.ts';
@@ -13,6 +13,14 @@ import { BatchResultSchema, BatchSubmitBody, BatchTaskItem, submitInput } from '
  * (TaskService.submitMany). Every item is held to what a POST /tasks body is held to: its size
  * as JSON (MAX_BODY_BYTES; 413 naming the item and its largest field), its fields (the same
  * schema: 400 naming the item) and its type's payload check.
+ *
+ * Memory: a batch body may be 16 × MAX_BODY_BYTES, and each copy of it a handler keeps is
+ * that much again (bench/README.md, "Batch memory"). So the body is counted against
+ * MAX_BODY_MEMORY_BYTES (lib/api/body-memory.ts) and read as text once; each parsed item is
+ * turned into what is stored (its payload as JSON text, serialized once, for the size check
+ * and the insert) and dropped from the parsed body at once; the reply is written from the
+ * stored text a slice at a time as the client reads it, never parsed back, each task dropped
+ * once written.
  */
 
 const batchRoute = createRoute({
@@ -49,13 +57,15 @@ export function registerBatchRoute(app: OpenAPIHono, { service, handlers, config
     if (items.length > config.maxBatchTasks) {
       throw badRequest(`tasks must contain at most ${config.maxBatchTasks} tasks (MAX_BATCH_TASKS)`, 'batch_too_large');
     }
-    const batch = items.map((item: unknown, i) => batchItem(item, i, config.maxBodyBytes, handlers));
-    const results = await service.submitMany(batch);
-    const stored = results.some((r) => !r.replayed);
-    // taskToJson makes a fresh object: `replayed` is added to it rather than copying 21 fields
-    // per task into another (8% of the server's CPU under 1,000-task batches).
-    const tasks = results.map((r) => Object.assign(taskToJson(r.task), { replayed: r.replayed }));
-    return c.json({ count: results.length, tasks }, stored ? 202 : 200);
+    const batch: BatchItem[] = [];
+    for (let i = 0; i < items.length; i++) {
+      batch.push(batchItem(items[i], i, config.maxBodyBytes, handlers));
+      // Dropped from the parsed body: from here on only its stored form is held.
+      items[i] = undefined;
+    }
+    const results: (SubmitResult | undefined)[] = await service.submitMany(batch);
+    const stored = results.some((r) => r && !r.replayed);
+    return c.body(batchReply(results), stored ? 202 : 200, { 'Content-Type': 'application/json' });
   });
 }
 
@@ -78,7 +88,7 @@ function batchItem(item: unknown, i: number, maxBytes: number, handlers: Pick<Ha
     const type = body.type ?? 'simulate';
     if (!handlers.has(type)) throw badRequest(`unknown task type ${JSON.stringify(type)}`, 'unknown_type');
     handlers.options(type).validatePayload?.(body.payload);
-    return { input: submitInput(body, type), idempotencyKey: body.idempotency_key };
+    return { input: submitInput(body, type, size.payloadJson), idempotencyKey: body.idempotency_key };
   } catch (error) {
     if (error instanceof AppError) throw new AppError(400, error.code, `tasks[${i}]: ${error.message}`);
     throw error;
@@ -90,25 +100,31 @@ interface ItemSize {
   bytes: number;
   /** The field whose value is largest as JSON: the one to name when the item is too large. */
   largest: string;
+  /** The payload's JSON text, when there is a payload. */
+  payloadJson: string | undefined;
 }
 
 /**
- * An item's size as the body of POST /tasks, summed from each field's JSON. Compact JSON is
- * never larger than what was sent, so a batch never refuses an item that POST /tasks would take.
+ * An item's size as the body of POST /tasks, summed from each field's JSON, and the payload's
+ * JSON text (the text that is stored: serialized once, for this and for the insert). Compact
+ * JSON is never larger than what was sent, so a batch never refuses an item that POST /tasks
+ * would take.
  */
 function measureItem(item: Record<string, unknown>): ItemSize {
   let bytes = 1;
   let largest = '';
   let largestBytes = -1;
+  let payloadJson: string | undefined;
   for (const key in item) {
     if (key === 'idempotency_key') continue;
     const value = JSON.stringify(item[key])!;
+    if (key === 'payload') payloadJson = value;
     const valueBytes = utf8Length(value);
     // `{` or `,`, then `"key":value`; the closing `}` is the 1 bytes starts with.
     bytes += 1 + utf8Length(JSON.stringify(key)) + 1 + valueBytes;
     if (valueBytes > largestBytes) [largest, largestBytes] = [key, valueBytes];
   }
-  return { bytes: Math.max(bytes, 2), largest };
+  return { bytes: Math.max(bytes, 2), largest, payloadJson };
 }
 
 /** UTF-8 bytes of `text` (JSON.stringify's output: no lone surrogates), without encoding it. */
@@ -121,4 +137,39 @@ function utf8Length(text: string): number {
     if (code >= 0x80) bytes += code < 0x800 || (code >= 0xd800 && code <= 0xdfff) ? 1 : 2;
   }
   return bytes;
+}
+
+/** Characters of JSON per piece of the reply. */
+const REPLY_PIECE_CHARS = 64 * 1024;
+
+/**
+ * `{"count": n, "tasks": [task + "replayed", …]}`, the same JSON c.json would send, written a
+ * piece at a time as the client takes it (the stream is pulled), each task dropped once written.
+ */
+function batchReply(results: (SubmitResult | undefined)[]): ReadableStream<Uint8Array> {
+  const encoder = new TextEncoder();
+  let next = 0;
+  return new ReadableStream<Uint8Array>(
+    {
+      pull(controller) {
+        let text = next === 0 ? `{"count":${results.length},"tasks":[` : '';
+        while (text.length < REPLY_PIECE_CHARS && next < results.length) {
+          const { task, replayed } = results[next]!;
+          results[next] = undefined;
+          text += `${next > 0 ? ',' : ''}${taskJsonText(task, `,"replayed":${replayed}`)}`;
+          next++;
+        }
+        if (next === results.length) {
+          controller.enqueue(encoder.encode(`${text}]}`));
+          controller.close();
+        } else {
+          controller.enqueue(encoder.encode(text));
+        }
+      },
+      cancel() {
+        results.fill(undefined);
+      },
+    },
+    { highWaterMark: 0 },
+  );
 }

@@ -13,6 +13,7 @@ import type { AppServices } from '../lib/wiring/app-services.ts';
 import type { Workflow } from '../lib/workflows/define.ts';
 import { createServicesWithLoop, type ProcessingLoop } from '../lib/wiring/processing-cycle.ts';
 import { nodeClientAddress } from './client-address.ts';
+import { garbageCollector } from './collect-garbage.ts';
 import { openDatabase } from './database.ts';
 import { guardedTransport } from './http-transport.ts';
 import { PromMetrics } from './metrics.ts';
@@ -85,6 +86,7 @@ export async function createRuntime(options: RuntimeOptions = {}): Promise<Runti
     clientAddress: nodeClientAddress,
     httpTransport: guardedTransport(guardFromConfig(config)),
     dashboard: registerDashboard,
+    collectGarbage: garbageCollector(),
   });
   registerNodeRoutes(services.app, { config, service: services.service, metrics });
   // `?wait=` requests re-read what other processes wrote in one query per 250 ms.

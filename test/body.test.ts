@@ -194,6 +194,28 @@ describe('BodyMemory (MAX_BODY_MEMORY_BYTES)', () => {
     expect(memory.held).toBe(0);
   });
 
+  it('keepUntil: a body stays counted until its reply is written; afterLargeBodies once nothing is held after 8 MiB were', async () => {
+    const MiB = 1024 * 1024;
+    let collections = 0;
+    const memory = new BodyMemory(64 * MiB, { afterLargeBodies: () => collections++ });
+    const [a, b, c] = ['a', 'b', 'c'].map((name) => new Request(`http://localhost/${name}`, { method: 'POST' }));
+    memory.reserve(a!, 5 * MiB);
+    memory.reserve(b!, 4 * MiB);
+    let written!: () => void;
+    memory.keepUntil(a!, new Promise<void>((resolve) => (written = resolve)));
+    memory.release(b!);
+    expect(memory.held).toBe(5 * MiB);
+    expect(collections).toBe(0);
+    written();
+    await Promise.resolve();
+    expect(memory.held).toBe(0);
+    expect(collections).toBe(1);
+    // Small bodies afterwards are not worth a collection.
+    memory.reserve(c!, MiB);
+    memory.release(c!);
+    expect(collections).toBe(1);
+  });
+
   it('reads one body larger than the bound when it is the only one held', async () => {
     const { memory, send, release } = holdingApp(10);
     release();

@@ -30,6 +30,11 @@ export interface AppServicesOptions extends TaskServicesOptions {
    * bundle that leaves it out carries none of it (the Workers `api` bundle: functions/).
    */
   dashboard?: DashboardRegistrar;
+  /**
+   * A full garbage collection, where the platform offers one (local/collect-garbage.ts): run
+   * once large request bodies have all been answered (lib/api/body-memory.ts).
+   */
+  collectGarbage?: () => void;
 }
 
 export interface AppServices extends TaskServices {
@@ -42,7 +47,7 @@ export function createAppServices(options: AppServicesOptions): AppServices {
   const { config, logger, driver, handlers, service } = tasks;
   const schedules = new ScheduleService({ repo: new ScheduleRepository(driver), config, logger, hooks: options.scheduleHooks });
   const dashboard = options.dashboard && config.dashboardEnabled ? options.dashboard : undefined;
-  const bodyMemory = new BodyMemory(config.maxBodyMemoryBytes);
+  const bodyMemory = new BodyMemory(config.maxBodyMemoryBytes, { afterLargeBodies: options.collectGarbage });
   const app = createApp({
     service, handlers, config, logger, bodyMemory, rateLimiter: options.rateLimiter, clientAddress: options.clientAddress,
     scheduleCounts: () => schedules.counts(),

@@ -65,7 +65,10 @@ export function registerBatchRoute(app: OpenAPIHono, { service, handlers, config
     }
     const results: (SubmitResult | undefined)[] = await service.submitMany(batch);
     const stored = results.some((r) => r && !r.replayed);
-    return c.body(batchReply(results), stored ? 202 : 200, { 'Content-Type': 'application/json' });
+    let written!: () => void;
+    // The body stays counted until its reply is written (or the client went away).
+    bodyMemory.keepUntil(c.req.raw, new Promise<void>((resolve) => (written = resolve)));
+    return c.body(batchReply(results, written), stored ? 202 : 200, { 'Content-Type': 'application/json' });
   });
 }
 
@@ -144,9 +147,10 @@ const REPLY_PIECE_CHARS = 64 * 1024;
 
 /**
  * `{"count": n, "tasks": [task + "replayed", …]}`, the same JSON c.json would send, written a
- * piece at a time as the client takes it (the stream is pulled), each task dropped once written.
+ * piece at a time as the client takes it (the stream is pulled), each task dropped once
+ * written; `done` once the last piece was taken or the client went away.
  */
-function batchReply(results: (SubmitResult | undefined)[]): ReadableStream<Uint8Array> {
+function batchReply(results: (SubmitResult | undefined)[], done: () => void): ReadableStream<Uint8Array> {
   const encoder = new TextEncoder();
   let next = 0;
   return new ReadableStream<Uint8Array>(
@@ -162,12 +166,14 @@ function batchReply(results: (SubmitResult | undefined)[]): ReadableStream<Uint8
         if (next === results.length) {
           controller.enqueue(encoder.encode(`${text}]}`));
           controller.close();
+          done();
         } else {
           controller.enqueue(encoder.encode(text));
         }
       },
       cancel() {
         results.fill(undefined);
+        done();
       },
     },
     { highWaterMark: 0 },

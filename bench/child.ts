@@ -21,7 +21,7 @@ import { workflows } from './scenarios/workflows.ts';
  *
  *   node --import tsx bench/child.ts <scenario> '{"quick":false,"env":{}}'
  */
-const SCENARIOS = ['driver', 'throughput', 'throughput-defaults', 'latency', 'http', 'scale-empty', 'scale-1m', 'remote', 'schedules', 'http-delivery', 'dashboard', 'metrics', 'batch', 'batch-memory', 'batch-memory-3', 'retention', 'pages', 'workflows'] as const;
+const SCENARIOS = ['driver', 'throughput', 'throughput-defaults', 'latency', 'http', 'scale-empty', 'scale-1m', 'remote', 'schedules', 'http-delivery', 'dashboard', 'metrics', 'batch', 'batch-memory', 'batch-memory-3', 'batch-memory-objects', 'retention', 'pages', 'workflows'] as const;
 type ScenarioName = (typeof SCENARIOS)[number];
 
 const [name, optionsJson] = process.argv.slice(2);
@@ -63,6 +63,8 @@ async function runScenario(scenario: string): Promise<unknown> {
       return batchMemory(o, 1);
     case 'batch-memory-3':
       return batchMemory(o, 3);
+    case 'batch-memory-objects':
+      return batchMemory(o, 1, 'objects');
     case 'retention':
       return retention(o);
     case 'pages':

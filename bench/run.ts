@@ -31,7 +31,7 @@ import { currentLoad, describeMachine, summarise, type Summary } from './stats.t
  * Exit status: 1 when a trial failed or lost a task (an error), never because a figure missed
  * its target: --quick is CI's smoke test, and speed on a shared runner is not a verdict.
  */
-const SCENARIOS = ['driver', 'throughput', 'throughput-defaults', 'latency', 'http', 'scale-empty', 'scale-1m', 'remote', 'schedules', 'http-delivery', 'dashboard', 'metrics', 'batch', 'batch-memory', 'batch-memory-3', 'retention', 'pages', 'workflows'] as const;
+const SCENARIOS = ['driver', 'throughput', 'throughput-defaults', 'latency', 'http', 'scale-empty', 'scale-1m', 'remote', 'schedules', 'http-delivery', 'dashboard', 'metrics', 'batch', 'batch-memory', 'batch-memory-3', 'batch-memory-objects', 'retention', 'pages', 'workflows'] as const;
 type Scenario = (typeof SCENARIOS)[number];
 
 const { values } = parseArgs({
@@ -217,16 +217,17 @@ add('batch: POST /tasks/batch, 1,000 a request, 10 conns', 'tasks/s', batchRuns.
 add('  HTTP / in process', 'x', batchRuns.map((b) => b.http_ratio), { text: '>= 0.5', ok: (m) => m >= 0.5 });
 add('  accepted but not stored', 'count', batchRuns.map((b) => b.http_missing), { text: '0', ok: (m) => m === 0 });
 
-for (const name of ['batch-memory', 'batch-memory-3'] as const) {
+for (const name of ['batch-memory', 'batch-memory-3', 'batch-memory-objects'] as const) {
   const memoryRuns = (runs[name] ?? []) as BatchMemoryResult[];
   const first = memoryRuns[0];
   if (!first) continue;
-  add(`batch memory: ${first.concurrency} x ${first.body_mb.toFixed(1)} MiB POST /tasks/batch at once, RSS growth / body bytes sent`, 'x', memoryRuns.map((m) => m.growth_per_body_byte));
+  add(`batch memory: ${first.concurrency} x ${first.body_mb.toFixed(1)} MiB POST /tasks/batch (${first.shape} payloads) at once, RSS growth / body bytes sent`, 'x', memoryRuns.map((m) => m.growth_per_body_byte));
   add('  RSS growth / bytes of the bodies answered 202', 'x', memoryRuns.map((m) => m.growth_per_accepted_byte));
   add('  RSS before', 'MB', memoryRuns.map((m) => m.rss_before_mb));
   add('  RSS peak while answered', 'MB', memoryRuns.map((m) => m.rss_peak_mb));
   add('  RSS 5 s after the last answer', 'MB', memoryRuns.map((m) => m.rss_after_mb));
   add('  kept 5 s after / body bytes sent', 'x', memoryRuns.map((m) => m.kept_per_body_byte));
+  add('  longest garbage collection', 'ms', memoryRuns.map((m) => m.gc_max_ms));
   add('  refused (503)', 'count', memoryRuns.map((m) => m.statuses['503'] ?? 0));
   add('  accepted but not stored', 'count', memoryRuns.map((m) => m.missing), { text: '0', ok: (m) => m === 0 });
 }

@@ -1,5 +1,6 @@
 import { execFile } from 'node:child_process';
 import { join } from 'node:path';
+import { PerformanceObserver } from 'node:perf_hooks';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { listen } from '../../local/server.ts';
@@ -12,14 +13,16 @@ const SEND = fileURLToPath(new URL('../send-batches.ts', import.meta.url));
 /**
  * What big batches cost in memory (issue 19): a real node server (API-only runtime, this
  * process) with MAX_BODY_BYTES=4 MiB, so a batch body may be 64 MiB; `concurrency` copies of
- * one ~58.7 MB body (1,000 tasks, each a 58,000-character string payload) sent at once from
- * another process (bench/send-batches.ts). RSS of this process: before (after a small warm-up
+ * one ~58 MB body (1,000 tasks, each a 58,000-character string payload; or, `objects`, each an
+ * array of ~1,600 small objects) sent at once from another process (bench/send-batches.ts). RSS of this process: before (after a small warm-up
  * batch, settled), its peak while the batches are answered (sampled every 10 ms), and after
- * (`AFTER_MS` once the last answer arrived, idle). Reported as RSS growth per body byte sent.
- * Afterwards the table holds exactly the tasks answered 202.
+ * (`AFTER_MS` once the last answer arrived, idle). Reported as RSS growth per body byte sent,
+ * with the longest garbage collection meanwhile (a pause of the whole process). Afterwards the
+ * table holds exactly the tasks answered 202.
  */
 export interface BatchMemoryResult {
   concurrency: number;
+  shape: 'string' | 'objects';
   body_mb: number;
   statuses: Record<string, number>;
   retry_after: (string | null)[];
@@ -35,6 +38,8 @@ export interface BatchMemoryResult {
   stored: number;
   missing: number;
   seconds: number;
+  /** The longest garbage collection from the first byte sent to `AFTER_MS` after the last answer. */
+  gc_max_ms: number;
 }
 
 const MB = 2 ** 20;
@@ -44,7 +49,7 @@ const PAYLOAD = 58_000;
 
 const settle = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
-export async function batchMemory(options: ScenarioOptions, concurrency: number): Promise<BatchMemoryResult> {
+export async function batchMemory(options: ScenarioOptions, concurrency: number, shape: 'string' | 'objects' = 'string'): Promise<BatchMemoryResult> {
   const { dir, remove } = tempDir();
   try {
     const config = benchConfig(`file:${join(dir, 'tasks.db')}`, { APP_PORT: '0', MAX_BODY_BYTES: String(4 * MB), ...options.env });
@@ -58,12 +63,18 @@ export async function batchMemory(options: ScenarioOptions, concurrency: number)
     const before = process.memoryUsage.rss();
     let peak = before;
     const sampler = setInterval(() => (peak = Math.max(peak, process.memoryUsage.rss())), 10);
+    let gcMaxMs = 0;
+    const gcs = new PerformanceObserver((list) => {
+      for (const entry of list.getEntries()) gcMaxMs = Math.max(gcMaxMs, entry.duration);
+    });
+    gcs.observe({ entryTypes: ['gc'] });
     const t0 = performance.now();
-    const { stdout } = await run(process.execPath, ['--import', 'tsx', SEND, url, String(concurrency), String(options.quick ? TASKS / 4 : TASKS), String(PAYLOAD)], { maxBuffer: 2 ** 20 });
+    const { stdout } = await run(process.execPath, ['--import', 'tsx', SEND, url, String(concurrency), String(options.quick ? TASKS / 4 : TASKS), String(PAYLOAD), shape], { maxBuffer: 2 ** 20 });
     const seconds = (performance.now() - t0) / 1000;
     const sent = JSON.parse(stdout.trim().split('\n').pop()!) as SendBatchesResult;
     await settle(AFTER_MS);
     clearInterval(sampler);
+    gcs.disconnect();
     peak = Math.max(peak, process.memoryUsage.rss());
     const after = process.memoryUsage.rss();
     server.close();
@@ -77,6 +88,7 @@ export async function batchMemory(options: ScenarioOptions, concurrency: number)
     const accepted = sent.body_bytes * (statuses['202'] ?? 0);
     return {
       concurrency,
+      shape,
       body_mb: sent.body_bytes / MB,
       statuses,
       retry_after: sent.answers.filter((a) => a.status === 503).map((a) => a.retry_after),
@@ -89,6 +101,7 @@ export async function batchMemory(options: ScenarioOptions, concurrency: number)
       stored,
       missing: sent.accepted_tasks - stored,
       seconds,
+      gc_max_ms: gcMaxMs,
     };
   } finally {
     remove();

@@ -6,8 +6,8 @@ type Gc = (options?: { type: 'major'; execution: 'async' }) => Promise<void> | v
 /**
  * A full garbage collection on the next turn, which lib/api/body-memory.ts asks for once large
  * request bodies have all been answered: V8 collects only when the process allocates, so an
- * idle server kept what one big batch left behind, hundreds of MB, for as long as it stayed
- * idle (bench/README.md, "Batch memory"). `gc` is exposed to one fresh context, by the flag V8
+ * idle server kept what one big batch left behind for as long as it stayed idle
+ * (bench/README.md, "Batch memory"). `gc` is exposed to one fresh context, by the flag V8
  * reads when a context is created, and the flag is turned off again at once: the process gets
  * no `gc` global.
  */

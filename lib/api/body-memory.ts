@@ -16,8 +16,8 @@ import { AppError } from '../foundation/errors.ts';
  * allows impossible to send.
  *
  * Giving the memory back: what a large body leaves behind is garbage that V8 collects only
- * when the process allocates again, so an idle server kept hundreds of MB after one big batch
- * (bench/README.md, "Batch memory"). `afterLargeBodies`, when the platform has one (local/
+ * when the process allocates again, so an idle server kept it after one big batch for as long
+ * as it stayed idle (bench/README.md, "Batch memory"). `afterLargeBodies`, when the platform has one (local/
  * passes a full collection), is called once nothing is held any more after at least
  * LARGE_BODIES_BYTES were held at once.
  */

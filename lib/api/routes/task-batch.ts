@@ -123,7 +123,7 @@ function measureItem(item: Record<string, unknown>): ItemSize {
     const value = JSON.stringify(item[key])!;
     if (key === 'payload') payloadJson = value;
     const valueBytes = utf8Length(value);
-    // `{` or `,`, then `"key":value`; the closing `}` is the 1 bytes starts with.
+    // `{` or `,`, then `"key":value`; the closing `}` is the 1 that `bytes` starts from.
     bytes += 1 + utf8Length(JSON.stringify(key)) + 1 + valueBytes;
     if (valueBytes > largestBytes) [largest, largestBytes] = [key, valueBytes];
   }

@@ -36,9 +36,8 @@ export async function readJsonBody(c: Context, maxBytes: number, memory: BodyMem
   if (declared !== undefined && declared <= WHOLE_BODY_BYTES) {
     // A declared length within the limit (checked above; the HTTP parser delivers exactly that
     // many bytes): read it whole. Touching `body` would make @hono/node-server build a web
-    // ReadableStream over the socket, the largest cost of a submit after the commit
-    // (POST /tasks, 50 connections: 5,640 → 10,820 req/s; bench/README.md, "body without a
-    // web stream").
+    // ReadableStream over the socket, the largest cost of a submit after the commit (it nearly
+    // halved POST /tasks's rate: bench/README.md, "body without a web stream").
     const bytes = await request.arrayBuffer().catch((): never => {
       throw incomplete();
     });

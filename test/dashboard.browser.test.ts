@@ -310,7 +310,10 @@ describe.skipIf(!available)('dashboard in a real browser', () => {
     }
     expect(problems).toEqual([]);
     watched.allow.add(429);
-    const limited = await page.goto(`${url}/ui/tasks`);
+    // The next view is limited, unless the rate-limit minute turned during the 25 on a slow
+    // machine: then at most one more window's worth of views reaches it.
+    let limited = await page.goto(`${url}/ui/tasks`);
+    for (let more = 0; limited!.status() === 200 && more < 25; more++) limited = await page.goto(`${url}/ui/tasks`);
     expect(limited!.status()).toBe(429);
     expect(Number(limited!.headers()['retry-after'])).toBeGreaterThanOrEqual(1);
     expect(await page.textContent('h1')).toBe('Too many requests');

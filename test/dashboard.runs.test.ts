@@ -10,7 +10,9 @@ import { defineWorkflow, type Workflow } from '../lib/workflows/define.ts';
 import type { RunDetailJson, StepJson } from '../lib/workflows/service.ts';
 import type { Runtime } from '../local/runtime.ts';
 import { handlers, workflows as checkoutWorkflows } from './fixtures/dashboard-workflows.ts';
-import { startRuntime, submitInput, tempDir, waitFor } from './helpers.ts';
+import { COUNT_CAP, TaskInsights } from '../lib/tasks/insights.ts';
+import { buildTask, type NewTask } from '../lib/tasks/model.ts';
+import { openTestRepo, startRuntime, submitInput, tempDir, waitFor } from './helpers.ts';
 
 /**
  * The dashboard's workflow, schedule and type pages below the browser (the browser test
@@ -356,6 +358,34 @@ describe('schedule and type pages', () => {
     expect((await page(readOnly, '/ui/types')).html).not.toContain('action="/ui/types/');
     expect((await post(readOnly, '/ui/types/pause', 'type=noop&from=types')).status).toBe(403);
     expect((await post(runtime, '/ui/types/pause', 'type=noop', { origin: 'http://evil.example' })).status).toBe(403);
+  });
+});
+
+describe('counts per type, bounded', () => {
+  it(`each status is one sample of ${COUNT_CAP} rows: exact below it, "+" at it; every type in the table is listed`, async () => {
+    const t = await openTestRepo();
+    const now = Date.now();
+    const fresh: NewTask[] = [];
+    // The oldest pending task is of type "late"; then COUNT_CAP pending "bulk" tasks; a finished "old" task.
+    fresh.push(buildTask(submitInput({ type: 'late' }), { now: now - 100_000, maxAttempts: 3 }));
+    for (let i = 0; i < COUNT_CAP; i++) fresh.push(buildTask(submitInput({ type: 'bulk' }), { now: now - 90_000 + i, maxAttempts: 3 }));
+    fresh.push({ ...buildTask(submitInput({ type: 'old' }), { now: now - 200_000, maxAttempts: 3 }), status: 'completed', completedAt: now - 150_000, startedAt: now - 160_000 });
+    fresh.push({ ...buildTask(submitInput({ type: 'bulk' }), { now: now - 1000, maxAttempts: 3 }), status: 'failed', completedAt: now - 500, startedAt: now - 600 });
+    for (let i = 0; i < fresh.length; i += 500) await Promise.all(fresh.slice(i, i + 500).map((task) => t.repo.insert(task)));
+    await t.repo.pauseType('idle');
+    const insights = new TaskInsights(t.driver);
+    const page = await insights.typeCounts(['simulate'], true);
+    expect(page.types.map((x) => x.type)).toEqual(['bulk', 'idle', 'late', 'old', 'simulate']);
+    expect(page.capped).toEqual({ pending: true, in_progress: false, completed: false, failed: false, cancelled: false });
+    const of = (type: string) => page.types.find((x) => x.type === type)!;
+    // The sample is the oldest COUNT_CAP pending tasks: "late" and all but one "bulk".
+    expect(of('bulk').counts).toEqual({ pending: COUNT_CAP - 1, in_progress: 0, completed: 0, failed: 1, cancelled: 0 });
+    expect(of('late')).toMatchObject({ counts: { pending: 1 }, oldestPendingCreatedAt: now - 100_000 });
+    expect(of('old').counts.completed).toBe(1);
+    expect(of('idle').pausedAt).not.toBeNull();
+    // Only the named types when not discovering (the Workflows page).
+    expect((await insights.typeCounts(['late'], false)).types.map((x) => x.type)).toEqual(['late']);
+    await t.close();
   });
 });
 

@@ -103,7 +103,8 @@ export function registerActionRoutes(ui: Hono<DashboardEnv>, deps: DashboardRout
     const form = await c.req.parseBody();
     const { event, key, payload } = eventForm(form);
     const { resumed } = await workflows.sendEvent(event, key, payload);
-    logger.info('dashboard event sent', { event, key, resumed });
+    // Not the key: it is often a person's email or id.
+    logger.info('dashboard event sent', { event, resumed });
     return c.redirect(`/ui/runs/${id}?done=event&resumed=${resumed}`, 303);
   });
 

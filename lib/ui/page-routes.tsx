@@ -3,7 +3,7 @@ import type { Context, Hono } from 'hono';
 import { AppError, badRequest } from '../foundation/errors.ts';
 import { BULK_MAX } from '../tasks/bulk.ts';
 import { formatTaskId, isLegacyTaskId, isTaskId } from '../tasks/ids.ts';
-import { workflowOfType } from '../workflows/define.ts';
+import { runType, workflowOfType } from '../workflows/define.ts';
 import { pageContext, type DashboardEnv, type DashboardRouteDeps } from './context.ts';
 import { formatCount } from './format.ts';
 import { filterValues, runFilterValues, toRunFilter, toSearch } from './filters.ts';
@@ -60,7 +60,10 @@ export function registerPageRoutes(ui: Hono<DashboardEnv>, deps: DashboardRouteD
     return c.html(<FailedPage page={pageContext(c, config)} groups={groups} sampled={sampled} notice={bulkNotice(c)} />);
   });
 
-  ui.get('/workflows', async (c) => c.html(<WorkflowsPage page={pageContext(c, config)} workflows={await workflows.summaries()} />));
+  ui.get('/workflows', async (c) => {
+    const runs = await insights.typeCounts(workflows.registry.names().map(runType), false);
+    return c.html(<WorkflowsPage page={pageContext(c, config)} runs={runs} />);
+  });
 
   ui.get('/runs', async (c) => {
     const values = runFilterValues((name) => c.req.query(name));
@@ -96,10 +99,10 @@ export function registerPageRoutes(ui: Hono<DashboardEnv>, deps: DashboardRouteD
   });
 
   ui.get('/types', async (c) => {
-    const types = await deps.service.types(deps.handlers.types());
+    const types = await insights.typeCounts(deps.handlers.types(), true);
     const done = c.req.query('done');
     // Only a type that is listed is named: nothing from the query is echoed as text.
-    const type = types.find((t) => t.type === c.req.query('type'))?.type;
+    const type = types.types.find((t) => t.type === c.req.query('type'))?.type;
     const notice =
       type === undefined ? null
       : done === 'pause' ? `Type “${type}” paused: no worker claims its tasks until it is resumed.`

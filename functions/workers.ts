@@ -40,7 +40,7 @@ export function createWorker(options: WorkerOptions = {}): TaskPoolWorker {
  * Worker (deploy/cloudflare/wrangler.dashboard.toml): each stays smaller than the two in one
  * (functions/dashboard.ts). No cron trigger: the API's Worker polls.
  */
-export function createDashboardWorker(options: Pick<WorkerOptions, 'handlers' | 'logSink'> = {}): Pick<TaskPoolWorker, 'fetch'> {
+export function createDashboardWorker(options: Pick<WorkerOptions, 'handlers' | 'workflows' | 'logSink'> = {}): Pick<TaskPoolWorker, 'fetch'> {
   const dashboard = createDashboardFunction({ ...options, platform: 'workers', clientAddress: cloudflareClientAddress });
   return { fetch: (request, env) => dashboard(request, envRecordFrom(env)) };
 }

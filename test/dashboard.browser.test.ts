@@ -1,12 +1,14 @@
-import { access, constants, mkdirSync } from 'node:fs';
+import { access, constants, mkdirSync, writeFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
 import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { chromium, type Browser, type BrowserContext, type Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { TaskJson } from '../lib/tasks/model.ts';
-import { requireService, tempDbUrl, waitFor } from './helpers.ts';
-import { killAll, postTask, ROOT, startServe, type ServiceProcess } from './processes.ts';
+import type { RunDetailJson, RunJson } from '../lib/workflows/service.ts';
+import { requireService, tempDbUrl, tempDir, waitFor } from './helpers.ts';
+import { killAll, postTask, ROOT, spawnService, startServe, type ServiceProcess } from './processes.ts';
 
 /**
  * The dashboard in a real headless Chromium (Debian's `chromium`, driven by playwright-core)
@@ -388,6 +390,199 @@ describe.skipIf(!available)('dashboard in a real browser', () => {
     await phone.close();
   });
 
+  it('workflows, runs and a run\'s step timeline; cancel, retry and send an event; schedules and types paused, resumed, triggered; all at phone width too', async () => {
+    const dir = tempDir('task-pool-dash-');
+    const server = await startDashboardWorkflows({ DATABASE_URL: `file:${join(dir, 'tasks.db')}`, TASK_WORKERS: '4', TASK_BACKOFF_BASE_MS: '200', TASK_BACKOFF_MAX_MS: '3600000' });
+    services.push(server);
+    const { url } = server;
+    const start = async (workflow: string, input: object) => (await api<RunJson>(url, `/workflows/${workflow}/runs`, { method: 'POST', body: JSON.stringify({ input }) })).id;
+    const runOf = (id: string) => api<RunDetailJson>(url, `/runs/${id}`);
+    const runBecomes = (id: string, check: (run: RunDetailJson) => boolean, what: string) =>
+      waitFor(async () => {
+        const run = await runOf(id);
+        return check(run) ? run : null;
+      }, 30_000, `run ${id}: ${what}`);
+    const waitsFor = (kind: string) => (run: RunDetailJson) => run.waiting_for?.some((w) => w.kind === kind) === true;
+
+    // Every kind of step: a step, one failing twice before it succeeds, a sleep, a wait for an event, a child run.
+    const full = await start('checkout', { email: 'ada@example.com', chargeFailures: 2, nap: '2s' });
+    // One failing for good (until its gate exists), one whose step waits an hour for its retry,
+    // one sleeping an hour, one that will wait for a child run that sleeps an hour.
+    const gate = join(dir, 'gate');
+    const failing = await start('checkout', { email: 'bob@example.com', chargeGate: gate });
+    const retrying = await start('checkout', { email: 'cy@example.com', retryLaterSeconds: 3600 });
+    const sleeping = await start('checkout', { email: 'dee@example.com', nap: '1h' });
+    const parent = await start('checkout', { email: 'eve@example.com', nap: '10ms', shipNap: '1h' });
+    await runBecomes(full, waitsFor('event'), 'waits for its event');
+    await runBecomes(failing, (r) => r.status === 'failed', 'failed');
+    await runBecomes(retrying, waitsFor('retry'), 'waits for its step\'s retry');
+    await runBecomes(sleeping, waitsFor('sleep'), 'sleeps');
+    await runBecomes(parent, waitsFor('event'), 'waits for its event');
+    await api(url, '/events', { method: 'POST', body: JSON.stringify({ event: 'email.verified', key: 'eve@example.com', payload: { verified: true } }) });
+    const waitingParent = await runBecomes(parent, waitsFor('child'), 'waits for its child');
+    const child = waitingParent.waiting_for!.find((w) => w.kind === 'child')!;
+    const childId = child.kind === 'child' ? child.run_id : '';
+
+    // Schedules (one paused) and types (one paused).
+    for (const [name, cron, timezone, type] of [['nightly-report', '30 2 * * *', 'Europe/Berlin', 'report'], ['hourly-sync', '0 * * * *', 'UTC', 'noop'], ['weekly-digest', '0 8 * * 1', 'America/New_York', 'report']]) {
+      await api(url, `/schedules/${name}`, { method: 'PUT', body: JSON.stringify({ cron, timezone, task: { title: name, description: 'd', type } }) });
+    }
+    await api(url, '/schedules/weekly-digest/pause', { method: 'POST' });
+    await api(url, '/types/noop/pause', { method: 'POST' });
+    for (let i = 0; i < 3; i++) await postTask(url, { title: `held ${i}`, description: 'd', type: 'noop' });
+
+    const ctx = await context();
+    const { page, problems } = await watch(ctx);
+
+    // Workflows: runs by status, each a link to its runs.
+    await page.goto(`${url}/ui`);
+    await page.click('nav a[href="/ui/workflows"]');
+    expect(await page.textContent('tr[data-workflow=checkout] td[data-status=pending]')).toBe('4');
+    expect(await page.textContent('tr[data-workflow=checkout] td[data-status=failed]')).toBe('1');
+    expect(await page.textContent('tr[data-workflow=checkout] [data-oldest-pending]')).toMatch(/\d/);
+    await shot(page, 'workflows');
+    await page.click('tr[data-workflow=checkout] td[data-status=pending] a');
+    expect(new URL(page.url()).search).toBe('?workflow=checkout&status=pending');
+    expect(await page.locator('tbody tr').count()).toBe(4);
+
+    // Runs: what each waits for, in words; filters through the form.
+    await page.goto(`${url}/ui/runs`);
+    const waits = Object.fromEntries(await page.locator('tbody tr').evaluateAll((rows) => rows.map((r) => [r.getAttribute('data-run-id'), r.querySelector('.waits-cell')!.textContent])));
+    expect(waits[full]).toMatch(/^waiting for event email\.verified \(key ada@example\.com\) until .+ \(in 59 min/);
+    expect(waits[retrying]).toMatch(/^retrying step charge card at .+ \(attempt 1 failed: card network busy, try later\)$/);
+    expect(waits[sleeping]).toMatch(/^sleeping until .+ \(in 59 min/);
+    expect(waits[parent]).toBe(`waiting for child run ${childId}`);
+    expect(waits[childId]).toMatch(/^sleeping until /);
+    expect(waits[failing]).toBe('—');
+    await shot(page, 'runs');
+    await page.selectOption('select[name=status]', 'failed');
+    await page.click('#filters button[type=submit]');
+    expect(await page.locator('tbody tr').evaluateAll((rows) => rows.map((r) => r.getAttribute('data-run-id')))).toEqual([failing]);
+
+    // Send the event from the run's page, without JavaScript: the run goes on, its child runs, it completes.
+    const plain = await browser.newContext({ viewport: { width: 1280, height: 860 }, javaScriptEnabled: false });
+    const noScript = await watch(plain);
+    await noScript.page.goto(`${url}/ui/runs/${full}`);
+    expect(await noScript.page.inputValue('form.send-event input[name=event]')).toBe('email.verified');
+    expect(await noScript.page.inputValue('form.send-event input[name=key]')).toBe('ada@example.com');
+    await shot(noScript.page, 'run-waiting');
+    await noScript.page.fill('form.send-event textarea[name=payload]', '{"verified": true, "by": "link in email"}');
+    await noScript.page.click('form.send-event button[type=submit]');
+    expect(await noScript.page.textContent('#notice')).toContain('Event sent: 1 waiting run was made due.');
+    expect(noScript.problems).toEqual([]);
+    await plain.close();
+    const done = await runBecomes(full, (r) => r.status === 'completed', 'completed');
+    expect(done.output).toMatchObject({ verified: { verified: true, by: 'link in email' }, shipment: { tracking: 'TP-0001' } });
+
+    // A run waiting for a child links to it, and the child back.
+    await page.goto(`${url}/ui/runs/${parent}`);
+    await page.click(`#why a[href="/ui/runs/${childId}"]`);
+    expect(await page.textContent('#family')).toContain(`Child run of ${parent}`);
+    await page.click('#parent-run');
+    expect(new URL(page.url()).pathname).toBe(`/ui/runs/${parent}`);
+
+    // The failed run: its step in red with the error; retry it once the card works.
+    await page.goto(`${url}/ui/runs/${failing}`);
+    expect(await page.locator('li[data-step="charge card"] .tl-bar.tl-failed').count()).toBe(1);
+    expect(await page.textContent('li[data-step="charge card"] pre.step-error')).toBe('card declined: insufficient funds');
+    expect(await page.evaluate(() => getComputedStyle(document.querySelector('.tl-bar.tl-failed')!).backgroundColor)).toBe('rgb(217, 83, 79)');
+    await shot(page, 'run-failed');
+    writeFileSync(gate, '');
+    await page.click('#retry');
+    expect(await page.textContent('#notice')).toContain('Run resumed');
+    await runBecomes(failing, waitsFor('event'), 'resumed, waits for its event');
+    await page.reload();
+    expect(await page.getAttribute('li[data-step="charge card"]', 'data-status')).toBe('completed');
+    // And cancel it: the page says so, the API agrees.
+    await page.click('#cancel');
+    expect(await page.textContent('h1 .status')).toBe('cancelled');
+    expect((await runOf(failing)).status).toBe('cancelled');
+
+    // Its timeline: every step a bar on the run's span, in order and not overlapping.
+    await page.goto(`${url}/ui/runs/${full}`);
+    const bars = await page.locator('li.tl-row').evaluateAll((rows) =>
+      rows.map((row) => {
+        const bar = row.querySelector('.tl-bar')!.getBoundingClientRect();
+        const track = row.querySelector('.tl-track')!.getBoundingClientRect();
+        return { step: row.getAttribute('data-step'), kind: row.getAttribute('data-kind'), tone: row.querySelector('.tl-bar')!.className.split(' ')[1], left: bar.left - track.left, right: bar.right - track.left, track: track.width, meta: row.querySelector('.tl-meta')!.textContent };
+      }),
+    );
+    expect(bars.map((b) => [b.step, b.kind, b.tone])).toEqual([
+      ['load cart', 'step', 'tl-done'],
+      ['charge card', 'step', 'tl-done'],
+      ['cool off', 'sleep', 'tl-gap'],
+      ['email verified', 'wait', 'tl-gap'],
+      ['ship', 'invoke', 'tl-gap'],
+    ]);
+    expect(bars[1]!.meta).toContain('3 attempts');
+    for (let i = 1; i < bars.length; i++) expect(bars[i]!.left, bars[i]!.step!).toBeGreaterThanOrEqual(bars[i - 1]!.right - bars[i]!.track * 0.006);
+    for (const bar of bars) {
+      expect(bar.right - bar.left, bar.step!).toBeGreaterThanOrEqual(3);
+      expect(bar.right, bar.step!).toBeLessThanOrEqual(bar.track + 0.5);
+    }
+    // The sleep (2 s) is a visible share of the run's span, hatched.
+    expect(bars[2]!.right - bars[2]!.left).toBeGreaterThan(bars[2]!.track * 0.02);
+    expect(await page.evaluate(() => getComputedStyle(document.querySelector('.tl-bar.tl-gap')!).backgroundImage)).toContain('repeating-linear-gradient');
+    // The wait shows the payload it got.
+    expect(await page.textContent('li[data-step="email verified"] .json-line code')).toBe('{"verified":true,"by":"link in email"}');
+    await shot(page, 'run');
+
+    // The run page of a workflow's task links to it.
+    await page.goto(`${url}/ui/tasks/${full}`);
+    await page.click('#run-link a');
+    expect(new URL(page.url()).pathname).toBe(`/ui/runs/${full}`);
+
+    // Schedules: pause, resume, run now.
+    await page.click('nav a[href="/ui/schedules"]');
+    expect(await page.locator('tbody tr').evaluateAll((rows) => rows.map((r) => r.getAttribute('data-schedule')))).toEqual(['hourly-sync', 'nightly-report', 'weekly-digest']);
+    expect(await page.textContent('tr[data-schedule=weekly-digest] .status')).toBe('paused');
+    await shot(page, 'schedules');
+    await page.click('tr[data-schedule=nightly-report] button[data-action=pause]');
+    expect(await page.textContent('#notice')).toContain('Schedule “nightly-report” paused');
+    expect(await page.textContent('tr[data-schedule=nightly-report] .status')).toBe('paused');
+    await page.click('tr[data-schedule=nightly-report] button[data-action=resume]');
+    expect(await page.textContent('tr[data-schedule=nightly-report] .status')).toBe('active');
+    await page.click('tr[data-schedule=nightly-report] button[data-action=trigger]');
+    expect(await page.textContent('#notice')).toContain('Schedule “nightly-report” ran now');
+    expect(await page.textContent('tr[data-schedule=nightly-report] [data-last-run]')).toMatch(/ago$/);
+    await page.click('#notice a');
+    expect(await page.textContent('h1')).toContain('nightly-report');
+    await statusBecomes(url, new URL(page.url()).pathname.split('/').pop()!, 'completed');
+
+    // Types: noop paused (its tasks wait), report running; pause report, then resume both.
+    await page.click('nav a[href="/ui/types"]');
+    expect(await page.textContent('tr[data-type=noop] [data-state]')).toContain('paused');
+    expect(await page.textContent('tr[data-type=noop] td[data-status=pending]')).toBe('3');
+    expect(await page.textContent('tr[data-type=report] [data-state]')).toContain('active');
+    await shot(page, 'types');
+    await page.click('tr[data-type=report] button[data-action=pause]');
+    expect(await page.textContent('#notice')).toContain('Type “report” paused');
+    expect(await page.textContent('tr[data-type=report] [data-state]')).toContain('paused');
+    await page.click('tr[data-type=report] button[data-action=resume]');
+    await page.click('tr[data-type=noop] button[data-action=resume]');
+    expect(await page.textContent('#notice')).toContain('Type “noop” resumed');
+    expect(await page.textContent('tr[data-type=noop] [data-state]')).toContain('active');
+    await waitFor(async () => (await api<{ types: { type: string; counts: Record<string, number> }[] }>(url, '/types')).types.find((t) => t.type === 'noop')?.counts.completed === 3, 15_000, 'the held noop tasks to run');
+    expect(problems).toEqual([]);
+    await ctx.close();
+
+    // At phone width every new page fits; wide tables scroll in their own box, the timeline stacks.
+    const phone = await browser.newContext({ viewport: { width: 390, height: 844 }, deviceScaleFactor: 1, isMobile: true, hasTouch: true });
+    const onPhone = await watch(phone);
+    const widths: Record<string, number> = {};
+    for (const [name, path] of [['workflows', '/ui/workflows'], ['runs', '/ui/runs'], ['run', `/ui/runs/${full}`], ['run-waiting', `/ui/runs/${sleeping}`], ['schedules', '/ui/schedules'], ['types', '/ui/types']] as const) {
+      await onPhone.page.goto(`${url}${path}`);
+      widths[name] = await onPhone.page.evaluate(() => document.documentElement.scrollWidth);
+      await shot(onPhone.page, `${name}-phone`);
+    }
+    expect(widths).toEqual({ workflows: 390, runs: 390, run: 390, 'run-waiting': 390, schedules: 390, types: 390 });
+    await onPhone.page.goto(`${url}/ui/runs/${full}`);
+    const track = await onPhone.page.locator('li[data-step="cool off"] .tl-track').evaluate((el) => el.getBoundingClientRect().width);
+    expect(track).toBeGreaterThan(300);
+    expect(onPhone.problems).toEqual([]);
+    await phone.close();
+  });
+
   it('DASHBOARD_ENABLED=false: /ui and / are 404', async () => {
     const server = await startServe({ DATABASE_URL: tempDbUrl(), DASHBOARD_ENABLED: 'false' });
     services.push(server);
@@ -405,4 +600,14 @@ async function startAttackerSite(target: string): Promise<{ server: Server; url:
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   const address = server.address();
   return { server, url: `http://127.0.0.1:${typeof address === 'object' && address ? address.port : 0}/` };
+}
+
+const DASHBOARD_WORKFLOWS = fileURLToPath(new URL('./fixtures/dashboard-workflows.ts', import.meta.url));
+
+/** `serve` with the run pages' workflows (test/fixtures/dashboard-workflows.ts); resolves once it listens. */
+async function startDashboardWorkflows(env: Record<string, string>): Promise<ServiceProcess & { url: string }> {
+  const service = spawnService(['serve', '--handlers', DASHBOARD_WORKFLOWS], env);
+  // A start under tsx on a busy machine has taken over 20 s.
+  const record = await service.waitForLog((r) => typeof r.url === 'string' && r.mode === 'serve', 40_000);
+  return Object.assign(service, { url: record.url as string });
 }

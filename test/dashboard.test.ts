@@ -2,7 +2,7 @@ import { describe, expect, it, onTestFinished } from 'vitest';
 import { createAppServices } from '../lib/wiring/app-services.ts';
 import { createLogger } from '../lib/foundation/log.ts';
 import { registerDashboard } from '../lib/ui/dashboard.tsx';
-import type { ScheduleSummaryProvider } from '../lib/ui/schedules.ts';
+import type { ScheduleSource } from '../lib/ui/schedules.ts';
 import { openDatabase } from '../local/database.ts';
 import { ACTIONABLE, actionableSearch, BULK_BATCH, countBulk, runBulk } from '../lib/tasks/bulk.ts';
 import { formatTaskId, idFloor } from '../lib/tasks/ids.ts';
@@ -239,11 +239,16 @@ describe('the dashboard app', () => {
     onTestFinished(() => driver.close());
     const logger = createLogger('silent');
     const next = Date.now() + 90_000;
-    const schedules: ScheduleSummaryProvider = {
+    const unused = () => Promise.reject(new Error('not used by the overview'));
+    const schedules: ScheduleSource = {
       dueNext: async (limit) => [
         { name: 'nightly-report', type: 'simulate', nextRunAt: next, paused: false },
         { name: 'cleanup', type: 'simulate', nextRunAt: null, paused: true },
       ].slice(0, limit),
+      summaries: unused,
+      pause: unused,
+      resume: unused,
+      trigger: unused,
     };
     const withSchedules = createAppServices({ config, logger, driver });
     registerDashboard(withSchedules, schedules);

@@ -114,9 +114,9 @@ import { handlers, workflows } from './handlers.js';
 export default createWorker({ handlers, workflows });
 `,
   'dashboard-worker.js': `import { createDashboardWorker } from 'task-pool/workers';
-import { handlers } from './handlers.js';
+import { handlers, workflows } from './handlers.js';
 
-export default createDashboardWorker({ handlers });
+export default createDashboardWorker({ handlers, workflows });
 `,
   'worker-dashboard.js': `import { createWorker, dashboard } from 'task-pool/workers';
 import { handlers, workflows } from './handlers.js';
@@ -171,7 +171,7 @@ export async function remote(): Promise<void> {
 
 const worker: TaskPoolWorker = createWorker({ handlers: { greet }, workflows: [welcome], dashboard });
 export default worker;
-export const dashboardWorker: Pick<TaskPoolWorker, 'fetch'> = createDashboardWorker({ handlers: { greet } });
+export const dashboardWorker: Pick<TaskPoolWorker, 'fetch'> = createDashboardWorker({ handlers: { greet }, workflows: [welcome] });
 export const handler: LambdaHandler = createLambdaHandler({ handlers: { greet }, workflows: [welcome] });
 const functions: TaskPoolFunctions = createFunctions({ platform: 'vercel', handlers: { greet } });
 export const GET = (request: Request): Promise<Response> => functions.api(request, processEnv());

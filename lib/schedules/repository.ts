@@ -49,6 +49,16 @@ const SQL = {
   touch: 'UPDATE schedules SET last_run_at = ?, version = version + 1, updated_at = ? WHERE name = ?',
 } as const;
 
+/** A schedule as the dashboard lists it: the type its occurrences submit instead of the template. */
+export interface ScheduleSummary extends Pick<Schedule, 'name' | 'cron' | 'timezone' | 'missed' | 'paused' | 'nextRunAt' | 'lastRunAt'> {
+  type: string;
+}
+
+function summarize(s: Schedule): ScheduleSummary {
+  const type = (JSON.parse(s.task) as { type?: string }).type ?? 'simulate';
+  return { name: s.name, type, cron: s.cron, timezone: s.timezone, missed: s.missed, paused: s.paused, nextRunAt: s.nextRunAt, lastRunAt: s.lastRunAt };
+}
+
 export interface NewSchedule {
   name: string;
   cron: string;
@@ -122,13 +132,17 @@ export class ScheduleRepository {
     return (await this.driver.all(SQL.due, [now, limit])).map(rowToSchedule);
   }
 
-  /** The earliest next_run_at of any unpaused schedule: when the local poller should wake. */
   /** The unpaused schedules due soonest, at most `limit`: the dashboard's "due next". */
-  async dueNext(limit: number): Promise<{ name: string; type: string; nextRunAt: number | null; paused: boolean }[]> {
-    const upcoming = await this.due(Number.MAX_SAFE_INTEGER, limit);
-    return upcoming.map((s) => ({ name: s.name, type: (JSON.parse(s.task) as { type?: string }).type ?? 'simulate', nextRunAt: s.nextRunAt, paused: s.paused }));
+  async dueNext(limit: number): Promise<ScheduleSummary[]> {
+    return (await this.due(Number.MAX_SAFE_INTEGER, limit)).map(summarize);
   }
 
+  /** `list` as the dashboard's Schedules page shows it. */
+  async summaries(options: { afterName?: string; limit: number }): Promise<ScheduleSummary[]> {
+    return (await this.list(options)).map(summarize);
+  }
+
+  /** The earliest next_run_at of any unpaused schedule: when the local poller should wake. */
   async nextDueAt(): Promise<number | null> {
     const value = (await this.driver.all(SQL.nextDueAt))[0]?.next_run_at;
     return value === null || value === undefined ? null : Number(value);

@@ -4,6 +4,7 @@ import { AppError, badRequest } from '../foundation/errors.ts';
 import { BULK_MAX, countBulk, runBulk, type BulkAction, type BulkSelection } from '../tasks/bulk.ts';
 import { formatTaskId, isLegacyTaskId, isTaskId } from '../tasks/ids.ts';
 import type { TaskSearch } from '../tasks/insights.ts';
+import { SendEventBody } from '../workflows/schemas.ts';
 import { pageContext, type DashboardEnv, type DashboardRouteDeps } from './context.ts';
 import { filterQuery, filterValues, toSearch, type FilterValues } from './filters.ts';
 import { formatCount } from './format.ts';
@@ -11,15 +12,17 @@ import { ConfirmPage } from './pages/tasks.tsx';
 
 /**
  * What the dashboard's forms change: cancel or retry one task, bulk cancel/retry from the task
- * list (selected or all matching), retry a failure group, resume a paused type. A bulk action shows its count
- * first (ConfirmPage) and runs only when the same form comes back with confirm=yes. Every
- * change goes through the task service, like the API's. DASHBOARD_READ_ONLY refuses them all
- * with 403.
+ * list (selected or all matching), retry a failure group, pause or resume a type; cancel or
+ * retry a workflow run, send an event; pause, resume or trigger a schedule. A bulk action
+ * shows its count first (ConfirmPage) and runs only when the same form comes back with
+ * confirm=yes. Every change goes through the service the API uses (tasks, workflows,
+ * schedules). Every post passed the csrf checks before it gets here (dashboard.tsx);
+ * DASHBOARD_READ_ONLY refuses them all with 403.
  */
 export function registerActionRoutes(ui: Hono<DashboardEnv>, deps: DashboardRouteDeps): void {
-  const { config, insights, service, logger } = deps;
+  const { config, insights, service, workflows, schedules, logger } = deps;
   const actionsAllowed: MiddlewareHandler<DashboardEnv> = async (_c, next) => {
-    if (config.dashboardReadOnly) throw new AppError(403, 'read_only', 'The dashboard is read-only (DASHBOARD_READ_ONLY=true): no task was changed.');
+    if (config.dashboardReadOnly) throw new AppError(403, 'read_only', 'The dashboard is read-only (DASHBOARD_READ_ONLY=true): nothing was changed.');
     await next();
   };
 
@@ -70,15 +73,51 @@ export function registerActionRoutes(ui: Hono<DashboardEnv>, deps: DashboardRout
     return c.redirect(`${back}${back.includes('?') ? '&' : '?'}${noticeQuery(action, result)}`, 303);
   });
 
-  // A paused type's resume, offered on the page of a task it holds (pages/task.tsx).
-  ui.post('/types/resume', actionsAllowed, async (c) => {
+  // Pause and resume a type: on the Types page (from=types), and a paused type's resume on the
+  // page of a task it holds (pages/task.tsx).
+  for (const action of ['pause', 'resume'] as const) {
+    ui.post(`/types/${action}`, actionsAllowed, async (c) => {
+      const form = await c.req.parseBody();
+      const type = typeof form.type === 'string' ? form.type : '';
+      if (type === '' || type.length > 100) throw badRequest('type must be a type name of 1 to 100 characters');
+      await (action === 'pause' ? service.pauseType(type) : service.resumeType(type));
+      if (form.from === 'types') return c.redirect(`/ui/types?done=${action}&type=${encodeURIComponent(type)}`, 303);
+      const task = typeof form.task === 'string' && (isTaskId(form.task) || isLegacyTaskId(form.task)) ? form.task : null;
+      return c.redirect(task ? `/ui/tasks/${task}?done=${action}` : `/ui/tasks?type=${encodeURIComponent(type)}`, 303);
+    });
+  }
+
+  for (const action of ['cancel', 'retry'] as const) {
+    ui.post(`/runs/:id/${action}`, actionsAllowed, async (c) => {
+      const id = c.req.param('id');
+      if (!isTaskId(id) && !isLegacyTaskId(id)) throw new AppError(404, 'not_found', 'run not found');
+      const run = await (action === 'cancel' ? workflows.cancelRun(id) : workflows.retryRun(id));
+      return c.redirect(`/ui/runs/${run.id}?done=${action}`, 303);
+    });
+  }
+
+  // "Send this event" on the page of a run waiting for one: to every run waiting for it, like POST /events.
+  ui.post('/runs/:id/event', actionsAllowed, async (c) => {
+    const id = c.req.param('id');
+    if (!isTaskId(id)) throw new AppError(404, 'not_found', 'run not found');
     const form = await c.req.parseBody();
-    const type = typeof form.type === 'string' ? form.type : '';
-    if (type === '' || type.length > 100) throw badRequest('type must be a type name of 1 to 100 characters');
-    await service.resumeType(type);
-    const task = typeof form.task === 'string' && (isTaskId(form.task) || isLegacyTaskId(form.task)) ? form.task : null;
-    return c.redirect(task ? `/ui/tasks/${task}?done=resume` : `/ui/tasks?type=${encodeURIComponent(type)}`, 303);
+    const { event, key, payload } = eventForm(form);
+    const { resumed } = await workflows.sendEvent(event, key, payload);
+    // Not the key: it is often a person's email or id.
+    logger.info('dashboard event sent', { event, resumed });
+    return c.redirect(`/ui/runs/${id}?done=event&resumed=${resumed}`, 303);
   });
+
+  for (const action of ['pause', 'resume', 'trigger'] as const) {
+    ui.post(`/schedules/:name/${action}`, actionsAllowed, async (c) => {
+      if (!schedules) throw new AppError(404, 'not_found', 'This deployment has no schedules.');
+      const name = c.req.param('name');
+      let query = `done=${action}&schedule=${encodeURIComponent(name)}`;
+      if (action === 'trigger') query += `&task=${formatTaskId((await schedules.trigger(name)).id)}`;
+      else await (action === 'pause' ? schedules.pause(name) : schedules.resume(name));
+      return c.redirect(`/ui/schedules?${query}`, 303);
+    });
+  }
 
   ui.post('/failed/retry', actionsAllowed, async (c) => {
     const form = await c.req.parseBody();
@@ -110,4 +149,25 @@ function describeFilters(values: FilterValues): string {
 
 function noticeQuery(action: BulkAction, result: { matched: number; changed: number; more: boolean }): string {
   return `done=${action}&matched=${result.matched}&changed=${result.changed}${result.more ? '&more=1' : ''}`;
+}
+
+/**
+ * The "send this event" form as POST /events's body (an empty key: none; the payload is JSON
+ * text, empty for null), checked by the API's own schema so both refuse the same.
+ */
+function eventForm(form: Record<string, string | File>): SendEventBody & { key: string | null } {
+  const text = (name: string) => (typeof form[name] === 'string' ? (form[name] as string) : '');
+  const raw = text('payload').trim();
+  let payload: unknown = null;
+  if (raw !== '') {
+    try {
+      payload = JSON.parse(raw);
+    } catch {
+      throw badRequest('payload must be JSON (a string needs quotes: "yes"); leave it empty for null');
+    }
+  }
+  const key = text('key').trim();
+  const parsed = SendEventBody.safeParse({ event: text('event').trim(), key: key === '' ? null : key, payload });
+  if (!parsed.success) throw badRequest(parsed.error.issues[0]!.message);
+  return { ...parsed.data, key: parsed.data.key ?? null };
 }

@@ -13,7 +13,7 @@ const STYLE = `
 body{margin:0;font:14px/1.45 system-ui,-apple-system,"Segoe UI",Roboto,sans-serif;color:var(--fg);background:var(--bg)}
 header{display:flex;flex-wrap:wrap;align-items:center;gap:8px 24px;padding:10px 24px;background:#1d232b;color:#fff}
 header .brand{font-weight:700;letter-spacing:.02em}
-header nav{display:flex;gap:4px;flex:1;min-width:0}
+header nav{display:flex;flex-wrap:wrap;gap:4px;flex:1;min-width:0}
 header nav a{color:#c9d1db;text-decoration:none;padding:6px 10px;border-radius:6px}
 header nav a[aria-current=page]{background:#36404c;color:#fff}
 header form{margin:0}
@@ -45,6 +45,7 @@ pre{background:#f3f5f8;border:1px solid var(--line);border-radius:8px;padding:10
 .status{display:inline-block;padding:1px 8px;border-radius:10px;font-size:12px;font-weight:600}
 .s-pending{background:#e8eefc;color:var(--accent)}.s-in_progress{background:#efeafd;color:var(--info)}
 .s-completed{background:#e3f4ea;color:var(--ok)}.s-failed{background:#fbe6e4;color:var(--bad)}.s-cancelled{background:#eceef1;color:var(--muted)}
+.s-waiting{background:#e8eefc;color:var(--accent)}.s-retrying{background:#fdf0dc;color:var(--warn)}.s-paused{background:#fff3d6;color:var(--warn)}.s-active{background:#e3f4ea;color:var(--ok)}
 form.filters{display:flex;flex-wrap:wrap;gap:10px;align-items:flex-end}
 form.filters label{display:flex;flex-direction:column;font-size:12px;color:var(--muted);gap:3px}
 input,select{font:inherit;padding:5px 8px;border:1px solid #c5ccd4;border-radius:6px;background:#fff;color:var(--fg)}
@@ -61,16 +62,57 @@ dl.fields{display:grid;grid-template-columns:180px 1fr;gap:4px 16px;margin:0}
 dl.fields dt{color:var(--muted)}dl.fields dd{margin:0;overflow-wrap:anywhere}
 .pager{display:flex;justify-content:space-between;align-items:center;margin-top:10px}
 .chart text{font-size:10px;fill:#5d6b7a}
-.legend{display:flex;gap:14px;font-size:12px;color:var(--muted);margin-top:6px}
+.legend{display:flex;flex-wrap:wrap;gap:6px 14px;font-size:12px;color:var(--muted);margin-top:6px}
 .legend i{display:inline-block;width:10px;height:10px;border-radius:2px;margin-right:4px;vertical-align:-1px}
 .sw-ok{background:#3aa36a}.sw-bad{background:#d9534f}
 figure.chart{margin:0}
 .login{max-width:380px;margin:80px auto}
 .login input{width:100%;margin:6px 0 12px}
 .truncate{max-width:460px;overflow:hidden;text-overflow:ellipsis;white-space:nowrap}
+textarea{font:12.5px ui-monospace,SFMono-Regular,Menlo,Consolas,monospace;padding:5px 8px;border:1px solid #c5ccd4;border-radius:6px;width:100%}
+ul.waits{margin:6px 0 0;padding-left:18px}
+form.send-event{display:grid;grid-template-columns:minmax(0,1fr) minmax(0,1fr);gap:8px 12px;align-items:end;margin-top:10px;padding-top:10px;border-top:1px solid #d5dcea}
+form.send-event label{display:flex;flex-direction:column;font-size:12px;color:var(--muted);gap:3px;min-width:0}
+form.send-event .wide{grid-column:1/-1}
+details.json>summary{list-style:none;cursor:pointer}
+details.json>summary::-webkit-details-marker{display:none}
+.json-preview{display:block;white-space:pre-wrap;word-break:break-word;background:#f3f5f8;border:1px solid var(--line);border-radius:8px;padding:10px}
+.json-toggle{display:inline-block;margin-top:4px;font-size:12px;color:var(--accent)}
+details.json[open] .json-preview,details.json[open] .json-preview-line,details.json[open] .json-more,details.json:not([open]) .json-less{display:none}
+.json-line{display:flex;gap:8px;align-items:baseline;min-width:0}
+.json-line code{min-width:0;white-space:pre-wrap;overflow-wrap:anywhere;color:#33404d}
+.json-label{font-size:12px;color:var(--muted);white-space:nowrap}
+details.json>summary .json-line+.json-toggle{margin-top:0}
+.timeline{list-style:none;margin:0;padding:0}
+.tl-axis,.tl-row{display:grid;grid-template-columns:minmax(0,230px) minmax(0,1fr);gap:4px 14px}
+.tl-axis{font-size:11.5px;color:var(--muted);padding-bottom:4px;border-bottom:1px solid var(--line)}
+.tl-ticks{display:flex;justify-content:space-between;gap:8px}
+.tl-row{grid-template-rows:auto 1fr;padding:8px 0;border-bottom:1px solid var(--line);align-items:start}
+.tl-label{grid-row:1/span 2;min-width:0;overflow-wrap:anywhere}
+.tl-name{font-weight:600}
+.tl-meta{font-size:12px;color:var(--muted)}
+.tl-what{font-size:12.5px}
+.tl-track{grid-column:2;grid-row:1;position:relative;height:22px;background:#f3f5f8;border-radius:4px}
+.tl-bar{position:absolute;top:3px;bottom:3px;min-width:3px;border-radius:3px}
+.tl-done{background:#3aa36a}
+.tl-failed{background:#d9534f}
+.tl-gap{background:repeating-linear-gradient(135deg,#b8c2cf 0 3px,#eef1f5 3px 7px);border:1px solid #aab4c2}
+.tl-waiting{background:repeating-linear-gradient(135deg,#7d9be0 0 3px,#e6ecfa 3px 7px);border:1px solid #6d8bd6}
+.tl-retry{background:repeating-linear-gradient(135deg,#e0a040 0 3px,#fbefd9 3px 7px);border:1px solid #d08a20}
+.tl-detail{grid-column:2;grid-row:2;min-width:0}
+td .actions{margin:0}
+table.rows-middle td{vertical-align:middle}
+td.waits-cell{min-width:260px}
+pre.step-error{background:#fbe6e4;border-color:#f0bdb8;color:#7a1f18}
+.sw-gap{background:#b8c2cf}.sw-waiting{background:#7d9be0}.sw-retry{background:#e0a040}
 @media (max-width:600px){
 header{padding:8px 12px;gap:6px 12px}
+header nav{order:3;flex-basis:100%}
 header nav a{padding:6px 8px}
+.tl-axis,.tl-row,form.send-event{grid-template-columns:minmax(0,1fr)}
+.tl-row{grid-template-rows:auto}
+.tl-label,.tl-track,.tl-detail{grid-column:1;grid-row:auto}
+.tl-axis>:first-child{display:none}
 main{padding:12px 12px 32px}
 .card{padding:12px}
 .grid{grid-template-columns:repeat(auto-fit,minmax(130px,1fr));gap:8px}
@@ -94,14 +136,22 @@ document.addEventListener('change', function (event) {
 
 const ICON = `<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 16 16"><rect width="16" height="16" rx="3" fill="#2f5fd0"/><path d="M4 5h8M4 8h8M4 11h5" stroke="#fff" stroke-width="1.6" stroke-linecap="round"/></svg>`;
 
+/**
+ * A timeline bar's left edge and width (pages/timeline.tsx) in steps of 0.5% of the run's span,
+ * as classes: the CSP allows no inline style, so a bar cannot carry `style="left:…"`. 402 short
+ * rules, made here rather than written out.
+ */
+export const TIMELINE_STEPS = 200;
+const TIMELINE_POSITIONS = Array.from({ length: TIMELINE_STEPS + 1 }, (_, i) => `.tl-l${i}{left:${i / 2}%}.tl-w${i}{width:${i / 2}%}`).join('\n');
+
 export const ASSETS: Record<string, { body: string; type: string }> = {
-  'style.css': { body: STYLE.trim(), type: 'text/css; charset=utf-8' },
+  'style.css': { body: `${STYLE.trim()}\n${TIMELINE_POSITIONS}`, type: 'text/css; charset=utf-8' },
   'app.js': { body: SCRIPT.trim(), type: 'text/javascript; charset=utf-8' },
   'icon.svg': { body: ICON, type: 'image/svg+xml' },
 };
 
 /** Bumped with the assets so a cached old copy is never used (they are cached for a day). */
-export const ASSET_VERSION = '2';
+export const ASSET_VERSION = '3';
 
 /**
  * `GET /ui/assets/:name`: public (the login page needs them too), cached for a day, and never

@@ -3,8 +3,9 @@ import type { Config } from '../config/config.ts';
 import type { Logger } from '../foundation/log.ts';
 import type { TaskInsights } from '../tasks/insights.ts';
 import type { TaskService } from '../tasks/service.ts';
+import type { WorkflowService } from '../workflows/service.ts';
 import type { PageContext } from './pages/layout.tsx';
-import type { ScheduleSummaryProvider } from './schedules.ts';
+import type { ScheduleSource } from './schedules.ts';
 import type { Session } from './session.ts';
 
 /**
@@ -28,8 +29,10 @@ export interface DashboardRouteDeps {
   insights: TaskInsights;
   /** The registered task types (the type filter's suggestions). */
   handlers: { types(): string[] };
-  /** Cron schedules, when the deployment has them (the overview's "due next"). */
-  schedules?: ScheduleSummaryProvider;
+  /** Workflow runs and their steps (the Workflows, Runs and run pages). */
+  workflows: WorkflowService;
+  /** Cron schedules, when the deployment has them (the overview's "due next", the Schedules page). */
+  schedules?: ScheduleSource;
 }
 
 /**

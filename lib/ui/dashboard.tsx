@@ -9,6 +9,7 @@ import type { Logger } from '../foundation/log.ts';
 import { createAttemptThrottle, type RedisBackend } from '../rate-limit/select.ts';
 import { TaskInsights } from '../tasks/insights.ts';
 import type { TaskService } from '../tasks/service.ts';
+import type { WorkflowService } from '../workflows/service.ts';
 import { registerActionRoutes } from './actions.tsx';
 import { serveAsset, serveIcon } from './assets.ts';
 import { UNKNOWN_CLIENT, type DashboardEnv, type RequestFacts } from './context.ts';
@@ -17,7 +18,7 @@ import { LOGIN_POLICY, registerLoginRoutes, registerLogoutRoute } from './login.
 import { pageLimit } from './page-limit.ts';
 import { isDashboardPath } from './paths.ts';
 import { registerPageRoutes } from './page-routes.tsx';
-import type { ScheduleSummaryProvider } from './schedules.ts';
+import type { ScheduleSource } from './schedules.ts';
 import { securityHeaders } from './security-headers.ts';
 import { SessionGeneration } from './session-generation.ts';
 import { requireSession } from './session-middleware.ts';
@@ -30,6 +31,8 @@ export interface DashboardDeps {
   /** The raw driver: the dashboard's reads (lib/tasks/insights.ts) need no group commit. */
   driver: SqlDriver;
   service: TaskService;
+  /** Workflow runs (lib/workflows/): the Workflows, Runs and run pages and their actions. */
+  workflows: WorkflowService;
   config: Config;
   logger: Logger;
   /** The registered task types (the type filter's suggestions). */
@@ -45,14 +48,15 @@ export interface DashboardDeps {
  * API's rate limit leaves to the dashboard's own. Injected by the adapters that want a
  * dashboard, so a bundle without one carries none of lib/ui/.
  */
-export type DashboardRegistrar = ((deps: DashboardDeps, schedules?: ScheduleSummaryProvider) => void) & { owns(path: string): boolean };
+export type DashboardRegistrar = ((deps: DashboardDeps, schedules?: ScheduleSource) => void) & { owns(path: string): boolean };
 
 /**
  * The dashboard at /ui: server-rendered pages (hono/jsx), plain links and forms, so it works
  * without JavaScript; /ui/assets/app.js only adds "select this page". Mounted by
  * lib/wiring/app-services.ts on the same app as the API when the adapter asks for it (the
  * Node server), and on Workers by its own function (functions/dashboard.ts) on an app of its
- * own. `schedules`: cron schedules, when the deployment has them (the overview's "due next").
+ * own. `schedules`: cron schedules, when the deployment has them (the overview's "due next",
+ * the Schedules page and its actions).
  *
  * In request order: security headers on every answer (security-headers.ts), the public
  * assets (never rate limited), the dashboard's own page limit (page-limit.ts; the API's limit
@@ -64,12 +68,12 @@ export type DashboardRegistrar = ((deps: DashboardDeps, schedules?: ScheduleSumm
  * errors as pages (error-page.tsx). DASHBOARD_READ_ONLY hides the actions and refuses their
  * posts with 403. DASHBOARD_ENABLED=false mounts nothing (404, like any unknown path).
  */
-export const registerDashboard: DashboardRegistrar = Object.assign((deps: DashboardDeps, schedules?: ScheduleSummaryProvider): void => {
+export const registerDashboard: DashboardRegistrar = Object.assign((deps: DashboardDeps, schedules?: ScheduleSource): void => {
   const { config, app, logger } = deps;
   if (!config.dashboardEnabled) return;
   const request = deps.request ?? UNKNOWN_CLIENT;
   const keys = config.apiToken ? sessionKeys(config.apiToken) : null;
-  const routeDeps = { config, logger, service: deps.service, insights: new TaskInsights(deps.driver), handlers: deps.handlers, schedules };
+  const routeDeps = { config, logger, service: deps.service, workflows: deps.workflows, insights: new TaskInsights(deps.driver), handlers: deps.handlers, schedules };
   const ui = new Hono<DashboardEnv>();
 
   ui.use(securityHeaders());

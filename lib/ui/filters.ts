@@ -2,8 +2,11 @@ import { badRequest } from '../foundation/errors.ts';
 import { parseTaskId } from '../tasks/ids.ts';
 import type { TaskSearch } from '../tasks/insights.ts';
 import { STATUSES, type TaskStatus } from '../tasks/states.ts';
+import type { RunFilter } from '../workflows/service.ts';
 
 /**
+ * The filters of the task list and of the runs list (below).
+ *
  * The task list's filters as the browser sends them (query string of the filter form, or the
  * hidden fields of a bulk form) ↔ a TaskSearch. Bad values are a 400 page naming the field;
  * nothing is silently dropped.
@@ -77,3 +80,44 @@ export function filterQuery(values: FilterValues, overrides: Partial<FilterValue
   return text === '' ? '' : `?${text}`;
 }
 
+
+/** The runs list's filters (`/ui/runs`): a workflow, a status, and the paging cursor. */
+export interface RunFilterValues {
+  workflow: string;
+  status: string;
+  /** Paging: runs below this id. */
+  before: string;
+}
+
+export function runFilterValues(read: (name: string) => string | undefined): RunFilterValues {
+  return { workflow: (read('workflow') ?? '').trim(), status: (read('status') ?? '').trim(), before: (read('before') ?? '').trim() };
+}
+
+/** The values as WorkflowService.listRuns takes them; `known` says which workflows are registered. */
+export function toRunFilter(values: RunFilterValues, known: (workflow: string) => boolean, limit: number): RunFilter {
+  const filter: RunFilter = { limit };
+  if (values.workflow !== '') {
+    if (!known(values.workflow)) throw badRequest('workflow must be one of the registered workflows', 'invalid_query');
+    filter.workflow = values.workflow;
+  }
+  if (values.status !== '') {
+    if (!(STATUSES as readonly string[]).includes(values.status)) throw badRequest(`status must be one of ${STATUSES.join(', ')}`, 'invalid_query');
+    filter.status = values.status as TaskStatus;
+  }
+  if (values.before !== '') {
+    const before = parseTaskId(values.before);
+    if (before === null) throw badRequest('before must be a run id', 'invalid_query');
+    filter.beforeId = before;
+  }
+  return filter;
+}
+
+/** The runs list's query string, paged below `before` when given. */
+export function runFilterQuery(values: RunFilterValues, before = ''): string {
+  const params = new URLSearchParams();
+  if (values.workflow !== '') params.set('workflow', values.workflow);
+  if (values.status !== '') params.set('status', values.status);
+  if (before !== '') params.set('before', before);
+  const text = params.toString();
+  return text === '' ? '' : `?${text}`;
+}

@@ -37,3 +37,16 @@ export function prettyJson(value: unknown): string {
   if (value === null || value === undefined) return 'null';
   return JSON.stringify(value, null, 2);
 }
+
+/** A time of day when it is today (UTC), `14:05:03Z`; the full `formatTime` otherwise. */
+export function formatClock(ms: number, now: number): string {
+  const full = formatTime(ms);
+  return full.slice(0, 10) === formatTime(now).slice(0, 10) ? full.slice(11) : full;
+}
+
+/** 512 → "512 B", 2048 → "2.0 KB", 3 × 2²⁰ → "3.0 MB". */
+export function formatBytes(n: number): string {
+  if (n < 1024) return `${n} B`;
+  if (n < 1024 * 1024) return `${(n / 1024).toFixed(1)} KB`;
+  return `${(n / 1024 / 1024).toFixed(1)} MB`;
+}

@@ -61,6 +61,6 @@ export function createAppServices(options: AppServicesOptions): AppServices {
   app.openAPIRegistry.register('HttpPayload', HttpPayloadDoc);
   const core = { ...tasks, schedules, app };
   const request = requestFacts({ clientAddress: options.clientAddress, trustProxy: config.trustProxy });
-  dashboard?.({ ...core, request, redis: options.redis }, schedules.repo);
+  dashboard?.({ ...core, request, redis: options.redis }, schedules);
   return core;
 }

@@ -82,6 +82,20 @@ export const RUN_TYPE_PREFIX = 'workflow:';
 export const runType = (workflow: string): string => `${RUN_TYPE_PREFIX}${workflow}`;
 export const workflowOfType = (type: string): string | null => (type.startsWith(RUN_TYPE_PREFIX) ? type.slice(RUN_TYPE_PREFIX.length) : null);
 
+/**
+ * A child run's idempotency key: the parent's id and the invoking step's name make the child
+ * exist once, however often the parent replays. It also names the parent (the dashboard's
+ * link up), though a client may submit any key: WorkflowService.parentOf checks the parent's
+ * step record before believing it.
+ */
+export const childRunKey = (parentRunId: string, step: string): string => `run:${parentRunId}:${step}`;
+
+/** The parent's id and step a child run key names, or null for any other key. */
+export function parseChildRunKey(key: string): { parentRunId: string; step: string } | null {
+  const match = /^run:(\d{16}):(.+)$/s.exec(key);
+  return match ? { parentRunId: match[1]!, step: match[2]! } : null;
+}
+
 /** A duration in milliseconds; throws a plain message naming what was wrong. */
 export function durationMs(value: Duration, what: string): number {
   if (typeof value === 'number') {

@@ -8,7 +8,7 @@ import { suspension, type Suspension } from '../processing/suspension.ts';
 import { TaskFailure } from '../processing/task-failure.ts';
 import { parseTaskId } from '../tasks/ids.ts';
 import { buildTask, withId, type Task } from '../tasks/model.ts';
-import { isWorkflow, runType, type Workflow } from './define.ts';
+import { childRunKey, isWorkflow, runType, type Workflow } from './define.ts';
 import { execute, type ExecutionIO, type ExecutionSettings } from './executor.ts';
 import type { Need, StepKind } from './protocol.ts';
 import { childEndedCondition, eventArrivedCondition, WorkflowRepository } from './repository.ts';
@@ -99,7 +99,7 @@ function runHandler(workflow: Workflow, registry: WorkflowRegistry, deps: Workfl
         const child = buildTask(
           { title: name, description: `child run of ${task.id} (step ${step.name})`, type: runType(name), payload: input ?? null },
           // The parent's id and the step's name make the child exist once, however often the parent replays.
-          { now: Date.now(), maxAttempts: deps.config.maxAttempts, idempotencyKey: `run:${task.id}:${step.name}` },
+          { now: Date.now(), maxAttempts: deps.config.maxAttempts, idempotencyKey: childRunKey(task.id, step.name) },
         );
         return deps.repo.startChild(fence, step, child).then((started) => {
           if (started?.created) {

@@ -1,13 +1,13 @@
 import type * as z from 'zod';
 import { AppError, badRequest, conflict } from '../foundation/errors.ts';
 import { isoTime } from '../foundation/iso-time.ts';
-import { formatTaskId } from '../tasks/ids.ts';
+import { formatTaskId, parseTaskId } from '../tasks/ids.ts';
 import type { Task } from '../tasks/model.ts';
 import type { ListFilter, TaskRepository } from '../tasks/repository.ts';
 import { NO_METRICS, type Metrics } from '../metrics/metrics.ts';
 import type { TaskRef, TaskService } from '../tasks/service.ts';
 import { isFinal, type TaskStatus } from '../tasks/states.ts';
-import { runType, RUN_TYPE_PREFIX, workflowOfType } from './define.ts';
+import { parseChildRunKey, runType, RUN_TYPE_PREFIX, workflowOfType } from './define.ts';
 import type { WorkflowRegistry } from './engine.ts';
 import type { StepRecord } from './protocol.ts';
 import type { WorkflowRepository } from './repository.ts';
@@ -79,6 +79,20 @@ export class WorkflowService {
     const task = await this.#run(ref);
     const steps = await this.#repo.steps(task.id);
     return { ...runToJson(task, steps), steps: steps.map(stepToJson) };
+  }
+
+  /**
+   * The run that started this one with `invoke`, and its step's name; null for a run started
+   * any other way. Read from the child's idempotency key (define.ts, childRunKey) and believed
+   * only when the parent's step record points back at this run: a client may choose any key.
+   */
+  async parentOf(ref: TaskRef): Promise<{ run_id: string; step: string } | null> {
+    const task = await this.#run(ref);
+    const named = task.idempotencyKey === null ? null : parseChildRunKey(task.idempotencyKey);
+    const parentId = named === null ? null : parseTaskId(named.parentRunId);
+    if (named === null || parentId === null) return null;
+    const step = (await this.#repo.steps(parentId)).find((s) => s.name === named.step);
+    return step?.kind === 'invoke' && step.childRunId === task.id ? { run_id: formatTaskId(parentId), step: step.name } : null;
   }
 
   /** Newest first; each with what it waits for, read in one query for the page. */

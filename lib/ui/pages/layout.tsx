@@ -15,12 +15,16 @@ export interface PageContext {
   now: number;
 }
 
-export type Section = 'overview' | 'tasks' | 'failed' | 'none';
+export type Section = 'overview' | 'tasks' | 'failed' | 'workflows' | 'runs' | 'schedules' | 'types' | 'none';
 
 const NAV: [Section, string, string][] = [
   ['overview', 'Overview', '/ui'],
   ['tasks', 'Tasks', '/ui/tasks'],
   ['failed', 'Failed', '/ui/failed'],
+  ['workflows', 'Workflows', '/ui/workflows'],
+  ['runs', 'Runs', '/ui/runs'],
+  ['schedules', 'Schedules', '/ui/schedules'],
+  ['types', 'Types', '/ui/types'],
 ];
 
 export const Layout: FC<{ title: string; section: Section; page: PageContext | null; children?: Child }> = ({ title, section, page, children }) => (

@@ -98,7 +98,8 @@ function previousAttempt(task: Task, now: number): string | null {
   return `The handler of its previous attempt, on ${task.lockedBy ?? 'a worker'}, was asked to stop and may still be running, until ${formatTime(lease)} at the latest.`;
 }
 
-export const TaskPage: FC<{ page: PageContext; task: Task; diagnosis: Diagnosis; notice: string | null }> = ({ page, task, diagnosis, notice }) => {
+/** `runId`: the task is a workflow run (type `workflow:<name>`); its run page shows the steps. */
+export const TaskPage: FC<{ page: PageContext; task: Task; diagnosis: Diagnosis; notice: string | null; runId?: string | null }> = ({ page, task, diagnosis, notice, runId }) => {
   const json = taskToJson(task) as Record<string, unknown>;
   const canCancel = page.canAct && (task.status === 'pending' || task.status === 'in_progress');
   const canRetry = page.canAct && (task.status === 'failed' || task.status === 'cancelled');
@@ -109,6 +110,11 @@ export const TaskPage: FC<{ page: PageContext; task: Task; diagnosis: Diagnosis;
         {task.title} <StatusBadge status={task.status} />
       </h1>
       {notice ? <div class="notice" id="notice">{notice}</div> : null}
+      {runId ? (
+        <p id="run-link">
+          This task is a workflow run (<code>{task.type}</code>): <a href={`/ui/runs/${runId}`}>its steps, what it waits for, and its actions →</a>
+        </p>
+      ) : null}
       <div class="why" id="why">
         <strong>{diagnosis.headline}</strong>
         <div>{diagnosis.detail}</div>

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { createFunctions } from '../functions/functions.ts';
-import { API_TAGS } from '../lib/api/openapi.ts';
+import { apiTags } from '../lib/api/openapi.ts';
 import { serveRuntime } from './support/serve.ts';
 
 /** Every `src`/`href` in the page. */
@@ -92,14 +92,14 @@ type OpenApiDocument = {
 
 /**
  * Every operation of the document sits under exactly one tag, a tag the document declares
- * with a description, in API_TAGS' order; no declared tag is an empty group. Returns each
+ * with a description, in apiTags' order; no declared tag is an empty group. Returns each
  * operation (`METHOD path`) with its tag.
  */
 function expectEveryOperationTagged(doc: OpenApiDocument): Map<string, string> {
   const declared = (doc.tags ?? []).map((t) => t.name);
   expect(declared.length).toBeGreaterThan(0);
   for (const t of doc.tags ?? []) expect(t.description, t.name).toMatch(/\S/);
-  expect(declared).toEqual(API_TAGS.map((t) => t.name).filter((name) => declared.includes(name)));
+  expect(declared).toEqual(apiTags.map((t) => t.name).filter((name) => declared.includes(name)));
   const operations = Object.entries(doc.paths).flatMap(([path, item]) => Object.entries(item).map(([method, op]) => ({ op: `${method.toUpperCase()} ${path}`, tags: op.tags ?? [] })));
   expect(operations.length).toBeGreaterThan(0);
   expect(operations.filter((o) => o.tags.length !== 1).map((o) => o.op), 'operations without exactly one tag').toEqual([]);
@@ -127,12 +127,12 @@ describe('GET /openapi.json groups the operations by resource', () => {
     expect([...tags.values()]).not.toContain('poll');
   });
 
-  it('in the functions: the same, with /poll; between them every tag of API_TAGS is used', async () => {
+  it('in the functions: the same, with /poll; between them every tag of apiTags is used', async () => {
     const functions = createFunctions({ platform: 'test', logSink: () => {} });
     // /openapi.json answers before the database: nothing listens on this loopback port.
     const response = await functions.api(new Request('https://x.test/openapi.json'), { DATABASE_URL: 'http://127.0.0.1:9', RATE_LIMIT_PER_MINUTE: '0', LOG_LEVEL: 'silent' });
     const tags = expectEveryOperationTagged((await response.json()) as OpenApiDocument);
     expect(tags.get('POST /poll')).toBe('poll');
-    expect(new Set(tags.values())).toEqual(new Set(API_TAGS.map((t) => t.name)));
+    expect(new Set(tags.values())).toEqual(new Set(apiTags.map((t) => t.name)));
   });
 });

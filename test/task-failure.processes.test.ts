@@ -13,7 +13,7 @@ import { killAll, postTask, ROOT, spawnService, type ServiceProcess } from './pr
  * above it) and from a `"type": "commonjs"` package; the task must fail after one execution.
  */
 
-const TASK_FAILURE = join(ROOT, 'lib/processing/task-failure.ts');
+const taskFailureBrand = join(ROOT, 'lib/processing/task-failure.ts');
 
 /** A handlers module in `dir` whose `charge` handler logs each execution to payload.file, then declines for good. */
 function writeHandlers(dir: string): string {
@@ -21,7 +21,7 @@ function writeHandlers(dir: string): string {
   writeFileSync(
     file,
     `import { appendFileSync } from 'node:fs';
-import { TaskFailure } from ${JSON.stringify(TASK_FAILURE)};
+import { TaskFailure } from ${JSON.stringify(taskFailureBrand)};
 
 export const handlers = {
   charge: async (task: { payload: { file: string } }, { attempt }: { attempt: number }) => {

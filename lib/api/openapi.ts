@@ -47,7 +47,7 @@ export const jsonBody = <T>(schema: T) => ({ required: true, content: { 'applica
  * in its `tags` through `tag()`; test/docs.test.ts checks /openapi.json has no operation
  * outside them.
  */
-export const API_TAGS = [
+export const apiTags = [
   { name: 'tasks', description: 'One task at a time: submit (stored before the reply), get (optionally waiting until it is final), list, cancel, retry, delete.' },
   { name: 'batch', description: 'Up to MAX_BATCH_TASKS tasks in one request and one transaction: all stored, or none.' },
   { name: 'bulk', description: 'Cancel or retry every task a filter selects (ids, status, type, created_before), in bounded pages: {matched, changed}.' },
@@ -60,13 +60,13 @@ export const API_TAGS = [
   { name: 'poll', description: 'The scheduled poll over HTTP, for crons that call a URL (Authorization: Bearer $CRON_SECRET). Served by the function deployments; the Node server polls on its own.' },
 ] as const;
 
-export type ApiTag = (typeof API_TAGS)[number]['name'];
+export type ApiTag = (typeof apiTags)[number]['name'];
 
-/** A route's `tags` (`tags: tag('tasks')`): one name of API_TAGS, checked by the compiler. */
+/** A route's `tags` (`tags: tag('tasks')`): one name of apiTags, checked by the compiler. */
 export const tag = (name: ApiTag): string[] => [name];
 
 /**
- * The document GET /openapi.json serves. Its `tags` are the API_TAGS some route of this app
+ * The document GET /openapi.json serves. Its `tags` are the apiTags some route of this app
  * uses: the Node server has no /poll, and Swagger UI would show a declared tag as an empty group.
  */
 export function openApiDocument(app: OpenAPIHono) {
@@ -75,6 +75,6 @@ export function openApiDocument(app: OpenAPIHono) {
     openapi: '3.1.0',
     info: { title: 'task-pool', version: '0.1.0', description: 'A durable task queue. Errors are {"message", "code"}.' },
     security: [{}, { bearer: [] }],
-    tags: API_TAGS.filter((t) => used.has(t.name)).map((t) => ({ ...t })),
+    tags: apiTags.filter((t) => used.has(t.name)).map((t) => ({ ...t })),
   });
 }

@@ -18,13 +18,13 @@ export function parseDuration(value: string): number | null {
   return Number.isSafeInteger(ms) ? ms : null;
 }
 
-export const WEBHOOK_SECRET_PREFIX = 'whsec_';
+export const webhookSecretPrefix = 'whsec_';
 
 /** `whsec_` + base64 of 24 to 64 bytes (the Standard Webhooks spec's bounds). */
 export function isWebhookSecret(secret: string): boolean {
-  if (!secret.startsWith(WEBHOOK_SECRET_PREFIX)) return false;
+  if (!secret.startsWith(webhookSecretPrefix)) return false;
   try {
-    const length = base64ToBytes(secret.slice(WEBHOOK_SECRET_PREFIX.length)).length;
+    const length = base64ToBytes(secret.slice(webhookSecretPrefix.length)).length;
     return length >= 24 && length <= 64;
   } catch {
     return false;

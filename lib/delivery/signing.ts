@@ -11,10 +11,10 @@
  * signing adds nothing to the Workers bundle (the package would add to it). The
  * tests verify these signatures with the package itself (test/delivery.http.test.ts).
  */
-import { WEBHOOK_SECRET_PREFIX } from '../config/parsers.ts';
+import { webhookSecretPrefix } from '../config/parsers.ts';
 import { base64ToBytes, bytesToBase64 } from '../foundation/base64.ts';
 
-const PREFIX = WEBHOOK_SECRET_PREFIX;
+const PREFIX = webhookSecretPrefix;
 
 const encoder = new TextEncoder();
 const secretBytes = new Map<string, Uint8Array<ArrayBuffer>>();

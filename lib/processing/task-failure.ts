@@ -13,7 +13,7 @@
  * (test/task-failure.processes.test.ts). `Symbol.for` is one registry per process, so every
  * copy, and any other version of this file, carries the same brand.
  */
-const TASK_FAILURE = Symbol.for('task-pool.TaskFailure');
+const taskFailureBrand = Symbol.for('task-pool.TaskFailure');
 
 export class TaskFailure extends Error {
   readonly permanent: boolean;
@@ -27,7 +27,7 @@ export class TaskFailure extends Error {
   }
 
   /** On the prototype: not an own property, so it shows in no log or JSON of the error. */
-  get [TASK_FAILURE](): true {
+  get [taskFailureBrand](): true {
     return true;
   }
 
@@ -47,7 +47,7 @@ export interface FailureSteer {
 }
 
 export function isTaskFailure(error: unknown): error is TaskFailure {
-  return typeof error === 'object' && error !== null && (error as { [TASK_FAILURE]?: unknown })[TASK_FAILURE] === true;
+  return typeof error === 'object' && error !== null && (error as { [taskFailureBrand]?: unknown })[taskFailureBrand] === true;
 }
 
 /**

@@ -62,10 +62,10 @@ export interface Workflow<I = any, O = unknown> {
 }
 
 /** Workflow names are part of a task type (`workflow:<name>`) and of URLs. */
-export const WORKFLOW_NAME = /^[A-Za-z0-9][A-Za-z0-9._-]{0,90}$/;
+export const workflowNamePattern = /^[A-Za-z0-9][A-Za-z0-9._-]{0,90}$/;
 
 export function defineWorkflow<I = any, O = unknown>(name: string, fn: WorkflowFunction<I, O>, options: WorkflowOptions = {}): Workflow<I, O> {
-  if (!WORKFLOW_NAME.test(name)) throw new Error(`invalid workflow name ${JSON.stringify(name)}: letters, digits, '.', '_' and '-', at most 91`);
+  if (!workflowNamePattern.test(name)) throw new Error(`invalid workflow name ${JSON.stringify(name)}: letters, digits, '.', '_' and '-', at most 91`);
   if (typeof fn !== 'function') throw new Error(`workflow ${name}: the function is missing`);
   if (options.retries !== undefined && (!Number.isInteger(options.retries) || options.retries < 0)) {
     throw new Error(`workflow ${name}: retries must be a whole number ≥ 0`);

@@ -1,10 +1,6 @@
-import { defaultServerConditions } from 'vite';
 import { defineConfig } from 'vitest/config';
 
 export default defineConfig({
-  // `import … from 'task-pool/client'` in a test is the source (package.json's
-  // `task-pool-source` condition), not the package's build.
-  ssr: { resolve: { conditions: ['task-pool-source', ...defaultServerConditions] } },
   test: {
     include: ['test/**/*.test.ts'],
     // Native modules (libsql) and real child processes: run files in forked processes.

@@ -1,6 +1,6 @@
 import { describe, expect, expectTypeOf, it } from 'vitest';
 // The package's own export, as a user imports it (package.json "exports": "./client").
-import { createClient, isFinal, TaskPoolError, type BatchResult, type BatchTask, type ScheduleJson, type TaskJson, type TaskList, type TaskTypeList } from 'task-pool/client';
+import { createClient, isFinal, TaskPoolError, type BatchResult, type BatchTask, type ScheduleJson, type TaskJson, type TaskList, type TaskTypeList } from '../lib/client/index.ts';
 import type { TaskJson as ModelTaskJson } from '../lib/tasks/model.ts';
 import type { TaskHandler } from '../lib/processing/handlers.ts';
 import { EXIT } from '../local/cli-api.ts';

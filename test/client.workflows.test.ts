@@ -3,7 +3,7 @@ import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, expectTypeOf, it } from 'vitest';
 // The package's own export, as a user imports it (package.json "exports": "./client").
-import { createClient, isFinal, TaskPoolError, type RunDetail, type RunJson, type WorkflowList } from 'task-pool/client';
+import { createClient, isFinal, TaskPoolError, type RunDetail, type RunJson, type WorkflowList } from '../lib/client/index.ts';
 import type { RunDetailJson, RunJson as ServiceRunJson } from '../lib/workflows/service.ts';
 import { defineWorkflow } from '../lib/workflows/define.ts';
 import { EXIT } from '../local/cli-api.ts';

@@ -1,6 +1,6 @@
 import { writeFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
-import { createClient } from 'task-pool/client';
+import { createClient } from '../lib/client/index.ts';
 import { waitFor } from './helpers.ts';
 import { executed, runEnded, runWaitingFor, useWorkflowProcess, whenExecuted } from './support/workflow-processes.ts';
 

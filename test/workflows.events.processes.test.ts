@@ -1,6 +1,6 @@
 import { writeFileSync } from 'node:fs';
 import { afterEach, describe, expect, it } from 'vitest';
-import { createClient } from 'task-pool/client';
+import { createClient } from '../lib/client/index.ts';
 import { waitFor } from './helpers.ts';
 import { killAll, type ServiceProcess } from './processes.ts';
 import { executed, executions, runEnded, runWaitingFor, startWorkflowProcess, useWorkflowProcess, workflowClient, workspace } from './support/workflow-processes.ts';

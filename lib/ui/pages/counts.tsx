@@ -1,3 +1,4 @@
+/** @jsxRuntime automatic @jsxImportSource hono/jsx */
 import type { FC } from 'hono/jsx';
 import { COUNT_CAP } from '../../tasks/insights.ts';
 import type { TaskStatus } from '../../tasks/states.ts';

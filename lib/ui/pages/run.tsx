@@ -1,3 +1,4 @@
+/** @jsxRuntime automatic @jsxImportSource hono/jsx */
 import type { FC } from 'hono/jsx';
 import type { RunDetailJson, WaitingFor } from '../../workflows/service.ts';
 import { formatClock, formatDuration, formatTime, relative } from '../format.ts';

@@ -1,3 +1,4 @@
+/** @jsxRuntime automatic @jsxImportSource hono/jsx */
 import type { FC } from 'hono/jsx';
 import { STATUSES } from '../../tasks/states.ts';
 import type { RunJson } from '../../workflows/service.ts';

@@ -1,3 +1,4 @@
+/** @jsxRuntime automatic @jsxImportSource hono/jsx */
 import type { FC } from 'hono/jsx';
 import { formatClock, formatTime, relative } from '../format.ts';
 import type { ScheduleListing } from '../schedules.ts';

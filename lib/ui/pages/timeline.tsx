@@ -1,3 +1,4 @@
+/** @jsxRuntime automatic @jsxImportSource hono/jsx */
 import type { FC } from 'hono/jsx';
 import type { RunDetailJson, StepJson } from '../../workflows/service.ts';
 import { TIMELINE_STEPS } from '../assets.ts';

@@ -1,3 +1,4 @@
+/** @jsxRuntime automatic @jsxImportSource hono/jsx */
 import type { FC } from 'hono/jsx';
 import type { TypeCounts, TypeCountsPage } from '../../tasks/insights.ts';
 import { STATUSES } from '../../tasks/states.ts';

@@ -1,3 +1,4 @@
+/** @jsxRuntime automatic @jsxImportSource hono/jsx */
 import type { FC } from 'hono/jsx';
 import type { WaitingFor } from '../../workflows/service.ts';
 import { formatClock, relative } from '../format.ts';

@@ -1,6 +1,7 @@
 /** @jsxRuntime automatic @jsxImportSource hono/jsx */
 import { raw } from 'hono/html';
 import type { Child, FC } from 'hono/jsx';
+import { STATUSES } from '../../tasks/states.ts';
 import { ASSET_VERSION } from '../assets.ts';
 
 /** What every page knows about the request: who is looking and what they may do. */
@@ -70,3 +71,16 @@ export const CsrfField: FC<{ page: PageContext }> = ({ page }) =>
   page.csrfToken ? <input type="hidden" name="_csrf" value={page.csrfToken} /> : null;
 
 export const StatusBadge: FC<{ status: string }> = ({ status }) => <span class={`status s-${status}`}>{status.replace('_', ' ')}</span>;
+
+/** The status filter of a list page: any, or one of the task statuses (runs share them). */
+export const StatusFilter = ({ value }: { value: string | undefined }) => (
+  <label>
+    status
+    <select name="status">
+      <option value="">any</option>
+      {STATUSES.map((s) => (
+        <option value={s} selected={value === s}>{s.replace('_', ' ')}</option>
+      ))}
+    </select>
+  </label>
+);

@@ -1,10 +1,9 @@
 /** @jsxRuntime automatic @jsxImportSource hono/jsx */
 import type { FC } from 'hono/jsx';
-import { STATUSES } from '../../tasks/states.ts';
 import type { RunJson } from '../../workflows/service.ts';
 import { runFilterQuery, type RunFilterValues } from '../filters.ts';
 import { formatCount, formatTime } from '../format.ts';
-import { Layout, StatusBadge, type PageContext } from './layout.tsx';
+import { Layout, StatusBadge, StatusFilter, type PageContext } from './layout.tsx';
 import { WaitList } from './waiting.tsx';
 
 export interface RunsListing {
@@ -38,15 +37,7 @@ export const RunsPage: FC<{ page: PageContext; values: RunFilterValues; workflow
           ))}
         </select>
       </label>
-      <label>
-        status
-        <select name="status">
-          <option value="">any</option>
-          {STATUSES.map((s) => (
-            <option value={s} selected={values.status === s}>{s.replace('_', ' ')}</option>
-          ))}
-        </select>
-      </label>
+      <StatusFilter value={values.status} />
       <button class="primary" type="submit">Filter</button>
       <a class="button" href="/ui/runs">Clear</a>
     </form>

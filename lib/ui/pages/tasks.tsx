@@ -4,10 +4,9 @@ import { BULK_BATCH, BULK_MAX } from '../../tasks/bulk.ts';
 import { TITLE_SCAN_ROWS, type SearchPage } from '../../tasks/insights.ts';
 import { formatTaskId } from '../../tasks/ids.ts';
 import type { Task } from '../../tasks/model.ts';
-import { STATUSES } from '../../tasks/states.ts';
 import { filterQuery, FILTER_NAMES, type FilterValues } from '../filters.ts';
 import { formatCount, formatTime } from '../format.ts';
-import { CsrfField, Layout, StatusBadge, type PageContext } from './layout.tsx';
+import { CsrfField, Layout, StatusBadge, StatusFilter, type PageContext } from './layout.tsx';
 
 export interface BulkNotice {
   action: 'cancel' | 'retry';
@@ -56,15 +55,7 @@ export const TasksPage: FC<{ page: PageContext; values: FilterValues; result: Se
       <h1>Tasks</h1>
       <BulkNoticeBox notice={notice} />
       <form class="filters card" method="get" action="/ui/tasks" id="filters">
-        <label>
-          status
-          <select name="status">
-            <option value="">any</option>
-            {STATUSES.map((s) => (
-              <option value={s} selected={values.status === s}>{s.replace('_', ' ')}</option>
-            ))}
-          </select>
-        </label>
+        <StatusFilter value={values.status} />
         <label>
           type
           <input name="type" value={values.type} list="task-types" size={12} />

@@ -1,4 +1,5 @@
 import { describe, expect, expectTypeOf, it } from 'vitest';
+import { rejection } from './support/client-errors.ts';
 // The package's own export, as a user imports it (package.json "exports": "./client").
 import { createClient, isFinal, TaskPoolError, type BatchResult, type BatchTask, type ScheduleJson, type TaskJson, type TaskList, type TaskTypeList } from '../lib/client/index.ts';
 import type { TaskJson as ModelTaskJson } from '../lib/tasks/model.ts';
@@ -18,15 +19,6 @@ const handlers: Record<string, TaskHandler> = {
 };
 
 const serve = (env: Record<string, string> = {}) => serveRuntime({ env: { API_TOKEN: TOKEN, ...env }, handlers });
-
-async function rejection(promise: Promise<unknown>): Promise<TaskPoolError> {
-  const error = await promise.then(
-    () => undefined,
-    (e: unknown) => e,
-  );
-  expect(error).toBeInstanceOf(TaskPoolError);
-  return error as TaskPoolError;
-}
 
 describe('typed client (task-pool/client) against a real server', () => {
   it('infers its types from the server\'s routes (checked by tsc)', () => {

@@ -2,6 +2,7 @@ import { spawn } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, expectTypeOf, it } from 'vitest';
+import { rejection } from './support/client-errors.ts';
 // The package's own export, as a user imports it (package.json "exports": "./client").
 import { createClient, isFinal, TaskPoolError, type RunDetail, type RunJson, type WorkflowList } from '../lib/client/index.ts';
 import type { RunDetailJson, RunJson as ServiceRunJson } from '../lib/workflows/service.ts';
@@ -26,15 +27,6 @@ const nap = defineWorkflow('nap', async (ctx) => {
 });
 
 const serve = () => serveRuntime({ env: { API_TOKEN: TOKEN }, workflows: [order, echo, nap] });
-
-async function rejection(promise: Promise<unknown>): Promise<TaskPoolError> {
-  const error = await promise.then(
-    () => undefined,
-    (e: unknown) => e,
-  );
-  expect(error).toBeInstanceOf(TaskPoolError);
-  return error as TaskPoolError;
-}
 
 describe('typed client: workflow methods against a real server', () => {
   it('infers run types from the server\'s routes (checked by tsc)', () => {

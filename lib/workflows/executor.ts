@@ -49,6 +49,14 @@ export interface ExecutionOptions {
   settings: ExecutionSettings;
   now?: () => number;
   /**
+   * One turn only (the app's side of the remote protocol, serve.ts): the steps the code starts
+   * before the first of them ends run; a step it would start after that does not (its record
+   * must be committed by the engine first), and the execution ends `continue` instead of
+   * waiting for it. Sleeps, waits and child runs are still recorded after that: they run no
+   * code of the user's, so recording them in the same answer saves a round trip.
+   */
+  oneTurn?: boolean;
+  /**
    * A step's final record (completed or failed) was committed: its kind and seconds from its
    * start to its end (a sleep's or a wait's whole length; a step's last attempt). Once per step.
    */
@@ -85,7 +93,15 @@ const ENCODER = new TextEncoder();
 const KIND_NAMES: Record<StepKind, string> = { step: 'a step', sleep: 'a sleep', wait: 'a wait for an event', invoke: 'a child run' };
 
 export function execute(workflow: Workflow, snapshot: RunSnapshot, io: ExecutionIO, options: ExecutionOptions): Promise<ExecutionEnd> {
-  return new Execution(workflow, snapshot, io, options).run();
+  return new Execution(workflow, snapshot, io, { ...options, oneTurn: false }).run() as Promise<ExecutionEnd>;
+}
+
+/** How a one-turn execution ends: as `execute` does, or `continue` when a step was held back. */
+export type TurnEnd = ExecutionEnd | { kind: 'continue' };
+
+/** One turn of the code (ExecutionOptions.oneTurn): what the app's side of the protocol runs per request. */
+export function executeTurn(workflow: Workflow, snapshot: RunSnapshot, io: ExecutionIO, options: ExecutionOptions): Promise<TurnEnd> {
+  return new Execution(workflow, snapshot, io, { ...options, oneTurn: true }).run();
 }
 
 class Execution {
@@ -100,7 +116,11 @@ class Execution {
   #stepCount: number;
   #inFlight = 0;
   #checkScheduled = false;
-  #end: ((end: ExecutionEnd) => void) | undefined;
+  /** One turn: a step of this execution has ended, so no new one starts. */
+  #turnOver = false;
+  /** One turn: a step was held back; the execution ends `continue` once nothing runs. */
+  #heldBack = false;
+  #end: ((end: TurnEnd) => void) | undefined;
   #ended = false;
   #fatal: unknown;
 
@@ -114,8 +134,8 @@ class Execution {
     this.#stepCount = snapshot.steps.length;
   }
 
-  run(): Promise<ExecutionEnd> {
-    return new Promise<ExecutionEnd>((resolve, reject) => {
+  run(): Promise<TurnEnd> {
+    return new Promise<TurnEnd>((resolve, reject) => {
       this.#end = (end) => {
         if (this.#ended) return;
         this.#ended = true;
@@ -146,7 +166,7 @@ class Execution {
     });
   }
 
-  #fail: (end: ExecutionEnd) => void = () => undefined;
+  #fail: (end: TurnEnd) => void = () => undefined;
   #lose: (error: unknown) => void = () => undefined;
 
   #context(): WorkflowContext {
@@ -230,8 +250,9 @@ class Execution {
     this.#checkScheduled = true;
     setTimeout(() => {
       this.#checkScheduled = false;
-      if (this.#ended || this.#inFlight > 0 || this.#needs.length === 0) return;
-      this.#end!({ kind: 'suspended', needs: [...this.#needs] });
+      if (this.#ended || this.#inFlight > 0) return;
+      if (this.#heldBack) this.#end!({ kind: 'continue' });
+      else if (this.#needs.length > 0) this.#end!({ kind: 'suspended', needs: [...this.#needs] });
     }, 0);
   }
 
@@ -248,6 +269,11 @@ class Execution {
     if (record?.status === 'failed') throw new StepError(name, record.error ?? 'step failed');
     const now = this.#now();
     if (record?.status === 'retrying' && record.wakeAt !== null && record.wakeAt > now) return this.#suspendOn({ kind: 'retry', name, at: record.wakeAt });
+    if (this.#turnOver) {
+      this.#heldBack = true;
+      this.#scheduleCheck();
+      return never();
+    }
 
     const attempt = (record?.attempts ?? 0) + 1;
     const started = now;
@@ -263,6 +289,7 @@ class Execution {
       outcome = { ok: false, error, permanent: steer?.permanent ?? false, retryAt: steer?.retryAt };
     } finally {
       this.#inFlight--;
+      if (this.#o.oneTurn) this.#turnOver = true;
     }
     // Stopped from outside (cancel, shutdown, lost lease): nothing is recorded; processTask
     // decides what the run's stop means.

@@ -1,10 +1,13 @@
 import { builtinModules } from 'node:module';
 import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { gzipSync } from 'node:zlib';
+import * as esbuild from 'esbuild';
 import type { Metafile } from 'esbuild';
 import { afterEach, describe, expect, it } from 'vitest';
 import { useBundles } from './bundles.ts';
 import { freePort, tempDbUrl } from './helpers.ts';
-import { killAll, spawnService, type ServiceProcess } from './processes.ts';
+import { killAll, ROOT, spawnService, type ServiceProcess } from './processes.ts';
 
 /**
  * What esbuild.config.mjs produces: Web bundles that need no Node built-in (the lib/ +
@@ -60,6 +63,28 @@ describe('bundles', () => {
     const inputs = (target: 'workers' | 'workers-dashboard') => Object.keys(Object.values(bundles.metafiles[target]!.outputs)[0]!.inputs);
     expect(inputs('workers').filter((path) => path.includes('lib/ui/') || path.includes('hono/dist/jsx'))).toEqual([]);
     expect(inputs('workers-dashboard').some((path) => path.includes('lib/ui/dashboard.tsx'))).toBe(true);
+  });
+
+  // The SDK a user's app bundles to serve a workflow (docs/package.md, `task-pool/workflow`):
+  // the issue's target is 10 KB gzipped, built as a user's bundler builds it (no plugin). It
+  // must reach nothing of the database, the API, zod or hono, and no Node built-in.
+  it('task-pool/workflow (the SDK for apps) bundles Web-only, within 10 KB gzipped', async () => {
+    const result = await esbuild.build({
+      entryPoints: [join(ROOT, 'lib/workflows/sdk.ts')],
+      bundle: true,
+      minify: true,
+      platform: 'neutral',
+      format: 'esm',
+      write: false,
+      metafile: true,
+      logLevel: 'silent',
+    });
+    const gzipBytes = gzipSync(result.outputFiles[0]!.contents, { level: 9 }).length;
+    console.log(`task-pool/workflow: ${(gzipBytes / 1024).toFixed(1)} KB gzipped`);
+    expect(gzipBytes).toBeLessThanOrEqual(10 * 1024);
+    const inputs = Object.keys(Object.values(result.metafile.outputs)[0]!.inputs);
+    expect(inputs.filter((path) => /node_modules|lib\/(db|api|tasks)\//.test(path))).toEqual([]);
+    expect(Object.values(nodeImports(result.metafile)).flat()).toEqual([]);
   });
 
   it('the Node bundle keeps only libsql (and tsx, for TypeScript handlers) external, and serves, migrates and shuts down', async () => {

@@ -79,7 +79,7 @@ export const handlers: Record<string, TaskHandler> = {
   shout: async (task) => ({ upper: task.title.toUpperCase() }),
 };
 `,
-  'imports.mjs': `const entries = ['task-pool', 'task-pool/client', 'task-pool/workers', 'task-pool/lambda', 'task-pool/fetch'];
+  'imports.mjs': `const entries = ['task-pool', 'task-pool/client', 'task-pool/workers', 'task-pool/lambda', 'task-pool/fetch', 'task-pool/workflow'];
 for (const entry of entries) console.log(JSON.stringify({ entry, exports: Object.keys(await import(entry)).sort() }));
 `,
   // createTaskPool in the project's own app; the typed client talks to it through its fetch.
@@ -102,6 +102,36 @@ try {
   console.log(JSON.stringify({ status: error.status, code: error.code }));
 }
 await pool.stop();
+`,
+  // A workflow served by the project's own app (task-pool/workflow), given one advance signed
+  // as the engine signs it: Web Crypto here, so that the file also runs bundled for the Web.
+  'workflow-app.mjs': `import { defineWorkflow, serve } from 'task-pool/workflow';
+
+const secret = 'whsec_' + btoa('the project signing secret, 32 b');
+const welcome = defineWorkflow('remote-welcome', async (ctx, input) => {
+  const greeting = await ctx.step('greet', () => \`hi \${input.name}\`);
+  await ctx.sleep('pause', '1s');
+  return greeting;
+});
+const handler = serve(welcome, { signingSecret: secret });
+
+const body = JSON.stringify({
+  protocol: 1,
+  run: { id: '0000000000000000001', workflow: 'remote-welcome', input: { name: 'App' }, attempt: 1, createdAt: Date.now(), eventMark: 0 },
+  now: Date.now(),
+  settings: { maxStepBytes: 65536, maxSteps: 100, defaultRetries: 2, backoffBaseMs: 1000, backoffMaxMs: 60000 },
+  steps: [],
+});
+const id = 'advance-1';
+const timestamp = Math.floor(Date.now() / 1000);
+const key = await crypto.subtle.importKey('raw', Uint8Array.from(atob(secret.slice(6)), (c) => c.charCodeAt(0)), { name: 'HMAC', hash: 'SHA-256' }, false, ['sign']);
+const mac = new Uint8Array(await crypto.subtle.sign('HMAC', key, new TextEncoder().encode(\`\${id}.\${timestamp}.\${body}\`)));
+const headers = { 'content-type': 'application/json', 'webhook-id': id, 'webhook-timestamp': String(timestamp), 'webhook-signature': 'v1,' + btoa(String.fromCharCode(...mac)) };
+for (const signed of [true, false]) {
+  const sent = signed ? headers : { 'content-type': 'application/json' };
+  const response = await handler(new Request('http://app.test/workflows/remote-welcome', { method: 'POST', headers: sent, body }));
+  console.log(JSON.stringify({ status: response.status, id: response.headers.get('webhook-id'), signed: (response.headers.get('webhook-signature') ?? '').startsWith('v1,'), body: await response.json() }));
+}
 `,
   'client.mjs': `import { createClient } from 'task-pool/client';
 const client = createClient(process.env.TASK_POOL_URL);
@@ -129,6 +159,7 @@ import { createClient, isFinal, MAX_WAIT_SECONDS, TaskPoolError, type RunDetail,
 import { createDashboardWorker, createWorker, dashboard, type TaskPoolWorker } from 'task-pool/workers';
 import { createLambdaHandler, isScheduledEvent, type LambdaHandler } from 'task-pool/lambda';
 import { createFunctions, envRecordFrom, OPERATIONS, processEnv, type PollSummary, type TaskPoolFunctions } from 'task-pool/fetch';
+import { defineWorkflow as defineRemote, serve, StepError, toNodeHandler, type NodeRequestLike, type NodeResponseLike, type ServeOptions, type WorkflowHandler } from 'task-pool/workflow';
 
 const greet: TaskHandler = async (task: TaskJson, ctx: HandlerContext) => {
   if (ctx.attempt > 2) throw new TaskFailure('giving up', { permanent: true });
@@ -178,6 +209,20 @@ export const GET = (request: Request): Promise<Response> => functions.api(reques
 export const createTask = (request: Request): Promise<Response> => functions.createTask(request, envRecordFrom({ TASK_WORKERS: 2 }));
 export const poll = (): Promise<PollSummary> => functions.scheduledPoll(processEnv());
 console.log(isScheduledEvent({ source: 'aws.events' }), Object.keys(OPERATIONS).length);
+
+const options: ServeOptions = { signingSecret: 'whsec_c2VjcmV0LXNlY3JldC1zZWNyZXQtc2VjcmV0', toleranceSeconds: 60, logLevel: 'warn' };
+const remoteFlow = defineRemote('remote', async (ctx, input: { n: number }) => {
+  const doubled = await ctx.step('double', ({ attempt }) => input.n * 2 + attempt);
+  await ctx.sleep('rest', '1m');
+  try {
+    return await ctx.invoke<number>('child', 'other', { doubled });
+  } catch (error) {
+    if (error instanceof StepError) ctx.logger.warn('child failed', { step: error.step });
+    return doubled;
+  }
+});
+export const POST: WorkflowHandler = serve(remoteFlow, options);
+export const nodeHandler: (req: NodeRequestLike, res: NodeResponseLike) => void = toNodeHandler(POST);
 `,
   'tsconfig.bundler.json': JSON.stringify({ compilerOptions: { strict: true, noEmit: true, module: 'esnext', moduleResolution: 'bundler' }, files: ['uses.ts'] }),
   'tsconfig.node16.json': JSON.stringify({ compilerOptions: { strict: true, noEmit: true, module: 'node16', moduleResolution: 'node16' }, files: ['uses.ts'] }),
@@ -221,6 +266,7 @@ describe.skipIf(!npmOk)('the npm package, installed into a project of its own', 
       'task-pool/workers': ['createDashboardWorker', 'createWorker', 'dashboard'],
       'task-pool/lambda': ['createLambdaHandler', 'isScheduledEvent'],
       'task-pool/fetch': ['OPERATIONS', 'createFunctions', 'envRecordFrom', 'processEnv'],
+      'task-pool/workflow': ['StepError', 'TaskFailure', 'defineWorkflow', 'serve', 'toNodeHandler'],
     });
   }, 120_000);
 
@@ -274,6 +320,30 @@ describe.skipIf(!npmOk)('the npm package, installed into a project of its own', 
       expect(output, config).toBe('');
     }
   }, 600_000);
+
+  describe("a workflow served by the project's own app (task-pool/workflow)", () => {
+    const expectAnswers = (lines: unknown[]) => {
+      const [signed, unsigned] = lines as { status: number; id: string | null; signed: boolean; body: Record<string, unknown> }[];
+      expect(signed).toMatchObject({ status: 200, id: 'advance-1', signed: true, body: { protocol: 1, records: [{ name: 'greet', status: 'completed', output: '"hi App"' }], end: { kind: 'continue' } } });
+      expect(unsigned).toMatchObject({ status: 401, signed: false, body: { code: 'unsigned' } });
+    };
+
+    it('answers a signed advance with plain node, and refuses an unsigned one', async () => {
+      expectAnswers(await runNode(project, 'workflow-app.mjs'));
+    }, 120_000);
+
+    it('bundles with plain esbuild for the Web (nothing external, nothing beyond the SDK, about its 10 KB) and runs bundled', async () => {
+      const outfile = join(project, 'dist', 'workflow-app.mjs');
+      const result = await esbuild.build({ absWorkingDir: project, entryPoints: ['workflow-app.mjs'], outfile, bundle: true, platform: 'neutral', format: 'esm', minify: true, metafile: true, logLevel: 'silent' });
+      const output = Object.values(result.metafile.outputs)[0]!;
+      expect(output.imports.filter((i) => i.external)).toEqual([]);
+      expect(Object.keys(output.inputs).filter((path) => !path.includes('task-pool/build/lib/') && path !== 'workflow-app.mjs')).toEqual([]);
+      const gzipBytes = gzipSync(readFileSync(outfile), { level: 9 }).length;
+      console.log(`a user's app with task-pool/workflow: ${(gzipBytes / 1024).toFixed(1)} KB gzipped`);
+      expect(gzipBytes).toBeLessThanOrEqual(11 * 1024);
+      expectAnswers(await runNode(project, 'dist/workflow-app.mjs'));
+    }, 120_000);
+  });
 
   describe("the project's own Worker, bundled by plain esbuild", () => {
     const bundle = async (entry: string) => {

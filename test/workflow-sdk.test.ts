@@ -123,6 +123,23 @@ describe('task-pool/workflow: serve()', () => {
     expect(joined.records.map((r) => r.name)).toEqual(['join']);
   });
 
+  it('after the turn, a sleep is still answered (it runs no code of the app), and a held-back step makes the end continue', async () => {
+    const { handler, calls } = counted('turn-then-sleep', async (ctx, calls) => {
+      await ctx.step('send', () => count(calls, 'send'));
+      await Promise.all([ctx.sleep('cool-down', '1m'), ctx.step('follow-up', () => count(calls, 'follow-up'))]);
+    });
+    const answer = await advance(handler, advanceRequest('turn-then-sleep', []));
+    expect(calls).toEqual({ send: 1 });
+    expect(answer.records.map((r) => [r.name, r.kind, r.status])).toEqual([
+      ['send', 'step', 'completed'],
+      ['cool-down', 'sleep', 'waiting'],
+    ]);
+    expect(answer.end).toEqual({ kind: 'continue' });
+    const next = await advance(handler, advanceRequest('turn-then-sleep', answer.records));
+    expect(calls).toEqual({ send: 1, 'follow-up': 1 });
+    expect(next.end).toMatchObject({ kind: 'suspended', needs: [{ kind: 'sleep', name: 'cool-down' }] });
+  });
+
   it("sleep: a waiting record measured from the request's now (not the app's clock) and a suspended sleep need", async () => {
     const { handler } = counted('sleeper', async (ctx) => {
       await ctx.sleep('nap', '1h');

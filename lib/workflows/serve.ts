@@ -1,6 +1,6 @@
 import { isWebhookSecret } from '../config/parsers.ts';
 import { verifyWebhook } from '../delivery/verify.ts';
-import { createLogger, type LogLevel } from '../foundation/log.ts';
+import { createLogger, type Logger, type LogLevel } from '../foundation/log.ts';
 import { backoffMs } from '../processing/outcome.ts';
 import { isWorkflow, type Workflow } from './define.ts';
 import { executeTurn, errorText, type ExecutionIO, type TurnEnd } from './executor.ts';
@@ -107,7 +107,7 @@ async function unverified(body: string, headers: Headers, secrets: readonly stri
  * is listed in `children` with id 0 (the engine starts it) and a child still recorded as
  * waiting is still running (the engine settles ended children too).
  */
-async function advanceOnce(workflow: Workflow, advance: AdvanceRequest, signal: AbortSignal, logger: ReturnType<typeof createLogger>): Promise<AdvanceAnswer> {
+async function advanceOnce(workflow: Workflow, advance: AdvanceRequest, signal: AbortSignal, logger: Logger): Promise<AdvanceAnswer> {
   const records = new Map<string, StepRecord>();
   const children: ChildRequest[] = [];
   const io: ExecutionIO = {

@@ -335,6 +335,34 @@ describe('task-pool/workflow: serve()', () => {
     });
     afterAll(() => new Promise<void>((resolve) => server.close(() => resolve())));
 
+    it('takes a body a middleware read first as raw bytes (express.raw()); refuses one parsed to an object (express.json())', async () => {
+      const body = JSON.stringify(advanceRequest('three-steps', [completed('a', 1), completed('b', 2), completed('c', 3)]));
+      const { request, id } = await signedRequest(body);
+      const handler = toNodeHandler(three.handler);
+      const parsing = createServer((req, res) => {
+        const chunks: Buffer[] = [];
+        req.on('data', (chunk: Buffer) => chunks.push(chunk));
+        req.on('end', () => {
+          const raw = Buffer.concat(chunks);
+          Object.assign(req, { body: req.url === '/raw' ? raw : JSON.parse(raw.toString('utf8')) });
+          handler(req, res);
+        });
+      });
+      await new Promise<void>((resolve) => parsing.listen(0, '127.0.0.1', resolve));
+      try {
+        const base = `http://127.0.0.1:${(parsing.address() as AddressInfo).port}`;
+        const raw = await fetch(`${base}/raw`, { method: 'POST', headers: request.headers, body });
+        const text = await raw.text();
+        expect(raw.status, text).toBe(200);
+        expect(await verifyAnswer(text, raw.headers, SECRET, id)).toBe(true);
+        const parsed = await fetch(`${base}/parsed`, { method: 'POST', headers: request.headers, body });
+        expect(parsed.status).toBe(400);
+        expect(await parsed.json()).toMatchObject({ code: 'body_already_parsed' });
+      } finally {
+        await new Promise<void>((resolve) => parsing.close(() => resolve()));
+      }
+    });
+
     it('answers a signed advance over fetch, signed; refuses an unsigned one with 401', async () => {
       const body = JSON.stringify(advanceRequest('three-steps', [completed('a', 1), completed('b', 2)]));
       const { request, id } = await signedRequest(body);

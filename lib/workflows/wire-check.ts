@@ -185,6 +185,9 @@ export async function signAnswer(secrets: readonly string[], webhookId: string, 
   return { 'content-type': 'application/json', [WIRE_VERSION_HEADER]: String(WIRE_VERSION), ...(await webhookHeaders(secrets, webhookId, body, undefined, now)) };
 }
 
+/** The engine's request carries the same headers, signed over its body with a fresh id. */
+export const signAdvanceRequest = signAnswer;
+
 /**
  * Whether an answer is signed with one of `secrets`, for the request whose `webhook-id` was
  * `webhookId` (an answer to another request does not verify), within `toleranceSeconds` of now.

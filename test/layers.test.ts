@@ -24,8 +24,9 @@ const ALLOWED: Record<string, string[]> = {
   'lib/ui': ['lib/ui', 'lib/tasks', 'lib/db/driver.ts', 'lib/rate-limit', 'lib/workflows/service.ts', 'lib/workflows/define.ts', 'lib/workflows/schemas.ts', C, F],
   // Types only (checked below): the routes' types that the typed client is inferred from.
   'lib/client': ['lib/client', 'lib/api', 'lib/schedules/routes.ts', 'lib/workflows'],
-  // Signing and verifying the remote protocol's requests and answers (wire-check.ts, serve.ts).
-  'lib/workflows': ['lib/workflows', 'lib/tasks', 'lib/processing', 'lib/db', 'lib/api', 'lib/metrics', 'lib/delivery/verify.ts', 'lib/delivery/signing.ts', C, F],
+  // Signing and verifying the remote protocol (wire-check.ts, serve.ts); the engine's advances
+  // go out as `http` tasks' requests do (remote.ts: guard, host limit, transport).
+  'lib/workflows': ['lib/workflows', 'lib/tasks', 'lib/processing', 'lib/db', 'lib/api', 'lib/metrics', 'lib/delivery', C, F],
   // The wiring assembles the capabilities for the adapters: it may use every folder, and no
   // folder but itself may use it (each capability stays unaware of the others' assembly).
   'lib/wiring': ['lib'],

@@ -155,6 +155,9 @@ const VARIABLES = {
   WORKFLOW_MAX_STEP_BYTES: ['workflowMaxStepBytes', int(1024, 100 * 1024 * 1024).default(1_048_576)],
   WORKFLOW_MAX_STEPS: ['workflowMaxSteps', int(1, 1_000_000).default(10_000)],
   WORKFLOW_EVENT_RETENTION: ['workflowEventRetentionMs', duration.prefault('7d')],
+  // The largest advance the engine sends a remote workflow (lib/workflows/remote.ts): every
+  // record of the run travels in each request, so a run over it fails rather than being sent.
+  WORKFLOW_MAX_REQUEST_BYTES: ['workflowMaxRequestBytes', int(64 * 1024, 1024 * 1024 * 1024).default(4_194_304)],
 } as const satisfies Record<string, readonly [string, z.ZodType]>;
 
 type Variables = typeof VARIABLES;

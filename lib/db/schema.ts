@@ -186,3 +186,19 @@ export const workflowEvents = sqliteTable(
   },
   (e) => [index('workflow_events_match').on(e.event, e.key, e.createdAt), index('workflow_events_age').on(e.createdAt)],
 );
+
+/**
+ * Workflows served by the user's own app (lib/workflows/remote-registry.ts), registered by
+ * `PUT /workflows/:name`. Their runs are tasks of type `workflow:<name>` like in-process ones;
+ * this row says where the engine POSTs each advance (docs/workflow-protocol.md).
+ * `signing_secret` null means WEBHOOK_SECRET; it is never shown by the API.
+ */
+export const remoteWorkflows = sqliteTable('remote_workflows', {
+  name: text('name').primaryKey(),
+  url: text('url').notNull(),
+  signingSecret: text('signing_secret'),
+  timeoutSeconds: integer('timeout_seconds').notNull(),
+  maxPerHost: integer('max_per_host').notNull(),
+  createdAt: integer('created_at').notNull(),
+  updatedAt: integer('updated_at').notNull(),
+});

@@ -44,7 +44,7 @@ export interface HttpPayload {
   failure_callback_url?: string;
 }
 
-const urlField = z
+export const httpUrlField = z
   .string({ error: 'must be a URL string' })
   .max(MAX_URL_LENGTH, { error: `must be at most ${MAX_URL_LENGTH} characters` })
   .superRefine((value, ctx) => {
@@ -74,7 +74,7 @@ export function httpPayloadSchema(maxTimeoutSeconds: number) {
   return z
     .object(
       {
-        url: urlField.openapi({ description: 'http or https; the SSRF guard applies', example: 'https://api.example.com/hooks/paid' }),
+        url: httpUrlField.openapi({ description: 'http or https; the SSRF guard applies', example: 'https://api.example.com/hooks/paid' }),
         method: z
           .string({ error: 'must be a string' })
           .transform((m) => m.toUpperCase())
@@ -89,8 +89,8 @@ export function httpPayloadSchema(maxTimeoutSeconds: number) {
           .max(maxTimeoutSeconds, { error: `must be at most TASK_TIMEOUT_SECONDS (${maxTimeoutSeconds})` })
           .default(Math.min(30, maxTimeoutSeconds))
           .openapi({ description: 'Per attempt; default 30, at most TASK_TIMEOUT_SECONDS.' }),
-        callback_url: urlField.optional().openapi({ description: 'Receives the finished task as JSON (an `http` task) when this one completes.' }),
-        failure_callback_url: urlField
+        callback_url: httpUrlField.optional().openapi({ description: 'Receives the finished task as JSON (an `http` task) when this one completes.' }),
+        failure_callback_url: httpUrlField
           .optional()
           .openapi({ description: 'Receives the finished task as JSON (an `http` task) when this one fails for good.' }),
       },

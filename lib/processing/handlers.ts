@@ -44,10 +44,25 @@ export interface HandlerOptions {
 
 const TYPE_NAME = /^[A-Za-z0-9][A-Za-z0-9._:-]{0,99}$/;
 
+/**
+ * Types known only at run time, from the database: remote workflows (lib/workflows/remote.ts)
+ * registered by URL on any instance. `get` answers for a type whether or not it is known
+ * yet (a run claimed here may have been started on another instance a moment after its
+ * workflow was registered there); `has` and `types` answer from what `refresh` last read.
+ */
+export interface TypeResolver {
+  get(type: string): TaskHandler | undefined;
+  has(type: string): boolean;
+  types(): string[];
+  /** Reads the types again if the last read is older than the resolver's bound (≤ 1 s). */
+  refresh(): Promise<void>;
+}
+
 /** `type` → handler. A Map, so `__proto__`, `constructor` and friends are never handlers. */
 export class HandlerRegistry {
   readonly #handlers = new Map<string, TaskHandler>();
   readonly #options = new Map<string, HandlerOptions>();
+  #resolver: TypeResolver | undefined;
 
   register(type: string, handler: TaskHandler, options: HandlerOptions = {}): this {
     if (!TYPE_NAME.test(type)) throw new Error(`invalid handler type name ${JSON.stringify(type)}`);
@@ -56,8 +71,14 @@ export class HandlerRegistry {
     return this;
   }
 
+  /** Types beyond those registered here: asked only for a type no registration names. */
+  resolveWith(resolver: TypeResolver): this {
+    this.#resolver = resolver;
+    return this;
+  }
+
   get(type: string): TaskHandler | undefined {
-    return this.#handlers.get(type);
+    return this.#handlers.get(type) ?? this.#resolver?.get(type);
   }
 
   options(type: string): HandlerOptions {
@@ -65,11 +86,18 @@ export class HandlerRegistry {
   }
 
   has(type: string): boolean {
-    return this.#handlers.has(type);
+    return this.#handlers.has(type) || (this.#resolver?.has(type) ?? false);
   }
 
   types(): string[] {
-    return [...this.#handlers.keys()];
+    const types = [...this.#handlers.keys()];
+    for (const type of this.#resolver?.types() ?? []) if (!this.#handlers.has(type)) types.push(type);
+    return types;
+  }
+
+  /** Brings the run-time types up to date before a submit checks `has` (a no-op without them). */
+  async refreshTypes(): Promise<void> {
+    await this.#resolver?.refresh();
   }
 }
 

@@ -64,8 +64,9 @@ export interface Decision {
 export function decideOutcome(task: Task, end: HandlerEnd, policy: RetryPolicy, now: number, random = Math.random): Decision {
   if (end.kind === 'returned') {
     if (isSuspension(end.value)) {
-      const { runAt, wakeIf } = end.value;
-      return { outcome: 'suspended', request: { task, to: 'pending', now, fields: { runAt, leaseExpiresAt: null, attemptsDelta: -1, startedAt: null }, wakeIf } };
+      const { runAt, wakeIf, lastError } = end.value;
+      const fields = { runAt, leaseExpiresAt: null, attemptsDelta: -1 as const, startedAt: null };
+      return { outcome: 'suspended', request: { task, to: 'pending', now, fields: lastError === undefined ? fields : { ...fields, lastError }, wakeIf } };
     }
     const result = serialise(end.value);
     if (result.ok) {

@@ -19,10 +19,15 @@ export interface Suspension {
   readonly [SUSPENSION]: true;
   readonly runAt: number;
   readonly wakeIf?: { sql: string; args: SqlValue[] };
+  /**
+   * Written as `last_error` when set (null clears it): a remote workflow's run waiting for its
+   * app to answer again shows why (lib/workflows/remote.ts). Left as it is when undefined.
+   */
+  readonly lastError?: string | null;
 }
 
-export function suspension(runAt: number, wakeIf?: Suspension['wakeIf']): Suspension {
-  return { [SUSPENSION]: true, runAt, wakeIf };
+export function suspension(runAt: number, wakeIf?: Suspension['wakeIf'], lastError?: string | null): Suspension {
+  return lastError === undefined ? { [SUSPENSION]: true, runAt, wakeIf } : { [SUSPENSION]: true, runAt, wakeIf, lastError };
 }
 
 export function isSuspension(value: unknown): value is Suspension {

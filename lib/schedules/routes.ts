@@ -148,7 +148,7 @@ export const scheduleRoutes = {
 export interface ScheduleRouteDeps {
   schedules: ScheduleService;
   /** Which task types exist and how their payloads are checked (the handler registry). */
-  handlers: Pick<HandlerRegistry, 'has' | 'options'>;
+  handlers: Pick<HandlerRegistry, 'has' | 'options' | 'refreshTypes'>;
   config: Pick<Config, 'maxBodyBytes'>;
   bodyMemory: BodyMemory;
 }
@@ -171,6 +171,7 @@ export function registerScheduleRoutes(app: OpenAPIHono, deps: ScheduleRouteDeps
     }
     const task = validateField(SubmitTaskBody, body.task, 'task');
     const type = task.type ?? 'simulate';
+    await handlers.refreshTypes();
     if (!handlers.has(type)) throw badRequest(`task.type: unknown task type ${JSON.stringify(type)}`, 'unknown_type');
     try {
       handlers.options(type).validatePayload?.(task.payload);

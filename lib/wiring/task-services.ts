@@ -2,17 +2,20 @@ import type { Config } from '../config/config.ts';
 import type { SqlDriver } from '../db/driver.ts';
 import { GroupCommitDriver } from '../db/group-commit.ts';
 import { logStorageOutages } from '../db/outage-log.ts';
-import { registerHttpTask, type HttpTransport } from '../delivery/index.ts';
+import { registerHttpTask, webTransport, type HttpTransport } from '../delivery/index.ts';
 import type { Logger } from '../foundation/log.ts';
 import type { Metrics } from '../metrics/metrics.ts';
 import { createHandlerRegistry, type HandlerRegistry, type TaskHandler } from '../processing/handlers.ts';
 import { TaskRepository } from '../tasks/repository.ts';
 import { TaskService, type TaskServiceHooks } from '../tasks/service.ts';
+import type { Task } from '../tasks/model.ts';
 import type { Workflow } from '../workflows/define.ts';
 import { registerWorkflows } from '../workflows/engine.ts';
 import { withRunMetrics } from '../workflows/metrics.ts';
 import { WorkflowRepository } from '../workflows/repository.ts';
 import { WorkflowService } from '../workflows/service.ts';
+import { remoteTypes } from '../workflows/remote.ts';
+import { RemoteWorkflowRepository, RemoteWorkflows } from '../workflows/remote-registry.ts';
 
 /**
  * The part of the wiring that every deployable needs, HTTP API or not: from a config and a
@@ -63,15 +66,38 @@ export function createTaskServices(options: TaskServicesOptions): TaskServices {
   // A run's end is counted from its task's reports (lib/workflows/metrics.ts).
   const metrics = options.metrics && withRunMetrics(options.metrics);
   const workflowRepo = new WorkflowRepository(writes);
+  // Workflows served by an app (lib/workflows/remote.ts): registered in the database, so every
+  // instance runs them; their type is resolved when a run is claimed, not registered here.
+  const remote = new RemoteWorkflows(new RemoteWorkflowRepository(writes));
+  // A child run is a task committed in this process, like a submit.
+  const onChildStarted = (child: Task) => options.hooks?.onSubmitted?.(child);
   const registry = registerWorkflows(handlers, options.workflows ?? [], {
     repo: workflowRepo,
     config,
     logger,
     metrics,
-    // A child run is a task committed in this process, like a submit.
-    onChildStarted: (child) => options.hooks?.onSubmitted?.(child),
+    onChildStarted,
+    isRemote: async (name) => (await remote.get(name)) !== undefined,
   });
+  const resolver = remoteTypes({
+    repo: workflowRepo,
+    remote,
+    config,
+    transport: options.httpTransport ?? webTransport,
+    logger,
+    metrics,
+    inProcess: (name) => registry.has(name),
+    onChildStarted,
+  });
+  handlers.resolveWith(resolver);
   const service = new TaskService(repo, config, logger, options.hooks, { metrics });
-  const workflows = new WorkflowService({ tasks: service, taskRepo: repo, repo: workflowRepo, registry, metrics });
+  const workflows = new WorkflowService({
+    tasks: service,
+    taskRepo: repo,
+    repo: workflowRepo,
+    registry,
+    metrics,
+    remote: { workflows: remote, guard: resolver.guard, hasDefaultSecret: config.webhookSecrets.length > 0 },
+  });
   return { config, logger, driver, repo, handlers, service, workflows, workflowRepo };
 }

@@ -64,6 +64,8 @@ export interface WorkflowEngineDeps {
   metrics?: Metrics;
   /** A child run was created: the local poller wakes for it as for a submit. */
   onChildStarted?(child: Task): void;
+  /** Whether a workflow of this name is registered by URL (remote.ts): an invoke may start one. */
+  isRemote?(name: string): Promise<boolean>;
 }
 
 /** Registers a handler for each workflow (type `workflow:<name>`) and returns the registry. */
@@ -94,8 +96,8 @@ function runHandler(workflow: Workflow, registry: WorkflowRegistry, deps: Workfl
     const io: ExecutionIO = {
       record: (step) => deps.repo.record(fence, step),
       findEvent: (event, key, afterId) => deps.repo.findEvent(event, key, eventsSince, afterId),
-      startChild: (step, name, input) => {
-        if (!registry.has(name)) throw new TaskFailure(`invoke "${step.name}": no workflow named ${JSON.stringify(name)} is registered`, { permanent: true });
+      startChild: async (step, name, input) => {
+        if (!registry.has(name) && !(await deps.isRemote?.(name))) throw new TaskFailure(`invoke "${step.name}": no workflow named ${JSON.stringify(name)} is registered`, { permanent: true });
         const child = buildTask(
           { title: name, description: `child run of ${task.id} (step ${step.name})`, type: runType(name), payload: input ?? null },
           // The parent's id and the step's name make the child exist once, however often the parent replays.

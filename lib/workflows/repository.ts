@@ -22,7 +22,12 @@ export interface Fence {
   attempt: number;
 }
 
-/** The name of the event-mark record (migration 0008): empty, which no step's name can be. */
+/**
+ * The name of the event-mark record (migration 0008): empty, which no step's name can be. A
+ * remote workflow's run (remote.ts) also keeps there, in `attempts` and `error`, how many
+ * advances in a row its app did not answer and why: a count that survives the process, and
+ * that no step's retries see.
+ */
 const EVENT_MARK = '';
 
 const STEP_COLUMNS = ['run_id', 'name', 'kind', 'status', 'attempts', 'output', 'error', 'started_at', 'completed_at', 'wake_at', 'event', 'event_key', 'event_id', 'child_run_id'];
@@ -51,6 +56,7 @@ const SQL = {
   resetFailed: "DELETE FROM workflow_steps WHERE run_id = ? AND status = 'failed'",
   // A range over the type index (tasks_type_id): runs of every workflow, registered or not.
   runCounts: 'SELECT status, count(*) AS n FROM tasks WHERE type >= ? AND type < ? GROUP BY status',
+  advanceFailures: `UPDATE workflow_steps SET attempts = ?, error = ? WHERE run_id = ? AND name = '' AND ${HELD}`,
   deleteEvents: 'DELETE FROM workflow_events WHERE id IN (SELECT id FROM workflow_events INDEXED BY workflow_events_age WHERE created_at < ? LIMIT ?)',
 } as const;
 
@@ -80,14 +86,26 @@ export class WorkflowRepository {
    * The run's step records and its event mark: the highest event id issued when the run was
    * inserted (the trigger of migration 0008), or null for a run from before that migration.
    */
-  async run(runId: number): Promise<{ steps: StepRecord[]; eventMark: number | null }> {
+  async run(runId: number): Promise<{ steps: StepRecord[]; eventMark: number | null; advanceFailures: number }> {
     const steps: StepRecord[] = [];
     let eventMark: number | null = null;
+    let advanceFailures = 0;
     for (const row of await this.#driver.all(SQL.steps, [runId])) {
-      if (row.name === EVENT_MARK) eventMark = Number(row.event_id);
-      else steps.push(rowToStep(row));
+      if (row.name === EVENT_MARK) {
+        eventMark = Number(row.event_id);
+        advanceFailures = Number(row.attempts);
+      } else steps.push(rowToStep(row));
     }
-    return { steps, eventMark };
+    return { steps, eventMark, advanceFailures };
+  }
+
+  /**
+   * A remote run's advances in a row that its app did not answer (0 once it answers), and the
+   * last reason, on the event-mark record; fenced like a step. False when the fence did not
+   * hold or the run has no mark (from before migration 0008).
+   */
+  async setAdvanceFailures(fence: Fence, count: number, error: string | null): Promise<boolean> {
+    return (await this.#driver.run(SQL.advanceFailures, [count, error, fence.runId, ...fenceArgs(fence)])).changes === 1;
   }
 
   /** The steps of several runs (a page of runs: what each waits for). */

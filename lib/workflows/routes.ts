@@ -9,11 +9,24 @@ import { decodeCursor, encodeCursor } from '../api/cursor.ts';
 import { errorResponses, jsonBody, jsonResponse, registerWithOwnBody, tag } from '../api/openapi.ts';
 import { IDEMPOTENCY_KEY, IDEMPOTENCY_KEY_RULE, ListTasksQuery, TaskIdParam } from '../api/schemas.ts';
 import { parseTaskId } from '../tasks/ids.ts';
-import { EventResultSchema, RunDetailSchema, RunListSchema, RunSchema, SendEventBody, StartRunBody, WorkflowListSchema } from './schemas.ts';
+import {
+  DeletedWorkflowSchema,
+  EventResultSchema,
+  putWorkflowBody,
+  PutWorkflowBodyDoc,
+  RunDetailSchema,
+  RunListSchema,
+  RunSchema,
+  SendEventBody,
+  StartRunBody,
+  WorkflowDetailSchema,
+  WorkflowListSchema,
+} from './schemas.ts';
 import { unknownWorkflow, type WorkflowService } from './service.ts';
 
 /**
- * The workflow routes: `POST /workflows/:name/runs`, `GET /workflows`, `GET /runs`,
+ * The workflow routes: `POST /workflows/:name/runs`, `GET /workflows`, `PUT/GET/DELETE
+ * /workflows/:name` (workflows served by an app, lib/workflows/remote.ts), `GET /runs`,
  * `GET /runs/:id`, `POST /runs/:id/cancel`, `POST /runs/:id/retry`, `POST /events`. They sit
  * on the app after its middleware (lib/wiring/app-services.ts registers them), so access
  * control, rate limits and the error path are the task routes'. A run is a task: its body
@@ -26,6 +39,13 @@ const NameParam = z.object({
 });
 
 const RunIdParam = TaskIdParam;
+
+const DeleteWorkflowQuery = z.object({
+  force: z
+    .enum(['true', 'false'], { error: 'force must be true or false' })
+    .optional()
+    .openapi({ param: { name: 'force', in: 'query' }, description: 'true: cancel its pending and running runs (children too) instead of answering 409.' }),
+});
 
 const ListRunsQuery = ListTasksQuery.pick({ status: true, limit: true, cursor: true }).extend({
   workflow: z
@@ -52,6 +72,35 @@ const listWorkflowsRoute = createRoute({
   tags: tag('workflows'),
   summary: 'The workflows registered here, with their runs by status',
   responses: { 200: jsonResponse(WorkflowListSchema, 'by name'), ...errorResponses(401, 429) },
+});
+const getWorkflowRoute = createRoute({
+  method: 'get',
+  path: '/workflows/{name}',
+  tags: tag('workflows'),
+  summary: 'One workflow, defined in process or registered by URL, with its runs by status',
+  request: { params: NameParam },
+  responses: { 200: jsonResponse(WorkflowDetailSchema, 'the workflow'), ...errorResponses(401, 404, 429) },
+});
+const putWorkflowRoute = createRoute({
+  method: 'put',
+  path: '/workflows/{name}',
+  tags: tag('workflows'),
+  summary: 'Register a workflow served by your app at a URL, or change its registration',
+  description:
+    'Runs of it are tasks of type `workflow:<name>`; each advance is a signed POST to `url` (docs/workflow-protocol.md). The URL\'s host ' +
+    'is checked by the SSRF guard as an `http` task\'s (HTTP_ALLOW_PRIVATE_NETWORKS, HTTP_ALLOWED_HOSTS). PUT replaces every field: ' +
+    'an absent `signing_secret` means WEBHOOK_SECRET. 409 for the name of a workflow defined in process.',
+  request: { params: NameParam, body: jsonBody(PutWorkflowBodyDoc) },
+  responses: { 201: jsonResponse(WorkflowDetailSchema, 'registered'), 200: jsonResponse(WorkflowDetailSchema, 'updated'), ...errorResponses(400, 401, 409, 413, 415, 429) },
+});
+const deleteWorkflowRoute = createRoute({
+  method: 'delete',
+  path: '/workflows/{name}',
+  tags: tag('workflows'),
+  summary: 'Remove a workflow registered by URL',
+  description: '409 while it has pending or running runs, unless `?force=true`: then they are cancelled first, with their child runs.',
+  request: { params: NameParam, query: DeleteWorkflowQuery },
+  responses: { 200: jsonResponse(DeletedWorkflowSchema, 'deleted'), ...errorResponses(400, 401, 404, 409, 429) },
 });
 const listRunsRoute = createRoute({
   method: 'get',
@@ -99,6 +148,9 @@ const sendEventRoute = createRoute({
 export const workflowRoutes = {
   startRun: startRoute,
   listWorkflows: listWorkflowsRoute,
+  getWorkflow: getWorkflowRoute,
+  putWorkflow: putWorkflowRoute,
+  deleteWorkflow: deleteWorkflowRoute,
   listRuns: listRunsRoute,
   getRun: getRunRoute,
   cancelRun: cancelRunRoute,
@@ -108,7 +160,7 @@ export const workflowRoutes = {
 
 export interface WorkflowRouteDeps {
   workflows: WorkflowService;
-  config: Pick<Config, 'maxBodyBytes'>;
+  config: Pick<Config, 'maxBodyBytes' | 'timeoutSeconds' | 'httpMaxPerHost'>;
   bodyMemory: BodyMemory;
 }
 
@@ -130,7 +182,7 @@ export function registerWorkflowRoutes(app: OpenAPIHono, deps: WorkflowRouteDeps
   registerWithOwnBody(app, startRoute, async (c) => {
     const name = c.req.param('name')!;
     // Before the body: an unknown workflow is 404 whatever is sent.
-    if (!workflows.registry.has(name)) throw unknownWorkflow(name);
+    if (!(await workflows.has(name))) throw unknownWorkflow(name);
     const header = c.req.header('idempotency-key');
     if (header !== undefined && !IDEMPOTENCY_KEY.test(header)) throw badRequest(`Idempotency-Key ${IDEMPOTENCY_KEY_RULE}`, 'invalid_header');
     const body = validate(StartRunBody, await readObject(c, config.maxBodyBytes, bodyMemory, {}));
@@ -147,6 +199,14 @@ export function registerWorkflowRoutes(app: OpenAPIHono, deps: WorkflowRouteDeps
     return c.json(run, replayed ? 200 : 202);
   });
 
+  const putBody = putWorkflowBody({ maxTimeoutSeconds: config.timeoutSeconds, defaultMaxPerHost: config.httpMaxPerHost });
+  registerWithOwnBody(app, putWorkflowRoute, async (c) => {
+    const name = c.req.param('name')!;
+    const body = validate(putBody, await readObject(c, config.maxBodyBytes, bodyMemory));
+    const { workflow, created } = await workflows.putRemote(name, body);
+    return c.json(workflow, created ? 201 : 200);
+  });
+
   registerWithOwnBody(app, sendEventRoute, async (c) => {
     const body = validate(SendEventBody, await readObject(c, config.maxBodyBytes, bodyMemory));
     return c.json(await workflows.sendEvent(body.event, body.key ?? null, body.payload), 202);
@@ -154,6 +214,8 @@ export function registerWorkflowRoutes(app: OpenAPIHono, deps: WorkflowRouteDeps
 
   return app
     .openapi(listWorkflowsRoute, async (c) => c.json({ workflows: await workflows.summaries() }, 200))
+    .openapi(getWorkflowRoute, async (c) => c.json(await workflows.getWorkflow(c.req.valid('param').name), 200))
+    .openapi(deleteWorkflowRoute, async (c) => c.json(await workflows.deleteRemote(c.req.valid('param').name, c.req.valid('query').force === 'true'), 200))
     .openapi(listRunsRoute, async (c) => {
       const query = c.req.valid('query');
       const runs = await workflows.listRuns({

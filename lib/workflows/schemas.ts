@@ -1,6 +1,8 @@
 import * as z from 'zod';
 import '../foundation/zod-openapi.ts';
 import { IDEMPOTENCY_KEY, IDEMPOTENCY_KEY_RULE, delaySecondsField, runAtField } from '../api/schemas.ts';
+import { isWebhookSecret, webhookSecretPrefix } from '../config/parsers.ts';
+import { httpUrlField } from '../delivery/payload.ts';
 import { TaskIdSchema } from '../tasks/model.ts';
 import { STATUSES } from '../tasks/states.ts';
 import { STEP_KINDS, STEP_STATUSES } from './protocol.ts';
@@ -71,7 +73,6 @@ export const WorkflowSummarySchema = z
   })
   .openapi('WorkflowSummary');
 
-export const WorkflowListSchema = z.object({ workflows: z.array(WorkflowSummarySchema) }).openapi('WorkflowList');
 
 const onlyFields = (fields: string) => (issue: { code: string; keys?: string[] }) =>
   issue.code === 'unrecognized_keys' ? `unknown field ${issue.keys!.map((k) => JSON.stringify(k)).join(', ')} (the body takes ${fields})` : undefined;
@@ -130,3 +131,72 @@ export const EventResultSchema = z
     resumed: z.number().int().openapi({ description: 'Runs waiting for this event and key that were made due by it (a run that reaches its wait later finds the event too).' }),
   })
   .openapi('EventResult');
+
+/** A remote workflow's registration as the API shows it (never its secret). */
+export const RemoteWorkflowSchema = z
+  .object({
+    url: z.string().openapi({ description: 'Where each advance is POSTed (docs/workflow-protocol.md).', example: 'https://app.example.com/api/workflows/onboarding' }),
+    timeout_seconds: z.number().openapi({ description: 'How long one advance may take.' }),
+    max_per_host: z.number().int().openapi({ description: 'Advances of this workflow in flight to its host, per process.' }),
+    signing_secret: z.enum(['own', 'WEBHOOK_SECRET']).openapi({ description: 'Which secret signs the requests: its own (never shown) or WEBHOOK_SECRET.' }),
+    created_at: timestamp(),
+    updated_at: timestamp(),
+  })
+  .openapi('RemoteWorkflow');
+
+/** GET /workflows/:name, and each entry of GET /workflows: `remote` only for a workflow served by an app. */
+export const WorkflowDetailSchema = WorkflowSummarySchema.extend({
+  remote: RemoteWorkflowSchema.optional().openapi({ description: 'Present for a workflow registered by URL (PUT /workflows/:name); absent for one defined in process.' }),
+}).openapi('Workflow');
+
+export const WorkflowListSchema = z.object({ workflows: z.array(WorkflowDetailSchema) }).openapi('WorkflowList');
+
+/**
+ * The body of `PUT /workflows/:name`, with `timeout_seconds` bounded by TASK_TIMEOUT_SECONDS
+ * (an advance runs inside a run's execution). The URL's host is checked by the SSRF guard
+ * beside this (service.ts), as an `http` task's is.
+ */
+export function putWorkflowBody(limits: { maxTimeoutSeconds: number; defaultMaxPerHost: number }) {
+  return z
+    .strictObject(
+      {
+        url: httpUrlField.openapi({ description: 'http or https; the SSRF guard applies as for `http` tasks.', example: 'https://app.example.com/api/workflows/onboarding' }),
+        signing_secret: z
+          .string({ error: 'signing_secret must be a string' })
+          .refine((s) => (s.startsWith(webhookSecretPrefix) ? isWebhookSecret(s) : s.length >= 16 && s.length <= 1024), {
+            error: 'signing_secret must be a whsec_ secret (base64 of 24 to 64 bytes after the prefix) or a string of 16 to 1024 characters',
+          })
+          .nullable()
+          .optional()
+          .openapi({ description: 'Signs the requests and verifies the answers (default WEBHOOK_SECRET). Never shown again.' }),
+        timeout_seconds: z
+          .number({ error: 'timeout_seconds must be a number of seconds' })
+          .positive({ error: 'timeout_seconds must be positive' })
+          .max(limits.maxTimeoutSeconds, { error: `timeout_seconds must be at most TASK_TIMEOUT_SECONDS (${limits.maxTimeoutSeconds})` })
+          .default(Math.min(30, limits.maxTimeoutSeconds))
+          .openapi({ description: 'Per advance; default 30, at most TASK_TIMEOUT_SECONDS.' }),
+        max_per_host: z
+          .number({ error: 'max_per_host must be a whole number' })
+          .int({ error: 'max_per_host must be a whole number' })
+          .min(1, { error: 'max_per_host must be at least 1' })
+          .max(10_000, { error: 'max_per_host must be at most 10000' })
+          .default(limits.defaultMaxPerHost)
+          .openapi({ description: 'Advances in flight to the URL\'s host per process (default HTTP_MAX_PER_HOST).' }),
+      },
+      { error: onlyFields('url, signing_secret, timeout_seconds, max_per_host') },
+    )
+    .openapi('PutWorkflow');
+}
+
+export type PutWorkflowBody = z.infer<ReturnType<typeof putWorkflowBody>>;
+
+/** For GET /openapi.json: the shape with the default bounds. */
+export const PutWorkflowBodyDoc = putWorkflowBody({ maxTimeoutSeconds: 300, defaultMaxPerHost: 10 });
+
+export const DeletedWorkflowSchema = z
+  .object({
+    name: z.string(),
+    deleted: z.literal(true),
+    cancelled_runs: z.number().int().openapi({ description: 'Runs cancelled with it (`?force=true`; children too, not counted here).' }),
+  })
+  .openapi('DeletedWorkflow');

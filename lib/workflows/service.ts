@@ -11,7 +11,13 @@ import { parseChildRunKey, runType, RUN_TYPE_PREFIX, workflowOfType } from './de
 import type { WorkflowRegistry } from './engine.ts';
 import type { StepRecord } from './protocol.ts';
 import type { WorkflowRepository } from './repository.ts';
-import type { RunDetailSchema, RunSchema, StepSchema, WaitingForSchema, WorkflowSummarySchema } from './schemas.ts';
+import type { DestinationGuard } from '../delivery/guard.ts';
+import { workflowNamePattern } from './define.ts';
+import type { RemoteWorkflow, RemoteWorkflows } from './remote-registry.ts';
+import type { PutWorkflowBody } from './schemas.ts';
+import { webhookSecretPrefix } from '../config/parsers.ts';
+import { bytesToBase64 } from '../foundation/base64.ts';
+import type { RunDetailSchema, RunSchema, StepSchema, WaitingForSchema, WorkflowDetailSchema } from './schemas.ts';
 
 /**
  * Workflow use cases for the API, the client, the CLI and the dashboard: start a run, read
@@ -40,31 +46,56 @@ export interface RunFilter {
   limit: number;
 }
 
-/** A registered workflow with its runs by status and the created_at of its oldest pending run. */
-export type WorkflowSummary = z.infer<typeof WorkflowSummarySchema>;
+/**
+ * A registered workflow with its runs by status and the created_at of its oldest pending run,
+ * and where it is served for one registered by URL.
+ */
+export type WorkflowSummary = z.infer<typeof WorkflowDetailSchema>;
 
 /** 404 naming a workflow that is not registered here. */
 export const unknownWorkflow = (name: string) => new AppError(404, 'not_found', `workflow ${JSON.stringify(name)} is not registered`);
 const runNotFound = () => new AppError(404, 'not_found', 'run not found');
+
+/** What registering workflows by URL needs: their table's view and the SSRF guard of `http` tasks. */
+export interface RemoteRegistration {
+  workflows: RemoteWorkflows;
+  guard: DestinationGuard;
+  /** WEBHOOK_SECRET is set: a registration may go without its own secret. */
+  hasDefaultSecret: boolean;
+}
 
 export class WorkflowService {
   readonly #tasks: TaskService;
   readonly #taskRepo: TaskRepository;
   readonly #repo: WorkflowRepository;
   readonly #metrics: Metrics;
+  readonly #remote: RemoteRegistration | undefined;
   readonly registry: WorkflowRegistry;
 
-  constructor(options: { tasks: TaskService; taskRepo: TaskRepository; repo: WorkflowRepository; registry: WorkflowRegistry; metrics?: Metrics }) {
+  constructor(options: { tasks: TaskService; taskRepo: TaskRepository; repo: WorkflowRepository; registry: WorkflowRegistry; metrics?: Metrics; remote?: RemoteRegistration }) {
     this.#tasks = options.tasks;
     this.#taskRepo = options.taskRepo;
     this.#repo = options.repo;
     this.registry = options.registry;
     this.#metrics = options.metrics ?? NO_METRICS;
+    this.#remote = options.remote;
+  }
+
+  /** Defined in process, or registered by URL (read at most a second ago, lib/workflows/remote-registry.ts). */
+  async has(workflow: string): Promise<boolean> {
+    return this.registry.has(workflow) || (await this.#remote?.workflows.get(workflow)) !== undefined;
+  }
+
+  /** The names of every workflow, in process and remote, sorted. */
+  async names(): Promise<string[]> {
+    const names = new Set(this.registry.names());
+    for (const name of (await this.#remote?.workflows.all())?.keys() ?? []) names.add(name);
+    return [...names].sort();
   }
 
   /** 202 + run; an idempotency key replayed gives the same run (`replayed`). */
   async startRun(workflow: string, start: StartRunInput): Promise<{ run: RunJson; replayed: boolean }> {
-    if (!this.registry.has(workflow)) throw unknownWorkflow(workflow);
+    if (!(await this.has(workflow))) throw unknownWorkflow(workflow);
     if (start.runAt !== undefined && start.delaySeconds !== undefined) throw badRequest('run_at and delay_seconds are mutually exclusive', 'invalid_request');
     const { task, replayed } = await this.#tasks.submit(
       { title: workflow, description: 'workflow run', type: runType(workflow), payload: start.input ?? null, runAt: start.runAt, delaySeconds: start.delaySeconds },
@@ -97,7 +128,7 @@ export class WorkflowService {
 
   /** Newest first; each with what it waits for, read in one query for the page. */
   async listRuns(filter: RunFilter): Promise<RunJson[]> {
-    if (filter.workflow !== undefined && !this.registry.has(filter.workflow)) throw unknownWorkflow(filter.workflow);
+    if (filter.workflow !== undefined && !(await this.has(filter.workflow))) throw unknownWorkflow(filter.workflow);
     const listFilter: ListFilter = { status: filter.status, beforeId: filter.beforeId, limit: filter.limit };
     const tasks = filter.workflow !== undefined ? await this.#tasks.list({ ...listFilter, type: runType(filter.workflow) }) : await this.#taskRepo.list({ ...listFilter, typePrefix: RUN_TYPE_PREFIX });
     const pending = tasks.filter((t) => t.status === 'pending').map((t) => t.id);
@@ -186,18 +217,94 @@ export class WorkflowService {
     return { counts, total };
   }
 
-  /** Every registered workflow with its runs by status (one grouped read over the type index). */
-  async summaries(): Promise<WorkflowSummary[]> {
-    const types = await this.#tasks.types(this.registry.names().map(runType));
+  /**
+   * Every workflow, in process and registered by URL, with its runs by status (one grouped
+   * read over the type index); `only` keeps one name.
+   */
+  async summaries(only?: string): Promise<WorkflowSummary[]> {
+    const remote = (await this.#remote?.workflows.all()) ?? new Map<string, RemoteWorkflow>();
+    const names = only !== undefined ? [only] : await this.names();
+    const types = await this.#tasks.types(names.map(runType));
     const byName = new Map(types.map((t) => [workflowOfType(t.type), t]));
-    return this.registry.names().map((name) => {
+    return names.map((name) => {
       const stats = byName.get(name);
+      const registration = this.registry.has(name) ? undefined : remote.get(name);
       return {
         name,
         runs: stats?.counts ?? {},
         oldest_pending_at: iso(stats?.oldestPendingCreatedAt ?? null),
+        ...(registration ? { remote: remoteToJson(registration) } : {}),
       };
     });
+  }
+
+  /** One workflow as GET /workflows lists it; 404 when neither defined here nor registered. */
+  async getWorkflow(name: string): Promise<WorkflowSummary> {
+    if (!(await this.has(name))) throw unknownWorkflow(name);
+    return (await this.summaries(name))[0]!;
+  }
+
+  /**
+   * Registers a workflow served by an app, or changes its registration (PUT replaces every
+   * field: an absent secret means WEBHOOK_SECRET again). 400 for a name or URL the rules or
+   * the SSRF guard refuse, 409 for the name of a workflow defined in process.
+   */
+  async putRemote(name: string, body: PutWorkflowBody): Promise<{ workflow: WorkflowSummary; created: boolean }> {
+    const remote = this.#requireRemote();
+    if (!workflowNamePattern.test(name)) throw badRequest(`name: invalid workflow name ${JSON.stringify(name)}: letters, digits, '.', '_' and '-', at most 91`, 'invalid_field');
+    if (this.registry.has(name)) throw conflict(`workflow ${JSON.stringify(name)} is defined in process: a remote workflow needs another name`, 'workflow_in_process');
+    const refusal = remote.guard.checkHost(new URL(body.url).hostname);
+    if (refusal) throw badRequest(`url: ${refusal}`, 'destination_refused');
+    const secret = body.signing_secret ?? null;
+    if (secret === null && !remote.hasDefaultSecret) throw badRequest('signing_secret: required when WEBHOOK_SECRET is not set (the app verifies every request)', 'invalid_field');
+    const { created } = await remote.workflows.repo.put(
+      { name, url: body.url, signingSecret: secret === null ? null : secretAsKey(secret), timeoutSeconds: body.timeout_seconds, maxPerHost: body.max_per_host },
+      Date.now(),
+    );
+    remote.workflows.invalidate();
+    return { workflow: await this.getWorkflow(name), created };
+  }
+
+  /**
+   * Removes a registration. 409 while runs of it are pending or in progress, unless `force`:
+   * then they are cancelled first (children too, as POST /runs/:id/cancel does).
+   */
+  async deleteRemote(name: string, force: boolean): Promise<{ name: string; deleted: true; cancelled_runs: number }> {
+    const remote = this.#requireRemote();
+    if (this.registry.has(name)) throw conflict(`workflow ${JSON.stringify(name)} is defined in process: only a workflow registered by URL can be deleted`, 'workflow_in_process');
+    remote.workflows.invalidate();
+    if (!(await remote.workflows.get(name))) throw unknownWorkflow(name);
+    const [stats] = await this.#tasks.types([runType(name)]);
+    const active = (stats?.counts.pending ?? 0) + (stats?.counts.in_progress ?? 0);
+    if (active > 0 && !force) throw conflict(`workflow ${JSON.stringify(name)} has ${active} active runs: cancel them, or DELETE with ?force=true`, 'workflow_has_runs');
+    let cancelled = 0;
+    if (active > 0) {
+      for (const status of ['pending', 'in_progress'] as const) {
+        for (;;) {
+          const runs = await this.#tasks.list({ type: runType(name), status, limit: 100 });
+          let changed = 0;
+          for (const run of runs) {
+            try {
+              await this.cancelRun(run.id);
+              changed++;
+            } catch (error) {
+              // Ended meanwhile (409): nothing left to cancel.
+              if (!(error instanceof AppError && error.status === 409)) throw error;
+            }
+          }
+          cancelled += changed;
+          if (runs.length < 100 || changed === 0) break;
+        }
+      }
+    }
+    await remote.workflows.repo.delete(name);
+    remote.workflows.invalidate();
+    return { name, deleted: true, cancelled_runs: cancelled };
+  }
+
+  #requireRemote(): RemoteRegistration {
+    if (!this.#remote) throw new AppError(501, 'not_supported', 'this deployment does not serve remote workflows');
+    return this.#remote;
   }
 
   async #run(ref: TaskRef): Promise<Task> {
@@ -214,6 +321,26 @@ export class WorkflowService {
 }
 
 const iso = (ms: number | null): string | null => (ms === null ? null : isoTime(ms));
+
+/** A registration as the API shows it: never the secret, only whose it is. */
+function remoteToJson(workflow: RemoteWorkflow): NonNullable<WorkflowSummary['remote']> {
+  return {
+    url: workflow.url,
+    timeout_seconds: workflow.timeoutSeconds,
+    max_per_host: workflow.maxPerHost,
+    signing_secret: workflow.signingSecret === null ? 'WEBHOOK_SECRET' : 'own',
+    created_at: isoTime(workflow.createdAt),
+    updated_at: isoTime(workflow.updatedAt),
+  };
+}
+
+/**
+ * A secret as signing.ts takes it: a `whsec_` secret is base64 already; any other is its
+ * UTF-8 bytes (docs/workflow-protocol.md), stored in the `whsec_` form.
+ */
+function secretAsKey(secret: string): string {
+  return secret.startsWith(webhookSecretPrefix) ? secret : `${webhookSecretPrefix}${bytesToBase64(new TextEncoder().encode(secret))}`;
+}
 const parsed = (json: string | null): unknown => (json === null ? null : JSON.parse(json));
 
 export function stepToJson(step: StepRecord): StepJson {

@@ -57,6 +57,7 @@ export function registerBatchRoute(app: OpenAPIHono, { service, handlers, config
     if (items.length > config.maxBatchTasks) {
       throw badRequest(`tasks must contain at most ${config.maxBatchTasks} tasks (MAX_BATCH_TASKS)`, 'batch_too_large');
     }
+    await handlers.refreshTypes();
     const batch: BatchItem[] = [];
     for (let i = 0; i < items.length; i++) {
       batch.push(batchItem(items[i], i, config.maxBodyBytes, handlers));

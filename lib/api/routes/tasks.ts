@@ -76,6 +76,7 @@ export async function submitTaskBody(deps: Pick<AppDeps, 'service' | 'handlers'>
   }
   const body = validate(SubmitTaskBody, raw);
   const type = body.type ?? 'simulate';
+  await deps.handlers.refreshTypes();
   if (!deps.handlers.has(type)) throw badRequest(`unknown task type ${JSON.stringify(type)}`, 'unknown_type');
   deps.handlers.options(type).validatePayload?.(body.payload);
   return deps.service.submit(submitInput(body, type), idempotencyKey);

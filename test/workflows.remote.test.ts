@@ -1,0 +1,245 @@
+import { afterEach, describe, expect, it } from 'vitest';
+import { classifyAddress } from '../lib/delivery/address.ts';
+import { guardFromConfig } from '../lib/delivery/guard.ts';
+import { defineWorkflow, type Workflow } from '../lib/workflows/define.ts';
+import { jsonRequest, startRuntime, testConfig, waitFor } from './helpers.ts';
+import { advanceAnswer, fourSteps, record, startScriptedApp, type ScriptedApp } from './support/remote-app.ts';
+
+/**
+ * Workflows served by an app (lib/workflows/remote.ts), engine side, in one process on a real
+ * file: the registry routes, a run advanced step by step over loopback HTTP (a sleep and an
+ * event settled by the engine), an app that answers 5xx (the run waits, nothing counted), 4xx
+ * (the run fails), a forged answer (protocol_error), a request over WORKFLOW_MAX_REQUEST_BYTES,
+ * and invokes across the two kinds of workflow.
+ */
+
+const SECRET = 'whsec_' + Buffer.from('remote-workflow-test-secret-0123456789').toString('base64');
+const OTHER_SECRET = 'whsec_' + Buffer.from('somebody-else-entirely-9876543210xyz').toString('base64');
+
+const apps: ScriptedApp[] = [];
+afterEach(async () => {
+  await Promise.all(apps.splice(0).map((app) => app.close()));
+});
+
+async function app(answer: Parameters<typeof startScriptedApp>[1]): Promise<ScriptedApp> {
+  const started = await startScriptedApp(SECRET, answer);
+  apps.push(started);
+  return started;
+}
+
+async function runtimeWith(env: Record<string, string> = {}, workflows: Workflow[] = []) {
+  const runtime = await startRuntime({
+    workflows,
+    env: { HTTP_ALLOW_PRIVATE_NETWORKS: 'true', WEBHOOK_SECRET: SECRET, TASK_BACKOFF_BASE_MS: '100', TASK_BACKOFF_MAX_MS: '400', ...env },
+  });
+  runtime.start();
+  return { runtime, request: jsonRequest(runtime.app) };
+}
+
+type Started = Awaited<ReturnType<typeof runtimeWith>>;
+
+async function register({ request }: Started, name: string, body: Record<string, unknown>) {
+  const response = await request(`/workflows/${name}`, { method: 'PUT', json: body });
+  expect(response.status, await response.clone().text()).toBeLessThan(300);
+  return response;
+}
+
+async function finished({ runtime }: Started, id: string, timeoutMs = 15_000) {
+  return waitFor(async () => {
+    const run = await runtime.workflows.getRun(id);
+    return ['completed', 'failed', 'cancelled'].includes(run.status) ? run : null;
+  }, timeoutMs, `run ${id} to end`);
+}
+
+describe('remote workflows (engine side, one process)', () => {
+  it('runs a four-step workflow with a sleep and an event, each step once', async () => {
+    const counts: Record<string, number> = {};
+    const served = await app(fourSteps(counts, 1000));
+    const started = await runtimeWith();
+    await register(started, 'checkout', { url: served.url });
+    const { run } = await started.runtime.workflows.startRun('checkout', { input: { key: 'order-1' } });
+    await waitFor(async () => (await started.runtime.workflows.getRun(run.id)).waiting_for?.some((w) => w.kind === 'event'), 15_000, 'the wait');
+    expect(await started.runtime.workflows.sendEvent('paid', 'order-1', { amount: 5 })).toMatchObject({ resumed: 1 });
+    const done = await finished(started, run.id);
+    expect(done).toMatchObject({ status: 'completed', output: { a: { n: 1 }, paid: { amount: 5 }, b: 'done' }, attempts: 1, error: null });
+    expect(counts).toEqual({ a: 1, b: 1 });
+    expect(done.steps!.map((s) => [s.name, s.kind, s.status])).toEqual([
+      ['a', 'step', 'completed'],
+      ['nap', 'sleep', 'completed'],
+      ['paid', 'wait', 'completed'],
+      ['b', 'step', 'completed'],
+    ]);
+    // The sleep was settled by the engine, not before its time.
+    const nap = done.steps!.find((s) => s.name === 'nap')!;
+    expect(Date.parse(nap.completed_at!) - Date.parse(nap.started_at)).toBeGreaterThanOrEqual(1000);
+    // Every request carried the whole history, and the run's identity.
+    const last = served.requests.at(-1)!;
+    expect(last.run).toMatchObject({ id: run.id, workflow: 'checkout', input: { key: 'order-1' } });
+    expect(last.steps.map((s) => s.name)).toEqual(['a', 'nap', 'paid', 'b']);
+  });
+
+  it('PUT registers and updates, GET shows it without the secret, DELETE refuses while runs are active unless forced', async () => {
+    const local = defineWorkflow('local-one', async () => 'ok');
+    // An app that suspends every run for a long sleep: the run stays active.
+    const served = await app((request) => ({
+      answer: advanceAnswer([record('long', 'sleep', { status: 'waiting', wakeAt: request.now + 3_600_000, completedAt: null }, request.now)], {
+        kind: 'suspended',
+        needs: [{ kind: 'sleep', name: 'long', until: request.now + 3_600_000 }],
+      }),
+    }));
+    const started = await runtimeWith({}, [local]);
+    const { request } = started;
+    const created = await request('/workflows/slow', { method: 'PUT', json: { url: served.url, signing_secret: OTHER_SECRET, timeout_seconds: 5, max_per_host: 3 } });
+    expect(created.status).toBe(201);
+    const createdBody = await created.json();
+    expect(createdBody).toMatchObject({ name: 'slow', runs: {}, remote: { url: served.url, timeout_seconds: 5, max_per_host: 3, signing_secret: 'own' } });
+    expect(JSON.stringify(createdBody)).not.toContain(OTHER_SECRET);
+    const updated = await request('/workflows/slow', { method: 'PUT', json: { url: served.url } });
+    expect(updated.status).toBe(200);
+    expect(await updated.json()).toMatchObject({ remote: { timeout_seconds: 30, max_per_host: 10, signing_secret: 'WEBHOOK_SECRET' } });
+
+    const list = (await (await request('/workflows')).json()) as { workflows: { name: string; remote?: unknown }[] };
+    expect(list.workflows.map((w) => [w.name, w.remote !== undefined])).toEqual([
+      ['local-one', false],
+      ['slow', true],
+    ]);
+    expect((await request('/workflows/local-one', { method: 'PUT', json: { url: served.url } })).status).toBe(409);
+    expect((await request('/workflows/local-one', { method: 'DELETE' })).status).toBe(409);
+    expect((await request('/workflows/nobody')).status).toBe(404);
+    expect((await request('/workflows/nobody', { method: 'DELETE' })).status).toBe(404);
+
+    const start = await request('/workflows/slow/runs', { method: 'POST', json: { input: 1 } });
+    expect(start.status).toBe(202);
+    const run = (await start.json()) as { id: string };
+    await waitFor(async () => (await started.runtime.workflows.getRun(run.id)).waiting_for?.some((w) => w.kind === 'sleep'), 10_000, 'the sleep');
+    const refused = await request('/workflows/slow', { method: 'DELETE' });
+    expect(refused.status).toBe(409);
+    expect(await refused.json()).toMatchObject({ code: 'workflow_has_runs' });
+    const forced = await request('/workflows/slow?force=true', { method: 'DELETE' });
+    expect(forced.status).toBe(200);
+    expect(await forced.json()).toEqual({ name: 'slow', deleted: true, cancelled_runs: 1 });
+    expect((await started.runtime.workflows.getRun(run.id)).status).toBe('cancelled');
+    expect((await request('/workflows/slow')).status).toBe(404);
+    expect((await request('/workflows/slow/runs', { method: 'POST', json: {} })).status).toBe(404);
+  });
+
+  it('400 for a URL the SSRF guard refuses: decided from the address alone, nothing sent', async () => {
+    // The guard's verdict, from the pure classifier and the config: no packet to 10.0.0.1 or anywhere.
+    expect(classifyAddress('10.0.0.1')).toBe('private');
+    expect(classifyAddress('127.0.0.1')).toBe('loopback');
+    const strict = guardFromConfig(testConfig());
+    expect(strict.checkHost('10.0.0.1')).toMatch(/private address/);
+    expect(strict.checkHost('127.0.0.1')).toMatch(/loopback address/);
+
+    const started = await runtimeWith({ HTTP_ALLOW_PRIVATE_NETWORKS: 'false' });
+    for (const url of ['http://10.0.0.1/workflow', 'http://127.0.0.1:9/workflow', 'http://[::1]:9/', 'http://169.254.169.254/']) {
+      const response = await started.request('/workflows/refused', { method: 'PUT', json: { url } });
+      expect(response.status, url).toBe(400);
+      expect(await response.json()).toMatchObject({ code: 'destination_refused', message: expect.stringMatching(/^url: destination refused/) });
+    }
+    const bad = await started.request('/workflows/refused', { method: 'PUT', json: { url: 'ftp://example.com/', extra: 1 } });
+    expect(bad.status).toBe(400);
+    expect((await started.request('/workflows/refused', { method: 'PUT', json: { url: 'https://example.com/x', timeout_seconds: 0 } })).status).toBe(400);
+    expect((await started.request('/workflows/refused')).status).toBe(404);
+    // Allowed by name: HTTP_ALLOWED_HOSTS lets the loopback app through, as for http tasks.
+    const allowed = await runtimeWith({ HTTP_ALLOW_PRIVATE_NETWORKS: 'false', HTTP_ALLOWED_HOSTS: '127.0.0.1' });
+    expect((await allowed.request('/workflows/allowed', { method: 'PUT', json: { url: 'http://127.0.0.1:9/' } })).status).toBe(201);
+  });
+
+  it('an app answering 503 delays the run without counting a step retry or an attempt; it then completes', async () => {
+    const counts: Record<string, number> = {};
+    const steps = fourSteps(counts, 10);
+    let failing = 3;
+    const served = await app((request) => {
+      if (request.steps.length === 1 && failing > 0) {
+        failing--;
+        return { status: 503, answer: 'busy, come back', signWith: false, headers: { 'content-type': 'text/plain' } };
+      }
+      return steps(request);
+    });
+    const started = await runtimeWith();
+    await register(started, 'flaky-app', { url: served.url });
+    const { run } = await started.runtime.workflows.startRun('flaky-app', { input: { key: 'k' } });
+    const waiting = await waitFor(async () => {
+      const r = await started.runtime.workflows.getRun(run.id);
+      return r.status === 'pending' && r.error?.includes('HTTP 503') ? r : null;
+    }, 10_000, 'the run to show the 503');
+    expect(waiting.error).toMatch(/^HTTP 503 Service Unavailable: busy, come back \(advance \d in a row unanswered; next at /);
+    await waitFor(async () => (await started.runtime.workflows.getRun(run.id)).waiting_for?.some((w) => w.kind === 'event'), 15_000, 'the wait');
+    expect((await started.runtime.workflows.getRun(run.id)).error).toBeNull();
+    await started.runtime.workflows.sendEvent('paid', 'k', null);
+    const done = await finished(started, run.id);
+    expect(done).toMatchObject({ status: 'completed', attempts: 1, error: null });
+    expect(done.steps!.find((s) => s.name === 'a')).toMatchObject({ attempts: 1 });
+    expect(failing).toBe(0);
+    expect(counts).toEqual({ a: 1, b: 1 });
+  });
+
+  it('a 404 fails the run with the status and the body; a 401 says the secrets differ', async () => {
+    const notFound = await app(() => ({ status: 404, answer: 'no such route here', signWith: false, headers: { 'content-type': 'text/plain' } }));
+    const started = await runtimeWith();
+    await register(started, 'gone', { url: notFound.url });
+    const { run } = await started.runtime.workflows.startRun('gone', {});
+    expect(await finished(started, run.id)).toMatchObject({ status: 'failed', error: 'HTTP 404 Not Found: no such route here', attempts: 1 });
+
+    // Registered with another secret than the app's: the app answers 401.
+    await register(started, 'mismatch', { url: notFound.url, signing_secret: OTHER_SECRET });
+    const second = await started.runtime.workflows.startRun('mismatch', {});
+    const failed = await finished(started, second.run.id);
+    expect(failed.error).toMatch(/^HTTP 401 Unauthorized: bad signature \(the app refused the signature/);
+    expect(notFound.refused).toBe(1);
+  });
+
+  it('an answer signed with another secret, or not the protocol, fails the run with protocol_error', async () => {
+    const forged = await app((request) => ({ answer: advanceAnswer([record('x', 'step', { output: '1' }, request.now)], { kind: 'continue' }), signWith: OTHER_SECRET }));
+    const garbled = await app(() => ({ answer: { protocol: 1, records: [], children: [], end: { kind: 'explode' } } as never }));
+    const overwrite = await app((request) =>
+      request.steps.length === 0
+        ? { answer: advanceAnswer([record('x', 'step', { output: '1' }, request.now)], { kind: 'continue' }) }
+        : { answer: advanceAnswer([record('x', 'step', { output: '2' }, request.now)], { kind: 'continue' }) },
+    );
+    const started = await runtimeWith();
+    await register(started, 'forged', { url: forged.url });
+    await register(started, 'garbled', { url: garbled.url });
+    await register(started, 'overwrite', { url: overwrite.url });
+    const runs = await Promise.all(['forged', 'garbled', 'overwrite'].map((name) => started.runtime.workflows.startRun(name, {})));
+    const [a, b, c] = await Promise.all(runs.map(({ run }) => finished(started, run.id)));
+    expect(a).toMatchObject({ status: 'failed', error: "protocol_error: the answer's signature does not verify with the workflow's secret", steps: [] });
+    expect(b).toMatchObject({ status: 'failed', error: 'protocol_error: end.kind "explode" is not continue, suspended, completed or failed' });
+    expect(c).toMatchObject({ status: 'failed', error: 'protocol_error: records[0]: "x" is already completed' });
+    expect(c!.steps).toEqual([expect.objectContaining({ name: 'x', output: 1 })]);
+  });
+
+  it('a request over WORKFLOW_MAX_REQUEST_BYTES is refused, not sent: workflow_request_too_large', async () => {
+    const served = await app((request) => ({ answer: advanceAnswer([], { kind: 'completed', output: request.steps.length }) }));
+    const started = await runtimeWith({ WORKFLOW_MAX_REQUEST_BYTES: String(64 * 1024), MAX_BODY_BYTES: String(256 * 1024) });
+    await register(started, 'big', { url: served.url });
+    const { run } = await started.runtime.workflows.startRun('big', { input: 'x'.repeat(70 * 1024) });
+    const done = await finished(started, run.id);
+    expect(done.status).toBe('failed');
+    expect(done.error).toMatch(/^workflow_request_too_large: the advance request is \d+ bytes, over WORKFLOW_MAX_REQUEST_BYTES \(65536\)$/);
+    expect(served.requests).toHaveLength(0);
+  });
+
+  it('an in-process workflow invokes a remote one, and a remote one invokes an in-process one', async () => {
+    const double = defineWorkflow('double', async (ctx, n: number) => ctx.step('times two', () => n * 2));
+    const parent = defineWorkflow('parent', async (ctx, n: number) => ctx.invoke('remote child', 'remote-child', n));
+    const served = await app((request) => {
+      const child = request.steps.find((s) => s.name === 'call double');
+      if (request.run.workflow === 'remote-child') return { answer: advanceAnswer([], { kind: 'completed', output: { got: request.run.input } }) };
+      if (!child) return { answer: advanceAnswer([], { kind: 'suspended', needs: [{ kind: 'invoke', name: 'call double', childRunId: 0 }] }, [{ step: 'call double', workflow: 'double', input: 21 }]) };
+      if (child.status !== 'completed') return { answer: advanceAnswer([], { kind: 'suspended', needs: [{ kind: 'invoke', name: 'call double', childRunId: child.childRunId! }] }) };
+      return { answer: advanceAnswer([], { kind: 'completed', output: JSON.parse(child.output!) }) };
+    });
+    const started = await runtimeWith({}, [double, parent]);
+    await register(started, 'remote-child', { url: served.url });
+    await register(started, 'remote-parent', { url: served.url });
+    const down = await started.runtime.workflows.startRun('parent', { input: 5 });
+    expect(await finished(started, down.run.id)).toMatchObject({ status: 'completed', output: { got: 5 } });
+    const up = await started.runtime.workflows.startRun('remote-parent', {});
+    const done = await finished(started, up.run.id);
+    expect(done).toMatchObject({ status: 'completed', output: 42 });
+    const childId = done.steps!.find((s) => s.name === 'call double')!.child_run_id!;
+    expect(await started.runtime.workflows.parentOf(childId)).toEqual({ run_id: up.run.id, step: 'call double' });
+  });
+});

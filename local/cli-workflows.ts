@@ -1,12 +1,12 @@
 import { readFileSync } from 'node:fs';
 import { Command, InvalidArgumentError } from 'commander';
-import { isFinal, type RunDetail, type RunJson, type RunList, type StepJson, type WorkflowList } from '../lib/client/index.ts';
+import { isFinal, type PutWorkflow, type RunDetail, type RunJson, type RunList, type StepJson, type WorkflowJson, type WorkflowList } from '../lib/client/index.ts';
 import { STATUSES, type TaskStatus } from '../lib/tasks/states.ts';
 import { common, EXIT, fieldTable, number, print, rowsTable, withClient, withCommon, type CommonOptions } from './cli-api.ts';
 
 /**
  * `task-pool runs start|get|list|cancel|retry|wait`, `task-pool events send` and
- * `task-pool workflows list`: the workflow routes from a shell, through the typed client, with
+ * `task-pool workflows list|get|put|delete`: the workflow routes from a shell, through the typed client, with
  * the options, output (a table, or JSON with `--json`) and exit statuses of `task-pool tasks …`
  * (local/cli-api.ts, docs/cli.md).
  */
@@ -50,8 +50,20 @@ export function runListTable(list: RunList): string {
 
 export function workflowListTable(list: WorkflowList): string {
   if (list.workflows.length === 0) return 'no workflows registered on this server';
-  const rows = list.workflows.map((w) => ({ name: w.name, ...Object.fromEntries(STATUSES.map((s) => [s, w.runs[s] ?? 0])), oldest_pending_at: w.oldest_pending_at }));
-  return rowsTable(rows as Record<string, unknown>[], ['name', ...STATUSES, 'oldest_pending_at']).join('\n');
+  // The URL column only when some workflow is served by an app (registered by URL).
+  const anyRemote = list.workflows.some((w) => w.remote !== undefined);
+  const rows = list.workflows.map((w) => ({
+    name: w.name,
+    ...Object.fromEntries(STATUSES.map((s) => [s, w.runs[s] ?? 0])),
+    oldest_pending_at: w.oldest_pending_at,
+    url: w.remote?.url ?? '(in process)',
+  }));
+  return rowsTable(rows as Record<string, unknown>[], ['name', ...STATUSES, 'oldest_pending_at', ...(anyRemote ? ['url'] : [])]).join('\n');
+}
+
+function workflowTable(workflow: WorkflowJson): string {
+  const { remote, runs, ...fields } = workflow;
+  return fieldTable({ ...fields, ...Object.fromEntries(STATUSES.map((s) => [s, runs[s] ?? 0])), ...(remote ?? { url: '(in process)' }) });
 }
 
 export function registerWorkflowCommands(program: Command): void {
@@ -153,6 +165,39 @@ export function registerWorkflowCommands(program: Command): void {
       withClient(common(command), async (client) => {
         const list = await client.listWorkflows();
         return show(common(command), list, () => workflowListTable(list));
+      }),
+    );
+  withCommon(workflows.command('get'))
+    .description('one workflow: its runs by status and, for one served by an app, its URL')
+    .argument('<name>')
+    .action((name: string, _opts: unknown, command: Command) =>
+      withClient(common(command), async (client) => {
+        const workflow = await client.getWorkflow(name);
+        return show(common(command), workflow, () => workflowTable(workflow));
+      }),
+    );
+  withCommon(workflows.command('put'))
+    .description('register a workflow served by your app at a URL, or replace its registration (docs/workflow-protocol.md)')
+    .argument('<name>')
+    .argument('<workflow-url>', 'where each advance is POSTed (http or https; the SSRF guard applies)')
+    .option('--signing-secret <secret>', 'signs requests and verifies answers (default WEBHOOK_SECRET); never shown again')
+    .option('--timeout <seconds>', 'per advance (server default 30)', number('timeout'))
+    .option('--max-per-host <n>', 'advances in flight to its host per process (server default HTTP_MAX_PER_HOST)', number('max-per-host'))
+    .action((name: string, workflowUrl: string, opts: { signingSecret?: string; timeout?: number; maxPerHost?: number }, command: Command) =>
+      withClient(common(command), async (client) => {
+        const body: PutWorkflow = { url: workflowUrl, signing_secret: opts.signingSecret, timeout_seconds: opts.timeout, max_per_host: opts.maxPerHost };
+        const { workflow } = await client.putWorkflow(name, body);
+        return show(common(command), workflow, () => workflowTable(workflow));
+      }),
+    );
+  withCommon(workflows.command('delete'))
+    .description('remove a workflow registered by URL (refused while it has active runs, unless --force)')
+    .argument('<name>')
+    .option('--force', 'cancel its pending and running runs (children too) first')
+    .action((name: string, opts: { force?: boolean }, command: Command) =>
+      withClient(common(command), async (client) => {
+        const result = await client.deleteWorkflow(name, { force: opts.force });
+        return show(common(command), result, () => `workflow ${name} deleted${result.cancelled_runs > 0 ? `; ${result.cancelled_runs} runs cancelled` : ''}`);
       }),
     );
 

@@ -1,4 +1,9 @@
+import { spawn } from 'node:child_process';
 import { afterEach, describe, expect, it } from 'vitest';
+import { createClient } from '../lib/client/index.ts';
+import { EXIT } from '../local/cli-api.ts';
+import { ROOT } from './processes.ts';
+import { serveRuntime } from './support/serve.ts';
 import { classifyAddress } from '../lib/delivery/address.ts';
 import { guardFromConfig } from '../lib/delivery/guard.ts';
 import { defineWorkflow, type Workflow } from '../lib/workflows/define.ts';
@@ -241,5 +246,46 @@ describe('remote workflows (engine side, one process)', () => {
     expect(done).toMatchObject({ status: 'completed', output: 42 });
     const childId = done.steps!.find((s) => s.name === 'call double')!.child_run_id!;
     expect(await started.runtime.workflows.parentOf(childId)).toEqual({ run_id: up.run.id, step: 'call double' });
+  });
+
+  it('the typed client and the CLI register, read, list and delete a remote workflow', async () => {
+    const counts: Record<string, number> = {};
+    const served = await app(fourSteps(counts, 10));
+    const { url } = await serveRuntime({ env: { HTTP_ALLOW_PRIVATE_NETWORKS: 'true', WEBHOOK_SECRET: SECRET }, workflows: [defineWorkflow('here', async () => 1)] });
+    const client = createClient(url);
+    const { workflow, created } = await client.putWorkflow('there', { url: served.url, timeout_seconds: 7 });
+    expect(created).toBe(true);
+    expect(workflow).toMatchObject({ name: 'there', remote: { url: served.url, timeout_seconds: 7, signing_secret: 'WEBHOOK_SECRET' } });
+    expect(await client.getWorkflow('there')).toEqual(workflow);
+    const { run } = await client.startRun('there', { input: { key: 'c' } });
+    await waitFor(async () => (await client.getRun(run.id)).waiting_for?.some((w) => w.kind === 'event'), 15_000, 'the wait');
+
+    const cli = (args: string[]) =>
+      new Promise<{ code: number | null; stdout: string; stderr: string }>((resolve, reject) => {
+        const proc = spawn('node', ['--import', 'tsx', 'local/cli.ts', ...args, '--url', url], { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
+        let stdout = '';
+        let stderr = '';
+        proc.stdout.on('data', (c: Buffer) => (stdout += c.toString()));
+        proc.stderr.on('data', (c: Buffer) => (stderr += c.toString()));
+        proc.once('error', reject);
+        proc.once('close', (code) => resolve({ code, stdout, stderr }));
+      });
+    const [put, listed, refused] = await Promise.all([
+      cli(['workflows', 'put', 'elsewhere', served.url, '--timeout', '3']),
+      cli(['workflows', 'list']),
+      cli(['workflows', 'delete', 'there']),
+    ]);
+    expect(put.code, put.stderr).toBe(EXIT.ok);
+    expect(put.stdout).toMatch(/^timeout_seconds +3$/m);
+    expect(listed.code, listed.stderr).toBe(EXIT.ok);
+    expect(listed.stdout.split('\n')[0]).toMatch(/^name +pending +in_progress +completed +failed +cancelled +oldest_pending_at +url$/);
+    expect(listed.stdout).toMatch(/^here +0 +0 +0 +0 +0 +- +\(in process\)$/m);
+    expect(listed.stdout).toContain(served.url);
+    expect(refused.code).toBe(EXIT.conflict);
+    expect(refused.stderr).toMatch(/409 workflow_has_runs/);
+    const forced = await cli(['workflows', 'delete', 'there', '--force', '--json']);
+    expect(JSON.parse(forced.stdout)).toEqual({ name: 'there', deleted: true, cancelled_runs: 1 });
+    expect(await client.deleteWorkflow('elsewhere')).toEqual({ name: 'elsewhere', deleted: true, cancelled_runs: 0 });
+    expect((await client.listWorkflows()).workflows.map((w) => w.name)).toEqual(['here']);
   });
 });

@@ -5,7 +5,7 @@ import type { TypeRoutes } from '../api/routes/types.ts';
 import type { BatchResultSchema, BatchTaskItem, SubmitTaskBody } from '../api/schemas.ts';
 import type { PutScheduleBody, ScheduleRoutes } from '../schedules/routes.ts';
 import type { WorkflowRoutes } from '../workflows/routes.ts';
-import type { SendEventBody, StartRunBody } from '../workflows/schemas.ts';
+import type { PutWorkflowBody, SendEventBody, StartRunBody } from '../workflows/schemas.ts';
 
 /**
  * The typed client of the task API: `import { createClient } from 'task-pool/client'`.
@@ -60,6 +60,12 @@ export type RunJson = RunList['runs'][number];
 export type StepJson = RunDetail['steps'][number];
 /** `GET /workflows`, inferred from its 200 response. */
 export type WorkflowList = InferResponseType<WorkflowApi['workflows']['$get'], 200>;
+/** `GET /workflows/:name`: a workflow with its runs by status, and `remote` for one served by an app. */
+export type WorkflowJson = InferResponseType<WorkflowApi['workflows'][':name']['$get'], 200>;
+/** The body of `PUT /workflows/:name` (typed by hand: the route reads its own body); defaults may be left out. */
+export type PutWorkflow = Partial<PutWorkflowBody> & { url: string };
+/** `DELETE /workflows/:name`. */
+export type DeletedWorkflow = InferResponseType<WorkflowApi['workflows'][':name']['$delete'], 200>;
 /** The body of `POST /workflows/:name/runs` less its idempotency key (an option of `startRun`). */
 export type StartRun = Omit<StartRunBody, 'idempotency_key'>;
 /** The body of `POST /events`. */
@@ -237,6 +243,25 @@ export function createClient(baseUrl: string, options: ClientOptions = {}) {
     /** `GET /workflows`: the workflows registered on the server, with their runs by status. */
     async listWorkflows(): Promise<WorkflowList> {
       return read<WorkflowList>(await workflowApi.workflows.$get());
+    },
+
+    /** `GET /workflows/:name`: one workflow, in process or served by an app (`remote`). */
+    async getWorkflow(name: string): Promise<WorkflowJson> {
+      return read<WorkflowJson>(await workflowApi.workflows[':name'].$get({ param: { name: segment(name) } }));
+    },
+
+    /**
+     * `PUT /workflows/:name`: registers a workflow served by your app at `url` (`created`), or
+     * replaces its registration (docs/workflow-protocol.md). The secret is never shown back.
+     */
+    async putWorkflow(name: string, workflow: PutWorkflow): Promise<{ workflow: WorkflowJson; created: boolean }> {
+      const response = await sendJson('PUT', `/workflows/${segment(name)}`, workflow);
+      return { workflow: await read<WorkflowJson>(response), created: response.status === 201 };
+    },
+
+    /** `DELETE /workflows/:name`: 409 while it has active runs, unless `force` (they are cancelled). */
+    async deleteWorkflow(name: string, options: { force?: boolean } = {}): Promise<DeletedWorkflow> {
+      return read<DeletedWorkflow>(await workflowApi.workflows[':name'].$delete({ param: { name: segment(name) }, query: { force: options.force ? 'true' : undefined } }));
     },
 
     /** Task types: counts, pause and resume (a paused type is claimed nowhere; submits still go in). */

@@ -288,4 +288,26 @@ describe('remote workflows (engine side, one process)', () => {
     expect(await client.deleteWorkflow('elsewhere')).toEqual({ name: 'elsewhere', deleted: true, cancelled_runs: 0 });
     expect((await client.listWorkflows()).workflows.map((w) => w.name)).toEqual(['here']);
   });
+
+  it('the dashboard lists a remote workflow with its URL, and shows its run\'s timeline', async () => {
+    const counts: Record<string, number> = {};
+    const served = await app(fourSteps(counts, 10));
+    const started = await runtimeWith({}, [defineWorkflow('inside', async () => 1)]);
+    await register(started, 'outside', { url: served.url });
+    const { run } = await started.runtime.workflows.startRun('outside', { input: { key: 'd' } });
+    await waitFor(async () => (await started.runtime.workflows.getRun(run.id)).waiting_for?.some((w) => w.kind === 'event'), 15_000, 'the wait');
+    const page = async (path: string) => {
+      const response = await started.runtime.app.fetch(new Request(`http://127.0.0.1:8080${path}`));
+      expect(response.status, path).toBe(200);
+      return response.text();
+    };
+    const list = await page('/ui/workflows');
+    const row = /<tr data-workflow="outside">([\s\S]*?)<\/tr>/.exec(list)![1]!;
+    expect(row).toContain(`<td data-served="true"><code>${served.url}</code></td>`);
+    expect(row).toContain('<td class="num" data-status="pending"><a href="/ui/runs?workflow=outside&amp;status=pending">1</a></td>');
+    expect(/<tr data-workflow="inside">([\s\S]*?)<\/tr>/.exec(list)![1]).toContain('in process');
+    expect(await page('/ui/runs?workflow=outside')).toContain(`<tr data-run-id="${run.id}">`);
+    const detail = await page(`/ui/runs/${run.id}`);
+    for (const step of ['a', 'nap', 'paid']) expect(detail).toContain(`data-step="${step}"`);
+  });
 });

@@ -61,17 +61,19 @@ export function registerPageRoutes(ui: Hono<DashboardEnv>, deps: DashboardRouteD
   });
 
   ui.get('/workflows', async (c) => {
-    const runs = await insights.typeCounts(workflows.registry.names().map(runType), false);
-    return c.html(<WorkflowsPage page={pageContext(c, config)} runs={runs} />);
+    const [names, urls] = await Promise.all([workflows.names(), workflows.remoteUrls()]);
+    const runs = await insights.typeCounts(names.map(runType), false);
+    return c.html(<WorkflowsPage page={pageContext(c, config)} runs={runs} urls={urls} />);
   });
 
   ui.get('/runs', async (c) => {
     const values = runFilterValues((name) => c.req.query(name));
-    const filter = toRunFilter(values, (name) => workflows.registry.has(name), PAGE_SIZE + 1);
+    const names = await workflows.names();
+    const filter = toRunFilter(values, (name) => names.includes(name), PAGE_SIZE + 1);
     const runs = await workflows.listRuns(filter);
     const page = runs.slice(0, PAGE_SIZE);
     const nextBefore = runs.length > PAGE_SIZE ? page[page.length - 1]!.id : null;
-    return c.html(<RunsPage page={pageContext(c, config)} values={values} workflows={workflows.registry.names()} listing={{ runs: page, nextBefore }} />);
+    return c.html(<RunsPage page={pageContext(c, config)} values={values} workflows={names} listing={{ runs: page, nextBefore }} />);
   });
 
   ui.get('/runs/:id', async (c) => {

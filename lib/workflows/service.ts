@@ -93,6 +93,13 @@ export class WorkflowService {
     return [...names].sort();
   }
 
+  /** The URL each workflow registered by URL is served at (the dashboard's Workflows page). */
+  async remoteUrls(): Promise<Map<string, string>> {
+    const urls = new Map<string, string>();
+    for (const [name, workflow] of (await this.#remote?.workflows.all()) ?? []) if (!this.registry.has(name)) urls.set(name, workflow.url);
+    return urls;
+  }
+
   /** 202 + run; an idempotency key replayed gives the same run (`replayed`). */
   async startRun(workflow: string, start: StartRunInput): Promise<{ run: RunJson; replayed: boolean }> {
     if (!(await this.has(workflow))) throw unknownWorkflow(workflow);

@@ -11,16 +11,17 @@ const runsOf = (workflow: string, status?: string) =>
   `/ui/runs?workflow=${encodeURIComponent(workflow)}${status ? `&status=${status}` : ''}`;
 
 /**
- * Every registered workflow: its runs by status (each a link to those runs) and how long its
- * oldest pending run has waited. `runs`: the counts of the workflows' run types
- * (`workflow:<name>`, TaskInsights.typeCounts).
+ * Every registered workflow: its runs by status (each a link to those runs), how long its
+ * oldest pending run has waited, and where it runs: in process, or the URL of the app that
+ * serves it (registered by `PUT /workflows/:name`). `runs`: the counts of the workflows' run
+ * types (`workflow:<name>`, TaskInsights.typeCounts); `urls`: the remote ones' URLs by name.
  */
-export const WorkflowsPage: FC<{ page: PageContext; runs: TypeCountsPage }> = ({ page, runs }) => (
+export const WorkflowsPage: FC<{ page: PageContext; runs: TypeCountsPage; urls: ReadonlyMap<string, string> }> = ({ page, runs, urls }) => (
   <Layout title="Workflows" section="workflows" page={page}>
     <h1>Workflows</h1>
     <section class="card">
       {runs.types.length === 0 ? (
-        <p class="muted">No workflow is registered here. A handlers module exports them as <code>workflows</code> (docs/workflows.md).</p>
+        <p class="muted">No workflow is registered here. A handlers module exports them as <code>workflows</code>, or <code>PUT /workflows/:name</code> registers one your app serves (docs/workflows.md).</p>
       ) : (
         <div class="table-scroll">
           <table id="workflows">
@@ -29,6 +30,7 @@ export const WorkflowsPage: FC<{ page: PageContext; runs: TypeCountsPage }> = ({
                 <th>workflow</th>
                 {STATUSES.map((s) => <th class="num">{s.replace('_', ' ')}</th>)}
                 <th>oldest pending</th>
+                <th>served</th>
               </tr>
             </thead>
             <tbody>
@@ -40,6 +42,7 @@ export const WorkflowsPage: FC<{ page: PageContext; runs: TypeCountsPage }> = ({
                     <td><a href={runsOf(name)}>{name}</a></td>
                     {STATUSES.map((s) => <CountCell n={t.counts[s]} capped={runs.capped[s]} status={s} href={runsOf(name, s)} />)}
                     <td class="time" data-oldest-pending>{oldest === null ? <span class="muted">—</span> : <span title={formatTime(oldest)}>{formatDuration(page.now - oldest)}</span>}</td>
+                    <td data-served>{urls.has(name) ? <code>{urls.get(name)}</code> : <span class="muted">in process</span>}</td>
                   </tr>
                 );
               })}

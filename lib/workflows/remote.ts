@@ -2,7 +2,7 @@ import type { Config } from '../config/config.ts';
 import { guardFromConfig, DestinationRefused, type DestinationGuard } from '../delivery/guard.ts';
 import { HostLimiter } from '../delivery/host-limit.ts';
 import { retryAfter } from '../delivery/http-task.ts';
-import { signatureHeader, webhookHeaders } from '../delivery/signing.ts';
+import { webhookHeaders } from '../delivery/signing.ts';
 import type { HttpAnswer, HttpTransport } from '../delivery/transport.ts';
 import type { Logger } from '../foundation/log.ts';
 import { NO_METRICS, type Metrics } from '../metrics/metrics.ts';
@@ -15,7 +15,7 @@ import { buildTask, withId, type Task, type TaskJson } from '../tasks/model.ts';
 import { childRunKey, runType, workflowOfType } from './define.ts';
 import { suspendFor } from './engine.ts';
 import type { StepRecord } from './protocol.ts';
-import { checkAnswer } from './remote-answer.ts';
+import { checkAdvanceAnswer, verifyAnswer } from './wire-check.ts';
 import type { RemoteWorkflow, RemoteWorkflows } from './remote-registry.ts';
 import type { Fence, WorkflowRepository } from './repository.ts';
 import { WIRE_VERSION, WIRE_VERSION_HEADER, type AdvanceAnswer, type AdvanceRequest } from './wire.ts';
@@ -29,7 +29,7 @@ import { WIRE_VERSION, WIRE_VERSION_HEADER, type AdvanceAnswer, type AdvanceRequ
  *      run's lease like every step record (repository.ts);
  *   2. POST the AdvanceRequest (every record) to the app, signed as `http` tasks are, through
  *      the same transport (SSRF guard at connect time on Node), per-host limit and bounded read;
- *   3. verify the answer's signature, check it (remote-answer.ts), commit its records, start
+ *   3. verify the answer's signature, check it (wire-check.ts), commit its records, start
  *      its children (once each: the child's idempotency key names the run and the step);
  *   4. by `end`: continue → advance again in this execution while its time allows;
  *      suspended → the run waits as an in-process run does (engine.ts suspendFor);
@@ -137,7 +137,7 @@ function remoteRunHandler(deps: RemoteEngineDeps, guard: DestinationGuard): Task
       const workflow = await deps.remote.get(name);
       // Not registered (deleted, or never): retried like a task whose type has no handler.
       if (!workflow) throw new Error(`no workflow named ${JSON.stringify(name)} is registered`);
-      const secrets = workflow.signingSecret !== null ? [workflow.signingSecret] : config.webhookSecrets;
+      const secrets = workflow.signingSecret !== null ? workflow.signingSecret.split(',') : config.webhookSecrets;
       if (secrets.length === 0) throw new TaskFailure(`workflow ${name} has no signing_secret and WEBHOOK_SECRET is not set`, { permanent: true });
 
       const now = Date.now();
@@ -345,7 +345,7 @@ async function advance(
       throw new TaskFailure(status === 401 ? `${message} (the app refused the signature: do the secrets match?)` : message, { permanent: true });
     }
     if (read.truncated) throw protocolError(`the answer is over ${deps.config.workflowMaxRequestBytes} bytes (WORKFLOW_MAX_REQUEST_BYTES)`);
-    const signed = await verifyAnswerSignature(read.text, (name) => response.header(name), id, secrets, transport);
+    const signed = await answerSignatureProblem(read.text, (name) => response.header(name), id, secrets);
     if (signed !== undefined) throw protocolError(signed);
     let parsed: unknown;
     try {
@@ -353,7 +353,7 @@ async function advance(
     } catch {
       throw protocolError('the answer is not JSON');
     }
-    const checked = checkAnswer(request, parsed);
+    const checked = checkAdvanceAnswer(parsed, request.steps, { maxSteps: request.settings.maxSteps, maxStepBytes: request.settings.maxStepBytes });
     if (typeof checked === 'string') throw protocolError(checked);
     return checked;
   } catch (error) {
@@ -367,37 +367,20 @@ async function advance(
 }
 
 /**
- * Undefined when the answer carries the request's `webhook-id`, a timestamp within the
- * tolerance and a `v1` signature by one of `secrets` over its body; else what was wrong.
+ * Undefined when the answer carries the request's `webhook-id`, a timestamp within 5 minutes
+ * and a `v1` signature by one of `secrets` over its body (wire-check.ts, `verifyAnswer`); else
+ * what was wrong.
  */
-export async function verifyAnswerSignature(
-  body: string,
-  header: (name: string) => string | null,
-  requestId: string,
-  secrets: readonly string[],
-  transport: Pick<HttpTransport, 'hmacSha256'>,
-  now = Date.now(),
-): Promise<string | undefined> {
-  const id = header('webhook-id');
-  const timestamp = header('webhook-timestamp');
-  const signature = header('webhook-signature');
-  if (!id || !timestamp || !signature) return 'the answer is not signed (webhook-id, webhook-timestamp and webhook-signature)';
-  if (id !== requestId) return 'the answer\'s webhook-id is not the request\'s';
-  if (!/^\d+$/.test(timestamp) || Math.abs(Math.floor(now / 1000) - Number(timestamp)) > answerToleranceSeconds) return 'the answer\'s webhook-timestamp is not within 5 minutes of now';
-  const offered = new Set(signature.split(' ').filter((s) => s.startsWith('v1,')));
-  for (const secret of secrets) {
-    const expected = await signatureHeader([secret], id, Number(timestamp), body, transport.hmacSha256);
-    for (const candidate of offered) if (sameText(candidate, expected)) return undefined;
+async function answerSignatureProblem(body: string, header: (name: string) => string | null, requestId: string, secrets: readonly string[]): Promise<string | undefined> {
+  const headers = new Headers();
+  for (const name of ['webhook-id', 'webhook-timestamp', 'webhook-signature']) {
+    const value = header(name);
+    if (value === null) return 'the answer is not signed (webhook-id, webhook-timestamp and webhook-signature)';
+    headers.set(name, value);
   }
-  return 'the answer\'s signature does not verify with the workflow\'s secret';
-}
-
-/** Compares in time independent of where the texts differ. */
-function sameText(a: string, b: string): boolean {
-  if (a.length !== b.length) return false;
-  let diff = 0;
-  for (let i = 0; i < a.length; i++) diff |= a.charCodeAt(i) ^ b.charCodeAt(i);
-  return diff === 0;
+  if (headers.get('webhook-id') !== requestId) return "the answer's webhook-id is not the request's";
+  if (await verifyAnswer(body, headers, secrets, requestId)) return undefined;
+  return "the answer's signature does not verify with the workflow's secret, or its webhook-timestamp is not within 5 minutes of now";
 }
 
 function findCause(error: unknown, match: (e: object) => boolean): object | undefined {

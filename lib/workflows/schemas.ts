@@ -1,7 +1,7 @@
 import * as z from 'zod';
 import '../foundation/zod-openapi.ts';
 import { IDEMPOTENCY_KEY, IDEMPOTENCY_KEY_RULE, delaySecondsField, runAtField } from '../api/schemas.ts';
-import { isWebhookSecret, webhookSecretPrefix } from '../config/parsers.ts';
+import { isWebhookSecret } from '../config/parsers.ts';
 import { httpUrlField } from '../delivery/payload.ts';
 import { TaskIdSchema } from '../tasks/model.ts';
 import { STATUSES } from '../tasks/states.ts';
@@ -163,12 +163,13 @@ export function putWorkflowBody(limits: { maxTimeoutSeconds: number; defaultMaxP
         url: httpUrlField.openapi({ description: 'http or https; the SSRF guard applies as for `http` tasks.', example: 'https://app.example.com/api/workflows/onboarding' }),
         signing_secret: z
           .string({ error: 'signing_secret must be a string' })
-          .refine((s) => (s.startsWith(webhookSecretPrefix) ? isWebhookSecret(s) : s.length >= 16 && s.length <= 1024), {
-            error: 'signing_secret must be a whsec_ secret (base64 of 24 to 64 bytes after the prefix) or a string of 16 to 1024 characters',
+          .refine((s) => s.split(',').every((one) => isWebhookSecret(one.trim())), {
+            error: 'signing_secret must be one or more comma-separated whsec_ secrets (base64 of 24 to 64 bytes after the prefix), as WEBHOOK_SECRET',
           })
+          .transform((s) => s.split(',').map((one) => one.trim()).join(','))
           .nullable()
           .optional()
-          .openapi({ description: 'Signs the requests and verifies the answers (default WEBHOOK_SECRET). Never shown again.' }),
+          .openapi({ description: 'Signs the requests and verifies the answers (default WEBHOOK_SECRET); `whsec_…`, comma-separated while rotating, as `serve()` takes it. Never shown again.' }),
         timeout_seconds: z
           .number({ error: 'timeout_seconds must be a number of seconds' })
           .positive({ error: 'timeout_seconds must be positive' })

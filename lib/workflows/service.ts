@@ -15,8 +15,6 @@ import type { DestinationGuard } from '../delivery/guard.ts';
 import { workflowNamePattern } from './define.ts';
 import type { RemoteWorkflow, RemoteWorkflows } from './remote-registry.ts';
 import type { PutWorkflowBody } from './schemas.ts';
-import { webhookSecretPrefix } from '../config/parsers.ts';
-import { bytesToBase64 } from '../foundation/base64.ts';
 import type { RunDetailSchema, RunSchema, StepSchema, WaitingForSchema, WorkflowDetailSchema } from './schemas.ts';
 
 /**
@@ -265,7 +263,7 @@ export class WorkflowService {
     const secret = body.signing_secret ?? null;
     if (secret === null && !remote.hasDefaultSecret) throw badRequest('signing_secret: required when WEBHOOK_SECRET is not set (the app verifies every request)', 'invalid_field');
     const { created } = await remote.workflows.repo.put(
-      { name, url: body.url, signingSecret: secret === null ? null : secretAsKey(secret), timeoutSeconds: body.timeout_seconds, maxPerHost: body.max_per_host },
+      { name, url: body.url, signingSecret: secret, timeoutSeconds: body.timeout_seconds, maxPerHost: body.max_per_host },
       Date.now(),
     );
     remote.workflows.invalidate();
@@ -341,13 +339,6 @@ function remoteToJson(workflow: RemoteWorkflow): NonNullable<WorkflowSummary['re
   };
 }
 
-/**
- * A secret as signing.ts takes it: a `whsec_` secret is base64 already; any other is its
- * UTF-8 bytes (docs/workflow-protocol.md), stored in the `whsec_` form.
- */
-function secretAsKey(secret: string): string {
-  return secret.startsWith(webhookSecretPrefix) ? secret : `${webhookSecretPrefix}${bytesToBase64(new TextEncoder().encode(secret))}`;
-}
 const parsed = (json: string | null): unknown => (json === null ? null : JSON.parse(json));
 
 export function stepToJson(step: StepRecord): StepJson {

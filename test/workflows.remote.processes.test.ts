@@ -4,10 +4,13 @@ import { fileURLToPath } from 'node:url';
 import { afterEach, describe, expect, it } from 'vitest';
 import { freePort, startRuntime, tempDir, waitFor } from './helpers.ts';
 import { killAll, spawnService, type ServiceProcess } from './processes.ts';
-import { startScriptedApp, stepsInARow, type ScriptedApp } from './support/remote-app.ts';
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { serve, toNodeHandler } from '../lib/workflows/sdk.ts';
+import { inARow } from './fixtures/remote-sdk-workflows.ts';
 
 /**
- * Remote workflows with real processes and SIGKILL: the app killed for 5 s in the middle of a
+ * Remote workflows with real processes and SIGKILL, the app served with `serve()` on node:http: the app killed for 5 s in the middle of a
  * run (restarted on the same port) delays the run and loses nothing; the task-pool process
  * killed in the middle and restarted loses nothing and repeats at most the step in flight.
  * "Loses nothing": the run completes with every step's output; "at most the step in flight":
@@ -20,14 +23,17 @@ const STEPS = 8;
 const SUM = (STEPS * (STEPS + 1)) / 2;
 
 const processes: ServiceProcess[] = [];
-const apps: ScriptedApp[] = [];
-afterEach(async () => {
+const servers: Server[] = [];
+afterEach(() => {
   killAll(processes.splice(0));
-  await Promise.all(apps.splice(0).map((a) => a.close()));
+  for (const server of servers.splice(0)) {
+    server.closeAllConnections();
+    server.close();
+  }
 });
 
 function startApp(port: number, counter: string): Promise<ServiceProcess> {
-  const app = spawnService([APP_FIXTURE], { PORT: String(port), SECRET, COUNTER: counter, STEPS: String(STEPS), STEP_MS: '300' }, ['node', '--import', 'tsx']);
+  const app = spawnService([APP_FIXTURE], { NAME: 'crashy-app', PORT: String(port), SECRET, COUNTER: counter, STEPS: String(STEPS), STEP_MS: '300' }, ['node', '--import', 'tsx']);
   processes.push(app);
   return app.waitForLog((r) => r.msg === 'workflow app listening', 40_000).then(() => app);
 }
@@ -58,7 +64,7 @@ describe('remote workflows across crashes (real processes)', () => {
     const app = await startApp(port, counter);
     const runtime = await startRuntime({ env: { HTTP_ALLOW_PRIVATE_NETWORKS: 'true', WEBHOOK_SECRET: SECRET, TASK_BACKOFF_BASE_MS: '200', TASK_BACKOFF_MAX_MS: '1000' } });
     runtime.start();
-    await runtime.workflows.putRemote('crashy-app', { url: `http://127.0.0.1:${port}/workflow`, timeout_seconds: 5, max_per_host: 10 });
+    await runtime.workflows.putRemote('crashy-app', { url: `http://127.0.0.1:${port}/`, timeout_seconds: 5, max_per_host: 10 });
     const { run } = await runtime.workflows.startRun('crashy-app', {});
     const lines = () => readFileSync(counter, 'utf8').split('\n').filter(Boolean);
     await waitFor(() => lines().length >= 3, 30_000, 'three steps to run');
@@ -86,16 +92,18 @@ describe('remote workflows across crashes (real processes)', () => {
     const dir = tempDir('task-pool-remote-');
     const dbUrl = `file:${join(dir, 'tasks.db')}`;
     const ran: string[] = [];
-    const app = await startScriptedApp(SECRET, stepsInARow(STEPS, 300, (step, run) => ran.push(`${run} ${step}`)));
-    apps.push(app);
+    const server = createServer(toNodeHandler(serve(inARow('survivor', STEPS, 300, (step, run) => ran.push(`${run} ${step}`)), { signingSecret: SECRET, logLevel: 'warn' })));
+    servers.push(server);
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    const app = { url: `http://127.0.0.1:${(server.address() as AddressInfo).port}/` };
     const env = { DATABASE_URL: dbUrl, HTTP_ALLOW_PRIVATE_NETWORKS: 'true', WEBHOOK_SECRET: SECRET, TASK_LEASE_SECONDS: '2' };
-    const serve = async () => {
+    const startServe = async () => {
       const service = spawnService(['serve'], env);
       processes.push(service);
       const started = await service.waitForLog((r) => r.mode === 'serve' && typeof r.url === 'string', 40_000);
       return Object.assign(service, { url: started.url as string });
     };
-    const first = await serve();
+    const first = await startServe();
     const put = await fetch(`${first.url}/workflows/survivor`, { method: 'PUT', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ url: app.url }) });
     expect(put.status).toBe(201);
     const start = await fetch(`${first.url}/workflows/survivor/runs`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{}' });
@@ -103,7 +111,7 @@ describe('remote workflows across crashes (real processes)', () => {
     await waitFor(() => ran.length >= 3, 30_000, 'three steps to run');
     first.proc.kill('SIGKILL');
     await first.exited;
-    const second = await serve();
+    const second = await startServe();
     const done = await waitFor(async () => {
       const r = (await (await fetch(`${second.url}/runs/${run.id}`)).json()) as { status: string; output: unknown; steps: { attempts: number }[] };
       return r.status === 'completed' || r.status === 'failed' ? r : null;

@@ -4,6 +4,12 @@ import { createClient } from '../lib/client/index.ts';
 import { EXIT } from '../local/cli-api.ts';
 import { ROOT } from './processes.ts';
 import { serveRuntime } from './support/serve.ts';
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { serve as serveNode } from '@hono/node-server';
+import { Hono } from 'hono';
+import { serve, toNodeHandler } from '../lib/workflows/sdk.ts';
+import { checkout } from './fixtures/remote-sdk-workflows.ts';
 import { classifyAddress } from '../lib/delivery/address.ts';
 import { guardFromConfig } from '../lib/delivery/guard.ts';
 import { defineWorkflow, type Workflow } from '../lib/workflows/define.ts';
@@ -21,10 +27,17 @@ import { advanceAnswer, fourSteps, record, startScriptedApp, type ScriptedApp } 
 const SECRET = 'whsec_' + Buffer.from('remote-workflow-test-secret-0123456789').toString('base64');
 const OTHER_SECRET = 'whsec_' + Buffer.from('somebody-else-entirely-9876543210xyz').toString('base64');
 
-const apps: ScriptedApp[] = [];
+const apps: { close(): Promise<void> }[] = [];
 afterEach(async () => {
   await Promise.all(apps.splice(0).map((app) => app.close()));
 });
+
+/** Listens on a free loopback port; closed after the test. */
+async function listening(server: Server): Promise<string> {
+  if (!server.listening) await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  apps.push({ close: () => new Promise((resolve) => (server.closeAllConnections(), server.close(() => resolve()))) });
+  return `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+}
 
 async function app(answer: Parameters<typeof startScriptedApp>[1]): Promise<ScriptedApp> {
   const started = await startScriptedApp(SECRET, answer);
@@ -57,6 +70,56 @@ async function finished({ runtime }: Started, id: string, timeoutMs = 15_000) {
 }
 
 describe('remote workflows (engine side, one process)', () => {
+  it('serve() in a node:http app and in a Hono app: a four-step workflow with a sleep and an event completes, each step once', async () => {
+    const ran: string[] = [];
+    const note = (step: string, runId: string) => ran.push(`${runId} ${step}`);
+    const nodeApp = await listening(createServer(toNodeHandler(serve(checkout('node-checkout', note), { signingSecret: SECRET }))));
+    const hono = new Hono();
+    const honoHandler = serve(checkout('hono-checkout', note), { signingSecret: SECRET });
+    hono.post('/api/workflows/checkout', (c) => honoHandler(c.req.raw));
+    const honoServer = await new Promise<Server>((resolve) => {
+      const server = serveNode({ fetch: hono.fetch, port: 0, hostname: '127.0.0.1' }, () => resolve(server as Server));
+    });
+    const honoApp = await listening(honoServer);
+
+    const started = await runtimeWith();
+    await register(started, 'node-checkout', { url: `${nodeApp}/` });
+    await register(started, 'hono-checkout', { url: `${honoApp}/api/workflows/checkout` });
+    const runs = await Promise.all(['node-checkout', 'hono-checkout'].map(async (name) => (await started.runtime.workflows.startRun(name, { input: { key: name } })).run));
+    for (const run of runs) {
+      await waitFor(async () => (await started.runtime.workflows.getRun(run.id)).waiting_for?.some((w) => w.kind === 'event'), 15_000, `${run.workflow} to wait`);
+      expect((await started.runtime.workflows.getRun(run.id)).steps.map((s) => [s.name, s.status])).toEqual([
+        ['a', 'completed'],
+        ['nap', 'completed'],
+        ['paid', 'waiting'],
+      ]);
+      await started.runtime.workflows.sendEvent('paid', run.workflow, { by: run.workflow });
+    }
+    for (const run of runs) {
+      const done = await finished(started, run.id);
+      expect(done).toMatchObject({ status: 'completed', attempts: 1, error: null, output: { a: { n: 1 }, paid: { by: run.workflow }, b: 'done' } });
+      expect(done.steps!.map((s) => [s.name, s.kind, s.status, s.attempts])).toEqual([
+        ['a', 'step', 'completed', 1],
+        ['nap', 'sleep', 'completed', 0],
+        ['paid', 'wait', 'completed', 0],
+        ['b', 'step', 'completed', 1],
+      ]);
+      const nap = done.steps!.find((s) => s.name === 'nap')!;
+      expect(Date.parse(nap.completed_at!) - Date.parse(nap.started_at)).toBeGreaterThanOrEqual(1000);
+      expect(ran.filter((line) => line.startsWith(`${run.id} `)).sort()).toEqual([`${run.id} a`, `${run.id} b`]);
+    }
+  });
+
+  it('serve() answers 401 to a workflow registered with another secret: the run fails saying so, nothing ran', async () => {
+    const ran: string[] = [];
+    const url = await listening(createServer(toNodeHandler(serve(checkout('wrong-secret', (step) => ran.push(step)), { signingSecret: SECRET }))));
+    const started = await runtimeWith();
+    await register(started, 'wrong-secret', { url, signing_secret: OTHER_SECRET });
+    const { run } = await started.runtime.workflows.startRun('wrong-secret', { input: { key: 'k' } });
+    expect((await finished(started, run.id)).error).toMatch(/^HTTP 401 Unauthorized: .*invalid_signature.*\(the app refused the signature/);
+    expect(ran).toEqual([]);
+  });
+
   it('runs a four-step workflow with a sleep and an event, each step once', async () => {
     const counts: Record<string, number> = {};
     const served = await app(fourSteps(counts, 1000));
@@ -145,6 +208,9 @@ describe('remote workflows (engine side, one process)', () => {
     const bad = await started.request('/workflows/refused', { method: 'PUT', json: { url: 'ftp://example.com/', extra: 1 } });
     expect(bad.status).toBe(400);
     expect((await started.request('/workflows/refused', { method: 'PUT', json: { url: 'https://example.com/x', timeout_seconds: 0 } })).status).toBe(400);
+    const plainSecret = await started.request('/workflows/refused', { method: 'PUT', json: { url: 'https://example.com/x', signing_secret: 'just a password here' } });
+    expect(plainSecret.status).toBe(400);
+    expect(await plainSecret.json()).toMatchObject({ message: expect.stringMatching(/^signing_secret: /) });
     expect((await started.request('/workflows/refused')).status).toBe(404);
     // Allowed by name: HTTP_ALLOWED_HOSTS lets the loopback app through, as for http tasks.
     const allowed = await runtimeWith({ HTTP_ALLOW_PRIVATE_NETWORKS: 'false', HTTP_ALLOWED_HOSTS: '127.0.0.1' });

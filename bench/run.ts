@@ -17,6 +17,7 @@ import type { PagesResult } from './scenarios/pages.ts';
 import type { RetentionResult } from './scenarios/retention.ts';
 import type { ThroughputResult } from './scenarios/throughput.ts';
 import type { WorkflowsResult } from './scenarios/workflows.ts';
+import type { RemoteWorkflowsResult } from './scenarios/remote-workflows.ts';
 import { BENCH_ENV } from './harness.ts';
 import { currentLoad, describeMachine, summarise, type Summary } from './stats.ts';
 
@@ -31,7 +32,7 @@ import { currentLoad, describeMachine, summarise, type Summary } from './stats.t
  * Exit status: 1 when a trial failed or lost a task (an error), never because a figure missed
  * its target: --quick is CI's smoke test, and speed on a shared runner is not a verdict.
  */
-const SCENARIOS = ['driver', 'throughput', 'throughput-defaults', 'latency', 'http', 'scale-empty', 'scale-1m', 'remote', 'schedules', 'http-delivery', 'dashboard', 'metrics', 'batch', 'batch-memory', 'batch-memory-3', 'batch-memory-objects', 'retention', 'pages', 'workflows'] as const;
+const SCENARIOS = ['driver', 'throughput', 'throughput-defaults', 'latency', 'http', 'scale-empty', 'scale-1m', 'remote', 'schedules', 'http-delivery', 'dashboard', 'metrics', 'batch', 'batch-memory', 'batch-memory-3', 'batch-memory-objects', 'retention', 'pages', 'workflows', 'remote-workflows'] as const;
 type Scenario = (typeof SCENARIOS)[number];
 
 const { values } = parseArgs({
@@ -285,6 +286,12 @@ add('  one short claim (nothing due), without them', 'µs', wf.map((w) => w.shor
 add(`  one short claim, ${sleepers} runs sleeping`, 'µs', wf.map((w) => w.short_claim_us_with));
 add('  next-due query, without them', 'µs', wf.map((w) => w.next_run_at_us_without));
 add(`  next-due query, ${sleepers} runs sleeping`, 'µs', wf.map((w) => w.next_run_at_us_with));
+
+// Issue 22: remote workflow steps against http deliveries, alternating in the same trial.
+const rw = (runs['remote-workflows'] ?? []) as RemoteWorkflowsResult[];
+add('remote workflows: http tasks delivered (50 workers, signed)', 'tasks/s', rw.map((r) => r.deliveries_per_s));
+add('remote workflows: steps through a loopback serve() app', 'steps/s', rw.map((r) => r.steps_per_s));
+add('  remote steps / http deliveries (same trials)', 'x', rw.map((r) => r.ratio), { text: '>= 0.6', ok: (m) => m >= 0.6 });
 
 const fmt = (v: number) => (Number.isNaN(v) ? '-' : Math.abs(v) >= 100 ? Math.round(v).toLocaleString('en-US') : Math.abs(v) >= 10 ? v.toFixed(1) : v.toFixed(2));
 const table = [

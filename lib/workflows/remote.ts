@@ -189,9 +189,9 @@ function remoteRunHandler(deps: RemoteEngineDeps, guard: DestinationGuard): Task
         keep(steps, record);
       }
       for (const child of answer.children) {
-        const started = await startChild(deps, fence, task, child.step, child.workflow, child.input, metrics);
-        children.set(child.step, started.childRunId!);
-        keep(steps, started);
+        const invoked = await startChild(deps, fence, task, child.step, child.workflow, child.input, metrics);
+        children.set(child.step, invoked.childRunId!);
+        keep(steps, invoked);
       }
 
       const end = answer.end;

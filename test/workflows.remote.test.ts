@@ -210,7 +210,7 @@ describe('remote workflows (engine side, one process)', () => {
     expect((await started.request('/workflows/refused', { method: 'PUT', json: { url: 'https://example.com/x', timeout_seconds: 0 } })).status).toBe(400);
     const plainSecret = await started.request('/workflows/refused', { method: 'PUT', json: { url: 'https://example.com/x', signing_secret: 'just a password here' } });
     expect(plainSecret.status).toBe(400);
-    expect(await plainSecret.json()).toMatchObject({ message: expect.stringMatching(/^signing_secret: /) });
+    expect(await plainSecret.json()).toMatchObject({ message: expect.stringMatching(/^signing_secret must be one or more comma-separated whsec_ secrets/) });
     expect((await started.request('/workflows/refused')).status).toBe(404);
     // Allowed by name: HTTP_ALLOWED_HOSTS lets the loopback app through, as for http tasks.
     const allowed = await runtimeWith({ HTTP_ALLOW_PRIVATE_NETWORKS: 'false', HTTP_ALLOWED_HOSTS: '127.0.0.1' });

@@ -108,6 +108,11 @@ describe('remote workflows (engine side, one process)', () => {
       expect(Date.parse(nap.completed_at!) - Date.parse(nap.started_at)).toBeGreaterThanOrEqual(1000);
       expect(ran.filter((line) => line.startsWith(`${run.id} `)).sort()).toEqual([`${run.id} a`, `${run.id} b`]);
     }
+    // Counted as in-process runs are: started, finished, and each step once.
+    const metrics = await (await started.request('/metrics')).text();
+    expect(metrics).toContain('task_pool_workflow_runs_started_total{workflow="node-checkout"} 1');
+    expect(metrics).toContain('task_pool_workflow_runs_finished_total{workflow="hono-checkout",outcome="completed"} 1');
+    expect(metrics).toMatch(/task_pool_workflow_step_duration_seconds_count\{[^}]*workflow="node-checkout"[^}]*kind="step"[^}]*\} 2/);
   });
 
   it('serve() answers 401 to a workflow registered with another secret: the run fails saying so, nothing ran', async () => {
@@ -252,6 +257,11 @@ describe('remote workflows (engine side, one process)', () => {
     await register(started, 'gone', { url: notFound.url });
     const { run } = await started.runtime.workflows.startRun('gone', {});
     expect(await finished(started, run.id)).toMatchObject({ status: 'failed', error: 'HTTP 404 Not Found: no such route here', attempts: 1 });
+    // The route is back (registered again at its right URL): POST /runs/:id/retry resumes the run.
+    const fixed = await app((request) => ({ answer: advanceAnswer([], { kind: 'completed', output: request.run.attempt }) }));
+    await register(started, 'gone', { url: fixed.url });
+    expect((await started.request(`/runs/${run.id}/retry`, { method: 'POST' })).status).toBe(200);
+    expect(await finished(started, run.id)).toMatchObject({ status: 'completed', output: 1, error: null });
 
     // Registered with another secret than the app's: the app answers 401.
     await register(started, 'mismatch', { url: notFound.url, signing_secret: OTHER_SECRET });

@@ -217,6 +217,18 @@ describe('remote workflows (engine side, one process)', () => {
     expect(plainSecret.status).toBe(400);
     expect(await plainSecret.json()).toMatchObject({ message: expect.stringMatching(/^signing_secret must be one or more comma-separated whsec_ secrets/) });
     expect((await started.request('/workflows/refused')).status).toBe(404);
+    // A name is not refused when registered (no DNS then), but at connect time on Node, before
+    // any connection: the guarded transport (local/http-transport.ts) checks what it resolves to.
+    const counts: Record<string, number> = {};
+    const served = await app(fourSteps(counts));
+    const named = `http://localhost:${new URL(served.url).port}/workflow`;
+    expect((await started.request('/workflows/by-name', { method: 'PUT', json: { url: named } })).status).toBe(201);
+    const { run } = await started.runtime.workflows.startRun('by-name', { input: { key: 'x' } });
+    const refusedRun = await finished(started, run.id);
+    expect(refusedRun).toMatchObject({ status: 'failed', attempts: 1 });
+    expect(refusedRun.error).toMatch(/^destination refused: (127\.0\.0\.1|::1) is a loopback address \(localhost resolves to it\)/);
+    expect(served.requests).toHaveLength(0);
+    expect(served.refused).toBe(0);
     // Allowed by name: HTTP_ALLOWED_HOSTS lets the loopback app through, as for http tasks.
     const allowed = await runtimeWith({ HTTP_ALLOW_PRIVATE_NETWORKS: 'false', HTTP_ALLOWED_HOSTS: '127.0.0.1' });
     expect((await allowed.request('/workflows/allowed', { method: 'PUT', json: { url: 'http://127.0.0.1:9/' } })).status).toBe(201);

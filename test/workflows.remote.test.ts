@@ -241,11 +241,13 @@ describe('remote workflows (engine side, one process)', () => {
     const served = await app((request) => {
       if (request.steps.length === 1 && failing > 0) {
         failing--;
-        return { status: 503, answer: 'busy, come back', signWith: false, headers: { 'content-type': 'text/plain' } };
+        // The second answer asks for a second: Retry-After wins over the 100 ms backoff.
+        return { status: 503, answer: 'busy, come back', signWith: false, headers: { 'content-type': 'text/plain', ...(failing === 1 ? { 'retry-after': '1' } : {}) } };
       }
       return steps(request);
     });
-    const started = await runtimeWith();
+    // Retry-After is capped by TASK_BACKOFF_MAX_MS, as for http tasks.
+    const started = await runtimeWith({ TASK_BACKOFF_MAX_MS: '5000' });
     await register(started, 'flaky-app', { url: served.url });
     const { run } = await started.runtime.workflows.startRun('flaky-app', { input: { key: 'k' } });
     const waiting = await waitFor(async () => {
@@ -253,6 +255,11 @@ describe('remote workflows (engine side, one process)', () => {
       return r.status === 'pending' && r.error?.includes('HTTP 503') ? r : null;
     }, 10_000, 'the run to show the 503');
     expect(waiting.error).toMatch(/^HTTP 503 Service Unavailable: busy, come back \(advance \d in a row unanswered; next at /);
+    const afterRetryAfter = await waitFor(async () => {
+      const r = await started.runtime.workflows.getRun(run.id);
+      return r.status === 'pending' && r.error?.includes('advance 2 in a row') ? r : null;
+    }, 10_000, 'the second 503');
+    expect(Date.parse(afterRetryAfter.run_at) - Date.parse(afterRetryAfter.updated_at)).toBeGreaterThanOrEqual(900);
     await waitFor(async () => (await started.runtime.workflows.getRun(run.id)).waiting_for?.some((w) => w.kind === 'event'), 15_000, 'the wait');
     expect((await started.runtime.workflows.getRun(run.id)).error).toBeNull();
     await started.runtime.workflows.sendEvent('paid', 'k', null);

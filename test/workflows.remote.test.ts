@@ -181,6 +181,9 @@ describe('remote workflows (engine side, one process)', () => {
     expect((await request('/workflows/nobody')).status).toBe(404);
     expect((await request('/workflows/nobody', { method: 'DELETE' })).status).toBe(404);
 
+    // A remote run is a task of type workflow:<name>: POST /tasks takes that type too, once registered.
+    expect((await request('/tasks', { method: 'POST', json: { title: 't', description: 'd', type: 'workflow:slow' } })).status).toBe(202);
+    expect((await request('/tasks', { method: 'POST', json: { title: 't', description: 'd', type: 'workflow:nobody' } })).status).toBe(400);
     const start = await request('/workflows/slow/runs', { method: 'POST', json: { input: 1 } });
     expect(start.status).toBe(202);
     const run = (await start.json()) as { id: string };
@@ -190,7 +193,7 @@ describe('remote workflows (engine side, one process)', () => {
     expect(await refused.json()).toMatchObject({ code: 'workflow_has_runs' });
     const forced = await request('/workflows/slow?force=true', { method: 'DELETE' });
     expect(forced.status).toBe(200);
-    expect(await forced.json()).toEqual({ name: 'slow', deleted: true, cancelled_runs: 1 });
+    expect(await forced.json()).toEqual({ name: 'slow', deleted: true, cancelled_runs: 2 });
     expect((await started.runtime.workflows.getRun(run.id)).status).toBe('cancelled');
     expect((await request('/workflows/slow')).status).toBe(404);
     expect((await request('/workflows/slow/runs', { method: 'POST', json: {} })).status).toBe(404);
@@ -268,6 +271,24 @@ describe('remote workflows (engine side, one process)', () => {
     expect(done.steps!.find((s) => s.name === 'a')).toMatchObject({ attempts: 1 });
     expect(failing).toBe(0);
     expect(counts).toEqual({ a: 1, b: 1 });
+  });
+
+  it('a run cancelled while its app is answering stops there: the late answer is not recorded', async () => {
+    let release: () => void = () => undefined;
+    const answered = new Promise<void>((resolve) => (release = resolve));
+    const served = await app(async (request) => {
+      await answered;
+      return { answer: advanceAnswer([record('late', 'step', { output: '1' }, request.now)], { kind: 'continue' }) };
+    });
+    const started = await runtimeWith();
+    await register(started, 'slow-answer', { url: served.url });
+    const { run } = await started.runtime.workflows.startRun('slow-answer', {});
+    await waitFor(() => served.requests.length === 1, 10_000, 'the request');
+    expect((await started.request(`/runs/${run.id}/cancel`, { method: 'POST' })).status).toBe(200);
+    release();
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    expect(await started.runtime.workflows.getRun(run.id)).toMatchObject({ status: 'cancelled', steps: [] });
+    expect(served.requests).toHaveLength(1);
   });
 
   it('a 404 fails the run with the status and the body; a 401 says the secrets differ', async () => {

@@ -13,7 +13,7 @@ import { checkout } from './fixtures/remote-sdk-workflows.ts';
 import { classifyAddress } from '../lib/delivery/address.ts';
 import { guardFromConfig } from '../lib/delivery/guard.ts';
 import { defineWorkflow, type Workflow } from '../lib/workflows/define.ts';
-import { jsonRequest, startRuntime, testConfig, waitFor } from './helpers.ts';
+import { jsonRequest, startRuntime, tempDbUrl, testConfig, waitFor } from './helpers.ts';
 import { advanceAnswer, fourSteps, record, startScriptedApp, type ScriptedApp } from './support/remote-app.ts';
 
 /**
@@ -197,6 +197,23 @@ describe('remote workflows (engine side, one process)', () => {
     expect((await started.runtime.workflows.getRun(run.id)).status).toBe('cancelled');
     expect((await request('/workflows/slow')).status).toBe(404);
     expect((await request('/workflows/slow/runs', { method: 'POST', json: {} })).status).toBe(404);
+  });
+
+  it('a registration made on one instance is seen by another sharing the database, and its runs run there', async () => {
+    const counts: Record<string, number> = {};
+    const served = await app(fourSteps(counts, 10));
+    const DATABASE_URL = tempDbUrl();
+    const a = await runtimeWith({ DATABASE_URL });
+    const b = await startRuntime({ env: { DATABASE_URL, HTTP_ALLOW_PRIVATE_NETWORKS: 'true', WEBHOOK_SECRET: SECRET }, processing: false });
+    expect(await b.workflows.has('shared')).toBe(false);
+    await register(a, 'shared', { url: served.url });
+    // B's view of the table is at most a second old (lib/workflows/remote-registry.ts).
+    const { run } = await waitFor(() => b.workflows.startRun('shared', { input: { key: 's' } }).catch(() => null), 5000, 'B to see the registration');
+    await waitFor(async () => (await a.runtime.workflows.getRun(run.id)).waiting_for?.some((w) => w.kind === 'event'), 15_000, 'A to run it');
+    await b.workflows.sendEvent('paid', 's', 1);
+    expect(await finished(a, run.id)).toMatchObject({ status: 'completed' });
+    await register(a, 'shared', { url: served.url, timeout_seconds: 9 });
+    await waitFor(async () => (await b.workflows.getWorkflow('shared')).remote?.timeout_seconds === 9, 5000, 'B to see the change');
   });
 
   it('400 for a URL the SSRF guard refuses: decided from the address alone, nothing sent', async () => {

@@ -1,0 +1,4 @@
+import { on, type NetlifyConfig } from './netlify.ts';
+
+export default on('putWorkflow');
+export const config: NetlifyConfig = { path: '/workflows/:name', method: 'PUT' };

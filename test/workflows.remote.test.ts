@@ -184,6 +184,8 @@ describe('remote workflows (engine side, one process)', () => {
     // A remote run is a task of type workflow:<name>: POST /tasks takes that type too, once registered.
     expect((await request('/tasks', { method: 'POST', json: { title: 't', description: 'd', type: 'workflow:slow' } })).status).toBe(202);
     expect((await request('/tasks', { method: 'POST', json: { title: 't', description: 'd', type: 'workflow:nobody' } })).status).toBe(400);
+    const types = (await (await request('/types')).json()) as { types: { type: string }[] };
+    expect(types.types.map((t) => t.type)).toContain('workflow:slow');
     const start = await request('/workflows/slow/runs', { method: 'POST', json: { input: 1 } });
     expect(start.status).toBe(202);
     const run = (await start.json()) as { id: string };

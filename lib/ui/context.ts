@@ -28,7 +28,7 @@ export interface DashboardRouteDeps {
   /** The dashboard's bounded read queries. */
   insights: TaskInsights;
   /** The registered task types (the type filter's suggestions). */
-  handlers: { types(): string[] };
+  handlers: { types(): string[]; refreshTypes(): Promise<void> };
   /** Workflow runs and their steps (the Workflows, Runs and run pages). */
   workflows: WorkflowService;
   /** Cron schedules, when the deployment has them (the overview's "due next", the Schedules page). */

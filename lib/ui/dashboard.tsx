@@ -36,7 +36,7 @@ export interface DashboardDeps {
   config: Config;
   logger: Logger;
   /** The registered task types (the type filter's suggestions). */
-  handlers: { types(): string[] };
+  handlers: { types(): string[]; refreshTypes(): Promise<void> };
   /** The client's address and scheme as the platform and TRUST_PROXY say (limits' key, Secure cookie). */
   request?: RequestFacts;
   /** The adapter's Redis connection (ioredis on Node) for the dashboard's limits; else config decides. */

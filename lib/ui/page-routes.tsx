@@ -34,6 +34,7 @@ export function registerPageRoutes(ui: Hono<DashboardEnv>, deps: DashboardRouteD
   ui.get('/tasks', async (c) => {
     const values = filterValues((name) => c.req.query(name));
     const result = await insights.search(toSearch(values), PAGE_SIZE);
+    await deps.handlers.refreshTypes();
     return c.html(<TasksPage page={pageContext(c, config)} values={values} result={result} types={deps.handlers.types()} notice={bulkNotice(c)} />);
   });
 
@@ -101,6 +102,7 @@ export function registerPageRoutes(ui: Hono<DashboardEnv>, deps: DashboardRouteD
   });
 
   ui.get('/types', async (c) => {
+    await deps.handlers.refreshTypes();
     const types = await insights.typeCounts(deps.handlers.types(), true);
     const done = c.req.query('done');
     // Only a type that is listed is named: nothing from the query is echoed as text.

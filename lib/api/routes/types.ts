@@ -82,6 +82,7 @@ function typeToJson(stats: TypeStats, now: number) {
 export function registerTypeRoutes(app: OpenAPIHono, { service, handlers }: AppDeps) {
   return app
     .openapi(listRoute, async (c) => {
+      await handlers.refreshTypes();
       const types = await service.types(handlers.types());
       const now = Date.now();
       return c.json({ count: types.length, types: types.map((t) => typeToJson(t, now)) }, 200);

@@ -4,7 +4,7 @@ import type { AddressInfo } from 'node:net';
 import type { AdvanceRequest } from '../../lib/workflows/wire.ts';
 import type { Reply } from './remote-script.ts';
 
-export { advanceAnswer, fourSteps, record, stepsInARow, type Reply } from './remote-script.ts';
+export { advanceAnswer, fourSteps, record, type Reply } from './remote-script.ts';
 
 /**
  * A workflow app on loopback that speaks docs/workflow-protocol.md by hand, for the engine's

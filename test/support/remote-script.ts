@@ -55,25 +55,4 @@ export function fourSteps(counts: Record<string, number>, sleepMs = 1000): (requ
   };
 }
 
-/**
- * `n` steps in a row (`s1` … `sn`), each taking `stepMs` and reported to `ran` once its code
- * has run (before the answer is sent: a step whose answer is lost has still run), then the
- * run completes with the steps' outputs summed.
- */
-export function stepsInARow(n: number, stepMs: number, ran: (step: string, run: string) => void): (request: AdvanceRequest) => Promise<Reply> {
-  return async (request) => {
-    const done = new Map(request.steps.map((s) => [s.name, s]));
-    for (let i = 1; i <= n; i++) {
-      const name = `s${i}`;
-      if (done.get(name)?.status === 'completed') continue;
-      await new Promise((resolve) => setTimeout(resolve, stepMs));
-      ran(name, request.run.id);
-      return { answer: answer([record(name, 'step', { output: String(i), startedAt: request.now, completedAt: Date.now() }, request.now)], { kind: 'continue' }) };
-    }
-    let sum = 0;
-    for (const s of request.steps) sum += Number(JSON.parse(s.output ?? '0'));
-    return { answer: answer([], { kind: 'completed', output: sum }) };
-  };
-}
-
 export { answer as advanceAnswer };

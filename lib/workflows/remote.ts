@@ -68,8 +68,6 @@ export interface RemoteEngineDeps {
   onChildStarted?(child: Task): void;
 }
 
-/** How far an answer's timestamp may be from this clock (the Standard Webhooks tolerance). */
-const answerToleranceSeconds = 300;
 /** What of an error answer's body a run's error shows. */
 const errorBodyChars = 300;
 /** Time kept back from TASK_TIMEOUT_SECONDS so an execution returns before it is timed out. */

@@ -1,5 +1,5 @@
 import { spawn } from 'node:child_process';
-import { afterEach, describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it, onTestFinished } from 'vitest';
 import { createClient } from '../lib/client/index.ts';
 import { EXIT } from '../local/cli-api.ts';
 import { ROOT } from './processes.ts';
@@ -13,7 +13,9 @@ import { checkout } from './fixtures/remote-sdk-workflows.ts';
 import { classifyAddress } from '../lib/delivery/address.ts';
 import { guardFromConfig } from '../lib/delivery/guard.ts';
 import { defineWorkflow, type Workflow } from '../lib/workflows/define.ts';
-import { jsonRequest, startRuntime, tempDbUrl, testConfig, waitFor } from './helpers.ts';
+import { jsonRequest, openTestRepo, startRuntime, tempDbUrl, testConfig, waitFor } from './helpers.ts';
+import { parseTaskId } from '../lib/tasks/ids.ts';
+import { WorkflowRepository } from '../lib/workflows/repository.ts';
 import { advanceAnswer, fourSteps, record, startScriptedApp, type ScriptedApp } from './support/remote-app.ts';
 
 /**
@@ -290,6 +292,33 @@ describe('remote workflows (engine side, one process)', () => {
     expect(done.steps!.find((s) => s.name === 'a')).toMatchObject({ attempts: 1 });
     expect(failing).toBe(0);
     expect(counts).toEqual({ a: 1, b: 1 });
+  });
+
+  it('POST /runs/:id/retry starts the count of unanswered advances again at 0: the first backoff after it is the base one', async () => {
+    const served = await app(() => ({ status: 503, answer: 'down', signWith: false, headers: { 'content-type': 'text/plain' } }));
+    const DATABASE_URL = tempDbUrl();
+    const started = await runtimeWith({ DATABASE_URL });
+    const reader = await openTestRepo(DATABASE_URL);
+    onTestFinished(() => reader.close());
+    const marks = new WorkflowRepository(reader.driver);
+    await register(started, 'down-app', { url: served.url });
+    const { run } = await started.runtime.workflows.startRun('down-app', {});
+    const runId = parseTaskId(run.id)!;
+    await waitFor(async () => (await marks.run(runId)).advanceFailures >= 3, 15_000, 'three advances unanswered');
+    // Paused, no execution can take the retried run before the count is read.
+    expect((await started.request('/types/workflow:down-app/pause', { method: 'POST' })).status).toBe(200);
+    expect((await started.request(`/runs/${run.id}/cancel`, { method: 'POST' })).status).toBe(200);
+    expect((await marks.run(runId)).advanceFailures).toBeGreaterThanOrEqual(3);
+    expect((await started.request(`/runs/${run.id}/retry`, { method: 'POST' })).status).toBe(200);
+    expect(await marks.run(runId)).toMatchObject({ advanceFailures: 0 });
+    const asked = served.requests.length;
+    const { error: before } = await started.runtime.workflows.getRun(run.id);
+    expect((await started.request('/types/workflow:down-app/resume', { method: 'POST' })).status).toBe(200);
+    const again = await waitFor(async () => {
+      const r = await started.runtime.workflows.getRun(run.id);
+      return served.requests.length > asked && r.error?.includes('in a row') && r.error !== before ? r : null;
+    }, 15_000, 'the first advance after the retry');
+    expect(again.error).toMatch(/^HTTP 503 Service Unavailable: down \(advance 1 in a row unanswered; next at /);
   });
 
   it('a run cancelled while its app is answering stops there: the late answer is not recorded', async () => {

@@ -54,6 +54,10 @@ const SQL = {
   child: 'SELECT status, result, last_error FROM tasks WHERE id = ?',
   children: "SELECT child_run_id FROM workflow_steps WHERE run_id = ? AND kind = 'invoke' AND child_run_id IS NOT NULL",
   resetFailed: "DELETE FROM workflow_steps WHERE run_id = ? AND status = 'failed'",
+  // Only while the run has ended: no execution of it can write the mark then (the fence needs
+  // it in progress), so the count stays 0 until the retried run runs.
+  resetAdvanceFailures: `UPDATE workflow_steps SET attempts = 0, error = NULL WHERE run_id = ? AND name = ''
+    AND EXISTS (SELECT 1 FROM tasks WHERE id = ? AND status IN ('failed', 'cancelled'))`,
   // A range over the type index (tasks_type_id): runs of every workflow, registered or not.
   runCounts: 'SELECT status, count(*) AS n FROM tasks WHERE type >= ? AND type < ? GROUP BY status',
   advanceFailures: `UPDATE workflow_steps SET attempts = ?, error = ? WHERE run_id = ? AND name = '' AND ${HELD}`,
@@ -183,9 +187,17 @@ export class WorkflowRepository {
     return counts;
   }
 
-  /** A retried run runs its failed steps again. */
-  async resetFailedSteps(runId: number): Promise<number> {
-    return (await this.#driver.run(SQL.resetFailed, [runId])).changes;
+  /**
+   * A retried run runs its failed steps again, and a remote one's count of unanswered advances
+   * starts again at 0 (its first backoff is the base one), in one transaction; done while the
+   * run has ended, before it is retried. Returns how many steps were reset.
+   */
+  async resetForRetry(runId: number): Promise<number> {
+    const [reset] = await this.#driver.batch([
+      { sql: SQL.resetFailed, args: [runId] },
+      { sql: SQL.resetAdvanceFailures, args: [runId, runId] },
+    ]);
+    return reset!.changes;
   }
 
   /** Retention: at most `limit` events older than `before`. */

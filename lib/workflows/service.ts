@@ -180,7 +180,7 @@ export class WorkflowService {
     const task = await this.#run(ref);
     if (task.status !== 'failed' && task.status !== 'cancelled') throw conflict(`run is ${task.status}: only failed or cancelled runs can be retried`, 'invalid_state');
     await this.#retryChildren(task.id);
-    await this.#repo.resetFailedSteps(task.id);
+    await this.#repo.resetForRetry(task.id);
     const retried = await this.#tasks.retry(task.id);
     return runToJson(retried, await this.#repo.steps(task.id));
   }
@@ -196,7 +196,7 @@ export class WorkflowService {
       const child = await this.#taskRepo.get(childId);
       if (child?.status !== 'failed' && child?.status !== 'cancelled') continue;
       await this.#retryChildren(childId);
-      await this.#repo.resetFailedSteps(childId);
+      await this.#repo.resetForRetry(childId);
       try {
         await this.#tasks.retry(childId);
       } catch (error) {

@@ -15,7 +15,10 @@ import { guardFromConfig } from '../lib/delivery/guard.ts';
 import { defineWorkflow, type Workflow } from '../lib/workflows/define.ts';
 import { jsonRequest, openTestRepo, startRuntime, tempDbUrl, testConfig, waitFor } from './helpers.ts';
 import { parseTaskId } from '../lib/tasks/ids.ts';
+import { WorkflowRegistry } from '../lib/workflows/engine.ts';
+import { RemoteWorkflowRepository, RemoteWorkflows } from '../lib/workflows/remote-registry.ts';
 import { WorkflowRepository } from '../lib/workflows/repository.ts';
+import { WorkflowService } from '../lib/workflows/service.ts';
 import { advanceAnswer, fourSteps, record, startScriptedApp, type ScriptedApp } from './support/remote-app.ts';
 
 /**
@@ -319,6 +322,50 @@ describe('remote workflows (engine side, one process)', () => {
       return served.requests.length > asked && r.error?.includes('in a row') && r.error !== before ? r : null;
     }, 15_000, 'the first advance after the retry');
     expect(again.error).toMatch(/^HTTP 503 Service Unavailable: down \(advance 1 in a row unanswered; next at /);
+  });
+
+  it('a start that read the registration before a DELETE and inserted after it: its run is cancelled and the start answers 404', async () => {
+    // Instance B's view of the registrations is an hour old: its check passes after the delete,
+    // as a start whose check ran just before the DELETE and whose insert landed just after.
+    const served = await app((request) => ({
+      answer: advanceAnswer([record('long', 'sleep', { status: 'waiting', wakeAt: request.now + 3_600_000, completedAt: null }, request.now)], {
+        kind: 'suspended',
+        needs: [{ kind: 'sleep', name: 'long', until: request.now + 3_600_000 }],
+      }),
+    }));
+    const DATABASE_URL = tempDbUrl();
+    const a = await runtimeWith({ DATABASE_URL });
+    const b = await openTestRepo(DATABASE_URL);
+    onTestFinished(() => b.close());
+    const stale = new WorkflowService({
+      tasks: b.service,
+      taskRepo: b.repo,
+      repo: new WorkflowRepository(b.driver),
+      registry: new WorkflowRegistry(),
+      remote: { workflows: new RemoteWorkflows(new RemoteWorkflowRepository(b.driver), { maxAgeMs: 3_600_000 }), guard: guardFromConfig(testConfig()), hasDefaultSecret: true },
+    });
+    const runsOf = async (name: string) => (await b.repo.list({ type: `workflow:${name}`, limit: 10 })).map((t) => t.status).sort();
+
+    // Without force: the DELETE found no active run and deleted; B's start comes after.
+    await register(a, 'quiet', { url: served.url });
+    expect(await stale.has('quiet')).toBe(true);
+    expect(await (await a.request('/workflows/quiet', { method: 'DELETE' })).json()).toEqual({ name: 'quiet', deleted: true, cancelled_runs: 0 });
+    expect(await stale.has('quiet')).toBe(true);
+    await expect(stale.startRun('quiet', {})).rejects.toMatchObject({ status: 404, code: 'not_found' });
+    expect(await runsOf('quiet')).toEqual(['cancelled']);
+
+    // With force: the run started before the DELETE is cancelled by it, the one B starts after by B.
+    await register(a, 'busy', { url: served.url });
+    expect(await stale.has('busy')).toBe(true);
+    const { run: before } = await a.runtime.workflows.startRun('busy', {});
+    const refused = await a.request('/workflows/busy', { method: 'DELETE' });
+    expect(refused.status).toBe(409);
+    expect((await a.request('/workflows/busy')).status).toBe(200);
+    expect(await (await a.request('/workflows/busy?force=true', { method: 'DELETE' })).json()).toEqual({ name: 'busy', deleted: true, cancelled_runs: 1 });
+    expect((await a.runtime.workflows.getRun(before.id)).status).toBe('cancelled');
+    await expect(stale.startRun('busy', { input: 2 })).rejects.toMatchObject({ status: 404 });
+    expect(await runsOf('busy')).toEqual(['cancelled', 'cancelled']);
+    expect((await a.request('/workflows/busy/runs', { method: 'POST', json: {} })).status).toBe(404);
   });
 
   it('a run cancelled while its app is answering stops there: the late answer is not recorded', async () => {

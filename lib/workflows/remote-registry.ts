@@ -30,6 +30,10 @@ const SQL = {
     timeout_seconds = excluded.timeout_seconds, max_per_host = excluded.max_per_host, updated_at = excluded.updated_at
     RETURNING ${COLUMNS}`,
   delete: 'DELETE FROM remote_workflows WHERE name = ?',
+  // The check and the delete in one statement: no run can start in between (tasks_type_id).
+  deleteIfIdle: `DELETE FROM remote_workflows WHERE name = ?
+    AND NOT EXISTS (SELECT 1 FROM tasks WHERE type = ? AND status IN ('pending', 'in_progress'))`,
+  exists: 'SELECT 1 FROM remote_workflows WHERE name = ?',
 } as const;
 
 export class RemoteWorkflowRepository {
@@ -62,6 +66,16 @@ export class RemoteWorkflowRepository {
 
   async delete(name: string): Promise<boolean> {
     return (await this.#driver.run(SQL.delete, [name])).changes === 1;
+  }
+
+  /** Deletes the registration only if no run of `runType` is pending or in progress. */
+  async deleteIfIdle(name: string, runType: string): Promise<boolean> {
+    return (await this.#driver.run(SQL.deleteIfIdle, [name, runType])).changes === 1;
+  }
+
+  /** Read from the table, not from any process's view. */
+  async exists(name: string): Promise<boolean> {
+    return (await this.#driver.all(SQL.exists, [name])).length > 0;
   }
 }
 

@@ -98,7 +98,7 @@ const deleteWorkflowRoute = createRoute({
   path: '/workflows/{name}',
   tags: tag('workflows'),
   summary: 'Remove a workflow registered by URL',
-  description: '409 while it has pending or running runs, unless `?force=true`: then they are cancelled first, with their child runs.',
+  description: '409 while it has pending or running runs, unless `?force=true`: then it is deleted and they are cancelled, with their child runs.',
   request: { params: NameParam, query: DeleteWorkflowQuery },
   responses: { 200: jsonResponse(DeletedWorkflowSchema, 'deleted'), ...errorResponses(400, 401, 404, 409, 429) },
 });

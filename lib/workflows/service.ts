@@ -106,6 +106,15 @@ export class WorkflowService {
       { title: workflow, description: 'workflow run', type: runType(workflow), payload: start.input ?? null, runAt: start.runAt, delaySeconds: start.delaySeconds },
       start.idempotencyKey,
     );
+    // A registration deleted between the check above (a view up to a second old) and the insert:
+    // DELETE's sweep of active runs may have read before this run existed. Read the table
+    // after the insert: if the registration is still there, the run was in before any delete
+    // and its sweep finds it; if not, the run is cancelled here and the start answers 404.
+    if (!this.registry.has(workflow) && this.#remote && !(await this.#remote.workflows.repo.exists(workflow))) {
+      this.#remote.workflows.invalidate();
+      await this.#cancelIfActive(task.id);
+      throw unknownWorkflow(workflow);
+    }
     if (!replayed) this.#metrics.runStarted(workflow);
     return { run: runToJson(task, []), replayed };
   }
@@ -271,40 +280,64 @@ export class WorkflowService {
   }
 
   /**
-   * Removes a registration. 409 while runs of it are pending or in progress, unless `force`:
-   * then they are cancelled first (children too, as POST /runs/:id/cancel does).
+   * Removes a registration. 409 while runs of it are pending or in progress (checked by the
+   * DELETE itself), unless `force`: then the registration goes first, so no run starts after
+   * (startRun reads the table after its insert), and every pending or running run of it is
+   * cancelled after, children too (as POST /runs/:id/cancel does).
    */
   async deleteRemote(name: string, force: boolean): Promise<{ name: string; deleted: true; cancelled_runs: number }> {
     const remote = this.#requireRemote();
     if (this.registry.has(name)) throw conflict(`workflow ${JSON.stringify(name)} is defined in process: only a workflow registered by URL can be deleted`, 'workflow_in_process');
-    remote.workflows.invalidate();
-    if (!(await remote.workflows.get(name))) throw unknownWorkflow(name);
-    const [stats] = await this.#tasks.types([runType(name)]);
-    const active = (stats?.counts.pending ?? 0) + (stats?.counts.in_progress ?? 0);
-    if (active > 0 && !force) throw conflict(`workflow ${JSON.stringify(name)} has ${active} active runs: cancel them, or DELETE with ?force=true`, 'workflow_has_runs');
+    const type = runType(name);
+    try {
+      if (force) {
+        if (!(await remote.workflows.repo.delete(name))) throw unknownWorkflow(name);
+        return { name, deleted: true, cancelled_runs: await this.#cancelActiveRuns(type) };
+      }
+      for (;;) {
+        if (await remote.workflows.repo.deleteIfIdle(name, type)) return { name, deleted: true, cancelled_runs: 0 };
+        if (!(await remote.workflows.repo.exists(name))) throw unknownWorkflow(name);
+        const [stats] = await this.#tasks.types([type]);
+        const active = (stats?.counts.pending ?? 0) + (stats?.counts.in_progress ?? 0);
+        // None left: they ended between the DELETE and the count; delete again.
+        if (active > 0) throw conflict(`workflow ${JSON.stringify(name)} has ${active} active runs: cancel them, or DELETE with ?force=true`, 'workflow_has_runs');
+      }
+    } finally {
+      remote.workflows.invalidate();
+    }
+  }
+
+  /**
+   * Cancels every pending or running run of the type (children too); how many it cancelled.
+   * Once the registration is gone no run of it starts, but one may move between pending and
+   * in progress while the two lists are read: passes go on until none is left.
+   */
+  async #cancelActiveRuns(type: string): Promise<number> {
     let cancelled = 0;
-    if (active > 0) {
+    for (;;) {
       for (const status of ['pending', 'in_progress'] as const) {
         for (;;) {
-          const runs = await this.#tasks.list({ type: runType(name), status, limit: 100 });
+          const runs = await this.#tasks.list({ type, status, limit: 100 });
           let changed = 0;
-          for (const run of runs) {
-            try {
-              await this.cancelRun(run.id);
-              changed++;
-            } catch (error) {
-              // Ended meanwhile (409): nothing left to cancel.
-              if (!(error instanceof AppError && error.status === 409)) throw error;
-            }
-          }
+          for (const run of runs) if (await this.#cancelIfActive(run.id)) changed++;
           cancelled += changed;
           if (runs.length < 100 || changed === 0) break;
         }
       }
+      const [stats] = await this.#tasks.types([type]);
+      if ((stats?.counts.pending ?? 0) + (stats?.counts.in_progress ?? 0) === 0) return cancelled;
     }
-    await remote.workflows.repo.delete(name);
-    remote.workflows.invalidate();
-    return { name, deleted: true, cancelled_runs: cancelled };
+  }
+
+  /** cancelRun, false when the run ended meanwhile (409). */
+  async #cancelIfActive(runId: number): Promise<boolean> {
+    try {
+      await this.cancelRun(runId);
+      return true;
+    } catch (error) {
+      if (error instanceof AppError && error.status === 409) return false;
+      throw error;
+    }
   }
 
   #requireRemote(): RemoteRegistration {

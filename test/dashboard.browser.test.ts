@@ -1,12 +1,15 @@
 import { access, constants, mkdirSync, writeFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { chromium, type Browser, type BrowserContext, type Page } from 'playwright-core';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, onTestFinished } from 'vitest';
 import type { TaskJson } from '../lib/tasks/model.ts';
+import { serve, toNodeHandler } from '../lib/workflows/sdk.ts';
 import type { RunDetailJson, RunJson } from '../lib/workflows/service.ts';
+import { checkout } from './fixtures/remote-sdk-workflows.ts';
 import { requireService, tempDbUrl, tempDir, waitFor } from './helpers.ts';
 import { killAll, postTask, ROOT, spawnService, startServe, type ServiceProcess } from './processes.ts';
 
@@ -581,6 +584,56 @@ describe.skipIf(!available)('dashboard in a real browser', () => {
     expect(track).toBeGreaterThan(300);
     expect(onPhone.problems).toEqual([]);
     await phone.close();
+  });
+
+  it('a workflow served by the user\'s app (registered by URL): the Workflows page shows where, and its run\'s timeline is drawn as any other', async () => {
+    // The app: checkout (a step, a 1.5 s sleep, a wait for `paid`, a step) served with
+    // task-pool/workflow on a loopback node:http server in this process.
+    const secret = 'whsec_' + Buffer.from('dashboard-remote-workflow-secret-0123').toString('base64');
+    const ran: string[] = [];
+    const app = createServer(toNodeHandler(serve(checkout('shop-checkout', (step) => ran.push(step), 1500), { signingSecret: secret })));
+    await new Promise<void>((resolve) => app.listen(0, '127.0.0.1', resolve));
+    onTestFinished(() => new Promise<void>((resolve) => (app.closeAllConnections(), app.close(() => resolve()))));
+    const appUrl = `http://127.0.0.1:${(app.address() as AddressInfo).port}/api/workflows/checkout`;
+    const server = await startServe({ DATABASE_URL: tempDbUrl(), TASK_WORKERS: '4', HTTP_ALLOW_PRIVATE_NETWORKS: 'true', WEBHOOK_SECRET: secret });
+    services.push(server);
+    const { url } = server;
+    const put = await fetch(`${url}/workflows/shop-checkout`, { method: 'PUT', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ url: appUrl }) });
+    expect(put.status, await put.clone().text()).toBe(201);
+    const start = async (key: string) => (await api<RunJson>(url, '/workflows/shop-checkout/runs', { method: 'POST', body: JSON.stringify({ input: { key } }) })).id;
+    const runBecomes = (id: string, check: (run: RunDetailJson) => boolean, what: string) =>
+      waitFor(async () => {
+        const run = await api<RunDetailJson>(url, `/runs/${id}`);
+        return check(run) ? run : null;
+      }, 30_000, `run ${id}: ${what}`);
+    const paid = await start('order-1001');
+    const waiting = await start('order-1002');
+    for (const id of [paid, waiting]) await runBecomes(id, (r) => r.waiting_for?.some((w) => w.kind === 'event') === true, 'waits for paid');
+    await api(url, '/events', { method: 'POST', body: JSON.stringify({ event: 'paid', key: 'order-1001', payload: { amount: 42 } }) });
+    const done = await runBecomes(paid, (r) => r.status === 'completed', 'completed');
+    expect(done.output).toEqual({ a: { n: 1 }, paid: { amount: 42 }, b: 'done' });
+    expect(ran.sort()).toEqual(['a', 'a', 'b']);
+
+    const ctx = await context();
+    const { page, problems } = await watch(ctx);
+    await page.goto(`${url}/ui/workflows`);
+    expect(await page.textContent('tr[data-workflow=shop-checkout] td[data-served=true]')).toBe(appUrl);
+    expect(await page.textContent('tr[data-workflow=shop-checkout] td[data-status=pending]')).toBe('1');
+    expect(await page.textContent('tr[data-workflow=shop-checkout] td[data-status=completed]')).toBe('1');
+    await shot(page, 'workflows-remote');
+    await page.click('tr[data-workflow=shop-checkout] td[data-status=completed] a');
+    await page.click(`tr[data-run-id="${paid}"] a`);
+    expect(new URL(page.url()).pathname).toBe(`/ui/runs/${paid}`);
+    const steps = await page.locator('li[data-step]').evaluateAll((rows) => rows.map((r) => [r.getAttribute('data-step'), r.getAttribute('data-kind')]));
+    expect(steps).toEqual([
+      ['a', 'step'],
+      ['nap', 'sleep'],
+      ['paid', 'wait'],
+      ['b', 'step'],
+    ]);
+    await shot(page, 'run-remote');
+    expect(problems).toEqual([]);
+    await ctx.close();
   });
 
   it('DASHBOARD_ENABLED=false: /ui and / are 404', async () => {

@@ -1,10 +1,10 @@
 import { Command, Option } from 'commander';
-import { isFinal, type SubmitTask, type TaskJson, type TaskList } from '../lib/client/index.ts';
+import { isFinal, type AttemptList, type SubmitTask, type TaskJson, type TaskList } from '../lib/client/index.ts';
 import { STATUSES, type TaskStatus } from '../lib/tasks/states.ts';
 import { common, EXIT, fieldTable, jsonValue, number, plural, rowsTable, run, withCommon, type Output } from './cli-api.ts';
 
 /**
- * `task-pool tasks submit|get|list|cancel|retry|wait`: the task API from a shell, through the
+ * `task-pool tasks submit|get|attempts|list|cancel|retry|wait`: the task API from a shell, through the
  * typed client. Options, output, errors and exit statuses: local/cli-api.ts.
  */
 
@@ -55,6 +55,11 @@ export function registerTaskCommands(program: Command): void {
     .argument('<id>')
     .action((id: string, _opts: unknown, command: Command) => run(common(command), async (client, out) => out.print(await client.get(id), taskTable)));
 
+  withCommon(tasks.command('attempts'))
+    .description('print every attempt of a task: worker, start, end, outcome and error, oldest first')
+    .argument('<id>')
+    .action((id: string, _opts: unknown, command: Command) => run(common(command), async (client, out) => out.print(await client.attempts(id), attemptsTable)));
+
   withCommon(tasks.command('list'))
     .description('list tasks, newest first')
     .option('--status <status>', `one of ${STATUSES.join(', ')}`)
@@ -101,6 +106,18 @@ const FIELDS = [
 /** One task: `field  value` lines, every field. */
 export function taskTable(task: TaskJson): string {
   return fieldTable(task, FIELDS);
+}
+
+/** Attempts: one row per attempt, its error on the line below it. */
+export function attemptsTable(list: AttemptList): string {
+  const rows = rowsTable(list.attempts, ['attempt', 'outcome', 'worker', 'started_at', 'ended_at']);
+  const lines = [rows[0]!];
+  list.attempts.forEach((attempt, i) => {
+    lines.push(rows[i + 1]!);
+    if (attempt.error !== null) lines.push(`  error: ${attempt.error}`);
+  });
+  lines.push(plural(list.count, 'attempt'));
+  return lines.join('\n');
 }
 
 /** A page: one row per task, then the count and the next cursor. */

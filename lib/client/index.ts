@@ -33,6 +33,9 @@ export type TaskJson = InferResponseType<Api['tasks'][':id']['$get'], 200>;
 /** One page of `GET /tasks`, inferred from its 200 response. */
 export type TaskList = InferResponseType<Api['tasks']['$get'], 200>;
 export type TaskStatus = TaskJson['status'];
+/** `GET /tasks/:id/attempts`: every attempt of a task, oldest first, inferred from its 200 response. */
+export type AttemptList = InferResponseType<Api['tasks'][':id']['attempts']['$get'], 200>;
+export type AttemptJson = AttemptList['attempts'][number];
 /** The body of `POST /tasks` (typed by hand: see above). */
 export type SubmitTask = SubmitTaskBody;
 /** One item of `POST /tasks/batch`: the body of `POST /tasks` and an optional `idempotency_key`. */
@@ -189,6 +192,14 @@ export function createClient(baseUrl: string, options: ClientOptions = {}) {
 
     async retry(id: string): Promise<TaskJson> {
       return read<TaskJson>(await api.tasks[':id'].retry.$post({ param: { id: segment(id) } }));
+    },
+
+    /**
+     * `GET /tasks/:id/attempts`: each attempt's worker, start, end, outcome and error, oldest
+     * first (the newest TASK_ATTEMPTS_KEPT that did not complete, then the running or completed one).
+     */
+    async attempts(id: string): Promise<AttemptList> {
+      return read<AttemptList>(await api.tasks[':id'].attempts.$get({ param: { id: segment(id) } }));
     },
 
     wait,

@@ -75,6 +75,8 @@ const VARIABLES = {
   TASK_MAX_PENDING: ['maxPending', int(0, 1_000_000_000).default(0)],
   TASK_BACKOFF_BASE_MS: ['backoffBaseMs', int(0, 86_400_000).default(1000)],
   TASK_BACKOFF_MAX_MS: ['backoffMaxMs', int(0, 86_400_000).default(300_000)],
+  // Attempts that did not complete, kept per task (the newest; lib/tasks/attempts.ts); 0 keeps none.
+  TASK_ATTEMPTS_KEPT: ['attemptsKept', int(0, 1000).default(20)],
   SIMULATE_MIN_MS: ['simulateMinMs', int(0, 3_600_000).default(1000)],
   SIMULATE_MAX_MS: ['simulateMaxMs', int(0, 3_600_000).default(5000)],
   // DATABASE_URL wins over the seed's DATABASE_DSN; both become `databaseUrl` (loadConfig).

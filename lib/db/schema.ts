@@ -40,6 +40,9 @@ export const tasks = sqliteTable(
     lockedBy: text('locked_by'),
     lastError: text('last_error'),
     result: text('result'),
+    // What the running handler last reported (`ctx.progress`), JSON text of at most 1 KB;
+    // written at most once a second, fenced by the attempt's version (lib/processing/heartbeat.ts).
+    progress: text('progress'),
     idempotencyKey: text('idempotency_key'),
     requestHash: text('request_hash'),
     createdAt: integer('created_at').notNull(),
@@ -202,3 +205,28 @@ export const remoteWorkflows = sqliteTable('remote_workflows', {
   createdAt: integer('created_at').notNull(),
   updatedAt: integer('updated_at').notNull(),
 });
+
+/**
+ * Attempts of a task that ended without completing it (lib/tasks/attempts.ts): retried, failed,
+ * timed out, released at shutdown, cancelled while running, or whose lease expired (worker
+ * died). One row each, written in the same transaction as that attempt's final write, at most
+ * TASK_ATTEMPTS_KEPT per task (the newest). A completed attempt and the running one are never
+ * written: the task row describes them (started_at, completed_at, locked_by), and
+ * `GET /tasks/:id/attempts` adds them on read, so a task that succeeds at its first attempt
+ * writes nothing here. `n` orders a task's rows (attempt numbers restart after a retry from
+ * the API); rows go with their task (a trigger, migration 0011).
+ */
+export const taskAttempts = sqliteTable(
+  'task_attempts',
+  {
+    taskId: integer('task_id').notNull(),
+    n: integer('n').notNull(),
+    attempt: integer('attempt').notNull(),
+    worker: text('worker'),
+    startedAt: integer('started_at'),
+    endedAt: integer('ended_at').notNull(),
+    outcome: text('outcome', { enum: ['retried', 'failed', 'timed_out', 'cancelled', 'released', 'lease_expired'] }).notNull(),
+    error: text('error'),
+  },
+  (a) => [primaryKey({ columns: [a.taskId, a.n] })],
+);

@@ -23,6 +23,31 @@ export interface HandlerContext {
    * its lease, time limit and claim; only the worker is lent out.
    */
   waitWithoutWorker<T>(wait: Promise<T>): Promise<T>;
+  /**
+   * Reports how far the task is: any JSON value of at most 1 KB (`42`, `{ done: 3, total: 10 }`,
+   * `"uploading"`), shown as the task's `progress`. Cheap to call often: it is written at most
+   * once a second (the last value wins), and the last value goes with the attempt's final
+   * write. Throws a TypeError for a value that is not JSON or is larger than 1 KB.
+   */
+  progress(value: unknown): void;
+}
+
+/** The largest progress value, as JSON text in UTF-8 bytes. */
+export const MAX_PROGRESS_BYTES = 1024;
+
+/** A progress value as stored: its JSON text; a TypeError names what is wrong with it. */
+export function progressJson(value: unknown): string {
+  let json: string | undefined;
+  try {
+    json = JSON.stringify(value);
+  } catch (error) {
+    throw new TypeError(`progress must be a JSON value: ${error instanceof Error ? error.message : String(error)}`);
+  }
+  if (json === undefined) throw new TypeError(`progress must be a JSON value, not ${typeof value}`);
+  // Most values are short: a string's UTF-8 length is at most three bytes per UTF-16 unit.
+  const bytes = json.length * 3 <= MAX_PROGRESS_BYTES ? json.length : new TextEncoder().encode(json).length;
+  if (bytes > MAX_PROGRESS_BYTES) throw new TypeError(`progress is ${bytes} bytes as JSON; at most ${MAX_PROGRESS_BYTES} are allowed`);
+  return json;
 }
 
 export type TaskHandler = (task: TaskJson, context: HandlerContext) => Promise<unknown>;

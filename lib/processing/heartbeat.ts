@@ -14,6 +14,12 @@ import { StopReason } from './outcome.ts';
  * what keeps the lease ours through a short database outage. A renewal never touches a task
  * that left in_progress: once cancelled, its lease ends where the last renewal put it, which
  * bounds how long a retry waits for a handler that ignores its signal.
+ *
+ * Progress (`ctx.progress`) goes through the same chain and the same version check, so a
+ * stale attempt can never overwrite a newer one's: at most one write a second per task
+ * (`PROGRESS_INTERVAL_MS`; the last value wins), carried by a renewal when one is due anyway,
+ * and whatever is left unwritten goes with the final write (processTask reads
+ * `unwrittenProgress`).
  */
 export class Heartbeat {
   readonly #repo: TaskRepository;
@@ -24,6 +30,11 @@ export class Heartbeat {
   #task: Task;
   #chain: Promise<unknown> = Promise.resolve();
   #done = false;
+  /** The latest progress not written yet (JSON text). */
+  #progress: string | undefined;
+  #progressTimer: ReturnType<typeof setTimeout> | undefined;
+  /** performance.now() of the last write that carried progress. */
+  #progressWrittenAt = -Infinity;
 
   constructor(options: { repo: TaskRepository; task: Task; leaseMs: number; onLost: (reason: StopReason) => void; log: () => Logger }) {
     this.#repo = options.repo;
@@ -55,6 +66,61 @@ export class Heartbeat {
   stop(): void {
     this.#done = true;
     clearInterval(this.#timer);
+    clearTimeout(this.#progressTimer);
+  }
+
+  /** The latest progress reported and not yet written: the final write carries it. */
+  get unwrittenProgress(): string | undefined {
+    return this.#progress;
+  }
+
+  /**
+   * Progress reported by the handler (JSON text, checked by the caller): written now if the
+   * last progress write is a second old, else when it will be (only the latest value).
+   */
+  progress(json: string): void {
+    if (this.#done) return;
+    this.#progress = json;
+    if (this.#progressTimer !== undefined) return;
+    const wait = this.#progressWrittenAt + PROGRESS_INTERVAL_MS - performance.now();
+    if (wait <= 0) this.#writeProgress();
+    else this.#progressTimer = setTimeout(this.#writeProgress, wait);
+  }
+
+  readonly #writeProgress = () => {
+    this.#progressTimer = undefined;
+    void this.#serial(async () => {
+      // A renewal meanwhile carried it, or the attempt ended (the final write carries it).
+      if (this.#done || this.#progress === undefined) return;
+      // A renewal carried an earlier value since this was planned: keep to one write a second.
+      const wait = this.#progressWrittenAt + PROGRESS_INTERVAL_MS - performance.now();
+      if (wait > 0) return void (this.#progressTimer ??= setTimeout(this.#writeProgress, wait));
+      await this.#write({});
+    });
+  };
+
+  /**
+   * One version-checked write of the running task: `fields` plus the unwritten progress, if
+   * any. A lost race means the task was cancelled or taken over: renewals stop and `onLost` is
+   * told which.
+   */
+  async #write(fields: { leaseExpiresAt?: number }): Promise<void> {
+    const progress = this.#progress;
+    try {
+      this.#task = await this.#repo.transition({ task: this.#task, to: 'in_progress', fields: progress === undefined ? fields : { ...fields, progress } });
+      if (progress !== undefined) {
+        this.#progressWrittenAt = performance.now();
+        // A newer value reported while this one was written stays unwritten.
+        if (this.#progress === progress) this.#progress = undefined;
+      }
+    } catch (error) {
+      if (!(error instanceof ErrOptimisticLock)) return logFailure(this.#log(), 'warn', progress === undefined || fields.leaseExpiresAt !== undefined ? 'heartbeat failed' : 'progress write failed', error);
+      this.stop();
+      const row = await this.#repo.get(this.#task.id).catch(() => null);
+      this.#onLost(
+        row && cancelled(row, this.#task) ? new StopReason('cancelled', 'task was cancelled') : new StopReason('lease_lost', 'lease lost to another worker'),
+      );
+    }
   }
 
   /** Stops renewing and waits for a renewal in flight, so nothing touches the task after. */
@@ -72,19 +138,13 @@ export class Heartbeat {
   readonly #beat = () => {
     void this.#serial(async () => {
       if (this.#done) return;
-      try {
-        this.#task = await this.#repo.transition({ task: this.#task, to: 'in_progress', fields: { leaseExpiresAt: Date.now() + this.#leaseMs } });
-      } catch (error) {
-        if (!(error instanceof ErrOptimisticLock)) return logFailure(this.#log(), 'warn', 'heartbeat failed', error);
-        this.stop();
-        const row = await this.#repo.get(this.#task.id).catch(() => null);
-        this.#onLost(
-          row && cancelled(row, this.#task) ? new StopReason('cancelled', 'task was cancelled') : new StopReason('lease_lost', 'lease lost to another worker'),
-        );
-      }
+      await this.#write({ leaseExpiresAt: Date.now() + this.#leaseMs });
     });
   };
 }
+
+/** Progress is written at most this often per task; the last value reported wins. */
+const PROGRESS_INTERVAL_MS = 1000;
 
 /**
  * The task was cancelled under this attempt: it is cancelled, or it was cancelled and retried

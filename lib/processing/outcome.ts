@@ -17,6 +17,10 @@ import { failureSteer, isTaskFailure } from './task-failure.ts';
  *   lease lost                → nothing: another worker owns the task now
  *   shutdown                  → released to pending, the attempt given back
  *
+ * Every write but a completion or a suspension also records the attempt (`request.attempt`:
+ * retried, failed, timed_out, released; lib/tasks/attempts.ts), in the same transaction; a
+ * cancelled attempt is recorded by processTask once its handler has returned.
+ *
  * A handler stopped from outside (timeout, shutdown) may not have returned yet when this is
  * written: it ignores its signal, or is still finishing. Then the write keeps the attempt's
  * lease on the row and a pending task is not due before that lease ends (`run_at` at least
@@ -81,9 +85,9 @@ export function decideOutcome(task: Task, end: HandlerEnd, policy: RetryPolicy, 
     case 'lease_lost':
       return { outcome: 'lost' };
     case 'shutdown':
-      return keepingLease({ outcome: 'released', request: releaseRequest(task, now) }, end.running);
+      return keepingLease({ outcome: 'released', request: { ...releaseRequest(task, now), attempt: { outcome: 'released', error: null } } }, end.running);
     case 'timeout':
-      return keepingLease(failure(task, end.reason, policy, now, random), end.running);
+      return keepingLease(failure(task, end.reason, policy, now, random, true), end.running);
   }
 }
 
@@ -125,16 +129,18 @@ export function backoffMs(attempt: number, baseMs: number, maxMs: number, random
   return Math.round(ceiling / 2 + random() * (ceiling / 2));
 }
 
-function failure(task: Task, error: unknown, policy: RetryPolicy, now: number, random: () => number): Decision {
+function failure(task: Task, error: unknown, policy: RetryPolicy, now: number, random: () => number, timedOut = false): Decision {
   const lastError = errorText(error);
   // By brand: a user's handlers module may throw its own copy of the class (task-failure.ts).
   const steer = failureSteer(error);
   if (task.attempts < task.maxAttempts && !steer?.permanent) {
     let runAt = now + backoffMs(task.attempts, policy.backoffBaseMs, policy.backoffMaxMs, random);
     if (steer?.retryAt !== undefined && steer.retryAt > now) runAt = Math.min(steer.retryAt, now + policy.backoffMaxMs);
-    return { outcome: 'retried', error: lastError, request: { task, to: 'pending', now, fields: { runAt, lastError, leaseExpiresAt: null } } };
+    const attempt = { outcome: timedOut ? 'timed_out' : 'retried', error: lastError } as const;
+    return { outcome: 'retried', error: lastError, request: { task, to: 'pending', now, fields: { runAt, lastError, leaseExpiresAt: null }, attempt } };
   }
-  return { outcome: 'failed', error: lastError, request: { task, to: 'failed', now, fields: { lastError, completedAt: now, leaseExpiresAt: null } } };
+  const attempt = { outcome: timedOut ? 'timed_out' : 'failed', error: lastError } as const;
+  return { outcome: 'failed', error: lastError, request: { task, to: 'failed', now, fields: { lastError, completedAt: now, leaseExpiresAt: null }, attempt } };
 }
 
 const MAX_ERROR_LENGTH = 2000;

@@ -6,9 +6,9 @@ import { NO_METRICS, type Metrics } from '../metrics/metrics.ts';
 import type { TaskEvents } from '../tasks/events.ts';
 import { formatTaskId } from '../tasks/ids.ts';
 import { taskToJson, type NewTask, type Task } from '../tasks/model.ts';
-import { transitioned, type TaskRepository, type TransitionRequest } from '../tasks/repository.ts';
+import { transitioned, type AttemptRecordOnClear, type TaskRepository, type TransitionRequest } from '../tasks/repository.ts';
 import { buildTask } from '../tasks/model.ts';
-import type { HandlerContext, HandlerRegistry } from './handlers.ts';
+import { progressJson, type HandlerContext, type HandlerRegistry } from './handlers.ts';
 import { Heartbeat } from './heartbeat.ts';
 import { logFailure } from '../foundation/log.ts';
 import { decideOutcome, releaseRequest, requestFor, StopReason, type HandlerEnd, type Outcome } from './outcome.ts';
@@ -83,7 +83,7 @@ export async function processTask(deps: ProcessDeps, claimed: Task, control: Tas
   const timeout = setTimeout(() => stopper.abort(new StopReason('timeout', `timed out after ${config.timeoutSeconds}s`)), config.timeoutSeconds * 1000);
 
   const handlerStarted = performance.now();
-  const end = await runHandler(deps.handlers, claimed, stopper, log, control);
+  const end = await runHandler(deps.handlers, claimed, stopper, log, control, heartbeat);
   const handlerSeconds = (performance.now() - handlerStarted) / 1000;
   clearTimeout(timeout);
   control.handlerDone?.();
@@ -100,8 +100,10 @@ export async function processTask(deps: ProcessDeps, claimed: Task, control: Tas
     if (decision.outcome === 'cancelled') log().info('task cancelled while running');
     else log().warn('lease lost: result discarded');
     // The cancel left this attempt's lease on the task (a retry waits for it); a lost lease
-    // may be one too (cancelled and retried between two renewals).
-    clearLeaseOnReturn(deps, heartbeat.task, 0, handlerReturned!, control, log);
+    // may be one too (cancelled and retried between two renewals). A cancelled attempt is
+    // recorded once its handler has returned, with that write.
+    const record = decision.outcome === 'cancelled' ? ({ end: CANCELLED, when: 'always' } as const) : undefined;
+    clearLeaseOnReturn(deps, heartbeat.task, 0, handlerReturned!, control, log, record);
     return reportAttempt(deps, claimed, decision.outcome, handlerSeconds);
   }
 
@@ -112,7 +114,7 @@ export async function processTask(deps: ProcessDeps, claimed: Task, control: Tas
       // The decision stands; only the version (and the lease it may keep) moves on if a
       // heartbeat renewed the lease meanwhile. Follow-ups are built from the row this write
       // makes (transitioned).
-      const latest = requestFor(decision, task);
+      const latest = withProgress(requestFor(decision, task), heartbeat.unwrittenProgress);
       followUps = followUpsOf(deps, latest);
       return deps.repo.transition(followUps.length > 0 ? { ...latest, followUps } : latest);
     },
@@ -120,8 +122,10 @@ export async function processTask(deps: ProcessDeps, claimed: Task, control: Tas
   );
   if (written === 'lost') {
     log().warn('task changed while running: result discarded', { outcome: decision.outcome });
-    // A cancel got there first and left this attempt's lease on the task.
-    clearLeaseOnReturn(deps, heartbeat.task, 0, handlerReturned ?? Promise.resolve(), control, log);
+    // A cancel got there first and left this attempt's lease on the task: the attempt ended
+    // cancelled (recorded if the lease is still this attempt's; else it was taken over, and the
+    // claim that took it recorded it).
+    clearLeaseOnReturn(deps, heartbeat.task, 0, handlerReturned ?? Promise.resolve(), control, log, { end: CANCELLED, when: 'ifCleared' });
     return reportAttempt(deps, claimed, 'lost', handlerSeconds);
   }
   if (decision.outcome === 'retried' || decision.outcome === 'suspended') deps.onRescheduled?.(written.runAt);
@@ -154,10 +158,10 @@ export async function processTask(deps: ProcessDeps, claimed: Task, control: Tas
  * (or at `dueAt`), not when the lease ends. Nothing changes if the task no longer carries
  * that lease. A failure only delays the next attempt until the lease runs out.
  */
-function clearLeaseOnReturn(deps: ProcessDeps, attempt: Task, dueAt: number, handlerReturned: Promise<void>, control: TaskControl, log: () => Logger): void {
+function clearLeaseOnReturn(deps: ProcessDeps, attempt: Task, dueAt: number, handlerReturned: Promise<void>, control: TaskControl, log: () => Logger, record?: AttemptRecordOnClear): void {
   const released = handlerReturned.then(async () => {
     try {
-      if (await deps.repo.clearLease(attempt, dueAt)) deps.onLeaseCleared?.();
+      if (await deps.repo.clearLease(attempt, dueAt, Date.now(), record)) deps.onLeaseCleared?.();
     } catch (error) {
       logFailure(log(), 'warn', 'clearing the lease of a stopped attempt failed: its task waits for the lease to run out', error);
     }
@@ -235,7 +239,14 @@ class Stopper {
 
 const holdWorker = <T>(wait: Promise<T>): Promise<T> => wait;
 
-async function runHandler(handlers: HandlerRegistry, task: Task, stopper: Stopper, log: () => Logger, control: TaskControl): Promise<HandlerEnd> {
+const CANCELLED = { outcome: 'cancelled', error: null } as const;
+
+/** The final write carries the progress the handler reported last, if no write has yet. */
+function withProgress(request: TransitionRequest, progress: string | undefined): TransitionRequest {
+  return progress === undefined ? request : { ...request, fields: { ...request.fields, progress } };
+}
+
+async function runHandler(handlers: HandlerRegistry, task: Task, stopper: Stopper, log: () => Logger, control: TaskControl, heartbeat: Heartbeat): Promise<HandlerEnd> {
   try {
     const handler = handlers.get(task.type);
     if (!handler) throw new Error(`no handler registered for type ${JSON.stringify(task.type)}`);
@@ -249,6 +260,9 @@ async function runHandler(handlers: HandlerRegistry, task: Task, stopper: Stoppe
       },
       get waitWithoutWorker() {
         return control.park ? <T>(wait: Promise<T>) => control.park!(wait) : holdWorker;
+      },
+      progress(value: unknown) {
+        heartbeat.progress(progressJson(value));
       },
     };
     stopper.running = handler(taskToJson(task), context);

@@ -42,7 +42,7 @@ const IF_KEY_EXISTS = 'ON CONFLICT (idempotency_key) WHERE idempotency_key IS NO
 // and timing columns) are left to the table's defaults, which are a new task's values. A batch
 // binds 12 parameters a row instead of 21, and binding, not the disk, dominated 1,000-row
 // transactions (bench/README.md, "Figures behind the code").
-const NEW_TASK_DEFAULTS = new Set(['status', 'version', 'attempts', 'lease_expires_at', 'locked_by', 'last_error', 'result', 'started_at', 'completed_at']);
+const NEW_TASK_DEFAULTS = new Set(['status', 'version', 'attempts', 'lease_expires_at', 'locked_by', 'last_error', 'result', 'progress', 'started_at', 'completed_at']);
 const NEW_FIELDS = OTHER_FIELDS.filter(({ name }) => !NEW_TASK_DEFAULTS.has(name)) as readonly { key: keyof NewTask; name: string }[];
 const NEW_COLUMNS = ['id', ...NEW_FIELDS.map(({ name }) => name), 'request_hash'].join(', ');
 const NEW_VALUES = [NEXT_ID, ...[...NEW_FIELDS, 'request_hash'].map(() => '?')].join(', ');

@@ -46,6 +46,7 @@ export const TaskSchema = z
     locked_by: z.string().nullable(),
     last_error: z.string().nullable(),
     result: z.unknown(),
+    progress: z.unknown().openapi({ description: 'What the running handler last reported (`ctx.progress`): any JSON value of at most 1 KB, written at most once a second and with the attempt\'s final write; null until reported.' }),
     idempotency_key: z.string().nullable(),
     created_at: timestamp(),
     started_at: timestamp().nullable(),

@@ -1,5 +1,6 @@
 import type { SqlDriver, SqlValue, Statement } from '../db/driver.ts';
 import { ErrOptimisticLock } from '../foundation/errors.ts';
+import { expiredLastAttemptStatements, recordAttemptStatements, SELECT_ATTEMPTS, type Attempt, type AttemptEnd, type AttemptOutcome } from './attempts.ts';
 import { formatTaskId } from './ids.ts';
 import { batchInsertStatements, guardedInsertStatement, IF_PREVIOUS_CHANGED, insertedTask, insertStatement, RAISE_ID_MARK } from './inserts.ts';
 import { columnOf, rowToTask, taskFields, valuesToTask, type NewTask, type Task } from './model.ts';
@@ -54,7 +55,7 @@ export interface TypeStats {
 }
 
 /** Columns a transition may set besides status/version/updated_at. */
-export type TransitionFields = Partial<Pick<Task, 'runAt' | 'attempts' | 'leaseExpiresAt' | 'lockedBy' | 'lastError' | 'result' | 'startedAt' | 'completedAt'>> & {
+export type TransitionFields = Partial<Pick<Task, 'runAt' | 'attempts' | 'leaseExpiresAt' | 'lockedBy' | 'lastError' | 'result' | 'progress' | 'startedAt' | 'completedAt'>> & {
   /** Give the attempt back (a release is not a failed attempt). */
   attemptsDelta?: -1;
 };
@@ -75,6 +76,18 @@ export interface TransitionRequest {
    * checked in the same transaction; when it holds, the task is due at once (`run_at = now`).
    */
   wakeIf?: { sql: string; args: SqlValue[] };
+  /**
+   * This write ends the attempt that `task` (as claimed, or as it last wrote it) describes:
+   * recorded in the same transaction, only if the transition wins (lib/tasks/attempts.ts).
+   */
+  attempt?: AttemptEnd;
+}
+
+/** An attempt ended as cancelled, recorded with the write that clears its lease (`clearLease`). */
+export interface AttemptRecordOnClear {
+  end: AttemptEnd;
+  /** `always`: the cancel is known; `ifCleared`: only if the task still carried this attempt's lease. */
+  when: 'always' | 'ifCleared';
 }
 
 /** The outcome of one requested transition: the task as written, or the lost race. */
@@ -175,11 +188,18 @@ const SQL = {
 /** Rows per statement for retention and bulk actions: a few ms of write lock each. */
 export const MAINTENANCE_BATCH = 500;
 
+export interface RepositoryOptions {
+  /** TASK_ATTEMPTS_KEPT: recorded attempts kept per task, the newest; 0 records none. Default 20. */
+  attemptsKept?: number;
+}
+
 export class TaskRepository {
   readonly #driver: SqlDriver;
+  readonly attemptsKept: number;
 
-  constructor(driver: SqlDriver) {
+  constructor(driver: SqlDriver, options: RepositoryOptions = {}) {
     this.#driver = driver;
+    this.attemptsKept = options.attemptsKept ?? 20;
   }
 
   /**
@@ -407,15 +427,43 @@ export class TaskRepository {
    * later (never later than it was). True when the task was changed. Not a transition: the
    * status stays; the attempt is checked, not the version, since others wrote the task since.
    */
-  async clearLease(attempt: Pick<Task, 'id' | 'lockedBy' | 'leaseExpiresAt'>, dueAt = 0, now = Date.now()): Promise<boolean> {
+  async clearLease(attempt: Pick<Task, 'id' | 'lockedBy' | 'leaseExpiresAt' | 'attempts' | 'startedAt'>, dueAt = 0, now = Date.now(), record?: AttemptRecordOnClear): Promise<boolean> {
     if (attempt.lockedBy === null || attempt.leaseExpiresAt === null) return false;
-    const result = await this.#driver.run(SQL.clearLease, [now, Math.max(now, dueAt), attempt.id, attempt.lockedBy, attempt.leaseExpiresAt]);
-    return result.changes === 1;
+    const statements: Statement[] = [{ sql: SQL.clearLease, args: [now, Math.max(now, dueAt), attempt.id, attempt.lockedBy, attempt.leaseExpiresAt] }];
+    if (record && this.attemptsKept > 0) {
+      // The attempt ended as cancelled: recorded whether or not its lease was still there to
+      // clear (`always`: the cancel is known), or only if it was (`ifCleared`: a lost final
+      // write, which was a cancel only if the task still carries this attempt's lease). Never
+      // for a task deleted meanwhile.
+      const guard = record.when === 'ifCleared' ? 'changes() = 1' : 'EXISTS (SELECT 1 FROM tasks WHERE id = ?)';
+      statements.push(...recordAttemptStatements(attempt, record.end, now, this.attemptsKept, { sql: guard, args: record.when === 'ifCleared' ? [] : [attempt.id] }));
+    }
+    const [result] = await this.#driver.batch(statements);
+    return result!.changes === 1;
   }
 
-  /** Fails in_progress tasks whose lease expired on their last attempt; returns how many. */
+  /**
+   * Fails in_progress tasks whose lease expired on their last attempt; returns how many. Each
+   * such attempt is recorded as `lease_expired` in the same transaction.
+   */
   async failExpiredLastAttempts(now = Date.now()): Promise<number> {
-    return (await this.#driver.run(SQL.failExpiredLastAttempts, [now, now, now])).changes;
+    const statements: Statement[] = this.attemptsKept > 0 ? expiredLastAttemptStatements(now, this.attemptsKept) : [];
+    statements.push({ sql: SQL.failExpiredLastAttempts, args: [now, now, now] });
+    return (await this.#driver.batch(statements)).at(-1)!.changes;
+  }
+
+  /** The task's recorded attempts (lib/tasks/attempts.ts), the newest `attemptsKept`, oldest first. */
+  async attempts(taskId: number): Promise<Attempt[]> {
+    if (this.attemptsKept === 0) return [];
+    const rows = await this.#driver.all(SELECT_ATTEMPTS, [taskId, this.attemptsKept]);
+    return rows.map((row) => ({
+      attempt: Number(row.attempt),
+      worker: row.worker === null ? null : String(row.worker),
+      startedAt: row.started_at === null ? null : Number(row.started_at),
+      endedAt: Number(row.ended_at),
+      outcome: row.outcome as AttemptOutcome,
+      error: row.error === null ? null : String(row.error),
+    }));
   }
 
   /** One version-checked transition; throws ErrOptimisticLock when the race was lost. */
@@ -432,10 +480,10 @@ export class TaskRepository {
   async transitionMany(requests: TransitionRequest[]): Promise<TransitionResult[]> {
     return Promise.all(
       requests.map(async (request) => {
-        const { statements, task } = buildTransition(request);
+        const { statements, task, wakeIfAt } = buildTransition(request, this.attemptsKept);
         const results = await this.#driver.batch(statements);
         // The wake-up fired: the task is due now, not at the run_at it was suspended to.
-        if (request.wakeIf && results.at(-1)!.changes === 1) task.runAt = task.updatedAt;
+        if (wakeIfAt !== undefined && results[wakeIfAt]!.changes === 1) task.runAt = task.updatedAt;
         return results[0]!.changes === 1
           ? { ok: true as const, task }
           : { ok: false as const, error: new ErrOptimisticLock(formatTaskId(request.task.id), request.task.version) };
@@ -454,7 +502,7 @@ export function transitioned({ task, to, fields = {}, now = Date.now() }: Transi
   return next;
 }
 
-function buildTransition(request: TransitionRequest): { statements: Statement[]; task: Task } {
+function buildTransition(request: TransitionRequest, attemptsKept: number): { statements: Statement[]; task: Task; wakeIfAt?: number } {
   const { task, to, fields = {} } = request;
   if (!canTransition(task.status, to)) {
     throw new Error(`illegal transition ${task.status} -> ${to} for task ${task.id}`);
@@ -470,15 +518,25 @@ function buildTransition(request: TransitionRequest): { statements: Statement[];
   if (fields.attemptsDelta === -1) sets.push('attempts = max(attempts - 1, 0)');
   args.push(task.id, task.version);
   const statements: Statement[] = [{ sql: `UPDATE tasks SET ${sets.join(', ')} WHERE id = ? AND version = ?`, args }];
+  // The attempt's record (and its trim) last, so the guards below still read the UPDATE's count.
+  const record = request.attempt && attemptsKept > 0 ? recordAttemptStatements(task, request.attempt, next.updatedAt, attemptsKept, IF_PREVIOUS_CHANGED) : [];
+  if (record.length > 0) {
+    // The record is inserted exactly when the UPDATE changed the row, so a guard after it
+    // (`changes() = 1`) reads the same answer; its trim comes last.
+    statements.push(record[0]!);
+  }
   // Follow-ups are inserted only if the UPDATE just before them changed the row.
   if (request.followUps?.length) statements.push(guardedInsertStatement(request.followUps, IF_PREVIOUS_CHANGED));
+  let wakeIfAt: number | undefined;
   if (request.wakeIf) {
+    wakeIfAt = statements.length;
     statements.push({
       sql: `UPDATE tasks SET run_at = ? WHERE id = ? AND status = 'pending' AND ${IF_PREVIOUS_CHANGED.sql} AND (${request.wakeIf.sql})`,
       args: [next.updatedAt, task.id, ...request.wakeIf.args],
     });
   }
-  return { statements, task: next };
+  if (record.length > 1) statements.push(record[1]!);
+  return { statements, task: next, wakeIfAt };
 }
 
 /** The smallest string above every string starting with `prefix` (its last character plus one). */

@@ -1,5 +1,6 @@
 import type { Config } from '../config/config.ts';
 import { AppError, badRequest, conflict, ErrOptimisticLock, notFound } from '../foundation/errors.ts';
+import { attemptHistory, type Attempt } from './attempts.ts';
 import { formatTaskId, parseTaskId } from './ids.ts';
 import type { Logger } from '../foundation/log.ts';
 import { buildTask, storedPayload, type NewTask, type SubmitInput, type Task } from './model.ts';
@@ -105,6 +106,15 @@ export class TaskService {
   /** The task with this id (see `TaskRef`). */
   async get(id: TaskRef): Promise<Task> {
     return this.#get(await this.resolveId(id));
+  }
+
+  /**
+   * The task's attempts, oldest first (lib/tasks/attempts.ts): the recorded ones, then the one
+   * the task row describes (running or completed); 404 for an unknown task.
+   */
+  async attempts(id: TaskRef): Promise<{ task: Task; attempts: Attempt[] }> {
+    const task = await this.get(id);
+    return { task, attempts: attemptHistory(task, await this.repo.attempts(task.id)) };
   }
 
   /**

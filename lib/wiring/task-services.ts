@@ -59,7 +59,7 @@ export function createTaskServices(options: TaskServicesOptions): TaskServices {
   // One group commit for tasks and workflow steps: a run's step records share commits with
   // the completions around them.
   const writes = new GroupCommitDriver(driver);
-  const repo = new TaskRepository(writes);
+  const repo = new TaskRepository(writes, { attemptsKept: config.attemptsKept });
   const handlers = createHandlerRegistry(config);
   registerHttpTask(handlers, config, options.httpTransport);
   for (const [type, handler] of Object.entries(options.handlers ?? {})) handlers.register(type, handler);

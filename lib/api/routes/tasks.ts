@@ -1,6 +1,8 @@
 import { createRoute, type OpenAPIHono } from '../openapi-hono.ts';
 import { badRequest } from '../../foundation/errors.ts';
 import { taskToJson, TaskSchema } from '../../tasks/model.ts';
+import { AttemptListSchema, attemptToJson } from '../../tasks/attempts.ts';
+import { formatTaskId } from '../../tasks/ids.ts';
 import { readJsonBody, validate } from '../body.ts';
 import type { AppDeps } from '../deps.ts';
 import { decodeCursor, encodeCursor } from '../cursor.ts';
@@ -44,6 +46,14 @@ const cancelRoute = createRoute({
   request: { params: TaskIdParam },
   responses: { 200: jsonResponse(TaskSchema, 'cancelled'), ...errorResponses(401, 404, 409, 429) },
 });
+const attemptsRoute = createRoute({
+  method: 'get',
+  path: '/tasks/{id}/attempts',
+  tags: tag('tasks'),
+  summary: 'Every attempt of a task: worker, start, end, outcome and error (the newest TASK_ATTEMPTS_KEPT that did not complete, then the running or completed one)',
+  request: { params: TaskIdParam },
+  responses: { 200: jsonResponse(AttemptListSchema, 'the attempts, oldest first'), ...errorResponses(401, 404, 429) },
+});
 const retryRoute = createRoute({
   method: 'post',
   path: '/tasks/{id}/retry',
@@ -55,7 +65,7 @@ const retryRoute = createRoute({
 
 /** Every task route, by operation: functions/functions.ts deploys each as its own function. */
 export const taskRoutes = {
-  createTask: submitRoute, ...BATCH_ROUTES, listTasks: listRoute, getTask: getRoute, cancelTask: cancelRoute, retryTask: retryRoute, ...BULK_ROUTES,
+  createTask: submitRoute, ...BATCH_ROUTES, listTasks: listRoute, getTask: getRoute, listAttempts: attemptsRoute, cancelTask: cancelRoute, retryTask: retryRoute, ...BULK_ROUTES,
 } as const;
 
 function checkIdempotencyKey(key: string | undefined): void {
@@ -120,6 +130,11 @@ export function registerTaskRoutes(app: OpenAPIHono, deps: AppDeps) {
       const { wait } = c.req.valid('query');
       const task = wait > 0 ? await service.waitUntilFinal(id, wait, c.req.raw.signal) : await service.get(id);
       return c.json(taskToJson(task), 200);
+    })
+    .openapi(attemptsRoute, async (c) => {
+      const { task, attempts } = await service.attempts(c.req.valid('param').id);
+      const json = attempts.map(attemptToJson);
+      return c.json({ task_id: formatTaskId(task.id), count: json.length, attempts: json }, 200);
     })
     .openapi(cancelRoute, async (c) => c.json(taskToJson(await service.cancel(c.req.valid('param').id)), 200))
     .openapi(retryRoute, async (c) => c.json(taskToJson(await service.retry(c.req.valid('param').id)), 200));

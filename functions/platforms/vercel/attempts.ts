@@ -1,0 +1,3 @@
+import { on } from './vercel.ts';
+
+export const GET = on('listAttempts');

@@ -80,7 +80,7 @@ describe('decideOutcome', () => {
     const decision = decideOutcome(task, threw(new RangeError('out of range')), POLICY, NOW);
     expect(decision.outcome).toBe('failed');
     expect(decision.error).toBe('RangeError: out of range');
-    expect(decision.request).toEqual({ task, to: 'failed', now: NOW, fields: { lastError: 'RangeError: out of range', completedAt: NOW, leaseExpiresAt: null } });
+    expect(decision.request).toEqual({ task, to: 'failed', now: NOW, fields: { lastError: 'RangeError: out of range', completedAt: NOW, leaseExpiresAt: null }, attempt: { outcome: 'failed', error: 'RangeError: out of range' } });
   });
 
   it('a permanent TaskFailure → failed at once, with attempts left', () => {
@@ -112,7 +112,7 @@ describe('decideOutcome', () => {
     const task = claimed(3, 3);
     const decision = decideOutcome(task, stopped('shutdown'), POLICY, NOW);
     expect(decision.outcome).toBe('released');
-    expect(decision.request).toEqual({ task, to: 'pending', now: NOW, fields: { leaseExpiresAt: null, attemptsDelta: -1, startedAt: null } });
+    expect(decision.request).toEqual({ task, to: 'pending', now: NOW, fields: { leaseExpiresAt: null, attemptsDelta: -1, startedAt: null }, attempt: { outcome: 'released', error: null } });
   });
 
   it('timeout → the failure path, with the timeout message as last_error', () => {
@@ -123,6 +123,9 @@ describe('decideOutcome', () => {
     const failed = decideOutcome(claimed(3), stopped('timeout', message), POLICY, NOW);
     expect(failed.outcome).toBe('failed');
     expect(failed.error).toBe(`StopReason: ${message}`);
+    // The attempt is recorded as timed out, whether the task is retried or failed.
+    expect(retried.request?.attempt).toEqual({ outcome: 'timed_out', error: `StopReason: ${message}` });
+    expect(failed.request?.attempt).toEqual({ outcome: 'timed_out', error: `StopReason: ${message}` });
   });
 
   describe('a stopped handler that has not returned yet: the lease stays, and a pending task waits for it', () => {
@@ -132,7 +135,7 @@ describe('decideOutcome', () => {
     it('shutdown → released, due when the lease ends; due now once the handler returns', () => {
       const task = claimed(1);
       const decision = decideOutcome(task, running('shutdown'), POLICY, NOW);
-      expect(decision).toEqual({ outcome: 'released', dueAt: NOW, request: { task, to: 'pending', now: NOW, fields: { attemptsDelta: -1, startedAt: null, runAt: lease } } });
+      expect(decision).toEqual({ outcome: 'released', dueAt: NOW, request: { task, to: 'pending', now: NOW, fields: { attemptsDelta: -1, startedAt: null, runAt: lease }, attempt: { outcome: 'released', error: null } } });
     });
 
     it('timeout with attempts left → retried when the lease ends; at its backoff once the handler returns', () => {

@@ -203,5 +203,52 @@ export function repositoryContract(name: string, open: () => Promise<ContractSto
         expect((await repo.getByIdempotencyKey(`callback:${claimed!.id}`))?.task.title).toBe('callback 1');
       }),
     );
+
+    it(
+      'records an attempt with its transition only when it wins, a reclaim and an expired last attempt as lease_expired, and deletes them with the task',
+      withStore(async ({ repo, service }) => {
+        const { task } = await service.submit(submitInput({ maxAttempts: 3 }));
+        const [first] = await repo.claimDueTasks({ limit: 1, workerId: 'w1', leaseMs: 30_000 });
+        const end = { outcome: 'retried', error: 'boom \u0000 1' } as const;
+        const retried = await repo.transition({ task: first!, to: 'pending', fields: { lastError: 'boom', runAt: 0, leaseExpiresAt: null }, attempt: end });
+        // The same write again (a stale version) loses and records nothing.
+        await expect(repo.transition({ task: first!, to: 'pending', attempt: end })).rejects.toBeInstanceOf(ErrOptimisticLock);
+        expect(retried.version).toBe(first!.version + 1);
+
+        // A claim that takes a task whose lease ran out records the dead attempt.
+        const [second] = await repo.claimDueTasks({ limit: 1, workerId: 'w2', leaseMs: 1000 });
+        const [third] = await repo.claimDueTasks({ limit: 1, workerId: 'w3', leaseMs: 1000, now: second!.leaseExpiresAt! + 1 });
+        expect(third).toMatchObject({ id: task.id, attempts: 3, lockedBy: 'w3' });
+        // A heartbeat (no started_at) records nothing.
+        const renewed = await repo.transition({ task: third!, to: 'in_progress', fields: { leaseExpiresAt: third!.leaseExpiresAt! + 1 } });
+        expect(await repo.failExpiredLastAttempts(renewed.leaseExpiresAt! + 1)).toBe(1);
+        const attempts = await repo.attempts(task.id);
+        expect(attempts.map((a) => [a.attempt, a.worker, a.outcome, a.error])).toEqual([
+          [1, 'w1', 'retried', 'boom \u0000 1'],
+          [2, 'w2', 'lease_expired', 'lease expired (worker died or stalled)'],
+          [3, 'w3', 'lease_expired', 'lease expired on the last attempt (worker died or stalled)'],
+        ]);
+        expect(attempts[0]!.startedAt).toBe(first!.startedAt);
+        expect(attempts[2]!.endedAt).toBe(renewed.leaseExpiresAt);
+
+        await service.delete(task.id);
+        expect(await repo.attempts(task.id)).toEqual([]);
+      }),
+    );
+
+    it(
+      'writes progress only under the attempt\'s version, and returns it as JSON',
+      withStore(async ({ repo, service }) => {
+        const { task } = await service.submit(submitInput());
+        const [claimed] = await repo.claimDueTasks({ limit: 1, workerId: 'w', leaseMs: 30_000 });
+        const reported = await repo.transition({ task: claimed!, to: 'in_progress', fields: { progress: '{"done":3,"total":10}' } });
+        expect((await repo.get(task.id))!.progress).toBe('{"done":3,"total":10}');
+        // The stale attempt (the claimed version) cannot overwrite it.
+        await expect(repo.transition({ task: claimed!, to: 'in_progress', fields: { progress: '1' } })).rejects.toBeInstanceOf(ErrOptimisticLock);
+        const done = await repo.transition({ task: reported, to: 'completed', fields: { completedAt: Date.now(), result: 'null', progress: '100' } });
+        expect(await repo.get(task.id)).toEqual(done);
+        expect(done.progress).toBe('100');
+      }),
+    );
   });
 }

@@ -15,6 +15,7 @@ import { schedules } from './scenarios/schedules.ts';
 import { throughput } from './scenarios/throughput.ts';
 import { workflows } from './scenarios/workflows.ts';
 import { remoteWorkflows } from './scenarios/remote-workflows.ts';
+import { attempts } from './scenarios/attempts.ts';
 
 /**
  * Runs one scenario in this (fresh) process and prints `BENCH_RESULT <json>`: every trial
@@ -22,7 +23,7 @@ import { remoteWorkflows } from './scenarios/remote-workflows.ts';
  *
  *   node --import tsx bench/child.ts <scenario> '{"quick":false,"env":{}}'
  */
-const SCENARIOS = ['driver', 'throughput', 'throughput-defaults', 'latency', 'http', 'scale-empty', 'scale-1m', 'remote', 'schedules', 'http-delivery', 'dashboard', 'metrics', 'batch', 'batch-memory', 'batch-memory-3', 'batch-memory-objects', 'retention', 'pages', 'workflows', 'remote-workflows'] as const;
+const SCENARIOS = ['driver', 'throughput', 'throughput-defaults', 'latency', 'http', 'scale-empty', 'scale-1m', 'remote', 'schedules', 'http-delivery', 'dashboard', 'metrics', 'batch', 'batch-memory', 'batch-memory-3', 'batch-memory-objects', 'retention', 'pages', 'workflows', 'remote-workflows', 'attempts'] as const;
 type ScenarioName = (typeof SCENARIOS)[number];
 
 const [name, optionsJson] = process.argv.slice(2);
@@ -74,6 +75,8 @@ async function runScenario(scenario: string): Promise<unknown> {
       return workflows(o);
     case 'remote-workflows':
       return remoteWorkflows(o);
+    case 'attempts':
+      return attempts(o);
     default:
       throw new Error(`unknown scenario ${JSON.stringify(scenario)}; one of ${SCENARIOS.join(', ')}`);
   }

@@ -18,6 +18,7 @@ import type { RetentionResult } from './scenarios/retention.ts';
 import type { ThroughputResult } from './scenarios/throughput.ts';
 import type { WorkflowsResult } from './scenarios/workflows.ts';
 import type { RemoteWorkflowsResult } from './scenarios/remote-workflows.ts';
+import type { AttemptsResult } from './scenarios/attempts.ts';
 import { BENCH_ENV } from './harness.ts';
 import { currentLoad, describeMachine, summarise, type Summary } from './stats.ts';
 
@@ -32,7 +33,7 @@ import { currentLoad, describeMachine, summarise, type Summary } from './stats.t
  * Exit status: 1 when a trial failed or lost a task (an error), never because a figure missed
  * its target: --quick is CI's smoke test, and speed on a shared runner is not a verdict.
  */
-const SCENARIOS = ['driver', 'throughput', 'throughput-defaults', 'latency', 'http', 'scale-empty', 'scale-1m', 'remote', 'schedules', 'http-delivery', 'dashboard', 'metrics', 'batch', 'batch-memory', 'batch-memory-3', 'batch-memory-objects', 'retention', 'pages', 'workflows', 'remote-workflows'] as const;
+const SCENARIOS = ['driver', 'throughput', 'throughput-defaults', 'latency', 'http', 'scale-empty', 'scale-1m', 'remote', 'schedules', 'http-delivery', 'dashboard', 'metrics', 'batch', 'batch-memory', 'batch-memory-3', 'batch-memory-objects', 'retention', 'pages', 'workflows', 'remote-workflows', 'attempts'] as const;
 type Scenario = (typeof SCENARIOS)[number];
 
 const { values } = parseArgs({
@@ -207,6 +208,15 @@ add('  CPU per task, on + 200 waiting', 'µs', pick<MetricsResult, 'cpu_us_per_t
 add('  CPU off / on (rate ratio on a free core)', 'x', pick<MetricsResult, 'cpu_on_off_ratio'>('metrics', 'cpu_on_off_ratio'), { text: '>= 0.95', ok: (m) => m >= 0.95 });
 add('  metric calls per attempt', 'µs', pick<MetricsResult, 'metrics_us_per_attempt'>('metrics', 'metrics_us_per_attempt'));
 add('  metric calls per HTTP submit', 'µs', pick<MetricsResult, 'metrics_us_per_submit_request'>('metrics', 'metrics_us_per_submit_request'));
+const att = (runs.attempts ?? []) as AttemptsResult[];
+add('attempt history on (TASK_ATTEMPTS_KEPT=20): processing', 'tasks/s', att.map((a) => a.process_per_s.on), undefined, { to: 'raw claim+complete', ceiling: ceilingCycle });
+add('attempt history off (0): processing', 'tasks/s', att.map((a) => a.process_per_s.off));
+add('  history on / off (same run, interleaved)', 'x', att.map((a) => a.on_off_ratio), { text: '>= 0.95', ok: (m) => m >= 0.95 });
+add('  history on / schema without its triggers', 'x', att.map((a) => a.on_no_triggers_ratio), { text: '>= 0.95', ok: (m) => m >= 0.95 });
+add('  CPU off / on', 'x', att.map((a) => a.cpu_on_off_ratio));
+add('attempt history: failing once then completing, on / off', 'x', att.map((a) => a.failing_on_off_ratio));
+add('attempt history raw: table beside tasks, failing path', 'attempts/s', att.map((a) => a.storage.table_attempts_per_s));
+add('attempt history raw: array on the row (River), failing path', 'attempts/s', att.map((a) => a.storage.array_attempts_per_s));
 add('GET /metrics, counts read per scrape, p99', 'ms', pick<MetricsResult, 'scrape_fresh_p99_ms'>('metrics', 'scrape_fresh_p99_ms'), { text: '<= 20', ok: (m) => m <= 20 });
 add('GET /metrics, counts cached, p99', 'ms', pick<MetricsResult, 'scrape_cached_p99_ms'>('metrics', 'scrape_cached_p99_ms'), { text: '<= 20', ok: (m) => m <= 20 });
 

@@ -636,6 +636,39 @@ describe.skipIf(!available)('dashboard in a real browser', () => {
     await ctx.close();
   });
 
+  it('a task\'s page lists its attempts with their errors and shows its progress as a bar, or as JSON', async () => {
+    const server = await startServe({ DATABASE_URL: tempDbUrl(), TASK_BACKOFF_BASE_MS: '50', TASK_BACKOFF_MAX_MS: '100' });
+    services.push(server);
+    const { url } = server;
+    const failing = (await postTask(url, { title: 'charge card', description: 'd', type: 'fail', max_attempts: 2, payload: { error: 'card declined' } })).id;
+    const stepping = (await postTask(url, { title: 'import rows', description: 'd', type: 'steps', payload: { total: 4, ms: 60_000 } })).id;
+    await statusBecomes(url, failing, 'failed');
+    await waitFor(async () => ((await taskOf(url, stepping)) as TaskJson & { progress: unknown }).progress !== null, 15_000, 'progress reported');
+
+    const ctx = await context();
+    const { page, problems } = await watch(ctx);
+    await page.goto(`${url}/ui/tasks/${failing}`);
+    const rows = await page.locator('#attempts tr[data-attempt]').evaluateAll((trs) => trs.map((tr) => [tr.getAttribute('data-attempt'), tr.getAttribute('data-outcome')]));
+    expect(rows).toEqual([
+      ['1', 'retried'],
+      ['2', 'failed'],
+    ]);
+    expect(await page.locator('#attempts tr.attempt-error pre').allTextContents()).toEqual(['card declined', 'card declined']);
+    expect(await page.textContent('#attempts')).toContain(`:${server.proc.pid}:`);
+    expect(await page.textContent('main')).not.toContain('Only the latest attempt');
+    expect(await page.textContent('#progress')).toContain('None reported');
+    await shot(page, 'task-attempts');
+
+    // Running: its attempt is the task's own; its progress {done, total} is a bar.
+    await page.goto(`${url}/ui/tasks/${stepping}`);
+    expect(await page.locator('#attempts tr[data-attempt]').evaluateAll((trs) => trs.map((tr) => tr.getAttribute('data-outcome')))).toEqual(['running']);
+    expect(await page.getAttribute('#progress-bar', 'max')).toBe('100');
+    expect(await page.textContent('#progress-label')).toBe('0 of 4');
+    await shot(page, 'task-progress');
+    expect(problems).toEqual([]);
+    await ctx.close();
+  });
+
   it('DASHBOARD_ENABLED=false: /ui and / are 404', async () => {
     const server = await startServe({ DATABASE_URL: tempDbUrl(), DASHBOARD_ENABLED: 'false' });
     services.push(server);

@@ -36,6 +36,7 @@ describe('newTask', () => {
       lockedBy: null,
       lastError: null,
       result: null,
+      progress: null,
       idempotencyKey: null,
       createdAt: T0,
       startedAt: null,
@@ -108,7 +109,7 @@ describe('rowToTask', () => {
     const task = rowToTask(row);
     expect(task).toEqual({
       id: 4096, title: 't', description: 'd', status: 'failed', version: 4, type: 'x', payload: '[1]', priority: 2, runAt: 1000,
-      attempts: 3, maxAttempts: 3, leaseExpiresAt: null, lockedBy: 'w', lastError: 'e', result: null, idempotencyKey: null,
+      attempts: 3, maxAttempts: 3, leaseExpiresAt: null, lockedBy: 'w', lastError: 'e', result: null, progress: null, idempotencyKey: null,
       createdAt: 10, startedAt: null, completedAt: 2000, updatedAt: 2000,
     });
     expect(typeof task.version).toBe('number');

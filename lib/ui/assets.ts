@@ -57,6 +57,8 @@ button.danger{background:#fff;border-color:#e3aaa5;color:var(--bad)}
 .note{font-size:12.5px;color:var(--muted);margin:8px 0 0}
 .notice{background:#e3f4ea;border:1px solid #b9e0c8;color:#14532d;border-radius:8px;padding:8px 12px;margin-bottom:14px}
 .error{background:#fbe6e4;border:1px solid #f0bdb8;color:#7a1f18;border-radius:8px;padding:8px 12px;margin-bottom:14px}
+.progress{display:flex;align-items:center;gap:10px}.progress progress{flex:1;height:14px}
+tr.attempt-error td{padding-top:0}
 .why{border-left:4px solid var(--accent);background:#f3f6fd;padding:10px 14px;border-radius:6px;margin-bottom:16px}
 dl.fields{display:grid;grid-template-columns:180px 1fr;gap:4px 16px;margin:0}
 dl.fields dt{color:var(--muted)}dl.fields dd{margin:0;overflow-wrap:anywhere}

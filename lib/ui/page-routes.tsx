@@ -41,7 +41,7 @@ export function registerPageRoutes(ui: Hono<DashboardEnv>, deps: DashboardRouteD
   ui.get('/tasks/:id', async (c) => {
     const id = c.req.param('id');
     if (!isTaskId(id) && !isLegacyTaskId(id)) throw new AppError(404, 'not_found', 'task not found');
-    const task = await deps.service.get(id);
+    const { task, attempts } = await deps.service.attempts(id);
     const now = Date.now();
     const pausedAt = task.status === 'pending' || task.status === 'in_progress' ? await insights.typePausedAt(task.type) : null;
     const ahead = task.status === 'pending' && task.runAt <= now && pausedAt === null ? await insights.claimedBefore(task, now, 10_001) : null;
@@ -53,7 +53,7 @@ export function registerPageRoutes(ui: Hono<DashboardEnv>, deps: DashboardRouteD
       : done === 'resume' ? `Type “${task.type}” resumed: its tasks are claimed again.`
       : null;
     const runId = workflowOfType(task.type) === null ? null : formatTaskId(task.id);
-    return c.html(<TaskPage page={pageContext(c, config, now)} task={task} diagnosis={diagnosis} notice={notice} runId={runId} />);
+    return c.html(<TaskPage page={pageContext(c, config, now)} task={task} attempts={attempts} diagnosis={diagnosis} notice={notice} runId={runId} />);
   });
 
   ui.get('/failed', async (c) => {

@@ -1,6 +1,7 @@
 /** @jsxRuntime automatic @jsxImportSource hono/jsx */
 import type { FC } from 'hono/jsx';
 import { formatTaskId } from '../../tasks/ids.ts';
+import type { Attempt, AttemptOutcome } from '../../tasks/attempts.ts';
 import { taskToJson, type Task } from '../../tasks/model.ts';
 import { formatCount, formatDuration, formatTime, prettyJson, relative } from '../format.ts';
 import { CsrfField, Layout, StatusBadge, type PageContext } from './layout.tsx';
@@ -98,8 +99,87 @@ function previousAttempt(task: Task, now: number): string | null {
   return `The handler of its previous attempt, on ${task.lockedBy ?? 'a worker'}, was asked to stop and may still be running, until ${formatTime(lease)} at the latest.`;
 }
 
+/** A bar for a number 0–100 or `{done, total}`; null for any other value (shown as JSON). */
+export function progressBar(value: unknown): { percent: number; label: string } | null {
+  if (typeof value === 'number' && Number.isFinite(value) && value >= 0 && value <= 100) return { percent: value, label: `${value}%` };
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) return null;
+  const { done, total } = value as { done?: unknown; total?: unknown };
+  if (typeof done !== 'number' || typeof total !== 'number' || !(total > 0) || !(done >= 0) || done > total) return null;
+  return { percent: (done / total) * 100, label: `${formatCount(done)} of ${formatCount(total)}` };
+}
+
+const ProgressCard: FC<{ value: unknown }> = ({ value }) => {
+  const bar = progressBar(value);
+  return (
+    <section class="card">
+      <h2>Progress</h2>
+      {value === null ? (
+        <p class="muted" id="progress">None reported (a handler reports it with <code>ctx.progress(value)</code>).</p>
+      ) : bar ? (
+        <div id="progress" class="progress">
+          <progress max="100" value={String(Math.round(bar.percent * 10) / 10)} id="progress-bar" /> <span id="progress-label">{bar.label}</span>
+        </div>
+      ) : (
+        <pre id="progress">{prettyJson(value)}</pre>
+      )}
+    </section>
+  );
+};
+
+const OUTCOME_CLASS: Record<AttemptOutcome, string> = {
+  running: 's-in_progress',
+  completed: 's-completed',
+  failed: 's-failed',
+  lease_expired: 's-failed',
+  retried: 's-retrying',
+  timed_out: 's-retrying',
+  cancelled: 's-cancelled',
+  released: 's-pending',
+};
+
+/** Every attempt kept (GET /tasks/:id/attempts), oldest first. */
+const AttemptsCard: FC<{ task: Task; attempts: Attempt[]; now: number }> = ({ task, attempts, now }) => (
+  <section class="card">
+    <h2>Attempts</h2>
+    <p>
+      {task.attempts} of {task.maxAttempts} used.
+    </p>
+    {attempts.length === 0 ? (
+      <p class="muted" id="attempts">None yet.</p>
+    ) : (
+      <div class="table-scroll">
+        <table id="attempts">
+          <thead>
+            <tr><th class="num">#</th><th>outcome</th><th>worker</th><th>started</th><th class="num">took</th></tr>
+          </thead>
+          <tbody>
+            {attempts.map((attempt) => (
+              <>
+                <tr data-attempt={String(attempt.attempt)} data-outcome={attempt.outcome}>
+                  <td class="num">{attempt.attempt}</td>
+                  <td><span class={`status ${OUTCOME_CLASS[attempt.outcome]}`}>{attempt.outcome}</span></td>
+                  <td class="mono">{attempt.worker ?? '—'}</td>
+                  <td class="time mono">{formatTime(attempt.startedAt)}</td>
+                  <td class="num">{formatDuration(attempt.startedAt === null ? null : (attempt.endedAt ?? now) - attempt.startedAt)}</td>
+                </tr>
+                {attempt.error !== null ? (
+                  <tr class="attempt-error">
+                    <td></td>
+                    <td colspan={4}><pre>{attempt.error}</pre></td>
+                  </tr>
+                ) : null}
+              </>
+            ))}
+          </tbody>
+        </table>
+      </div>
+    )}
+    <p class="note">The newest attempts that did not complete are kept (TASK_ATTEMPTS_KEPT); the running or completed one is the task's own.</p>
+  </section>
+);
+
 /** `runId`: the task is a workflow run (type `workflow:<name>`); its run page shows the steps. */
-export const TaskPage: FC<{ page: PageContext; task: Task; diagnosis: Diagnosis; notice: string | null; runId?: string | null }> = ({ page, task, diagnosis, notice, runId }) => {
+export const TaskPage: FC<{ page: PageContext; task: Task; attempts: Attempt[]; diagnosis: Diagnosis; notice: string | null; runId?: string | null }> = ({ page, task, attempts, diagnosis, notice, runId }) => {
   const json = taskToJson(task) as Record<string, unknown>;
   const canCancel = page.canAct && (task.status === 'pending' || task.status === 'in_progress');
   const canRetry = page.canAct && (task.status === 'failed' || task.status === 'cancelled');
@@ -141,7 +221,7 @@ export const TaskPage: FC<{ page: PageContext; task: Task; diagnosis: Diagnosis;
           <h2>Fields</h2>
           <dl class="fields" id="fields">
             {Object.entries(json)
-              .filter(([name]) => name !== 'payload' && name !== 'result' && name !== 'last_error')
+              .filter(([name]) => name !== 'payload' && name !== 'result' && name !== 'last_error' && name !== 'progress')
               .map(([name, value]) => (
                 <>
                   <dt>{name}</dt>
@@ -153,14 +233,11 @@ export const TaskPage: FC<{ page: PageContext; task: Task; diagnosis: Diagnosis;
           </dl>
         </section>
         <div>
+          <ProgressCard value={json.progress} />
+          <AttemptsCard task={task} attempts={attempts} now={page.now} />
           <section class="card">
-            <h2>Attempts</h2>
-            <p>
-              {task.attempts} of {task.maxAttempts} used. {task.status === 'in_progress' ? `The current one started ${formatTime(task.startedAt)}.` : ''}
-            </p>
             <h2>Last error</h2>
             {task.lastError === null ? <p class="muted">None.</p> : <pre id="last-error">{task.lastError}</pre>}
-            <p class="note">Only the latest attempt's error is stored; earlier attempts' errors are in the worker logs.</p>
           </section>
           <section class="card">
             <h2>Payload</h2>

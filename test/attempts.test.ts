@@ -10,6 +10,7 @@ import { processTask, type ProcessDeps } from '../lib/processing/process-task.ts
 import { formatTaskId } from '../lib/tasks/ids.ts';
 import { TaskRepository } from '../lib/tasks/repository.ts';
 import { TaskService } from '../lib/tasks/service.ts';
+import { progressBar } from '../lib/ui/pages/task.tsx';
 import { openDatabase } from '../local/database.ts';
 import { startRuntime, submitInput, tempDbUrl, waitFor, waitForStatus } from './helpers.ts';
 
@@ -325,5 +326,14 @@ describe('GET /tasks/:id/attempts', () => {
     const missing = await runtime.app.request('/tasks/0000000000000001/attempts');
     expect(missing.status).toBe(404);
     expect(await missing.json()).toMatchObject({ code: 'not_found' });
+  });
+});
+
+describe('the dashboard\'s progress bar (lib/ui/pages/task.tsx)', () => {
+  it('is drawn for a number 0–100 or {done, total}; anything else is shown as JSON', () => {
+    expect(progressBar(42)).toEqual({ percent: 42, label: '42%' });
+    expect(progressBar(0)).toEqual({ percent: 0, label: '0%' });
+    expect(progressBar({ done: 3, total: 12, eta: 'soon' })).toEqual({ percent: 25, label: '3 of 12' });
+    for (const other of [101, -1, 'half', null, [1, 2], { done: 5, total: 0 }, { done: 6, total: 5 }, { done: '1', total: 2 }, Number.NaN]) expect(progressBar(other), JSON.stringify(other)).toBeNull();
   });
 });

@@ -10,6 +10,7 @@ import { processTask, type ProcessDeps } from '../lib/processing/process-task.ts
 import { formatTaskId } from '../lib/tasks/ids.ts';
 import { TaskRepository } from '../lib/tasks/repository.ts';
 import { TaskService } from '../lib/tasks/service.ts';
+import { defineWorkflow } from '../lib/workflows/define.ts';
 import { progressBar } from '../lib/ui/pages/task.tsx';
 import { openDatabase } from '../local/database.ts';
 import { startRuntime, submitInput, tempDbUrl, waitFor, waitForStatus } from './helpers.ts';
@@ -335,5 +336,26 @@ describe('the dashboard\'s progress bar (lib/ui/pages/task.tsx)', () => {
     expect(progressBar(0)).toEqual({ percent: 0, label: '0%' });
     expect(progressBar({ done: 3, total: 12, eta: 'soon' })).toEqual({ percent: 25, label: '3 of 12' });
     for (const other of [101, -1, 'half', null, [1, 2], { done: 5, total: 0 }, { done: 6, total: 5 }, { done: '1', total: 2 }, Number.NaN]) expect(progressBar(other), JSON.stringify(other)).toBeNull();
+  });
+});
+
+describe('a workflow run\'s progress', () => {
+  it('ctx.progress shows on the run\'s task, across a suspension; its suspension is not an attempt', async () => {
+    const report = defineWorkflow('report', async (ctx) => {
+      await ctx.step('first half', () => ctx.progress(50));
+      await ctx.sleep('pause', '50ms');
+      await ctx.step('second half', () => ctx.progress({ done: 2, total: 2 }));
+      return 'done';
+    });
+    const runtime = await startRuntime({ workflows: [report] });
+    runtime.start();
+    const { run } = await runtime.workflows.startRun('report', {});
+    const task = await waitFor(async () => {
+      const current = await runtime.service.get(run.id);
+      return current.status === 'completed' ? current : null;
+    }, 10_000, 'the run to complete');
+    expect(JSON.parse(task.progress!)).toEqual({ done: 2, total: 2 });
+    // Two executions (before and after the sleep), one attempt: the completed one.
+    expect((await runtime.service.attempts(run.id)).attempts.map((a) => a.outcome)).toEqual(['completed']);
   });
 });

@@ -39,6 +39,8 @@ export interface WorkflowContext {
   readonly attempt: number;
   readonly signal: AbortSignal;
   readonly logger: Logger;
+  /** How far the run is, as the run's task shows it (`progress`): as a handler's `progress` (lib/processing/handlers.ts). */
+  progress(value: unknown): void;
   step<T>(name: string, fn: (ctx: StepContext) => T | Promise<T>, options?: StepOptions): Promise<T>;
   sleep(name: string, duration: Duration | Date): Promise<void>;
   waitForEvent<T = unknown>(name: string, options: WaitOptions): Promise<T | null>;

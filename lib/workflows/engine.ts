@@ -118,6 +118,7 @@ function runHandler(workflow: Workflow, registry: WorkflowRegistry, deps: Workfl
       runId: task.id,
       signal: context.signal,
       logger: context.logger,
+      progress: (value) => context.progress(value),
       settings,
       stepEnded,
     });

@@ -48,6 +48,8 @@ export interface ExecutionOptions {
   logger: Logger;
   settings: ExecutionSettings;
   now?: () => number;
+  /** The run's task's progress (the handler context's `progress`). */
+  progress?(value: unknown): void;
   /**
    * One turn only (the app's side of the remote protocol, serve.ts): the steps the code starts
    * before the first of them ends run; a step it would start after that does not (its record
@@ -176,6 +178,7 @@ class Execution {
       attempt: this.#snapshot.attempt,
       signal: this.#o.signal,
       logger: this.#o.logger,
+      progress: (value) => self.#o.progress?.(value),
       step: (name, fn, options) => self.#step(name, fn, options),
       sleep: (name, duration) => self.#sleep(name, duration),
       waitForEvent: (name, options) => self.#wait(name, options) as Promise<never>,

@@ -214,9 +214,19 @@ add('attempt history off (0): processing', 'tasks/s', att.map((a) => a.process_p
 add('  history on / off (same run, interleaved)', 'x', att.map((a) => a.on_off_ratio), { text: '>= 0.95', ok: (m) => m >= 0.95 });
 add('  history on / schema without its triggers', 'x', att.map((a) => a.on_no_triggers_ratio), { text: '>= 0.95', ok: (m) => m >= 0.95 });
 add('  CPU off / on', 'x', att.map((a) => a.cpu_on_off_ratio));
+add('  CPU per task, history on', 'µs', att.map((a) => a.cpu_us_per_task.on));
+add('  CPU per task, history off', 'µs', att.map((a) => a.cpu_us_per_task.off));
+add('  CPU per task, schema without its triggers', 'µs', att.map((a) => a.cpu_us_per_task.no_triggers));
 add('attempt history: failing once then completing, on / off', 'x', att.map((a) => a.failing_on_off_ratio));
+add('  CPU off / on, failing once then completing', 'x', att.map((a) => a.failing_cpu_on_off_ratio));
+add('attempt triggers raw: claim 100 + complete 100, with / without', 'x', att.map((a) => a.triggers.ratio), { text: '>= 0.95', ok: (m) => m >= 0.95 });
+add('  CPU without / with (rate ratio on a free core)', 'x', att.map((a) => a.triggers.cpu_ratio), { text: '>= 0.95', ok: (m) => m >= 0.95 });
 add('attempt history raw: table beside tasks, failing path', 'attempts/s', att.map((a) => a.storage.table_attempts_per_s));
 add('attempt history raw: array on the row (River), failing path', 'attempts/s', att.map((a) => a.storage.array_attempts_per_s));
+add('  CPU per attempt: table', 'µs', att.map((a) => a.storage.table_cpu_us_per_attempt));
+add('  CPU per attempt: array', 'µs', att.map((a) => a.storage.array_cpu_us_per_attempt));
+add('  bytes the claim reads per task: table', 'B', att.map((a) => a.storage.table_claim_bytes_per_task));
+add('  bytes the claim reads per task: array', 'B', att.map((a) => a.storage.array_claim_bytes_per_task));
 add('GET /metrics, counts read per scrape, p99', 'ms', pick<MetricsResult, 'scrape_fresh_p99_ms'>('metrics', 'scrape_fresh_p99_ms'), { text: '<= 20', ok: (m) => m <= 20 });
 add('GET /metrics, counts cached, p99', 'ms', pick<MetricsResult, 'scrape_cached_p99_ms'>('metrics', 'scrape_cached_p99_ms'), { text: '<= 20', ok: (m) => m <= 20 });
 

@@ -38,7 +38,20 @@ export interface AttemptsResult {
   cpu_on_off_ratio: number;
   failing_per_s: { on: number; off: number };
   failing_on_off_ratio: number;
-  storage: { table_attempts_per_s: number; array_attempts_per_s: number; table_claim_bytes_per_task: number; array_claim_bytes_per_task: number; rounds: { table: number[]; array: number[] } };
+  failing_cpu_us_per_task: { on: number; off: number };
+  failing_cpu_on_off_ratio: number;
+  /** Raw claim 100 + complete 100 per transaction, tasks/s, the schema with its two attempt triggers and without: medians of interleaved rounds. */
+  triggers: { with_per_s: number; without_per_s: number; ratio: number; cpu_us_with: number; cpu_us_without: number; cpu_ratio: number; rounds: { with: number[]; without: number[]; cpu_with: number[]; cpu_without: number[] } };
+  storage: {
+    table_attempts_per_s: number;
+    array_attempts_per_s: number;
+    /** CPU time of this process per attempt (the driver is synchronous: the SQL's own work). */
+    table_cpu_us_per_attempt: number;
+    array_cpu_us_per_attempt: number;
+    table_claim_bytes_per_task: number;
+    array_claim_bytes_per_task: number;
+    rounds: { table: number[]; array: number[]; cpu_table: number[]; cpu_array: number[] };
+  };
   rates: Record<string, number[]>;
 }
 
@@ -55,7 +68,7 @@ export async function attempts(options: ScenarioOptions): Promise<AttemptsResult
     ['no_triggers', 'on', 'off', 'fail_on', 'fail_off'],
   ];
   const rates: Record<string, number[]> = { on: [], off: [], no_triggers: [], fail_on: [], fail_off: [] };
-  const cpu: Record<Arm, number[]> = { on: [], off: [], no_triggers: [] };
+  const cpu: Record<Arm | FailArm, number[]> = { on: [], off: [], no_triggers: [], fail_on: [], fail_off: [] };
   const { dir, remove } = tempDir();
   try {
     for (let round = 0; round < rounds; round++) {
@@ -67,7 +80,9 @@ export async function attempts(options: ScenarioOptions): Promise<AttemptsResult
           TASK_BACKOFF_MAX_MS: '0',
         });
         if (arm === 'fail_on' || arm === 'fail_off') {
-          rates[arm]!.push(await failingRound(config, Math.round(n / 4)));
+          const result = await failingRound(config, Math.round(n / 4));
+          rates[arm]!.push(result.rate);
+          cpu[arm].push(result.cpuUsPerTask);
         } else {
           const result = await processRound(config, n, arm === 'no_triggers');
           rates[arm]!.push(result.rate);
@@ -76,6 +91,7 @@ export async function attempts(options: ScenarioOptions): Promise<AttemptsResult
       }
     }
     const storage = await tableOrArray(dir, options.quick ? 1000 : 5000, options.quick ? 1 : 3);
+    const triggers = await triggerCost(dir, options.quick ? 2000 : 10_000, options.quick ? 1 : 6);
     const med = (arm: string) => median(rates[arm]!);
     return {
       tasks: n,
@@ -88,7 +104,10 @@ export async function attempts(options: ScenarioOptions): Promise<AttemptsResult
       cpu_on_off_ratio: median(cpu.off) / median(cpu.on),
       failing_per_s: { on: med('fail_on'), off: med('fail_off') },
       failing_on_off_ratio: med('fail_on') / med('fail_off'),
+      failing_cpu_us_per_task: { on: median(cpu.fail_on), off: median(cpu.fail_off) },
+      failing_cpu_on_off_ratio: median(cpu.fail_off) / median(cpu.fail_on),
       storage,
+      triggers,
     };
   } finally {
     remove();
@@ -121,7 +140,7 @@ async function processRound(config: Config, n: number, dropTriggers: boolean): P
 }
 
 /** Tasks that fail their first attempt and complete their second: tasks/s, first start → last completion. */
-async function failingRound(config: Config, n: number): Promise<number> {
+async function failingRound(config: Config, n: number): Promise<{ rate: number; cpuUsPerTask: number }> {
   await enqueue(config, n, FLAKY);
   let firstStart = Number.NaN;
   const worker = await createRuntime({
@@ -134,15 +153,66 @@ async function failingRound(config: Config, n: number): Promise<number> {
       },
     },
   });
+  const cpu0 = process.cpuUsage();
   worker.start();
   const end = await completions(worker, n);
+  const cpuUsed = process.cpuUsage(cpu0);
   const counts = await countByStatus(worker);
   const recorded = Number((await worker.driver.all('SELECT count(*) AS n FROM task_attempts'))[0]!.n);
   await worker.shutdown();
   if (counts.completed !== n) throw new Error(`lost tasks: ${JSON.stringify(counts)}`);
   const expected = config.attemptsKept > 0 ? n : 0;
   if (recorded !== expected) throw new Error(`expected ${expected} attempt records, found ${recorded}`);
-  return perSecond(n, end - firstStart);
+  return { rate: perSecond(n, end - firstStart), cpuUsPerTask: (cpuUsed.user + cpuUsed.system) / n };
+}
+
+/**
+ * What the two triggers of migration 0010 cost the common path, at the SQL level: claims of
+ * 100 (the claim sets started_at, so the reclaim trigger's WHEN is evaluated per row) and the
+ * completion of those 100 in one transaction, on the migrated schema with the triggers and
+ * with them dropped, alternating round by round.
+ */
+async function triggerCost(dir: string, n: number, rounds: number): Promise<AttemptsResult['triggers']> {
+  const results = { with: [] as number[], without: [] as number[], cpu_with: [] as number[], cpu_without: [] as number[] };
+  for (let round = 0; round < rounds; round++) {
+    for (const variant of round % 2 === 0 ? (['with', 'without'] as const) : (['without', 'with'] as const)) {
+      const db = await openRaw(join(dir, `triggers-${variant}-${round}.db`), false);
+      if (variant === 'without') db.exec('DROP TRIGGER task_attempts_with_task; DROP TRIGGER task_attempts_lease_expired');
+      const now = Date.now();
+      const insert = db.prepare(INSERT);
+      db.transaction(() => {
+        for (let i = 0; i < n; i++) insert.run(idFloor(now), now, now, now);
+      })();
+      const claim = db.prepare(CLAIM);
+      const complete = db.prepare(COMPLETE);
+      let done = 0;
+      const cpu0 = process.cpuUsage();
+      const t0 = performance.now();
+      for (;;) {
+        const at = Date.now();
+        const rows = claim.all(at, 'w', at + 30_000, at, at, 100) as { id: number; version: number }[];
+        if (rows.length === 0) break;
+        db.transaction(() => {
+          for (const row of rows) complete.run(at, at, row.id, row.version);
+        })();
+        done += rows.length;
+      }
+      results[variant].push(perSecond(done, performance.now() - t0));
+      const cpu = process.cpuUsage(cpu0);
+      results[`cpu_${variant}`].push((cpu.user + cpu.system) / done);
+      db.close();
+      if (done !== n) throw new Error(`trigger cost: ${done} of ${n} completed`);
+    }
+  }
+  return {
+    with_per_s: median(results.with),
+    without_per_s: median(results.without),
+    ratio: median(results.with) / median(results.without),
+    cpu_us_with: median(results.cpu_with),
+    cpu_us_without: median(results.cpu_without),
+    cpu_ratio: median(results.cpu_without) / median(results.cpu_with),
+    rounds: results,
+  };
 }
 
 const CLAIM = `UPDATE tasks SET status = 'in_progress', started_at = ?, locked_by = ?, lease_expires_at = ?,
@@ -172,7 +242,7 @@ async function openRaw(path: string, array: boolean): Promise<Database.Database>
 }
 
 /** Tasks failing 4 times, then completing; attempts/s and bytes read per claimed task. */
-function failingPath(db: Database.Database, array: boolean, n: number): { attemptsPerS: number; claimBytesPerTask: number } {
+function failingPath(db: Database.Database, array: boolean, n: number): { attemptsPerS: number; cpuUsPerAttempt: number; claimBytesPerTask: number } {
   const now = Date.now();
   const insert = db.prepare(INSERT);
   db.transaction(() => {
@@ -187,6 +257,7 @@ function failingPath(db: Database.Database, array: boolean, n: number): { attemp
   let attempts = 0;
   let bytes = 0;
   let claimed = 0;
+  const cpu0 = process.cpuUsage();
   const t0 = performance.now();
   for (;;) {
     const at = Date.now();
@@ -213,26 +284,30 @@ function failingPath(db: Database.Database, array: boolean, n: number): { attemp
     })();
   }
   const seconds = (performance.now() - t0) / 1000;
+  const cpu = process.cpuUsage(cpu0);
   const left = Number((db.prepare("SELECT count(*) AS n FROM tasks WHERE status <> 'completed'").get() as { n: number }).n);
   if (left !== 0 || attempts !== n * 5) throw new Error(`failing path: ${left} not completed, ${attempts} attempts for ${n} tasks`);
-  return { attemptsPerS: attempts / seconds, claimBytesPerTask: bytes / claimed };
+  return { attemptsPerS: attempts / seconds, cpuUsPerAttempt: (cpu.user + cpu.system) / attempts, claimBytesPerTask: bytes / claimed };
 }
 
 async function tableOrArray(dir: string, n: number, rounds: number): Promise<AttemptsResult['storage']> {
-  const results = { table: [] as number[], array: [] as number[] };
+  const results = { table: [] as number[], array: [] as number[], cpu_table: [] as number[], cpu_array: [] as number[] };
   const claimBytes = { table: 0, array: 0 };
   for (let round = 0; round < rounds; round++) {
     for (const variant of round % 2 === 0 ? (['table', 'array'] as const) : (['array', 'table'] as const)) {
       const db = await openRaw(join(dir, `raw-${variant}-${round}.db`), variant === 'array');
-      const { attemptsPerS, claimBytesPerTask } = failingPath(db, variant === 'array', n);
+      const { attemptsPerS, cpuUsPerAttempt, claimBytesPerTask } = failingPath(db, variant === 'array', n);
       db.close();
       results[variant].push(attemptsPerS);
+      results[`cpu_${variant}`].push(cpuUsPerAttempt);
       claimBytes[variant] = claimBytesPerTask;
     }
   }
   return {
     table_attempts_per_s: median(results.table),
     array_attempts_per_s: median(results.array),
+    table_cpu_us_per_attempt: median(results.cpu_table),
+    array_cpu_us_per_attempt: median(results.cpu_array),
     table_claim_bytes_per_task: claimBytes.table,
     array_claim_bytes_per_task: claimBytes.array,
     rounds: results,

@@ -48,7 +48,11 @@ export interface ExecutionOptions {
   logger: Logger;
   settings: ExecutionSettings;
   now?: () => number;
-  /** The run's task's progress (the handler context's `progress`). */
+  /**
+   * The run's task's progress (the handler context's `progress`): in process only. Without it
+   * (the app's side of the remote protocol, which has no way to send it yet) `ctx.progress`
+   * throws rather than drop the value.
+   */
   progress?(value: unknown): void;
   /**
    * One turn only (the app's side of the remote protocol, serve.ts): the steps the code starts
@@ -178,7 +182,10 @@ class Execution {
       attempt: this.#snapshot.attempt,
       signal: this.#o.signal,
       logger: this.#o.logger,
-      progress: (value) => self.#o.progress?.(value),
+      progress: (value) => {
+        if (!self.#o.progress) throw new Error('ctx.progress is available to workflows run in process; a workflow served over HTTP cannot report progress');
+        self.#o.progress(value);
+      },
       step: (name, fn, options) => self.#step(name, fn, options),
       sleep: (name, duration) => self.#sleep(name, duration),
       waitForEvent: (name, options) => self.#wait(name, options) as Promise<never>,

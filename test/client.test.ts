@@ -149,7 +149,7 @@ describe('task-pool tasks … against a real server', () => {
     // Before listing pending tasks: the failing one must have run (it is claimed at once, but not at a known moment).
     await waitFor(async () => (await runtime.repo.get(Number(failing.id)))?.status === 'failed', 10_000, 'the failing task to fail');
 
-    const [got, gotTable, list, listTable, waitDone, waitFailed, waitTimeout] = await Promise.all([
+    const [got, gotTable, list, listTable, waitDone, waitFailed, waitTimeout, attempts, attemptsTable] = await Promise.all([
       cli(['get', submitted.id, ...auth, '--json']).then((r) => json<{ id: string; result: unknown }>(r)),
       cli(['get', submitted.id, ...auth]),
       cli(['list', ...auth, '--json', '--status', 'pending']).then((r) => json<{ count: number; tasks: { id: string }[] }>(r)),
@@ -157,6 +157,17 @@ describe('task-pool tasks … against a real server', () => {
       cli(['wait', submitted.id, ...auth, '--json']),
       cli(['wait', failing.id, ...auth, '--timeout', '20']),
       cli(['wait', later.id, ...auth, '--timeout', '0.2']),
+      cli(['attempts', submitted.id, ...auth, '--json']).then((r) => json<{ count: number; attempts: { attempt: number; outcome: string; error: string | null }[] }>(r)),
+      cli(['attempts', failing.id, ...auth]),
+    ]);
+    expect(attempts).toMatchObject({ count: 1, attempts: [{ attempt: 1, outcome: 'completed', error: null }] });
+    expect(attemptsTable.code, attemptsTable.stderr).toBe(EXIT.ok);
+    expect(attemptsTable.stdout.split('\n')).toEqual([
+      expect.stringMatching(/^attempt +outcome +worker +started_at +ended_at$/),
+      expect.stringMatching(/^1 +failed +\S+ +\S+Z +\S+Z$/),
+      '  error: boom',
+      '1 attempt',
+      '',
     ]);
     expect(got).toMatchObject({ id: submitted.id, result: { echo: { x: 1 } } });
     expect(gotTable.stdout).toMatch(new RegExp(`^id +${submitted.id}$`, 'm'));

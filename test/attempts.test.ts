@@ -50,7 +50,7 @@ async function open(attemptsKept = 20) {
 function deps(repo: TaskRepository, handlers: Record<string, TaskHandler>, config: Partial<ProcessDeps['config']> = {}): ProcessDeps {
   const registry = createHandlerRegistry({ simulateMinMs: 0, simulateMaxMs: 0 });
   for (const [type, handler] of Object.entries(handlers)) registry.register(type, handler);
-  return { repo, handlers: registry, logger: createLogger(process.env.DBG ? 'debug' : 'silent'), config: { leaseSeconds: 30, timeoutSeconds: 30, backoffBaseMs: 0, backoffMaxMs: 0, maxAttempts: 3, ...config } };
+  return { repo, handlers: registry, logger: createLogger('silent'), config: { leaseSeconds: 30, timeoutSeconds: 30, backoffBaseMs: 0, backoffMaxMs: 0, maxAttempts: 3, ...config } };
 }
 
 /** Fails on its first `failures` attempts with "boom <attempt>", then returns `{ attempt }`. */

@@ -167,7 +167,7 @@ async function failingRound(config: Config, n: number): Promise<{ rate: number; 
 }
 
 /**
- * What the two triggers of migration 0010 cost the common path, at the SQL level: claims of
+ * What the two triggers of migration 0011 cost the common path, at the SQL level: claims of
  * 100 (the claim sets started_at, so the reclaim trigger's WHEN is evaluated per row) and the
  * completion of those 100 in one transaction, on the migrated schema with the triggers and
  * with them dropped, alternating round by round.

@@ -32,6 +32,12 @@ export function taskFromFlags(opts: Record<string, unknown>): Partial<SubmitTask
   };
 }
 
+/** `debounce` / `throttle` from their flag pairs; the server says what is missing or wrong (400). */
+function keyedFromFlags(opts: Record<string, unknown>): Pick<SubmitTask, 'debounce' | 'throttle'> {
+  const pair = (key: unknown, seconds: unknown) => (key === undefined && seconds === undefined ? undefined : ({ key, seconds } as { key: string; seconds: number }));
+  return { debounce: pair(opts.debounceKey, opts.debounceSeconds), throttle: pair(opts.throttleKey, opts.throttleSeconds) };
+}
+
 export function registerTaskCommands(program: Command): void {
   const tasks = new Command('tasks').description('submit, inspect and steer tasks on a running server (through the typed client)');
 
@@ -40,11 +46,17 @@ export function registerTaskCommands(program: Command): void {
     .option('--delay <seconds>', 'run no sooner than this many seconds from now', number('delay'))
     .option('--run-at <iso>', 'run no sooner than this time (ISO-8601 with a zone)')
     .option('--idempotency-key <key>', 'a replay of the same key answers the same task')
+    .option('--debounce-key <key>', 'debounce: replace the pending task of this key (and type) instead of adding one (with --debounce-seconds)')
+    .option('--debounce-seconds <seconds>', 'debounce: run this long after the latest submit of the key', number('debounce-seconds'))
+    .option('--throttle-key <key>', 'throttle: add nothing while a task of this key (and type) is pending or recent (with --throttle-seconds)')
+    .option('--throttle-seconds <seconds>', 'throttle: a task of the key created less than this long ago holds new submits back', number('throttle-seconds'))
     .option('--wait <seconds>', 'then wait up to this long for the task to be final', number('wait'))
     .action((opts: Record<string, unknown>, command: Command) =>
       run(common(command), async (client, out) => {
-        const body = { ...taskFromFlags(opts), run_at: opts.runAt as string | undefined } as SubmitTask;
-        const { task } = await client.submit(body, { idempotencyKey: opts.idempotencyKey as string | undefined });
+        const body = { ...taskFromFlags(opts), run_at: opts.runAt as string | undefined, ...keyedFromFlags(opts) } as SubmitTask;
+        const { task, debounced, throttled } = await client.submit(body, { idempotencyKey: opts.idempotencyKey as string | undefined });
+        if (debounced) process.stderr.write(`debounced into the pending task ${task.id}\n`);
+        if (throttled) process.stderr.write(`throttled: task ${task.id} of the key holds it, nothing stored\n`);
         if (opts.wait === undefined) return out.print(task, taskTable);
         return waited(out, await client.wait(task.id, opts.wait as number));
       }),
@@ -100,7 +112,7 @@ function waited(out: Output, task: TaskJson): number {
 
 const FIELDS = [
   'id', 'title', 'type', 'status', 'attempts', 'max_attempts', 'priority', 'created_at', 'run_at', 'started_at', 'completed_at',
-  'locked_by', 'lease_expires_at', 'last_error', 'payload', 'result', 'description',
+  'locked_by', 'lease_expires_at', 'last_error', 'payload', 'result', 'debounce_key', 'description',
 ] as const satisfies readonly (keyof TaskJson)[];
 
 /** One task: `field  value` lines, every field. */

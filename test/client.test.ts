@@ -31,7 +31,7 @@ describe('typed client (task-pool/client) against a real server', () => {
     expectTypeOf<ScheduleJson['missed']>().toEqualTypeOf<'skip' | 'once' | 'all'>();
     expectTypeOf<TaskTypeList['types'][number]['paused']>().toEqualTypeOf<boolean>();
     expectTypeOf<BatchResult['tasks'][number]['replayed']>().toEqualTypeOf<boolean>();
-    expectTypeOf<keyof BatchResult['tasks'][number]>().toEqualTypeOf<keyof ModelTaskJson | 'replayed'>();
+    expectTypeOf<keyof BatchResult['tasks'][number]>().toEqualTypeOf<keyof ModelTaskJson | 'replayed' | 'debounced' | 'throttled'>();
   });
 
   it('submits, gets, waits, lists, cancels and retries', async () => {

@@ -38,6 +38,7 @@ describe('newTask', () => {
       result: null,
       progress: null,
       idempotencyKey: null,
+      debounceKey: null,
       createdAt: T0,
       startedAt: null,
       completedAt: null,
@@ -109,7 +110,7 @@ describe('rowToTask', () => {
     const task = rowToTask(row);
     expect(task).toEqual({
       id: 4096, title: 't', description: 'd', status: 'failed', version: 4, type: 'x', payload: '[1]', priority: 2, runAt: 1000,
-      attempts: 3, maxAttempts: 3, leaseExpiresAt: null, lockedBy: 'w', lastError: 'e', result: null, progress: null, idempotencyKey: null,
+      attempts: 3, maxAttempts: 3, leaseExpiresAt: null, lockedBy: 'w', lastError: 'e', result: null, progress: null, idempotencyKey: null, debounceKey: null,
       createdAt: 10, startedAt: null, completedAt: 2000, updatedAt: 2000,
     });
     expect(typeof task.version).toBe('number');

@@ -52,6 +52,32 @@ export const delaySecondsField = z
 export const IDEMPOTENCY_KEY = /^(?!run:|schedule:)[\x21-\x7e]{1,200}$/;
 export const IDEMPOTENCY_KEY_RULE = 'must be 1 to 200 visible ASCII characters, not starting with run: or schedule: (reserved)';
 
+/** Longest debounce or throttle window: a year, the bound of delay_seconds. */
+export const MAX_DEBOUNCE_SECONDS = MAX_DELAY_SECONDS;
+export const MAX_DEBOUNCE_KEY_CHARS = 200;
+
+/**
+ * `debounce` and `throttle` of POST /tasks (lib/tasks/debounce.ts): a key, scoped by the task's
+ * type, and a window in seconds. Every message names the field (`debounce.key …`).
+ */
+const keyedSubmit = (field: 'debounce' | 'throttle') =>
+  z
+    .object(
+      {
+        key: z
+          .string({ error: `${field}.key must be a string` })
+          .refine((s) => s.length > 0, { error: `${field}.key must not be empty`, abort: true })
+          .refine((s) => s.isWellFormed(), { error: `${field}.key must be valid Unicode (it contains a lone surrogate)`, abort: true })
+          .refine((s) => codePoints(s) <= MAX_DEBOUNCE_KEY_CHARS, { error: `${field}.key must be at most ${MAX_DEBOUNCE_KEY_CHARS} characters` }),
+        seconds: z
+          .number({ error: `${field}.seconds must be a number of seconds` })
+          .gt(0, { error: `${field}.seconds must be greater than 0` })
+          .max(MAX_DEBOUNCE_SECONDS, { error: `${field}.seconds must be at most ${MAX_DEBOUNCE_SECONDS}` }),
+      },
+      { error: `${field} must be an object {key, seconds}` },
+    )
+    .strict();
+
 export const SubmitTaskBody = z
   .object({
     title: requiredText('title', 200).openapi({ example: 'resize avatar' }),
@@ -73,10 +99,32 @@ export const SubmitTaskBody = z
     run_at: runAtField.optional().openapi({ description: 'Not before this time. Exclusive with delay_seconds.' }),
     delay_seconds: delaySecondsField.optional().openapi({ description: 'Not before now + this many seconds. Exclusive with run_at.' }),
     max_attempts: integer('max_attempts', 1, 1000).optional().openapi({ description: 'Default TASK_MAX_ATTEMPTS.' }),
+    debounce: keyedSubmit('debounce')
+      .optional()
+      .openapi({
+        description:
+          'While a task of this type and key is pending and not yet started, this submit replaces its title, description, payload, priority and max_attempts and moves its run_at to now + seconds (200, `debounced: true`); otherwise it stores a new task due in `seconds` (202). Not with run_at, delay_seconds, throttle or an idempotency key. docs/debounce.md.',
+        example: { key: 'user:42', seconds: 5 },
+      }),
+    throttle: keyedSubmit('throttle')
+      .optional()
+      .openapi({
+        description:
+          'While a task of this type and key is pending and not yet started, or was created less than `seconds` ago, this submit stores nothing and answers that task (200, `throttled: true`); otherwise it stores a new one (202, due at run_at, after delay_seconds, or now). Not with debounce or an idempotency key. docs/debounce.md.',
+        example: { key: 'user:42', seconds: 60 },
+      }),
   })
   .refine((body) => body.run_at === undefined || body.delay_seconds === undefined, {
     error: 'use either run_at or delay_seconds, not both',
     path: ['run_at'],
+  })
+  .refine((body) => body.debounce === undefined || (body.run_at === undefined && body.delay_seconds === undefined), {
+    error: 'debounce cannot be combined with run_at or delay_seconds: a debounced task is due debounce.seconds after the latest submit',
+    path: ['debounce'],
+  })
+  .refine((body) => body.debounce === undefined || body.throttle === undefined, {
+    error: 'use either debounce or throttle, not both',
+    path: ['debounce'],
   })
   .openapi('SubmitTask');
 
@@ -98,8 +146,16 @@ export function submitInput(body: SubmitTaskBody, type: string, payloadJson?: st
     runAt: body.run_at === undefined ? undefined : Date.parse(body.run_at),
     delaySeconds: body.delay_seconds,
     maxAttempts: body.max_attempts,
+    debounce: body.debounce,
+    throttle: body.throttle,
   };
 }
+
+/** The answer of POST /tasks: the task, and for a debounced or throttled submit what it did. */
+export const SubmittedTaskSchema = TaskSchema.extend({
+  debounced: z.boolean().optional().openapi({ description: 'Present when the submit asked for `debounce`: true (200) when it replaced a pending task of its key, false (202) when it stored this new one.' }),
+  throttled: z.boolean().optional().openapi({ description: 'Present when the submit asked for `throttle`: true (200) when this task of its key held it back and nothing was stored, false (202) when it stored this new one.' }),
+}).openapi('SubmittedTask');
 
 export const ErrorSchema = z
   .object({ message: z.string(), code: z.string() })
@@ -171,7 +227,13 @@ export const BatchSubmitBody = z
 export const BatchResultSchema = z
   .object({
     count: z.number().int(),
-    tasks: z.array(TaskSchema.extend({ replayed: z.boolean().openapi({ description: 'True when the item\'s idempotency_key matched an earlier identical request: the task is that one, nothing new was stored.' }) })),
+    tasks: z.array(
+      TaskSchema.extend({
+        replayed: z.boolean().openapi({ description: 'True when the item\'s idempotency_key matched an earlier identical request: the task is that one, nothing new was stored.' }),
+        debounced: z.boolean().optional().openapi({ description: 'Present when the item asked for `debounce`: true when it replaced a pending task of its key (the task is that one), false when it stored a new one.' }),
+        throttled: z.boolean().optional().openapi({ description: 'Present when the item asked for `throttle`: true when a task of its key held it back (the task is that one, nothing was stored), false when it stored a new one.' }),
+      }),
+    ),
   })
   .openapi('BatchResult');
 

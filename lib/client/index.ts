@@ -2,7 +2,7 @@ import { hc, type InferResponseType } from 'hono/client';
 import type { z } from 'zod';
 import type { TaskRoutes } from '../api/routes/tasks.ts';
 import type { TypeRoutes } from '../api/routes/types.ts';
-import type { BatchResultSchema, BatchTaskItem, SubmitTaskBody } from '../api/schemas.ts';
+import type { BatchResultSchema, BatchTaskItem, SubmittedTaskSchema, SubmitTaskBody } from '../api/schemas.ts';
 import type { PutScheduleBody, ScheduleRoutes } from '../schedules/routes.ts';
 import type { WorkflowRoutes } from '../workflows/routes.ts';
 import type { PutWorkflowBody, SendEventBody, StartRunBody } from '../workflows/schemas.ts';
@@ -38,6 +38,18 @@ export type AttemptList = InferResponseType<Api['tasks'][':id']['attempts']['$ge
 export type AttemptJson = AttemptList['attempts'][number];
 /** The body of `POST /tasks` (typed by hand: see above). */
 export type SubmitTask = SubmitTaskBody;
+/** The answer of `POST /tasks`: the task, and what a `debounce` or `throttle` did. */
+export type SubmittedTask = TaskJson & Pick<z.infer<typeof SubmittedTaskSchema>, 'debounced' | 'throttled'>;
+/** What `submit` returns. */
+export interface SubmitResult {
+  task: TaskJson;
+  /** An Idempotency-Key matched an earlier identical request. */
+  replayed: boolean;
+  /** Present when the task asked for `debounce`: true when it replaced the pending task of its key. */
+  debounced?: boolean;
+  /** Present when the task asked for `throttle`: true when the task of its key held it back. */
+  throttled?: boolean;
+}
 /** One item of `POST /tasks/batch`: the body of `POST /tasks` and an optional `idempotency_key`. */
 export type BatchTask = z.infer<typeof BatchTaskItem>;
 /** The answer of `POST /tasks/batch`: the tasks in request order, each marked `replayed`. */
@@ -163,10 +175,18 @@ export function createClient(baseUrl: string, options: ClientOptions = {}) {
     /** The raw hono/client for the workflow routes (lib/workflows/routes.ts). */
     workflowApi,
 
-    /** `POST /tasks`. `replayed` is true when an Idempotency-Key matched an earlier request. */
-    async submit(task: SubmitTask, options: { idempotencyKey?: string } = {}): Promise<{ task: TaskJson; replayed: boolean }> {
+    /**
+     * `POST /tasks`. `replayed` is true when an Idempotency-Key matched an earlier request;
+     * `debounced` / `throttled` are set when the task asked for `debounce` / `throttle`: true
+     * when the pending task of its key (`task`) took it in (docs/debounce.md).
+     */
+    async submit(task: SubmitTask, options: { idempotencyKey?: string } = {}): Promise<SubmitResult> {
       const response = await sendJson('POST', '/tasks', task, options.idempotencyKey ? { 'idempotency-key': options.idempotencyKey } : {});
-      return { task: await read<TaskJson>(response), replayed: response.status === 200 };
+      const { debounced, throttled, ...stored } = await read<SubmittedTask>(response);
+      const result: SubmitResult = { task: stored, replayed: response.headers.get('idempotent-replayed') === 'true' };
+      if (debounced !== undefined) result.debounced = debounced;
+      if (throttled !== undefined) result.throttled = throttled;
+      return result;
     },
 
     /**

@@ -44,6 +44,9 @@ export const tasks = sqliteTable(
     // written at most once a second, fenced by the attempt's version (lib/processing/heartbeat.ts).
     progress: text('progress'),
     idempotencyKey: text('idempotency_key'),
+    // The key of a debounced or throttled submit (lib/tasks/debounce.ts), scoped by `type`;
+    // kept after the task ran, so the task shows it and throttle can see its window.
+    debounceKey: text('debounce_key'),
     requestHash: text('request_hash'),
     createdAt: integer('created_at').notNull(),
     startedAt: integer('started_at'),
@@ -72,6 +75,12 @@ export const tasks = sqliteTable(
     index('tasks_finished')
       .on(t.status, t.completedAt, t.type, t.startedAt)
       .where(sql`completed_at IS NOT NULL`),
+    // The newest task of a (type, debounce key): one seek backwards (the rowid is the index's
+    // implicit tail). Partial: tasks without a key never enter it, and no column of it or of
+    // its WHERE changes after the insert, so claims and completions never touch it.
+    index('tasks_debounce')
+      .on(t.type, t.debounceKey)
+      .where(sql`debounce_key IS NOT NULL`),
     uniqueIndex('tasks_idempotency_key').on(t.idempotencyKey).where(sql`idempotency_key IS NOT NULL`),
     uniqueIndex('tasks_legacy_id').on(t.legacyId).where(sql`legacy_id IS NOT NULL`),
   ],

@@ -73,6 +73,20 @@ export function insertStatement(task: NewTask, requestHash: string | null, maxPe
 }
 
 /**
+ * One task, inserted only when `unless` (an SQL condition: lib/tasks/debounce.ts, "a task of
+ * this key holds it") is false when the statement runs, and with `maxPending` > 0 only while
+ * the backlog is below it. One statement: SQLite runs it under the write lock, so the check and
+ * the insert see the same database, in every process and on every instance of one server.
+ */
+export function insertUnlessStatement(task: NewTask, unless: { sql: string; args: SqlValue[] }, maxPending: number): Statement {
+  const cap = maxPending > 0 ? ` AND (SELECT count(*) FROM (SELECT 1 FROM tasks WHERE status = 'pending' LIMIT ?)) < ?` : '';
+  return {
+    sql: `INSERT INTO tasks (${NEW_COLUMNS}) SELECT ${NEW_VALUES} WHERE NOT (${unless.sql})${cap}`,
+    args: [...newTaskArgs(task, null), ...unless.args, ...(maxPending > 0 ? [maxPending, maxPending] : [])],
+  };
+}
+
+/**
  * A batch of new tasks, one small prepared statement each (two SQL texts whatever the batch
  * size, so the statement caches stay small; one multi-row INSERT binding every parameter ran
  * at half the speed: bench/README.md, "batch"). With `maxPending` > 0 the first row carries the

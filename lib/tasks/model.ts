@@ -48,6 +48,7 @@ export const TaskSchema = z
     result: z.unknown(),
     progress: z.unknown().openapi({ description: 'What the running handler last reported (`ctx.progress`): any JSON value of at most 1 KB, written at most once a second and with the attempt\'s final write; null until reported.' }),
     idempotency_key: z.string().nullable(),
+    debounce_key: z.string().nullable().openapi({ description: 'The key of the `debounce` or `throttle` this task was submitted with (scoped by its type; docs/debounce.md), or null.' }),
     created_at: timestamp(),
     started_at: timestamp().nullable(),
     completed_at: timestamp().nullable(),
@@ -211,6 +212,16 @@ export interface SubmitInput {
   runAt?: number;
   delaySeconds?: number;
   maxAttempts?: number;
+  /** Collapse submits of one key into one pending task, due `seconds` after the latest (lib/tasks/debounce.ts). */
+  debounce?: KeyedSubmit;
+  /** Keep the first task of one key and drop later submits for a while (lib/tasks/debounce.ts). */
+  throttle?: KeyedSubmit;
+}
+
+/** The key (scoped by type) and window of a debounced or throttled submit. */
+export interface KeyedSubmit {
+  key: string;
+  seconds: number;
 }
 
 /** The payload as stored: JSON text, or null when there is none. */
@@ -231,9 +242,12 @@ export function buildTask(input: SubmitInput, options: { now: number; maxAttempt
     type: input.type,
     payload: storedPayload(input),
     priority: input.priority ?? 0,
-    runAt: input.runAt ?? (input.delaySeconds !== undefined ? now + Math.round(input.delaySeconds * 1000) : now),
+    runAt: input.debounce
+      ? now + Math.round(input.debounce.seconds * 1000)
+      : (input.runAt ?? (input.delaySeconds !== undefined ? now + Math.round(input.delaySeconds * 1000) : now)),
     maxAttempts: input.maxAttempts ?? options.maxAttempts,
     idempotencyKey: options.idempotencyKey ?? null,
+    debounceKey: (input.debounce ?? input.throttle)?.key ?? null,
     createdAt: now,
     updatedAt: now,
   });

@@ -2,7 +2,8 @@ import type { SqlDriver, SqlValue, Statement } from '../db/driver.ts';
 import { ErrOptimisticLock } from '../foundation/errors.ts';
 import { expiredLastAttemptStatements, recordAttemptStatements, SELECT_ATTEMPTS, type Attempt, type AttemptEnd, type AttemptOutcome } from './attempts.ts';
 import { formatTaskId } from './ids.ts';
-import { batchInsertStatements, guardedInsertStatement, IF_PREVIOUS_CHANGED, insertedTask, insertStatement, RAISE_ID_MARK } from './inserts.ts';
+import { batchInsertStatements, guardedInsertStatement, IF_PREVIOUS_CHANGED, insertedTask, insertStatement, insertUnlessStatement, RAISE_ID_MARK } from './inserts.ts';
+import { newestOfKeySql, openTaskOfKey, replaceOpenTaskStatement, throttlingTaskOfKey } from './debounce.ts';
 import { columnOf, rowToTask, taskFields, valuesToTask, type NewTask, type Task } from './model.ts';
 import { canTransition, STATUSES, type TaskStatus } from './states.ts';
 
@@ -88,6 +89,22 @@ export interface AttemptRecordOnClear {
   end: AttemptEnd;
   /** `always`: the cancel is known; `ifCleared`: only if the task still carried this attempt's lease. */
   when: 'always' | 'ifCleared';
+}
+
+/** How a submit with a key (lib/tasks/debounce.ts) treats the key's task. */
+export type KeyedMode = { kind: 'debounce' } | { kind: 'throttle'; windowMs: number };
+
+/** A submit with a key: the task it stored, or the key's task that took it in (`held`). */
+export interface KeyedOutcome {
+  task: Task;
+  held: boolean;
+}
+
+/** One task of a batch: new, with its request hash, and a key mode when it has one. */
+export interface BatchEntry {
+  task: NewTask;
+  requestHash: string | null;
+  mode?: KeyedMode;
 }
 
 /** The outcome of one requested transition: the task as written, or the lost race. */
@@ -234,6 +251,107 @@ export class TaskRepository {
       if (task) inserted.push(task);
     });
     return inserted;
+  }
+
+  /**
+   * A debounced submit (lib/tasks/debounce.ts): `task` (with its `debounceKey`) replaces the
+   * open task of its key, or is inserted when the key has none. Null when it had to be
+   * inserted and the backlog is at `maxPending`.
+   */
+  async debounce(task: NewTask, maxPending = 0): Promise<KeyedOutcome | null> {
+    const key = task.debounceKey;
+    if (key === null) throw new Error('a debounced task has a key');
+    const replace = replaceOpenTaskStatement(task, ` RETURNING ${COLUMNS_READ}`);
+    const insert = insertUnlessStatement(task, openTaskOfKey(task.type, key), maxPending);
+    // The replacement and the insert are each one statement; between them another process may
+    // insert the key's open task (then the insert stores nothing and the next replacement
+    // finds it), or a worker may claim it (then the next insert stores a new one).
+    for (let attempt = 0; attempt < 20; attempt++) {
+      const replaced = (await this.#driver.all(replace.sql, replace.args))[0];
+      if (replaced) return { task: rowToTask(replaced), held: true };
+      const inserted = insertedTask(task, await this.#driver.run(insert.sql, insert.args));
+      if (inserted) return { task: inserted, held: false };
+      if (maxPending > 0 && !(await this.#holds(openTaskOfKey(task.type, key)))) return null;
+    }
+    throw new Error(`debounce key ${JSON.stringify(key)} kept changing hands (20 tries)`);
+  }
+
+  /**
+   * A throttled submit (lib/tasks/debounce.ts): `task` is inserted unless its key has an open
+   * task or a task created less than `windowMs` before it; then that task is returned, `held`.
+   * Null when it had to be inserted and the backlog is at `maxPending`.
+   */
+  async throttle(task: NewTask, windowMs: number, maxPending = 0): Promise<KeyedOutcome | null> {
+    const key = task.debounceKey;
+    if (key === null) throw new Error('a throttled task has a key');
+    const holding = throttlingTaskOfKey(task.type, key, task.createdAt - windowMs);
+    const insert = insertUnlessStatement(task, holding, maxPending);
+    for (let attempt = 0; attempt < 20; attempt++) {
+      const inserted = insertedTask(task, await this.#driver.run(insert.sql, insert.args));
+      if (inserted) return { task: inserted, held: false };
+      // The task that held it when the insert ran (it may have been claimed since: still the one).
+      const newest = await this.#newestOfKey(task.type, key);
+      if (newest && (maxPending === 0 || (await this.#holds(holding)))) return { task: newest, held: true };
+      if (maxPending > 0) return null;
+      // Deleted in between: try again.
+    }
+    throw new Error(`throttle key ${JSON.stringify(key)} kept changing hands (20 tries)`);
+  }
+
+  async #holds(condition: { sql: string; args: SqlValue[] }): Promise<boolean> {
+    const rows = await this.#driver.all(`SELECT ${condition.sql} AS holds`, condition.args);
+    return Number(rows[0]?.holds) === 1;
+  }
+
+  async #newestOfKey(type: string, key: string): Promise<Task | null> {
+    const row = (await this.#driver.all(newestOfKeySql(COLUMNS_READ), [type, key]))[0];
+    return row ? rowToTask(row) : null;
+  }
+
+  /**
+   * A batch with debounced or throttled tasks, in one transaction: the plain ones inserted as
+   * `insertMany` does (without its backlog guard), then each keyed one as its own submit would
+   * (a replacement and an insert, or a guarded insert), in order, so a later item of the same
+   * key sees an earlier one. With `maxPending` > 0 the backlog is checked once, before the
+   * transaction, counting every keyed task as new: concurrent submits may overshoot it by this
+   * batch (a guard inside the transaction could only skip rows, not undo the replacements
+   * before it). Null when the backlog cannot take the batch; else, in order, each task as
+   * stored or the key's task that took it in (read after the commit: if a worker claimed it and
+   * a newer task of its key was stored in that instant, the newer one is shown).
+   */
+  async insertManyWithKeys(entries: BatchEntry[], maxPending = 0): Promise<KeyedOutcome[] | null> {
+    if (maxPending > 0) {
+      const rows = await this.#driver.all("SELECT count(*) AS n FROM (SELECT 1 FROM tasks WHERE status = 'pending' LIMIT ?)", [maxPending]);
+      if (Number(rows[0]!.n) + entries.length > maxPending) return null;
+    }
+    const plain = entries.filter((entry) => !entry.mode);
+    const statements = batchInsertStatements(plain.map((e) => e.task), plain.map((e) => e.requestHash), 0);
+    const keyedAt: number[] = [];
+    for (const { task, mode } of entries) {
+      if (!mode) continue;
+      keyedAt.push(statements.length);
+      const key = task.debounceKey!;
+      if (mode.kind === 'debounce') statements.push(replaceOpenTaskStatement(task), insertUnlessStatement(task, openTaskOfKey(task.type, key), 0));
+      else statements.push(insertUnlessStatement(task, throttlingTaskOfKey(task.type, key, task.createdAt - mode.windowMs), 0));
+    }
+    const results = await this.#driver.batch(statements);
+    const outcomes: KeyedOutcome[] = [];
+    let plainAt = 0;
+    let keyed = 0;
+    for (const { task, mode } of entries) {
+      if (!mode) {
+        outcomes.push({ task: insertedTask(task, results[plainAt++]!)!, held: false });
+        continue;
+      }
+      const at = keyedAt[keyed++]!;
+      const insertResult = results[mode.kind === 'debounce' ? at + 1 : at]!;
+      const inserted = insertedTask(task, insertResult);
+      // Read back: a later item of the same key may have replaced what this one inserted.
+      const current = inserted ? ((await this.get(inserted.id)) ?? inserted) : await this.#newestOfKey(task.type, task.debounceKey!);
+      if (!current) throw new Error(`the task of debounce key ${JSON.stringify(task.debounceKey)} was deleted before it could be read`);
+      outcomes.push({ task: current, held: !inserted });
+    }
+    return outcomes;
   }
 
   /** The current ids of tasks by their ids from before migration 0004 (those not found are absent). */

@@ -7,7 +7,7 @@ import { buildTask, storedPayload, type NewTask, type SubmitInput, type Task } f
 
 export type { SubmitInput };
 import { isFinal, type TaskStatus } from './states.ts';
-import { MAINTENANCE_BATCH, type BulkFilter, type ListFilter, type TaskRepository, type TaskStats, type TransitionFields, type TransitionRequest, type TypeStats } from './repository.ts';
+import { MAINTENANCE_BATCH, type BatchEntry, type BulkFilter, type KeyedMode, type KeyedOutcome, type ListFilter, type TaskRepository, type TaskStats, type TransitionFields, type TransitionRequest, type TypeStats } from './repository.ts';
 import { NO_METRICS, type Metrics } from '../metrics/metrics.ts';
 import { TaskEvents } from './events.ts';
 
@@ -21,6 +21,10 @@ export interface SubmitResult {
   task: Task;
   /** True when an Idempotency-Key matched an earlier identical request. */
   replayed: boolean;
+  /** Set for a submit with `debounce`: true when it replaced the key's pending task (`task`). */
+  debounced?: boolean;
+  /** Set for a submit with `throttle`: true when the key's task (`task`) held it back. */
+  throttled?: boolean;
 }
 
 /** One item of a batch submit: what POST /tasks takes, with its own optional idempotency key. */
@@ -82,6 +86,7 @@ export class TaskService {
   }
 
   async submit(input: SubmitInput, idempotencyKey?: string): Promise<SubmitResult> {
+    if (input.debounce || input.throttle) return this.#submitKeyed(input, idempotencyKey);
     const now = Date.now();
     const requestHash = idempotencyKey === undefined ? null : await hashRequest(input);
     const task = await this.repo.insert(buildTask(input, { now, maxAttempts: this.#config.maxAttempts, idempotencyKey }), requestHash, this.#config.maxPending);
@@ -101,6 +106,28 @@ export class TaskService {
       }
     }
     throw new AppError(429, 'queue_full', 'task queue is full', { 'Retry-After': '1' });
+  }
+
+  /**
+   * A submit with `debounce` or `throttle` (lib/tasks/debounce.ts). Never with an idempotency
+   * key: a repeated debounced request is harmless as it is (it replaces the payload with the
+   * same one), and a key would name one task while debounce moves between them.
+   */
+  async #submitKeyed(input: SubmitInput, idempotencyKey?: string): Promise<SubmitResult> {
+    if (idempotencyKey !== undefined) throw keyedWithIdempotencyKey(input.debounce ? 'debounce' : 'throttle');
+    const task = buildTask(input, { now: Date.now(), maxAttempts: this.#config.maxAttempts });
+    const outcome = input.debounce
+      ? await this.repo.debounce(task, this.#config.maxPending)
+      : await this.repo.throttle(task, Math.round(input.throttle!.seconds * 1000), this.#config.maxPending);
+    if (!outcome) throw new AppError(429, 'queue_full', 'task queue is full', { 'Retry-After': '1' });
+    const stored = outcome.task;
+    if (!outcome.held) {
+      this.#logger.debug('task submitted', { task_id: formatTaskId(stored.id), type: stored.type });
+      this.metrics.tasksSubmitted(stored.type, 1);
+    }
+    // A replacement moved run_at: the poller's timer follows it.
+    if (!outcome.held || input.debounce) this.hooks.onSubmitted?.(stored);
+    return input.debounce ? { task: stored, replayed: false, debounced: outcome.held } : { task: stored, replayed: false, throttled: outcome.held };
   }
 
   /** The task with this id (see `TaskRef`). */
@@ -263,12 +290,14 @@ export class TaskService {
    */
   async submitMany(items: BatchItem[]): Promise<SubmitResult[]> {
     const firstByKey = new Map<string, number>();
-    items.forEach(({ idempotencyKey: key }, i) => {
+    items.forEach(({ input, idempotencyKey: key }, i) => {
       if (key === undefined) return;
+      if (input.debounce || input.throttle) throw keyedWithIdempotencyKey(input.debounce ? 'debounce' : 'throttle', `tasks[${i}]: `);
       const first = firstByKey.get(key);
       if (first !== undefined) throw badRequest(`tasks[${i}].idempotency_key repeats the key of tasks[${first}]`, 'duplicate_idempotency_key');
       firstByKey.set(key, i);
     });
+    const keyed = items.some(({ input }) => input.debounce || input.throttle);
     const hashes: (string | null)[] = firstByKey.size === 0 ? items.map(() => null) : [];
     // A few at a time: each hash holds a copy of its request while the digest runs, and a
     // whole batch of them at once would hold the batch again (bench/README.md, "Batch memory").
@@ -282,8 +311,7 @@ export class TaskService {
       const existing = firstByKey.size > 0 ? await this.repo.getByIdempotencyKeys([...firstByKey.keys()]) : new Map();
       const now = Date.now();
       const results: (SubmitResult | null)[] = [];
-      const fresh: NewTask[] = [];
-      const freshHashes: (string | null)[] = [];
+      const fresh: BatchEntry[] = [];
       items.forEach(({ input, idempotencyKey }, i) => {
         const found = idempotencyKey === undefined ? undefined : existing.get(idempotencyKey);
         if (found) {
@@ -294,23 +322,36 @@ export class TaskService {
           return;
         }
         const task = buildTask(input, { now, maxAttempts: this.#config.maxAttempts, idempotencyKey });
-        fresh.push(task);
-        freshHashes.push(hashes[i] ?? null);
+        const mode: KeyedMode | undefined = input.debounce ? { kind: 'debounce' } : input.throttle ? { kind: 'throttle', windowMs: Math.round(input.throttle.seconds * 1000) } : undefined;
+        fresh.push({ task, requestHash: hashes[i] ?? null, mode });
         results.push(null);
       });
-      let inserted: Task[];
+      let stored: KeyedOutcome[] | null;
       try {
-        inserted = await this.repo.insertMany(fresh, freshHashes, this.#config.maxPending);
+        stored = keyed
+          ? await this.repo.insertManyWithKeys(fresh, this.#config.maxPending)
+          : (await this.repo.insertMany(fresh.map((e) => e.task), fresh.map((e) => e.requestHash), this.#config.maxPending)).map((task) => ({ task, held: false }));
       } catch (error) {
         if (attempt === 0 && /UNIQUE constraint failed/i.test(String((error as Error)?.message))) continue;
         throw error;
       }
-      if (inserted.length !== fresh.length) throw new AppError(429, 'queue_full', 'task queue is full', { 'Retry-After': '1' });
-      if (fresh.length > 0) this.#logger.debug('tasks submitted', { count: fresh.length });
-      for (const task of inserted) this.hooks.onSubmitted?.(task);
+      if (!stored || stored.length !== fresh.length) throw new AppError(429, 'queue_full', 'task queue is full', { 'Retry-After': '1' });
+      const created = stored.filter((outcome) => !outcome.held).length;
+      if (created > 0) this.#logger.debug('tasks submitted', { count: created });
+      stored.forEach(({ task, held }, i) => {
+        // A replacement moved run_at: the poller's timer follows it.
+        if (!held || fresh[i]!.mode?.kind === 'debounce') this.hooks.onSubmitted?.(task);
+      });
       // The new tasks fill the places a replay did not take, in order.
       let next = 0;
-      return results.map((result) => result ?? { task: inserted[next++]!, replayed: false });
+      return results.map((result) => {
+        if (result) return result;
+        const entry = fresh[next];
+        const { task, held } = stored[next++]!;
+        if (entry?.mode?.kind === 'debounce') return { task, replayed: false, debounced: held };
+        if (entry?.mode?.kind === 'throttle') return { task, replayed: false, throttled: held };
+        return { task, replayed: false };
+      });
     }
   }
 
@@ -459,6 +500,11 @@ export const retryDecision: Decide = (task, now) => {
   const lease = heldLease(task, now);
   return { to: 'pending', fields: { attempts: 0, runAt: Math.max(now, lease ?? now), startedAt: null, completedAt: null, leaseExpiresAt: lease } };
 };
+
+/** 400: debounce or throttle together with an idempotency key (TaskService.#submitKeyed says why). */
+export function keyedWithIdempotencyKey(field: 'debounce' | 'throttle', where = ''): AppError {
+  return badRequest(`${where}${field} cannot be combined with an idempotency key: a repeated ${field}d submit is already harmless (docs/debounce.md)`, 'invalid_field');
+}
 
 const HASH_CONCURRENCY = 16;
 

@@ -33,7 +33,8 @@ const batchRoute = createRoute({
     '(`tasks[3]: title is required`), one larger than MAX_BODY_BYTES as JSON a 413 naming it and its largest field, and nothing is stored. ' +
     'An item whose key was used before with the same request returns that task with `replayed: true`; a key used twice in one batch is a ' +
     '400 naming both items. TASK_MAX_PENDING applies to the whole batch (429, nothing stored). 202 when anything was stored, 200 when every ' +
-    'item was a replay. The body may be up to 16 × MAX_BODY_BYTES; bodies beyond MAX_BODY_MEMORY_BYTES held at once are refused with 503 ' +
+    'item was a replay. An item may carry `debounce` or `throttle` as POST /tasks does (its answer then says `debounced` or `throttled`); ' +
+    'with TASK_MAX_PENDING such a batch is checked against the backlog before its transaction, counting every such item as new. The body may be up to 16 × MAX_BODY_BYTES; bodies beyond MAX_BODY_MEMORY_BYTES held at once are refused with 503 ' +
     'and Retry-After.',
   request: { body: jsonBody(BatchSubmitBody) },
   responses: { 202: jsonResponse(BatchResultSchema, 'stored, in request order'), 200: jsonResponse(BatchResultSchema, 'every item was a replay'), ...errorResponses(400, 401, 409, 413, 415, 429, 503) },
@@ -65,7 +66,7 @@ export function registerBatchRoute(app: OpenAPIHono, { service, handlers, config
       items[i] = undefined;
     }
     const results: (SubmitResult | undefined)[] = await service.submitMany(batch);
-    const stored = results.some((r) => r && !r.replayed);
+    const stored = results.some((r) => r && !r.replayed && !r.debounced && !r.throttled);
     let written!: () => void;
     // The body stays counted until its reply is written (or the client went away).
     bodyMemory.keepUntil(c.req.raw, new Promise<void>((resolve) => (written = resolve)));
@@ -159,9 +160,10 @@ function batchReply(results: (SubmitResult | undefined)[], done: () => void): Re
       pull(controller) {
         let text = next === 0 ? `{"count":${results.length},"tasks":[` : '';
         while (text.length < REPLY_PIECE_CHARS && next < results.length) {
-          const { task, replayed } = results[next]!;
+          const { task, replayed, debounced, throttled } = results[next]!;
           results[next] = undefined;
-          text += `${next > 0 ? ',' : ''}${taskJsonText(task, `,"replayed":${replayed}`)}`;
+          const flags = `,"replayed":${replayed}${debounced === undefined ? '' : `,"debounced":${debounced}`}${throttled === undefined ? '' : `,"throttled":${throttled}`}`;
+          text += `${next > 0 ? ',' : ''}${taskJsonText(task, flags)}`;
           next++;
         }
         if (next === results.length) {

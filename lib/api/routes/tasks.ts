@@ -7,7 +7,7 @@ import { readJsonBody, validate } from '../body.ts';
 import type { AppDeps } from '../deps.ts';
 import { decodeCursor, encodeCursor } from '../cursor.ts';
 import { errorResponses, jsonBody, jsonResponse, registerWithOwnBody, tag } from '../openapi.ts';
-import { GetTaskQuery, IDEMPOTENCY_KEY, IDEMPOTENCY_KEY_RULE, ListTasksQuery, SubmitTaskBody, submitInput, TaskIdParam, TaskListSchema } from '../schemas.ts';
+import { GetTaskQuery, IDEMPOTENCY_KEY, IDEMPOTENCY_KEY_RULE, ListTasksQuery, SubmitTaskBody, SubmittedTaskSchema, submitInput, TaskIdParam, TaskListSchema } from '../schemas.ts';
 import type { SubmitResult } from '../../tasks/service.ts';
 import { BATCH_ROUTES, registerBatchRoute } from './task-batch.ts';
 import { BULK_ROUTES, registerBulkRoutes } from './task-bulk.ts';
@@ -20,7 +20,13 @@ const submitRoute = createRoute({
   request: {
     body: jsonBody(SubmitTaskBody),
   },
-  responses: { 202: jsonResponse(TaskSchema, 'stored'), 200: jsonResponse(TaskSchema, 'Idempotency-Key replay'), ...errorResponses(400, 401, 409, 413, 415, 429, 503) },
+  description:
+    'With `debounce` or `throttle` (docs/debounce.md) the answer carries `debounced` or `throttled`: 200 when the pending task of the key took the submit in (the same id), 202 when a new task was stored.',
+  responses: {
+    202: jsonResponse(SubmittedTaskSchema, 'stored'),
+    200: jsonResponse(SubmittedTaskSchema, 'Idempotency-Key replay, or debounced or throttled into the pending task of its key'),
+    ...errorResponses(400, 401, 409, 413, 415, 429, 503),
+  },
 });
 const getRoute = createRoute({
   method: 'get',
@@ -92,6 +98,14 @@ export async function submitTaskBody(deps: Pick<AppDeps, 'service' | 'handlers'>
   return deps.service.submit(submitInput(body, type), idempotencyKey);
 }
 
+/** The answer of POST /tasks: the task, with `debounced` or `throttled` when the submit asked for one. */
+export function submittedJson({ task, debounced, throttled }: SubmitResult) {
+  const json = taskToJson(task);
+  if (debounced !== undefined) return { ...json, debounced };
+  if (throttled !== undefined) return { ...json, throttled };
+  return json;
+}
+
 /**
  * Registers the task routes. Returns the app typed with the routes `app.openapi` registered:
  * lib/client/ builds its typed client from that type (`TaskRoutes`). The submit route reads
@@ -104,9 +118,9 @@ export function registerTaskRoutes(app: OpenAPIHono, deps: AppDeps) {
     const key = c.req.header('idempotency-key');
     // Before the body: a bad header is 400 whatever is sent.
     checkIdempotencyKey(key);
-    const { task, replayed } = await submitTaskBody(deps, await readJsonBody(c, config.maxBodyBytes, bodyMemory), key);
-    if (replayed) c.header('Idempotent-Replayed', 'true');
-    return c.json(taskToJson(task), replayed ? 200 : 202);
+    const result = await submitTaskBody(deps, await readJsonBody(c, config.maxBodyBytes, bodyMemory), key);
+    if (result.replayed) c.header('Idempotent-Replayed', 'true');
+    return c.json(submittedJson(result), result.replayed || result.debounced || result.throttled ? 200 : 202);
   });
 
   registerBatchRoute(app, deps);

@@ -62,7 +62,7 @@ export const MAX_DEBOUNCE_KEY_CHARS = 200;
  */
 const keyedSubmit = (field: 'debounce' | 'throttle') =>
   z
-    .object(
+    .strictObject(
       {
         key: z
           .string({ error: `${field}.key must be a string` })
@@ -74,9 +74,11 @@ const keyedSubmit = (field: 'debounce' | 'throttle') =>
           .gt(0, { error: `${field}.seconds must be greater than 0` })
           .max(MAX_DEBOUNCE_SECONDS, { error: `${field}.seconds must be at most ${MAX_DEBOUNCE_SECONDS}` }),
       },
-      { error: `${field} must be an object {key, seconds}` },
-    )
-    .strict();
+      {
+        error: (issue) =>
+          issue.code === 'unrecognized_keys' ? `${field} takes key and seconds only, not ${issue.keys.map((k) => JSON.stringify(k)).join(', ')}` : `${field} must be an object {key, seconds}`,
+      },
+    );
 
 export const SubmitTaskBody = z
   .object({

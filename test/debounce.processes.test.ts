@@ -1,0 +1,110 @@
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { afterEach, describe, expect, it } from 'vitest';
+import { freePort, tempDir, waitFor } from './helpers.ts';
+import { killAll, startServe, type ServiceProcess } from './processes.ts';
+import { sqldAvailable, useSqld } from './sqld.ts';
+
+/**
+ * Debounce across processes (lib/tasks/debounce.ts): three real `serve` processes share one
+ * database, a libSQL file or a sqld. Submits of one key spread over all three, one after
+ * another within a second, collapse into one task that runs once with the last payload;
+ * submits of another key sent all at once, so they race in three processes, make one task
+ * too. The `payload` handler (test/fixtures/handlers.ts) appends a line per run to a file:
+ * the ground truth for "ran once, with which payload".
+ */
+
+const sqldOk = await sqldAvailable();
+const services: ServiceProcess[] = [];
+afterEach(() => killAll(services.splice(0)));
+
+interface Answer {
+  status: number;
+  body: { id: string; debounced?: boolean; payload?: unknown };
+}
+
+async function submit(url: string, body: unknown): Promise<Answer> {
+  const response = await fetch(`${url}/tasks`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
+  return { status: response.status, body: (await response.json()) as Answer['body'] };
+}
+
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+async function threeServes(env: Record<string, string>): Promise<string[]> {
+  const started = await Promise.all(
+    [0, 1, 2].map(async () => {
+      const service = await startServe({ ...env, APP_PORT: String(await freePort()), TASK_POLL_INTERVAL_SECONDS: '0.1' });
+      services.push(service);
+      return service;
+    }),
+  );
+  return started.map((s) => s.url);
+}
+
+/** Lines of the runs file: [task id, pid, payload n]. */
+function runsIn(file: string): [string, string, unknown][] {
+  let text = '';
+  try {
+    text = readFileSync(file, 'utf8');
+  } catch {
+    return [];
+  }
+  return text
+    .split('\n')
+    .filter(Boolean)
+    .map((line) => {
+      const [id, pid, n] = line.split(' ');
+      return [id!, pid!, JSON.parse(n!)];
+    });
+}
+
+async function burstOnThree(env: Record<string, string>): Promise<void> {
+  const urls = await threeServes(env);
+  const file = join(tempDir(), 'runs.log');
+  const key = `user:${Math.random()}`;
+  const task = (n: number, seconds: number, k = key) => ({ title: `reindex ${n}`, description: 'burst', type: 'payload', payload: { file, n }, debounce: { key: k, seconds } });
+
+  // 50 submits within about a second, one after another, round-robin over the processes.
+  const answers: Answer[] = [];
+  const started = Date.now();
+  for (let n = 0; n < 50; n++) {
+    answers.push(await submit(urls[n % 3]!, task(n, 1)));
+    await sleep(Math.max(0, started + (n + 1) * 20 - Date.now()));
+  }
+  expect(answers.filter((a) => a.status === 202)).toHaveLength(1);
+  expect(answers.filter((a) => a.status === 200 && a.body.debounced === true)).toHaveLength(49);
+  const id = answers[0]!.body.id;
+  expect(new Set(answers.map((a) => a.body.id))).toEqual(new Set([id]));
+
+  // 30 submits of another key at once: they race in three processes.
+  const raceKey = `${key}:race`;
+  const raced = await Promise.all(Array.from({ length: 30 }, (_, n) => submit(urls[n % 3]!, task(100 + n, 1, raceKey))));
+  expect(raced.map((a) => a.status).sort()).toEqual([...Array(29).fill(200), 202]);
+  expect(new Set(raced.map((a) => a.body.id)).size).toBe(1);
+
+  await waitFor(() => runsIn(file).length >= 2, 20_000, 'both debounced tasks to run');
+  // Time for a second run of either to show, if there were one.
+  await sleep(1500);
+  const runs = runsIn(file);
+  expect(runs).toHaveLength(2);
+  expect(runs.find(([runId]) => runId === id)?.[2]).toBe(49);
+  expect(runs.find(([runId]) => runId === raced[0]!.body.id)).toBeDefined();
+  const listed = (await (await fetch(`${urls[1]}/tasks?type=payload&limit=1000`)).json()) as { tasks: { id: string; status: string; attempts: number; debounce_key: string }[] };
+  expect(listed.tasks.map((t) => [t.debounce_key, t.status, t.attempts]).sort()).toEqual([
+    [key, 'completed', 1],
+    [raceKey, 'completed', 1],
+  ]);
+}
+
+describe('debounce across three serve processes', () => {
+  it('on one libSQL file: 50 submits in a second make one task, run once with the last payload; a race makes one task', async () => {
+    await burstOnThree({ DATABASE_DSN: join(tempDir(), 'tasks.db') });
+  });
+
+  describe.skipIf(!sqldOk)('on sqld', () => {
+    const sqld = useSqld();
+    it('on one sqld: the same', async () => {
+      await burstOnThree({ DATABASE_URL: sqld.url });
+    });
+  });
+});

@@ -16,6 +16,7 @@ import { throughput } from './scenarios/throughput.ts';
 import { workflows } from './scenarios/workflows.ts';
 import { remoteWorkflows } from './scenarios/remote-workflows.ts';
 import { attempts } from './scenarios/attempts.ts';
+import { debounce } from './scenarios/debounce.ts';
 
 /**
  * Runs one scenario in this (fresh) process and prints `BENCH_RESULT <json>`: every trial
@@ -23,7 +24,7 @@ import { attempts } from './scenarios/attempts.ts';
  *
  *   node --import tsx bench/child.ts <scenario> '{"quick":false,"env":{}}'
  */
-const SCENARIOS = ['driver', 'throughput', 'throughput-defaults', 'latency', 'http', 'scale-empty', 'scale-1m', 'remote', 'schedules', 'http-delivery', 'dashboard', 'metrics', 'batch', 'batch-memory', 'batch-memory-3', 'batch-memory-objects', 'retention', 'pages', 'workflows', 'remote-workflows', 'attempts'] as const;
+const SCENARIOS = ['driver', 'throughput', 'throughput-defaults', 'latency', 'http', 'scale-empty', 'scale-1m', 'remote', 'schedules', 'http-delivery', 'dashboard', 'metrics', 'batch', 'batch-memory', 'batch-memory-3', 'batch-memory-objects', 'retention', 'pages', 'workflows', 'remote-workflows', 'attempts', 'debounce'] as const;
 type ScenarioName = (typeof SCENARIOS)[number];
 
 const [name, optionsJson] = process.argv.slice(2);
@@ -77,6 +78,8 @@ async function runScenario(scenario: string): Promise<unknown> {
       return remoteWorkflows(o);
     case 'attempts':
       return attempts(o);
+    case 'debounce':
+      return debounce(o);
     default:
       throw new Error(`unknown scenario ${JSON.stringify(scenario)}; one of ${SCENARIOS.join(', ')}`);
   }

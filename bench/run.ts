@@ -19,6 +19,7 @@ import type { ThroughputResult } from './scenarios/throughput.ts';
 import type { WorkflowsResult } from './scenarios/workflows.ts';
 import type { RemoteWorkflowsResult } from './scenarios/remote-workflows.ts';
 import type { AttemptsResult } from './scenarios/attempts.ts';
+import type { DebounceResult } from './scenarios/debounce.ts';
 import { BENCH_ENV } from './harness.ts';
 import { currentLoad, describeMachine, summarise, type Summary } from './stats.ts';
 
@@ -33,7 +34,7 @@ import { currentLoad, describeMachine, summarise, type Summary } from './stats.t
  * Exit status: 1 when a trial failed or lost a task (an error), never because a figure missed
  * its target: --quick is CI's smoke test, and speed on a shared runner is not a verdict.
  */
-const SCENARIOS = ['driver', 'throughput', 'throughput-defaults', 'latency', 'http', 'scale-empty', 'scale-1m', 'remote', 'schedules', 'http-delivery', 'dashboard', 'metrics', 'batch', 'batch-memory', 'batch-memory-3', 'batch-memory-objects', 'retention', 'pages', 'workflows', 'remote-workflows', 'attempts'] as const;
+const SCENARIOS = ['driver', 'throughput', 'throughput-defaults', 'latency', 'http', 'scale-empty', 'scale-1m', 'remote', 'schedules', 'http-delivery', 'dashboard', 'metrics', 'batch', 'batch-memory', 'batch-memory-3', 'batch-memory-objects', 'retention', 'pages', 'workflows', 'remote-workflows', 'attempts', 'debounce'] as const;
 type Scenario = (typeof SCENARIOS)[number];
 
 const { values } = parseArgs({
@@ -227,6 +228,15 @@ add('  CPU per attempt: table', 'µs', att.map((a) => a.storage.table_cpu_us_per
 add('  CPU per attempt: array', 'µs', att.map((a) => a.storage.array_cpu_us_per_attempt));
 add('  bytes the claim reads per task: table', 'B', att.map((a) => a.storage.table_claim_bytes_per_task));
 add('  bytes the claim reads per task: array', 'B', att.map((a) => a.storage.array_claim_bytes_per_task));
+const deb = (runs.debounce ?? []) as DebounceResult[];
+add('submit in process, plain (50 in flight)', 'submits/s', deb.map((d) => d.per_s.plain));
+add('  debounce, a new key each (replacement misses, insert)', 'submits/s', deb.map((d) => d.per_s.debounce_new));
+add('  debounce, 100 keys (replacements)', 'submits/s', deb.map((d) => d.per_s.debounce_replace));
+add('  throttle, 100 keys (held back)', 'submits/s', deb.map((d) => d.per_s.throttle_held));
+add('  CPU per submit: plain', 'µs', deb.map((d) => d.cpu_us_per_submit.plain));
+add('  CPU ÷ plain: debounce new key', 'x', deb.map((d) => d.cost_vs_plain.debounce_new.cpu));
+add('  CPU ÷ plain: debounce replace', 'x', deb.map((d) => d.cost_vs_plain.debounce_replace.cpu));
+add('  CPU ÷ plain: throttle held', 'x', deb.map((d) => d.cost_vs_plain.throttle_held.cpu));
 add('GET /metrics, counts read per scrape, p99', 'ms', pick<MetricsResult, 'scrape_fresh_p99_ms'>('metrics', 'scrape_fresh_p99_ms'), { text: '<= 20', ok: (m) => m <= 20 });
 add('GET /metrics, counts cached, p99', 'ms', pick<MetricsResult, 'scrape_cached_p99_ms'>('metrics', 'scrape_cached_p99_ms'), { text: '<= 20', ok: (m) => m <= 20 });
 

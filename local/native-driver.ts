@@ -72,7 +72,12 @@ export class NativeDriver implements SqlDriver {
         let prepared: Prepared | undefined;
         for (const statement of statements) {
           if (statement.sql !== sql) prepared = this.#prepare((sql = statement.sql));
-          results.push(runResult(prepared!.run(statement.args)));
+          if (statement.returning) {
+            const rows = (prepared!.all(statement.args) as Record<string, unknown>[]).map(decodeRow);
+            results.push({ changes: rows.length, lastInsertRowid: null, rows });
+          } else {
+            results.push(runResult(prepared!.run(statement.args)));
+          }
         }
         this.#db.exec('COMMIT');
         return results;

@@ -129,7 +129,7 @@ function contract(name: string, databaseUrl: () => string) {
       expect(runs).toEqual([{ n: 10 }, { n: 12 }]);
     });
 
-    it('a claimed task is not changed: the next submit makes a new one; a failed attempt waiting for its retry neither', async () => {
+    it('a claimed task is not changed: the next submit makes a new one', async () => {
       const { runs, handlers, release } = recorders();
       const rt = await runtime({ processing: true, handlers });
       const key = `claimed-${Math.random()}`;

@@ -15,13 +15,7 @@ export class ClientDriver implements SqlDriver {
   }
 
   async all(sql: string, args: SqlValue[] = []): Promise<Row[]> {
-    const result = await retryBusy(() => this.#client.execute({ sql, args: args as InArgs }));
-    const { columns } = result;
-    return result.rows.map((row) => {
-      const out: Row = {};
-      for (let i = 0; i < columns.length; i++) out[columns[i]!] = toSqlValue(row[i]);
-      return out;
-    });
+    return namedRows(await retryBusy(() => this.#client.execute({ sql, args: args as InArgs })));
   }
 
   async values(sql: string, args: SqlValue[] = []): Promise<SqlValue[][]> {
@@ -47,12 +41,21 @@ export class ClientDriver implements SqlDriver {
         'write',
       ),
     );
-    return results.map(runResult);
+    return results.map((result, i) => (statements[i]!.returning ? { changes: result.rows.length, lastInsertRowid: null, rows: namedRows(result) } : runResult(result)));
   }
 
   async close(): Promise<void> {
     this.#client.close();
   }
+}
+
+function namedRows(result: { columns: string[]; rows: ArrayLike<unknown>[] }): Row[] {
+  const { columns } = result;
+  return result.rows.map((row) => {
+    const out: Row = {};
+    for (let i = 0; i < columns.length; i++) out[columns[i]!] = toSqlValue(row[i]);
+    return out;
+  });
 }
 
 function runResult(result: { rowsAffected: number; lastInsertRowid: bigint | undefined }): RunResult {

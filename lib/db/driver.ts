@@ -13,6 +13,8 @@ export type SqlValue = string | number | null;
 export interface Statement {
   sql: string;
   args: SqlValue[];
+  /** Its rows are wanted (a write with RETURNING inside a `batch`): they come back as `RunResult.rows`. */
+  returning?: boolean;
 }
 
 export type Row = Record<string, SqlValue>;
@@ -25,6 +27,8 @@ export interface RunResult {
    * connection's previous one. Null when the driver did not say.
    */
   lastInsertRowid: number | null;
+  /** The statement's rows, for a `returning` statement of a batch (then `changes` is their count). */
+  rows?: Row[];
 }
 
 export interface SqlDriver {

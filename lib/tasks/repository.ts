@@ -107,6 +107,11 @@ export interface BatchEntry {
   mode?: KeyedMode;
 }
 
+/** Whether `task`, its key's newest, holds a throttled submit: open, or created after `since`. */
+function holdsKey(task: Task, since: number): boolean {
+  return (task.status === 'pending' && task.startedAt === null) || task.createdAt > since;
+}
+
 /** The outcome of one requested transition: the task as written, or the lost race. */
 export type TransitionResult = { ok: true; task: Task } | { ok: false; error: ErrOptimisticLock };
 
@@ -255,69 +260,54 @@ export class TaskRepository {
 
   /**
    * A debounced submit (lib/tasks/debounce.ts): `task` (with its `debounceKey`) replaces the
-   * open task of its key, or is inserted when the key has none. Null when it had to be
-   * inserted and the backlog is at `maxPending`.
+   * open task of its key, or is inserted when the key has none. One transaction (group
+   * committed with concurrent writes): the replacement, then the insert guarded by "the key
+   * has no open task", which inside the transaction is exactly "the replacement found none".
+   * Null when it had to be inserted and the backlog is at `maxPending`.
    */
   async debounce(task: NewTask, maxPending = 0): Promise<KeyedOutcome | null> {
-    const key = task.debounceKey;
-    if (key === null) throw new Error('a debounced task has a key');
-    const replace = replaceOpenTaskStatement(task, ` RETURNING ${COLUMNS_READ}`);
-    const insert = insertUnlessStatement(task, openTaskOfKey(task.type, key), maxPending);
-    // The replacement and the insert are each one statement; between them another process may
-    // insert the key's open task (then the insert stores nothing and the next replacement
-    // finds it), or a worker may claim it (then the next insert stores a new one).
-    for (let attempt = 0; attempt < 20; attempt++) {
-      const replaced = (await this.#driver.all(replace.sql, replace.args))[0];
-      if (replaced) return { task: rowToTask(replaced), held: true };
-      const inserted = insertedTask(task, await this.#driver.run(insert.sql, insert.args));
-      if (inserted) return { task: inserted, held: false };
-      if (maxPending > 0 && !(await this.#holds(openTaskOfKey(task.type, key)))) return null;
-    }
-    throw new Error(`debounce key ${JSON.stringify(key)} kept changing hands (20 tries)`);
+    if (task.debounceKey === null) throw new Error('a debounced task has a key');
+    const [replaced, inserted] = await this.#driver.batch([
+      { ...replaceOpenTaskStatement(task, ` RETURNING ${COLUMNS_READ}`), returning: true },
+      insertUnlessStatement(task, openTaskOfKey(task.type, task.debounceKey), maxPending),
+    ]);
+    const row = replaced!.rows?.[0];
+    if (row) return { task: rowToTask(row), held: true };
+    const stored = insertedTask(task, inserted!);
+    return stored ? { task: stored, held: false } : null;
   }
 
   /**
    * A throttled submit (lib/tasks/debounce.ts): `task` is inserted unless its key has an open
    * task or a task created less than `windowMs` before it; then that task is returned, `held`.
-   * Null when it had to be inserted and the backlog is at `maxPending`.
+   * One transaction: the guarded insert, then the key's newest task. Null when it had to be
+   * inserted and the backlog is at `maxPending`.
    */
   async throttle(task: NewTask, windowMs: number, maxPending = 0): Promise<KeyedOutcome | null> {
     const key = task.debounceKey;
     if (key === null) throw new Error('a throttled task has a key');
-    const holding = throttlingTaskOfKey(task.type, key, task.createdAt - windowMs);
-    const insert = insertUnlessStatement(task, holding, maxPending);
-    for (let attempt = 0; attempt < 20; attempt++) {
-      const inserted = insertedTask(task, await this.#driver.run(insert.sql, insert.args));
-      if (inserted) return { task: inserted, held: false };
-      // The task that held it when the insert ran (it may have been claimed since: still the one).
-      const newest = await this.#newestOfKey(task.type, key);
-      if (newest && (maxPending === 0 || (await this.#holds(holding)))) return { task: newest, held: true };
-      if (maxPending > 0) return null;
-      // Deleted in between: try again.
-    }
-    throw new Error(`throttle key ${JSON.stringify(key)} kept changing hands (20 tries)`);
-  }
-
-  async #holds(condition: { sql: string; args: SqlValue[] }): Promise<boolean> {
-    const rows = await this.#driver.all(`SELECT ${condition.sql} AS holds`, condition.args);
-    return Number(rows[0]?.holds) === 1;
-  }
-
-  async #newestOfKey(type: string, key: string): Promise<Task | null> {
-    const row = (await this.#driver.all(newestOfKeySql(COLUMNS_READ), [type, key]))[0];
-    return row ? rowToTask(row) : null;
+    const since = task.createdAt - windowMs;
+    const [inserted, newest] = await this.#driver.batch([
+      insertUnlessStatement(task, throttlingTaskOfKey(task.type, key, since), maxPending),
+      { sql: newestOfKeySql(COLUMNS_READ), args: [task.type, key], returning: true },
+    ]);
+    const stored = insertedTask(task, inserted!);
+    if (stored) return { task: stored, held: false };
+    const row = newest!.rows?.[0];
+    const holder = row ? rowToTask(row) : null;
+    // Not inserted and nothing holds the key: the backlog was full.
+    return holder && holdsKey(holder, since) ? { task: holder, held: true } : null;
   }
 
   /**
    * A batch with debounced or throttled tasks, in one transaction: the plain ones inserted as
-   * `insertMany` does (without its backlog guard), then each keyed one as its own submit would
-   * (a replacement and an insert, or a guarded insert), in order, so a later item of the same
-   * key sees an earlier one. With `maxPending` > 0 the backlog is checked once, before the
-   * transaction, counting every keyed task as new: concurrent submits may overshoot it by this
-   * batch (a guard inside the transaction could only skip rows, not undo the replacements
-   * before it). Null when the backlog cannot take the batch; else, in order, each task as
-   * stored or the key's task that took it in (read after the commit: if a worker claimed it and
-   * a newer task of its key was stored in that instant, the newer one is shown).
+   * `insertMany` does (without its backlog guard), then each keyed one as its own submit would,
+   * in order, so a later item of a key replaces (or is held back by) an earlier one, and last
+   * each keyed item's key's newest task, read inside the transaction. With `maxPending` > 0
+   * the backlog is checked once, before the transaction, counting every keyed task as new:
+   * concurrent submits may overshoot it by this batch (a guard inside the transaction could
+   * only skip rows, not undo the replacements before it). Null when the backlog cannot take
+   * the batch; else, in order, each task as stored or the key's task that took it in.
    */
   async insertManyWithKeys(entries: BatchEntry[], maxPending = 0): Promise<KeyedOutcome[] | null> {
     if (maxPending > 0) {
@@ -326,32 +316,28 @@ export class TaskRepository {
     }
     const plain = entries.filter((entry) => !entry.mode);
     const statements = batchInsertStatements(plain.map((e) => e.task), plain.map((e) => e.requestHash), 0);
-    const keyedAt: number[] = [];
+    const insertAt: number[] = [];
     for (const { task, mode } of entries) {
       if (!mode) continue;
-      keyedAt.push(statements.length);
       const key = task.debounceKey!;
-      if (mode.kind === 'debounce') statements.push(replaceOpenTaskStatement(task), insertUnlessStatement(task, openTaskOfKey(task.type, key), 0));
-      else statements.push(insertUnlessStatement(task, throttlingTaskOfKey(task.type, key, task.createdAt - mode.windowMs), 0));
+      if (mode.kind === 'debounce') statements.push(replaceOpenTaskStatement(task));
+      insertAt.push(statements.length);
+      statements.push(insertUnlessStatement(task, mode.kind === 'debounce' ? openTaskOfKey(task.type, key) : throttlingTaskOfKey(task.type, key, task.createdAt - mode.windowMs), 0));
+    }
+    const readAt = statements.length;
+    for (const { task, mode } of entries) {
+      if (mode) statements.push({ sql: newestOfKeySql(COLUMNS_READ), args: [task.type, task.debounceKey!], returning: true });
     }
     const results = await this.#driver.batch(statements);
-    const outcomes: KeyedOutcome[] = [];
     let plainAt = 0;
     let keyed = 0;
-    for (const { task, mode } of entries) {
-      if (!mode) {
-        outcomes.push({ task: insertedTask(task, results[plainAt++]!)!, held: false });
-        continue;
-      }
-      const at = keyedAt[keyed++]!;
-      const insertResult = results[mode.kind === 'debounce' ? at + 1 : at]!;
-      const inserted = insertedTask(task, insertResult);
-      // Read back: a later item of the same key may have replaced what this one inserted.
-      const current = inserted ? ((await this.get(inserted.id)) ?? inserted) : await this.#newestOfKey(task.type, task.debounceKey!);
-      if (!current) throw new Error(`the task of debounce key ${JSON.stringify(task.debounceKey)} was deleted before it could be read`);
-      outcomes.push({ task: current, held: !inserted });
-    }
-    return outcomes;
+    return entries.map(({ task, mode }) => {
+      if (!mode) return { task: insertedTask(task, results[plainAt++]!)!, held: false };
+      const inserted = results[insertAt[keyed]!]!.changes === 1;
+      const row = results[readAt + keyed++]!.rows?.[0];
+      if (!row) throw new Error(`no task of debounce key ${JSON.stringify(task.debounceKey)} after its insert`);
+      return { task: rowToTask(row), held: !inserted };
+    });
   }
 
   /** The current ids of tasks by their ids from before migration 0004 (those not found are absent). */

@@ -184,6 +184,20 @@ function contract(name: string, databaseUrl: () => string) {
       expect((await submit(rt, {})).body).toMatchObject({ debounce_key: null });
     });
 
+    it('the OpenAPI document describes debounce, throttle and the answer flags', async () => {
+      const rt = await runtime();
+      const spec = (await (await rt.app.fetch(new Request('http://test/openapi.json'))).json()) as {
+        components: { schemas: Record<string, { properties: Record<string, { description?: string }> }> };
+        paths: Record<string, { post?: { responses: Record<string, { content: Record<string, { schema: { $ref: string } }> }> } }>;
+      };
+      const { schemas } = spec.components;
+      expect(Object.keys(schemas.SubmitTask!.properties)).toEqual(expect.arrayContaining(['debounce', 'throttle']));
+      expect(Object.keys(schemas.BatchTaskItem!.properties)).toEqual(expect.arrayContaining(['debounce', 'throttle']));
+      expect(Object.keys(schemas.Task!.properties)).toContain('debounce_key');
+      expect(Object.keys(schemas.SubmittedTask!.properties)).toEqual(expect.arrayContaining(['debounced', 'throttled', 'debounce_key']));
+      expect(spec.paths['/tasks']!.post!.responses['200']!.content['application/json']!.schema.$ref).toBe('#/components/schemas/SubmittedTask');
+    });
+
     it('bad input: 400 naming the field, nothing stored', async () => {
       const rt = await runtime();
       const before = await count(rt);

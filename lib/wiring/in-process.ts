@@ -14,8 +14,11 @@ import type { TaskServices } from './task-services.ts';
  * HTTP, so no token, rate limit or body size limit: the caller is the process itself.
  */
 export interface InProcessApi {
-  /** As `POST /tasks`: `replayed` when `idempotencyKey` matched an earlier submit. */
-  submit(task: SubmitTaskBody, options?: { idempotencyKey?: string }): Promise<{ task: TaskJson; replayed: boolean }>;
+  /**
+   * As `POST /tasks`: `replayed` when `idempotencyKey` matched an earlier submit; `debounced` /
+   * `throttled` when the task asked for `debounce` / `throttle` (true: the key's task took it in).
+   */
+  submit(task: SubmitTaskBody, options?: { idempotencyKey?: string }): Promise<{ task: TaskJson; replayed: boolean; debounced?: boolean; throttled?: boolean }>;
   /** As `POST /workflows/:name/runs`. */
   startRun(workflow: string, start?: Omit<StartRunBody, 'idempotency_key'>, options?: { idempotencyKey?: string }): Promise<{ run: RunJson; replayed: boolean }>;
   /** As `POST /events`: `resumed` counts the runs waiting for it that were made due. */
@@ -25,8 +28,8 @@ export interface InProcessApi {
 export function inProcessApi(services: Pick<TaskServices, 'service' | 'handlers' | 'workflows'>): InProcessApi {
   return {
     async submit(task, options = {}) {
-      const { task: stored, replayed } = await submitTaskBody(services, task, options.idempotencyKey);
-      return { task: taskToJson(stored), replayed };
+      const { task: stored, replayed, debounced, throttled } = await submitTaskBody(services, task, options.idempotencyKey);
+      return { task: taskToJson(stored), replayed, ...(debounced === undefined ? {} : { debounced }), ...(throttled === undefined ? {} : { throttled }) };
     },
     async startRun(workflow, start = {}, options = {}) {
       const body = validate(StartRunBody, { ...start, idempotency_key: options.idempotencyKey });

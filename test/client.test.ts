@@ -90,6 +90,35 @@ describe('typed client (task-pool/client) against a real server', () => {
 const cli = (args: string[], env: Record<string, string> = {}) => runCli(['tasks', ...args], { env });
 const json = cliJson;
 
+describe('typed client and CLI: debounce and throttle', () => {
+  it('submit says debounced or throttled, with the key\'s task; the CLI takes them as flags and says so on stderr', async () => {
+    const { url } = await serve();
+    const client = createClient(url, { token: TOKEN });
+    const first = await client.submit({ title: 'a', description: 'd', type: 'ok', payload: 1, debounce: { key: 'user:1', seconds: 600 } });
+    expect(first).toMatchObject({ replayed: false, debounced: false, task: { debounce_key: 'user:1', payload: 1 } });
+    expect('debounced' in first.task).toBe(false);
+    const second = await client.submit({ title: 'b', description: 'd', type: 'ok', payload: 2, debounce: { key: 'user:1', seconds: 600 } });
+    expect(second).toMatchObject({ replayed: false, debounced: true, task: { id: first.task.id, title: 'b', payload: 2 } });
+    const held = await client.submit({ title: 'c', description: 'd', type: 'ok', throttle: { key: 'user:1', seconds: 1 } });
+    expect(held).toMatchObject({ throttled: true, task: { id: first.task.id } });
+    const plain = await client.submit({ title: 'p', description: 'd', type: 'ok' });
+    expect(plain).toEqual({ replayed: false, task: expect.objectContaining({ debounce_key: null }) });
+
+    const auth = ['--url', url, '--token', TOKEN];
+    const flags = ['--title', 'cli', '--description', 'd', '--type', 'ok', '--delay', '0'];
+    const refused = await cli(['submit', ...auth, ...flags, '--debounce-key', 'user:1', '--debounce-seconds', '5']);
+    expect(refused.code).toBe(EXIT.invalid);
+    expect(refused.stderr).toContain('debounce cannot be combined with run_at or delay_seconds');
+    const debounced = await cli(['submit', ...auth, '--json', '--title', 'cli', '--description', 'd', '--type', 'ok', '--payload', '3', '--debounce-key', 'user:1', '--debounce-seconds', '600']);
+    expect(debounced.code, debounced.stderr).toBe(EXIT.ok);
+    expect(json<{ id: string; payload: unknown }>(debounced)).toMatchObject({ id: first.task.id, payload: 3 });
+    expect(debounced.stderr).toBe(`debounced into the pending task ${first.task.id}\n`);
+    const throttled = await cli(['submit', ...auth, '--title', 'cli', '--description', 'd', '--type', 'ok', '--throttle-key', 'user:1', '--throttle-seconds', '600']);
+    expect(throttled.stderr).toBe(`throttled: task ${first.task.id} of the key holds it, nothing stored\n`);
+    expect(throttled.stdout).toMatch(/^debounce_key +user:1$/m);
+  });
+});
+
 describe('typed client: batches, schedules and types', () => {
   it('submits a batch (replays marked, a bad item named), runs a schedule through its life, pauses and resumes a type', async () => {
     const { url } = await serve();

@@ -96,7 +96,43 @@ async function burstOnThree(env: Record<string, string>): Promise<void> {
   ]);
 }
 
+/**
+ * Submits every 15 ms with a 40 ms debounce, with a quiet spell every 15, over three processes
+ * that claim as tasks fall due: tasks are claimed mid-burst, so replacements race claims. Whatever interleaving happens, a
+ * claimed task is never changed: each task ran exactly once, with the payload it has now, and
+ * the last submit's payload ran.
+ */
+async function racingClaims(env: Record<string, string>): Promise<void> {
+  const urls = await threeServes(env);
+  const file = join(tempDir(), 'runs.log');
+  const key = `claims:${Math.random()}`;
+  const answers: Answer[] = [];
+  for (let n = 0; n < 60; n++) {
+    answers.push(await submit(urls[n % 3]!, { title: `t${n}`, description: 'race', type: 'payload', payload: { file, n }, debounce: { key, seconds: 0.04 } }));
+    // A quiet spell now and then, so that some tasks surely fall due and are claimed.
+    await sleep(n % 15 === 14 ? 600 : 15);
+  }
+  expect(answers.every((a) => a.status === 200 || a.status === 202)).toBe(true);
+  const ids = new Set(answers.map((a) => a.body.id));
+  expect(ids.size).toBeGreaterThanOrEqual(4);
+  expect(answers.filter((a) => a.status === 202)).toHaveLength(ids.size);
+  await waitFor(() => runsIn(file).length >= ids.size, 20_000, 'every task to run');
+  await sleep(1000);
+  const runs = runsIn(file);
+  const listed = (await (await fetch(`${urls[0]}/tasks?type=payload&limit=1000`)).json()) as { tasks: { id: string; status: string; attempts: number; payload: { n: number } }[] };
+  expect(listed.tasks).toHaveLength(ids.size);
+  for (const task of listed.tasks) {
+    expect({ id: task.id, status: task.status, attempts: task.attempts }).toEqual({ id: task.id, status: 'completed', attempts: 1 });
+    expect(runs.filter(([id]) => id === task.id).map(([, , n]) => n)).toEqual([task.payload.n]);
+  }
+  expect(runs.map(([, , n]) => n)).toContain(59);
+}
+
 describe('debounce across three serve processes', () => {
+  it('on one libSQL file: replacements racing claims never change a claimed task', async () => {
+    await racingClaims({ DATABASE_DSN: join(tempDir(), 'tasks.db') });
+  });
+
   it('on one libSQL file: 50 submits in a second make one task, run once with the last payload; a race makes one task', async () => {
     await burstOnThree({ DATABASE_DSN: join(tempDir(), 'tasks.db') });
   });

@@ -32,12 +32,12 @@ const batchRoute = createRoute({
     'Each item is the body of POST /tasks plus an optional `idempotency_key`, held to the same limits: one invalid item is a 400 naming it ' +
     '(`tasks[3]: title is required`), one larger than MAX_BODY_BYTES as JSON a 413 naming it and its largest field, and nothing is stored. ' +
     'An item whose key was used before with the same request returns that task with `replayed: true`; a key used twice in one batch is a ' +
-    '400 naming both items. TASK_MAX_PENDING applies to the whole batch (429, nothing stored). 202 when anything was stored, 200 when every ' +
-    'item was a replay. An item may carry `debounce` or `throttle` as POST /tasks does (its answer then says `debounced` or `throttled`); ' +
+    '400 naming both items. TASK_MAX_PENDING applies to the whole batch (429, nothing stored). 202 when any item stored a new task, 200 when every ' +
+    'item was a replay or was debounced or throttled into an existing task. An item may carry `debounce` or `throttle` as POST /tasks does (its answer then says `debounced` or `throttled`); ' +
     'with TASK_MAX_PENDING such a batch is checked against the backlog before its transaction, counting every such item as new. The body may be up to 16 × MAX_BODY_BYTES; bodies beyond MAX_BODY_MEMORY_BYTES held at once are refused with 503 ' +
     'and Retry-After.',
   request: { body: jsonBody(BatchSubmitBody) },
-  responses: { 202: jsonResponse(BatchResultSchema, 'stored, in request order'), 200: jsonResponse(BatchResultSchema, 'every item was a replay'), ...errorResponses(400, 401, 409, 413, 415, 429, 503) },
+  responses: { 202: jsonResponse(BatchResultSchema, 'stored, in request order'), 200: jsonResponse(BatchResultSchema, 'no item stored a new task'), ...errorResponses(400, 401, 409, 413, 415, 429, 503) },
 });
 
 /** Operation name → route, for functions/functions.ts. */

@@ -186,15 +186,21 @@ function contract(name: string, databaseUrl: () => string) {
 
     it('the OpenAPI document describes debounce, throttle and the answer flags', async () => {
       const rt = await runtime();
+      type Schema = { properties?: Record<string, unknown>; allOf?: ({ $ref: string } | Schema)[] };
       const spec = (await (await rt.app.fetch(new Request('http://test/openapi.json'))).json()) as {
-        components: { schemas: Record<string, { properties: Record<string, { description?: string }> }> };
+        components: { schemas: Record<string, Schema> };
         paths: Record<string, { post?: { responses: Record<string, { content: Record<string, { schema: { $ref: string } }> }> } }>;
       };
       const { schemas } = spec.components;
-      expect(Object.keys(schemas.SubmitTask!.properties)).toEqual(expect.arrayContaining(['debounce', 'throttle']));
-      expect(Object.keys(schemas.BatchTaskItem!.properties)).toEqual(expect.arrayContaining(['debounce', 'throttle']));
-      expect(Object.keys(schemas.Task!.properties)).toContain('debounce_key');
-      expect(Object.keys(schemas.SubmittedTask!.properties)).toEqual(expect.arrayContaining(['debounced', 'throttled', 'debounce_key']));
+      // A schema's fields, through the `allOf` an extended schema is written as.
+      const fields = (schema: Schema): string[] => [
+        ...Object.keys(schema.properties ?? {}),
+        ...(schema.allOf ?? []).flatMap((part) => ('$ref' in part ? fields(schemas[String(part.$ref).split('/').pop()!]!) : fields(part as Schema))),
+      ];
+      expect(fields(schemas.SubmitTask!)).toEqual(expect.arrayContaining(['debounce', 'throttle']));
+      expect(fields(schemas.BatchTaskItem!)).toEqual(expect.arrayContaining(['debounce', 'throttle', 'idempotency_key']));
+      expect(fields(schemas.Task!)).toContain('debounce_key');
+      expect(fields(schemas.SubmittedTask!)).toEqual(expect.arrayContaining(['debounced', 'throttled', 'debounce_key']));
       expect(spec.paths['/tasks']!.post!.responses['200']!.content['application/json']!.schema.$ref).toBe('#/components/schemas/SubmittedTask');
     });
 

@@ -27,8 +27,10 @@ export function remoteDriver(config: Config): SqlDriver {
       `invalid DATABASE_URL=${JSON.stringify(redactUrl(config.databaseUrl))}: functions need a remote libSQL URL (${REMOTE_SCHEMES.join(', ')})`,
     );
   }
-  const client = createClient({ url: config.databaseUrl, authToken: config.databaseAuthToken });
-  return new ClientDriver(client, redactUrl(config.databaseUrl));
+  const open = () => createClient({ url: config.databaseUrl, authToken: config.databaseAuthToken });
+  // DATABASE_TIMEOUT_SECONDS bounds each statement here too: a fetch to a server that stopped
+  // answering would otherwise hold the request (or the poll) until the platform kills it.
+  return new ClientDriver(open(), redactUrl(config.databaseUrl), { timeoutMs: config.databaseTimeoutSeconds * 1000, reopen: open });
 }
 
 /**

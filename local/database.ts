@@ -7,6 +7,7 @@ import { redactUrl } from '../lib/config/config.ts';
 import { ClientDriver } from '../lib/db/client-driver.ts';
 import type { SqlDriver } from '../lib/db/driver.ts';
 import { NativeDriver } from './native-driver.ts';
+import { openRemoteDriver, type DatabaseTransport, type RemoteClientOptions } from './remote-transport.ts';
 
 export const MIGRATIONS_FOLDER = fileURLToPath(new URL('../drizzle', import.meta.url));
 
@@ -15,6 +16,12 @@ export interface DatabaseOptions {
   authToken?: string;
   /** `native` (default for files): the libsql package with cached statements. */
   fileDriver?: 'native' | 'client';
+  /** Remote URLs: DATABASE_TRANSPORT (local/remote-transport.ts); default `auto`. */
+  transport?: DatabaseTransport;
+  /** Remote URLs: DATABASE_TIMEOUT_SECONDS in ms; default 30 s. */
+  timeoutMs?: number;
+  /** Where the remote transport's choice and connection replacements are logged. */
+  logger?: RemoteClientOptions['logger'];
 }
 
 /** `file:tasks.db` → `tasks.db`; `file:///a/b.db` → `/a/b.db`. */
@@ -57,7 +64,16 @@ export async function openDatabase(options: DatabaseOptions): Promise<SqlDriver>
   if (options.url.startsWith('file:') && options.fileDriver !== 'client') {
     return new NativeDriver(filePath(options.url), { description: describeDatabase(options.url) });
   }
+  if (!options.url.startsWith('file:')) {
+    return openRemoteDriver({
+      url: options.url,
+      authToken: options.authToken,
+      transport: options.transport ?? 'auto',
+      timeoutMs: options.timeoutMs ?? 30_000,
+      logger: options.logger,
+    });
+  }
   const client = createClient({ url: options.url, authToken: options.authToken, timeout: 5000 } as Parameters<typeof createClient>[0]);
-  if (options.url.startsWith('file:')) await client.execute('PRAGMA synchronous = NORMAL');
+  await client.execute('PRAGMA synchronous = NORMAL');
   return new ClientDriver(client, describeDatabase(options.url));
 }

@@ -64,7 +64,14 @@ export interface Runtime extends AppServices {
 export async function createRuntime(options: RuntimeOptions = {}): Promise<Runtime> {
   const config = options.config ?? loadConfig(options.env ?? process.env);
   const logger = createLogger(config.logLevel, options.logSink);
-  const driver = await openDatabase({ url: config.databaseUrl, authToken: config.databaseAuthToken, fileDriver: options.fileDriver });
+  const driver = await openDatabase({
+    url: config.databaseUrl,
+    authToken: config.databaseAuthToken,
+    fileDriver: options.fileDriver,
+    transport: config.databaseTransport,
+    timeoutMs: config.databaseTimeoutSeconds * 1000,
+    logger,
+  });
   const processing = options.processing ?? true;
   // REDIS_URL: ioredis, which only Node has, for the API's limit and the dashboard's; without
   // it lib/ builds the limiters from config (Upstash REST or memory).

@@ -83,6 +83,13 @@ const VARIABLES = {
   DATABASE_DSN: ['databaseDsn', z.string().min(1).optional()],
   DATABASE_URL: ['databaseUrlSetting', z.string().min(1).optional()],
   DATABASE_AUTH_TOKEN: ['databaseAuthToken', z.string().optional()],
+  // How the Node process reaches a remote libSQL server (local/remote-transport.ts): `auto`
+  // tries a WebSocket and falls back to HTTP when the server or a proxy refuses the upgrade;
+  // functions always use HTTP (functions/environment.ts). Ignored for files.
+  DATABASE_TRANSPORT: ['databaseTransport', z.enum(['auto', 'ws', 'http'], { error: 'must be auto, ws or http' }).default('auto')],
+  // A remote statement with no answer after this long fails as "database unavailable" and its
+  // connection is replaced (lib/db/client-driver.ts): a half-open socket never hangs the pool.
+  DATABASE_TIMEOUT_SECONDS: ['databaseTimeoutSeconds', seconds(0.1, 3600).default(30)],
   SHUTDOWN_TIMEOUT_SECONDS: ['shutdownTimeoutSeconds', seconds(0, 3600).default(20)],
   POLL_BUDGET_SECONDS: ['pollBudgetSeconds', seconds(0.1, 900).default(25)],
   MAX_BODY_BYTES: ['maxBodyBytes', int(256, 100 * 1024 * 1024).default(65_536)],

@@ -4,7 +4,8 @@
  * - `unavailable`: the database cannot be used right now, and the same statement may work
  *   in a moment: the server is unreachable (`fetch failed` with ECONNREFUSED/ECONNRESET,
  *   `other side closed`), answered 5xx, stayed busy past its timeout and our retries
- *   (SQLITE_BUSY/LOCKED reach callers only after `retryBusy` gave up), or cannot be written
+ *   (SQLITE_BUSY/LOCKED reach callers only after `retryBusy` gave up), gave no answer within
+ *   DATABASE_TIMEOUT_SECONDS (`DATABASE_TIMEOUT`), or cannot be written
  *   (SQLITE_READONLY, SQLITE_CANTOPEN, SQLITE_IOERR). sqld on a full disk answers
  *   SQLITE_IOERR ("disk I/O error"), not SQLITE_FULL: it lands here (test/storage-errors.test.ts).
  * - `full`: SQLite itself reported SQLITE_FULL (a local file on a full disk, or
@@ -16,7 +17,8 @@
  */
 export type StorageErrorKind = 'unavailable' | 'full';
 
-const UNAVAILABLE_CODES = /^(SQLITE_(BUSY|LOCKED|READONLY|CANTOPEN|IOERR)|HRANA_(CLOSED|WEBSOCKET)_ERROR)/;
+// DATABASE_TIMEOUT: a remote statement got no answer within DATABASE_TIMEOUT_SECONDS (lib/db/client-driver.ts).
+const UNAVAILABLE_CODES = /^(SQLITE_(BUSY|LOCKED|READONLY|CANTOPEN|IOERR)|HRANA_(CLOSED|WEBSOCKET)_ERROR|DATABASE_TIMEOUT)/;
 // Messages for the same, where the code is missing: the native driver's open failure
 // ("Unable to open connection to local database …: 14", 14 = SQLITE_CANTOPEN), undici's and
 // workerd's wording for a request to the server that failed or dropped ("Network connection

@@ -23,8 +23,8 @@ export interface ClientDriverOptions {
  */
 export class StatementTimeout extends Error {
   readonly code = 'DATABASE_TIMEOUT';
-  constructor(timeoutMs: number) {
-    super(`no answer from the database within ${timeoutMs / 1000} s (DATABASE_TIMEOUT_SECONDS); the connection was replaced`);
+  constructor(message: string, options?: { cause?: unknown }) {
+    super(message, options);
     this.name = 'StatementTimeout';
   }
 }
@@ -69,7 +69,7 @@ export class ClientDriver implements SqlDriver {
       return new Promise<T>((resolve, reject) => {
         const timer = setTimeout(() => {
           this.#replace(client, `no answer within ${timeoutMs} ms`);
-          reject(new StatementTimeout(timeoutMs));
+          reject(new StatementTimeout(`no answer from the database within ${timeoutMs / 1000} s (DATABASE_TIMEOUT_SECONDS); the connection was replaced`));
         }, timeoutMs);
         answer.then(
           (value) => {
@@ -78,7 +78,9 @@ export class ClientDriver implements SqlDriver {
           },
           (error: unknown) => {
             clearTimeout(timer);
-            reject(error);
+            // Failed because another statement's timeout closed its client under it ("Client
+            // was manually closed"): the same outage, not an error of this statement.
+            reject(client !== this.#client ? new StatementTimeout('the connection was replaced: another statement on it got no answer', { cause: error }) : error);
           },
         );
       });

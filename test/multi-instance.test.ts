@@ -11,7 +11,8 @@ import { sqldAvailable, useSqld } from './sqld.ts';
  */
 const available = await sqldAvailable();
 
-describe.skipIf(!available)('three serve processes on one sqld', () => {
+// Over each transport to sqld (local/remote-transport.ts): the default WebSocket, and HTTP.
+describe.skipIf(!available).each(['ws', 'http'])('three serve processes on one sqld, over %s', (transport) => {
   const sqld = useSqld();
   const services: ServiceProcess[] = [];
   afterEach(() => killAll(services.splice(0)));
@@ -21,6 +22,7 @@ describe.skipIf(!available)('three serve processes on one sqld', () => {
       [0, 1, 2].map(async () => {
         const service = await startServe({
           DATABASE_URL: sqld.url,
+          DATABASE_TRANSPORT: transport,
           APP_PORT: String(await freePort()),
           TASK_WORKERS: '5',
           TASK_POLL_BATCH_SIZE: '10',

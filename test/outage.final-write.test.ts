@@ -12,7 +12,7 @@ import { startRestartableSqld } from './sqld-restartable.ts';
 const available = await sqldAvailable();
 
 describe.skipIf(!available)('a database outage shorter than the lease', () => {
-  it('every task whose handler finished during a 3 s outage completes with attempts 1', async () => {
+  it.each(['ws', 'http'])('%s: every task whose handler finished during a 3 s outage completes with attempts 1', async (transport) => {
     const sqld = await startRestartableSqld();
     onTestFinished(() => sqld.remove());
     await migrateDatabase({ url: sqld.url });
@@ -22,7 +22,7 @@ describe.skipIf(!available)('a database outage shorter than the lease', () => {
     const runs = new Map<string, number>();
     const logs = captureLogs();
     const runtime = await startRuntime({
-      env: { DATABASE_URL: sqld.url, TASK_LEASE_SECONDS: '30', TASK_WORKERS: '5', LOG_LEVEL: 'debug' },
+      env: { DATABASE_URL: sqld.url, DATABASE_TRANSPORT: transport, TASK_LEASE_SECONDS: '30', TASK_WORKERS: '5', LOG_LEVEL: 'debug' },
       logSink: logs.sink,
       handlers: {
         gated: async (task) => {

@@ -1,6 +1,7 @@
 import { createClient } from '@libsql/client';
 import { describe } from 'vitest';
 import { ClientDriver } from '../lib/db/client-driver.ts';
+import { transportUrl } from '../local/remote-transport.ts';
 import { createLogger } from '../lib/foundation/log.ts';
 import { TaskRepository } from '../lib/tasks/repository.ts';
 import { TaskService } from '../lib/tasks/service.ts';
@@ -9,14 +10,16 @@ import { sqldAvailable, useSqld } from './sqld.ts';
 
 const available = await sqldAvailable();
 
-describe.skipIf(!available)('sqld', () => {
+// Over each transport the Node process may use (local/remote-transport.ts): one WebSocket
+// (the default) and HTTP (the fallback, and what functions use).
+describe.skipIf(!available).each(['ws', 'http'] as const)('sqld over %s', (transport) => {
   const sqld = useSqld();
   const connect = () => {
-    const client = createClient({ url: sqld.url });
+    const client = createClient({ url: transportUrl(sqld.url, transport) });
     return { repo: new TaskRepository(new ClientDriver(client, sqld.url)), close: async () => client.close() };
   };
 
-  repositoryContract('libSQL server (sqld)', async () => {
+  repositoryContract(`libSQL server (sqld, ${transport})`, async () => {
     await sqld.reset();
     const { repo, close } = connect();
     return {

@@ -72,10 +72,12 @@ describe('the database goes away under a stream of submits', () => {
     await sqld?.remove();
   });
 
-  it.skipIf(!sqldOk)('sqld killed: only 202 or 503 + Retry-After, one warning; after restart 202 again, every 202 stored', async () => {
+  // Over each transport to sqld (local/remote-transport.ts): a WebSocket reconnects on the next
+  // statement after the server is back, HTTP opens a new connection per failed one.
+  it.skipIf(!sqldOk).each(['ws', 'http'])('%s: sqld killed: only 202 or 503 + Retry-After, one warning; after restart 202 again, every 202 stored', async (transport) => {
     sqld = await startRestartableSqld();
     await migrateDatabase({ url: sqld.url });
-    const service = await startServe({ DATABASE_URL: sqld.url, TASK_WORKERS: '2' });
+    const service = await startServe({ DATABASE_URL: sqld.url, DATABASE_TRANSPORT: transport, TASK_WORKERS: '2' });
     services.push(service);
 
     const stream = submitStream(service.url, 4);

@@ -17,6 +17,7 @@ import { workflows } from './scenarios/workflows.ts';
 import { remoteWorkflows } from './scenarios/remote-workflows.ts';
 import { attempts } from './scenarios/attempts.ts';
 import { debounce } from './scenarios/debounce.ts';
+import { transport } from './scenarios/transport.ts';
 
 /**
  * Runs one scenario in this (fresh) process and prints `BENCH_RESULT <json>`: every trial
@@ -24,7 +25,7 @@ import { debounce } from './scenarios/debounce.ts';
  *
  *   node --import tsx bench/child.ts <scenario> '{"quick":false,"env":{}}'
  */
-const SCENARIOS = ['driver', 'throughput', 'throughput-defaults', 'latency', 'http', 'scale-empty', 'scale-1m', 'remote', 'schedules', 'http-delivery', 'dashboard', 'metrics', 'batch', 'batch-memory', 'batch-memory-3', 'batch-memory-objects', 'retention', 'pages', 'workflows', 'remote-workflows', 'attempts', 'debounce'] as const;
+const SCENARIOS = ['driver', 'throughput', 'throughput-defaults', 'latency', 'http', 'scale-empty', 'scale-1m', 'remote', 'schedules', 'http-delivery', 'dashboard', 'metrics', 'batch', 'batch-memory', 'batch-memory-3', 'batch-memory-objects', 'retention', 'pages', 'workflows', 'remote-workflows', 'attempts', 'debounce', 'transport'] as const;
 type ScenarioName = (typeof SCENARIOS)[number];
 
 const [name, optionsJson] = process.argv.slice(2);
@@ -80,6 +81,8 @@ async function runScenario(scenario: string): Promise<unknown> {
       return attempts(o);
     case 'debounce':
       return debounce(o);
+    case 'transport':
+      return transport(o);
     default:
       throw new Error(`unknown scenario ${JSON.stringify(scenario)}; one of ${SCENARIOS.join(', ')}`);
   }

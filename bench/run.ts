@@ -20,6 +20,7 @@ import type { WorkflowsResult } from './scenarios/workflows.ts';
 import type { RemoteWorkflowsResult } from './scenarios/remote-workflows.ts';
 import type { AttemptsResult } from './scenarios/attempts.ts';
 import type { DebounceResult } from './scenarios/debounce.ts';
+import type { TransportResult } from './scenarios/transport.ts';
 import { BENCH_ENV } from './harness.ts';
 import { currentLoad, describeMachine, summarise, type Summary } from './stats.ts';
 
@@ -34,7 +35,7 @@ import { currentLoad, describeMachine, summarise, type Summary } from './stats.t
  * Exit status: 1 when a trial failed or lost a task (an error), never because a figure missed
  * its target: --quick is CI's smoke test, and speed on a shared runner is not a verdict.
  */
-const SCENARIOS = ['driver', 'throughput', 'throughput-defaults', 'latency', 'http', 'scale-empty', 'scale-1m', 'remote', 'schedules', 'http-delivery', 'dashboard', 'metrics', 'batch', 'batch-memory', 'batch-memory-3', 'batch-memory-objects', 'retention', 'pages', 'workflows', 'remote-workflows', 'attempts', 'debounce'] as const;
+const SCENARIOS = ['driver', 'throughput', 'throughput-defaults', 'latency', 'http', 'scale-empty', 'scale-1m', 'remote', 'schedules', 'http-delivery', 'dashboard', 'metrics', 'batch', 'batch-memory', 'batch-memory-3', 'batch-memory-objects', 'retention', 'pages', 'workflows', 'remote-workflows', 'attempts', 'debounce', 'transport'] as const;
 type Scenario = (typeof SCENARIOS)[number];
 
 const { values } = parseArgs({
@@ -177,6 +178,29 @@ add('raw sqld client: 100-row batches', '/s', pick<RemoteResult, 'raw_batch100_i
 add('sqld: enqueue, 50 concurrent submitters', '/s', pick<RemoteResult, 'enqueue_concurrent_per_s'>('remote', 'enqueue_concurrent_per_s'), undefined, { to: 'raw 100-row batches', ceiling: remoteBatch });
 add('sqld: processing (10 workers, no-op)', 'tasks/s', pick<RemoteResult, 'process_per_s'>('remote', 'process_per_s'),
   { text: '>= 2,000', ok: (m) => m >= 2000 }, { to: 'raw 100-row batches', ceiling: remoteBatch });
+
+// Issue 24: each transport to sqld, raw ceilings and the product, interleaved in one trial.
+const transportRuns = (runs.transport ?? []) as TransportResult[];
+if (transportRuns.length > 0) {
+  const fig = (t: 'ws' | 'http', key: keyof TransportResult['ws']) => transportRuns.map((r) => r[t][key]);
+  // The enqueue target is against the fastest transport's raw single-row insert (issue 24).
+  const fastestSingle = Math.max(med(fig('ws', 'raw_single_insert_per_s')), med(fig('http', 'raw_single_insert_per_s')));
+  for (const t of ['ws', 'http'] as const) {
+    const single = med(fig(t, 'raw_single_insert_per_s'));
+    const cycle = med(fig(t, 'raw_claim_complete_per_row_per_s'));
+    const cycleJson = med(fig(t, 'raw_claim_complete_json_per_s'));
+    add(`transport ${t}: raw single-row inserts, awaited one at a time`, '/s', fig(t, 'raw_single_insert_per_s'));
+    add(`transport ${t}: raw 100-row batches`, 'rows/s', fig(t, 'raw_batch100_rows_per_s'));
+    add(`transport ${t}: raw claim 100 + complete 100 (a batch of per-row UPDATEs)`, 'tasks/s', fig(t, 'raw_claim_complete_per_row_per_s'));
+    add(`transport ${t}: raw claim 100 + complete 100 (one json_each UPDATE)`, 'tasks/s', fig(t, 'raw_claim_complete_json_per_s'));
+    add(`transport ${t}: sqld enqueue (submit in process, one at a time, awaited)`, '/s', fig(t, 'enqueue_per_s'), undefined, { to: `raw single-row, ${t}`, ceiling: single });
+    add(`  enqueue / fastest transport's raw single-row insert`, 'x', fig(t, 'enqueue_per_s').map((e) => e / fastestSingle), { text: '>= 0.85', ok: (m) => m >= 0.85 });
+    add(`transport ${t}: sqld processing (10 workers, no-op)`, 'tasks/s', fig(t, 'process_per_s'), undefined, { to: `raw claim+complete per-row, ${t}`, ceiling: cycle });
+    add(`  processing / raw claim+complete json_each, ${t}`, 'x', fig(t, 'process_per_s').map((p) => p / cycleJson), { text: '>= 0.6', ok: (m) => m >= 0.6 });
+    add(`transport ${t}: sqld pickup latency p50 (idle, 20 ms apart)`, 'ms', fig(t, 'pickup_p50_ms'), { text: '<= 2', ok: (m) => m <= 2 });
+    add(`  pickup latency p99`, 'ms', fig(t, 'pickup_p99_ms'), { text: '<= 10', ok: (m) => m <= 10 });
+  }
+}
 
 add('schedules: fire 10,000 every-minute schedules, all due', 's', pick<SchedulesResult, 'fire_s'>('schedules', 'fire_s'), { text: '<= 2.0', ok: (m) => m <= 2.0 });
 add('  fired', 'schedules/s', pick<SchedulesResult, 'fired_per_s'>('schedules', 'fired_per_s'));
@@ -342,7 +366,7 @@ process.stdout.write(
   `\ntask-pool bench — ${quick ? 'quick (smoke: sizes are small, speed is not judged)' : 'full'}, ${repeat} run(s) each\n` +
     `machine: ${machine.cpu}, ${machine.cores} cores, ${machine.memory_gb} GB, Node ${machine.node}, ${machine.platform}; ` +
     `load ${machine.load_start} -> ${machine.load_end}\n` +
-    `storage: libSQL file, WAL, synchronous=NORMAL (native libsql driver); sqld over HTTP for the remote rows\n` +
+    `storage: libSQL file, WAL, synchronous=NORMAL (native libsql driver); sqld over a WebSocket (the default transport) for the remote rows; the transport rows compare it with HTTP\n` +
     `settings: ${Object.entries({ ...BENCH_ENV, ...env }).map(([k, v]) => `${k}=${v}`).join(' ')}\n\n` +
     `${out.join('\n')}\n`,
 );

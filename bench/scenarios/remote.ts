@@ -1,13 +1,15 @@
 import { createClient } from '@libsql/client';
 import { join } from 'node:path';
 import { migrateDatabase } from '../../local/database.ts';
+import { transportUrl } from '../../local/remote-transport.ts';
 import { benchConfig, noopProbe, NOOP_TYPE, processBacklog, startRuntime, tempDir, tinyPayload, type ScenarioOptions } from '../harness.ts';
 import { startSqldProcess } from '../../test/support/sqld-process.ts';
 import { perSecond } from '../stats.ts';
 
 /**
- * Remote libSQL: a real sqld on this machine, reached over HTTP through @libsql/client (the
- * driver the product uses for remote URLs). Measured: the raw client ceiling (single-row
+ * Remote libSQL: a real sqld on this machine, reached through @libsql/client over the
+ * product's default transport for it, a WebSocket (local/remote-transport.ts; the `transport`
+ * scenario compares it with HTTP). Measured: the raw client ceiling (single-row
  * inserts, 100-row batches), then the product: N tasks submitted through TaskService.submit
  * by 50 concurrent callers (group commit), then processed by the pool (10 workers, no-op
  * handler): first handler start → N-th completion.
@@ -29,7 +31,7 @@ export async function remote(options: ScenarioOptions): Promise<RemoteResult> {
   const sqld = await startSqldProcess({ dbPath: join(dir, 'sqld') });
   try {
     // The raw ceiling writes to its own table (sqld serves one database), same columns.
-    const client = createClient({ url: sqld.url });
+    const client = createClient({ url: transportUrl(sqld.url, 'ws') });
     await client.execute(`CREATE TABLE raw (id TEXT PRIMARY KEY, title TEXT, description TEXT, status TEXT, version INT, type TEXT,
       payload TEXT, priority INT, run_at INT, attempts INT, max_attempts INT, created_at INT, updated_at INT)`);
     const raw = INSERT.replace('INSERT INTO tasks', 'INSERT INTO raw');

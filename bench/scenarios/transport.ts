@@ -1,0 +1,276 @@
+import { createClient, type Client } from '@libsql/client';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { join } from 'node:path';
+import { migrateDatabase } from '../../local/database.ts';
+import { transportUrl } from '../../local/remote-transport.ts';
+import { startSqldProcess, type SqldProcess } from '../../test/support/sqld-process.ts';
+import { benchConfig, completions, noopProbe, NOOP_TYPE, startRuntime, tempDir, tinyPayload, type ScenarioOptions } from '../harness.ts';
+import { percentile, perSecond } from '../stats.ts';
+
+/**
+ * The transports to a libSQL server, side by side in one run (issue 24): a real sqld per
+ * transport on this machine, both running throughout, and every measurement done in chunks
+ * that alternate between the two (ws first in even rounds, http first in odd ones), so a
+ * burst of load on the machine hits both alike.
+ *
+ * Raw ceilings, plain @libsql/client on the transport's URL (`ws://` or `http://`):
+ * - single-row INSERTs, each awaited before the next;
+ * - 100-row write batches (one `batch()` per 100 rows);
+ * - claim 100 + complete 100: `UPDATE … WHERE id IN (SELECT … LIMIT 100) RETURNING` through a
+ *   partial claim index, then the 100 completions as one batch of version-checked UPDATEs
+ *   (`per_row`), or as one statement over a JSON list (`json`), sequential.
+ * The product, on the same sqld through createRuntime with DATABASE_TRANSPORT set:
+ * - enqueue: TaskService.submit in process (not POST /tasks over HTTP), one at a time, awaited;
+ * - processing: N tasks, 10 workers, no-op handler; first handler start → N-th completion
+ *   per chunk (a runtime per chunk, started on the backlog, shut down after `chunk` tasks);
+ * - pickup latency: an idle pool per transport, submits every 20 ms alternating between the
+ *   two (each pool sees one every 40 ms), submit call → handler start.
+ */
+export type TransportName = 'ws' | 'http';
+
+export interface TransportFigures {
+  raw_single_insert_per_s: number;
+  raw_batch100_rows_per_s: number;
+  raw_claim_complete_per_row_per_s: number;
+  raw_claim_complete_json_per_s: number;
+  enqueue_per_s: number;
+  process_per_s: number;
+  pickup_p50_ms: number;
+  pickup_p99_ms: number;
+}
+
+export interface TransportResult {
+  tasks: number;
+  ws: TransportFigures;
+  http: TransportFigures;
+}
+
+const TRANSPORTS: TransportName[] = ['ws', 'http'];
+const order = (round: number): TransportName[] => (round % 2 === 0 ? TRANSPORTS : [...TRANSPORTS].reverse());
+
+const RAW_INSERT = `INSERT INTO raw (id, title, description, status, version, type, payload, priority, run_at,
+  attempts, max_attempts, created_at, updated_at) VALUES (?, 'bench', 'ceiling', 'pending', 1, 'noop', '{"i":1}', 0, ?, 0, 3, ?, ?)`;
+const RAW_CLAIM = `UPDATE rawq SET status = 'in_progress', version = version + 1, attempts = attempts + 1, locked_by = 'bench', lease_expires_at = ?
+  WHERE id IN (SELECT id FROM rawq INDEXED BY rawq_claim WHERE status = 'pending' AND run_at <= ? ORDER BY priority DESC, run_at, id LIMIT 100)
+  RETURNING id, version`;
+const RAW_COMPLETE_ONE = `UPDATE rawq SET status = 'completed', version = version + 1, completed_at = ? WHERE id = ? AND version = ?`;
+const RAW_COMPLETE_JSON = `UPDATE rawq SET status = 'completed', version = version + 1, completed_at = ?
+  WHERE (id, version) IN (SELECT value->>0, value->>1 FROM json_each(?))`;
+
+/** Accumulated work and time of one measurement over one transport. */
+class Tally {
+  count = 0;
+  ms = 0;
+  add(count: number, ms: number): void {
+    this.count += count;
+    this.ms += ms;
+  }
+  get perSecond(): number {
+    return perSecond(this.count, this.ms);
+  }
+}
+
+export async function transport(options: ScenarioOptions): Promise<TransportResult> {
+  const quick = options.quick;
+  const rounds = quick ? 2 : 6;
+  const { dir, remove } = tempDir();
+  const servers = new Map<TransportName, SqldProcess>();
+  try {
+    for (const t of TRANSPORTS) servers.set(t, await startSqldProcess({ dbPath: join(dir, `sqld-${t}`) }));
+    const url = (t: TransportName) => transportUrl(servers.get(t)!.url, t);
+
+    const raw = await rawCeilings(url, rounds, quick);
+    const tasks = quick ? 500 : 20_000;
+    const product = await productFigures(servers, rounds, tasks, options);
+    const figures = (t: TransportName): TransportFigures => ({ ...raw[t], ...product[t] });
+    return { tasks, ws: figures('ws'), http: figures('http') };
+  } finally {
+    for (const server of servers.values()) await server.stop();
+    remove();
+  }
+}
+
+type RawFigures = Pick<TransportFigures, 'raw_single_insert_per_s' | 'raw_batch100_rows_per_s' | 'raw_claim_complete_per_row_per_s' | 'raw_claim_complete_json_per_s'>;
+
+async function rawCeilings(url: (t: TransportName) => string, rounds: number, quick: boolean): Promise<Record<TransportName, RawFigures>> {
+  const singles = quick ? 100 : 400;
+  const batches = quick ? 3 : 10;
+  const claims = quick ? 5 : 20;
+  const clients = new Map<TransportName, Client>();
+  const tallies = new Map(TRANSPORTS.map((t) => [t, { single: new Tally(), batch: new Tally(), perRow: new Tally(), json: new Tally() }]));
+  try {
+    for (const t of TRANSPORTS) {
+      const client = createClient({ url: url(t) });
+      clients.set(t, client);
+      await client.batch(
+        [
+          `CREATE TABLE raw (id TEXT PRIMARY KEY, title TEXT, description TEXT, status TEXT, version INT, type TEXT,
+            payload TEXT, priority INT, run_at INT, attempts INT, max_attempts INT, created_at INT, updated_at INT)`,
+          `CREATE TABLE rawq (id INTEGER PRIMARY KEY, status TEXT NOT NULL, version INT NOT NULL, priority INT NOT NULL, run_at INT NOT NULL,
+            attempts INT NOT NULL, locked_by TEXT, lease_expires_at INT, completed_at INT, payload TEXT)`,
+          `CREATE INDEX rawq_claim ON rawq (priority DESC, run_at, id) WHERE status = 'pending'`,
+        ],
+        'write',
+      );
+      // The claim queue: every claim of every round takes 100 of these.
+      const rows = rounds * claims * 2 * 100;
+      for (let start = 0; start < rows; start += 5000) {
+        await client.batch(
+          Array.from({ length: Math.min(5000, rows - start) }, (_, i) => ({
+            sql: `INSERT INTO rawq (id, status, version, priority, run_at, attempts, payload) VALUES (?, 'pending', 1, 0, ?, 0, '{"i":1}')`,
+            args: [start + i + 1, start + i],
+          })),
+          'write',
+        );
+      }
+      await client.execute('SELECT 1');
+    }
+    let id = 0;
+    for (let round = 0; round < rounds; round++) {
+      for (const t of order(round)) {
+        const client = clients.get(t)!;
+        const tally = tallies.get(t)!;
+        let t0 = performance.now();
+        for (let i = 0; i < singles; i++) await client.execute({ sql: RAW_INSERT, args: [`s${++id}`, i, i, i] });
+        tally.single.add(singles, performance.now() - t0);
+        t0 = performance.now();
+        for (let b = 0; b < batches; b++) {
+          const base = ++id;
+          await client.batch(Array.from({ length: 100 }, (_, i) => ({ sql: RAW_INSERT, args: [`b${base}-${i}`, i, i, i] })), 'write');
+        }
+        tally.batch.add(batches * 100, performance.now() - t0);
+        t0 = performance.now();
+        for (let c = 0; c < claims; c++) {
+          const claimed = await client.execute({ sql: RAW_CLAIM, args: [Date.now() + 30_000, Date.now()] });
+          await client.batch(claimed.rows.map((row) => ({ sql: RAW_COMPLETE_ONE, args: [Date.now(), row.id!, row.version!] })), 'write');
+        }
+        tally.perRow.add(claims * 100, performance.now() - t0);
+        t0 = performance.now();
+        for (let c = 0; c < claims; c++) {
+          const claimed = await client.execute({ sql: RAW_CLAIM, args: [Date.now() + 30_000, Date.now()] });
+          const list = JSON.stringify(claimed.rows.map((row) => [row.id, row.version]));
+          await client.execute({ sql: RAW_COMPLETE_JSON, args: [Date.now(), list] });
+        }
+        tally.json.add(claims * 100, performance.now() - t0);
+      }
+    }
+    for (const [t, client] of clients) {
+      const left = await client.execute(`SELECT count(*) AS n FROM rawq WHERE status != 'completed'`);
+      if (Number(left.rows[0]!.n) !== 0) throw new Error(`raw claim queue over ${t}: ${String(left.rows[0]!.n)} rows not completed`);
+    }
+  } finally {
+    for (const client of clients.values()) client.close();
+  }
+  const figures = (t: TransportName): RawFigures => {
+    const tally = tallies.get(t)!;
+    return {
+      raw_single_insert_per_s: tally.single.perSecond,
+      raw_batch100_rows_per_s: tally.batch.perSecond,
+      raw_claim_complete_per_row_per_s: tally.perRow.perSecond,
+      raw_claim_complete_json_per_s: tally.json.perSecond,
+    };
+  };
+  return { ws: figures('ws'), http: figures('http') };
+}
+
+type ProductFigures = Pick<TransportFigures, 'enqueue_per_s' | 'process_per_s' | 'pickup_p50_ms' | 'pickup_p99_ms'>;
+
+async function productFigures(servers: Map<TransportName, SqldProcess>, rounds: number, tasks: number, options: ScenarioOptions): Promise<Record<TransportName, ProductFigures>> {
+  const config = (t: TransportName) => benchConfig(servers.get(t)!.url, { ...options.env, DATABASE_TRANSPORT: t });
+  for (const t of TRANSPORTS) await migrateDatabase({ url: servers.get(t)!.url });
+
+  // Enqueue: API-only runtimes, one per transport, alive together; chunks alternate.
+  const enqueue = new Map(TRANSPORTS.map((t) => [t, new Tally()]));
+  const apis = new Map<TransportName, Awaited<ReturnType<typeof startRuntime>>>();
+  for (const t of TRANSPORTS) apis.set(t, await startRuntime(config(t), noopProbe(), false));
+  const chunk = Math.ceil(tasks / rounds);
+  try {
+    for (const t of TRANSPORTS) {
+      // Warm-up, not measured: JIT and the first statements' preparation.
+      for (let i = 0; i < 20; i++) await apis.get(t)!.service.submit({ title: 'bench', description: 'warm-up', type: NOOP_TYPE, payload: tinyPayload(-1) });
+    }
+    for (let round = 0, done = 0; done < tasks; round++, done += chunk) {
+      const size = Math.min(chunk, tasks - done);
+      for (const t of order(round)) {
+        const service = apis.get(t)!.service;
+        const t0 = performance.now();
+        for (let i = 0; i < size; i++) await service.submit({ title: 'bench', description: 'transport', type: NOOP_TYPE, payload: tinyPayload(done + i) });
+        enqueue.get(t)!.add(size, performance.now() - t0);
+      }
+    }
+  } finally {
+    for (const api of apis.values()) await api.shutdown();
+  }
+
+  // Processing: the backlog (tasks + warm-up) in chunks, a fresh runtime per chunk.
+  const processing = new Map(TRANSPORTS.map((t) => [t, new Tally()]));
+  const total = tasks + 20;
+  const processChunk = Math.ceil(total / rounds);
+  const processed = new Map(TRANSPORTS.map((t) => [t, 0]));
+  for (let round = 0; TRANSPORTS.some((t) => processed.get(t)! < total); round++) {
+    for (const t of order(round)) {
+      const target = Math.min(processChunk, total - processed.get(t)!);
+      if (target === 0) continue;
+      const probe = noopProbe();
+      const worker = await startRuntime(config(t), probe);
+      worker.start();
+      const end = await completions(worker, target);
+      processing.get(t)!.add(target, end - probe.firstStart);
+      await worker.shutdown();
+      processed.set(t, processed.get(t)! + worker.pool.counts.completed);
+    }
+  }
+  for (const t of TRANSPORTS) {
+    const client = createClient({ url: servers.get(t)!.url });
+    const left = await client.execute(`SELECT status, count(*) AS n FROM tasks GROUP BY status`);
+    client.close();
+    const counts = Object.fromEntries(left.rows.map((r) => [String(r.status), Number(r.n)]));
+    if (counts.completed !== total || Object.keys(counts).length !== 1) throw new Error(`over ${t}: ${JSON.stringify(counts)} of ${total}`);
+  }
+
+  // Pickup latency: both pools idle and running; submits alternate, 20 ms apart.
+  const samples = options.quick ? 30 : 200;
+  const latencies = new Map(TRANSPORTS.map((t) => [t, [] as number[]]));
+  const submittedAt = new Map(TRANSPORTS.map((t) => [t, [] as number[]]));
+  const pools = new Map<TransportName, Awaited<ReturnType<typeof startRuntime>>>();
+  for (const t of TRANSPORTS) {
+    const probe = noopProbe((payload) => {
+      const seq = (payload as { seq: number }).seq;
+      if (seq >= 0) latencies.get(t)!.push(performance.now() - submittedAt.get(t)![seq]!);
+    });
+    const pool = await startRuntime(config(t), probe);
+    pool.start();
+    pools.set(t, pool);
+  }
+  try {
+    for (const pool of pools.values()) {
+      for (let i = 0; i < 10; i++) {
+        await pool.service.submit({ title: 'bench', description: 'warm-up', type: NOOP_TYPE, payload: { seq: -1 } });
+        await sleep(5);
+      }
+      await completions(pool, 10);
+    }
+    for (let seq = 0; seq < samples; seq++) {
+      for (const t of order(seq)) {
+        await sleep(20);
+        submittedAt.get(t)![seq] = performance.now();
+        await pools.get(t)!.service.submit({ title: 'bench', description: 'latency', type: NOOP_TYPE, payload: { seq } });
+      }
+    }
+    for (const pool of pools.values()) await completions(pool, samples + 10);
+  } finally {
+    for (const pool of pools.values()) await pool.shutdown();
+  }
+
+  const figures = (t: TransportName): ProductFigures => {
+    const lat = latencies.get(t)!;
+    if (lat.length !== samples) throw new Error(`pickup over ${t}: ${lat.length} of ${samples} tasks started`);
+    return {
+      enqueue_per_s: enqueue.get(t)!.perSecond,
+      process_per_s: processing.get(t)!.perSecond,
+      pickup_p50_ms: percentile(lat, 50),
+      pickup_p99_ms: percentile(lat, 99),
+    };
+  };
+  return { ws: figures('ws'), http: figures('http') };
+}

@@ -190,6 +190,7 @@ if (transportRuns.length > 0) {
     const cycle = med(fig(t, 'raw_claim_complete_per_row_per_s'));
     const cycleJson = med(fig(t, 'raw_claim_complete_json_per_s'));
     add(`transport ${t}: raw single-row inserts, awaited one at a time`, '/s', fig(t, 'raw_single_insert_per_s'));
+    if (t === 'http') add('  the same over Node\'s global fetch (@libsql/client\'s default)', '/s', fig(t, 'raw_single_insert_global_fetch_per_s'), undefined, { to: 'raw single-row, http', ceiling: single });
     add(`transport ${t}: raw 100-row batches`, 'rows/s', fig(t, 'raw_batch100_rows_per_s'));
     add(`transport ${t}: raw claim 100 + complete 100 (a batch of per-row UPDATEs)`, 'tasks/s', fig(t, 'raw_claim_complete_per_row_per_s'));
     add(`transport ${t}: raw claim 100 + complete 100 (one json_each UPDATE)`, 'tasks/s', fig(t, 'raw_claim_complete_json_per_s'));

@@ -1,4 +1,5 @@
 import { createClient, type Client } from '@libsql/client';
+import { Agent, request } from 'undici';
 import { redactUrl } from '../lib/config/config.ts';
 import { ClientDriver } from '../lib/db/client-driver.ts';
 
@@ -7,8 +8,8 @@ import { ClientDriver } from '../lib/db/client-driver.ts';
  *
  * sqld serves both on the same port (`--http-listen-addr`), and @libsql/client speaks both:
  * `ws(s)://` opens one WebSocket that carries every statement (Hrana over WebSockets),
- * `http(s)://` sends each statement as a POST (Hrana over HTTP, Node's fetch with kept-alive
- * connections). Measured on loopback, in one run, the WebSocket answers about twice as many
+ * `http(s)://` sends each statement as a POST (Hrana over HTTP, kept-alive connections; see
+ * `requestFetch` below). Measured on loopback, in one run, the WebSocket answers about twice as many
  * sequential statements per second (bench/README.md, "transport"), so `DATABASE_TRANSPORT=auto`
  * (the default) tries it first for every remote URL, `http(s)://` and `libsql://` included
  * (@libsql/client on Node would take `libsql://` as HTTPS). A server or proxy that does not
@@ -50,7 +51,8 @@ export async function openRemoteDriver(options: RemoteClientOptions): Promise<Cl
   const description = redactUrl(options.url);
   const chosen = options.transport === 'auto' ? await probeWebSocket(options) : options.transport;
   const url = transportUrl(options.url, chosen);
-  const open = (): Client => createClient({ url, authToken: options.authToken });
+  const fetch = chosen === 'http' ? requestFetch(options.timeoutMs) : undefined;
+  const open = (): Client => createClient({ url, authToken: options.authToken, fetch });
   options.logger?.info('database transport', { database: description, transport: chosen });
   return new ClientDriver(open(), description, {
     timeoutMs: options.timeoutMs,
@@ -86,4 +88,43 @@ async function probeWebSocket(options: RemoteClientOptions): Promise<'ws' | 'htt
     clearTimeout(timer);
     client.close();
   }
+}
+
+/**
+ * The `fetch` @libsql/client's HTTP transport calls, over undici's `request()` on one Agent
+ * with kept-alive connections, instead of Node's global fetch: the client hands it a `Request`
+ * and reads a `Response` (json, arrayBuffer, or the body as a stream for batches), and what
+ * costs is fetch's own WHATWG machinery in between, the same finding as the `http` task
+ * transport (local/http-transport.ts). About 1.5–2.5x the sequential statements a second over
+ * HTTP here (bench/README.md, "transport"). No library adapts one to the other.
+ *
+ * The Agent drops a connection that sends nothing for a little longer than the statement
+ * timeout, so a connection left half-open after a timeout (lib/db/client-driver.ts) is
+ * destroyed rather than kept in the pool.
+ */
+export function requestFetch(timeoutMs: number): typeof globalThis.fetch {
+  const agent = new Agent({ headersTimeout: timeoutMs + 1000, bodyTimeout: timeoutMs + 1000 });
+  return async (input: string | URL | Request, init?: RequestInit): Promise<Response> => {
+    const req = input instanceof Request ? input : new Request(input, init);
+    const body = req.body === null ? undefined : Buffer.from(await req.arrayBuffer());
+    const headers: Record<string, string> = {};
+    req.headers.forEach((value, name) => (headers[name] = value));
+    let status: number;
+    let bytes: ArrayBuffer;
+    const received: [string, string][] = [];
+    try {
+      const answer = await request(req.url, { method: req.method as 'POST', headers, body, dispatcher: agent });
+      status = answer.statusCode;
+      for (const [name, value] of Object.entries(answer.headers)) {
+        if (typeof value === 'string') received.push([name, value]);
+        else if (Array.isArray(value)) for (const v of value) received.push([name, v]);
+      }
+      bytes = await answer.body.arrayBuffer();
+    } catch (error) {
+      // What fetch rejects with when the network fails, so the error reads the same
+      // (lib/foundation/storage-errors.ts: `fetch failed` is the database being unavailable).
+      throw new TypeError('fetch failed', { cause: error });
+    }
+    return new Response(status === 204 || status === 304 ? null : bytes, { status, headers: received });
+  };
 }

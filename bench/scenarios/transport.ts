@@ -2,7 +2,7 @@ import { createClient, type Client } from '@libsql/client';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { join } from 'node:path';
 import { migrateDatabase } from '../../local/database.ts';
-import { transportUrl } from '../../local/remote-transport.ts';
+import { requestFetch, transportUrl } from '../../local/remote-transport.ts';
 import { startSqldProcess, type SqldProcess } from '../../test/support/sqld-process.ts';
 import { benchConfig, completions, noopProbe, NOOP_TYPE, startRuntime, tempDir, tinyPayload, type ScenarioOptions } from '../harness.ts';
 import { percentile, perSecond } from '../stats.ts';
@@ -13,7 +13,9 @@ import { percentile, perSecond } from '../stats.ts';
  * that alternate between the two (ws first in even rounds, http first in odd ones), so a
  * burst of load on the machine hits both alike.
  *
- * Raw ceilings, plain @libsql/client on the transport's URL (`ws://` or `http://`):
+ * Raw ceilings, plain @libsql/client on the transport's URL (`ws://` or `http://`, the latter
+ * with the fetch the product gives it, local/remote-transport.ts `requestFetch`; single-row
+ * inserts also with Node's global fetch, what @libsql/client uses by default):
  * - single-row INSERTs, each awaited before the next;
  * - 100-row write batches (one `batch()` per 100 rows);
  * - claim 100 + complete 100: `UPDATE … WHERE id IN (SELECT … LIMIT 100) RETURNING` through a
@@ -30,6 +32,8 @@ export type TransportName = 'ws' | 'http';
 
 export interface TransportFigures {
   raw_single_insert_per_s: number;
+  /** http only: the same with Node's global fetch (@libsql/client's default); ws: NaN. */
+  raw_single_insert_global_fetch_per_s: number;
   raw_batch100_rows_per_s: number;
   raw_claim_complete_per_row_per_s: number;
   raw_claim_complete_json_per_s: number;
@@ -90,17 +94,18 @@ export async function transport(options: ScenarioOptions): Promise<TransportResu
   }
 }
 
-type RawFigures = Pick<TransportFigures, 'raw_single_insert_per_s' | 'raw_batch100_rows_per_s' | 'raw_claim_complete_per_row_per_s' | 'raw_claim_complete_json_per_s'>;
+type RawFigures = Pick<TransportFigures, 'raw_single_insert_per_s' | 'raw_single_insert_global_fetch_per_s' | 'raw_batch100_rows_per_s' | 'raw_claim_complete_per_row_per_s' | 'raw_claim_complete_json_per_s'>;
 
 async function rawCeilings(url: (t: TransportName) => string, rounds: number, quick: boolean): Promise<Record<TransportName, RawFigures>> {
   const singles = quick ? 100 : 400;
   const batches = quick ? 3 : 10;
   const claims = quick ? 5 : 20;
   const clients = new Map<TransportName, Client>();
-  const tallies = new Map(TRANSPORTS.map((t) => [t, { single: new Tally(), batch: new Tally(), perRow: new Tally(), json: new Tally() }]));
+  const tallies = new Map(TRANSPORTS.map((t) => [t, { single: new Tally(), globalFetch: new Tally(), batch: new Tally(), perRow: new Tally(), json: new Tally() }]));
+  const plainHttp = createClient({ url: url('http') });
   try {
     for (const t of TRANSPORTS) {
-      const client = createClient({ url: url(t) });
+      const client = createClient({ url: url(t), fetch: t === 'http' ? requestFetch(30_000) : undefined });
       clients.set(t, client);
       await client.batch(
         [
@@ -133,6 +138,11 @@ async function rawCeilings(url: (t: TransportName) => string, rounds: number, qu
         let t0 = performance.now();
         for (let i = 0; i < singles; i++) await client.execute({ sql: RAW_INSERT, args: [`s${++id}`, i, i, i] });
         tally.single.add(singles, performance.now() - t0);
+        if (t === 'http') {
+          t0 = performance.now();
+          for (let i = 0; i < singles; i++) await plainHttp.execute({ sql: RAW_INSERT, args: [`s${++id}`, i, i, i] });
+          tally.globalFetch.add(singles, performance.now() - t0);
+        }
         t0 = performance.now();
         for (let b = 0; b < batches; b++) {
           const base = ++id;
@@ -160,11 +170,13 @@ async function rawCeilings(url: (t: TransportName) => string, rounds: number, qu
     }
   } finally {
     for (const client of clients.values()) client.close();
+    plainHttp.close();
   }
   const figures = (t: TransportName): RawFigures => {
     const tally = tallies.get(t)!;
     return {
       raw_single_insert_per_s: tally.single.perSecond,
+      raw_single_insert_global_fetch_per_s: t === 'http' ? tally.globalFetch.perSecond : Number.NaN,
       raw_batch100_rows_per_s: tally.batch.perSecond,
       raw_claim_complete_per_row_per_s: tally.perRow.perSecond,
       raw_claim_complete_json_per_s: tally.json.perSecond,

@@ -19,6 +19,13 @@ describe('loadConfig', () => {
     expect(() => normalizeDatabaseUrl('postgres://u:p@h/db')).toThrow(ConfigError);
   });
 
+  it('reads the remote transport and statement timeout: auto and 30 s unless set', () => {
+    expect(loadConfig({})).toMatchObject({ databaseTransport: 'auto', databaseTimeoutSeconds: 30 });
+    expect(loadConfig({ DATABASE_TRANSPORT: 'http', DATABASE_TIMEOUT_SECONDS: '2.5' })).toMatchObject({ databaseTransport: 'http', databaseTimeoutSeconds: 2.5 });
+    expect(() => loadConfig({ DATABASE_TRANSPORT: 'websocket' })).toThrow('invalid DATABASE_TRANSPORT="websocket": must be auto, ws or http');
+    expect(() => loadConfig({ DATABASE_TIMEOUT_SECONDS: '0' })).toThrow(/invalid DATABASE_TIMEOUT_SECONDS="0"/);
+  });
+
   it('builds a Redis URL from REDIS_HOST/REDIS_PORT when REDIS_URL is absent', () => {
     expect(loadConfig({ REDIS_HOST: 'cache', REDIS_PORT: '6380' }).redisUrl).toBe('redis://cache:6380');
     expect(loadConfig({ REDIS_URL: 'redis://a:1', REDIS_HOST: 'b' }).redisUrl).toBe('redis://a:1');

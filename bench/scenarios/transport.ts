@@ -11,7 +11,10 @@ import { percentile, perSecond } from '../stats.ts';
  * The transports to a libSQL server, side by side in one run (issue 24): a real sqld per
  * transport on this machine, both running throughout, and every measurement done in chunks
  * that alternate between the two (ws first in even rounds, http first in odd ones), so a
- * burst of load on the machine hits both alike.
+ * burst of load on the machine hits both alike. Each product chunk is preceded by a chunk of
+ * the raw ceiling it is compared with, on the same server (raw single-row inserts before each
+ * enqueue chunk; batches and claim+complete before each processing chunk): a figure and its
+ * ceiling see the same load.
  *
  * Raw ceilings, plain @libsql/client on the transport's URL (`ws://` or `http://`, the latter
  * with the fetch the product gives it, local/remote-transport.ts `requestFetch`; single-row
@@ -77,18 +80,19 @@ class Tally {
 export async function transport(options: ScenarioOptions): Promise<TransportResult> {
   const quick = options.quick;
   const rounds = quick ? 2 : 6;
+  const tasks = quick ? 500 : 20_000;
   const { dir, remove } = tempDir();
   const servers = new Map<TransportName, SqldProcess>();
+  const raws = new Map<TransportName, RawCeilings>();
   try {
     for (const t of TRANSPORTS) servers.set(t, await startSqldProcess({ dbPath: join(dir, `sqld-${t}`) }));
-    const url = (t: TransportName) => transportUrl(servers.get(t)!.url, t);
-
-    const raw = await rawCeilings(url, rounds, quick);
-    const tasks = quick ? 500 : 20_000;
-    const product = await productFigures(servers, rounds, tasks, options);
-    const figures = (t: TransportName): TransportFigures => ({ ...raw[t], ...product[t] });
+    for (const t of TRANSPORTS) raws.set(t, await RawCeilings.open(transportUrl(servers.get(t)!.url, t), t, rounds, quick));
+    const product = await productFigures(servers, raws, rounds, tasks, options);
+    for (const raw of raws.values()) await raw.check();
+    const figures = (t: TransportName): TransportFigures => ({ ...raws.get(t)!.figures(), ...product[t] });
     return { tasks, ws: figures('ws'), http: figures('http') };
   } finally {
+    for (const raw of raws.values()) raw.close();
     for (const server of servers.values()) await server.stop();
     remove();
   }
@@ -96,98 +100,120 @@ export async function transport(options: ScenarioOptions): Promise<TransportResu
 
 type RawFigures = Pick<TransportFigures, 'raw_single_insert_per_s' | 'raw_single_insert_global_fetch_per_s' | 'raw_batch100_rows_per_s' | 'raw_claim_complete_per_row_per_s' | 'raw_claim_complete_json_per_s'>;
 
-async function rawCeilings(url: (t: TransportName) => string, rounds: number, quick: boolean): Promise<Record<TransportName, RawFigures>> {
-  const singles = quick ? 100 : 400;
-  const batches = quick ? 3 : 10;
-  const claims = quick ? 5 : 20;
-  const clients = new Map<TransportName, Client>();
-  const tallies = new Map(TRANSPORTS.map((t) => [t, { single: new Tally(), globalFetch: new Tally(), batch: new Tally(), perRow: new Tally(), json: new Tally() }]));
-  const plainHttp = createClient({ url: url('http') });
-  try {
-    for (const t of TRANSPORTS) {
-      const client = createClient({ url: url(t), fetch: t === 'http' ? requestFetch(30_000) : undefined });
-      clients.set(t, client);
+/** Plain @libsql/client on one transport's URL, measured a chunk at a time. */
+class RawCeilings {
+  readonly single = new Tally();
+  readonly globalFetch = new Tally();
+  readonly batch = new Tally();
+  readonly perRow = new Tally();
+  readonly json = new Tally();
+  #id = 0;
+
+  private constructor(
+    readonly transport: TransportName,
+    readonly client: Client,
+    /** http only: the same URL over Node's global fetch. */
+    readonly plain: Client | undefined,
+    readonly sizes: { singles: number; batches: number; claims: number },
+  ) {}
+
+  static async open(url: string, transport: TransportName, rounds: number, quick: boolean): Promise<RawCeilings> {
+    const client = createClient({ url, fetch: transport === 'http' ? requestFetch(30_000) : undefined });
+    const plain = transport === 'http' ? createClient({ url }) : undefined;
+    const sizes = { singles: quick ? 100 : 300, batches: quick ? 2 : 5, claims: quick ? 3 : 10 };
+    await client.batch(
+      [
+        `CREATE TABLE raw (id TEXT PRIMARY KEY, title TEXT, description TEXT, status TEXT, version INT, type TEXT,
+          payload TEXT, priority INT, run_at INT, attempts INT, max_attempts INT, created_at INT, updated_at INT)`,
+        `CREATE TABLE rawq (id INTEGER PRIMARY KEY, status TEXT NOT NULL, version INT NOT NULL, priority INT NOT NULL, run_at INT NOT NULL,
+          attempts INT NOT NULL, locked_by TEXT, lease_expires_at INT, completed_at INT, payload TEXT)`,
+        `CREATE INDEX rawq_claim ON rawq (priority DESC, run_at, id) WHERE status = 'pending'`,
+      ],
+      'write',
+    );
+    // The claim queue: every claim chunk (one per processing chunk, both completion styles) takes 100 rows a claim.
+    const rows = (rounds + 1) * sizes.claims * 2 * 100;
+    for (let start = 0; start < rows; start += 5000) {
       await client.batch(
-        [
-          `CREATE TABLE raw (id TEXT PRIMARY KEY, title TEXT, description TEXT, status TEXT, version INT, type TEXT,
-            payload TEXT, priority INT, run_at INT, attempts INT, max_attempts INT, created_at INT, updated_at INT)`,
-          `CREATE TABLE rawq (id INTEGER PRIMARY KEY, status TEXT NOT NULL, version INT NOT NULL, priority INT NOT NULL, run_at INT NOT NULL,
-            attempts INT NOT NULL, locked_by TEXT, lease_expires_at INT, completed_at INT, payload TEXT)`,
-          `CREATE INDEX rawq_claim ON rawq (priority DESC, run_at, id) WHERE status = 'pending'`,
-        ],
+        Array.from({ length: Math.min(5000, rows - start) }, (_, i) => ({
+          sql: `INSERT INTO rawq (id, status, version, priority, run_at, attempts, payload) VALUES (?, 'pending', 1, 0, ?, 0, '{"i":1}')`,
+          args: [start + i + 1, start + i],
+        })),
         'write',
       );
-      // The claim queue: every claim of every round takes 100 of these.
-      const rows = rounds * claims * 2 * 100;
-      for (let start = 0; start < rows; start += 5000) {
-        await client.batch(
-          Array.from({ length: Math.min(5000, rows - start) }, (_, i) => ({
-            sql: `INSERT INTO rawq (id, status, version, priority, run_at, attempts, payload) VALUES (?, 'pending', 1, 0, ?, 0, '{"i":1}')`,
-            args: [start + i + 1, start + i],
-          })),
-          'write',
-        );
-      }
-      await client.execute('SELECT 1');
     }
-    let id = 0;
-    for (let round = 0; round < rounds; round++) {
-      for (const t of order(round)) {
-        const client = clients.get(t)!;
-        const tally = tallies.get(t)!;
-        let t0 = performance.now();
-        for (let i = 0; i < singles; i++) await client.execute({ sql: RAW_INSERT, args: [`s${++id}`, i, i, i] });
-        tally.single.add(singles, performance.now() - t0);
-        if (t === 'http') {
-          t0 = performance.now();
-          for (let i = 0; i < singles; i++) await plainHttp.execute({ sql: RAW_INSERT, args: [`s${++id}`, i, i, i] });
-          tally.globalFetch.add(singles, performance.now() - t0);
-        }
-        t0 = performance.now();
-        for (let b = 0; b < batches; b++) {
-          const base = ++id;
-          await client.batch(Array.from({ length: 100 }, (_, i) => ({ sql: RAW_INSERT, args: [`b${base}-${i}`, i, i, i] })), 'write');
-        }
-        tally.batch.add(batches * 100, performance.now() - t0);
-        t0 = performance.now();
-        for (let c = 0; c < claims; c++) {
-          const claimed = await client.execute({ sql: RAW_CLAIM, args: [Date.now() + 30_000, Date.now()] });
-          await client.batch(claimed.rows.map((row) => ({ sql: RAW_COMPLETE_ONE, args: [Date.now(), row.id!, row.version!] })), 'write');
-        }
-        tally.perRow.add(claims * 100, performance.now() - t0);
-        t0 = performance.now();
-        for (let c = 0; c < claims; c++) {
-          const claimed = await client.execute({ sql: RAW_CLAIM, args: [Date.now() + 30_000, Date.now()] });
-          const list = JSON.stringify(claimed.rows.map((row) => [row.id, row.version]));
-          await client.execute({ sql: RAW_COMPLETE_JSON, args: [Date.now(), list] });
-        }
-        tally.json.add(claims * 100, performance.now() - t0);
-      }
-    }
-    for (const [t, client] of clients) {
-      const left = await client.execute(`SELECT count(*) AS n FROM rawq WHERE status != 'completed'`);
-      if (Number(left.rows[0]!.n) !== 0) throw new Error(`raw claim queue over ${t}: ${String(left.rows[0]!.n)} rows not completed`);
-    }
-  } finally {
-    for (const client of clients.values()) client.close();
-    plainHttp.close();
+    await client.execute('SELECT 1');
+    await plain?.execute('SELECT 1');
+    return new RawCeilings(transport, client, plain, sizes);
   }
-  const figures = (t: TransportName): RawFigures => {
-    const tally = tallies.get(t)!;
+
+  /** Single-row inserts, each awaited (and, over HTTP, the same over the global fetch). */
+  async singles(): Promise<void> {
+    const { singles } = this.sizes;
+    let t0 = performance.now();
+    for (let i = 0; i < singles; i++) await this.client.execute({ sql: RAW_INSERT, args: [`s${++this.#id}`, i, i, i] });
+    this.single.add(singles, performance.now() - t0);
+    if (this.plain) {
+      t0 = performance.now();
+      for (let i = 0; i < singles; i++) await this.plain.execute({ sql: RAW_INSERT, args: [`s${++this.#id}`, i, i, i] });
+      this.globalFetch.add(singles, performance.now() - t0);
+    }
+  }
+
+  /** 100-row batches; claim 100 + complete 100, per-row and json_each. */
+  async cycles(): Promise<void> {
+    const { batches, claims } = this.sizes;
+    let t0 = performance.now();
+    for (let b = 0; b < batches; b++) {
+      const base = ++this.#id;
+      await this.client.batch(Array.from({ length: 100 }, (_, i) => ({ sql: RAW_INSERT, args: [`b${base}-${i}`, i, i, i] })), 'write');
+    }
+    this.batch.add(batches * 100, performance.now() - t0);
+    t0 = performance.now();
+    for (let c = 0; c < claims; c++) {
+      const claimed = await this.client.execute({ sql: RAW_CLAIM, args: [Date.now() + 30_000, Date.now()] });
+      await this.client.batch(claimed.rows.map((row) => ({ sql: RAW_COMPLETE_ONE, args: [Date.now(), row.id!, row.version!] })), 'write');
+    }
+    this.perRow.add(claims * 100, performance.now() - t0);
+    t0 = performance.now();
+    for (let c = 0; c < claims; c++) {
+      const claimed = await this.client.execute({ sql: RAW_CLAIM, args: [Date.now() + 30_000, Date.now()] });
+      await this.client.execute({ sql: RAW_COMPLETE_JSON, args: [Date.now(), JSON.stringify(claimed.rows.map((row) => [row.id, row.version]))] });
+    }
+    this.json.add(claims * 100, performance.now() - t0);
+  }
+
+  /** Every claimed row was completed by its own claim's completion (both styles). */
+  async check(): Promise<void> {
+    const left = await this.client.execute(`SELECT count(*) AS n FROM rawq WHERE status = 'in_progress'`);
+    if (Number(left.rows[0]!.n) !== 0) throw new Error(`raw claim queue over ${this.transport}: ${String(left.rows[0]!.n)} rows claimed, not completed`);
+  }
+
+  figures(): RawFigures {
     return {
-      raw_single_insert_per_s: tally.single.perSecond,
-      raw_single_insert_global_fetch_per_s: t === 'http' ? tally.globalFetch.perSecond : Number.NaN,
-      raw_batch100_rows_per_s: tally.batch.perSecond,
-      raw_claim_complete_per_row_per_s: tally.perRow.perSecond,
-      raw_claim_complete_json_per_s: tally.json.perSecond,
+      raw_single_insert_per_s: this.single.perSecond,
+      raw_single_insert_global_fetch_per_s: this.plain ? this.globalFetch.perSecond : Number.NaN,
+      raw_batch100_rows_per_s: this.batch.perSecond,
+      raw_claim_complete_per_row_per_s: this.perRow.perSecond,
+      raw_claim_complete_json_per_s: this.json.perSecond,
     };
-  };
-  return { ws: figures('ws'), http: figures('http') };
+  }
+
+  close(): void {
+    this.client.close();
+    this.plain?.close();
+  }
 }
 
 type ProductFigures = Pick<TransportFigures, 'enqueue_per_s' | 'process_per_s' | 'pickup_p50_ms' | 'pickup_p99_ms'>;
 
-async function productFigures(servers: Map<TransportName, SqldProcess>, rounds: number, tasks: number, options: ScenarioOptions): Promise<Record<TransportName, ProductFigures>> {
+async function productFigures(
+  servers: Map<TransportName, SqldProcess>,
+  raws: Map<TransportName, RawCeilings>,
+  rounds: number,
+  tasks: number,
+  options: ScenarioOptions,
+): Promise<Record<TransportName, ProductFigures>> {
   const config = (t: TransportName) => benchConfig(servers.get(t)!.url, { ...options.env, DATABASE_TRANSPORT: t });
   for (const t of TRANSPORTS) await migrateDatabase({ url: servers.get(t)!.url });
 
@@ -204,6 +230,7 @@ async function productFigures(servers: Map<TransportName, SqldProcess>, rounds: 
     for (let round = 0, done = 0; done < tasks; round++, done += chunk) {
       const size = Math.min(chunk, tasks - done);
       for (const t of order(round)) {
+        await raws.get(t)!.singles();
         const service = apis.get(t)!.service;
         const t0 = performance.now();
         for (let i = 0; i < size; i++) await service.submit({ title: 'bench', description: 'transport', type: NOOP_TYPE, payload: tinyPayload(done + i) });
@@ -223,6 +250,7 @@ async function productFigures(servers: Map<TransportName, SqldProcess>, rounds: 
     for (const t of order(round)) {
       const target = Math.min(processChunk, total - processed.get(t)!);
       if (target === 0) continue;
+      await raws.get(t)!.cycles();
       const probe = noopProbe();
       const worker = await startRuntime(config(t), probe);
       worker.start();

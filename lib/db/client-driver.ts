@@ -54,11 +54,6 @@ export class ClientDriver implements SqlDriver {
     this.#onReplaced = options.onReplaced;
   }
 
-  /** The client statements go to now (a new one after a timeout). */
-  get client(): Client {
-    return this.#client;
-  }
-
   /** One attempt of `op`, bounded by `timeoutMs`; busy errors are retried around it. */
   #send<T>(op: (client: Client) => Promise<T>): Promise<T> {
     return retryBusy(() => {

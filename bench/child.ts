@@ -18,6 +18,7 @@ import { remoteWorkflows } from './scenarios/remote-workflows.ts';
 import { attempts } from './scenarios/attempts.ts';
 import { debounce } from './scenarios/debounce.ts';
 import { transport } from './scenarios/transport.ts';
+import { flowControl } from './scenarios/flow-control.ts';
 
 /**
  * Runs one scenario in this (fresh) process and prints `BENCH_RESULT <json>`: every trial
@@ -25,7 +26,7 @@ import { transport } from './scenarios/transport.ts';
  *
  *   node --import tsx bench/child.ts <scenario> '{"quick":false,"env":{}}'
  */
-const SCENARIOS = ['driver', 'throughput', 'throughput-defaults', 'latency', 'http', 'scale-empty', 'scale-1m', 'remote', 'schedules', 'http-delivery', 'dashboard', 'metrics', 'batch', 'batch-memory', 'batch-memory-3', 'batch-memory-objects', 'retention', 'pages', 'workflows', 'remote-workflows', 'attempts', 'debounce', 'transport'] as const;
+const SCENARIOS = ['driver', 'throughput', 'throughput-defaults', 'latency', 'http', 'scale-empty', 'scale-1m', 'remote', 'schedules', 'http-delivery', 'dashboard', 'metrics', 'batch', 'batch-memory', 'batch-memory-3', 'batch-memory-objects', 'retention', 'pages', 'workflows', 'remote-workflows', 'attempts', 'debounce', 'transport', 'flow-control'] as const;
 type ScenarioName = (typeof SCENARIOS)[number];
 
 const [name, optionsJson] = process.argv.slice(2);
@@ -83,6 +84,8 @@ async function runScenario(scenario: string): Promise<unknown> {
       return debounce(o);
     case 'transport':
       return transport(o);
+    case 'flow-control':
+      return flowControl(o);
     default:
       throw new Error(`unknown scenario ${JSON.stringify(scenario)}; one of ${SCENARIOS.join(', ')}`);
   }

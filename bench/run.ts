@@ -21,6 +21,7 @@ import type { RemoteWorkflowsResult } from './scenarios/remote-workflows.ts';
 import type { AttemptsResult } from './scenarios/attempts.ts';
 import type { DebounceResult } from './scenarios/debounce.ts';
 import type { TransportResult } from './scenarios/transport.ts';
+import type { FlowControlResult } from './scenarios/flow-control.ts';
 import { BENCH_ENV } from './harness.ts';
 import { currentLoad, describeMachine, summarise, type Summary } from './stats.ts';
 
@@ -35,7 +36,7 @@ import { currentLoad, describeMachine, summarise, type Summary } from './stats.t
  * Exit status: 1 when a trial failed or lost a task (an error), never because a figure missed
  * its target: --quick is CI's smoke test, and speed on a shared runner is not a verdict.
  */
-const SCENARIOS = ['driver', 'throughput', 'throughput-defaults', 'latency', 'http', 'scale-empty', 'scale-1m', 'remote', 'schedules', 'http-delivery', 'dashboard', 'metrics', 'batch', 'batch-memory', 'batch-memory-3', 'batch-memory-objects', 'retention', 'pages', 'workflows', 'remote-workflows', 'attempts', 'debounce', 'transport'] as const;
+const SCENARIOS = ['driver', 'throughput', 'throughput-defaults', 'latency', 'http', 'scale-empty', 'scale-1m', 'remote', 'schedules', 'http-delivery', 'dashboard', 'metrics', 'batch', 'batch-memory', 'batch-memory-3', 'batch-memory-objects', 'retention', 'pages', 'workflows', 'remote-workflows', 'attempts', 'debounce', 'transport', 'flow-control'] as const;
 type Scenario = (typeof SCENARIOS)[number];
 
 const { values } = parseArgs({
@@ -262,6 +263,19 @@ add('  CPU per submit: plain', 'µs', deb.map((d) => d.cpu_us_per_submit.plain))
 add('  CPU ÷ plain: debounce new key', 'x', deb.map((d) => d.cost_vs_plain.debounce_new.cpu));
 add('  CPU ÷ plain: debounce replace', 'x', deb.map((d) => d.cost_vs_plain.debounce_replace.cpu));
 add('  CPU ÷ plain: throttle held', 'x', deb.map((d) => d.cost_vs_plain.throttle_held.cpu));
+const flow = (runs['flow-control'] ?? []) as FlowControlResult[];
+add('flow control: processing, no key (10 workers, no-op)', 'tasks/s', flow.map((f) => f.process_per_s.plain), undefined, { to: 'raw claim+complete', ceiling: ceilingCycle });
+add('flow control: 1,000 keys at parallelism 1', 'tasks/s', flow.map((f) => f.process_per_s.keys_1000));
+add('  1,000 keys / no key (same run, interleaved)', 'x', flow.map((f) => f.keys_plain_ratio), { text: '>= 0.8', ok: (m) => m >= 0.8 });
+add('flow control: one key at parallelism 10', 'tasks/s', flow.map((f) => f.process_per_s.one_key));
+add('  one key / no key', 'x', flow.map((f) => f.one_key_plain_ratio));
+add('  CPU per task, no key', 'µs', flow.map((f) => f.cpu_us_per_task.plain));
+add('  CPU per task, 1,000 keys', 'µs', flow.map((f) => f.cpu_us_per_task.keys_1000));
+add('  CPU no key / 1,000 keys', 'x', flow.map((f) => f.cpu_plain_keys_ratio), { text: '>= 0.8', ok: (m) => m >= 0.8 });
+add('flow control: the claim of 100 alone, no key', 'ms', flow.map((f) => f.claim.ms_per_claim.plain));
+add('flow control: the claim of 100 alone, 1,000 keys', 'ms', flow.map((f) => f.claim.ms_per_claim.keys_1000));
+add('  CPU per claimed task, no key', 'µs', flow.map((f) => f.claim.cpu_us_per_task.plain));
+add('  CPU per claimed task, 1,000 keys', 'µs', flow.map((f) => f.claim.cpu_us_per_task.keys_1000));
 add('GET /metrics, counts read per scrape, p99', 'ms', pick<MetricsResult, 'scrape_fresh_p99_ms'>('metrics', 'scrape_fresh_p99_ms'), { text: '<= 20', ok: (m) => m <= 20 });
 add('GET /metrics, counts cached, p99', 'ms', pick<MetricsResult, 'scrape_cached_p99_ms'>('metrics', 'scrape_cached_p99_ms'), { text: '<= 20', ok: (m) => m <= 20 });
 

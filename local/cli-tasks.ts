@@ -1,5 +1,5 @@
 import { Command, Option } from 'commander';
-import { isFinal, type AttemptList, type SubmitTask, type TaskJson, type TaskList } from '../lib/client/index.ts';
+import { isFinal, type AttemptList, type FlowControl, type SubmitTask, type TaskJson, type TaskList } from '../lib/client/index.ts';
 import { STATUSES, type TaskStatus } from '../lib/tasks/states.ts';
 import { common, EXIT, fieldTable, jsonValue, number, plural, rowsTable, run, withCommon, type Output } from './cli-api.ts';
 
@@ -10,13 +10,32 @@ import { common, EXIT, fieldTable, jsonValue, number, plural, rowsTable, run, wi
 
 /** The flags that describe a task (`tasks submit`, `schedules put`); `title` and `description` required or not. */
 export function taskFlags(command: Command, { required }: { required: boolean }): Command {
-  return command
+  return flowFlags(command)
     .addOption(new Option('--title <text>', 'title').makeOptionMandatory(required))
     .addOption(new Option('--description <text>', 'description').makeOptionMandatory(required))
     .option('--type <type>', 'handler name (server default: simulate)')
     .option('--payload <json>', 'JSON payload for the handler', jsonValue('payload'))
     .option('--priority <n>', 'higher runs first', number('priority'))
     .option('--max-attempts <n>', 'attempts before failing for good', number('max-attempts'));
+}
+
+/** The flow-control flags (`tasks submit`, `schedules put`, `runs start`; docs/flow-control.md). */
+export function flowFlags(command: Command): Command {
+  return command
+    .option('--flow-key <key>', 'flow control key: tasks with the same key share its limits')
+    .option('--flow-parallelism <n>', 'at most this many tasks of the key in progress at once', number('flow-parallelism'))
+    .option('--flow-rate <n>', 'at most this many starts of the key per --flow-period', number('flow-rate'))
+    .option('--flow-period <seconds>', 'the period --flow-rate counts over', number('flow-period'));
+}
+
+/** `flow_control` from the flags, or undefined without --flow-key (the server checks the rest). */
+export function flowFromFlags(opts: Record<string, unknown>): FlowControl | undefined {
+  const { flowKey, flowParallelism, flowRate, flowPeriod } = opts as { flowKey?: string; flowParallelism?: number; flowRate?: number; flowPeriod?: number };
+  if (flowKey === undefined) {
+    if (flowParallelism !== undefined || flowRate !== undefined || flowPeriod !== undefined) throw new Error('--flow-parallelism, --flow-rate and --flow-period need --flow-key');
+    return undefined;
+  }
+  return { key: flowKey, parallelism: flowParallelism, rate: flowRate, period_seconds: flowPeriod };
 }
 
 /** The task fields given as flags, and only those (undefined for the rest). */
@@ -29,6 +48,7 @@ export function taskFromFlags(opts: Record<string, unknown>): Partial<SubmitTask
     priority: opts.priority as number | undefined,
     delay_seconds: opts.delay as number | undefined,
     max_attempts: opts.maxAttempts as number | undefined,
+    flow_control: flowFromFlags(opts),
   };
 }
 
@@ -112,7 +132,7 @@ function waited(out: Output, task: TaskJson): number {
 
 const FIELDS = [
   'id', 'title', 'type', 'status', 'attempts', 'max_attempts', 'priority', 'created_at', 'run_at', 'started_at', 'completed_at',
-  'locked_by', 'lease_expires_at', 'last_error', 'payload', 'result', 'debounce_key', 'description',
+  'locked_by', 'lease_expires_at', 'last_error', 'flow_control', 'held_back', 'payload', 'result', 'debounce_key', 'description',
 ] as const satisfies readonly (keyof TaskJson)[];
 
 /** One task: `field  value` lines, every field. */

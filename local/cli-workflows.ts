@@ -3,6 +3,7 @@ import { Command, InvalidArgumentError } from 'commander';
 import { isFinal, type PutWorkflow, type RunDetail, type RunJson, type RunList, type StepJson, type WorkflowJson, type WorkflowList } from '../lib/client/index.ts';
 import { STATUSES, type TaskStatus } from '../lib/tasks/states.ts';
 import { common, EXIT, fieldTable, number, print, rowsTable, withClient, withCommon, type CommonOptions } from './cli-api.ts';
+import { flowFlags, flowFromFlags } from './cli-tasks.ts';
 
 /**
  * `task-pool runs start|get|list|cancel|retry|wait`, `task-pool events send` and
@@ -80,7 +81,7 @@ export function registerWorkflowCommands(program: Command): void {
 
   const runs = new Command('runs').description('start, inspect and steer workflow runs on a running server (through the typed client)');
 
-  withCommon(runs.command('start'))
+  flowFlags(withCommon(runs.command('start')))
     .description('start a run of a workflow (prints it; with --wait, once it has ended)')
     .argument('<workflow>', 'a workflow registered on the server')
     .option('--input <json>', 'the run\'s input: JSON, or @file (@- for stdin)', jsonValue('input'))
@@ -88,9 +89,10 @@ export function registerWorkflowCommands(program: Command): void {
     .option('--delay <seconds>', 'start no sooner than this many seconds from now', number('delay'))
     .option('--run-at <iso>', 'start no sooner than this time (ISO-8601 with a zone)')
     .option('--wait <seconds>', 'then wait up to this long for the run to end', number('wait'))
-    .action((workflow: string, opts: { input?: unknown; idempotencyKey?: string; delay?: number; runAt?: string; wait?: number }, command: Command) =>
+    .action((workflow: string, opts: { input?: unknown; idempotencyKey?: string; delay?: number; runAt?: string; wait?: number } & Record<string, unknown>, command: Command) =>
       withClient(common(command), async (client) => {
-        const { run } = await client.startRun(workflow, { input: opts.input, delay_seconds: opts.delay, run_at: opts.runAt }, { idempotencyKey: opts.idempotencyKey });
+        const start = { input: opts.input, delay_seconds: opts.delay, run_at: opts.runAt, flow_control: flowFromFlags(opts) };
+        const { run } = await client.startRun(workflow, start, { idempotencyKey: opts.idempotencyKey });
         if (opts.wait === undefined) return show(common(command), run, () => runTable(run));
         return waited(common(command), await client.waitRun(run.id, opts.wait));
       }),

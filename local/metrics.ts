@@ -106,6 +106,30 @@ export class PromMetrics implements Metrics {
         for (const status of STATUSES) this.set({ status }, stats.counts[status] ?? 0);
       },
     });
+    // Flow control: totals only. Keys are whatever clients send (a tenant, a user id): one
+    // series per key would grow without bound, so the busiest keys are named by GET /stats
+    // instead (docs/flow-control.md, "Metrics").
+    new Gauge({
+      name: 'task_pool_flow_held_back_tasks',
+      help: 'Due pending tasks held back by their flow key (at its parallelism or rate), from the same database read as task_pool_tasks.',
+      registers,
+      async collect() {
+        const stats = await self.#readStats();
+        if (stats?.flow) this.set(stats.flow.tasksHeldBack);
+      },
+    });
+    new Gauge({
+      name: 'task_pool_flow_keys',
+      help: 'Flow keys with pending tasks (state="pending") and, of them, keys at a limit holding due tasks back (state="held_back").',
+      labelNames: ['state'],
+      registers,
+      async collect() {
+        const stats = await self.#readStats();
+        if (!stats?.flow) return;
+        this.set({ state: 'pending' }, stats.flow.keysPending);
+        this.set({ state: 'held_back' }, stats.flow.keysHeldBack);
+      },
+    });
     new Gauge({
       name: 'task_pool_oldest_pending_age_seconds',
       help: 'Age of the oldest pending task (0 when none), from the same database read as task_pool_tasks.',

@@ -188,3 +188,22 @@ describe('task-pool batch against a real server', () => {
     expect(titles).not.toContain('fine');
   }, 180_000);
 });
+
+describe('task-pool --flow-* flags against a real server', () => {
+  it('tasks submit and schedules put carry flow_control; a flag without --flow-key or a bad value fails naming it', async () => {
+    const { auth } = await server();
+    const [task, schedule, orphan, bad] = await Promise.all([
+      cli(['tasks', 'submit', ...auth, '--json', '--title', 't', '--description', 'd', '--type', 'ok', '--delay', '3600',
+        '--flow-key', 'acme', '--flow-parallelism', '2', '--flow-rate', '5', '--flow-period', '1']),
+      cli(['schedules', 'put', 'flowing', ...auth, '--json', '--cron', '0 * * * *', '--title', 't', '--description', 'd', '--type', 'ok', '--flow-key', 'nightly']),
+      cli(['tasks', 'submit', ...auth, '--title', 't', '--description', 'd', '--flow-parallelism', '2']),
+      cli(['tasks', 'submit', ...auth, '--title', 't', '--description', 'd', '--flow-key', 'k', '--flow-parallelism', '-1']),
+    ]);
+    expect(cliJson<TaskJson>(task).flow_control).toEqual({ key: 'acme', parallelism: 2, rate: 5, period_seconds: 1 });
+    expect(cliJson<ScheduleJson>(schedule).task).toMatchObject({ flow_control: { key: 'nightly' } });
+    expect(orphan.code).not.toBe(EXIT.ok);
+    expect(orphan.stderr).toContain('--flow-parallelism, --flow-rate and --flow-period need --flow-key');
+    expect(bad.code).not.toBe(EXIT.ok);
+    expect(bad.stderr).toContain('flow_control.parallelism');
+  });
+});

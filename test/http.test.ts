@@ -25,7 +25,7 @@ async function expectError(response: Response, status: number, message: string |
 
 const taskFields = [
   'id', 'title', 'description', 'status', 'version', 'type', 'payload', 'priority', 'run_at', 'attempts', 'max_attempts',
-  'lease_expires_at', 'locked_by', 'last_error', 'result', 'progress', 'idempotency_key', 'debounce_key', 'created_at', 'started_at', 'completed_at', 'updated_at',
+  'lease_expires_at', 'locked_by', 'last_error', 'result', 'progress', 'idempotency_key', 'debounce_key', 'flow_control', 'created_at', 'started_at', 'completed_at', 'updated_at', 'held_back',
 ];
 
 describe('POST /tasks', () => {

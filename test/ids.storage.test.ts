@@ -161,7 +161,7 @@ describe('query plans', () => {
       expect(await plan(t, 'SELECT id FROM tasks WHERE legacy_id = ?', ['x'])).toMatch(/USING COVERING INDEX tasks_legacy_id|USING INDEX tasks_legacy_id/);
       const claim = await plan(
         t,
-        `SELECT id FROM tasks INDEXED BY tasks_claim_pending WHERE status = 'pending' AND run_at <= ? ORDER BY priority DESC, run_at, id LIMIT 10`,
+        `SELECT id FROM tasks INDEXED BY tasks_claim_pending WHERE status = 'pending' AND flow_key IS NULL AND run_at <= ? ORDER BY priority DESC, run_at, id LIMIT 10`,
         [Date.now()],
       );
       expect(claim).toMatch(/tasks_claim_pending/);

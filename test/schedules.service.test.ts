@@ -223,7 +223,7 @@ function taskFor(name: string, occurrenceIso: string) {
     id: `00000000-0000-7000-8000-${String(++taskSeq).padStart(12, '0')}`,
     title: 't', description: 'd', status: 'pending' as const, version: 1, type: 'simulate', payload: null, priority: 0,
     runAt: occurrence, attempts: 0, maxAttempts: 3, leaseExpiresAt: null, lockedBy: null, lastError: null, result: null, progress: null,
-    idempotencyKey: occurrenceKey(name, occurrence), debounceKey: null, createdAt: occurrence, startedAt: null, completedAt: null, updatedAt: occurrence,
+    idempotencyKey: occurrenceKey(name, occurrence), debounceKey: null, flowControl: null, createdAt: occurrence, startedAt: null, completedAt: null, updatedAt: occurrence,
   };
 }
 

@@ -3,7 +3,7 @@ import { getTableColumns } from 'drizzle-orm';
 import { integer, sqliteTable, text } from 'drizzle-orm/sqlite-core';
 import { describe, expect, it } from 'vitest';
 import { tasks } from '../lib/db/schema.ts';
-import { TaskIdSchema, taskFields, TaskSchema, type FieldKind } from '../lib/tasks/model.ts';
+import { StoredTaskSchema, TaskIdSchema, taskFields, type FieldKind } from '../lib/tasks/model.ts';
 
 /**
  * The two places a task's fields are written down agree: the drizzle table (lib/db/schema.ts)
@@ -13,7 +13,7 @@ import { TaskIdSchema, taskFields, TaskSchema, type FieldKind } from '../lib/tas
  */
 
 /** Columns that are stored but never shown. */
-const INTERNAL_COLUMNS = new Set(['request_hash', 'legacy_id']);
+const INTERNAL_COLUMNS = new Set(['request_hash', 'legacy_id', 'flow_key']);
 
 interface Field {
   name: string;
@@ -68,12 +68,12 @@ function fieldsOf(schema: z.ZodObject): Field[] {
 
 describe('task fields: the drizzle table and the API schema agree', () => {
   it('taskFields is what TaskSchema declares (names, kinds, nullability, order)', () => {
-    const fromSchema = fieldsOf(TaskSchema).map(({ values: _, ...field }) => field);
+    const fromSchema = fieldsOf(StoredTaskSchema).map(({ values: _, ...field }) => field);
     expect(taskFields.map((f) => ({ name: f.name, key: f.key, kind: f.kind, nullable: f.nullable }))).toEqual(fromSchema);
   });
 
   it('every column but request_hash and legacy_id has a field of the same name and type, and no field lacks a column', () => {
-    const values = new Map(fieldsOf(TaskSchema).map((field) => [field.name, field.values]));
+    const values = new Map(fieldsOf(StoredTaskSchema).map((field) => [field.name, field.values]));
     const fields = taskFields.map((field) => ({ ...field, key: String(field.key), values: values.get(field.name) }));
     expect(disagreements(tasks, fields)).toEqual([]);
     // The one internal column is really there, and really not a field.
@@ -82,7 +82,7 @@ describe('task fields: the drizzle table and the API schema agree', () => {
   });
 
   it('reports a schema that disagrees with the table: a missing field, an extra one, a wrong kind, wrong nullability, other enum values', () => {
-    const shape = { ...TaskSchema.shape } as Record<string, z.ZodType>;
+    const shape = { ...StoredTaskSchema.shape } as Record<string, z.ZodType>;
     delete shape.locked_by;
     shape.extra = z.string();
     shape.priority = z.string();

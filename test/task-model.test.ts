@@ -39,6 +39,7 @@ describe('newTask', () => {
       progress: null,
       idempotencyKey: null,
       debounceKey: null,
+      flowControl: null,
       createdAt: T0,
       startedAt: null,
       completedAt: null,
@@ -68,7 +69,7 @@ describe('taskToJson', () => {
     expect(json).toMatchObject({ status: 'in_progress', attempts: 1, max_attempts: 5, priority: 3, locked_by: null, last_error: null, idempotency_key: null });
     // What the API promises, checked by the API's own schema.
     expect(TaskSchema.safeParse(json).success).toBe(true);
-    expect(Object.keys(json)).toEqual(taskFields.map((f) => f.name));
+    expect(Object.keys(json)).toEqual([...taskFields.map((f) => f.name), 'held_back']);
   });
 
   it('keeps a whole second as .000, and JSON scalars as scalars', () => {
@@ -110,7 +111,7 @@ describe('rowToTask', () => {
     const task = rowToTask(row);
     expect(task).toEqual({
       id: 4096, title: 't', description: 'd', status: 'failed', version: 4, type: 'x', payload: '[1]', priority: 2, runAt: 1000,
-      attempts: 3, maxAttempts: 3, leaseExpiresAt: null, lockedBy: 'w', lastError: 'e', result: null, progress: null, idempotencyKey: null, debounceKey: null,
+      attempts: 3, maxAttempts: 3, leaseExpiresAt: null, lockedBy: 'w', lastError: 'e', result: null, progress: null, idempotencyKey: null, debounceKey: null, flowControl: null,
       createdAt: 10, startedAt: null, completedAt: 2000, updatedAt: 2000,
     });
     expect(typeof task.version).toBe('number');

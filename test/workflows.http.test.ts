@@ -105,7 +105,7 @@ describe('POST /workflows/:name/runs', () => {
       // The keys of child runs and schedule occurrences: a client could otherwise create the task first and take its place.
       [{ idempotency_key: 'run:0000000000000001:child' }, /^idempotency_key must be .* \(reserved\)$/],
       [{ idempotency_key: 'schedule:nightly:2026-01-01T00:00:00.000Z' }, /^idempotency_key must be .* \(reserved\)$/],
-      [{ email: 'a@example.com' }, /^unknown field "email" \(the body takes input, idempotency_key, run_at, delay_seconds; the workflow's input goes in `input`\)$/],
+      [{ email: 'a@example.com' }, /^unknown field "email" \(the body takes input, idempotency_key, run_at, delay_seconds, flow_control; the workflow's input goes in `input`\)$/],
       [[1, 2], /^request body must be a JSON object$/],
       ['input', /^request body must be a JSON object$/],
     ];
@@ -325,7 +325,7 @@ describe('/stats and access control', () => {
     await waitFor(async () => (await getRun(sleeping.id)).waiting_for !== null, 15_000, 'the run to sleep');
     await request('/tasks', { method: 'POST', json: { title: 't', description: 'd', delay_seconds: 3600 } });
     const stats = (await (await request('/stats')).json()) as Record<string, unknown>;
-    expect(Object.keys(stats).sort()).toEqual(['counts', 'database_bytes', 'database_free_bytes', 'oldest_pending_age_seconds', 'runs', 'schedules', 'total'].sort());
+    expect(Object.keys(stats).sort()).toEqual(['counts', 'database_bytes', 'database_free_bytes', 'flow_control', 'oldest_pending_age_seconds', 'runs', 'schedules', 'total'].sort());
     expect(stats.total).toBe(3);
     expect(stats.runs).toEqual({ counts: { pending: 1, in_progress: 0, completed: 1, failed: 0, cancelled: 0 }, total: 2 });
   });

@@ -217,7 +217,7 @@ async function triggerCost(dir: string, n: number, rounds: number): Promise<Atte
 
 const CLAIM = `UPDATE tasks SET status = 'in_progress', started_at = ?, locked_by = ?, lease_expires_at = ?,
   attempts = attempts + 1, version = version + 1, updated_at = ?
-  WHERE id IN (SELECT id FROM tasks INDEXED BY tasks_claim_pending WHERE status = 'pending' AND run_at <= ?
+  WHERE id IN (SELECT id FROM tasks INDEXED BY tasks_claim_pending WHERE status = 'pending' AND flow_key IS NULL AND run_at <= ?
     ORDER BY priority DESC, run_at, id LIMIT ?) RETURNING *`;
 const INSERT = `INSERT INTO tasks (id, title, description, type, payload, priority, run_at, max_attempts, created_at, updated_at)
   VALUES (${NEXT_ID}, 'bench', 'attempts', 'noop', '{"i":1}', 0, ?, 5, ?, ?)`;

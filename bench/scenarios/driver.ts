@@ -40,7 +40,7 @@ const INSERT = `INSERT INTO tasks (id, title, description, status, version, type
   VALUES (${NEXT_ID}, ?, ?, 'pending', 1, 'noop', ?, 0, ?, 0, 3, NULL, NULL, ?, ?)`;
 const CLAIM = `UPDATE tasks SET status = 'in_progress', started_at = ?, locked_by = ?, lease_expires_at = ?,
   attempts = attempts + 1, version = version + 1, updated_at = ?
-  WHERE id IN (SELECT id FROM tasks INDEXED BY tasks_claim_pending WHERE status = 'pending' AND run_at <= ?
+  WHERE id IN (SELECT id FROM tasks INDEXED BY tasks_claim_pending WHERE status = 'pending' AND flow_key IS NULL AND run_at <= ?
     ORDER BY priority DESC, run_at, id LIMIT ?) RETURNING id, version`;
 const COMPLETE = `UPDATE tasks SET status = 'completed', version = version + 1, updated_at = ?, result = 'null',
   completed_at = ?, lease_expires_at = NULL WHERE id = ? AND version = ?`;

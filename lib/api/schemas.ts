@@ -1,6 +1,7 @@
 import * as z from 'zod';
 import '../foundation/zod-openapi.ts';
-import { TaskSchema, type SubmitInput } from '../tasks/model.ts';
+import { FLOW_KEY_MAX } from '../flow-control/claim.ts';
+import { TaskSchema, type FlowControl, type SubmitInput } from '../tasks/model.ts';
 import { STATUSES } from '../tasks/states.ts';
 
 /**
@@ -79,6 +80,37 @@ const keyedSubmit = (field: 'debounce' | 'throttle') =>
           issue.code === 'unrecognized_keys' ? `${field} takes key and seconds only, not ${issue.keys.map((k) => JSON.stringify(k)).join(', ')}` : `${field} must be an object {key, seconds}`,
       },
     );
+/**
+ * `flow_control` of POST /tasks, a batch item, a schedule's template, a workflow run
+ * (docs/flow-control.md). `rate` and `period_seconds` come together: a rate without its
+ * period (or the reverse) means nothing and is refused rather than guessed.
+ */
+export const FlowControlBody = z
+  .object(
+    {
+      key: z
+        .string({ error: 'flow_control.key is required (a string)' })
+        .refine((s) => /[^\s]/u.test(s), { error: 'flow_control.key must not be blank', abort: true })
+        .refine((s) => s.isWellFormed(), { error: 'flow_control.key must be valid Unicode', abort: true })
+        .refine((s) => codePoints(s) <= FLOW_KEY_MAX, { error: `flow_control.key must be at most ${FLOW_KEY_MAX} characters` })
+        .openapi({ description: 'Tasks with the same key share its limits, across every process and instance on the database.', example: 'acme' }),
+      parallelism: integer('flow_control.parallelism', 1, 1_000_000).optional().openapi({ description: 'At most this many tasks of the key in progress at once.' }),
+      rate: integer('flow_control.rate', 1, 1_000_000).optional().openapi({ description: 'At most this many starts of the key per `period_seconds`.' }),
+      period_seconds: z
+        .number({ error: 'flow_control.period_seconds must be a number' })
+        .gt(0, { error: 'flow_control.period_seconds must be greater than 0' })
+        .max(MAX_DELAY_SECONDS, { error: `flow_control.period_seconds must be at most ${MAX_DELAY_SECONDS}` })
+        .optional()
+        .openapi({ description: 'The period `rate` counts starts over, in seconds. Required with `rate`, and only with it.' }),
+    },
+    { error: 'flow_control must be an object {key, parallelism?, rate?, period_seconds?}' },
+  )
+  .strict()
+  .refine((f) => (f.rate === undefined) === (f.period_seconds === undefined), {
+    error: 'flow_control.rate and flow_control.period_seconds go together',
+    path: ['rate'],
+  })
+  .openapi('FlowControl', { description: 'Per-key limits; the newest submitted task of a key sets them for the key (docs/flow-control.md).' });
 
 export const SubmitTaskBody = z
   .object({
@@ -115,6 +147,7 @@ export const SubmitTaskBody = z
           'While a task of this type and key is pending and not yet started, or was created less than `seconds` ago, this submit stores nothing and answers that task (200, `throttled: true`); otherwise it stores a new one (202, due at run_at, after delay_seconds, or now). Not with debounce or an idempotency key. docs/debounce.md.',
         example: { key: 'user:42', seconds: 60 },
       }),
+    flow_control: FlowControlBody.optional(),
   })
   .refine((body) => body.run_at === undefined || body.delay_seconds === undefined, {
     error: 'use either run_at or delay_seconds, not both',
@@ -150,6 +183,7 @@ export function submitInput(body: SubmitTaskBody, type: string, payloadJson?: st
     maxAttempts: body.max_attempts,
     debounce: body.debounce,
     throttle: body.throttle,
+    flowControl: flowControlInput(body.flow_control),
   };
 }
 
@@ -158,6 +192,16 @@ export const SubmittedTaskSchema = TaskSchema.extend({
   debounced: z.boolean().optional().openapi({ description: 'Present when the submit asked for `debounce`: true (200) when it replaced a pending task of its key, false (202) when it stored this new one.' }),
   throttled: z.boolean().optional().openapi({ description: 'Present when the submit asked for `throttle`: true (200) when this task of its key held it back and nothing was stored, false (202) when it stored this new one.' }),
 }).openapi('SubmittedTask');
+
+/** The validated flow control as stored: its fields in one order, absent ones left out. */
+export function flowControlInput(body: z.infer<typeof FlowControlBody> | undefined): FlowControl | undefined {
+  if (body === undefined) return undefined;
+  const flow: FlowControl = { key: body.key };
+  if (body.parallelism !== undefined) flow.parallelism = body.parallelism;
+  if (body.rate !== undefined) flow.rate = body.rate;
+  if (body.period_seconds !== undefined) flow.period_seconds = body.period_seconds;
+  return flow;
+}
 
 export const ErrorSchema = z
   .object({ message: z.string(), code: z.string() })
@@ -206,6 +250,27 @@ export const StatsSchema = z
       .object({ counts: z.record(z.string(), z.number().int()), total: z.number().int() })
       .optional()
       .openapi({ description: 'Workflow runs (tasks of type `workflow:<name>`, also counted above) by status, summed over workflows.' }),
+    flow_control: z
+      .object({
+        keys_pending: z.number().int().openapi({ description: 'Flow keys with pending tasks (at most 10,000 are looked at).' }),
+        keys_held_back: z.number().int().openapi({ description: 'Of which at a limit now, with due tasks waiting.' }),
+        tasks_held_back: z.number().int().openapi({ description: 'Due pending tasks of those keys.' }),
+        busiest: z
+          .array(
+            z.object({
+              key: z.string(),
+              held_back: z.number().int().openapi({ description: 'Due pending tasks of the key.' }),
+              running: z.number().int(),
+              parallelism: z.number().int().nullable(),
+              rate: z.number().int().nullable(),
+              period_seconds: z.number().nullable(),
+              recent_starts: z.number().int().openapi({ description: 'Starts in the last period_seconds (0 without a rate).' }),
+              reason: z.string(),
+            }),
+          )
+          .openapi({ description: 'The 10 keys holding the most tasks back, most first.' }),
+      })
+      .openapi({ description: 'Tasks held back by flow control now (docs/flow-control.md).' }),
     database_bytes: z.number().int().nullable().openapi({ description: 'The database size (page_count × page_size); null where the server does not say.' }),
     database_free_bytes: z.number().int().nullable().openapi({ description: 'Of which free pages, reused by new rows (retention frees them).' }),
   })

@@ -50,6 +50,8 @@ export interface SubmitResult {
   /** Present when the task asked for `throttle`: true when the task of its key held it back. */
   throttled?: boolean;
 }
+/** `flow_control` of a task, a batch item, a schedule's task or a run (docs/flow-control.md). */
+export type FlowControl = NonNullable<SubmitTaskBody['flow_control']>;
 /** One item of `POST /tasks/batch`: the body of `POST /tasks` and an optional `idempotency_key`. */
 export type BatchTask = z.infer<typeof BatchTaskItem>;
 /** The answer of `POST /tasks/batch`: the tasks in request order, each marked `replayed`. */

@@ -47,6 +47,13 @@ export const tasks = sqliteTable(
     // The key of a debounced or throttled submit (lib/tasks/debounce.ts), scoped by `type`;
     // kept after the task ran, so the task shows it and throttle can see its window.
     debounceKey: text('debounce_key'),
+    // Flow control as submitted (docs/flow-control.md): JSON `{key, parallelism?, rate?,
+    // period_seconds?}`, null for a task without a key. The limits of a key are those of its
+    // newest task, copied into flow_keys by a trigger on insert (migration 0013).
+    flowControl: text('flow_control'),
+    // The key alone, for the indexes the claim walks. Generated (virtual): computed from
+    // flow_control, so no insert names it and the row stores nothing more.
+    flowKey: text('flow_key').generatedAlwaysAs(sql`json_extract(flow_control, '$.key')`, { mode: 'virtual' }),
     requestHash: text('request_hash'),
     createdAt: integer('created_at').notNull(),
     startedAt: integer('started_at'),
@@ -57,9 +64,19 @@ export const tasks = sqliteTable(
     // The claim walks due pending tasks in claim order; a partial index keeps finished
     // history (usually most rows) out of it entirely.
     // Ties broken by id: ids are insert-ordered.
+    // Tasks with a flow key are kept out of it: they are claimed through tasks_claim_flow, in
+    // turns between keys, so a key's held-back backlog is never walked by the plain claim.
     index('tasks_claim_pending')
       .on(desc(t.priority), t.runAt, t.id)
-      .where(sql`status = 'pending'`),
+      .where(sql`status = 'pending' AND flow_key IS NULL`),
+    // Flow control (lib/flow-control/claim.ts): pending tasks of each key in claim order, the
+    // running ones per key (parallelism), starts per key by time (rate, and the key's last
+    // start). Partial: a task without a key enters none of them.
+    index('tasks_claim_flow')
+      .on(t.flowKey, desc(t.priority), t.runAt, t.id)
+      .where(sql`status = 'pending' AND flow_key IS NOT NULL`),
+    index('tasks_flow_running').on(t.flowKey).where(sql`status = 'in_progress' AND flow_key IS NOT NULL`),
+    index('tasks_flow_started').on(t.flowKey, t.startedAt).where(sql`flow_key IS NOT NULL`),
     // Expired leases are found by expiry time among in_progress rows only.
     index('tasks_claim_expired').on(t.leaseExpiresAt).where(sql`status = 'in_progress'`),
     // Listing is newest first (ids are time-ordered), optionally filtered. The rowid is the
@@ -85,6 +102,20 @@ export const tasks = sqliteTable(
     uniqueIndex('tasks_legacy_id').on(t.legacyId).where(sql`legacy_id IS NOT NULL`),
   ],
 );
+
+/**
+ * Each flow key's limits, from its newest submitted task (docs/flow-control.md: the newest
+ * submitted limit wins). Written only by triggers (migration 0013): every insert of a task
+ * with a key sets its key's row, whatever inserts it (a submit, a batch, a schedule's
+ * occurrence, a workflow run or a follow-up), and deleting a key's last task deletes the row.
+ * The claim reads one row per key with pending tasks: one seek, no JSON.
+ */
+export const flowKeys = sqliteTable('flow_keys', {
+  key: text('key').primaryKey(),
+  parallelism: integer('parallelism'),
+  rate: integer('rate'),
+  periodMs: integer('period_ms'),
+});
 
 /**
  * The task-id high-water mark (lib/tasks/ids.ts): one row, `next` at least one past every id

@@ -40,7 +40,7 @@ export interface ProcessDeps {
   /** Follow-up tasks were committed (the local poller wakes for them, like for a submit). */
   onFollowUps?(tasks: NewTask[]): void;
   /** The task went back to pending until `runAt` (a retry's backoff, a suspension): the local poller wakes then. */
-  onRescheduled?(runAt: number): void;
+  onRescheduled?(runAt: number, task?: Task): void;
   /** The task's final state (completed, failed) was written. */
   onFinished?(task: Task): void;
   /** Counts each attempt's outcome and timings (lib/metrics/); none by default. */
@@ -128,7 +128,7 @@ export async function processTask(deps: ProcessDeps, claimed: Task, control: Tas
     clearLeaseOnReturn(deps, heartbeat.task, 0, handlerReturned ?? Promise.resolve(), control, log, { end: CANCELLED, when: 'ifCleared' });
     return reportAttempt(deps, claimed, 'lost', handlerSeconds);
   }
-  if (decision.outcome === 'retried' || decision.outcome === 'suspended') deps.onRescheduled?.(written.runAt);
+  if (decision.outcome === 'retried' || decision.outcome === 'suspended') deps.onRescheduled?.(written.runAt, written);
   // Written while the handler still runs: the task kept the lease until the handler returns.
   if (decision.dueAt !== undefined) clearLeaseOnReturn(deps, written, decision.dueAt, handlerReturned!, control, log);
   if (followUps.length > 0) {

@@ -120,6 +120,7 @@ export function taskFromTemplate(schedule: Pick<Schedule, 'task'>, occurrence: n
       priority: template.priority,
       runAt: occurrence + Math.round((template.delay_seconds ?? 0) * 1000),
       maxAttempts: template.max_attempts,
+      flowControl: template.flow_control,
     },
     { now, maxAttempts: defaultMaxAttempts, idempotencyKey: key },
   );

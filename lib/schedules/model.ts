@@ -1,4 +1,5 @@
 import { Cron } from 'croner';
+import type { FlowControl } from '../tasks/model.ts';
 
 /**
  * When a schedule's occurrences fall due, and what a fire does with them (lib/schedules/README.md
@@ -41,6 +42,8 @@ export interface TaskTemplate {
   /** The task runs this long after its occurrence. */
   delay_seconds?: number;
   max_attempts?: number;
+  /** Flow control of every occurrence's task (docs/flow-control.md). */
+  flow_control?: FlowControl;
 }
 
 /** A schedule as stored: timestamps in epoch ms, the template as JSON text. */

@@ -157,8 +157,12 @@ export class TaskInsights {
     // Pending: one walk of the claim index (it holds run_at, and only pending rows) counts the
     // backlog and its due part together: about half the time of two walks, and its entries
     // are smaller than tasks_status_id's.
+    // Tasks with a flow key sit in their own index (tasks_claim_flow): both are walked.
     const pending = (await this.#driver.all(
-      `SELECT count(*) AS n, sum(run_at <= ?) AS due FROM (SELECT run_at FROM tasks INDEXED BY tasks_claim_pending WHERE status = 'pending' LIMIT ${COUNT_CAP})`,
+      `SELECT count(*) AS n, sum(run_at <= ?) AS due FROM (
+        SELECT run_at FROM (SELECT run_at FROM tasks INDEXED BY tasks_claim_pending WHERE status = 'pending' AND flow_key IS NULL LIMIT ${COUNT_CAP})
+        UNION ALL SELECT run_at FROM (SELECT run_at FROM tasks INDEXED BY tasks_claim_flow WHERE status = 'pending' AND flow_key IS NOT NULL LIMIT ${COUNT_CAP})
+        LIMIT ${COUNT_CAP})`,
       [now],
     ))[0];
     const pendingCount = Number(pending?.n ?? 0);
@@ -275,12 +279,16 @@ export class TaskInsights {
     return { groups, sampled: groups.reduce((sum, g) => sum + g.count, 0) };
   }
 
-  /** Due pending tasks the claim takes before `task` (claim order), counting at most `cap`. */
+  /**
+   * Due pending tasks without a flow key that the claim takes before `task` (claim order),
+   * counting at most `cap`. Tasks with a key take turns with them (lib/flow-control/claim.ts)
+   * and are not counted; for a task with a key the page shows `held_back` instead.
+   */
   async claimedBefore(task: Task, now: number, cap: number): Promise<number> {
     // Tasks of paused types are not ahead of anything: the claim skips them (repository.ts).
     const rows = await this.#driver.all(
       `SELECT count(*) AS n FROM (SELECT 1 FROM tasks INDEXED BY tasks_claim_pending
-         WHERE status = 'pending' AND run_at <= ? AND (priority > ? OR (priority = ? AND (run_at < ? OR (run_at = ? AND created_at < ?))))
+         WHERE status = 'pending' AND flow_key IS NULL AND run_at <= ? AND (priority > ? OR (priority = ? AND (run_at < ? OR (run_at = ? AND created_at < ?))))
            AND type NOT IN (SELECT type FROM paused_types)
          LIMIT ?)`,
       [now, task.priority, task.priority, task.runAt, task.runAt, task.createdAt, cap],

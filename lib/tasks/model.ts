@@ -28,8 +28,19 @@ export const TaskIdSchema = z.string().regex(/^\d{16}$/).openapi({
   example: '0247195238400000',
 });
 
-/** The task as clients see it: every field present, unset ones `null`, ISO-8601 UTC times. */
-export const TaskSchema = z
+/** What a task's flow control is, as submitted and stored (docs/flow-control.md). */
+export interface FlowControl {
+  key: string;
+  parallelism?: number;
+  rate?: number;
+  period_seconds?: number;
+}
+
+/**
+ * The task as stored and shown: every field is a column (test/task-fields.test.ts holds the
+ * two together). `TaskSchema` adds what is computed when a task is read.
+ */
+export const StoredTaskSchema = z
   .object({
     id: TaskIdSchema,
     title: z.string(),
@@ -49,16 +60,27 @@ export const TaskSchema = z
     progress: z.unknown().openapi({ description: 'What the running handler last reported (`ctx.progress`): any JSON value of at most 1 KB, written at most once a second and with the attempt\'s final write; null until reported.' }),
     idempotency_key: z.string().nullable(),
     debounce_key: z.string().nullable().openapi({ description: 'The key of the `debounce` or `throttle` this task was submitted with (scoped by its type; docs/debounce.md), or null.' }),
+    flow_control: z.unknown().openapi({
+      description: 'The flow control the task was submitted with, `{key, parallelism?, rate?, period_seconds?}`, or null (docs/flow-control.md).',
+    }),
     created_at: timestamp(),
     started_at: timestamp().nullable(),
     completed_at: timestamp().nullable(),
     updated_at: timestamp(),
-  })
-  .openapi('Task');
+  });
+
+/** The task as clients see it: every field present, unset ones `null`, ISO-8601 UTC times. */
+export const TaskSchema = StoredTaskSchema.extend({
+  held_back: z.string().nullable().openapi({
+    description:
+      'Why a due pending task is not claimed now: its flow key is at its limit (`key acme: 2 of 2 running`, `key acme: 5 starts in the last 1 s (rate 5)`). Computed when the task is read by GET /tasks/:id and GET /tasks; null otherwise.',
+    example: null,
+  }),
+}).openapi('Task');
 
 export type TaskJson = z.infer<typeof TaskSchema>;
 
-type Shape = typeof TaskSchema.shape;
+type Shape = typeof StoredTaskSchema.shape;
 /** A field's stored form: ISO times as epoch milliseconds, JSON values as their JSON text (SQL NULL when absent). */
 type Stored<S> = S extends z.ZodNullable<infer Inner> ? Stored<Inner> | null : S extends z.ZodISODateTime ? number : S extends z.ZodUnknown ? string | null : z.output<S>;
 
@@ -76,7 +98,7 @@ export type NewTask = Omit<Task, 'id'>;
 type Camel<S extends string> = S extends `${infer Head}_${infer Tail}` ? `${Head}${Capitalize<Camel<Tail>>}` : S;
 type Same<A, B> = [A] extends [B] ? ([B] extends [A] ? true : false) : false;
 /** Compile-time: `Task` is the table's row (less internal columns), name for name and type for type. */
-const _TableAgrees: Same<Task, Omit<typeof tasks.$inferSelect, 'requestHash' | 'legacyId'>> = true;
+const _TableAgrees: Same<Task, Omit<typeof tasks.$inferSelect, 'requestHash' | 'legacyId' | 'flowKey'>> = true;
 void _TableAgrees;
 
 /**
@@ -106,7 +128,7 @@ function fieldKind(schema: z.ZodType): FieldKind {
 const camel = (name: string) => name.replace(/_([a-z])/g, (_, c: string) => c.toUpperCase()) as keyof Task;
 
 /** Every field of a task, in the API schema's order. */
-export const taskFields: readonly TaskField[] = Object.entries(TaskSchema.shape).map(([name, schema]) => {
+export const taskFields: readonly TaskField[] = Object.entries(StoredTaskSchema.shape).map(([name, schema]) => {
   const inner = schema instanceof z.ZodNullable ? (schema.unwrap() as z.ZodType) : (schema as z.ZodType);
   // A JSON value can be JSON null: stored as SQL NULL when absent, so always nullable.
   const kind = fieldKind(inner);
@@ -140,7 +162,8 @@ export function valuesToTask(values: readonly unknown[]): Task {
   return task as Task;
 }
 
-export function taskToJson(task: Task): TaskJson {
+/** The task's JSON; `heldBack` is the computed `held_back` (null unless a read computed it). */
+export function taskToJson(task: Task, heldBack: string | null = null): TaskJson {
   const json: Record<string, unknown> = {};
   for (const field of taskFields) {
     const value = task[field.key];
@@ -150,6 +173,7 @@ export function taskToJson(task: Task): TaskJson {
     else if (field.kind === 'json') json[field.name] = JSON.parse(value as string);
     else json[field.name] = value;
   }
+  json.held_back = heldBack;
   return json as TaskJson;
 }
 
@@ -171,7 +195,7 @@ export function taskJsonText(task: Task, tail = ''): string {
     else if (field.kind === 'json') out += value as string;
     else out += JSON.stringify(value);
   }
-  return `${out}${tail}}`;
+  return `${out},"held_back":null${tail}}`;
 }
 
 /** `{"id":`, `,"title":`, …: what precedes each field's value in a task's JSON. */
@@ -212,6 +236,8 @@ export interface SubmitInput {
   runAt?: number;
   delaySeconds?: number;
   maxAttempts?: number;
+  /** Flow control (docs/flow-control.md), validated; stored as JSON text. */
+  flowControl?: FlowControl;
   /** Collapse submits of one key into one pending task, due `seconds` after the latest (lib/tasks/debounce.ts). */
   debounce?: KeyedSubmit;
   /** Keep the first task of one key and drop later submits for a while (lib/tasks/debounce.ts). */
@@ -248,6 +274,7 @@ export function buildTask(input: SubmitInput, options: { now: number; maxAttempt
     maxAttempts: input.maxAttempts ?? options.maxAttempts,
     idempotencyKey: options.idempotencyKey ?? null,
     debounceKey: (input.debounce ?? input.throttle)?.key ?? null,
+    flowControl: input.flowControl === undefined ? null : JSON.stringify(input.flowControl),
     createdAt: now,
     updatedAt: now,
   });

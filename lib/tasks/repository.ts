@@ -1,6 +1,8 @@
 import type { SqlDriver, SqlValue, Statement } from '../db/driver.ts';
 import { ErrOptimisticLock } from '../foundation/errors.ts';
 import { expiredLastAttemptStatements, recordAttemptStatements, SELECT_ATTEMPTS, type Attempt, type AttemptEnd, type AttemptOutcome } from './attempts.ts';
+import { ANY_FLOW_PENDING, FLOW_ARM, FLOW_RECHECK_MS, FLOW_ROOM, nextFlowCursor } from '../flow-control/claim.ts';
+import { flowStats, heldBackOf, type FlowStats } from '../flow-control/held-back.ts';
 import { formatTaskId } from './ids.ts';
 import { batchInsertStatements, guardedInsertStatement, IF_PREVIOUS_CHANGED, insertedTask, insertStatement, insertUnlessStatement, RAISE_ID_MARK } from './inserts.ts';
 import { newestOfKeySql, openTaskOfKey, replaceOpenTaskStatement, throttlingTaskOfKey } from './debounce.ts';
@@ -28,6 +30,8 @@ export interface TaskStats {
   counts: Record<TaskStatus, number>;
   total: number;
   oldestPendingCreatedAt: number | null;
+  /** Tasks held back by flow control (TaskService.stats() reads it; lib/tasks/lib/flow-control/claim.ts). */
+  flow?: FlowStats;
 }
 
 export interface ClaimOptions {
@@ -131,9 +135,9 @@ const COLUMNS_READ = taskFields.map(({ name }) => (FREE_TEXT.has(name) ? `CAST($
  * all of them, as did `nextRunAt` (bench/README.md, "Workflows (issue 20)").
  */
 const PENDING_PRIORITIES = `WITH RECURSIVE pending_priorities(priority) AS (
-    SELECT max(priority) FROM tasks INDEXED BY tasks_claim_pending WHERE status = 'pending'
+    SELECT max(priority) FROM tasks INDEXED BY tasks_claim_pending WHERE status = 'pending' AND flow_key IS NULL
     UNION ALL
-    SELECT (SELECT max(priority) FROM tasks INDEXED BY tasks_claim_pending WHERE status = 'pending' AND priority < p.priority)
+    SELECT (SELECT max(priority) FROM tasks INDEXED BY tasks_claim_pending WHERE status = 'pending' AND flow_key IS NULL AND priority < p.priority)
     FROM pending_priorities p WHERE p.priority IS NOT NULL)`;
 
 const SQL = {
@@ -144,7 +148,7 @@ const SQL = {
   oldestPending: "SELECT created_at FROM tasks WHERE status = 'pending' ORDER BY id LIMIT 1",
   // The earliest run_at per pending priority, one index seek each (PENDING_PRIORITIES): no walk
   // over the pending entries, which after a short claim are all future ones.
-  nextRunAt: `${PENDING_PRIORITIES} SELECT min((SELECT run_at FROM tasks INDEXED BY tasks_claim_pending WHERE status = 'pending' AND priority = p.priority
+  nextRunAt: `${PENDING_PRIORITIES} SELECT min((SELECT run_at FROM tasks INDEXED BY tasks_claim_pending WHERE status = 'pending' AND flow_key IS NULL AND priority = p.priority
     AND type NOT IN (SELECT type FROM paused_types) ORDER BY run_at LIMIT 1)) AS run_at FROM pending_priorities p WHERE p.priority IS NOT NULL`,
   // One statement claims: due pending tasks in claim order, plus in_progress tasks whose lease
   // expired (their worker died). Each arm walks its own partial index; SQLite serialises
@@ -159,21 +163,33 @@ const SQL = {
   // correlated: SQLite builds it once per statement (an empty or tiny ephemeral table) and
   // probes it per candidate row, which the arm reads anyway for its id; measured in
   // bench/README.md ("paused types").
-  claim: `${PENDING_PRIORITIES} UPDATE tasks
-    SET status = 'in_progress', started_at = ?, locked_by = ?, lease_expires_at = ?,
-        attempts = attempts + 1, version = version + 1, updated_at = ?
+  //
+  // Tasks with a flow key (lib/flow-control/) are not in tasks_claim_pending; the flow
+  // arm takes them, up to each key's room, numbered by their turn within their key. Tasks
+  // without a key are one group numbered the same way, and the final ORDER BY (priority, turn,
+  // turn_at) takes the groups in turns within each priority: a key with a long backlog cannot
+  // hold another key's first task back by more than one batch. `turn_at` is a task's run_at,
+  // or for a task with a key the later of that and its key's last start (lib/flow-control/claim.ts). Without any task with a key
+  // pending, the flow arm is one seek in an empty index (bench/README.md, "Flow control").
+  // Numbered parameters: ?1 now, ?2 the worker, ?3 the lease's end, ?4 limit, ?5 the flow-key cursor.
+  claim: `${PENDING_PRIORITIES}, ${FLOW_ROOM} UPDATE tasks
+    SET status = 'in_progress', started_at = ?1, locked_by = ?2, lease_expires_at = ?3,
+        attempts = attempts + 1, version = version + 1, updated_at = ?1
     WHERE id IN (
       SELECT id FROM (
-        SELECT * FROM (SELECT id, priority, run_at FROM tasks INDEXED BY tasks_claim_pending
-          WHERE status = 'pending' AND priority IN (SELECT priority FROM pending_priorities WHERE priority IS NOT NULL)
-            AND run_at <= ? AND type NOT IN (SELECT type FROM paused_types)
-          ORDER BY priority DESC, run_at, id LIMIT ?)
+        SELECT id, priority, run_at, row_number() OVER (ORDER BY priority DESC, run_at, id) AS turn, run_at AS turn_at FROM (
+          SELECT id, priority, run_at FROM tasks INDEXED BY tasks_claim_pending
+          WHERE status = 'pending' AND flow_key IS NULL AND priority IN (SELECT priority FROM pending_priorities WHERE priority IS NOT NULL)
+            AND run_at <= ?1 AND type NOT IN (SELECT type FROM paused_types)
+          ORDER BY priority DESC, run_at, id LIMIT ?4)
         UNION ALL
-        SELECT * FROM (SELECT id, priority, run_at FROM tasks INDEXED BY tasks_claim_expired
-          WHERE status = 'in_progress' AND lease_expires_at <= ? AND attempts < max_attempts
+        ${FLOW_ARM}
+        UNION ALL
+        SELECT id, priority, run_at, 1, run_at FROM (SELECT id, priority, run_at FROM tasks INDEXED BY tasks_claim_expired
+          WHERE status = 'in_progress' AND lease_expires_at <= ?1 AND attempts < max_attempts
             AND type NOT IN (SELECT type FROM paused_types)
-          ORDER BY lease_expires_at LIMIT ?)
-      ) ORDER BY priority DESC, run_at, id LIMIT ?)
+          ORDER BY lease_expires_at LIMIT ?4)
+      ) ORDER BY priority DESC, turn, turn_at, id LIMIT ?4)
     RETURNING ${COLUMNS_READ}`,
   // A task whose worker died on its last attempt is not claimed again (a poison task must
   // not crash workers forever): it fails with the reason.
@@ -217,6 +233,8 @@ export interface RepositoryOptions {
 
 export class TaskRepository {
   readonly #driver: SqlDriver;
+  /** The flow key this repository's claims go on after (lib/flow-control/claim.ts, FLOW_ROOM). */
+  #flowCursor = '';
   readonly attemptsKept: number;
 
   constructor(driver: SqlDriver, options: RepositoryOptions = {}) {
@@ -494,11 +512,28 @@ export class TaskRepository {
     return { counts, total, oldestPendingCreatedAt: first ? Number(first.created_at) : null };
   }
 
-  /** The earliest `run_at` of any pending task, so the poller can wake in time for it. */
-  async nextRunAt(): Promise<number | null> {
-    const rows = await this.#driver.all(SQL.nextRunAt);
+  /**
+   * When the poller should claim again after a claim came back short: the earliest `run_at` of
+   * any pending task without a flow key; while tasks with a key are pending, at most
+   * FLOW_RECHECK_MS from now (their keys gain room when tasks elsewhere end or starts leave
+   * the rate's period, which no event here tells).
+   */
+  async nextRunAt(now = Date.now()): Promise<number | null> {
+    const [rows, flow] = await Promise.all([this.#driver.all(SQL.nextRunAt), this.#driver.all(ANY_FLOW_PENDING)]);
     const runAt = rows[0]?.run_at;
-    return runAt === null || runAt === undefined ? null : Number(runAt);
+    const plain = runAt === null || runAt === undefined ? null : Number(runAt);
+    if (flow.length === 0) return plain;
+    return Math.min(plain ?? Infinity, now + FLOW_RECHECK_MS);
+  }
+
+  /** `held_back` of each given task that is due and held back by its flow key now (lib/flow-control/). */
+  heldBack(tasks: readonly Task[], now = Date.now()): Promise<Map<number, string>> {
+    return heldBackOf(this.#driver, tasks, now);
+  }
+
+  /** Tasks held back by flow control now: totals and the `top` keys holding most back. */
+  flowStats(top = 10, now = Date.now()): Promise<FlowStats> {
+    return flowStats(this.#driver, top, now);
   }
 
   /** Answers when the database does (readiness). */
@@ -515,13 +550,10 @@ export class TaskRepository {
     const now = options.now ?? Date.now();
     const lease = now + options.leaseMs;
     // Rows as arrays (`values`): the claim reads every column of up to a batch of tasks.
-    const rows = await this.#driver.values(SQL.claim, [
-      now, options.workerId, lease, now,
-      now, options.limit,
-      now, options.limit,
-      options.limit,
-    ]);
-    return rows.map(valuesToTask).sort(claimOrder);
+    const rows = await this.#driver.values(SQL.claim, [now, options.workerId, lease, options.limit, this.#flowCursor]);
+    const claimed = rows.map(valuesToTask);
+    this.#flowCursor = nextFlowCursor(this.#flowCursor, claimed);
+    return claimed.sort(claimOrder);
   }
 
   /**

@@ -184,8 +184,10 @@ export class TaskService {
     return this.repo.list(filter);
   }
 
-  stats(): Promise<TaskStats> {
-    return this.repo.stats();
+  /** Counts by status and the oldest pending task; with the tasks flow control holds back (`flow`). */
+  async stats(): Promise<TaskStats> {
+    const [stats, flow] = await Promise.all([this.repo.stats(), this.repo.flowStats()]);
+    return { ...stats, flow };
   }
 
   /**

@@ -34,8 +34,9 @@ export function registerPageRoutes(ui: Hono<DashboardEnv>, deps: DashboardRouteD
   ui.get('/tasks', async (c) => {
     const values = filterValues((name) => c.req.query(name));
     const result = await insights.search(toSearch(values), PAGE_SIZE);
+    const heldBack = await deps.service.repo.heldBack(result.tasks);
     await deps.handlers.refreshTypes();
-    return c.html(<TasksPage page={pageContext(c, config)} values={values} result={result} types={deps.handlers.types()} notice={bulkNotice(c)} />);
+    return c.html(<TasksPage page={pageContext(c, config)} values={values} result={result} types={deps.handlers.types()} notice={bulkNotice(c)} heldBack={heldBack} />);
   });
 
   ui.get('/tasks/:id', async (c) => {
@@ -44,8 +45,9 @@ export function registerPageRoutes(ui: Hono<DashboardEnv>, deps: DashboardRouteD
     const { task, attempts } = await deps.service.attempts(id);
     const now = Date.now();
     const pausedAt = task.status === 'pending' || task.status === 'in_progress' ? await insights.typePausedAt(task.type) : null;
-    const ahead = task.status === 'pending' && task.runAt <= now && pausedAt === null ? await insights.claimedBefore(task, now, 10_001) : null;
-    const diagnosis = diagnose(task, now, ahead, ahead !== null && ahead > 10_000, pausedAt);
+    const heldBack = (await deps.service.repo.heldBack([task], now)).get(task.id) ?? null;
+    const ahead = task.status === 'pending' && task.runAt <= now && pausedAt === null && heldBack === null ? await insights.claimedBefore(task, now, 10_001) : null;
+    const diagnosis = diagnose(task, now, ahead, ahead !== null && ahead > 10_000, pausedAt, heldBack);
     const done = c.req.query('done');
     const notice =
       done === 'cancel' ? 'Task cancelled.'
@@ -53,7 +55,7 @@ export function registerPageRoutes(ui: Hono<DashboardEnv>, deps: DashboardRouteD
       : done === 'resume' ? `Type “${task.type}” resumed: its tasks are claimed again.`
       : null;
     const runId = workflowOfType(task.type) === null ? null : formatTaskId(task.id);
-    return c.html(<TaskPage page={pageContext(c, config, now)} task={task} attempts={attempts} diagnosis={diagnosis} notice={notice} runId={runId} />);
+    return c.html(<TaskPage page={pageContext(c, config, now)} task={task} attempts={attempts} diagnosis={diagnosis} notice={notice} runId={runId} heldBack={heldBack} />);
   });
 
   ui.get('/failed', async (c) => {

@@ -1,6 +1,6 @@
 import { validate } from '../api/body.ts';
 import { submitTaskBody } from '../api/routes/tasks.ts';
-import type { SubmitTaskBody } from '../api/schemas.ts';
+import { flowControlInput, type SubmitTaskBody } from '../api/schemas.ts';
 import { taskToJson, type TaskJson } from '../tasks/model.ts';
 import { SendEventBody, StartRunBody } from '../workflows/schemas.ts';
 import type { RunJson } from '../workflows/service.ts';
@@ -38,6 +38,7 @@ export function inProcessApi(services: Pick<TaskServices, 'service' | 'handlers'
         idempotencyKey: body.idempotency_key,
         runAt: body.run_at === undefined ? undefined : Date.parse(body.run_at),
         delaySeconds: body.delay_seconds,
+        flowControl: flowControlInput(body.flow_control),
       });
     },
     async sendEvent(event) {

@@ -96,7 +96,11 @@ function processDepsOf(services: CycleServices, options: CycleOptions, logger: L
     config: services.config,
     logger: logger.child({ worker: options.workerId }),
     onFollowUps: loop && ((tasks: NewTask[]) => tasks.forEach((task) => loop.taskCommitted(task))),
-    onRescheduled: loop && ((runAt: number) => loop.taskCommitted({ runAt })),
+    onRescheduled: loop && ((runAt: number, task?: Task) => {
+      loop.taskCommitted({ runAt });
+      // Back to pending: its flow key has room again.
+      if (task && task.flowControl !== null) loop.wake();
+    }),
     onFinished: loop && ((task: Task) => loop.taskEnded(task)),
     // As the task service's: a run's final write is also the run's end (lib/workflows/metrics.ts).
     metrics: options.metrics && withRunMetrics(options.metrics),
@@ -206,10 +210,11 @@ export class ProcessingLoop {
 
   /**
    * A task reached a final state in this process. A workflow run's end may have made its
-   * parent due (the database trigger workflow_wake_parent): poll for it now, not at the next tick.
+   * parent due (the database trigger workflow_wake_parent), and a task with a flow key ending
+   * gives its key room (lib/flow-control/claim.ts): poll for them now, not at the next tick.
    */
-  taskEnded(task: Pick<Task, 'type'>): void {
-    if (workflowOfType(task.type) !== null) this.poller.wake();
+  taskEnded(task: Pick<Task, 'type'> & Partial<Pick<Task, 'flowControl'>>): void {
+    if (workflowOfType(task.type) !== null || (task.flowControl ?? null) !== null) this.poller.wake();
   }
 
   /** A paused type was resumed, or tasks were created outside the poll (a schedule trigger). */

@@ -7,7 +7,7 @@ import { readJsonBody, validate } from '../api/body.ts';
 import type { BodyMemory } from '../api/body-memory.ts';
 import { decodeCursor, encodeCursor } from '../api/cursor.ts';
 import { errorResponses, jsonBody, jsonResponse, registerWithOwnBody, tag } from '../api/openapi.ts';
-import { IDEMPOTENCY_KEY, IDEMPOTENCY_KEY_RULE, ListTasksQuery, TaskIdParam } from '../api/schemas.ts';
+import { flowControlInput, IDEMPOTENCY_KEY, IDEMPOTENCY_KEY_RULE, ListTasksQuery, TaskIdParam } from '../api/schemas.ts';
 import { parseTaskId } from '../tasks/ids.ts';
 import {
   DeletedWorkflowSchema,
@@ -194,6 +194,7 @@ export function registerWorkflowRoutes(app: OpenAPIHono, deps: WorkflowRouteDeps
       idempotencyKey: body.idempotency_key ?? header,
       runAt: body.run_at === undefined ? undefined : Date.parse(body.run_at),
       delaySeconds: body.delay_seconds,
+      flowControl: flowControlInput(body.flow_control),
     });
     if (replayed) c.header('Idempotent-Replayed', 'true');
     return c.json(run, replayed ? 200 : 202);

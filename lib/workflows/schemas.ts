@@ -1,6 +1,6 @@
 import * as z from 'zod';
 import '../foundation/zod-openapi.ts';
-import { IDEMPOTENCY_KEY, IDEMPOTENCY_KEY_RULE, delaySecondsField, runAtField } from '../api/schemas.ts';
+import { FlowControlBody, IDEMPOTENCY_KEY, IDEMPOTENCY_KEY_RULE, delaySecondsField, runAtField } from '../api/schemas.ts';
 import { isWebhookSecret } from '../config/parsers.ts';
 import { httpUrlField } from '../delivery/payload.ts';
 import { TaskIdSchema } from '../tasks/model.ts';
@@ -93,8 +93,9 @@ export const StartRunBody = z
         .openapi({ description: 'A replay with the same key and body answers 200 with the same run; or send the Idempotency-Key header.' }),
       run_at: runAtField.optional().openapi({ description: 'Not before this time. Exclusive with delay_seconds.' }),
       delay_seconds: delaySecondsField.optional().openapi({ description: 'Not before now + this many seconds. Exclusive with run_at.' }),
+      flow_control: FlowControlBody.optional().openapi({ description: 'Per-key limits for the run (docs/flow-control.md): the run\'s task carries the key, so its steps count as the run.' }),
     },
-    { error: onlyFields('input, idempotency_key, run_at, delay_seconds; the workflow\'s input goes in `input`') },
+    { error: onlyFields('input, idempotency_key, run_at, delay_seconds, flow_control; the workflow\'s input goes in `input`') },
   )
   .refine((body) => body.run_at === undefined || body.delay_seconds === undefined, { error: 'use either run_at or delay_seconds, not both', path: ['run_at'] })
   .openapi('StartRun');

@@ -2,7 +2,7 @@ import type * as z from 'zod';
 import { AppError, badRequest, conflict } from '../foundation/errors.ts';
 import { isoTime } from '../foundation/iso-time.ts';
 import { formatTaskId, parseTaskId } from '../tasks/ids.ts';
-import type { Task } from '../tasks/model.ts';
+import type { FlowControl, Task } from '../tasks/model.ts';
 import type { ListFilter, TaskRepository } from '../tasks/repository.ts';
 import { NO_METRICS, type Metrics } from '../metrics/metrics.ts';
 import type { TaskRef, TaskService } from '../tasks/service.ts';
@@ -35,6 +35,8 @@ export interface StartRunInput {
   idempotencyKey?: string;
   runAt?: number;
   delaySeconds?: number;
+  /** Flow control for the run's task (docs/flow-control.md). */
+  flowControl?: FlowControl;
 }
 
 export interface RunFilter {
@@ -103,7 +105,7 @@ export class WorkflowService {
     if (!(await this.has(workflow))) throw unknownWorkflow(workflow);
     if (start.runAt !== undefined && start.delaySeconds !== undefined) throw badRequest('run_at and delay_seconds are mutually exclusive', 'invalid_request');
     const { task, replayed } = await this.#tasks.submit(
-      { title: workflow, description: 'workflow run', type: runType(workflow), payload: start.input ?? null, runAt: start.runAt, delaySeconds: start.delaySeconds },
+      { title: workflow, description: 'workflow run', type: runType(workflow), payload: start.input ?? null, runAt: start.runAt, delaySeconds: start.delaySeconds, flowControl: start.flowControl },
       start.idempotencyKey,
     );
     // A registration deleted between the check above (a view up to a second old) and the insert:

@@ -38,8 +38,16 @@ export function registerSystemRoutes(app: OpenAPIHono, deps: AppDeps): void {
   app.openapi(statsRoute, async (c) => {
     const [stats, schedules, runs, size] = await Promise.all([deps.service.stats(), deps.scheduleCounts?.(), deps.runCounts?.(), deps.service.repo.databaseSize()]);
     const age = stats.oldestPendingCreatedAt === null ? null : Math.max(0, (Date.now() - stats.oldestPendingCreatedAt) / 1000);
+    const flow = stats.flow!;
     return c.json({
       counts: stats.counts, total: stats.total, oldest_pending_age_seconds: age, schedules, runs,
+      flow_control: {
+        keys_pending: flow.keysPending, keys_held_back: flow.keysHeldBack, tasks_held_back: flow.tasksHeldBack,
+        busiest: flow.busiest.map((k) => ({
+          key: k.key, held_back: k.due, running: k.running, parallelism: k.parallelism, rate: k.rate,
+          period_seconds: k.periodSeconds, recent_starts: k.recentStarts, reason: k.reason,
+        })),
+      },
       database_bytes: size?.bytes ?? null, database_free_bytes: size?.freeBytes ?? null,
     }, 200);
   });

@@ -137,13 +137,15 @@ export function registerTaskRoutes(app: OpenAPIHono, deps: AppDeps) {
       });
       const page = tasks.slice(0, query.limit);
       const next = tasks.length > query.limit ? encodeCursor(page[page.length - 1]!.id) : null;
-      return c.json({ count: page.length, tasks: page.map(taskToJson), next_cursor: next }, 200);
+      const heldBack = await service.repo.heldBack(page);
+      return c.json({ count: page.length, tasks: page.map((task) => taskToJson(task, heldBack.get(task.id) ?? null)), next_cursor: next }, 200);
     })
     .openapi(getRoute, async (c) => {
       const { id } = c.req.valid('param');
       const { wait } = c.req.valid('query');
       const task = wait > 0 ? await service.waitUntilFinal(id, wait, c.req.raw.signal) : await service.get(id);
-      return c.json(taskToJson(task), 200);
+      const heldBack = await service.repo.heldBack([task]);
+      return c.json(taskToJson(task, heldBack.get(task.id) ?? null), 200);
     })
     .openapi(attemptsRoute, async (c) => {
       const { task, attempts } = await service.attempts(c.req.valid('param').id);

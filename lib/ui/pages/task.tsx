@@ -18,8 +18,9 @@ export interface Diagnosis {
  * `ahead`: due pending tasks the claim takes before this one (capped; `aheadCapped`).
  * `pausedAt`: when the task's type was paused, or null: no claim takes a paused type's tasks
  * (pending, or running with an expired lease), so that is the answer, not busy workers.
+ * `heldBack`: the task's `held_back` (its flow key is at a limit: lib/flow-control/held-back.ts), or null.
  */
-export function diagnose(task: Task, now: number, ahead: number | null, aheadCapped: boolean, pausedAt: number | null = null): Diagnosis {
+export function diagnose(task: Task, now: number, ahead: number | null, aheadCapped: boolean, pausedAt: number | null = null, heldBack: string | null = null): Diagnosis {
   const waitsForClaim = task.status === 'pending' || (task.status === 'in_progress' && (task.leaseExpiresAt === null || task.leaseExpiresAt <= now) && task.attempts < task.maxAttempts);
   if (pausedAt !== null && waitsForClaim) {
     const then = task.status === 'pending' && task.runAt > now ? ` Once resumed, it still waits for its run_at, ${formatTime(task.runAt)} (${relative(task.runAt, now)}).` : '';
@@ -44,6 +45,12 @@ export function diagnose(task: Task, now: number, ahead: number | null, aheadCap
           detail: task.attempts > 0
             ? `Attempt ${task.attempts} of ${task.maxAttempts} failed${task.lastError ? ` (“${task.lastError.slice(0, 160)}”)` : ''}; the next attempt waits for its backoff.`
             : 'It was submitted with a delay or a run_at in the future; no worker will claim it before then.',
+        };
+      }
+      if (heldBack !== null) {
+        return {
+          headline: `Held back by flow control: ${heldBack}.`,
+          detail: `Due since ${formatTime(task.runAt)} (${relative(task.runAt, now)}). Its flow key is at its limit in every process sharing this database; the next claim after a task of the key ends (or a start leaves the rate's period) can take it. Keys take turns, so it waits for its key, not for other keys' backlogs.`,
         };
       }
       return {
@@ -179,8 +186,8 @@ const AttemptsCard: FC<{ task: Task; attempts: Attempt[]; now: number }> = ({ ta
 );
 
 /** `runId`: the task is a workflow run (type `workflow:<name>`); its run page shows the steps. */
-export const TaskPage: FC<{ page: PageContext; task: Task; attempts: Attempt[]; diagnosis: Diagnosis; notice: string | null; runId?: string | null }> = ({ page, task, attempts, diagnosis, notice, runId }) => {
-  const json = taskToJson(task) as Record<string, unknown>;
+export const TaskPage: FC<{ page: PageContext; task: Task; attempts: Attempt[]; diagnosis: Diagnosis; notice: string | null; runId?: string | null; heldBack?: string | null }> = ({ page, task, attempts, diagnosis, notice, runId, heldBack = null }) => {
+  const json = taskToJson(task, heldBack) as Record<string, unknown>;
   const canCancel = page.canAct && (task.status === 'pending' || task.status === 'in_progress');
   const canRetry = page.canAct && (task.status === 'failed' || task.status === 'cancelled');
   return (

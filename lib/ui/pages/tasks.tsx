@@ -29,7 +29,8 @@ export const HiddenFilters: FC<{ values: FilterValues }> = ({ values }) => (
   <>{FILTER_NAMES.filter((n) => n !== 'before' && values[n] !== '').map((n) => <input type="hidden" name={n} value={values[n]} />)}</>
 );
 
-export const TaskRow: FC<{ task: Task; selectable: boolean; now: number }> = ({ task, selectable }) => {
+/** `heldBack`: why flow control holds the task back now (its `held_back`), or null. */
+export const TaskRow: FC<{ task: Task; selectable: boolean; now: number; heldBack?: string | null }> = ({ task, selectable, heldBack = null }) => {
   const id = formatTaskId(task.id);
   return (
     <tr data-task-id={id}>
@@ -39,7 +40,10 @@ export const TaskRow: FC<{ task: Task; selectable: boolean; now: number }> = ({ 
       <td class="mono"><a href={`/ui/tasks/${id}`}>{id}</a></td>
       <td class="truncate">{task.title}</td>
       <td>{task.type}</td>
-      <td><StatusBadge status={task.status} /></td>
+      <td>
+        <StatusBadge status={task.status} />
+        {heldBack !== null ? <div class="muted held-back" title="held back by flow control">{heldBack}</div> : null}
+      </td>
       <td class="num">{task.attempts}/{task.maxAttempts}</td>
       <td class="time">{formatTime(task.createdAt)}</td>
       <td class="time">{task.completedAt !== null ? formatTime(task.completedAt) : task.status === 'pending' ? `runs ${formatTime(task.runAt)}` : '—'}</td>
@@ -47,7 +51,7 @@ export const TaskRow: FC<{ task: Task; selectable: boolean; now: number }> = ({ 
   );
 };
 
-export const TasksPage: FC<{ page: PageContext; values: FilterValues; result: SearchPage; types: string[]; notice: BulkNotice | null }> = ({ page, values, result, types, notice }) => {
+export const TasksPage: FC<{ page: PageContext; values: FilterValues; result: SearchPage; types: string[]; notice: BulkNotice | null; heldBack?: ReadonlyMap<number, string> }> = ({ page, values, result, types, notice, heldBack }) => {
   const titleSearch = values.title !== '';
   const selectable = page.canAct;
   return (
@@ -117,7 +121,7 @@ export const TasksPage: FC<{ page: PageContext; values: FilterValues; result: Se
               </tr>
             </thead>
             <tbody>
-              {result.tasks.map((task) => <TaskRow task={task} selectable={selectable} now={page.now} />)}
+              {result.tasks.map((task) => <TaskRow task={task} selectable={selectable} now={page.now} heldBack={heldBack?.get(task.id) ?? null} />)}
             </tbody>
           </table>
           </div>

@@ -45,13 +45,17 @@ export class NativeDriver implements SqlDriver {
     return retryBusy(async () => (this.#prepare(sql).all(args) as Record<string, unknown>[]).map(decodeRow));
   }
 
-  async values(sql: string, args: SqlValue[] = []): Promise<SqlValue[][]> {
+  #prepareRaw(sql: string): Prepared {
     let statement = this.#rawCache.get(sql);
     if (!statement) {
       statement = this.#db.prepare<[SqlValue[]]>(sql).raw(true);
       this.#rawCache.set(sql, statement);
     }
-    const prepared = statement;
+    return statement;
+  }
+
+  async values(sql: string, args: SqlValue[] = []): Promise<SqlValue[][]> {
+    const prepared = this.#prepareRaw(sql);
     return retryBusy(async () => (prepared.all(args) as unknown as unknown[][]).map(decodeValues));
   }
 

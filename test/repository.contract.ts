@@ -180,6 +180,41 @@ export function repositoryContract(name: string, open: () => Promise<ContractSto
     );
 
     it(
+      'settles the completions of one turn together, each fenced by its version: a stale worker\'s completion of a reclaimed task is refused',
+      withStore(async ({ repo, service }) => {
+        const ids: number[] = [];
+        for (let i = 0; i < 4; i++) ids.push((await service.submit(submitInput())).task.id);
+        // The first task's worker dies; its lease runs out and worker b claims it again.
+        const [stale] = await repo.claimDueTasks({ limit: 1, workerId: 'dead', leaseMs: 1000 });
+        const now = stale!.leaseExpiresAt! + 1;
+        const claimed = await repo.claimDueTasks({ limit: 4, workerId: 'b', leaseMs: 30_000, now });
+        expect(claimed.map((t) => t.id).sort()).toEqual([...ids].sort());
+        const reclaimed = claimed.find((t) => t.id === stale!.id)!;
+        expect(reclaimed.version).toBe(stale!.version + 1);
+        const complete = (task: (typeof claimed)[number], result: string) =>
+          ({ task, to: 'completed', now, fields: { result, completedAt: now, leaseExpiresAt: null, lastError: null } }) as const;
+        // Requested in one turn: the stale completion rides in the same statement as the others.
+        const others = claimed.filter((t) => t !== reclaimed);
+        const results = await Promise.all([
+          repo.transitionMany([complete(stale!, '"stale"')]),
+          ...others.map((task, i) => repo.transition(complete(task, JSON.stringify({ i, text: 'nul \u0000 "quoted" 😀' })))),
+        ]);
+        expect(results[0]![0]!.ok).toBe(false);
+        expect((results[0]![0] as { error: unknown }).error).toBeInstanceOf(ErrOptimisticLock);
+        expect(await repo.get(reclaimed.id)).toEqual(reclaimed);
+        for (const [i, task] of others.entries()) {
+          const read = await repo.get(task.id);
+          expect(read).toEqual({ ...task, status: 'completed', version: task.version + 1, updatedAt: now, completedAt: now, leaseExpiresAt: null, result: JSON.stringify({ i, text: 'nul \u0000 "quoted" 😀' }) });
+          expect(read).toEqual(results[i + 1]);
+        }
+        // The worker that holds the task now completes it; the stale one, again, does not.
+        const both = await Promise.all([repo.transitionMany([complete(reclaimed, '"fresh"')]), repo.transitionMany([complete(stale!, '"stale"')])]);
+        expect(both.map(([r]) => r!.ok)).toEqual([true, false]);
+        expect(await repo.get(reclaimed.id)).toMatchObject({ status: 'completed', result: '"fresh"', version: reclaimed.version + 1 });
+      }),
+    );
+
+    it(
       'inserts follow-up tasks with a transition only when it wins, and each key once',
       withStore(async ({ repo, service }) => {
         const followUp = (parent: number, n: number) =>

@@ -101,11 +101,7 @@ export class ClientDriver implements SqlDriver {
   async values(sql: string, args: SqlValue[] = []): Promise<SqlValue[][]> {
     const result = await this.#send((client) => client.execute({ sql, args: args as InArgs }));
     const width = result.columns.length;
-    return result.rows.map((row) => {
-      const out: SqlValue[] = new Array(width);
-      for (let i = 0; i < width; i++) out[i] = toSqlValue(row[i]);
-      return out;
-    });
+    return result.rows.map((row) => toValues(row, width));
   }
 
   async run(sql: string, args: SqlValue[] = []): Promise<RunResult> {
@@ -140,6 +136,12 @@ function namedRows(result: { columns: string[]; rows: ArrayLike<unknown>[] }): R
 
 function runResult(result: { rowsAffected: number; lastInsertRowid: bigint | undefined }): RunResult {
   return { changes: result.rowsAffected, lastInsertRowid: result.lastInsertRowid === undefined ? null : Number(result.lastInsertRowid) };
+}
+
+function toValues(row: ArrayLike<unknown>, width: number): SqlValue[] {
+  const out: SqlValue[] = new Array(width);
+  for (let i = 0; i < width; i++) out[i] = toSqlValue(row[i]);
+  return out;
 }
 
 function toSqlValue(value: unknown): SqlValue {

@@ -1,5 +1,6 @@
 import type { SqlDriver, SqlValue, Statement } from '../db/driver.ts';
 import { ErrOptimisticLock } from '../foundation/errors.ts';
+import { CompletionBatcher, isPlainCompletion } from './completions.ts';
 import { expiredLastAttemptStatements, recordAttemptStatements, SELECT_ATTEMPTS, type Attempt, type AttemptEnd, type AttemptOutcome } from './attempts.ts';
 import { ANY_FLOW_PENDING, FLOW_ARM, FLOW_RECHECK_MS, FLOW_ROOM, nextFlowCursor } from '../flow-control/claim.ts';
 import { flowStats, heldBackOf, type FlowStats } from '../flow-control/held-back.ts';
@@ -236,10 +237,13 @@ export class TaskRepository {
   /** The flow key this repository's claims go on after (lib/flow-control/claim.ts, FLOW_ROOM). */
   #flowCursor = '';
   readonly attemptsKept: number;
+  /** Plain completions of one turn, written as one statement (completions.ts). */
+  readonly #completions: CompletionBatcher;
 
   constructor(driver: SqlDriver, options: RepositoryOptions = {}) {
     this.#driver = driver;
     this.attemptsKept = options.attemptsKept ?? 20;
+    this.#completions = new CompletionBatcher(driver, (request) => this.#transitionOne(request));
   }
 
   /**
@@ -615,16 +619,18 @@ export class TaskRepository {
    */
   async transitionMany(requests: TransitionRequest[]): Promise<TransitionResult[]> {
     return Promise.all(
-      requests.map(async (request) => {
-        const { statements, task, wakeIfAt } = buildTransition(request, this.attemptsKept);
-        const results = await this.#driver.batch(statements);
-        // The wake-up fired: the task is due now, not at the run_at it was suspended to.
-        if (wakeIfAt !== undefined && results[wakeIfAt]!.changes === 1) task.runAt = task.updatedAt;
-        return results[0]!.changes === 1
-          ? { ok: true as const, task }
-          : { ok: false as const, error: new ErrOptimisticLock(formatTaskId(request.task.id), request.task.version) };
-      }),
+      requests.map((request) =>
+        isPlainCompletion(request, this.attemptsKept) ? this.#completions.add(request, transitioned(request)) : this.#transitionOne(request),
+      ),
     );
+  }
+
+  async #transitionOne(request: TransitionRequest): Promise<TransitionResult> {
+    const { statements, task, wakeIfAt } = buildTransition(request, this.attemptsKept);
+    const results = await this.#driver.batch(statements);
+    // The wake-up fired: the task is due now, not at the run_at it was suspended to.
+    if (wakeIfAt !== undefined && results[wakeIfAt]!.changes === 1) task.runAt = task.updatedAt;
+    return results[0]!.changes === 1 ? { ok: true, task } : { ok: false, error: new ErrOptimisticLock(formatTaskId(request.task.id), request.task.version) };
   }
 }
 

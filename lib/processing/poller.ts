@@ -130,7 +130,9 @@ export class Poller {
         try {
           await this.#o.beforePoll?.();
           const short = await this.#fill();
-          if (short) {
+          // A wake during the claim (a submit here) polls again at once: that claim comes
+          // first, not a look for the next due time, so pickup is at most one round trip late.
+          if (short && !this.#again) {
             const next = await this.#o.repo.nextRunAt();
             if (next !== null) this.wakeAt(next);
           }
@@ -162,8 +164,14 @@ export class Poller {
    */
   async #fill(): Promise<boolean> {
     for (;;) {
-      const limit = Math.min(this.#o.batchSize, this.#o.pool.freeCapacity());
+      const { pool } = this.#o;
+      const limit = Math.min(this.#o.batchSize, pool.freeCapacity());
       if (limit <= 0) return false;
+      // Enough claimed work in hand (a task queued for every worker): a claim of a few tasks
+      // would cost a round trip and a commit for little. The next freed slot asks again, and
+      // the claim goes out once half a batch fits or the queue runs low, while the workers
+      // still have tasks (prefetch: worker-pool.ts).
+      if (limit < this.#o.batchSize && pool.queued >= pool.workers) return false;
       this.polls++;
       const tasks = await this.#o.repo.claimDueTasks({ limit, workerId: this.#o.workerId, leaseMs: this.#o.leaseMs });
       this.claimed += tasks.length;

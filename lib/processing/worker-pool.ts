@@ -30,9 +30,16 @@ export interface WorkerPoolOptions {
  *
  * A worker takes its next task as soon as its handler stops, while that task's final write
  * is still waiting for its group commit: completions of many tasks then share one commit
- * (one round trip to sqld) instead of at most one per worker. Capacity still counts a task
- * until its write is committed, so claimed tasks in memory never exceed workers + queue.
- * (It more than doubled processing on sqld: bench/README.md, "Figures behind the code".)
+ * (one round trip to sqld) instead of at most one per worker. (It more than doubled
+ * processing on sqld: bench/README.md, "Figures behind the code".)
+ *
+ * Prefetch: a task whose handler has stopped holds no slot while its final write commits, so
+ * the poller claims the next batch while the previous batch's completions are on their way
+ * (the claim and the commit overlap, and the pool does not wait a round trip for its next
+ * task). Bounded twice: tasks not yet started never exceed the queue (their lease runs from
+ * their claim), and tasks waiting for their write count again once they exceed workers +
+ * queue, so claimed tasks in memory stay below twice that (bench/README.md, "Fewer round
+ * trips (issue 24)").
  */
 export class WorkerPool {
   readonly #options: WorkerPoolOptions;
@@ -48,6 +55,8 @@ export class WorkerPool {
   readonly #releasing = new Set<Promise<void>>();
   /** Handlers running now: at most `workers`. */
   #busy = 0;
+  /** Tasks whose handler has stopped, waiting for their final write to commit (in `#running`). */
+  #writing = 0;
   #accepting = true;
   readonly counts: Record<Outcome, number> = { completed: 0, retried: 0, suspended: 0, failed: 0, cancelled: 0, released: 0, lost: 0 };
   /** The highest number of handlers seen running at once (the tests read it). */
@@ -55,6 +64,11 @@ export class WorkerPool {
 
   constructor(options: WorkerPoolOptions) {
     this.#options = options;
+  }
+
+  /** TASK_WORKERS: handlers that may run at once. */
+  get workers(): number {
+    return this.#options.workers;
   }
 
   /** Handlers running now. */
@@ -71,10 +85,14 @@ export class WorkerPool {
     return this.#running.size === 0 && this.#queue.length === 0;
   }
 
-  /** Idle workers plus free queue slots; 0 once draining. */
+  /**
+   * Idle workers plus free queue slots; 0 once draining. A task waiting only for its final
+   * write takes no slot, unless more than workers + queue of them wait (see the class comment).
+   */
   freeCapacity(): number {
     if (!this.#accepting) return 0;
-    return this.#options.workers - this.#running.size + this.#options.queueSize - this.#queue.length;
+    const slots = this.#options.workers + this.#options.queueSize;
+    return slots - (this.#running.size - this.#writing) - this.#queue.length - Math.max(0, this.#writing - slots);
   }
 
   push(tasks: Task[]): void {
@@ -131,7 +149,9 @@ export class WorkerPool {
           // The task may be running here again already (claimed anew once this attempt's
           // lease was cleared): only this assignment's entry goes.
           if (this.#running.get(task.id) === assignment) this.#running.delete(task.id);
+          assignment.settled = true;
           assignment.handlerDone();
+          if (assignment.writing) this.#writing--;
           this.#options.onSlotFree?.();
         });
       this.#running.set(task.id, assignment);
@@ -146,6 +166,10 @@ export class WorkerPool {
     give: () => {
       this.#busy--;
       this.#startWaiting();
+    },
+    writing: () => {
+      this.#writing++;
+      this.#options.onSlotFree?.();
     },
     /** Calls `resume` once a worker is taken for it: now if one is free and nobody is ahead. */
     takeWhenFree: (resume: () => void) => {
@@ -181,6 +205,8 @@ async function within(ms: number, work: Promise<unknown>): Promise<'done' | 'tim
 interface Workers {
   take(): void;
   give(): void;
+  /** A task's handler has stopped: it waits only for its final write, and frees its slot. */
+  writing(): void;
   takeWhenFree(resume: () => void): void;
   /** A stopped handler has not returned yet: see `WorkerPool.#releasing`. */
   releasing(released: Promise<void>): void;
@@ -212,10 +238,19 @@ class Assignment implements Required<TaskControl> {
     this.#workers.releasing(released);
   }
 
+  /** The handler stopped before the run ended: its final write is pending (see freeCapacity). */
+  writing = false;
+  /** The run has ended (set by the pool before its last `handlerDone`). */
+  settled = false;
+
   handlerDone(): void {
     if (!this.#working) return;
     this.#working = false;
     if (this.#holding) this.#workers.give();
+    if (!this.settled) {
+      this.writing = true;
+      this.#workers.writing();
+    }
   }
 
   async park<T>(wait: Promise<T>): Promise<T> {

@@ -608,9 +608,9 @@ export class TaskRepository {
 
   /** One version-checked transition; throws ErrOptimisticLock when the race was lost. */
   async transition(request: TransitionRequest): Promise<Task> {
-    const [result] = await this.transitionMany([request]);
-    if (!result!.ok) throw result!.error;
-    return result!.task;
+    const result = await this.#transition(request);
+    if (!result.ok) throw result.error;
+    return result.task;
   }
 
   /**
@@ -618,11 +618,11 @@ export class TaskRepository {
    * Each request succeeds or loses its race on its own; none throws for another's lost race.
    */
   async transitionMany(requests: TransitionRequest[]): Promise<TransitionResult[]> {
-    return Promise.all(
-      requests.map((request) =>
-        isPlainCompletion(request, this.attemptsKept) ? this.#completions.add(request, transitioned(request)) : this.#transitionOne(request),
-      ),
-    );
+    return Promise.all(requests.map((request) => this.#transition(request)));
+  }
+
+  #transition(request: TransitionRequest): Promise<TransitionResult> {
+    return isPlainCompletion(request, this.attemptsKept) ? this.#completions.add(request, transitioned(request)) : this.#transitionOne(request);
   }
 
   async #transitionOne(request: TransitionRequest): Promise<TransitionResult> {
@@ -637,7 +637,9 @@ export class TaskRepository {
 /** The task as a transition writes it: what processTask and the repository agree on. */
 export function transitioned({ task, to, fields = {}, now = Date.now() }: TransitionRequest): Task {
   const next: Task = { ...task, status: to, version: task.version + 1, updatedAt: now };
-  for (const [key, value] of Object.entries(fields)) {
+  // for-in, not Object.entries: no array per field on every completion (issue 24's profile).
+  for (const key in fields) {
+    const value = fields[key as keyof TransitionFields];
     if (key !== 'attemptsDelta' && value !== undefined) (next as unknown as Record<string, unknown>)[key] = value;
   }
   if (fields.attemptsDelta === -1) next.attempts = Math.max(task.attempts - 1, 0);

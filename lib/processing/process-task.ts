@@ -80,7 +80,7 @@ export async function processTask(deps: ProcessDeps, claimed: Task, control: Tas
   const stopper = new Stopper();
   control.bindAbort?.(stopper.abort);
   const heartbeat = new Heartbeat({ repo: deps.repo, task: claimed, leaseMs: config.leaseSeconds * 1000, onLost: stopper.abort, log });
-  const timeout = setTimeout(() => stopper.abort(new StopReason('timeout', `timed out after ${config.timeoutSeconds}s`)), config.timeoutSeconds * 1000);
+  const timeout = setTimeout(timedOut, config.timeoutSeconds * 1000, stopper, config.timeoutSeconds);
 
   const handlerStarted = performance.now();
   const end = await runHandler(deps.handlers, claimed, stopper, log, control, heartbeat);
@@ -238,6 +238,11 @@ class Stopper {
 }
 
 const holdWorker = <T>(wait: Promise<T>): Promise<T> => wait;
+
+/** The handler's time limit ran out (a module-level timer callback: no closure per task). */
+function timedOut(stopper: Stopper, seconds: number): void {
+  stopper.abort(new StopReason('timeout', `timed out after ${seconds}s`));
+}
 
 const CANCELLED = { outcome: 'cancelled', error: null } as const;
 

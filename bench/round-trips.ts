@@ -17,10 +17,13 @@ import { promisify } from 'node:util';
  *   100 due tasks (`UPDATE … WHERE id IN (SELECT … LIMIT 100) RETURNING id, version`, through
  *   the claim index), then complete those 100 in one transaction, until none is left; the
  *   completion either one version-checked UPDATE per task (`rows`) or one statement for the
- *   100 (`json`, the statement lib/tasks/completions.ts writes);
+ *   100 (`json`, the statement lib/tasks/completions.ts writes); and `json, every column`:
+ *   the same, the claim returning every column the product's claim reads;
  * - product (each tree's bench harness): a processing runtime, 10 workers, no-op handler,
  *   TASK_QUEUE_SIZE=100, TASK_POLL_BATCH_SIZE=100 (bench/harness.ts): first handler start →
- *   N-th completion committed; and on a file the CPU time of the process per task.
+ *   N-th completion committed.
+ * Each arm also reports the CPU time of its process per task (seeding excluded): on a busy
+ * machine the CPU ratio says more than the rate ratio, which other processes' load bends.
  */
 
 type Storage = 'file' | 'http' | 'ws';
@@ -33,10 +36,10 @@ interface ChildResult {
 
 const run = promisify(execFile);
 
-const CLAIM = `UPDATE tasks SET status = 'in_progress', version = version + 1, locked_by = ?, lease_expires_at = ?, started_at = ?,
+const claimSql = (returning: string) => `UPDATE tasks SET status = 'in_progress', version = version + 1, locked_by = ?, lease_expires_at = ?, started_at = ?,
     attempts = attempts + 1, updated_at = ?
   WHERE id IN (SELECT id FROM tasks INDEXED BY tasks_claim_pending WHERE status = 'pending' AND run_at <= ? ORDER BY priority DESC, run_at, id LIMIT 100)
-  RETURNING id, version`;
+  RETURNING ${returning}`;
 const COMPLETE_ROW = `UPDATE tasks SET status = 'completed', version = version + 1, updated_at = ?, completed_at = ?, result = 'null',
   lease_expires_at = NULL, last_error = NULL WHERE id = ? AND version = ?`;
 const COMPLETE_JSON = `UPDATE tasks SET status = 'completed', version = version + 1, updated_at = c.value ->> 3, completed_at = c.value ->> 3,
@@ -72,33 +75,39 @@ async function child(kind: string, storage: Storage, root: string, tasks: number
       const used = process.cpuUsage(cpu);
       return { per_s: rate, cpu_us_per_task: Math.round(((used.user + used.system) / tasks) * 10) / 10 };
     }
-    const json = kind === 'raw-json';
-    if (storage === 'file') return { per_s: await rawFile(url.slice('file:'.length), tasks, json) };
-    return { per_s: await rawClient(url, tasks, json) };
+    const json = kind !== 'raw-rows';
+    // raw-full: the claim returns every column the product's claim reads (the same select
+    // list), so the difference to the product is the JavaScript around the statements.
+    const { COLUMNS_READ } = await from('lib/tasks/repository.ts');
+    const returning = kind === 'raw-full' ? `id, version, ${COLUMNS_READ as string}` : 'id, version';
+    const cpu = process.cpuUsage();
+    const per_s = storage === 'file' ? await rawFile(url.slice('file:'.length), tasks, json, returning) : await rawClient(url, tasks, json, returning);
+    const used = process.cpuUsage(cpu);
+    return { per_s, cpu_us_per_task: Math.round(((used.user + used.system) / tasks) * 10) / 10 };
   } finally {
     await sqld?.stop();
     remove();
   }
 }
 
-async function rawFile(path: string, tasks: number, json: boolean): Promise<number> {
+async function rawFile(path: string, tasks: number, json: boolean, returning: string): Promise<number> {
   const { default: Database } = await import('libsql');
   const db = new Database(path);
   db.exec('PRAGMA journal_mode = WAL');
   db.exec('PRAGMA synchronous = NORMAL');
-  const claim = db.prepare(CLAIM);
+  const claim = db.prepare(claimSql(returning)).raw(true);
   const completeRow = db.prepare(COMPLETE_ROW);
   const completeJson = db.prepare(COMPLETE_JSON);
-  const completeAll = db.transaction((rows: { id: number; version: number }[]) => {
+  const completeAll = db.transaction((rows: number[][]) => {
     const now = Date.now();
-    if (json) completeJson.all(JSON.stringify(rows.map((r) => [r.id, r.version, 'null', now])));
-    else for (const row of rows) completeRow.run(now, now, row.id, row.version);
+    if (json) completeJson.all(JSON.stringify(rows.map((r) => [r[0], r[1], 'null', now])));
+    else for (const row of rows) completeRow.run(now, now, row[0], row[1]);
   });
   let done = 0;
   const t0 = performance.now();
   for (;;) {
     const now = Date.now();
-    const rows = claim.all('raw', now + 30_000, now, now, now) as { id: number; version: number }[];
+    const rows = claim.all('raw', now + 30_000, now, now, now) as unknown as number[][];
     if (rows.length === 0) break;
     completeAll(rows);
     done += rows.length;
@@ -109,14 +118,14 @@ async function rawFile(path: string, tasks: number, json: boolean): Promise<numb
   return (done / ms) * 1000;
 }
 
-async function rawClient(url: string, tasks: number, json: boolean): Promise<number> {
+async function rawClient(url: string, tasks: number, json: boolean, returning: string): Promise<number> {
   const { createClient } = await import('@libsql/client');
   const client = createClient({ url });
   let done = 0;
   const t0 = performance.now();
   for (;;) {
     const now = Date.now();
-    const claimed = await client.execute({ sql: CLAIM, args: ['raw', now + 30_000, now, now, now] });
+    const claimed = await client.execute({ sql: claimSql(returning), args: ['raw', now + 30_000, now, now, now] });
     if (claimed.rows.length === 0) break;
     const rows = claimed.rows.map((r) => [Number(r[0]), Number(r[1])] as const);
     const at = Date.now();
@@ -156,6 +165,7 @@ async function main(): Promise<void> {
   const arms: { name: string; kind: string; root: string }[] = [
     { name: 'raw rows', kind: 'raw-rows', root: here },
     { name: 'raw json', kind: 'raw-json', root: here },
+    { name: 'raw json, every column', kind: 'raw-full', root: here },
     ...(baseline ? [{ name: 'baseline', kind: 'product', root: resolve(baseline) }] : []),
     { name: 'this tree', kind: 'product', root: here },
   ];
@@ -179,17 +189,18 @@ async function main(): Promise<void> {
     load.push(loadavg()[0]!);
   }
   console.log(`\n${tasks} tasks, ${trials} interleaved trials, 1-min load ${load.map((l) => l.toFixed(1)).join(' → ')}\n`);
-  console.log('| storage | arm | median tasks/s | range | × raw rows | × raw json | CPU µs/task |');
-  console.log('|---|---|---|---|---|---|---|');
+  console.log('| storage | arm | median tasks/s | range | × raw rows | × raw json | × raw json, every column | CPU µs/task (median) |');
+  console.log('|---|---|---|---|---|---|---|---|');
+  const fmt = (n: number) => Math.round(n).toLocaleString('en-US');
   for (const storage of only) {
-    const rows = median(results.get(`${storage} | raw rows`)!.map((r) => r.per_s));
-    const json = median(results.get(`${storage} | raw json`)!.map((r) => r.per_s));
+    const ceiling = (name: string) => median(results.get(`${storage} | ${name}`)!.map((r) => r.per_s));
+    const [rows, json, full] = [ceiling('raw rows'), ceiling('raw json'), ceiling('raw json, every column')];
     for (const arm of arms) {
       const all = results.get(`${storage} | ${arm.name}`)!;
       const rates = all.map((r) => r.per_s);
       const m = median(rates);
-      const cpu = all[0]!.cpu_us_per_task === undefined ? '' : median(all.map((r) => r.cpu_us_per_task!)).toFixed(1);
-      console.log(`| ${storage} | ${arm.name} | ${Math.round(m).toLocaleString('en-US')} | ${Math.round(Math.min(...rates)).toLocaleString('en-US')}–${Math.round(Math.max(...rates)).toLocaleString('en-US')} | ${(m / rows).toFixed(2)} | ${(m / json).toFixed(2)} | ${cpu} |`);
+      const cpu = median(all.map((r) => r.cpu_us_per_task!)).toFixed(1);
+      console.log(`| ${storage} | ${arm.name} | ${fmt(m)} | ${fmt(Math.min(...rates))}–${fmt(Math.max(...rates))} | ${(m / rows).toFixed(2)} | ${(m / json).toFixed(2)} | ${(m / full).toFixed(2)} | ${cpu} |`);
     }
   }
 }

@@ -126,7 +126,8 @@ export type TransitionResult = { ok: true; task: Task } | { ok: false; error: Er
 // validated (ids, type names, ASCII keys) or JSON text, whose NULs are escaped.
 const FREE_TEXT = new Set(['title', 'description', 'last_error']);
 
-const COLUMNS_READ = taskFields.map(({ name }) => (FREE_TEXT.has(name) ? `CAST(${name} AS BLOB) AS ${name}` : name)).join(', ');
+/** Every column of a task as the repository reads it (exported for the bench's raw ceiling). */
+export const COLUMNS_READ = taskFields.map(({ name }) => (FREE_TEXT.has(name) ? `CAST(${name} AS BLOB) AS ${name}` : name)).join(', ');
 
 /**
  * The distinct priorities of pending tasks, found by one index seek each (a hand-written skip

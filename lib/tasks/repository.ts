@@ -120,14 +120,19 @@ function holdsKey(task: Task, since: number): boolean {
 /** The outcome of one requested transition: the task as written, or the lost race. */
 export type TransitionResult = { ok: true; task: Task } | { ok: false; error: ErrOptimisticLock };
 
-// Free text from clients is read back as a BLOB and decoded: SQLite stores an embedded NUL
-// fine, but libsql reads TEXT columns as C strings and would cut the value at the NUL. Only
-// these: decoding every text column costs a TextDecoder call each, and the others are
-// validated (ids, type names, ASCII keys) or JSON text, whose NULs are escaped.
+// Free text from clients that contains a NUL is read back as a BLOB and decoded: SQLite stores
+// an embedded NUL fine, but libsql reads TEXT columns as C strings and would cut the value at
+// the NUL. Only such values (instr() compares bytes, NUL included): a BLOB costs an ArrayBuffer
+// and a TextDecoder call on a file, and base64 both ways over sqld, for every claimed task
+// (issue 24; its effect on a file was within the noise of a loaded machine: bench/README.md,
+// "Fewer round trips (issue 24)"). The contract suite reads a NUL back on both. Only these columns:
+// the others are validated (ids, type names, ASCII keys) or JSON text, whose NULs are escaped.
 const FREE_TEXT = new Set(['title', 'description', 'last_error']);
 
 /** Every column of a task as the repository reads it (exported for the bench's raw ceiling). */
-export const COLUMNS_READ = taskFields.map(({ name }) => (FREE_TEXT.has(name) ? `CAST(${name} AS BLOB) AS ${name}` : name)).join(', ');
+export const COLUMNS_READ = taskFields
+  .map(({ name }) => (FREE_TEXT.has(name) ? `CASE WHEN instr(${name}, char(0)) THEN CAST(${name} AS BLOB) ELSE ${name} END AS ${name}` : name))
+  .join(', ');
 
 /**
  * The distinct priorities of pending tasks, found by one index seek each (a hand-written skip

@@ -239,6 +239,46 @@ class Stopper {
 
 const holdWorker = <T>(wait: Promise<T>): Promise<T> => wait;
 
+/**
+ * The handler's context. A class with getters on its prototype rather than an object literal:
+ * a literal's getters and methods are closures made for every task (a visible share of a no-op
+ * task's CPU under the dev loader, as for `Assignment` in worker-pool.ts). The functions it
+ * hands out are made when read, and work when destructured (`{ progress }`).
+ */
+class TaskContext implements HandlerContext {
+  readonly attempt: number;
+  readonly #stopper: Stopper;
+  readonly #log: () => Logger;
+  readonly #control: TaskControl;
+  readonly #heartbeat: Heartbeat;
+
+  constructor(attempt: number, stopper: Stopper, log: () => Logger, control: TaskControl, heartbeat: Heartbeat) {
+    this.attempt = attempt;
+    this.#stopper = stopper;
+    this.#log = log;
+    this.#control = control;
+    this.#heartbeat = heartbeat;
+  }
+
+  get signal(): AbortSignal {
+    return this.#stopper.signal;
+  }
+
+  get logger(): Logger {
+    return this.#log();
+  }
+
+  get waitWithoutWorker(): <T>(wait: Promise<T>) => Promise<T> {
+    const control = this.#control;
+    return control.park ? <T>(wait: Promise<T>) => control.park!(wait) : holdWorker;
+  }
+
+  get progress(): (value: unknown) => void {
+    const heartbeat = this.#heartbeat;
+    return (value: unknown) => heartbeat.progress(progressJson(value));
+  }
+}
+
 /** The handler's time limit ran out (a module-level timer callback: no closure per task). */
 function timedOut(stopper: Stopper, seconds: number): void {
   stopper.abort(new StopReason('timeout', `timed out after ${seconds}s`));
@@ -255,22 +295,7 @@ async function runHandler(handlers: HandlerRegistry, task: Task, stopper: Stoppe
   try {
     const handler = handlers.get(task.type);
     if (!handler) throw new Error(`no handler registered for type ${JSON.stringify(task.type)}`);
-    const context: HandlerContext = {
-      get signal() {
-        return stopper.signal;
-      },
-      attempt: task.attempts,
-      get logger() {
-        return log();
-      },
-      get waitWithoutWorker() {
-        return control.park ? <T>(wait: Promise<T>) => control.park!(wait) : holdWorker;
-      },
-      progress(value: unknown) {
-        heartbeat.progress(progressJson(value));
-      },
-    };
-    stopper.running = handler(taskToJson(task), context);
+    stopper.running = handler(taskToJson(task), new TaskContext(task.attempts, stopper, log, control, heartbeat));
     return { kind: 'returned', value: await Promise.race([stopper.running, stopper.stopped()]) };
   } catch (error) {
     return stopper.reason ? { kind: 'stopped', reason: stopper.reason } : { kind: 'threw', error };

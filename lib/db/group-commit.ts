@@ -6,11 +6,9 @@ import type { Row, RunResult, SqlDriver, SqlValue, Statement } from './driver.ts
  * event loop go to the database as ONE transaction (`batch` of the driver underneath), each
  * caller still learning its own row counts. A caller is answered only after that commit, so
  * "durable before 202" holds; concurrent requests share one commit (one WAL append locally,
- * one round trip to sqld) instead of queueing for one each. Reads (`all`, `values`) go straight
- * through; the claim is a write that returns its rows (a `returning` statement in a batch), so
- * it shares the turn's commit with the completions (bench/README.md, "Fewer round trips (issue
- * 24)"). Completions sharing a commit more than doubled processing on sqld (bench/README.md,
- * "worker freed before the commit").
+ * one round trip to sqld) instead of queueing for one each. Reads (`all`, `values`, including
+ * the claim's UPDATE … RETURNING) go straight through. Completions sharing a commit more than
+ * doubled processing on sqld (bench/README.md, "worker freed before the commit").
  *
  * A `batch` is one unit: its statements stay together in one transaction and succeed or fail
  * together. If the shared transaction fails, each unit is retried alone, so one bad statement

@@ -37,12 +37,13 @@ export interface PagesResult {
   paused: { before_issue: number; none: number; three: number; backlog_ahead: number; rounds: Record<string, number[]> };
 }
 
-// Today's claim orders ties by id (its claim index ends in id); the previous schema's by created_at.
-const CLAIM = (paused: boolean, tieBreak = 'created_at', table = 'tasks') => `UPDATE ${table} SET status = 'in_progress', started_at = ?, locked_by = ?, lease_expires_at = ?,
+// Today's claim orders ties by id (its claim index ends in id) and reads tasks without a
+// flow-control key (the index holds only those); the previous schema's by created_at.
+const CLAIM = (paused: boolean, today: boolean) => `UPDATE tasks SET status = 'in_progress', started_at = ?, locked_by = ?, lease_expires_at = ?,
   attempts = attempts + 1, version = version + 1, updated_at = ?
-  WHERE id IN (SELECT id FROM ${table} INDEXED BY tasks_claim_pending WHERE status = 'pending' AND run_at <= ?
-    ${paused ? 'AND type NOT IN (SELECT type FROM paused_types)' : ''}
-    ORDER BY priority DESC, run_at, ${tieBreak} LIMIT ?) RETURNING id, version`;
+  WHERE id IN (SELECT id FROM tasks INDEXED BY tasks_claim_pending WHERE status = 'pending' AND run_at <= ?
+    ${today ? 'AND flow_key IS NULL' : ''} ${paused ? 'AND type NOT IN (SELECT type FROM paused_types)' : ''}
+    ORDER BY priority DESC, run_at, ${today ? 'id' : 'created_at'} LIMIT ?) RETURNING id, version`;
 const COMPLETE = `UPDATE tasks SET status = 'completed', version = version + 1, updated_at = ?, result = 'null',
   completed_at = ?, lease_expires_at = NULL WHERE id = ? AND version = ?`;
 
@@ -104,7 +105,7 @@ function interleaved(contenders: { name: string; step: () => number }[]): Record
 
 /** A claim + complete step: up to 20 cycles of claim 10 / complete those 10 in one transaction. */
 function cycleStep(db: Database.Database, paused: boolean, schema: Schema = 'today'): () => number {
-  const claim = db.prepare(CLAIM(paused, isRowid(schema) ? 'id' : 'created_at'));
+  const claim = db.prepare(CLAIM(paused, isRowid(schema)));
   const complete = db.prepare(COMPLETE);
   const cycle = db.transaction((rows: { id: string | number; version: number }[]) => {
     const now = Date.now();
@@ -170,7 +171,7 @@ async function measureSchema(dir: string, schema: Schema, n: number) {
   }
   const submit = walFrames(path) / n;
 
-  const claim = db.prepare(CLAIM(true, isRowid(schema) ? 'id' : 'created_at'));
+  const claim = db.prepare(CLAIM(true, isRowid(schema)));
   reset();
   const claimed: { id: string | number; version: number }[] = [];
   for (;;) {

@@ -75,6 +75,11 @@ export class NativeDriver implements SqlDriver {
         let sql: string | undefined;
         let prepared: Prepared | undefined;
         for (const statement of statements) {
+          if (statement.returning && statement.asValues) {
+            const values = (this.#prepareRaw(statement.sql).all(statement.args) as unknown as unknown[][]).map(decodeValues);
+            results.push({ changes: values.length, lastInsertRowid: null, values });
+            continue;
+          }
           if (statement.sql !== sql) prepared = this.#prepare((sql = statement.sql));
           if (statement.returning) {
             const rows = (prepared!.all(statement.args) as Record<string, unknown>[]).map(decodeRow);

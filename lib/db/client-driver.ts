@@ -117,7 +117,15 @@ export class ClientDriver implements SqlDriver {
         'write',
       ),
     );
-    return results.map((result, i) => (statements[i]!.returning ? { changes: result.rows.length, lastInsertRowid: null, rows: namedRows(result) } : runResult(result)));
+    return results.map((result, i) => {
+      const statement = statements[i]!;
+      if (!statement.returning) return runResult(result);
+      if (statement.asValues) {
+        const width = result.columns.length;
+        return { changes: result.rows.length, lastInsertRowid: null, values: result.rows.map((row) => toValues(row, width)) };
+      }
+      return { changes: result.rows.length, lastInsertRowid: null, rows: namedRows(result) };
+    });
   }
 
   async close(): Promise<void> {

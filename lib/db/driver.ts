@@ -15,6 +15,18 @@ export interface Statement {
   args: SqlValue[];
   /** Its rows are wanted (a write with RETURNING inside a `batch`): they come back as `RunResult.rows`. */
   returning?: boolean;
+  /**
+   * With `returning`: the rows come back as arrays of values in the statement's column order
+   * (`RunResult.values`, as `SqlDriver.values` gives them) instead of named objects: for the
+   * claim, which reads every column of up to a batch of tasks.
+   */
+  asValues?: boolean;
+  /**
+   * In a group commit (lib/db/group-commit.ts), the unit this statement starts goes after the
+   * other units of its turn, so it sees their writes: the claim, after the completions that
+   * free flow-control slots. Ignored by a driver that commits a batch at once.
+   */
+  last?: boolean;
 }
 
 export type Row = Record<string, SqlValue>;
@@ -29,6 +41,8 @@ export interface RunResult {
   lastInsertRowid: number | null;
   /** The statement's rows, for a `returning` statement of a batch (then `changes` is their count). */
   rows?: Row[];
+  /** The same rows as arrays of values, for a `returning` statement marked `asValues`. */
+  values?: SqlValue[][];
 }
 
 export interface SqlDriver {

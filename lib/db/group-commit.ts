@@ -6,8 +6,12 @@ import type { Row, RunResult, SqlDriver, SqlValue, Statement } from './driver.ts
  * event loop go to the database as ONE transaction (`batch` of the driver underneath), each
  * caller still learning its own row counts. A caller is answered only after that commit, so
  * "durable before 202" holds; concurrent requests share one commit (one WAL append locally,
- * one round trip to sqld) instead of queueing for one each. Reads (`all`, `values`, including
- * the claim's UPDATE … RETURNING) go straight through. Completions sharing a commit more than
+ * one round trip to sqld) instead of queueing for one each. Reads (`all`, `values`) go straight
+ * through. The claim is a write that returns its rows (a `returning` statement in a batch,
+ * marked `last`): it shares the turn's transaction (one commit on a file, one round trip to
+ * sqld) with the completions of its turn, after them and every other unit, so it sees the
+ * slots and flow-control room they free as a claim in the next transaction would
+ * (bench/README.md, "Fewer round trips (issue 24)"). Completions sharing a commit more than
  * doubled processing on sqld (bench/README.md, "worker freed before the commit").
  *
  * A `batch` is one unit: its statements stay together in one transaction and succeed or fail
@@ -19,6 +23,8 @@ interface Unit {
   resolve(results: RunResult[]): void;
   reject(error: unknown): void;
 }
+
+const isLast = (unit: Unit): boolean => unit.statements[0]!.last === true;
 
 export class GroupCommitDriver implements SqlDriver {
   readonly description: string;
@@ -61,8 +67,11 @@ export class GroupCommitDriver implements SqlDriver {
 
   readonly #flush = async (): Promise<void> => {
     this.#flushScheduled = false;
-    const units = this.#queue;
+    let units = this.#queue;
     this.#queue = [];
+    // Units marked `last` (the claim) go after the others, so they see the turn's other writes
+    // (completions freeing flow-control slots) as a later transaction would.
+    if (units.length > 1 && units.some(isLast)) units = [...units.filter((unit) => !isLast(unit)), ...units.filter(isLast)];
     if (units.length === 1) return this.#commit(units[0]!);
     try {
       const results = await this.#inner.batch(units.flatMap((unit) => unit.statements));

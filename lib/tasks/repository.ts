@@ -559,9 +559,15 @@ export class TaskRepository {
     if (options.limit <= 0) return [];
     const now = options.now ?? Date.now();
     const lease = now + options.leaseMs;
-    // Rows as arrays (`values`): the claim reads every column of up to a batch of tasks.
-    const rows = await this.#driver.values(SQL.claim, [now, options.workerId, lease, options.limit, this.#flowCursor]);
-    const claimed = rows.map(valuesToTask);
+    // A unit of the group commit (lib/db/group-commit.ts), last in its turn: one transaction
+    // with the turn's completions, after them, so the slots and flow-control room they free
+    // are claimable at once. If that transaction fails, this unit is tried alone; a claim that
+    // failed changed nothing. Rows as arrays (`asValues`): the claim reads every column of up
+    // to a batch of tasks.
+    const [result] = await this.#driver.batch([
+      { sql: SQL.claim, args: [now, options.workerId, lease, options.limit, this.#flowCursor], returning: true, asValues: true, last: true },
+    ]);
+    const claimed = result!.values!.map(valuesToTask);
     this.#flowCursor = nextFlowCursor(this.#flowCursor, claimed);
     return claimed.sort(claimOrder);
   }

@@ -38,7 +38,7 @@ const run = promisify(execFile);
 
 const claimSql = (returning: string) => `UPDATE tasks SET status = 'in_progress', version = version + 1, locked_by = ?, lease_expires_at = ?, started_at = ?,
     attempts = attempts + 1, updated_at = ?
-  WHERE id IN (SELECT id FROM tasks INDEXED BY tasks_claim_pending WHERE status = 'pending' AND run_at <= ? ORDER BY priority DESC, run_at, id LIMIT 100)
+  WHERE id IN (SELECT id FROM tasks INDEXED BY tasks_claim_pending WHERE status = 'pending' AND flow_key IS NULL AND run_at <= ? ORDER BY priority DESC, run_at, id LIMIT 100)
   RETURNING ${returning}`;
 const COMPLETE_ROW = `UPDATE tasks SET status = 'completed', version = version + 1, updated_at = ?, completed_at = ?, result = 'null',
   lease_expires_at = NULL, last_error = NULL WHERE id = ? AND version = ?`;

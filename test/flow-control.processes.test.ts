@@ -80,9 +80,12 @@ async function tasksOfType(url: string, type: string): Promise<Row[]> {
  * Three `serve` processes on the storage for the tests of one describe block, started in its
  * beforeAll and killed (with the storage) in its afterAll: their urls.
  */
-function threeProcesses(storage: Storage, processEnv: Record<string, string>): string[] {
+function threeProcesses(storage: Storage, processEnv: Record<string, string>): { urls: string[]; scratch: string } {
   const services: ServiceProcess[] = [];
   const urls: string[] = [];
+  // For files the handlers write: removed once the processes are dead, since tasks left over
+  // from a test (key A's backlog in the turns test) go on running, and writing, after it.
+  const scratch = mkdtempSync(join(tmpdir(), 'task-pool-flow-scratch-'));
   beforeAll(async () => {
     const env = await storage.env();
     // One after another: three tsx start-ups at once on a loaded 2-core machine took more
@@ -96,8 +99,9 @@ function threeProcesses(storage: Storage, processEnv: Record<string, string>): s
   afterAll(async () => {
     killAll(services);
     await storage.stop?.();
+    rmSync(scratch, { recursive: true, force: true, maxRetries: 5 });
   });
-  return urls;
+  return { urls, scratch };
 }
 
 for (const storage of storages) {
@@ -107,7 +111,7 @@ for (const storage of storages) {
     // process whose tasks of the key end claims the next at once and keeps the key's slots to
     // itself; the others, looking every FLOW_RECHECK_MS, find it full: nothing would cross
     // processes.)
-    const urls = threeProcesses(storage, { TASK_WORKERS: '1', TASK_QUEUE_SIZE: '0' });
+    const { urls } = threeProcesses(storage, { TASK_WORKERS: '1', TASK_QUEUE_SIZE: '0' });
 
     it('parallelism 2: 300 tasks of one key, never more than 2 running at once', async () => {
       const file = join(tempDir(), 'timed.log');
@@ -133,7 +137,7 @@ for (const storage of storages) {
   });
 
   describe.skipIf(storage.name === 'sqld' && !sqldOk)(`flow control, three serve processes on ${storage.name}`, () => {
-    const urls = threeProcesses(storage, { TASK_WORKERS: '5', TASK_POLL_BATCH_SIZE: '10', TASK_QUEUE_SIZE: '50' });
+    const { urls, scratch } = threeProcesses(storage, { TASK_WORKERS: '5', TASK_POLL_BATCH_SIZE: '10', TASK_QUEUE_SIZE: '50' });
 
     it('rate 5 per second: no 1-second window with more than 5 starts', async () => {
       await submit(urls[1]!, Array.from({ length: 20 }, (_, i) => ({
@@ -155,7 +159,7 @@ for (const storage of storages) {
     it('turns: key B\'s 10 tasks start within the first two batches, beside key A\'s 10,000', async () => {
       // Paused while submitting, so both keys are pending when the claims begin.
       await call(urls[0]!, 'POST', '/types/record/pause');
-      const file = join(tempDir(), 'record.log');
+      const file = join(scratch, 'record.log');
       await submit(urls[0]!, Array.from({ length: 10_000 }, (_, i) => ({ title: `a${i}`, description: 'A', type: 'record', payload: { file }, flow_control: { key: 'fair-A' } })));
       await submit(urls[0]!, Array.from({ length: 10 }, (_, i) => ({ title: `b${i}`, description: 'B', type: 'record', payload: { file }, flow_control: { key: 'fair-B' } })));
       await call(urls[0]!, 'POST', '/types/record/resume');

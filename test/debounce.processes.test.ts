@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import { freePort, tempDir, waitFor } from './helpers.ts';
+import { tempDir, waitFor } from './helpers.ts';
 import { killAll, startServe, type ServiceProcess } from './processes.ts';
 import { sqldAvailable, useSqld } from './sqld.ts';
 
@@ -33,7 +33,7 @@ const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 async function threeServes(env: Record<string, string>): Promise<string[]> {
   const started = await Promise.all(
     [0, 1, 2].map(async () => {
-      const service = await startServe({ ...env, APP_PORT: String(await freePort()), TASK_POLL_INTERVAL_SECONDS: '0.1' });
+      const service = await startServe({ ...env, TASK_POLL_INTERVAL_SECONDS: '0.1' });
       services.push(service);
       return service;
     }),

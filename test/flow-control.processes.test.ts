@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { migrateDatabase } from '../local/database.ts';
-import { freePort, tempDir, waitFor } from './helpers.ts';
+import { tempDir, waitFor } from './helpers.ts';
 import { killAll, startServe, type ServiceProcess } from './processes.ts';
 import { sqldAvailable, startSqld, type Sqld } from './sqld.ts';
 
@@ -91,7 +91,7 @@ function threeProcesses(storage: Storage, processEnv: Record<string, string>): {
     // One after another: three tsx start-ups at once on a loaded 2-core machine took more
     // than the 20 s a start-up is given.
     for (let i = 0; i < 3; i++) {
-      const service = await startServe({ ...env, ...processEnv, APP_PORT: String(await freePort()), TASK_POLL_INTERVAL_SECONDS: '1' });
+      const service = await startServe({ ...env, ...processEnv, TASK_POLL_INTERVAL_SECONDS: '1' });
       services.push(service);
       urls.push(service.url);
     }

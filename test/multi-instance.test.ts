@@ -1,6 +1,6 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import type { TaskJson } from '../lib/tasks/model.ts';
-import { freePort, waitFor } from './helpers.ts';
+import { waitFor } from './helpers.ts';
 import { killAll, postTask, startServe, type ServiceProcess } from './processes.ts';
 import { sqldAvailable, useSqld } from './sqld.ts';
 
@@ -23,7 +23,6 @@ describe.skipIf(!available).each(['ws', 'http'])('three serve processes on one s
         const service = await startServe({
           DATABASE_URL: sqld.url,
           DATABASE_TRANSPORT: transport,
-          APP_PORT: String(await freePort()),
           TASK_WORKERS: '5',
           TASK_POLL_BATCH_SIZE: '10',
         });

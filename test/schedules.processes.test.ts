@@ -1,7 +1,7 @@
 import { createClient } from '@libsql/client';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import { freePort, tempDir } from './helpers.ts';
+import { tempDir } from './helpers.ts';
 import { killAll, startServe, type ServiceProcess } from './processes.ts';
 import { sqldAvailable, useSqld } from './sqld.ts';
 
@@ -44,7 +44,7 @@ const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 async function threeInstancesFireOnce(databaseUrl: string, services: ServiceProcess[]): Promise<void> {
   const instances = await Promise.all(
     [0, 1, 2].map(async () => {
-      const service = await startServe({ DATABASE_URL: databaseUrl, APP_PORT: String(await freePort()) });
+      const service = await startServe({ DATABASE_URL: databaseUrl });
       services.push(service);
       return service;
     }),

@@ -115,6 +115,23 @@ export async function processBacklog(config: Config, count: number): Promise<num
   return rate;
 }
 
+/**
+ * As processBacklog, also timing the process's CPU (user + system) from start to the `count`th
+ * completion, per task; throws unless exactly `count` ended completed.
+ */
+export async function processBacklogCpu(config: Config, count: number): Promise<{ rate: number; cpuUsPerTask: number }> {
+  const probe = noopProbe();
+  const worker = await startRuntime(config, probe);
+  const cpu0 = process.cpuUsage();
+  worker.start();
+  const end = await completions(worker, count);
+  const cpuUsed = process.cpuUsage(cpu0);
+  const counts = await countByStatus(worker);
+  await worker.shutdown();
+  if (counts.completed !== count) throw new Error(`lost tasks: ${JSON.stringify(counts)}`);
+  return { rate: perSecond(count, end - probe.firstStart), cpuUsPerTask: (cpuUsed.user + cpuUsed.system) / count };
+}
+
 /** Samples RSS every 50 ms until stopped; returns the peak in MB. */
 export function rssSampler(): { stop: () => number } {
   let peak = process.memoryUsage.rss();

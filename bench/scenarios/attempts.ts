@@ -5,7 +5,7 @@ import { recordAttemptStatements } from '../../lib/tasks/attempts.ts';
 import { idFloor } from '../../lib/tasks/ids.ts';
 import { NEXT_ID } from '../../lib/tasks/inserts.ts';
 import { migrateDatabase } from '../../local/database.ts';
-import { benchConfig, completions, countByStatus, NOOP_TYPE, noopProbe, tempDir, tinyPayload, type ScenarioOptions } from '../harness.ts';
+import { benchConfig, completions, countByStatus, NOOP_TYPE, processBacklogCpu, tempDir, tinyPayload, type ScenarioOptions } from '../harness.ts';
 import { median, perSecond } from '../stats.ts';
 import { createRuntime } from '../../local/runtime.ts';
 
@@ -127,16 +127,7 @@ async function processRound(config: Config, n: number, dropTriggers: boolean): P
     db.exec('DROP TRIGGER task_attempts_with_task; DROP TRIGGER task_attempts_lease_expired');
     db.close();
   }
-  const probe = noopProbe();
-  const worker = await createRuntime({ config, handlers: { [NOOP_TYPE]: probe.handler } });
-  const cpu0 = process.cpuUsage();
-  worker.start();
-  const end = await completions(worker, n);
-  const cpuUsed = process.cpuUsage(cpu0);
-  const counts = await countByStatus(worker);
-  await worker.shutdown();
-  if (counts.completed !== n) throw new Error(`lost tasks: ${JSON.stringify(counts)}`);
-  return { rate: perSecond(n, end - probe.firstStart), cpuUsPerTask: (cpuUsed.user + cpuUsed.system) / n };
+  return processBacklogCpu(config, n);
 }
 
 /** Tasks that fail their first attempt and complete their second: tasks/s, first start → last completion. */

@@ -5,8 +5,8 @@ import { GroupCommitDriver } from '../../lib/db/group-commit.ts';
 import { TaskRepository } from '../../lib/tasks/repository.ts';
 import { migrateDatabase, openDatabase } from '../../local/database.ts';
 import { createRuntime } from '../../local/runtime.ts';
-import { benchConfig, completions, countByStatus, NOOP_TYPE, noopProbe, tempDir, tinyPayload, type ScenarioOptions } from '../harness.ts';
-import { median, perSecond } from '../stats.ts';
+import { benchConfig, NOOP_TYPE, processBacklogCpu, tempDir, tinyPayload, type ScenarioOptions } from '../harness.ts';
+import { median } from '../stats.ts';
 
 /**
  * Flow control (issue 23, items 1, 2 and 6; docs/flow-control.md), in one process, arms
@@ -101,16 +101,7 @@ async function enqueue(config: Config, n: number, arm: Arm): Promise<void> {
 }
 
 async function processRound(config: Config, n: number): Promise<{ rate: number; cpuUsPerTask: number }> {
-  const probe = noopProbe();
-  const worker = await createRuntime({ config, handlers: { [NOOP_TYPE]: probe.handler } });
-  const cpu0 = process.cpuUsage();
-  worker.start();
-  const end = await completions(worker, n);
-  const cpuUsed = process.cpuUsage(cpu0);
-  const counts = await countByStatus(worker);
-  await worker.shutdown();
-  if (counts.completed !== n) throw new Error(`lost tasks: ${JSON.stringify(counts)}`);
-  return { rate: perSecond(n, end - probe.firstStart), cpuUsPerTask: (cpuUsed.user + cpuUsed.system) / n };
+  return processBacklogCpu(config, n);
 }
 
 /** The claim of 100 alone, over `n` tasks with no key and over 1,000 keys at parallelism 1. */

@@ -2,6 +2,8 @@ import { createClient, type Client } from '@libsql/client';
 import { Agent, request } from 'undici';
 import { redactUrl } from '../lib/config/config.ts';
 import { ClientDriver } from '../lib/db/client-driver.ts';
+import type { SqlDriver } from '../lib/db/driver.ts';
+import { StreamDriver } from './stream-driver.ts';
 
 /**
  * How the Node process reaches a remote libSQL server (Turso, sqld): one WebSocket, or HTTP.
@@ -44,21 +46,34 @@ export function transportUrl(url: string, transport: 'ws' | 'http'): string {
 }
 
 /**
- * A ClientDriver over the chosen transport, its statements bounded by `timeoutMs` and its
- * client replaced (same URL, same transport) after a timeout.
+ * The URL and token for a raw Hrana WebSocket (local/stream-driver.ts): `ws(s)://host[:port]/path`
+ * with the query parameters @libsql/client reads (`tls`, `authToken`) taken out, the token from
+ * the URL used when none is given.
  */
-export async function openRemoteDriver(options: RemoteClientOptions): Promise<ClientDriver> {
+export function streamTarget(url: string, authToken?: string): { url: string; authToken?: string } {
+  const parsed = new URL(transportUrl(url, 'ws'));
+  const fromUrl = parsed.searchParams.get('authToken') ?? undefined;
+  parsed.searchParams.delete('tls');
+  parsed.searchParams.delete('authToken');
+  return { url: parsed.toString(), authToken: authToken ?? fromUrl };
+}
+
+/**
+ * A driver over the chosen transport, its statements bounded by `timeoutMs` and its
+ * connection replaced (same URL, same transport) after a timeout. Over a WebSocket, writes go
+ * on one stream kept open (local/stream-driver.ts) and reads through @libsql/client.
+ */
+export async function openRemoteDriver(options: RemoteClientOptions): Promise<SqlDriver> {
   const description = redactUrl(options.url);
   const chosen = options.transport === 'auto' ? await probeWebSocket(options) : options.transport;
   const url = transportUrl(options.url, chosen);
   const fetch = chosen === 'http' ? requestFetch(options.timeoutMs) : undefined;
   const open = (): Client => createClient({ url, authToken: options.authToken, fetch });
   options.logger?.info('database transport', { database: description, transport: chosen });
-  return new ClientDriver(open(), description, {
-    timeoutMs: options.timeoutMs,
-    reopen: open,
-    onReplaced: (reason) => options.logger?.warn('database connection replaced', { database: description, transport: chosen, reason }),
-  });
+  const onReplaced = (reason: string) => options.logger?.warn('database connection replaced', { database: description, transport: chosen, reason });
+  const clientDriver = new ClientDriver(open(), description, { timeoutMs: options.timeoutMs, reopen: open, onReplaced });
+  if (chosen === 'http') return clientDriver;
+  return new StreamDriver(description, { ...streamTarget(options.url, options.authToken), reads: clientDriver, timeoutMs: options.timeoutMs, onReplaced });
 }
 
 /**

@@ -1,8 +1,9 @@
 import { createClient, type Client } from '@libsql/client';
+import * as hrana from '@libsql/hrana-client';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { join } from 'node:path';
 import { migrateDatabase } from '../../local/database.ts';
-import { requestFetch, transportUrl } from '../../local/remote-transport.ts';
+import { requestFetch, streamTarget, transportUrl } from '../../local/remote-transport.ts';
 import { startSqldProcess, type SqldProcess } from '../../test/support/sqld-process.ts';
 import { benchConfig, completions, noopProbe, NOOP_TYPE, startRuntime, tempDir, tinyPayload, type ScenarioOptions } from '../harness.ts';
 import { percentile, perSecond } from '../stats.ts';
@@ -18,7 +19,11 @@ import { percentile, perSecond } from '../stats.ts';
  *
  * Raw ceilings, plain @libsql/client on the transport's URL (`ws://` or `http://`, the latter
  * with the fetch the product gives it, local/remote-transport.ts `requestFetch`; single-row
- * inserts also with Node's global fetch, what @libsql/client uses by default):
+ * inserts also with Node's global fetch, what @libsql/client uses by default), and over the
+ * WebSocket also plain @libsql/hrana-client on one stream kept open (`stream`: what the
+ * product's writes go over, local/stream-driver.ts; @libsql/client opens a stream per
+ * statement, and sqld a connection per stream), the fastest of all and the ceiling the ws
+ * ratios are taken to:
  * - single-row INSERTs, each awaited before the next;
  * - 100-row write batches (one `batch()` per 100 rows);
  * - claim 100 + complete 100: `UPDATE … WHERE id IN (SELECT … LIMIT 100) RETURNING` through a
@@ -35,6 +40,11 @@ export type TransportName = 'ws' | 'http';
 
 export interface TransportFigures {
   raw_single_insert_per_s: number;
+  /** ws only (else NaN): the raw arms on one kept stream. */
+  raw_stream_single_insert_per_s: number;
+  raw_stream_batch100_rows_per_s: number;
+  raw_stream_claim_complete_per_row_per_s: number;
+  raw_stream_claim_complete_json_per_s: number;
   /** http only: the same with Node's global fetch (@libsql/client's default); ws: NaN. */
   raw_single_insert_global_fetch_per_s: number;
   raw_batch100_rows_per_s: number;
@@ -55,14 +65,71 @@ export interface TransportResult {
 const TRANSPORTS: TransportName[] = ['ws', 'http'];
 const order = (round: number): TransportName[] => (round % 2 === 0 ? TRANSPORTS : [...TRANSPORTS].reverse());
 
-const RAW_INSERT = `INSERT INTO raw (id, title, description, status, version, type, payload, priority, run_at,
-  attempts, max_attempts, created_at, updated_at) VALUES (?, 'bench', 'ceiling', 'pending', 1, 'noop', '{"i":1}', 0, ?, 0, 3, ?, ?)`;
-const RAW_CLAIM = `UPDATE rawq SET status = 'in_progress', version = version + 1, attempts = attempts + 1, locked_by = 'bench', lease_expires_at = ?
-  WHERE id IN (SELECT id FROM rawq INDEXED BY rawq_claim WHERE status = 'pending' AND run_at <= ? ORDER BY priority DESC, run_at, id LIMIT 100)
-  RETURNING id, version`;
-const RAW_COMPLETE_ONE = `UPDATE rawq SET status = 'completed', version = version + 1, completed_at = ? WHERE id = ? AND version = ?`;
-const RAW_COMPLETE_JSON = `UPDATE rawq SET status = 'completed', version = version + 1, completed_at = ?
-  WHERE (id, version) IN (SELECT value->>0, value->>1 FROM json_each(?))`;
+// Each arm's own tables (`raw`, `rawq`, or with a prefix for the kept stream on the ws server).
+const rawSql = (p: string) => ({
+  insert: `INSERT INTO ${p}raw (id, title, description, status, version, type, payload, priority, run_at,
+  attempts, max_attempts, created_at, updated_at) VALUES (?, 'bench', 'ceiling', 'pending', 1, 'noop', '{"i":1}', 0, ?, 0, 3, ?, ?)`,
+  claim: `UPDATE ${p}rawq SET status = 'in_progress', version = version + 1, attempts = attempts + 1, locked_by = 'bench', lease_expires_at = ?
+  WHERE id IN (SELECT id FROM ${p}rawq INDEXED BY ${p}rawq_claim WHERE status = 'pending' AND run_at <= ? ORDER BY priority DESC, run_at, id LIMIT 100)
+  RETURNING id, version`,
+  completeOne: `UPDATE ${p}rawq SET status = 'completed', version = version + 1, completed_at = ? WHERE id = ? AND version = ?`,
+  completeJson: `UPDATE ${p}rawq SET status = 'completed', version = version + 1, completed_at = ?
+  WHERE (id, version) IN (SELECT value->>0, value->>1 FROM json_each(?))`,
+  schema: [
+    `CREATE TABLE ${p}raw (id TEXT PRIMARY KEY, title TEXT, description TEXT, status TEXT, version INT, type TEXT,
+          payload TEXT, priority INT, run_at INT, attempts INT, max_attempts INT, created_at INT, updated_at INT)`,
+    `CREATE TABLE ${p}rawq (id INTEGER PRIMARY KEY, status TEXT NOT NULL, version INT NOT NULL, priority INT NOT NULL, run_at INT NOT NULL,
+          attempts INT NOT NULL, locked_by TEXT, lease_expires_at INT, completed_at INT, payload TEXT)`,
+    `CREATE INDEX ${p}rawq_claim ON ${p}rawq (priority DESC, run_at, id) WHERE status = 'pending'`,
+  ],
+  seed: `INSERT INTO ${p}rawq (id, status, version, priority, run_at, attempts, payload) VALUES (?, 'pending', 1, 0, ?, 0, '{"i":1}')`,
+  left: `SELECT count(*) AS n FROM ${p}rawq WHERE status = 'in_progress'`,
+});
+
+/** The two calls the raw ceilings make: one statement, or several as one transaction. */
+interface RawExec {
+  execute(sql: string, args: (string | number)[]): Promise<{ rows: Record<string, unknown>[] }>;
+  batch(statements: { sql: string; args: (string | number)[] }[]): Promise<void>;
+  close(): void;
+}
+
+function clientExec(client: Client): RawExec {
+  return {
+    execute: (sql, args) => client.execute({ sql, args }) as Promise<{ rows: Record<string, unknown>[] }>,
+    batch: async (statements) => void (await client.batch(statements, 'write')),
+    close: () => client.close(),
+  };
+}
+
+/** @libsql/hrana-client on one stream kept open: a transaction is BEGIN IMMEDIATE … COMMIT in one request. */
+async function streamExec(url: string): Promise<RawExec> {
+  const client = hrana.openWs(streamTarget(url).url);
+  await client.getVersion();
+  const stream = client.openStream();
+  stream.intMode = 'number';
+  return {
+    execute: async (sql, args) => {
+      const result = await stream.query(new hrana.Stmt(sql).bindIndexes(args));
+      return { rows: result.rows.map((row) => Object.fromEntries(result.columnNames.map((name, i) => [name ?? '', row[i]]))) };
+    },
+    batch: async (statements) => {
+      const batch = stream.batch(false);
+      let previous = batch.step();
+      void previous.run('BEGIN IMMEDIATE');
+      for (const { sql, args } of statements) {
+        const step = batch.step().condition(hrana.BatchCond.ok(previous));
+        void step.run(new hrana.Stmt(sql).bindIndexes(args));
+        previous = step;
+      }
+      const commit = batch.step().condition(hrana.BatchCond.ok(previous));
+      const committed = commit.run('COMMIT');
+      void batch.step().condition(hrana.BatchCond.not(hrana.BatchCond.ok(commit))).run('ROLLBACK');
+      await batch.execute();
+      if ((await committed) === undefined) throw new Error('raw stream batch rolled back');
+    },
+    close: () => client.close(),
+  };
+}
 
 /** Accumulated work and time of one measurement over one transport. */
 class Tally {
@@ -84,15 +151,26 @@ export async function transport(options: ScenarioOptions): Promise<TransportResu
   const { dir, remove } = tempDir();
   const servers = new Map<TransportName, SqldProcess>();
   const raws = new Map<TransportName, RawCeilings>();
+  let stream: RawCeilings | undefined;
   try {
     for (const t of TRANSPORTS) servers.set(t, await startSqldProcess({ dbPath: join(dir, `sqld-${t}`) }));
     for (const t of TRANSPORTS) raws.set(t, await RawCeilings.open(transportUrl(servers.get(t)!.url, t), t, rounds, quick));
-    const product = await productFigures(servers, raws, rounds, tasks, options);
-    for (const raw of raws.values()) await raw.check();
-    const figures = (t: TransportName): TransportFigures => ({ ...raws.get(t)!.figures(), ...product[t] });
+    stream = await RawCeilings.open(transportUrl(servers.get('ws')!.url, 'ws'), 'ws', rounds, quick, true);
+    const product = await productFigures(servers, raws, stream, rounds, tasks, options);
+    for (const raw of [...raws.values(), stream]) await raw.check();
+    const kept = stream.figures();
+    const figures = (t: TransportName): TransportFigures => ({
+      ...raws.get(t)!.figures(),
+      raw_stream_single_insert_per_s: t === 'ws' ? kept.raw_single_insert_per_s : Number.NaN,
+      raw_stream_batch100_rows_per_s: t === 'ws' ? kept.raw_batch100_rows_per_s : Number.NaN,
+      raw_stream_claim_complete_per_row_per_s: t === 'ws' ? kept.raw_claim_complete_per_row_per_s : Number.NaN,
+      raw_stream_claim_complete_json_per_s: t === 'ws' ? kept.raw_claim_complete_json_per_s : Number.NaN,
+      ...product[t],
+    });
     return { tasks, ws: figures('ws'), http: figures('http') };
   } finally {
     for (const raw of raws.values()) raw.close();
+    stream?.close();
     for (const server of servers.values()) await server.stop();
     remove();
   }
@@ -100,7 +178,7 @@ export async function transport(options: ScenarioOptions): Promise<TransportResu
 
 type RawFigures = Pick<TransportFigures, 'raw_single_insert_per_s' | 'raw_single_insert_global_fetch_per_s' | 'raw_batch100_rows_per_s' | 'raw_claim_complete_per_row_per_s' | 'raw_claim_complete_json_per_s'>;
 
-/** Plain @libsql/client on one transport's URL, measured a chunk at a time. */
+/** Plain @libsql/client on one transport's URL (or one kept stream), measured a chunk at a time. */
 class RawCeilings {
   readonly single = new Tally();
   readonly globalFetch = new Tally();
@@ -110,52 +188,40 @@ class RawCeilings {
   #id = 0;
 
   private constructor(
-    readonly transport: TransportName,
-    readonly client: Client,
+    readonly label: string,
+    readonly exec: RawExec,
     /** http only: the same URL over Node's global fetch. */
-    readonly plain: Client | undefined,
+    readonly plain: RawExec | undefined,
+    readonly sql: ReturnType<typeof rawSql>,
     readonly sizes: { singles: number; batches: number; claims: number },
   ) {}
 
-  static async open(url: string, transport: TransportName, rounds: number, quick: boolean): Promise<RawCeilings> {
-    const client = createClient({ url, fetch: transport === 'http' ? requestFetch(30_000) : undefined });
-    const plain = transport === 'http' ? createClient({ url }) : undefined;
+  /** `kept`: over one stream kept open (ws only), on tables of its own. */
+  static async open(url: string, transport: TransportName, rounds: number, quick: boolean, kept = false): Promise<RawCeilings> {
+    const exec = kept ? await streamExec(url) : clientExec(createClient({ url, fetch: transport === 'http' ? requestFetch(30_000) : undefined }));
+    const plain = transport === 'http' ? clientExec(createClient({ url })) : undefined;
+    const sql = rawSql(kept ? 'kept_' : '');
     const sizes = { singles: quick ? 100 : 300, batches: quick ? 2 : 5, claims: quick ? 3 : 10 };
-    await client.batch(
-      [
-        `CREATE TABLE raw (id TEXT PRIMARY KEY, title TEXT, description TEXT, status TEXT, version INT, type TEXT,
-          payload TEXT, priority INT, run_at INT, attempts INT, max_attempts INT, created_at INT, updated_at INT)`,
-        `CREATE TABLE rawq (id INTEGER PRIMARY KEY, status TEXT NOT NULL, version INT NOT NULL, priority INT NOT NULL, run_at INT NOT NULL,
-          attempts INT NOT NULL, locked_by TEXT, lease_expires_at INT, completed_at INT, payload TEXT)`,
-        `CREATE INDEX rawq_claim ON rawq (priority DESC, run_at, id) WHERE status = 'pending'`,
-      ],
-      'write',
-    );
+    await exec.batch(sql.schema.map((text) => ({ sql: text, args: [] })));
     // The claim queue: every claim chunk (one per processing chunk, both completion styles) takes 100 rows a claim.
     const rows = (rounds + 1) * sizes.claims * 2 * 100;
     for (let start = 0; start < rows; start += 5000) {
-      await client.batch(
-        Array.from({ length: Math.min(5000, rows - start) }, (_, i) => ({
-          sql: `INSERT INTO rawq (id, status, version, priority, run_at, attempts, payload) VALUES (?, 'pending', 1, 0, ?, 0, '{"i":1}')`,
-          args: [start + i + 1, start + i],
-        })),
-        'write',
-      );
+      await exec.batch(Array.from({ length: Math.min(5000, rows - start) }, (_, i) => ({ sql: sql.seed, args: [start + i + 1, start + i] })));
     }
-    await client.execute('SELECT 1');
-    await plain?.execute('SELECT 1');
-    return new RawCeilings(transport, client, plain, sizes);
+    await exec.execute('SELECT 1', []);
+    await plain?.execute('SELECT 1', []);
+    return new RawCeilings(kept ? `${transport} (kept stream)` : transport, exec, plain, sql, sizes);
   }
 
   /** Single-row inserts, each awaited (and, over HTTP, the same over the global fetch). */
   async singles(): Promise<void> {
     const { singles } = this.sizes;
     let t0 = performance.now();
-    for (let i = 0; i < singles; i++) await this.client.execute({ sql: RAW_INSERT, args: [`s${++this.#id}`, i, i, i] });
+    for (let i = 0; i < singles; i++) await this.exec.execute(this.sql.insert, [`s${++this.#id}`, i, i, i]);
     this.single.add(singles, performance.now() - t0);
     if (this.plain) {
       t0 = performance.now();
-      for (let i = 0; i < singles; i++) await this.plain.execute({ sql: RAW_INSERT, args: [`s${++this.#id}`, i, i, i] });
+      for (let i = 0; i < singles; i++) await this.plain.execute(this.sql.insert, [`s${++this.#id}`, i, i, i]);
       this.globalFetch.add(singles, performance.now() - t0);
     }
   }
@@ -163,30 +229,31 @@ class RawCeilings {
   /** 100-row batches; claim 100 + complete 100, per-row and json_each. */
   async cycles(): Promise<void> {
     const { batches, claims } = this.sizes;
+    const { sql } = this;
     let t0 = performance.now();
     for (let b = 0; b < batches; b++) {
       const base = ++this.#id;
-      await this.client.batch(Array.from({ length: 100 }, (_, i) => ({ sql: RAW_INSERT, args: [`b${base}-${i}`, i, i, i] })), 'write');
+      await this.exec.batch(Array.from({ length: 100 }, (_, i) => ({ sql: sql.insert, args: [`b${base}-${i}`, i, i, i] })));
     }
     this.batch.add(batches * 100, performance.now() - t0);
     t0 = performance.now();
     for (let c = 0; c < claims; c++) {
-      const claimed = await this.client.execute({ sql: RAW_CLAIM, args: [Date.now() + 30_000, Date.now()] });
-      await this.client.batch(claimed.rows.map((row) => ({ sql: RAW_COMPLETE_ONE, args: [Date.now(), row.id!, row.version!] })), 'write');
+      const claimed = await this.exec.execute(sql.claim, [Date.now() + 30_000, Date.now()]);
+      await this.exec.batch(claimed.rows.map((row) => ({ sql: sql.completeOne, args: [Date.now(), Number(row.id), Number(row.version)] })));
     }
     this.perRow.add(claims * 100, performance.now() - t0);
     t0 = performance.now();
     for (let c = 0; c < claims; c++) {
-      const claimed = await this.client.execute({ sql: RAW_CLAIM, args: [Date.now() + 30_000, Date.now()] });
-      await this.client.execute({ sql: RAW_COMPLETE_JSON, args: [Date.now(), JSON.stringify(claimed.rows.map((row) => [row.id, row.version]))] });
+      const claimed = await this.exec.execute(sql.claim, [Date.now() + 30_000, Date.now()]);
+      await this.exec.execute(sql.completeJson, [Date.now(), JSON.stringify(claimed.rows.map((row) => [Number(row.id), Number(row.version)]))]);
     }
     this.json.add(claims * 100, performance.now() - t0);
   }
 
   /** Every claimed row was completed by its own claim's completion (both styles). */
   async check(): Promise<void> {
-    const left = await this.client.execute(`SELECT count(*) AS n FROM rawq WHERE status = 'in_progress'`);
-    if (Number(left.rows[0]!.n) !== 0) throw new Error(`raw claim queue over ${this.transport}: ${String(left.rows[0]!.n)} rows claimed, not completed`);
+    const left = await this.exec.execute(this.sql.left, []);
+    if (Number(left.rows[0]!.n) !== 0) throw new Error(`raw claim queue over ${this.label}: ${String(left.rows[0]!.n)} rows claimed, not completed`);
   }
 
   figures(): RawFigures {
@@ -200,7 +267,7 @@ class RawCeilings {
   }
 
   close(): void {
-    this.client.close();
+    this.exec.close();
     this.plain?.close();
   }
 }
@@ -210,6 +277,7 @@ type ProductFigures = Pick<TransportFigures, 'enqueue_per_s' | 'process_per_s' |
 async function productFigures(
   servers: Map<TransportName, SqldProcess>,
   raws: Map<TransportName, RawCeilings>,
+  stream: RawCeilings,
   rounds: number,
   tasks: number,
   options: ScenarioOptions,
@@ -230,6 +298,7 @@ async function productFigures(
     for (let round = 0, done = 0; done < tasks; round++, done += chunk) {
       const size = Math.min(chunk, tasks - done);
       for (const t of order(round)) {
+        if (t === 'ws') await stream.singles();
         await raws.get(t)!.singles();
         const service = apis.get(t)!.service;
         const t0 = performance.now();
@@ -250,6 +319,7 @@ async function productFigures(
     for (const t of order(round)) {
       const target = Math.min(processChunk, total - processed.get(t)!);
       if (target === 0) continue;
+      if (t === 'ws') await stream.cycles();
       await raws.get(t)!.cycles();
       const probe = noopProbe();
       const worker = await startRuntime(config(t), probe);

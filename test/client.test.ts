@@ -166,7 +166,8 @@ describe('task-pool tasks … against a real server', () => {
     const auth = ['--url', url, '--token', TOKEN];
 
     const submitted = json<{ id: string; status: string }>(await cli(['submit', ...auth, '--json', '--title', 'a', '--description', 'b', '--type', 'ok', '--payload', '{"x":1}']));
-    expect(submitted.status).toBe('pending');
+    // The server's worker was idle: the submit's own insert claimed the task (lib/processing/poller.ts, reserve).
+    expect(submitted.status).toBe('in_progress');
     const [waitedTable, later, failing] = await Promise.all([
       cli(['submit', ...auth, '--title', 'w', '--description', 'b', '--type', 'ok', '--wait', '20']),
       cli(['submit', ...auth, '--json', '--title', 'later', '--description', 'b', '--type', 'ok', '--delay', '3600']).then((r) => json<{ id: string }>(r)),

@@ -4,6 +4,7 @@ import { nextTurn } from '../foundation/next-turn.ts';
 import { formatTaskId } from '../tasks/ids.ts';
 import type { Task } from '../tasks/model.ts';
 import type { TaskRepository } from '../tasks/repository.ts';
+import type { HandOff } from '../tasks/service.ts';
 import type { WorkerPool } from './worker-pool.ts';
 
 /** How long a submit's wake-up may wait for company when the poller was just busy. */
@@ -55,11 +56,18 @@ export class Poller {
   #slotWaiter: (() => void) | undefined;
   /** performance.now() of the last claim that returned tasks. */
   #lastFoundAt = -Infinity;
+  /** Reservations not yet ended (`reserve`): stop() waits for them. */
+  readonly #handOffs = new Set<Promise<void>>();
   polls = 0;
   claimed = 0;
 
   constructor(options: PollerOptions) {
     this.#o = options;
+  }
+
+  /** A poll (a claim, or the look for the next due time after a short one) is in flight. */
+  get polling(): boolean {
+    return this.#polling !== undefined;
   }
 
   start(intervalMs: number): void {
@@ -96,6 +104,46 @@ export class Poller {
     if (performance.now() - this.#lastFoundAt >= SUBMIT_COALESCE_MS) return this.wake();
     this.#wakeScheduled = true;
     setTimeout(this.#wakeNow, SUBMIT_COALESCE_MS);
+  }
+
+  /**
+   * A worker for a task submitted in this process, for its insert to claim it (TaskService
+   * `submit`): the task goes into the table already in progress, leased to this process, and
+   * runs as soon as the insert is answered, with no claim after it. Pickup is then one write,
+   * not a write and a claim (bench/README.md, "Pickup on a libSQL server"). Only while this
+   * process is idle and has seen no backlog: a worker free with nothing queued, no claim in
+   * flight (a claim's limit was taken before this reservation), the last claim short (older due
+   * tasks go first). Undefined otherwise; then the submit inserts as usual and wakes the poller.
+   */
+  reserve(): HandOff | undefined {
+    if (this.#stopped || this.#polling || this.#backlog || !this.#o.pool.reserve()) return undefined;
+    let end!: () => void;
+    const ended = new Promise<void>((resolve) => (end = resolve));
+    this.#handOffs.add(ended);
+    const finish = () => {
+      this.#handOffs.delete(ended);
+      end();
+    };
+    return {
+      workerId: this.#o.workerId,
+      leaseMs: this.#o.leaseMs,
+      accept: (task) => {
+        finish();
+        this.claimed++;
+        this.#lastFoundAt = performance.now();
+        if (this.#o.logger.level === 'debug') this.#o.logger.debug('task claimed', { task_id: formatTaskId(task.id), attempt: task.attempts, type: task.type, worker: this.#o.workerId });
+        if (this.#stopping) {
+          this.#o.pool.unreserve();
+          this.#unclaimed.push(task);
+        } else {
+          this.#o.pool.fulfil(task);
+        }
+      },
+      decline: () => {
+        finish();
+        this.#o.pool.unreserve();
+      },
+    };
   }
 
   /** A worker became free: polls when the last claim suggested a backlog. */
@@ -213,6 +261,7 @@ export class Poller {
     clearInterval(this.#interval);
     clearTimeout(this.#dueTimer);
     await this.#polling;
+    await Promise.all(this.#handOffs);
     return this.#unclaimed.splice(0);
   }
 }

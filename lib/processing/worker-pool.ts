@@ -55,6 +55,8 @@ export class WorkerPool {
   readonly #releasing = new Set<Promise<void>>();
   /** Handlers running now: at most `workers`. */
   #busy = 0;
+  /** Workers promised to tasks whose claiming insert is on its way (`reserve`). */
+  #reserved = 0;
   /** Tasks whose handler has stopped, waiting for their final write to commit (in `#running`). */
   #writing = 0;
   #accepting = true;
@@ -92,7 +94,31 @@ export class WorkerPool {
   freeCapacity(): number {
     if (!this.#accepting) return 0;
     const slots = this.#options.workers + this.#options.queueSize;
-    return slots - (this.#running.size - this.#writing) - this.#queue.length - Math.max(0, this.#writing - slots);
+    return slots - (this.#running.size - this.#writing) - this.#queue.length - this.#reserved - Math.max(0, this.#writing - slots);
+  }
+
+  /**
+   * Promises a worker to one task not claimed yet (a submit in this process that claims its
+   * task with its own insert: lib/processing/poller.ts, `reserve`): only while a worker is
+   * idle and nothing is queued, so the task starts at once when it comes. Every reservation
+   * ends in `fulfil` or `unreserve`; until then freeCapacity() counts it as taken.
+   */
+  reserve(): boolean {
+    if (!this.#accepting || this.#queue.length > 0 || this.#busy + this.#reserved >= this.#options.workers) return false;
+    this.#reserved++;
+    return true;
+  }
+
+  /** The reserved worker's task arrived: it runs now. */
+  fulfil(task: Task): void {
+    this.#reserved--;
+    this.push([task]);
+  }
+
+  /** The reserved worker's task will not come (its insert did not claim it). */
+  unreserve(): void {
+    this.#reserved--;
+    this.#options.onSlotFree?.();
   }
 
   push(tasks: Task[]): void {

@@ -73,6 +73,24 @@ export function insertStatement(task: NewTask, requestHash: string | null, maxPe
 }
 
 /**
+ * A task submitted into a process with an idle worker, inserted already claimed by that
+ * worker (`claimed`: the task as a claim would have written it: in progress, attempt 1, leased,
+ * version 2 as if inserted and claimed), so it runs without a claim after its insert
+ * (lib/processing/poller.ts, `reserve`). Inserted only while its type is not paused (a paused
+ * type's tasks are not claimed) and, with `maxPending` > 0, while the backlog is below it;
+ * otherwise nothing is written and the caller inserts it as usual. No idempotency key: one
+ * that exists would also write nothing, and the usual insert tells those cases apart.
+ */
+export function claimedInsertStatement(claimed: NewTask, maxPending: number): Statement {
+  if (claimed.idempotencyKey !== null) throw new Error('a task inserted claimed has no idempotency key');
+  const cap = maxPending > 0 ? ` AND (SELECT count(*) FROM (SELECT 1 FROM tasks WHERE status = 'pending' LIMIT ?)) < ?` : '';
+  return {
+    sql: `INSERT INTO tasks (${INSERT_COLUMNS}) SELECT ${INSERT_VALUES} WHERE NOT EXISTS (SELECT 1 FROM paused_types WHERE type = ?)${cap}`,
+    args: [...insertArgs(claimed, null), claimed.type, ...(maxPending > 0 ? [maxPending, maxPending] : [])],
+  };
+}
+
+/**
  * One task, inserted only when `unless` (an SQL condition: lib/tasks/debounce.ts, "a task of
  * this key holds it") is false when the statement runs, and with `maxPending` > 0 only while
  * the backlog is below it. One statement: SQLite runs it under the write lock, so the check and

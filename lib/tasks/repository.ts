@@ -5,7 +5,7 @@ import { expiredLastAttemptStatements, recordAttemptStatements, SELECT_ATTEMPTS,
 import { ANY_FLOW_PENDING, FLOW_ARM, FLOW_RECHECK_MS, FLOW_ROOM, nextFlowCursor } from '../flow-control/claim.ts';
 import { flowStats, heldBackOf, type FlowStats } from '../flow-control/held-back.ts';
 import { formatTaskId } from './ids.ts';
-import { batchInsertStatements, guardedInsertStatement, IF_PREVIOUS_CHANGED, insertedTask, insertStatement, insertUnlessStatement, RAISE_ID_MARK } from './inserts.ts';
+import { batchInsertStatements, claimedInsertStatement, guardedInsertStatement, IF_PREVIOUS_CHANGED, insertedTask, insertStatement, insertUnlessStatement, RAISE_ID_MARK } from './inserts.ts';
 import { newestOfKeySql, openTaskOfKey, replaceOpenTaskStatement, throttlingTaskOfKey } from './debounce.ts';
 import { columnOf, rowToTask, taskFields, valuesToTask, type NewTask, type Task } from './model.ts';
 import { canTransition, STATUSES, type TaskStatus } from './states.ts';
@@ -261,6 +261,18 @@ export class TaskRepository {
   async insert(task: NewTask, requestHash: string | null = null, maxPending = 0): Promise<Task | null> {
     const { sql, args } = insertStatement(task, requestHash, maxPending);
     return insertedTask(task, await this.#driver.run(sql, args));
+  }
+
+  /**
+   * Inserts `task` (a new one from buildTask, due now, without a key of any kind) already
+   * claimed by `claim.workerId` until `now + claim.leaseMs`: returns the task as claimed, or
+   * null when nothing was written (its type is paused, or the backlog is at `maxPending`; the
+   * caller then inserts it as usual). See inserts.ts, claimedInsertStatement.
+   */
+  async insertClaimed(task: NewTask, claim: { workerId: string; leaseMs: number }, maxPending = 0, now = Date.now()): Promise<Task | null> {
+    const claimed: NewTask = { ...task, status: 'in_progress', version: 2, attempts: 1, lockedBy: claim.workerId, leaseExpiresAt: now + claim.leaseMs, startedAt: now, updatedAt: now };
+    const { sql, args } = claimedInsertStatement(claimed, maxPending);
+    return insertedTask(claimed, await this.#driver.run(sql, args));
   }
 
   /**

@@ -39,6 +39,16 @@ export interface BulkResult {
   changed: number;
 }
 
+/** A worker reserved for a submit's own claim (lib/processing/poller.ts, `reserve`); exactly one of accept or decline follows. */
+export interface HandOff {
+  workerId: string;
+  leaseMs: number;
+  /** The insert claimed `task` for `workerId`: it runs now (or is released, when stopping). */
+  accept(task: Task): void;
+  /** The insert did not claim it (or failed): the worker is free again. */
+  decline(): void;
+}
+
 export interface TaskServiceHooks {
   /** A task was committed: the local poller wakes at once instead of waiting a tick. */
   onSubmitted?(task: Task): void;
@@ -46,6 +56,8 @@ export interface TaskServiceHooks {
   onCancelled?(task: Task): void;
   /** A paused type was resumed: its due tasks can be claimed now. */
   onResumed?(type: string): void;
+  /** A worker of this process for a submit to claim with its insert, if one is idle (Poller `reserve`). */
+  reserveWorker?(): HandOff | undefined;
 }
 
 /** Who hears about the service's writes: counters (lib/metrics/) and waiters (events.ts). */
@@ -89,11 +101,13 @@ export class TaskService {
     if (input.debounce || input.throttle) return this.#submitKeyed(input, idempotencyKey);
     const now = Date.now();
     const requestHash = idempotencyKey === undefined ? null : await hashRequest(input);
-    const task = await this.repo.insert(buildTask(input, { now, maxAttempts: this.#config.maxAttempts, idempotencyKey }), requestHash, this.#config.maxPending);
+    const built = buildTask(input, { now, maxAttempts: this.#config.maxAttempts, idempotencyKey });
+    const task = (await this.#insertHandedOff(built, now)) ?? (await this.repo.insert(built, requestHash, this.#config.maxPending));
     if (task) {
       this.#logger.debug('task submitted', { task_id: formatTaskId(task.id), type: task.type });
       this.metrics.tasksSubmitted(task.type, 1);
-      this.hooks.onSubmitted?.(task);
+      // A task this process claimed with its insert is running already: no poll for it.
+      if (task.status === 'pending') this.hooks.onSubmitted?.(task);
       return { task, replayed: false };
     }
     if (idempotencyKey !== undefined) {
@@ -106,6 +120,29 @@ export class TaskService {
       }
     }
     throw new AppError(429, 'queue_full', 'task queue is full', { 'Retry-After': '1' });
+  }
+
+  /**
+   * A task due now, without an idempotency or flow key, submitted while a worker of this
+   * process is idle: inserted already claimed by that worker and handed to it (Poller
+   * `reserve`), so it starts when its insert is answered instead of a claim later. Null when
+   * that does not apply or the insert did not claim it (a paused type, a full backlog): the
+   * caller inserts it as usual, and nothing was written.
+   */
+  async #insertHandedOff(task: NewTask, now: number): Promise<Task | null> {
+    if (task.runAt > now || task.idempotencyKey !== null || task.flowControl !== null || task.debounceKey !== null) return null;
+    const handOff = this.hooks.reserveWorker?.();
+    if (!handOff) return null;
+    let claimed: Task | null;
+    try {
+      claimed = await this.repo.insertClaimed(task, handOff, this.#config.maxPending);
+    } catch (error) {
+      handOff.decline();
+      throw error;
+    }
+    if (claimed) handOff.accept(claimed);
+    else handOff.decline();
+    return claimed;
   }
 
   /**

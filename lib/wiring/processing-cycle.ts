@@ -264,6 +264,7 @@ export function createServicesWithLoop(options: ServicesWithLoopOptions): { serv
       onSubmitted: processing ? (task) => loop?.taskCommitted(task) : undefined,
       onCancelled: (task) => loop?.taskCancelled(task),
       onResumed: processing ? () => loop?.wake() : undefined,
+      reserveWorker: processing ? () => loop?.poller.reserve() : undefined,
     },
     scheduleHooks: processing ? { onChanged: (schedule) => loop?.scheduleChanged(schedule), onTasksCreated: () => loop?.wake() } : undefined,
   });

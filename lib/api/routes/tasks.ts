@@ -21,7 +21,7 @@ const submitRoute = createRoute({
     body: jsonBody(SubmitTaskBody),
   },
   description:
-    'With `debounce` or `throttle` (docs/debounce.md) the answer carries `debounced` or `throttled`: 200 when the pending task of the key took the submit in (the same id), 202 when a new task was stored.',
+    'The task is stored `pending`, or `in_progress` when a worker of the process that took the request was idle: its insert claimed the task for that worker, which starts it at once. With `debounce` or `throttle` (docs/debounce.md) the answer carries `debounced` or `throttled`: 200 when the pending task of the key took the submit in (the same id), 202 when a new task was stored.',
   responses: {
     202: jsonResponse(SubmittedTaskSchema, 'stored'),
     200: jsonResponse(SubmittedTaskSchema, 'Idempotency-Key replay, or debounced or throttled into the pending task of its key'),

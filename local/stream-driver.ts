@@ -154,44 +154,49 @@ export class StreamDriver implements SqlDriver {
   }
 }
 
-/** Sends `statements` as one Hrana batch: alone, or as one transaction. */
+/** Sends `statements` as one request: one statement alone (an execute, the lighter request), or a batch as one transaction. */
 async function execute(stream: hrana.WsStream, statements: Statement[], version: number): Promise<RunResult[]> {
-  const batch = stream.batch(false);
   const single = statements.length === 1;
-  let previous: hrana.BatchStep | undefined;
-  if (!single) {
-    previous = batch.step();
-    previous.run('BEGIN IMMEDIATE');
+  if (single) {
+    const statement = statements[0]!;
+    const stmt = new hrana.Stmt(statement.sql).bindIndexes(statement.args);
+    return [runResult(statement, statement.returning ? await stream.query(stmt) : await stream.run(stmt))];
   }
+  const batch = stream.batch(false);
+  let previous = batch.step();
+  // A busy database fails the BEGIN: that error (SQLITE_BUSY, which retryBusy retries) is the
+  // batch's, not the "not run" of the steps after it. Every step's rejection is handled here
+  // and read below in order, so none is left unhandled.
+  const begin = previous.run('BEGIN IMMEDIATE');
+  begin.catch(() => undefined);
   const answers = statements.map((statement) => {
-    const step = batch.step();
-    if (previous) step.condition(hrana.BatchCond.ok(previous));
+    const step = batch.step().condition(hrana.BatchCond.ok(previous));
     // Protocol 3 can also require that the transaction is still open: a statement that failed
     // in a way that made SQLite roll back on its own must not let the rest run in autocommit.
-    if (previous && version >= 3) step.condition(hrana.BatchCond.not(hrana.BatchCond.isAutocommit(batch)));
+    if (version >= 3) step.condition(hrana.BatchCond.not(hrana.BatchCond.isAutocommit(batch)));
     previous = step;
     const stmt = new hrana.Stmt(statement.sql).bindIndexes(statement.args);
-    return statement.returning ? step.query(stmt) : step.run(stmt);
+    const answer = statement.returning ? step.query(stmt) : step.run(stmt);
+    answer.catch(() => undefined);
+    return answer;
   });
-  let commit: Promise<unknown> | undefined;
-  if (!single) {
-    const commitStep = batch.step().condition(hrana.BatchCond.ok(previous!));
-    if (version >= 3) commitStep.condition(hrana.BatchCond.not(hrana.BatchCond.isAutocommit(batch)));
-    commit = commitStep.run('COMMIT');
-    batch
-      .step()
-      .condition(hrana.BatchCond.not(hrana.BatchCond.ok(commitStep)))
-      .run('ROLLBACK')
-      .catch(() => undefined);
-  }
+  const commitStep = batch.step().condition(hrana.BatchCond.ok(previous));
+  if (version >= 3) commitStep.condition(hrana.BatchCond.not(hrana.BatchCond.isAutocommit(batch)));
+  const commit = commitStep.run('COMMIT');
+  batch
+    .step()
+    .condition(hrana.BatchCond.not(hrana.BatchCond.ok(commitStep)))
+    .run('ROLLBACK')
+    .catch(() => undefined);
   await batch.execute();
+  await begin;
   const results: RunResult[] = [];
   for (let i = 0; i < statements.length; i++) {
     const answer = await answers[i]!;
     if (answer === undefined) throw new BatchNotRun(i);
     results.push(runResult(statements[i]!, answer as hrana.StmtResult | hrana.RowsResult));
   }
-  if (commit && (await commit) === undefined) throw new BatchNotRun(statements.length);
+  if ((await commit) === undefined) throw new BatchNotRun(statements.length);
   return results;
 }
 

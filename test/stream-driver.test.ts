@@ -1,4 +1,5 @@
 import { createClient } from '@libsql/client';
+import * as hrana from '@libsql/hrana-client';
 import { describe, expect, it, onTestFinished } from 'vitest';
 import { ClientDriver } from '../lib/db/client-driver.ts';
 import { StreamDriver } from '../local/stream-driver.ts';
@@ -61,6 +62,23 @@ describe.skipIf(!available)('StreamDriver on sqld', () => {
     const [named] = await driver.batch([{ sql: 'SELECT k, v, NULL AS n FROM t', args: [], returning: true }]);
     expect(named!.rows).toEqual([{ k: 'x', v: 9007199254740991, n: null }]);
     expect(await driver.all('SELECT k FROM t')).toEqual([{ k: 'x' }]);
+  });
+
+  it('a batch while another connection holds the write lock lands once the lock is released (busy is retried, not an error)', async () => {
+    const driver = await open();
+    const holder = hrana.openWs(streamTarget(sqld.url).url);
+    onTestFinished(() => holder.close());
+    const held = holder.openStream();
+    await held.run('BEGIN IMMEDIATE');
+    await held.run("INSERT INTO t VALUES ('held', 0)");
+    const write = driver.batch([
+      { sql: "INSERT INTO t VALUES ('w1', 1)", args: [] },
+      { sql: "INSERT INTO t VALUES ('w2', 2)", args: [] },
+    ]);
+    await new Promise((resolve) => setTimeout(resolve, 150));
+    await held.run('COMMIT');
+    expect(await write).toHaveLength(2);
+    expect(await driver.all('SELECT k FROM t ORDER BY k')).toEqual([{ k: 'held' }, { k: 'w1' }, { k: 'w2' }]);
   });
 
   it('200 writes at once queue on the one stream: every one answered, none busy', async () => {

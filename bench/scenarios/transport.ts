@@ -115,16 +115,18 @@ async function streamExec(url: string): Promise<RawExec> {
     batch: async (statements) => {
       const batch = stream.batch(false);
       let previous = batch.step();
-      void previous.run('BEGIN IMMEDIATE');
+      const begin = previous.run('BEGIN IMMEDIATE');
+      begin.catch(() => undefined);
       for (const { sql, args } of statements) {
         const step = batch.step().condition(hrana.BatchCond.ok(previous));
-        void step.run(new hrana.Stmt(sql).bindIndexes(args));
+        step.run(new hrana.Stmt(sql).bindIndexes(args)).catch(() => undefined);
         previous = step;
       }
       const commit = batch.step().condition(hrana.BatchCond.ok(previous));
       const committed = commit.run('COMMIT');
-      void batch.step().condition(hrana.BatchCond.not(hrana.BatchCond.ok(commit))).run('ROLLBACK');
+      batch.step().condition(hrana.BatchCond.not(hrana.BatchCond.ok(commit))).run('ROLLBACK').catch(() => undefined);
       await batch.execute();
+      await begin;
       if ((await committed) === undefined) throw new Error('raw stream batch rolled back');
     },
     close: () => client.close(),

@@ -194,6 +194,7 @@ if (transportRuns.length > 0) {
     const cycleJson = Math.max(med(fig(t, 'raw_claim_complete_json_per_s')), kept ? med(fig(t, 'raw_stream_claim_complete_json_per_s')) : 0);
     if (kept) {
       add('transport ws, one kept stream: raw single-row inserts, awaited one at a time', '/s', fig(t, 'raw_stream_single_insert_per_s'));
+      add('transport ws, one kept stream: the product\'s own INSERT of a task (its schema), raw', '/s', fig(t, 'raw_stream_product_insert_per_s'), undefined, { to: 'raw single-row, kept stream', ceiling: single });
       add('transport ws, one kept stream: raw 100-row batches', 'rows/s', fig(t, 'raw_stream_batch100_rows_per_s'));
       add('transport ws, one kept stream: raw claim 100 + complete 100 (per-row UPDATEs)', 'tasks/s', fig(t, 'raw_stream_claim_complete_per_row_per_s'));
       add('transport ws, one kept stream: raw claim 100 + complete 100 (one json_each UPDATE)', 'tasks/s', fig(t, 'raw_stream_claim_complete_json_per_s'));
@@ -205,6 +206,7 @@ if (transportRuns.length > 0) {
     add(`transport ${t}: raw claim 100 + complete 100 (one json_each UPDATE)`, 'tasks/s', fig(t, 'raw_claim_complete_json_per_s'));
     add(`transport ${t}: sqld enqueue (submit in process, one at a time, awaited)`, '/s', fig(t, 'enqueue_per_s'), undefined, { to: `raw single-row, ${kept ? 'kept stream' : t}`, ceiling: single });
     add(`  enqueue / fastest transport's raw single-row insert`, 'x', fig(t, 'enqueue_per_s').map((e) => e / fastestSingle), { text: '>= 0.85', ok: (m) => m >= 0.85 });
+    if (kept) add('  enqueue / the same INSERT of a task sent raw on a kept stream', 'x', fig(t, 'enqueue_per_s').map((e) => e / med(fig(t, 'raw_stream_product_insert_per_s'))));
     add(`transport ${t}: sqld processing (10 workers, no-op)`, 'tasks/s', fig(t, 'process_per_s'), undefined, { to: `raw claim+complete per-row, ${kept ? 'kept stream' : t}`, ceiling: cycle });
     add(`  processing / fastest raw claim+complete json_each, ${t}`, 'x', fig(t, 'process_per_s').map((p) => p / cycleJson), { text: '>= 0.6', ok: (m) => m >= 0.6 });
     add(`transport ${t}: sqld pickup latency p50 (idle, 20 ms apart)`, 'ms', fig(t, 'pickup_p50_ms'), { text: '<= 2', ok: (m) => m <= 2 });

@@ -3,6 +3,8 @@ import * as hrana from '@libsql/hrana-client';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { join } from 'node:path';
 import { migrateDatabase } from '../../local/database.ts';
+import { insertStatement } from '../../lib/tasks/inserts.ts';
+import { buildTask } from '../../lib/tasks/model.ts';
 import { requestFetch, streamTarget, transportUrl } from '../../local/remote-transport.ts';
 import { startSqldProcess, type SqldProcess } from '../../test/support/sqld-process.ts';
 import { benchConfig, completions, noopProbe, NOOP_TYPE, startRuntime, tempDir, tinyPayload, type ScenarioOptions } from '../harness.ts';
@@ -23,8 +25,10 @@ import { percentile, perSecond } from '../stats.ts';
  * WebSocket also plain @libsql/hrana-client on one stream kept open (`stream`: what the
  * product's writes go over, local/stream-driver.ts; @libsql/client opens a stream per
  * statement, and sqld a connection per stream), the fastest of all and the ceiling the ws
- * ratios are taken to:
- * - single-row INSERTs, each awaited before the next;
+ * ratios are taken to; these run on a third sqld, migrated like the product's:
+ * - single-row INSERTs, each awaited before the next (and, on the kept stream, the product's
+ *   own INSERT of a task, lib/tasks/inserts.ts, into its own schema: its partial indexes and
+ *   triggers are what the simple table lacks);
  * - 100-row write batches (one `batch()` per 100 rows);
  * - claim 100 + complete 100: `UPDATE … WHERE id IN (SELECT … LIMIT 100) RETURNING` through a
  *   partial claim index, then the 100 completions as one batch of version-checked UPDATEs
@@ -45,6 +49,8 @@ export interface TransportFigures {
   raw_stream_batch100_rows_per_s: number;
   raw_stream_claim_complete_per_row_per_s: number;
   raw_stream_claim_complete_json_per_s: number;
+  /** ws only: the product's own INSERT of a task (lib/tasks/inserts.ts), its schema, on one kept stream. */
+  raw_stream_product_insert_per_s: number;
   /** http only: the same with Node's global fetch (@libsql/client's default); ws: NaN. */
   raw_single_insert_global_fetch_per_s: number;
   raw_batch100_rows_per_s: number;
@@ -65,7 +71,7 @@ export interface TransportResult {
 const TRANSPORTS: TransportName[] = ['ws', 'http'];
 const order = (round: number): TransportName[] => (round % 2 === 0 ? TRANSPORTS : [...TRANSPORTS].reverse());
 
-// Each arm's own tables (`raw`, `rawq`, or with a prefix for the kept stream on the ws server).
+// Each arm's own tables (`raw`, `rawq`; with a prefix for the kept stream, which has a sqld of its own).
 const rawSql = (p: string) => ({
   insert: `INSERT INTO ${p}raw (id, title, description, status, version, type, payload, priority, run_at,
   attempts, max_attempts, created_at, updated_at) VALUES (?, 'bench', 'ceiling', 'pending', 1, 'noop', '{"i":1}', 0, ?, 0, 3, ?, ?)`,
@@ -154,10 +160,15 @@ export async function transport(options: ScenarioOptions): Promise<TransportResu
   const servers = new Map<TransportName, SqldProcess>();
   const raws = new Map<TransportName, RawCeilings>();
   let stream: RawCeilings | undefined;
+  let keptServer: SqldProcess | undefined;
   try {
     for (const t of TRANSPORTS) servers.set(t, await startSqldProcess({ dbPath: join(dir, `sqld-${t}`) }));
     for (const t of TRANSPORTS) raws.set(t, await RawCeilings.open(transportUrl(servers.get(t)!.url, t), t, rounds, quick));
-    stream = await RawCeilings.open(transportUrl(servers.get('ws')!.url, 'ws'), 'ws', rounds, quick, true);
+    // The kept stream's arms on a sqld of their own, migrated: its product-insert arm writes
+    // tasks, which the product's own server must not see.
+    keptServer = await startSqldProcess({ dbPath: join(dir, 'sqld-kept') });
+    await migrateDatabase({ url: keptServer.url });
+    stream = await RawCeilings.open(transportUrl(keptServer.url, 'ws'), 'ws', rounds, quick, true);
     const product = await productFigures(servers, raws, stream, rounds, tasks, options);
     for (const raw of [...raws.values(), stream]) await raw.check();
     const kept = stream.figures();
@@ -167,6 +178,7 @@ export async function transport(options: ScenarioOptions): Promise<TransportResu
       raw_stream_batch100_rows_per_s: t === 'ws' ? kept.raw_batch100_rows_per_s : Number.NaN,
       raw_stream_claim_complete_per_row_per_s: t === 'ws' ? kept.raw_claim_complete_per_row_per_s : Number.NaN,
       raw_stream_claim_complete_json_per_s: t === 'ws' ? kept.raw_claim_complete_json_per_s : Number.NaN,
+      raw_stream_product_insert_per_s: t === 'ws' ? stream!.productSingle.perSecond : Number.NaN,
       ...product[t],
     });
     return { tasks, ws: figures('ws'), http: figures('http') };
@@ -174,6 +186,7 @@ export async function transport(options: ScenarioOptions): Promise<TransportResu
     for (const raw of raws.values()) raw.close();
     stream?.close();
     for (const server of servers.values()) await server.stop();
+    await keptServer?.stop();
     remove();
   }
 }
@@ -187,6 +200,8 @@ class RawCeilings {
   readonly batch = new Tally();
   readonly perRow = new Tally();
   readonly json = new Tally();
+  /** Kept stream only: the product's INSERT of a new task, one at a time. */
+  readonly productSingle = new Tally();
   #id = 0;
 
   private constructor(
@@ -221,6 +236,14 @@ class RawCeilings {
     let t0 = performance.now();
     for (let i = 0; i < singles; i++) await this.exec.execute(this.sql.insert, [`s${++this.#id}`, i, i, i]);
     this.single.add(singles, performance.now() - t0);
+    if (this.label.includes('kept')) {
+      t0 = performance.now();
+      for (let i = 0; i < singles; i++) {
+        const { sql, args } = insertStatement(buildTask({ title: 'bench', description: 'ceiling', type: NOOP_TYPE, payload: tinyPayload(i) }, { now: Date.now(), maxAttempts: 3 }), null, 0);
+        await this.exec.execute(sql, args as (string | number)[]);
+      }
+      this.productSingle.add(singles, performance.now() - t0);
+    }
     if (this.plain) {
       t0 = performance.now();
       for (let i = 0; i < singles; i++) await this.plain.execute(this.sql.insert, [`s${++this.#id}`, i, i, i]);

@@ -147,6 +147,67 @@ const PENDING_PRIORITIES = `WITH RECURSIVE pending_priorities(priority) AS (
     SELECT (SELECT max(priority) FROM tasks INDEXED BY tasks_claim_pending WHERE status = 'pending' AND flow_key IS NULL AND priority < p.priority)
     FROM pending_priorities p WHERE p.priority IS NOT NULL)`;
 
+/**
+ * The claim's arm for tasks without a key: one group, numbered by its turn in claim order
+ * (lib/flow-control/claim.ts's FLOW_ARM numbers each key's tasks the same way).
+ */
+const KEYLESS_ARM = `SELECT id, priority, run_at, row_number() OVER (ORDER BY priority DESC, run_at, id) AS turn, run_at AS turn_at FROM (
+          SELECT id, priority, run_at FROM tasks INDEXED BY tasks_claim_pending
+          WHERE status = 'pending' AND flow_key IS NULL AND priority IN (SELECT priority FROM pending_priorities WHERE priority IS NOT NULL)
+            AND run_at <= ?1 AND type NOT IN (SELECT type FROM paused_types)
+          ORDER BY priority DESC, run_at, id LIMIT ?4)`;
+
+/** The claim's arm for in_progress tasks whose lease expired (their worker died), with or without a key. */
+const EXPIRED_ARM = `SELECT id, priority, run_at, 1, run_at FROM (SELECT id, priority, run_at FROM tasks INDEXED BY tasks_claim_expired
+          WHERE status = 'in_progress' AND lease_expires_at <= ?1 AND attempts < max_attempts
+            AND type NOT IN (SELECT type FROM paused_types)
+          ORDER BY lease_expires_at LIMIT ?4)`;
+
+/**
+ * One statement claims: due pending tasks in claim order, plus in_progress tasks whose lease
+ * expired (their worker died). Each arm walks its own partial index; SQLite serialises
+ * writers, so two claimers never get the same row for the same lease.
+ * INDEXED BY is required, not a hint: without statistics the planner prefers
+ * tasks_status_id (status = ?) and sorts every pending row in a temp B-tree on each claim,
+ * so a claim costs O(backlog). Through the partial index it reads `limit` index entries
+ * whatever the backlog (bench/README.md, "Figures behind the code"), seeking by `run_at`
+ * within each pending priority (PENDING_PRIORITIES), so future entries are never walked.
+ * Paused types (POST /types/:type/pause) are skipped here, in the statement itself, so every
+ * process and function honours a pause at its next claim. The NOT IN subquery is not
+ * correlated: SQLite builds it once per statement (an empty or tiny ephemeral table) and
+ * probes it per candidate row, which the arm reads anyway for its id; measured in
+ * bench/README.md ("paused types").
+ *
+ * Tasks with a flow key (lib/flow-control/) are not in tasks_claim_pending; the flow
+ * arm takes them, up to each key's room, numbered by their turn within their key. Tasks
+ * without a key are one group numbered the same way, and the final ORDER BY (priority, turn,
+ * turn_at) takes the groups in turns within each priority: a key with a long backlog cannot
+ * hold another key's first task back by more than one batch. `turn_at` is a task's run_at,
+ * or for a task with a key the later of that and its key's last start (lib/flow-control/claim.ts).
+ *
+ * Two texts from these pieces: `claim` with the flow arm (and its CTEs, FLOW_ROOM), and
+ * `claimKeyless` without them, the same statement otherwise. Run, the flow arm is one seek in
+ * an empty index when no task with a key is pending (bench/README.md, "Flow control"); but a
+ * libSQL server prepares every statement it is sent, and preparing the flow arm's recursive
+ * CTEs about doubled the claim's cost there (issue 24). So the repository sends the keyless
+ * text while it knows no task with a key is pending (TaskRepository.claimDueTasks).
+ * Numbered parameters: ?1 now, ?2 the worker, ?3 the lease's end, ?4 limit, and for `claim`
+ * ?5 the flow-key cursor.
+ */
+function claimSql(withFlowArm: boolean): string {
+  const arms = withFlowArm ? [KEYLESS_ARM, FLOW_ARM, EXPIRED_ARM] : [KEYLESS_ARM, EXPIRED_ARM];
+  return `${PENDING_PRIORITIES}${withFlowArm ? `, ${FLOW_ROOM}` : ''} UPDATE tasks
+    SET status = 'in_progress', started_at = ?1, locked_by = ?2, lease_expires_at = ?3,
+        attempts = attempts + 1, version = version + 1, updated_at = ?1
+    WHERE id IN (
+      SELECT id FROM (
+        ${arms.join(`
+        UNION ALL
+        `)}
+      ) ORDER BY priority DESC, turn, turn_at, id LIMIT ?4)
+    RETURNING ${COLUMNS_READ}`;
+}
+
 const SQL = {
   get: `SELECT ${COLUMNS_READ} FROM tasks WHERE id = ?`,
   status: 'SELECT status FROM tasks WHERE id = ?',
@@ -157,47 +218,8 @@ const SQL = {
   // over the pending entries, which after a short claim are all future ones.
   nextRunAt: `${PENDING_PRIORITIES} SELECT min((SELECT run_at FROM tasks INDEXED BY tasks_claim_pending WHERE status = 'pending' AND flow_key IS NULL AND priority = p.priority
     AND type NOT IN (SELECT type FROM paused_types) ORDER BY run_at LIMIT 1)) AS run_at FROM pending_priorities p WHERE p.priority IS NOT NULL`,
-  // One statement claims: due pending tasks in claim order, plus in_progress tasks whose lease
-  // expired (their worker died). Each arm walks its own partial index; SQLite serialises
-  // writers, so two claimers never get the same row for the same lease.
-  // INDEXED BY is required, not a hint: without statistics the planner prefers
-  // tasks_status_id (status = ?) and sorts every pending row in a temp B-tree on each claim,
-  // so a claim costs O(backlog). Through the partial index it reads `limit` index entries
-  // whatever the backlog (bench/README.md, "Figures behind the code"), seeking by `run_at`
-  // within each pending priority (PENDING_PRIORITIES), so future entries are never walked.
-  // Paused types (POST /types/:type/pause) are skipped here, in the statement itself, so every
-  // process and function honours a pause at its next claim. The NOT IN subquery is not
-  // correlated: SQLite builds it once per statement (an empty or tiny ephemeral table) and
-  // probes it per candidate row, which the arm reads anyway for its id; measured in
-  // bench/README.md ("paused types").
-  //
-  // Tasks with a flow key (lib/flow-control/) are not in tasks_claim_pending; the flow
-  // arm takes them, up to each key's room, numbered by their turn within their key. Tasks
-  // without a key are one group numbered the same way, and the final ORDER BY (priority, turn,
-  // turn_at) takes the groups in turns within each priority: a key with a long backlog cannot
-  // hold another key's first task back by more than one batch. `turn_at` is a task's run_at,
-  // or for a task with a key the later of that and its key's last start (lib/flow-control/claim.ts). Without any task with a key
-  // pending, the flow arm is one seek in an empty index (bench/README.md, "Flow control").
-  // Numbered parameters: ?1 now, ?2 the worker, ?3 the lease's end, ?4 limit, ?5 the flow-key cursor.
-  claim: `${PENDING_PRIORITIES}, ${FLOW_ROOM} UPDATE tasks
-    SET status = 'in_progress', started_at = ?1, locked_by = ?2, lease_expires_at = ?3,
-        attempts = attempts + 1, version = version + 1, updated_at = ?1
-    WHERE id IN (
-      SELECT id FROM (
-        SELECT id, priority, run_at, row_number() OVER (ORDER BY priority DESC, run_at, id) AS turn, run_at AS turn_at FROM (
-          SELECT id, priority, run_at FROM tasks INDEXED BY tasks_claim_pending
-          WHERE status = 'pending' AND flow_key IS NULL AND priority IN (SELECT priority FROM pending_priorities WHERE priority IS NOT NULL)
-            AND run_at <= ?1 AND type NOT IN (SELECT type FROM paused_types)
-          ORDER BY priority DESC, run_at, id LIMIT ?4)
-        UNION ALL
-        ${FLOW_ARM}
-        UNION ALL
-        SELECT id, priority, run_at, 1, run_at FROM (SELECT id, priority, run_at FROM tasks INDEXED BY tasks_claim_expired
-          WHERE status = 'in_progress' AND lease_expires_at <= ?1 AND attempts < max_attempts
-            AND type NOT IN (SELECT type FROM paused_types)
-          ORDER BY lease_expires_at LIMIT ?4)
-      ) ORDER BY priority DESC, turn, turn_at, id LIMIT ?4)
-    RETURNING ${COLUMNS_READ}`,
+  claim: claimSql(true),
+  claimKeyless: claimSql(false),
   // A task whose worker died on its last attempt is not claimed again (a poison task must
   // not crash workers forever): it fails with the reason.
   failExpiredLastAttempts: `UPDATE tasks
@@ -245,6 +267,29 @@ export class TaskRepository {
   readonly attemptsKept: number;
   /** Plain completions of one turn, written as one statement (completions.ts). */
   readonly #completions: CompletionBatcher;
+  /**
+   * What this repository last knew about tasks with a flow key: whether any is pending
+   * (undefined: not asked yet), and when it learned it (the `now` of the claim or `nextRunAt`
+   * that asked). `claimDueTasks` sends the keyless claim (`SQL.claimKeyless`) only while the
+   * answer is "none" and younger than FLOW_RECHECK_MS; otherwise the full claim, and with it,
+   * in the same transaction after it, ANY_FLOW_PENDING, whose answer is recorded here. So:
+   * - a task with a key that this repository inserts, or moves back to pending, sets the
+   *   answer to "pending" at once (`noteFlowPending`, called before the write is sent): the
+   *   next claim is the full one and takes it;
+   * - one inserted by another process or instance, or by another object over this database
+   *   (lib/wiring/app-services.ts: schedules call `noteFlowPending` for every task they
+   *   create, keyed or not, since their hook knows only a count; a workflow's child run never
+   *   has a key, lib/workflows/engine.ts), is claimed at most FLOW_RECHECK_MS (plus one claim)
+   *   late while this process keeps claiming, and at the next claim after an idle poller's
+   *   `nextRunAt`, which asks the same question: the staleness bound of docs/flow-control.md.
+   * `#flowSeq` numbers the questions and the notes: an answer is recorded only when it was
+   * asked after the last question answered or note made, so a claim sent before this
+   * repository inserted a task with a key cannot record "none" after the insert.
+   */
+  #flowPending: boolean | undefined = undefined;
+  #flowLearnedAt = 0;
+  #flowSeq = 0;
+  #flowKnownSeq = 0;
 
   constructor(driver: SqlDriver, options: RepositoryOptions = {}) {
     this.#driver = driver;
@@ -259,6 +304,7 @@ export class TaskRepository {
    * tells which by looking the key up.
    */
   async insert(task: NewTask, requestHash: string | null = null, maxPending = 0): Promise<Task | null> {
+    if (task.flowControl !== null) this.noteFlowPending();
     const { sql, args } = insertStatement(task, requestHash, maxPending);
     return insertedTask(task, await this.#driver.run(sql, args));
   }
@@ -289,6 +335,7 @@ export class TaskRepository {
    */
   async insertMany(tasks: NewTask[], requestHashes: (string | null)[], maxPending = 0): Promise<Task[]> {
     if (tasks.length === 0) return [];
+    if (tasks.some(hasFlowKey)) this.noteFlowPending();
     const results = await this.#driver.batch(batchInsertStatements(tasks, requestHashes, maxPending));
     const inserted: Task[] = [];
     results.forEach((result, i) => {
@@ -307,6 +354,7 @@ export class TaskRepository {
    */
   async debounce(task: NewTask, maxPending = 0): Promise<KeyedOutcome | null> {
     if (task.debounceKey === null) throw new Error('a debounced task has a key');
+    if (task.flowControl !== null) this.noteFlowPending();
     const [replaced, inserted] = await this.#driver.batch([
       { ...replaceOpenTaskStatement(task, ` RETURNING ${COLUMNS_READ}`), returning: true },
       insertUnlessStatement(task, openTaskOfKey(task.type, task.debounceKey), maxPending),
@@ -326,6 +374,7 @@ export class TaskRepository {
   async throttle(task: NewTask, windowMs: number, maxPending = 0): Promise<KeyedOutcome | null> {
     const key = task.debounceKey;
     if (key === null) throw new Error('a throttled task has a key');
+    if (task.flowControl !== null) this.noteFlowPending();
     const since = task.createdAt - windowMs;
     const [inserted, newest] = await this.#driver.batch([
       insertUnlessStatement(task, throttlingTaskOfKey(task.type, key, since), maxPending),
@@ -350,6 +399,7 @@ export class TaskRepository {
    * the batch; else, in order, each task as stored or the key's task that took it in.
    */
   async insertManyWithKeys(entries: BatchEntry[], maxPending = 0): Promise<KeyedOutcome[] | null> {
+    if (entries.some((entry) => hasFlowKey(entry.task))) this.noteFlowPending();
     if (maxPending > 0) {
       const rows = await this.#driver.all("SELECT count(*) AS n FROM (SELECT 1 FROM tasks WHERE status = 'pending' LIMIT ?)", [maxPending]);
       if (Number(rows[0]!.n) + entries.length > maxPending) return null;
@@ -541,7 +591,9 @@ export class TaskRepository {
    * the rate's period, which no event here tells).
    */
   async nextRunAt(now = Date.now()): Promise<number | null> {
+    const asked = ++this.#flowSeq;
     const [rows, flow] = await Promise.all([this.#driver.all(SQL.nextRunAt), this.#driver.all(ANY_FLOW_PENDING)]);
+    this.#learnFlowPending(asked, flow.length > 0, now);
     const runAt = rows[0]?.run_at;
     const plain = runAt === null || runAt === undefined ? null : Number(runAt);
     if (flow.length === 0) return plain;
@@ -565,7 +617,8 @@ export class TaskRepository {
 
   /**
    * Claims up to `limit` due tasks for `workerId` in one statement. Tasks returned are in
-   * claim order (priority, run_at, id).
+   * claim order (priority, run_at, id). Without the flow arm while this repository knows no
+   * task with a key is pending (`#flowPending`).
    */
   async claimDueTasks(options: ClaimOptions): Promise<Task[]> {
     if (options.limit <= 0) return [];
@@ -576,12 +629,48 @@ export class TaskRepository {
     // are claimable at once. If that transaction fails, this unit is tried alone; a claim that
     // failed changed nothing. Rows as arrays (`asValues`): the claim reads every column of up
     // to a batch of tasks.
-    const [result] = await this.#driver.batch([
-      { sql: SQL.claim, args: [now, options.workerId, lease, options.limit, this.#flowCursor], returning: true, asValues: true, last: true },
-    ]);
-    const claimed = result!.values!.map(valuesToTask);
+    let claimed: Task[];
+    if (this.#knowsNoFlowPending(now)) {
+      const [result] = await this.#driver.batch([
+        { sql: SQL.claimKeyless, args: [now, options.workerId, lease, options.limit], returning: true, asValues: true, last: true },
+      ]);
+      claimed = result!.values!.map(valuesToTask);
+    } else {
+      // The question rides in the claim's unit, after it: it sees what the claim left pending,
+      // and costs no round trip of its own.
+      const asked = ++this.#flowSeq;
+      const [result, flow] = await this.#driver.batch([
+        { sql: SQL.claim, args: [now, options.workerId, lease, options.limit, this.#flowCursor], returning: true, asValues: true, last: true },
+        { sql: ANY_FLOW_PENDING, args: [], returning: true, asValues: true },
+      ]);
+      claimed = result!.values!.map(valuesToTask);
+      this.#learnFlowPending(asked, flow!.values!.length > 0, now);
+    }
     this.#flowCursor = nextFlowCursor(this.#flowCursor, claimed);
     return claimed.sort(claimOrder);
+  }
+
+  /**
+   * A task with a flow key may be pending now, put there by a write this repository did not
+   * make (a schedule's fire, lib/wiring/app-services.ts): the next claim is the full one.
+   */
+  noteFlowPending(): void {
+    this.#flowPending = true;
+    this.#flowKnownSeq = ++this.#flowSeq;
+  }
+
+  /** The answer to question `asked` (a number from `#flowSeq`), unless a later question or note was recorded first. */
+  #learnFlowPending(asked: number, pending: boolean, now: number): void {
+    if (asked <= this.#flowKnownSeq) return;
+    this.#flowKnownSeq = asked;
+    this.#flowPending = pending;
+    this.#flowLearnedAt = now;
+  }
+
+  /** Whether the keyless claim takes everything a full claim at `now` would (a `now` before the answer's counts as stale). */
+  #knowsNoFlowPending(now: number): boolean {
+    const age = now - this.#flowLearnedAt;
+    return this.#flowPending === false && age >= 0 && age < FLOW_RECHECK_MS;
   }
 
   /**
@@ -646,6 +735,9 @@ export class TaskRepository {
   }
 
   #transition(request: TransitionRequest): Promise<TransitionResult> {
+    // Back to pending (a retry, a release, a timeout, a suspension) or with follow-ups: the
+    // task with a key is claimable at the next claim, not FLOW_RECHECK_MS later.
+    if ((request.to === 'pending' && hasFlowKey(request.task)) || request.followUps?.some(hasFlowKey)) this.noteFlowPending();
     return isPlainCompletion(request, this.attemptsKept) ? this.#completions.add(request, transitioned(request)) : this.#transitionOne(request);
   }
 
@@ -705,6 +797,10 @@ function buildTransition(request: TransitionRequest, attemptsKept: number): { st
   }
   if (record.length > 1) statements.push(record[1]!);
   return { statements, task: next, wakeIfAt };
+}
+
+function hasFlowKey(task: Pick<Task, 'flowControl'>): boolean {
+  return task.flowControl !== null;
 }
 
 /** The smallest string above every string starting with `prefix` (its last character plus one). */

@@ -45,7 +45,19 @@ export interface AppServices extends TaskServices {
 export function createAppServices(options: AppServicesOptions): AppServices {
   const tasks = createTaskServices(options);
   const { config, logger, driver, handlers, service } = tasks;
-  const schedules = new ScheduleService({ repo: new ScheduleRepository(driver), config, logger, hooks: options.scheduleHooks });
+  // A schedule's tasks are inserted by its own repository, not through `tasks.repo`, and may
+  // carry a flow key: the task repository is told, so its next claim is the full one (its
+  // keyless claim skips tasks with a key; TaskRepository.claimDueTasks). For every task a
+  // fire or trigger creates, keyed or not: the hook knows only a count, and the cost is one
+  // full claim after a fire. Before the adapter's hook, which wakes the local poller.
+  const hooks: ScheduleServiceHooks = {
+    ...options.scheduleHooks,
+    onTasksCreated: (count) => {
+      tasks.repo.noteFlowPending();
+      options.scheduleHooks?.onTasksCreated?.(count);
+    },
+  };
+  const schedules = new ScheduleService({ repo: new ScheduleRepository(driver), config, logger, hooks });
   const dashboard = options.dashboard && config.dashboardEnabled ? options.dashboard : undefined;
   const bodyMemory = new BodyMemory(config.maxBodyMemoryBytes, { afterLargeBodies: options.collectGarbage });
   const app = createApp({

@@ -1,6 +1,7 @@
 import { describe, expect, it, onTestFinished } from 'vitest';
 import type { Row, RunResult, SqlDriver, SqlValue, Statement } from '../lib/db/driver.ts';
 import { GroupCommitDriver } from '../lib/db/group-commit.ts';
+import { ANY_FLOW_PENDING } from '../lib/flow-control/claim.ts';
 import { createLogger } from '../lib/foundation/log.ts';
 import type { Task } from '../lib/tasks/model.ts';
 import { TaskRepository, type TransitionRequest } from '../lib/tasks/repository.ts';
@@ -19,7 +20,10 @@ import { submitInput, tempDbUrl } from './helpers.ts';
 
 class RecordingDriver implements SqlDriver {
   readonly description: string;
-  /** Per batch() call, each statement in order: 'claim', 'bad' (the failing INSERT below) or 'write'. */
+  /**
+   * Per batch() call, each statement in order: 'claim', 'flowCheck' (ANY_FLOW_PENDING, sent
+   * after a claim with its flow arm), 'bad' (the failing INSERT below) or 'write'.
+   */
   readonly batches: string[][] = [];
   constructor(readonly inner: SqlDriver) {
     this.description = inner.description;
@@ -34,7 +38,9 @@ class RecordingDriver implements SqlDriver {
     return this.inner.run(sql, args);
   }
   batch(statements: Statement[]): Promise<RunResult[]> {
-    this.batches.push(statements.map((s) => (/^\s*WITH RECURSIVE[\s\S]*UPDATE tasks/.test(s.sql) ? 'claim' : /no_such_table/.test(s.sql) ? 'bad' : 'write')));
+    this.batches.push(
+      statements.map((s) => (/^\s*WITH RECURSIVE[\s\S]*UPDATE tasks/.test(s.sql) ? 'claim' : s.sql === ANY_FLOW_PENDING ? 'flowCheck' : /no_such_table/.test(s.sql) ? 'bad' : 'write')),
+    );
     return this.inner.batch(statements);
   }
   close(): Promise<void> {
@@ -76,7 +82,8 @@ describe.each(['native', 'client'] as const)('the claim in the group commit (%s 
     expect(next).toHaveLength(1);
     expect(next[0]!.id).not.toBe(first!.id);
     expect(next[0]!.status).toBe('in_progress');
-    expect(t.recorder.batches).toEqual([['write', 'claim']]);
+    // With a task with a key pending, the claim asks again whether one is (TaskRepository.claimDueTasks), in its own unit.
+    expect(t.recorder.batches).toEqual([['write', 'claim', 'flowCheck']]);
   });
 
   it('a shared transaction that fails with a claim in it: each unit alone, the claim once, nothing lost or claimed twice', async () => {

@@ -22,7 +22,10 @@ import { flowKeyOf } from './held-back.ts';
  *
  * This module holds the SQL pieces the claim (lib/tasks/repository.ts) splices in, and where a
  * process's next claim starts among the keys; held-back.ts, the reads behind `held_back` (a
- * task's JSON, the dashboard), /stats and /metrics.
+ * task's JSON, the dashboard), /stats and /metrics. The repository also has a claim without
+ * these pieces, sent while it knows no task with a key is pending (ANY_FLOW_PENDING, asked with
+ * its full claims; trusted for FLOW_RECHECK_MS): a libSQL server prepares every statement it is
+ * sent, and preparing FLOW_ROOM's recursive CTEs about doubled a claim there (issue 24).
  */
 
 /** The longest key accepted (characters). */
@@ -33,6 +36,10 @@ export const FLOW_KEY_MAX = 200;
  * (`nextRunAt`), unless a task of its own with a key ends first (that wakes it at once). A key
  * held back by another process's running tasks has room when they end, which this process does
  * not hear of: it looks again after this long. Each look is one claim statement.
+ *
+ * Also how long a repository trusts an answer "no task with a key is pending" and claims
+ * without the flow arm (TaskRepository.claimDueTasks): a task with a key that another process
+ * inserts is claimed by a busy process at most this long (plus one claim) after it.
  */
 export const FLOW_RECHECK_MS = 200;
 
@@ -131,6 +138,9 @@ export function nextFlowCursor(cursor: string, claimed: readonly Pick<Task, 'flo
   return last ?? cursor;
 }
 
-/** Is any task with a key pending (one seek): the poller then looks again after FLOW_RECHECK_MS. */
+/**
+ * Is any task with a key pending (one seek): the poller then looks again after FLOW_RECHECK_MS;
+ * while none is, the repository claims without the flow arm (TaskRepository.claimDueTasks).
+ */
 export const ANY_FLOW_PENDING = "SELECT 1 FROM tasks INDEXED BY tasks_claim_flow WHERE status = 'pending' AND flow_key IS NOT NULL LIMIT 1";
 

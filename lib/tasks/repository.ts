@@ -276,12 +276,15 @@ export class TaskRepository {
    * - a task with a key that this repository inserts, or moves back to pending, sets the
    *   answer to "pending" at once (`noteFlowPending`, called before the write is sent): the
    *   next claim is the full one and takes it;
-   * - one inserted by another process or instance, or by another object over this database
-   *   (lib/wiring/app-services.ts: schedules call `noteFlowPending` for every task they
-   *   create, keyed or not, since their hook knows only a count; a workflow's child run never
-   *   has a key, lib/workflows/engine.ts), is claimed at most FLOW_RECHECK_MS (plus one claim)
-   *   late while this process keeps claiming, and at the next claim after an idle poller's
-   *   `nextRunAt`, which asks the same question: the staleness bound of docs/flow-control.md.
+   * - one inserted by another object over this database tells it too: lib/wiring/app-services.ts
+   *   calls `noteFlowPending` after every task a schedule creates, keyed or not (the schedule
+   *   hook knows only a count; one full claim per fire is cheap), and a workflow's child run
+   *   never has a key (lib/workflows/engine.ts, remote.ts);
+   * - one inserted by another process or instance is claimed at most FLOW_RECHECK_MS (plus one
+   *   claim) late while this process keeps claiming; an idle process claims it at its next
+   *   poll, as it would a task without a key: a poll after a longer sleep claims in full, and
+   *   a poll that came back short asks again in `nextRunAt`. The staleness bound of
+   *   docs/flow-control.md ("Cost").
    * `#flowSeq` numbers the questions and the notes: an answer is recorded only when it was
    * asked after the last question answered or note made, so a claim sent before this
    * repository inserted a task with a key cannot record "none" after the insert.

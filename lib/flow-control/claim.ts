@@ -25,7 +25,8 @@ import { flowKeyOf } from './held-back.ts';
  * task's JSON, the dashboard), /stats and /metrics. The repository also has a claim without
  * these pieces, sent while it knows no task with a key is pending (ANY_FLOW_PENDING, asked with
  * its full claims; trusted for FLOW_RECHECK_MS): a libSQL server prepares every statement it is
- * sent, and preparing FLOW_ROOM's recursive CTEs about doubled a claim there (issue 24).
+ * sent, and preparing FLOW_ROOM's recursive CTEs about doubled a claim there (bench/README.md,
+ * "The keyless claim (issue 24)").
  */
 
 /** The longest key accepted (characters). */

@@ -189,8 +189,9 @@ const EXPIRED_ARM = `SELECT id, priority, run_at, 1, run_at FROM (SELECT id, pri
  * `claimKeyless` without them, the same statement otherwise. Run, the flow arm is one seek in
  * an empty index when no task with a key is pending (bench/README.md, "Flow control"); but a
  * libSQL server prepares every statement it is sent, and preparing the flow arm's recursive
- * CTEs about doubled the claim's cost there (issue 24). So the repository sends the keyless
- * text while it knows no task with a key is pending (TaskRepository.claimDueTasks).
+ * CTEs about doubled the claim's cost there (bench/README.md, "The keyless claim (issue 24)").
+ * So the repository sends the keyless text while it knows no task with a key is pending
+ * (TaskRepository.claimDueTasks).
  * Numbered parameters: ?1 now, ?2 the worker, ?3 the lease's end, ?4 limit, and for `claim`
  * ?5 the flow-key cursor.
  */

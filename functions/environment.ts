@@ -30,7 +30,7 @@ export function remoteDriver(config: Config): SqlDriver {
   const open = () => createClient({ url: config.databaseUrl, authToken: config.databaseAuthToken });
   // DATABASE_TIMEOUT_SECONDS bounds each statement here too: a fetch to a server that stopped
   // answering would otherwise hold the request (or the poll) until the platform kills it.
-  return new ClientDriver(open(), redactUrl(config.databaseUrl), { timeoutMs: config.databaseTimeoutSeconds * 1000, reopen: open });
+  return new ClientDriver(open(), redactUrl(config.databaseUrl), { timeoutMs: config.databaseTimeoutSeconds * 1000, reopen: open, packRows: true });
 }
 
 /**

@@ -71,7 +71,7 @@ export async function openRemoteDriver(options: RemoteClientOptions): Promise<Sq
   const open = (): Client => createClient({ url, authToken: options.authToken, fetch });
   options.logger?.info('database transport', { database: description, transport: chosen });
   const onReplaced = (reason: string) => options.logger?.warn('database connection replaced', { database: description, transport: chosen, reason });
-  const clientDriver = new ClientDriver(open(), description, { timeoutMs: options.timeoutMs, reopen: open, onReplaced });
+  const clientDriver = new ClientDriver(open(), description, { timeoutMs: options.timeoutMs, reopen: open, onReplaced, packRows: true });
   if (chosen === 'http') return clientDriver;
   return new StreamDriver(description, { ...streamTarget(options.url, options.authToken), reads: clientDriver, timeoutMs: options.timeoutMs, onReplaced });
 }

@@ -60,6 +60,7 @@ interface Connection {
 
 export class StreamDriver implements SqlDriver {
   readonly description: string;
+  readonly packRows = true;
   readonly #options: StreamDriverOptions;
   #connection: Connection | undefined;
   #closed = false;

@@ -11,6 +11,8 @@ export interface ClientDriverOptions {
   reopen?: () => Client;
   /** Told when a client was replaced (the Node adapter logs it). */
   onReplaced?: (reason: string) => void;
+  /** A remote server: rows of many columns are read packed (SqlDriver `packRows`). */
+  packRows?: boolean;
 }
 
 /**
@@ -41,6 +43,7 @@ export class StatementTimeout extends Error {
  */
 export class ClientDriver implements SqlDriver {
   readonly description: string;
+  readonly packRows: boolean;
   #client: Client;
   readonly #timeoutMs: number | undefined;
   readonly #reopen: (() => Client) | undefined;
@@ -49,6 +52,7 @@ export class ClientDriver implements SqlDriver {
   constructor(client: Client, description: string, options: ClientDriverOptions = {}) {
     this.#client = client;
     this.description = description;
+    this.packRows = options.packRows ?? false;
     this.#timeoutMs = options.timeoutMs;
     this.#reopen = options.reopen;
     this.#onReplaced = options.onReplaced;

@@ -28,6 +28,7 @@ const isLast = (unit: Unit): boolean => unit.statements[0]!.last === true;
 
 export class GroupCommitDriver implements SqlDriver {
   readonly description: string;
+  readonly packRows: boolean | undefined;
   readonly #inner: SqlDriver;
   #queue: Unit[] = [];
   #flushScheduled = false;
@@ -35,6 +36,7 @@ export class GroupCommitDriver implements SqlDriver {
   constructor(inner: SqlDriver) {
     this.#inner = inner;
     this.description = inner.description;
+    this.packRows = inner.packRows;
   }
 
   all(sql: string, args?: SqlValue[]): Promise<Row[]> {

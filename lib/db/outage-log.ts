@@ -66,6 +66,7 @@ export function logStorageOutages(driver: SqlDriver, logger: OutageLogger, optio
 
   return {
     description: driver.description,
+    packRows: driver.packRows,
     all: (sql, args) => observe(!READ.test(sql), () => driver.all(sql, args)),
     values: (sql, args) => observe(!READ.test(sql), () => driver.values(sql, args)),
     run: (sql, args) => observe(true, () => driver.run(sql, args)),

@@ -195,7 +195,7 @@ const EXPIRED_ARM = `SELECT id, priority, run_at, 1, run_at FROM (SELECT id, pri
  * Numbered parameters: ?1 now, ?2 the worker, ?3 the lease's end, ?4 limit, and for `claim`
  * ?5 the flow-key cursor.
  */
-function claimSql(withFlowArm: boolean): string {
+function claimSql(withFlowArm: boolean, packed: boolean): string {
   const arms = withFlowArm ? [KEYLESS_ARM, FLOW_ARM, EXPIRED_ARM] : [KEYLESS_ARM, EXPIRED_ARM];
   return `${PENDING_PRIORITIES}${withFlowArm ? `, ${FLOW_ROOM}` : ''} UPDATE tasks
     SET status = 'in_progress', started_at = ?1, locked_by = ?2, lease_expires_at = ?3,
@@ -206,8 +206,21 @@ function claimSql(withFlowArm: boolean): string {
         UNION ALL
         `)}
       ) ORDER BY priority DESC, turn, turn_at, id LIMIT ?4)
-    RETURNING ${COLUMNS_READ}`;
+    RETURNING ${packed ? COLUMNS_PACKED : COLUMNS_READ}`;
 }
+
+/**
+ * Every column of a task as one JSON array text, for a driver that reads rows of many columns
+ * cheaper packed (SqlDriver `packRows`: a remote server). JSON escapes a NUL, so free text
+ * needs no BLOB detour here (COLUMNS_READ).
+ */
+const COLUMNS_PACKED = `json_array(${taskFields.map(({ name }) => name).join(', ')})`;
+
+/** The claim's texts for a driver: with and without the flow arm, rows packed or not. */
+const CLAIMS = {
+  plain: { full: claimSql(true, false), keyless: claimSql(false, false) },
+  packed: { full: claimSql(true, true), keyless: claimSql(false, true) },
+};
 
 const SQL = {
   get: `SELECT ${COLUMNS_READ} FROM tasks WHERE id = ?`,
@@ -219,8 +232,6 @@ const SQL = {
   // over the pending entries, which after a short claim are all future ones.
   nextRunAt: `${PENDING_PRIORITIES} SELECT min((SELECT run_at FROM tasks INDEXED BY tasks_claim_pending WHERE status = 'pending' AND flow_key IS NULL AND priority = p.priority
     AND type NOT IN (SELECT type FROM paused_types) ORDER BY run_at LIMIT 1)) AS run_at FROM pending_priorities p WHERE p.priority IS NOT NULL`,
-  claim: claimSql(true),
-  claimKeyless: claimSql(false),
   // A task whose worker died on its last attempt is not claimed again (a poison task must
   // not crash workers forever): it fails with the reason.
   failExpiredLastAttempts: `UPDATE tasks
@@ -268,10 +279,12 @@ export class TaskRepository {
   readonly attemptsKept: number;
   /** Plain completions of one turn, written as one statement (completions.ts). */
   readonly #completions: CompletionBatcher;
+  /** The claim's texts for this driver (CLAIMS): rows packed for a remote server. */
+  readonly #claims: (typeof CLAIMS)['plain'];
   /**
    * What this repository last knew about tasks with a flow key: whether any is pending
    * (undefined: not asked yet), and when it learned it (the `now` of the claim or `nextRunAt`
-   * that asked). `claimDueTasks` sends the keyless claim (`SQL.claimKeyless`) only while the
+   * that asked). `claimDueTasks` sends the keyless claim (CLAIMS `keyless`) only while the
    * answer is "none" and younger than FLOW_RECHECK_MS; otherwise the full claim, and with it,
    * in the same transaction after it, ANY_FLOW_PENDING, whose answer is recorded here. So:
    * - a task with a key that this repository inserts, or moves back to pending, sets the
@@ -297,6 +310,7 @@ export class TaskRepository {
 
   constructor(driver: SqlDriver, options: RepositoryOptions = {}) {
     this.#driver = driver;
+    this.#claims = driver.packRows ? CLAIMS.packed : CLAIMS.plain;
     this.attemptsKept = options.attemptsKept ?? 20;
     this.#completions = new CompletionBatcher(driver, (request) => this.#transitionOne(request));
   }
@@ -636,22 +650,28 @@ export class TaskRepository {
     let claimed: Task[];
     if (this.#knowsNoFlowPending(now)) {
       const [result] = await this.#driver.batch([
-        { sql: SQL.claimKeyless, args: [now, options.workerId, lease, options.limit], returning: true, asValues: true, last: true },
+        { sql: this.#claims.keyless, args: [now, options.workerId, lease, options.limit], returning: true, asValues: true, last: true },
       ]);
-      claimed = result!.values!.map(valuesToTask);
+      claimed = this.#claimedTasks(result!.values!);
     } else {
       // The question rides in the claim's unit, after it: it sees what the claim left pending,
       // and costs no round trip of its own.
       const asked = ++this.#flowSeq;
       const [result, flow] = await this.#driver.batch([
-        { sql: SQL.claim, args: [now, options.workerId, lease, options.limit, this.#flowCursor], returning: true, asValues: true, last: true },
+        { sql: this.#claims.full, args: [now, options.workerId, lease, options.limit, this.#flowCursor], returning: true, asValues: true, last: true },
         { sql: ANY_FLOW_PENDING, args: [], returning: true, asValues: true },
       ]);
-      claimed = result!.values!.map(valuesToTask);
+      claimed = this.#claimedTasks(result!.values!);
       this.#learnFlowPending(asked, flow!.values!.length > 0, now);
     }
     this.#flowCursor = nextFlowCursor(this.#flowCursor, claimed);
     return claimed.sort(claimOrder);
+  }
+
+  /** The claim's rows as tasks: arrays of values, or one packed JSON array each (COLUMNS_PACKED). */
+  #claimedTasks(rows: SqlValue[][]): Task[] {
+    if (this.#claims === CLAIMS.plain) return rows.map(valuesToTask);
+    return rows.map((row) => valuesToTask(JSON.parse(row[0] as string) as unknown[]));
   }
 
   /**

@@ -123,13 +123,16 @@ export class StreamDriver implements SqlDriver {
     connection.inFlight++;
     let timer: ReturnType<typeof setTimeout> | undefined;
     try {
-      const version = await connection.version;
-      if (!connection.stream || connection.stream.closed) {
-        connection.stream = connection.client.openStream();
-        connection.stream.intMode = 'bigint';
-      }
-      const stream = connection.stream;
-      const answer = execute(stream, statements, version);
+      // The bound covers the handshake too: a socket opened into a network that stopped
+      // carrying bytes never learns the protocol version.
+      const answer = (async () => {
+        const version = await connection.version;
+        if (!connection.stream || connection.stream.closed) {
+          connection.stream = connection.client.openStream();
+          connection.stream.intMode = 'bigint';
+        }
+        return execute(connection.stream, statements, version);
+      })();
       const timeoutMs = this.#options.timeoutMs;
       if (timeoutMs === undefined) return await answer;
       return await new Promise<RunResult[]>((resolve, reject) => {
@@ -146,6 +149,11 @@ export class StreamDriver implements SqlDriver {
       // that did not run) or the socket may be gone: the next write starts on a fresh stream.
       if (connection.stream && !connection.client.closed) connection.stream.close();
       connection.stream = undefined;
+      // Failed because another write's timeout closed the socket under it ("Client was
+      // manually closed"): the same outage, not an error of this write.
+      if (connection.retired && !(error instanceof StatementTimeout)) {
+        throw new StatementTimeout('the connection was replaced: another write on it got no answer', { cause: error });
+      }
       throw codeOf(error);
     } finally {
       clearTimeout(timer);

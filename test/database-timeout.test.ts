@@ -32,15 +32,18 @@ describe.skipIf(!available)('a half-open connection to sqld', () => {
       const first = (await runtime.service.submit(submitInput({ type: 'counted' }))).task;
       await waitFor(async () => (await runtime.repo.get(first.id))?.status === 'completed', 10_000, 'the first task completed');
 
-      proxy.freeze();
-      const opened = proxy.opened;
-      // Every open connection is frozen: this submit's statement is never answered.
+      // Every connection is frozen, new ones too: this submit's statement is never answered,
+      // also when its connection was replaced before the freeze (a statement of the first
+      // task's timed out on a loaded machine) and a fresh one is opened for it.
+      proxy.freeze(true);
       const stuck = await runtime.service.submit(submitInput({ type: 'counted' })).then(
         () => 'answered',
-        (error: unknown) => storageErrorKind(error),
+        (error: unknown) => storageErrorKind(error) ?? `not a storage error: ${String(error)} (${(error as { code?: string }).code})`,
       );
       expect(stuck).toBe('unavailable');
       expect(logs.records().filter((r) => r.msg === 'database connection replaced').length).toBeGreaterThanOrEqual(1);
+      const opened = proxy.opened;
+      proxy.thaw();
 
       // The replacement reaches sqld over a new connection; the pool works on.
       const after = await waitFor(

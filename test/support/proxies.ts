@@ -15,9 +15,13 @@ export interface TcpProxy {
   /**
    * Every connection open now stops carrying bytes either way, and stays open: a half-open
    * socket as a client sees it after a network change or behind a stuck proxy. New
-   * connections pass as before.
+   * connections pass as before, unless `alsoNew`: then they are frozen too until `thaw()`
+   * (so a statement sent right after the freeze is stuck even when its client opens a fresh
+   * connection for it).
    */
-  freeze(): void;
+  freeze(alsoNew?: boolean): void;
+  /** New connections pass again (those frozen stay frozen). */
+  thaw(): void;
   close(): Promise<void>;
 }
 
@@ -26,10 +30,11 @@ export async function startTcpProxy(target: string): Promise<TcpProxy> {
   const [targetHost, targetPort] = [target.slice(0, target.lastIndexOf(':')), Number(target.slice(target.lastIndexOf(':') + 1))];
   const pairs = new Set<{ client: Socket; upstream: Socket; frozen: boolean }>();
   let opened = 0;
+  let freezeNew = false;
   const server = createServer((client) => {
     opened++;
     const upstream = connect(targetPort, targetHost);
-    const pair = { client, upstream, frozen: false };
+    const pair = { client, upstream, frozen: freezeNew };
     pairs.add(pair);
     client.on('data', (chunk) => pair.frozen || upstream.write(chunk));
     upstream.on('data', (chunk) => pair.frozen || client.write(chunk));
@@ -47,8 +52,12 @@ export async function startTcpProxy(target: string): Promise<TcpProxy> {
     get opened() {
       return opened;
     },
-    freeze() {
+    freeze(alsoNew = false) {
       for (const pair of pairs) pair.frozen = true;
+      freezeNew = alsoNew;
+    },
+    thaw() {
+      freezeNew = false;
     },
     async close() {
       for (const pair of pairs) {

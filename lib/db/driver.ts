@@ -53,7 +53,7 @@ export interface SqlDriver {
    * true for a remote server, whose protocol (Hrana) encodes every value as an object of its
    * own and decodes it again here. The claim reads every column of up to a batch of tasks; on
    * sqld it took 3.1–3.3 ms for 100 tasks column by column and 1.6 ms packed, as long as
-   * returning their ids alone (bench/README.md, "Pickup on a libSQL server"). A file's driver
+   * returning their ids alone (bench/README.md, "Packed claim rows"). A file's driver
    * hands values over directly, so it leaves this unset.
    */
   readonly packRows?: boolean;

@@ -1,11 +1,12 @@
 import { afterEach, describe, expect, it } from 'vitest';
-import type { Row, RunResult, SqlDriver, SqlValue, Statement } from '../lib/db/driver.ts';
+import type { SqlDriver } from '../lib/db/driver.ts';
 import { ANY_FLOW_PENDING } from '../lib/flow-control/claim.ts';
 import { createLogger } from '../lib/foundation/log.ts';
 import { Poller } from '../lib/processing/poller.ts';
 import { WorkerPool } from '../lib/processing/worker-pool.ts';
 import { TaskRepository } from '../lib/tasks/repository.ts';
 import { openTestRepo } from './helpers.ts';
+import { RecordingDriver } from './support/recording-driver.ts';
 
 /**
  * Pickup after a submit in this process is at most one round trip late (issue 24): a wake that
@@ -13,36 +14,15 @@ import { openTestRepo } from './helpers.ts';
  * looks up when the next delayed task is due. Asserted on the order of statements sent to a
  * real database (a recording wrapper around the test file's driver), not on time.
  */
-class Recording implements SqlDriver {
+class Recording extends RecordingDriver {
   readonly sent: string[] = [];
-  constructor(readonly inner: SqlDriver) {}
-  get description() {
-    return this.inner.description;
-  }
-  #note(sql: string) {
-    // Whether a task with a flow key is pending: asked with a claim or nextRunAt now and then
-    // (TaskRepository.claimDueTasks), not a step of the order asserted here.
-    if (sql === ANY_FLOW_PENDING) return;
-    this.sent.push(/^\s*WITH RECURSIVE[\s\S]*UPDATE tasks/.test(sql) ? 'claim' : /AS run_at/.test(sql) ? 'nextRunAt' : 'other');
-  }
-  all(sql: string, args?: SqlValue[]): Promise<Row[]> {
-    this.#note(sql);
-    return this.inner.all(sql, args);
-  }
-  values(sql: string, args?: SqlValue[]): Promise<SqlValue[][]> {
-    this.#note(sql);
-    return this.inner.values(sql, args);
-  }
-  run(sql: string, args?: SqlValue[]): Promise<RunResult> {
-    this.#note(sql);
-    return this.inner.run(sql, args);
-  }
-  batch(statements: Statement[]): Promise<RunResult[]> {
-    for (const s of statements) this.#note(s.sql);
-    return this.inner.batch(statements);
-  }
-  close() {
-    return this.inner.close();
+  constructor(inner: SqlDriver) {
+    super(inner, (sql) => {
+      // Whether a task with a flow key is pending: asked with a claim or nextRunAt now and then
+      // (TaskRepository.claimDueTasks), not a step of the order asserted here.
+      if (sql === ANY_FLOW_PENDING) return;
+      this.sent.push(/^\s*WITH RECURSIVE[\s\S]*UPDATE tasks/.test(sql) ? 'claim' : /AS run_at/.test(sql) ? 'nextRunAt' : 'other');
+    });
   }
 }
 

@@ -1,5 +1,5 @@
 import { describe, expect, it, onTestFinished } from 'vitest';
-import type { Row, RunResult, SqlDriver, SqlValue, Statement } from '../lib/db/driver.ts';
+import type { RunResult, SqlDriver, Statement } from '../lib/db/driver.ts';
 import { GroupCommitDriver } from '../lib/db/group-commit.ts';
 import { ANY_FLOW_PENDING, FLOW_RECHECK_MS } from '../lib/flow-control/claim.ts';
 import { createLogger } from '../lib/foundation/log.ts';
@@ -10,6 +10,7 @@ import { createAppServices } from '../lib/wiring/app-services.ts';
 import { openDatabase } from '../local/database.ts';
 import { submitInput, tempDbUrl, testConfig } from './helpers.ts';
 import { sqldAvailable, useSqld } from './sqld.ts';
+import { RecordingDriver } from './support/recording-driver.ts';
 
 /**
  * The keyless claim (TaskRepository.claimDueTasks, issue 24): while the repository knows no
@@ -21,37 +22,19 @@ import { sqldAvailable, useSqld } from './sqld.ts';
  */
 
 /** Records which claim each statement is; holds ANY_FLOW_PENDING's answer back while `hold` is set. */
-class Recording implements SqlDriver {
+class Recording extends RecordingDriver {
   readonly sent: ('claim' | 'keyless' | 'flowCheck')[] = [];
   hold: Promise<void> | null = null;
-  constructor(readonly inner: SqlDriver) {}
-  get description() {
-    return this.inner.description;
+  constructor(inner: SqlDriver) {
+    super(inner, (sql) => {
+      if (/^\s*WITH RECURSIVE[\s\S]*UPDATE tasks/.test(sql)) this.sent.push(/flow_room/.test(sql) ? 'claim' : 'keyless');
+      else if (sql === ANY_FLOW_PENDING) this.sent.push('flowCheck');
+    });
   }
-  #note(sql: string) {
-    if (/^\s*WITH RECURSIVE[\s\S]*UPDATE tasks/.test(sql)) this.sent.push(/flow_room/.test(sql) ? 'claim' : 'keyless');
-    else if (sql === ANY_FLOW_PENDING) this.sent.push('flowCheck');
-  }
-  all(sql: string, args?: SqlValue[]): Promise<Row[]> {
-    this.#note(sql);
-    return this.inner.all(sql, args);
-  }
-  values(sql: string, args?: SqlValue[]): Promise<SqlValue[][]> {
-    this.#note(sql);
-    return this.inner.values(sql, args);
-  }
-  run(sql: string, args?: SqlValue[]): Promise<RunResult> {
-    this.#note(sql);
-    return this.inner.run(sql, args);
-  }
-  async batch(statements: Statement[]): Promise<RunResult[]> {
-    for (const s of statements) this.#note(s.sql);
-    const results = await this.inner.batch(statements);
+  override async batch(statements: Statement[]): Promise<RunResult[]> {
+    const results = await super.batch(statements);
     if (this.hold && statements.some((s) => s.sql === ANY_FLOW_PENDING)) await this.hold;
     return results;
-  }
-  close() {
-    return this.inner.close();
   }
   /** What was sent since the last call. */
   take(): string[] {

@@ -37,6 +37,7 @@ import { percentile, perSecond } from '../stats.ts';
  * - enqueue: TaskService.submit in process (not POST /tasks over HTTP), one at a time, awaited;
  * - processing: N tasks, 10 workers, no-op handler; first handler start → N-th completion
  *   per chunk (a runtime per chunk, started on the backlog, shut down after `chunk` tasks);
+ *   over ws also with TASK_QUEUE_SIZE=300 (DEEP_QUEUE), N more tasks seeded for it;
  * - pickup latency: an idle pool per transport, submits every 20 ms alternating between the
  *   two (each pool sees one every 40 ms), submit call → handler start.
  */
@@ -58,6 +59,8 @@ export interface TransportFigures {
   raw_claim_complete_json_per_s: number;
   enqueue_per_s: number;
   process_per_s: number;
+  /** ws only: the same with TASK_QUEUE_SIZE=300 (DEEP_QUEUE), else NaN. */
+  process_deep_queue_per_s: number;
   pickup_p50_ms: number;
   pickup_p99_ms: number;
 }
@@ -297,7 +300,14 @@ class RawCeilings {
   }
 }
 
-type ProductFigures = Pick<TransportFigures, 'enqueue_per_s' | 'process_per_s' | 'pickup_p50_ms' | 'pickup_p99_ms'>;
+type ProductFigures = Pick<TransportFigures, 'enqueue_per_s' | 'process_per_s' | 'process_deep_queue_per_s' | 'pickup_p50_ms' | 'pickup_p99_ms'>;
+
+/**
+ * TASK_QUEUE_SIZE for the deeper-queue processing arm over ws: room for three claims of 100,
+ * so a claim is in flight while the batch before it runs (prefetch, lib/processing/worker-pool.ts)
+ * and the process's JavaScript overlaps the server's round trips instead of waiting for them.
+ */
+const DEEP_QUEUE = 300;
 
 async function productFigures(
   servers: Map<TransportName, SqldProcess>,
@@ -363,6 +373,31 @@ async function productFigures(
     if (counts.completed !== total || Object.keys(counts).length !== 1) throw new Error(`over ${t}: ${JSON.stringify(counts)} of ${total}`);
   }
 
+  // Processing over ws with a deeper queue (DEEP_QUEUE): the same tasks again, seeded with
+  // submitMany (not timed), in chunks, each right after a chunk of the kept stream's ceilings.
+  const deep = new Tally();
+  const deepConfig = benchConfig(servers.get('ws')!.url, { ...options.env, DATABASE_TRANSPORT: 'ws', TASK_QUEUE_SIZE: String(DEEP_QUEUE) });
+  const seeder = await startRuntime(deepConfig, noopProbe(), false);
+  try {
+    for (let done = 0; done < tasks; done += 500) {
+      await seeder.service.submitMany(Array.from({ length: Math.min(500, tasks - done) }, (_, i) => ({ input: { title: 'bench', description: 'deep', type: NOOP_TYPE, payload: tinyPayload(done + i) } })));
+    }
+  } finally {
+    await seeder.shutdown();
+  }
+  for (let done = 0; done < tasks; ) {
+    const target = Math.min(processChunk, tasks - done);
+    await stream.cycles();
+    const probe = noopProbe();
+    const worker = await startRuntime(deepConfig, probe);
+    worker.start();
+    const end = await completions(worker, target);
+    deep.add(target, end - probe.firstStart);
+    await worker.shutdown();
+    // A runtime may complete a few more than its chunk before it stops: the next one needs fewer.
+    done += worker.pool.counts.completed;
+  }
+
   // Pickup latency: both pools idle and running; submits alternate, 20 ms apart.
   const samples = options.quick ? 30 : 200;
   const latencies = new Map(TRANSPORTS.map((t) => [t, [] as number[]]));
@@ -403,6 +438,7 @@ async function productFigures(
     return {
       enqueue_per_s: enqueue.get(t)!.perSecond,
       process_per_s: processing.get(t)!.perSecond,
+      process_deep_queue_per_s: t === 'ws' ? deep.perSecond : Number.NaN,
       pickup_p50_ms: percentile(lat, 50),
       pickup_p99_ms: percentile(lat, 99),
     };

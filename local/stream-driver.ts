@@ -56,6 +56,8 @@ interface Connection {
   inFlight: number;
   /** Replaced: closed when its last write in flight ends. */
   retired: boolean;
+  /** A write on it got no answer in time: closed at once, its other writes failed with it. */
+  timedOut: boolean;
 }
 
 export class StreamDriver implements SqlDriver {
@@ -106,7 +108,7 @@ export class StreamDriver implements SqlDriver {
     // version's own rejection is handled there.
     const version = client.getVersion();
     version.catch(() => undefined);
-    connection = { client, openedAt: Date.now(), version, stream: undefined, inFlight: 0, retired: false };
+    connection = { client, openedAt: Date.now(), version, stream: undefined, inFlight: 0, retired: false, timedOut: false };
     this.#connection = connection;
     return connection;
   }
@@ -137,6 +139,7 @@ export class StreamDriver implements SqlDriver {
       if (timeoutMs === undefined) return await answer;
       return await new Promise<RunResult[]>((resolve, reject) => {
         timer = setTimeout(() => {
+          connection.timedOut = true;
           this.#retire(connection);
           connection.client.close();
           this.#options.onReplaced?.(`no answer within ${timeoutMs} ms`);
@@ -151,7 +154,7 @@ export class StreamDriver implements SqlDriver {
       connection.stream = undefined;
       // Failed because another write's timeout closed the socket under it ("Client was
       // manually closed"): the same outage, not an error of this write.
-      if (connection.retired && !(error instanceof StatementTimeout)) {
+      if (connection.timedOut && !(error instanceof StatementTimeout)) {
         throw new StatementTimeout('the connection was replaced: another write on it got no answer', { cause: error });
       }
       throw codeOf(error);

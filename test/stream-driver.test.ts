@@ -97,5 +97,11 @@ describe.skipIf(!available)('StreamDriver on sqld', () => {
     }
     expect(proxy.opened - before).toBeGreaterThanOrEqual(5);
     expect(await driver.all('SELECT count(*) AS n FROM t')).toEqual([{ n: 100 }]);
+    // A statement's own error on a socket replaced for its age (not for a timeout) is still its own.
+    const [duplicate] = await Promise.all([
+      driver.run('INSERT INTO t VALUES (?, ?)', ['r0-0', 0]).then(() => undefined, (error: unknown) => error as { code?: string }),
+      driver.run('INSERT INTO t VALUES (?, ?)', ['after', 0]),
+    ]);
+    expect(duplicate?.code).toMatch(/^SQLITE_CONSTRAINT/);
   });
 });
